@@ -17,7 +17,7 @@ from core._errors import ModelInputError
 from core._params import ModelParams
 from core._types import N_KEYPOINTS, PostHistory
 
-_BLOCK = 4096
+_BLOCK = 2048
 """Seconds per block in proficiency scoring: keeps each block's arrays in cache."""
 
 
@@ -139,7 +139,8 @@ def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray
     if total == 0:
         return np.zeros(x.shape[0])
     deviation = x != stats.standard[None, :]
-    return (deviation @ stats.rho) / total
+    # Σ ρ_t ΔW_t <= Σ ρ_t exactly; summation order may overshoot by an ulp.
+    return np.minimum(deviation @ stats.rho, total) / total
 
 
 def proficiency_batch(
@@ -169,7 +170,8 @@ def proficiency_batch(
             block = slice(start, start + _BLOCK)
             q = buffer[: min(_BLOCK, stats.T - start)]
             # q_t,k = (v + ε) / (v̄ + ε); rows outside K have inverse 0, hence q = 0 there.
-            np.multiply(v[w, block], inverse[block], out=q)
+            q[...] = v[w, block]  # one cast to float64, then same-dtype arithmetic
+            q *= inverse[block]
             q += eps_inverse[block]
             mean = q @ ones
             np.multiply(q, q, out=q)
