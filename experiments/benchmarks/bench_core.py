@@ -74,7 +74,8 @@ def main() -> None:
     assert abs(z - core.onpost_state_batch(stats, positions[:1])[0]) < 1e-9
     assert abs(y - core.proficiency_batch(stats, speeds[:1], params)[0]) < 1e-9
     print(
-        f"literal per-second transcription: {1 / literal_s:.3f} worker-shifts/s ({literal_s:.1f} s each)"
+        f"literal per-second transcription: {1 / literal_s:.3f} worker-shifts/s "
+        f"({literal_s:.1f} s each)"
     )
     print(f"ratio vectorised / literal: {vectorised * literal_s:,.0f}x")
 
