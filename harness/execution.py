@@ -1,0 +1,89 @@
+"""Ray adapter: local by default, an existing cluster via ``--address`` or ``RAY_ADDRESS``.
+
+Work goes out as module-level functions; results stream back with ``ray.wait`` so the driver
+holds only what has not been folded in yet, and tasks are retried when a worker dies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any
+
+from tqdm import tqdm
+
+TASK_RETRIES = 3
+
+
+def start_ray(*, address: str | None = None, workers: int | None = None) -> None:
+    """Connect to a cluster (``address`` or ``RAY_ADDRESS``) or start Ray locally.
+
+    Locally, ``workers`` CPUs are given to Ray (default: all cores), so at most ``workers``
+    one-CPU tasks run at once. On a cluster the packages travel in the runtime environment.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        import core
+        import harness
+        import sim
+
+        ray.init(
+            address=address,
+            runtime_env={"py_modules": [core, sim, harness]},
+            log_to_driver=False,
+        )
+    else:
+        ray.init(
+            num_cpus=workers or os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+
+
+def stop_ray() -> None:
+    """Disconnect (and stop a local Ray)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def map_unordered(
+    fn: Callable[..., Any],
+    jobs: Iterable[tuple[Hashable, tuple[Any, ...]]],
+    *,
+    max_in_flight: int,
+    desc: str,
+    progress: bool = True,
+) -> Iterator[tuple[Hashable, Any]]:
+    """Run ``fn(*args)`` for every ``(key, args)`` as Ray tasks; yield ``(key, result)``.
+
+    At most ``max_in_flight`` tasks are pending at once, so memory stays bounded for any
+    number of jobs. Results come in completion order: callers key them, never rely on order.
+    """
+    import ray
+
+    remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(fn)
+    jobs = list(jobs)
+    pending: dict[Any, Hashable] = {}
+    it = iter(jobs)
+    with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
+        for key, args in it:
+            pending[remote.remote(*args)] = key
+            if len(pending) >= max_in_flight:
+                break
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                key = pending.pop(ref)
+                yield key, ray.get(ref)
+                bar.update()
+            for key, args in it:
+                pending[remote.remote(*args)] = key
+                if len(pending) >= max_in_flight:
+                    break
