@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from core._decisions import (
+    LOW_PROFICIENCY,
+    OFF_POST,
+    RootCause,
+    RootCauseTable,
+    WorkerDecision,
+    decide_shift,
+    track_shift,
+)
 from core._errors import ModelInputError
+from core._hazard import actual_correlation, dwell_times, hazard_degree, hazard_post_sets
 from core._params import DIRECTIONS, ModelParams
+from core._scores import (
+    HistoryStats,
+    history_stats,
+    onpost_state,
+    onpost_state_batch,
+    proficiency,
+    proficiency_batch,
+)
 from core._types import (
     FOOT_KEYPOINTS,
     KEYPOINTS,
@@ -18,9 +36,26 @@ __all__ = [
     "FOOT_KEYPOINTS",
     "KEYPOINTS",
     "LEVEL_NAMES",
+    "LOW_PROFICIENCY",
     "N_KEYPOINTS",
+    "OFF_POST",
+    "HistoryStats",
     "ModelInputError",
     "ModelParams",
     "PostHistory",
+    "RootCause",
+    "RootCauseTable",
+    "WorkerDecision",
     "WorkerShift",
+    "actual_correlation",
+    "decide_shift",
+    "dwell_times",
+    "hazard_degree",
+    "hazard_post_sets",
+    "history_stats",
+    "onpost_state",
+    "onpost_state_batch",
+    "proficiency",
+    "proficiency_batch",
+    "track_shift",
 ]

@@ -1,0 +1,220 @@
+"""Step 3 of MODEL.md: per-post history statistics, on-post state Z and proficiency Y.
+
+The history statistics of a post (ρ_t, s_t, v̄_t) depend only on its history database, so
+they are computed once per post (:func:`history_stats`) and reused to score any number of
+workers (:func:`onpost_state_batch`, :func:`proficiency_batch`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core._checks import as_array, check_ints, check_post, check_shape, check_speeds
+from core._errors import ModelInputError
+from core._params import ModelParams
+from core._types import N_KEYPOINTS, PostHistory
+
+_BLOCK = 2048
+"""Seconds per block in proficiency scoring: keeps each block's arrays in cache."""
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """A post's history statistics for one shift type.
+
+    Attributes:
+        post: the post j (1..n) whose history this is.
+        n_posts: number of posts n.
+        m: number of history records.
+        rho: ``(T,)`` reference value ρ_t in [0, 1].
+        standard: ``(T,)`` standard post s_t (area id).
+        mean_speeds: ``(T, 14)`` standard motion v̄_t,k (mean of the records' speeds), or
+            ``None`` when the stats were built from positions only.
+    """
+
+    post: int
+    n_posts: int
+    m: int
+    rho: np.ndarray
+    standard: np.ndarray
+    mean_speeds: np.ndarray | None
+    _terms: dict[tuple[float, float], tuple[int, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @property
+    def T(self) -> int:
+        """Number of samples per shift."""
+        return int(self.rho.shape[0])
+
+    def proficiency_terms(self, rho_min: float, eps: float) -> tuple[int, np.ndarray, np.ndarray]:
+        """``|K|``, ``1 / (v̄ + ε)`` and ``ε / (v̄ + ε)`` on ``K = {t : ρ_t ≥ ρ′, s_t ≠ 0}``.
+
+        Both arrays are 0 off K (cached per ``(ρ′, ε)``).
+
+        Zero rows make the seconds outside K contribute nothing, so scoring runs over
+        contiguous rows without gathering K.
+        """
+        key = (float(rho_min), float(eps))
+        if key not in self._terms:
+            if self.mean_speeds is None:
+                raise ModelInputError(
+                    "these history stats hold no speeds; build them with history speeds "
+                    "to score proficiency"
+                )
+            keep = (self.rho >= rho_min) & (self.standard != 0)
+            inverse = np.zeros_like(self.mean_speeds)
+            inverse[keep] = 1.0 / (self.mean_speeds[keep] + eps)
+            self._terms[key] = (int(keep.sum()), inverse, eps * inverse)
+        return self._terms[key]
+
+
+def history_stats(
+    history: PostHistory | np.ndarray,
+    post: int,
+    n_posts: int,
+    history_speeds: np.ndarray | None = None,
+) -> HistoryStats:
+    """Compute ρ_t, s_t and v̄_t of post ``post`` from its history database.
+
+    Args:
+        history: a :class:`PostHistory`, or the ``(m, T)`` positions alone.
+        post: the post j (1..n) the history belongs to (it wins ties of the standard post).
+        n_posts: number of posts n.
+        history_speeds: ``(m, T, 14)`` speeds, when ``history`` is a positions array.
+    """
+    if isinstance(history, PostHistory):
+        positions, speeds = history.positions, history.speeds
+    else:
+        positions, speeds = history, history_speeds
+    check_post(post, n_posts)
+    x = check_ints("history", as_array("history", positions, ndim=2), n_posts)
+    m, T = x.shape
+    counts = _area_counts(x, n_posts)
+    rho = _reference_value(counts, m, n_posts)
+    standard = counts.argmax(axis=1)
+    standard[counts[:, post] == counts.max(axis=1)] = post
+    mean = None
+    if speeds is not None:
+        v = check_speeds("history_speeds", as_array("history_speeds", speeds, ndim=3))
+        check_shape("history_speeds", v, (m, T, N_KEYPOINTS))
+        mean = v.mean(axis=0, dtype=np.float64)
+    return HistoryStats(post, n_posts, m, rho, standard, mean)
+
+
+def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
+    """``c_t,a``: number of history records in area a at second t, shape ``(T, n+1)``."""
+    T = x.shape[1]
+    width = n_posts + 1
+    flat = x + width * np.arange(T)[None, :]
+    return np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
+
+
+def _reference_value(counts: np.ndarray, m: int, n_posts: int) -> np.ndarray:
+    """``ρ_t = 1 − H_t / ln(n+1)`` with ``0 · ln 0 = 0``."""
+    p = counts / m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(counts > 0, p * np.log(np.where(counts > 0, p, 1.0)), 0.0)
+    entropy = -plogp.sum(axis=1)
+    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
+    return np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+
+
+def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray:
+    """On-post state ``Z = Σ ρ_t ΔW_t / Σ ρ_t`` of w workers at ``stats.post``.
+
+    Args:
+        stats: the post's history statistics.
+        positions: ``(w, T)`` area ids of the workers.
+
+    Returns:
+        ``(w,)`` values in [0, 1]; 0 for all when ``Σ ρ_t = 0``.
+    """
+    x = check_ints("positions", as_array("positions", positions, ndim=2), stats.n_posts)
+    check_shape("positions", x, (None, stats.T))
+    total = stats.rho.sum()
+    if total == 0:
+        return np.zeros(x.shape[0])
+    deviation = x != stats.standard[None, :]
+    # Σ ρ_t ΔW_t <= Σ ρ_t exactly; summation order may overshoot by an ulp.
+    return np.minimum(deviation @ stats.rho, total) / total
+
+
+def proficiency_batch(
+    stats: HistoryStats, speeds: np.ndarray, params: ModelParams = ModelParams()
+) -> np.ndarray:
+    """Proficiency ``Y = mean_{t∈K} q̄_t / (1 + σ²_t)`` of w workers at ``stats.post``.
+
+    Args:
+        stats: the post's history statistics (with speeds).
+        speeds: ``(w, T, 14)`` keypoint speeds of the workers (px/s).
+        params: ``rho_min`` and ``eps`` are used.
+
+    Returns:
+        ``(w,)`` values; NaN for all when K is empty.
+    """
+    v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
+    check_shape("speeds", v, (None, stats.T, N_KEYPOINTS))
+    size, inverse, eps_inverse = stats.proficiency_terms(params.rho_min, params.eps)
+    out = np.full(v.shape[0], np.nan)
+    if size == 0:
+        return out
+    ones = np.full(N_KEYPOINTS, 1.0 / N_KEYPOINTS)
+    buffer = np.empty((min(_BLOCK, stats.T), N_KEYPOINTS))
+    for w in range(v.shape[0]):
+        total = 0.0
+        for start in range(0, stats.T, _BLOCK):
+            block = slice(start, start + _BLOCK)
+            q = buffer[: min(_BLOCK, stats.T - start)]
+            # q_t,k = (v + ε) / (v̄ + ε); rows outside K have inverse 0, hence q = 0 there.
+            q[...] = v[w, block]  # one cast to float64, then same-dtype arithmetic
+            q *= inverse[block]
+            q += eps_inverse[block]
+            mean = q @ ones
+            np.multiply(q, q, out=q)
+            denominator = q @ ones
+            denominator -= mean * mean
+            denominator += 1.0
+            total += float(np.sum(mean / denominator))
+        out[w] = total / size
+    return out
+
+
+def onpost_state(history: np.ndarray, positions: np.ndarray, post: int, n_posts: int) -> float:
+    """On-post state Z of one worker at ``post`` (see :func:`onpost_state_batch`).
+
+    Args:
+        history: ``(m, T)`` area ids of the post's history records.
+        positions: ``(T,)`` area ids of the worker.
+        post: the worker's post j (1..n).
+        n_posts: number of posts n.
+    """
+    stats = history_stats(history, post, n_posts)
+    x = as_array("positions", positions, ndim=1)
+    return float(onpost_state_batch(stats, x[None, :])[0])
+
+
+def proficiency(
+    history: np.ndarray,
+    history_speeds: np.ndarray,
+    speeds: np.ndarray,
+    post: int,
+    n_posts: int,
+    params: ModelParams = ModelParams(),
+) -> float:
+    """Proficiency Y of one worker at ``post`` (see :func:`proficiency_batch`).
+
+    Args:
+        history: ``(m, T)`` area ids of the post's history records.
+        history_speeds: ``(m, T, 14)`` speeds of the history records.
+        speeds: ``(T, 14)`` speeds of the worker.
+        post: the worker's post j (1..n).
+        n_posts: number of posts n.
+        params: ``rho_min`` and ``eps`` are used.
+    """
+    stats = history_stats(history, post, n_posts, history_speeds)
+    v = as_array("speeds", speeds, ndim=2)
+    return float(proficiency_batch(stats, v[None, :, :], params)[0])
