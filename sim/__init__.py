@@ -1,0 +1,34 @@
+"""The factory simulator: scenarios, SimPy workers, equipment, sensors, ground truth, history."""
+
+from __future__ import annotations
+
+from sim._errors import ScenarioError, SimError, StoreError
+from sim.equipment import Fault, PostState, environment_level, simulate_post_states
+from sim.layout import CAMERA_SIZE
+from sim.line import ShiftOutcome, simulate_shift
+from sim.registry import FAULT_KINDS, PROFILES
+from sim.scenario import Scenario, load_scenario
+from sim.store import HistoryStore, build_history
+from sim.workers import SimWorker, WorkerSummary, simulate_workers
+
+__all__ = [
+    "CAMERA_SIZE",
+    "FAULT_KINDS",
+    "PROFILES",
+    "Fault",
+    "HistoryStore",
+    "PostState",
+    "Scenario",
+    "ScenarioError",
+    "ShiftOutcome",
+    "SimError",
+    "SimWorker",
+    "StoreError",
+    "WorkerSummary",
+    "build_history",
+    "environment_level",
+    "load_scenario",
+    "simulate_post_states",
+    "simulate_shift",
+    "simulate_workers",
+]

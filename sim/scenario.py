@@ -1,0 +1,375 @@
+"""Scenario files: a strictly validated YAML description of a line and what happens on it.
+
+Every error is a `ScenarioError` whose message names the full key path (``workers.cast[0].
+profile``), what was expected and what came; unknown keys, profiles and fault kinds get
+"did you mean …".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim._errors import ScenarioError
+from sim.registry import FAULT_KINDS, PROFILES, suggest
+
+SHIFT_NAMES: tuple[str, ...] = ("day", "night")
+"""Shift names in order within a day; a line with one shift a day has only ``"day"``."""
+QUANTITIES: tuple[str, ...] = ("temperature_c", "humidity_pct", "pressure_kpa")
+"""Environment quantities, in the order of every environment vector."""
+
+_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+PostId = Annotated[int, Field(ge=1)]
+DayId = Annotated[int, Field(ge=1)]
+ShiftName = Literal["day", "night"]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0)]
+
+
+class _Model(BaseModel):
+    model_config = _CONFIG
+
+
+class Line(_Model):
+    """The line: ``posts`` posts in process order and their fixed correlation."""
+
+    posts: Annotated[int, Field(ge=1)]
+    correlation: Literal["chain"] | list[list[Unit]] = "chain"
+
+    @field_validator("correlation", mode="before")
+    @classmethod
+    def _known_correlation(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "chain":
+            raise ValueError(
+                f'expected "chain" or an n×n matrix, got {value!r}{suggest(value, ["chain"])}'
+            )
+        return value
+
+
+class Shifts(_Model):
+    """Shift pattern: shifts a day, length, sampling rate and scheduled breaks."""
+
+    per_day: Literal[1, 2] = 2
+    length_s: Annotated[float, Field(gt=0)] = 28800.0
+    rate_hz: Annotated[float, Field(gt=0)] = 1.0
+    breaks: list[Annotated[list[Seconds], Field(min_length=2, max_length=2)]] = []
+    """``[start, end]`` seconds since clock-in; everyone is in area 0 meanwhile."""
+
+
+class Days(_Model):
+    """Days simulated for the history before the evaluated days."""
+
+    history: Annotated[int, Field(ge=0)] = 30
+    evaluate: Annotated[int, Field(ge=0)] = 3
+
+
+class CastEntry(_Model):
+    """A worker that differs from normal: a profile, explicit traits, or both (traits win)."""
+
+    post: PostId
+    shift: ShiftName = "day"
+    slot: Annotated[int, Field(ge=1)] = 1
+    profile: str | None = None
+    offpost_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    skill: Annotated[float, Field(gt=0.0, le=3.0)] | None = None
+    from_day: DayId = 1
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None:
+            PROFILES.get(value)
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> CastEntry:
+        if self.profile is None and self.offpost_rate is None and self.skill is None:
+            raise ValueError("expected a profile or an explicit trait (offpost_rate, skill)")
+        return self
+
+
+class Workers(_Model):
+    """Workers per post and the cast of those that differ from normal."""
+
+    per_post: Annotated[int, Field(ge=1)] = 1
+    cast: list[CastEntry] = []
+
+
+class ScheduledFault(_Model):
+    """An equipment fault that happens at a given post-shift."""
+
+    post: PostId
+    day: DayId
+    shift: ShiftName = "day"
+    kind: str
+    severity: Annotated[int, Field(ge=1, le=4)] | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        FAULT_KINDS.get(value)
+        return value
+
+
+class Equipment(_Model):
+    """Random fault rate and scheduled faults."""
+
+    fault_rate: Annotated[float, Field(ge=0)] = 0.0
+    faults: list[ScheduledFault] = []
+
+
+class Band(_Model):
+    """Normal band of an environment quantity: Gaussian readings."""
+
+    mean: float
+    sd: Annotated[float, Field(ge=0)]
+
+
+class Excursion(_Model):
+    """Environment readings forced at a given post-shift."""
+
+    post: PostId
+    day: DayId
+    shift: ShiftName = "day"
+    temperature_c: float | None = None
+    humidity_pct: float | None = None
+    pressure_kpa: float | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Excursion:
+        if all(getattr(self, q) is None for q in QUANTITIES):
+            raise ValueError(f"expected at least one of {list(QUANTITIES)}")
+        return self
+
+
+class Environment(_Model):
+    """Environment sensors: normal band per quantity and scheduled excursions."""
+
+    temperature_c: Band = Band(mean=24.0, sd=2.0)
+    humidity_pct: Band = Band(mean=50.0, sd=8.0)
+    pressure_kpa: Band = Band(mean=101.3, sd=0.4)
+    excursions: list[Excursion] = []
+
+
+class Scenario(_Model):
+    """A validated scenario (see ``experiments/scenarios/demo.yaml``)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    line: Line
+    shifts: Shifts = Shifts()
+    days: Days = Days()
+    workers: Workers = Workers()
+    equipment: Equipment = Equipment()
+    environment: Environment = Environment()
+    fidelity: Literal["signal", "pixel"] = "signal"
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        n = self.line.posts
+        if isinstance(self.line.correlation, list):
+            rows = self.line.correlation
+            if len(rows) != n or any(len(r) != n for r in rows):
+                shape = f"{len(rows)}×{[len(r) for r in rows]}"
+                _fail("line.correlation", f"a {n}×{n} matrix (line.posts = {n})", shape)
+        samples = self.shifts.length_s * self.shifts.rate_hz
+        if abs(samples - round(samples)) > 1e-6 or round(samples) < 1:
+            _fail("shifts.length_s", "length_s × rate_hz to be a whole number ≥ 1", samples)
+        last_end = 0.0
+        for k, (start, end) in enumerate(self.shifts.breaks):
+            if not start < end <= self.shifts.length_s:
+                _fail(f"shifts.breaks[{k}]", f"start < end ≤ {self.shifts.length_s}", [start, end])
+            if start < last_end:
+                _fail(f"shifts.breaks[{k}]", "sorted, non-overlapping breaks", [start, end])
+            last_end = end
+        total_days = self.days.history + self.days.evaluate
+        if total_days < 1:
+            _fail("days", "history + evaluate ≥ 1", total_days)
+        shifts = self.shift_names
+        for group, entries in (
+            ("workers.cast", self.workers.cast),
+            ("equipment.faults", self.equipment.faults),
+            ("environment.excursions", self.environment.excursions),
+        ):
+            for k, entry in enumerate(entries):
+                path = f"{group}[{k}]"
+                if entry.post > n:
+                    _fail(f"{path}.post", f"a post in 1..{n}", entry.post)
+                if entry.shift not in shifts:
+                    _fail(f"{path}.shift", f"one of {list(shifts)} (shifts.per_day)", entry.shift)
+                day = getattr(entry, "day", getattr(entry, "from_day", 1))
+                if day > total_days:
+                    key = "day" if hasattr(entry, "day") else "from_day"
+                    _fail(f"{path}.{key}", f"a day in 1..{total_days}", day)
+        for k, entry in enumerate(self.workers.cast):
+            if entry.slot > self.workers.per_post:
+                _fail(
+                    f"workers.cast[{k}].slot",
+                    f"a slot in 1..{self.workers.per_post} (workers.per_post)",
+                    entry.slot,
+                )
+        return self
+
+    @property
+    def n_posts(self) -> int:
+        """Number of posts n."""
+        return self.line.posts
+
+    @property
+    def G(self) -> np.ndarray:
+        """The fixed correlation ``(n, n)``: chain → adjacent posts and the diagonal 1."""
+        n = self.n_posts
+        if self.line.correlation == "chain":
+            idx = np.arange(n)
+            return (np.abs(idx[:, None] - idx[None, :]) <= 1).astype(np.float64)
+        return np.array(self.line.correlation, dtype=np.float64)
+
+    @property
+    def samples_per_shift(self) -> int:
+        """T: samples in one shift."""
+        return round(self.shifts.length_s * self.shifts.rate_hz)
+
+    @property
+    def shift_names(self) -> tuple[str, ...]:
+        """``("day",)`` or ``("day", "night")``."""
+        return SHIFT_NAMES[: self.shifts.per_day]
+
+    @property
+    def history_days(self) -> range:
+        """Days simulated for the history store, 1-based."""
+        return range(1, self.days.history + 1)
+
+    @property
+    def evaluate_days(self) -> range:
+        """Evaluated days, right after the history days."""
+        return range(self.days.history + 1, self.days.history + self.days.evaluate + 1)
+
+    def check_post_shift(self, *, post: int, day: int, shift: str) -> int:
+        """Validate simulator arguments; return the shift's index."""
+        if isinstance(post, bool) or not isinstance(post, (int, np.integer)):
+            raise ScenarioError(f"`post` must be an int in 1..{self.n_posts}, got {post!r}")
+        if not 1 <= post <= self.n_posts:
+            raise ScenarioError(f"`post` must be in 1..{self.n_posts}, got {post!r}")
+        if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or day < 1:
+            raise ScenarioError(f"`day` must be an int ≥ 1, got {day!r}")
+        return self.check_shift(shift)
+
+    def check_shift(self, shift: str) -> int:
+        """Validate a shift name; return its index."""
+        if shift not in self.shift_names:
+            raise ScenarioError(
+                f"`shift` must be one of {list(self.shift_names)}, got {shift!r}"
+                f"{suggest(str(shift), self.shift_names)}"
+            )
+        return self.shift_names.index(shift)
+
+
+def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
+    """Load and validate a scenario from a YAML file or a mapping.
+
+    Raises:
+        ScenarioError: missing file, YAML syntax error, or any invalid value.
+    """
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc}") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"{str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"scenario: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ScenarioError(_describe(exc)) from None
+
+
+def _fail(path: str, expected: str, got: Any) -> typing.NoReturn:
+    raise ValueError(f"{path}: expected {expected}, got {got!r}")
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    """One line per error: ``path: expected …, got …``."""
+    errors = exc.errors(include_url=False)
+    paths = [_path(err["loc"]) for err in errors]
+    lines = []
+    for err, path in zip(errors, paths, strict=True):
+        if err["type"] in _BRANCH_ERRORS and any(p != path and p.startswith(path) for p in paths):
+            continue  # a union's other branch explains the problem better
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(err["loc"][:-1])
+            key = str(err["loc"][-1])
+            lines.append(f"{path}: unknown key, expected one of {known}{suggest(key, known)}")
+        elif err["type"] == "missing":
+            lines.append(f"{path}: expected a value, got nothing (the key is required)")
+        elif not path:
+            lines.append(msg)
+        else:
+            msg = msg.replace("Input should be ", "expected ")
+            msg = re.sub(r"^expected (greater|less)", r"expected a value \1", msg)
+            if not msg.startswith("expected"):
+                msg = f"expected {msg[0].lower()}{msg[1:]}"
+            got = err.get("input")
+            got_text = "" if ", got " in msg else f", got {got!r}"
+            lines.append(f"{path}: {msg}{got_text}")
+    return "; ".join(dict.fromkeys(lines))
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _BRANCH_TAGS or part.startswith(("literal[", "list[", "tuple[")):
+            continue  # union branch tags pydantic puts in the location
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+_BRANCH_TAGS = frozenset({"int", "float", "str"})
+_BRANCH_ERRORS = frozenset({"literal_error", "string_type", "list_type"})
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model at ``loc`` (for unknown-key suggestions)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside ``list[M]``, ``M | None`` and the like, else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if isinstance(found, type) and issubclass(found, BaseModel):
+                return found
+    return annotation

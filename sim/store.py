@@ -1,0 +1,142 @@
+"""The per-post history database: a Parquet dataset partitioned by post.
+
+Layout: ``ROOT/post=<post>/shift=<shift>/day=<day>.parquet``, one file per post-shift-day
+holding that shift's worker records (columns ``day``, ``worker``, ``positions`` as
+fixed-size int16 lists, ``speeds`` as fixed-size float32 lists of ``T × 14``). A file is
+written under a hidden temporary name and renamed into place, so an interrupted write never
+leaves a partial file where readers look.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core import N_KEYPOINTS, PostHistory, WorkerShift
+from sim._errors import StoreError
+from sim.scenario import Scenario
+from sim.workers import simulate_workers
+
+
+class HistoryStore:
+    """Position and speed records of past shifts, per post and shift type.
+
+    Args:
+        root: folder of the dataset (created on first write).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f'"root" must be a folder, got the file {str(self.root)!r}')
+
+    def _folder(self, post: int, shift: str) -> Path:
+        if isinstance(post, bool) or not isinstance(post, (int, np.integer)) or post < 1:
+            raise StoreError(f"`post` must be an int ≥ 1, got {post!r}")
+        if not isinstance(shift, str) or not shift.isidentifier():
+            raise StoreError(f"`shift` must be a shift name like 'day', got {shift!r}")
+        return self.root / f"post={post}" / f"shift={shift}"
+
+    def write(self, *, post: int, shift: str, day: int, records: Sequence[WorkerShift]) -> None:
+        """Store one post-shift's records atomically (replacing that day's file if any)."""
+        folder = self._folder(post, shift)
+        if not records:
+            raise StoreError(f"post {post}: `records` must not be empty for day {day}")
+        n = int(np.asarray(records[0].positions).shape[0])
+        for r in records:
+            if r.post != post or np.shape(r.positions) != (n,):
+                raise StoreError(
+                    f"post {post}: record {r.worker!r} is not a (T,) record of post {post}"
+                )
+            if np.shape(r.speeds) != (n, N_KEYPOINTS):
+                raise StoreError(f"post {post}: record {r.worker!r} speeds must be ({n}, 14)")
+        positions = np.concatenate([np.asarray(r.positions, dtype=np.int16) for r in records])
+        speeds = np.concatenate(
+            [np.asarray(r.speeds, dtype=np.float32).reshape(-1) for r in records]
+        )
+        table = pa.table(
+            {
+                "day": pa.array(np.full(len(records), day, dtype=np.int32)),
+                "worker": pa.array([r.worker for r in records], type=pa.string()),
+                "positions": pa.FixedSizeListArray.from_arrays(pa.array(positions), n),
+                "speeds": pa.FixedSizeListArray.from_arrays(pa.array(speeds), n * N_KEYPOINTS),
+            }
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"day={day}.parquet"
+        tmp = folder / f".day={day}.parquet.{os.getpid()}.tmp"
+        try:
+            pq.write_table(
+                table, tmp, compression="none", use_dictionary=False, write_statistics=False
+            )
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def days(self, *, post: int, shift: str) -> list[int]:
+        """Days stored for the post and shift, ascending."""
+        folder = self._folder(post, shift)
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.stem.removeprefix("day=")) for p in folder.glob("day=*.parquet"))
+
+    def read(self, *, post: int, shift: str, days: Iterable[int] | None = None) -> PostHistory:
+        """The post's history for a shift type, records sorted by (day, worker).
+
+        Raises:
+            StoreError: no such partition, a missing day, or an unreadable file.
+        """
+        folder = self._folder(post, shift)
+        wanted = self.days(post=post, shift=shift) if days is None else sorted(set(days))
+        if not wanted:
+            raise StoreError(f"post {post}: no history for shift {shift!r} in {str(folder)!r}")
+        rows: list[tuple[int, str, np.ndarray, np.ndarray]] = []
+        for day in wanted:
+            rows.extend(_read_file(folder / f"day={day}.parquet", post))
+        lengths = {r[2].shape[0] for r in rows}
+        if len(lengths) > 1:
+            raise StoreError(f"post {post}: records of different lengths {sorted(lengths)}")
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return PostHistory(
+            positions=np.stack([r[2] for r in rows]), speeds=np.stack([r[3] for r in rows])
+        )
+
+
+def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
+    """Rows ``(day, worker, positions, speeds)`` of one day file."""
+    if not path.is_file():
+        raise StoreError(f"post {post}: history file {str(path)!r} does not exist")
+    try:
+        table = pq.read_table(path)
+        n = table.schema.field("positions").type.list_size
+        positions = table.column("positions").combine_chunks().flatten().to_numpy()
+        speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
+        days = table.column("day").to_pylist()
+        workers = table.column("worker").to_pylist()
+    except (pa.ArrowException, OSError, KeyError, AttributeError) as exc:
+        raise StoreError(f"post {post}: cannot read history file {str(path)!r}: {exc}") from exc
+    m = len(workers)
+    positions = positions.reshape(m, n)
+    speeds = speeds.reshape(m, n, N_KEYPOINTS)
+    return [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]
+
+
+def build_history(
+    scenario: Scenario, store: HistoryStore, *, posts: Iterable[int] | None = None
+) -> None:
+    """Simulate and store every history day × shift × post not stored yet (signal fidelity)."""
+    chosen = range(1, scenario.n_posts + 1) if posts is None else list(posts)
+    for shift in scenario.shift_names:
+        for post in chosen:
+            scenario.check_post_shift(post=post, day=1, shift=shift)
+            done = set(store.days(post=post, shift=shift))
+            for day in scenario.history_days:
+                if day not in done:
+                    workers = simulate_workers(scenario, post=post, day=day, shift=shift)
+                    records = [w.record for w in workers]
+                    store.write(post=post, shift=shift, day=day, records=records)
