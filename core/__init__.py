@@ -12,7 +12,13 @@ from core._decisions import (
     track_shift,
 )
 from core._errors import ModelInputError
-from core._hazard import actual_correlation, dwell_times, hazard_degree, hazard_post_sets
+from core._hazard import (
+    actual_correlation,
+    dwell_row,
+    dwell_times,
+    hazard_degree,
+    hazard_post_sets,
+)
 from core._params import DIRECTIONS, ModelParams
 from core._scores import (
     HistoryStats,
@@ -49,6 +55,7 @@ __all__ = [
     "WorkerShift",
     "actual_correlation",
     "decide_shift",
+    "dwell_row",
     "dwell_times",
     "hazard_degree",
     "hazard_post_sets",

@@ -123,3 +123,15 @@ def dwell_times(
     counts = np.bincount(flat.ravel(), minlength=n_posts * width).reshape(n_posts, width)
     workers = np.bincount(owner - 1, minlength=n_posts)
     return counts / np.maximum(workers, 1)[:, None] / rate_hz
+
+
+def dwell_row(positions: np.ndarray, n_posts: int, rate_hz: float = 1.0) -> np.ndarray:
+    """One post's row of β: seconds its ``(w, T)`` workers spent in each area, averaged.
+
+    The row form of :func:`dwell_times`, for work split by post.
+    """
+    check_n_posts(n_posts)
+    x = check_ints("positions", as_array("positions", positions, ndim=2), n_posts)
+    if not rate_hz > 0:
+        raise ModelInputError(f"`rate_hz` must be > 0, got {rate_hz!r}")
+    return np.bincount(x.ravel(), minlength=n_posts + 1) / x.shape[0] / rate_hz

@@ -57,6 +57,7 @@ def map_unordered(
     fn: Callable[..., Any],
     jobs: Iterable[tuple[Hashable, tuple[Any, ...]]],
     *,
+    total: int,
     max_in_flight: int,
     desc: str,
     progress: bool = True,
@@ -69,10 +70,9 @@ def map_unordered(
     import ray
 
     remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(fn)
-    jobs = list(jobs)
     pending: dict[Any, Hashable] = {}
     it = iter(jobs)
-    with tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar:
         for key, args in it:
             pending[remote.remote(*args)] = key
             if len(pending) >= max_in_flight:

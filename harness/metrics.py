@@ -17,6 +17,7 @@ Definitions:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -115,3 +116,53 @@ def _same_shape(a: tuple[str, np.ndarray], b: tuple[str, np.ndarray]) -> None:
         raise ValueError(
             f"`{a[0]}` and `{b[0]}` must have one shape, got {a[1].shape} and {b[1].shape}"
         )
+
+
+def run_metrics(shifts: Sequence[dict], *, tau_D: float, n_levels: int = 5) -> dict[str, Any]:
+    """All metrics of a run from its ``results.json`` shift records (see the module doc)."""
+    predicted, truth = set(), set()
+    equipment_agree = equipment_total = 0
+    levels, true_levels, D, true_D = [], [], [], []
+    workers: list[dict] = []
+    for rec in shifts:
+        key = (rec["day"], rec["shift"])
+        flagged_posts = {c["hazard_post"] for c in rec["root_causes"]}
+        predicted.update((*key, c["hazard_post"], c["worker"]) for c in rec["root_causes"])
+        for p in rec["posts"]:
+            truth.update((*key, p["post"], w) for w in p["culprits"])
+            levels.append(p["level"])
+            true_levels.append(p["true_level"])
+            D.append(p["D"])
+            true_D.append(p["true_D"])
+            if p["hazard"] and p["faults"]:
+                equipment_total += 1
+                model_says_equipment = p["post"] not in flagged_posts
+                equipment_agree += model_says_equipment == (not p["culprits"])
+        workers.extend(rec["workers"])
+    counts = pair_counts(predicted, truth)
+    z = np.array([w["Z"] for w in workers])
+    y = np.array([np.nan if w["Y"] is None else w["Y"] for w in workers])
+    confusion = confusion_matrix(levels, true_levels, n_levels)
+    detection = binary_counts(np.array(D) > tau_D, np.array(true_D) > tau_D)
+    return {
+        "root_cause": {**precision_recall_f1(**counts), **counts},
+        "equipment_attribution_accuracy": (
+            equipment_agree / equipment_total if equipment_total else float("nan")
+        ),
+        "equipment_attribution_n": equipment_total,
+        "management": flag_scores(
+            np.array([w["management"] for w in workers]),
+            np.array([w["needs_management"] for w in workers]),
+            z,
+        ),
+        "training": flag_scores(
+            np.array([w["training"] for w in workers]),
+            np.array([w["needs_training"] for w in workers]),
+            -y,
+        ),
+        "hazard_detection": detection,
+        "level_accuracy": float(np.trace(confusion) / max(1, confusion.sum())),
+        "level_confusion": confusion.T.tolist(),
+        "worker_shifts": len(workers),
+        "post_shifts": len(levels),
+    }

@@ -130,3 +130,10 @@ def test_bad_input_is_rejected_with_the_argument_named(call, message):
     with pytest.raises(ModelInputError) as info:
         call()
     assert message in str(info.value)
+
+
+def test_dwell_row_equals_the_post_row_of_dwell_times():
+    rng = np.random.default_rng(5)
+    positions = rng.integers(0, 4, size=(3, 50))
+    full = core.dwell_times(positions, [2, 2, 2], 3, rate_hz=2.0)
+    np.testing.assert_allclose(core.dwell_row(positions, 3, rate_hz=2.0), full[1])

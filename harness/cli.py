@@ -1,0 +1,134 @@
+"""The ``hazard-harness`` command line: run, stress, report (and the perception commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness._errors import HarnessError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _add_ray_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else local)")
+    parser.add_argument(
+        "--workers", type=_positive_int, help="Ray workers (default: all local cores)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="hazard-harness",
+        description="Simulate a production line and evaluate the safety-hazard tracking model.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario end to end and write results.json")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
+    run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
+    run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
+    _add_ray_options(run)
+    run.set_defaults(handler=_run)
+
+    stress = sub.add_parser("stress", help="stress-test many posts in parallel")
+    stress.add_argument("--posts", type=_positive_int, required=True, help="posts on the line")
+    stress.add_argument("--days", type=_positive_int, required=True, help="evaluated days")
+    stress.add_argument("--fidelity", choices=("signal",), default="signal",
+                        help="only signal fidelity is stressed")  # fmt: skip
+    stress.add_argument("--out", default="runs/stress", help="output folder")
+    stress.add_argument("--length-s", type=_positive_int, default=28_800, help="shift length (s)")
+    stress.add_argument("--history-days", type=_positive_int, default=5, help="history days")
+    stress.add_argument("--no-baseline", action="store_true",
+                        help="skip the one-worker timing (no scaling efficiency)")  # fmt: skip
+    stress.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
+    _add_ray_options(stress)
+    stress.set_defaults(handler=_stress)
+
+    report = sub.add_parser("report", help="(re)build the HTML report of a run")
+    report.add_argument("source", help="a run's output folder, or an MLflow run id")
+    report.add_argument("--out", help="where to write the report (default: the run folder)")
+    report.set_defaults(handler=_report)
+
+    try:
+        from harness import perception
+    except ImportError:  # the perception extras are optional
+        perception = None
+    if perception is not None and hasattr(perception, "register"):
+        perception.register(sub)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    from harness.run import make_config, run
+
+    config = make_config(
+        args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
+        address=args.address, workers=args.workers, cache_dir=args.cache,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    results = run(config)
+    m = results["metrics"]
+    print(
+        f"root-cause F1 {m['root_cause']['f1']:.3f} (precision {m['root_cause']['precision']:.3f},"
+        f" recall {m['root_cause']['recall']:.3f}); management AUC {m['management']['auc']:.3f};"
+        f" training AUC {m['training']['auc']:.3f}"
+    )
+    print(f"results: {config.out_dir / 'results.json'}")
+    print(f"report:  {config.out_dir / 'report.html'}")
+    print(f"MLflow run {results['mlflow_run_id']}")
+
+
+def _stress(args: argparse.Namespace) -> None:
+    from harness.stress import StressConfig, stress
+
+    config = StressConfig(
+        posts=args.posts, days=args.days, out_dir=Path(args.out), workers=args.workers,
+        address=args.address, length_s=args.length_s, history_days=args.history_days,
+        baseline=not args.no_baseline, cache_dir=Path(args.cache or ".hazard-cache"),
+        progress=not args.no_progress,
+    )  # fmt: skip
+    report = stress(config)
+    print(json.dumps(report, indent=2))
+    print(f"stress report: {config.out_dir / 'stress.json'}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from harness.reporting import rebuild_report
+
+    path = rebuild_report(args.source, out=args.out)
+    print(f"report: {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 2 with a one-line reason on bad input, 130 on Ctrl-C."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except HarnessError as exc:
+        print(f"hazard-harness {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hazard-harness {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
