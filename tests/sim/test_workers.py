@@ -61,9 +61,13 @@ def test_several_workers_per_post_get_their_own_slots() -> None:
     assert not np.array_equal(a.record.speeds, b.record.speeds)
 
 
-def test_everyone_is_in_area_0_during_breaks(small: Scenario) -> None:
-    (w,) = simulate_workers(small, post=1, day=1, shift="day")
-    assert np.all(w.true_positions[1800:2100] == 0)
+@pytest.mark.parametrize("profile", ["normal", "wanderer"])
+def test_everyone_is_in_area_0_during_breaks(profile: str) -> None:
+    s = full_day(profile=profile)
+    for day in range(1, 6):
+        (w,) = simulate_workers(s, post=3, day=day, shift="day")
+        assert np.all(w.true_positions[14400:15300] == 0)
+        assert np.array_equal(~w.working[14400:15300], np.ones(900, dtype=bool))
 
 
 @pytest.mark.parametrize(
