@@ -44,21 +44,18 @@ def _scores(line: Scenario, post: int) -> list[tuple[float, float]]:
     return out
 
 
-@pytest.mark.slow
 def test_normal_worker_is_on_post_and_proficient(line: Scenario) -> None:
     for z, y in _scores(line, 2):
         assert z == pytest.approx(0.02, abs=0.015)
         assert y > 0.9
 
 
-@pytest.mark.slow
 def test_wanderer_is_off_post(line: Scenario) -> None:
     for z, _ in _scores(line, 3):
         assert z > 0.2
         assert z == pytest.approx(0.3, abs=0.05)
 
 
-@pytest.mark.slow
 def test_novice_is_on_post_but_not_proficient(line: Scenario) -> None:
     for z, y in _scores(line, 4):
         assert z < 0.1
