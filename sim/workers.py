@@ -267,7 +267,7 @@ class Worker:
             yield from self._spend(walk, 0, WALK)
             yield from self._spend(stay, dest, IDLE)
             yield from self._spend(walk, 0, WALK)
-        self._enter(self.post, WORK)
+        yield from self._spend(gaps[-1], self.post, WORK)
 
     def _plan(self, working_s: float) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Excursion destinations, stays and the work bouts before each."""
