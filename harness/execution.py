@@ -6,7 +6,10 @@ holds only what has not been folded in yet, and tasks are retried when a worker 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
@@ -15,17 +18,21 @@ from tqdm import tqdm
 TASK_RETRIES = 3
 
 
-def start_ray(*, address: str | None = None, workers: int | None = None) -> None:
-    """Connect to a cluster (``address`` or ``RAY_ADDRESS``) or start Ray locally.
+@contextlib.contextmanager
+def ray_session(*, address: str | None = None, workers: int | None = None) -> Iterator[None]:
+    """Use the Ray already connected, else connect to a cluster or start Ray locally.
 
-    Locally, ``workers`` CPUs are given to Ray (default: all cores), so at most ``workers``
-    one-CPU tasks run at once. On a cluster the packages travel in the runtime environment.
+    The cluster is ``address`` or ``RAY_ADDRESS``; its packages travel in the runtime
+    environment. Locally, ``workers`` CPUs are given to Ray (default: all cores), so at most
+    ``workers`` one-CPU tasks run at once. Only a session started here is shut down here.
     """
     import ray
 
     if ray.is_initialized():
+        yield
         return
     address = address or os.environ.get("RAY_ADDRESS")
+    handler = signal.getsignal(signal.SIGTERM)
     if address:
         import core
         import harness
@@ -43,13 +50,12 @@ def start_ray(*, address: str | None = None, workers: int | None = None) -> None
             log_to_driver=False,
             configure_logging=False,
         )
-
-
-def stop_ray() -> None:
-    """Disconnect (and stop a local Ray)."""
-    import ray
-
-    if ray.is_initialized():
+    if threading.current_thread() is threading.main_thread():
+        # ray.init installs a SIGTERM handler that exits; keep the caller's (see tracking).
+        signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
         ray.shutdown()
 
 

@@ -14,7 +14,7 @@ import core
 import sim
 from harness import outputs
 from harness._errors import HarnessError
-from harness.execution import start_ray, stop_ray
+from harness.execution import ray_session
 from harness.metrics import run_metrics
 from harness.params_file import load_params
 from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
@@ -120,11 +120,8 @@ def run(config: RunConfig) -> dict[str, Any]:
                 "model": config.params.to_dict()},
         tags={"command": "run"},
     ) as run_id:  # fmt: skip
-        start_ray(address=config.address, workers=config.workers)
-        try:
+        with ray_session(address=config.address, workers=config.workers):
             records, _ = evaluate(config)
-        finally:
-            stop_ray()
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,

@@ -20,7 +20,7 @@ import core
 import sim
 from harness import outputs
 from harness._errors import HarnessError
-from harness.execution import start_ray, stop_ray
+from harness.execution import ray_session
 from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
 from harness.run import max_in_flight
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
@@ -104,8 +104,7 @@ def stress(config: StressConfig) -> dict[str, Any]:
                 "length_s": config.length_s, "fidelity": "signal"},
         tags={"command": "stress"},
     ):  # fmt: skip
-        start_ray(address=config.address, workers=workers)
-        try:
+        with ray_session(address=config.address, workers=workers):
             import ray
 
             n_workers = workers or int(ray.cluster_resources().get("CPU", 1))
@@ -125,8 +124,6 @@ def stress(config: StressConfig) -> dict[str, Any]:
             baseline_wall = None
             if config.baseline and n_workers > 1:
                 baseline_wall, _ = _timed_scoring(scenario, root, 1, config.progress)
-        finally:
-            stop_ray()
         report = _figures(config, n_workers, wall, results, baseline_wall, history_s, decide_s)
         outputs.write_json(staging / "stress.json", report)
         _plot(results, report, staging / "stress.png")

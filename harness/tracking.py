@@ -50,8 +50,9 @@ def tracked_run(
 ) -> Iterator[str]:
     """Start an MLflow run, yield its id, and end it FINISHED, FAILED or KILLED.
 
-    KeyboardInterrupt (Ctrl-C, or SIGTERM inside :func:`sigterm_as_interrupt`) ends the run
-    KILLED; any other exception FAILED; both are re-raised.
+    KeyboardInterrupt (Ctrl-C, or SIGTERM inside :func:`sigterm_as_interrupt`) and SystemExit
+    (Ray's own SIGTERM handler while it starts) end the run KILLED; any other exception
+    FAILED; all are re-raised.
     """
     import mlflow
 
@@ -69,7 +70,7 @@ def tracked_run(
         mlflow.log_params(flatten(params))
         yield run.info.run_id
         status = "FINISHED"
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         status = "KILLED"
         raise
     finally:

@@ -1,0 +1,68 @@
+"""Shared fixtures for the harness tests: a tiny scenario, isolated MLflow and cache."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 5,
+    "line": {"posts": 4, "correlation": "chain"},
+    "shifts": {"per_day": 2, "length_s": 900, "rate_hz": 1.0, "breaks": [[400, 500]]},
+    "days": {"history": 6, "evaluate": 3},
+    "workers": {
+        "per_post": 1,
+        "cast": [
+            {"post": 2, "shift": "day", "profile": "wanderer"},
+            {"post": 3, "shift": "night", "profile": "novice"},
+        ],
+    },
+    "equipment": {
+        "fault_rate": 0.1,
+        "faults": [{"post": 4, "day": 7, "shift": "day", "kind": "guard_missing"}],
+    },
+    "environment": {
+        "temperature_c": {"mean": 24, "sd": 2},
+        "humidity_pct": {"mean": 50, "sd": 8},
+        "pressure_kpa": {"mean": 101.3, "sd": 0.4},
+        "excursions": [{"post": 1, "day": 8, "shift": "night", "temperature_c": 45}],
+    },
+    "fidelity": "signal",
+}
+
+
+def tiny_scenario(**changes: Any) -> dict[str, Any]:
+    """A deep copy of the tiny scenario with top-level sections replaced."""
+    data = copy.deepcopy(TINY)
+    data.update(changes)
+    return data
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path: Path) -> Path:
+    return write_yaml(tmp_path / "tiny.yaml", TINY)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own MLflow database, history cache and working folder."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("HAZARD_HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def comparable(results: dict[str, Any]) -> dict[str, Any]:
+    """results.json without what may differ between identical runs (timings, run ids)."""
+    return {k: v for k, v in results.items() if k not in ("mlflow_run_id", "timings")}

@@ -1,0 +1,142 @@
+"""`hazard-harness run` end to end on a tiny scenario: outputs, MLflow, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.run import make_config, run
+from harness.tracking import tracking_uri
+from tests.harness.conftest import comparable
+
+POST_KEYS = {"post", "level", "true_level", "D", "hazard", "set"}
+WORKER_KEYS = {"worker", "post", "Z", "Y", "management", "training", "checked"}
+CAUSE_KEYS = {"hazard_post", "post", "worker", "reasons"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, int]:
+    """One CLI run of the tiny scenario with 2 workers (shared by the schema tests)."""
+    from tests.harness.conftest import TINY, write_yaml
+
+    base = tmp_path_factory.mktemp("run")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+    mp.setenv("HAZARD_HARNESS_CACHE", str(base / "cache"))
+    mp.chdir(base)
+    try:
+        scenario = write_yaml(base / "tiny.yaml", TINY)
+        code = main(
+            ["run", str(scenario), "--out", str(base / "out"), "--workers", "2", "--no-progress"]
+        )
+        results = json.loads((base / "out" / "results.json").read_text())
+    finally:
+        mp.undo()
+    return base, results, code
+
+
+def test_results_json_follows_the_contract(tiny_run):
+    _, results, code = tiny_run
+    assert code == 0
+    assert results["scenario"] == "tiny" and results["seed"] == 5
+    assert results["fidelity"] == "signal"
+    assert set(results["params"]) == {
+        "tau_D",
+        "lam",
+        "tau_P",
+        "direction",
+        "rho_min",
+        "eps",
+        "tau_Z",
+        "tau_Y",
+        "alpha",
+    }
+    assert isinstance(results["mlflow_run_id"], str) and results["mlflow_run_id"]
+    assert [(s["day"], s["shift"]) for s in results["shifts"]] == [
+        (7, "day"), (7, "night"), (8, "day"), (8, "night"), (9, "day"), (9, "night"),
+    ]  # fmt: skip
+    for shift in results["shifts"]:
+        assert [p["post"] for p in shift["posts"]] == [1, 2, 3, 4]
+        for p in shift["posts"]:
+            assert set(p) >= POST_KEYS
+            assert p["hazard"] == (p["D"] > results["params"]["tau_D"])
+            assert (p["post"] in p["set"]) == p["hazard"]
+        for w in shift["workers"]:
+            assert set(w) >= WORKER_KEYS
+            assert w["management"] == (w["Z"] > results["params"]["tau_Z"])
+            assert w["training"] == (w["Y"] is not None and w["Y"] < results["params"]["tau_Y"])
+        checked = {w["worker"] for w in shift["workers"] if w["checked"]}
+        for c in shift["root_causes"]:
+            assert set(c) >= CAUSE_KEYS and c["worker"] in checked
+            assert set(c["reasons"]) <= {"off_post", "low_proficiency"}
+        flagged = {c["hazard_post"] for c in shift["root_causes"]}
+        hazards = {p["post"] for p in shift["posts"] if p["hazard"]}
+        assert set(shift["equipment_causes"]) == hazards - flagged
+
+
+def test_metrics_and_files(tiny_run):
+    base, results, _ = tiny_run
+    m = results["metrics"]
+    assert 0 <= m["root_cause"]["f1"] <= 1
+    assert m["worker_shifts"] == 4 * 6 and m["post_shifts"] == 4 * 6
+    assert m["level_accuracy"] == 1.0  # signal fidelity grades perfectly
+    out = base / "out"
+    for name in (
+        "posts.parquet",
+        "workers.parquet",
+        "report.html",
+        "scenario.yaml",
+        "z_by_label.png",
+    ):
+        assert (out / name).is_file(), name
+    workers = pd.read_parquet(out / "workers.parquet")
+    assert len(workers) == 24 and {"day", "shift", "Z", "Y"} <= set(workers.columns)
+    assert "root-cause F1" in (out / "report.html").read_text()
+    assert not list(base.glob(".out.partial-*"))
+
+
+def test_mlflow_run_is_finished_with_metrics_and_artifacts(tiny_run):
+    base, results, _ = tiny_run
+    mlflow.set_tracking_uri(f"sqlite:///{base / 'mlflow.db'}")
+    run_ = mlflow.get_run(results["mlflow_run_id"])
+    assert run_.info.status == "FINISHED"
+    assert run_.data.params["model.tau_D"] == "0.5"
+    assert run_.data.metrics["root_cause.f1"] == pytest.approx(
+        results["metrics"]["root_cause"]["f1"]
+    )
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run_.info.run_id)}
+    assert {"results.json", "report.html", "scenario.yaml"} <= names
+
+
+def test_same_results_with_one_and_two_workers(tiny_run, tiny_yaml, tmp_path):
+    _, two, _ = tiny_run
+    one = run(make_config(tiny_yaml, tmp_path / "one", workers=1, progress=False))
+    assert comparable(one) == comparable(two)
+
+
+def test_params_file_changes_decisions(tiny_yaml, tmp_path):
+    (tmp_path / "p.yaml").write_text("tau_Z: 0.0\ntau_Y: 10.0\n")
+    results = run(
+        make_config(
+            tiny_yaml, tmp_path / "o", params_path=tmp_path / "p.yaml", workers=2, progress=False
+        )
+    )
+    assert results["params"]["tau_Z"] == 0.0
+    assert all(w["training"] for s in results["shifts"] for w in s["workers"] if w["Y"] is not None)
+
+
+def test_report_rebuilds_from_folder_and_from_mlflow_run(tiny_run, tmp_path, monkeypatch, capsys):
+    base, results, _ = tiny_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+    assert main(["report", str(base / "out"), "--out", str(tmp_path / "a")]) == 0
+    assert "Scenario tiny" in (tmp_path / "a" / "report.html").read_text()
+    assert main(["report", results["mlflow_run_id"], "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "report.html").is_file()
+    assert tracking_uri().endswith("mlflow.db")
+    assert main(["report", "no-such-run"]) == 2
+    assert "neither a run folder nor an MLflow run" in capsys.readouterr().err
