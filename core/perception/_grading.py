@@ -208,7 +208,7 @@ def train_grader(
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             history["loss"].append(total / len(x))
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 break
