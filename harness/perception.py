@@ -45,7 +45,7 @@ WEIGHTS_NAME = "keypoint_net.safetensors"
 CHECKPOINT_NAME = "checkpoint.pt"
 EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
-HEATMAP_SIGMA = 1.0
+HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
 BOX_JITTER = 0.05
 """Detector-box jitter used for training and evaluation crops."""
@@ -112,7 +112,7 @@ def train_keypoints(
     steps: int,
     seed: int,
     batch_size: int = 32,
-    lr: float = 2e-3,
+    lr: float = 3e-3,
     channels: tuple[int, ...] = (16, 32, 64),
     input_size: int = 64,
     checkpoint_every: int = 100,
