@@ -216,7 +216,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train the keypoint network on rendered frames (resumable)"
     )
     train.add_argument("--out", type=Path, required=True, help="output folder")
-    train.add_argument("--steps", type=int, default=3000, help="training steps")
+    train.add_argument("--steps", type=int, default=6000, help="training steps")
     train.add_argument("--seed", type=int, default=0, help="seed of weights and data")
     train.add_argument("--batch-size", type=int, default=32, help="crops per step")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
