@@ -1,0 +1,77 @@
+"""Perception (MODEL.md Steps 1 and 3): keypoints, motion, position and the grading DNN."""
+
+from __future__ import annotations
+
+from core.perception._crops import crop_boxes, crop_transforms, from_crop, to_crop
+from core.perception._grading import (
+    EnvScaler,
+    GradingNet,
+    classification_scores,
+    difference_images,
+    evaluate_grader,
+    predict_levels,
+    train_grader,
+)
+from core.perception._heatmaps import decode_heatmaps, render_heatmaps
+from core.perception._keypoint_net import (
+    HEATMAP_STRIDE,
+    KeypointNet,
+    crop_to_heatmap,
+    crops_to_tensor,
+    foot_heatmaps,
+    heatmap_to_crop,
+    infer_heatmaps,
+    predict_keypoints,
+)
+from core.perception._metrics import (
+    OKS_SIGMAS,
+    coco_keypoint_data,
+    oks_ap,
+    pck,
+    speed_median_rel_err,
+    torso_length,
+)
+from core.perception._motion import keypoint_speeds, lk_track, to_gray
+from core.perception._position import accumulate_heatmaps, area_of, track_positions
+from core.perception._seeding import seeded_torch
+from core.perception._weights import load_model, save_model, sidecar_path
+
+__all__ = [
+    "HEATMAP_STRIDE",
+    "OKS_SIGMAS",
+    "EnvScaler",
+    "GradingNet",
+    "KeypointNet",
+    "accumulate_heatmaps",
+    "area_of",
+    "classification_scores",
+    "coco_keypoint_data",
+    "crop_boxes",
+    "crop_to_heatmap",
+    "crop_transforms",
+    "crops_to_tensor",
+    "decode_heatmaps",
+    "difference_images",
+    "evaluate_grader",
+    "foot_heatmaps",
+    "from_crop",
+    "heatmap_to_crop",
+    "infer_heatmaps",
+    "keypoint_speeds",
+    "lk_track",
+    "load_model",
+    "oks_ap",
+    "pck",
+    "predict_keypoints",
+    "predict_levels",
+    "render_heatmaps",
+    "save_model",
+    "seeded_torch",
+    "sidecar_path",
+    "speed_median_rel_err",
+    "to_crop",
+    "to_gray",
+    "torso_length",
+    "track_positions",
+    "train_grader",
+]

@@ -1,0 +1,237 @@
+"""Keypoint-network training and evaluation on rendered frames, and the ``perception`` command.
+
+Training data come from :mod:`sim.camera`: random poses (:func:`sim.camera.sample_poses`) of
+random-looking workers in random scenes with domain randomisation, cropped around the
+detector stand-in's jittered boxes exactly as at inference. Step ``k``'s batch depends only
+on ``(seed, k)``, so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from core.perception import (
+    KeypointNet,
+    crop_boxes,
+    crop_to_heatmap,
+    crops_to_tensor,
+    oks_ap,
+    pck,
+    predict_keypoints,
+    render_heatmaps,
+    save_model,
+    seeded_torch,
+    to_crop,
+    torso_length,
+)
+from sim.camera import (
+    detect_boxes,
+    random_appearance,
+    random_scene,
+    render_frames,
+    sample_poses,
+)
+
+WEIGHTS_NAME = "keypoint_net.safetensors"
+CHECKPOINT_NAME = "checkpoint.pt"
+EVAL_SEED_OFFSET = 1_000_003
+"""Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
+HEATMAP_SIGMA = 1.5
+"""Standard deviation of the target Gaussians, in heatmap pixels."""
+BOX_JITTER = 0.05
+"""Detector-box jitter used for training and evaluation crops."""
+_GROUPS = 4  # render calls per batch, each with its own scene and appearances
+
+
+def rendered_people(
+    rng: np.random.Generator, n: int, *, max_distractors: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rendered frames, each with one target worker and up to ``max_distractors`` more.
+
+    Returns:
+        ``(n, 240, 320, 3)`` frames and the targets' ``(n, 14, 2)`` true keypoints.
+    """
+    frames, targets = [], []
+    for size in np.diff(np.linspace(0, n, _GROUPS + 1).astype(int)):
+        slots = 1 + max_distractors
+        kp = sample_poses(size * slots, rng=rng).reshape(size, slots, -1, 2)
+        absent = rng.random((size, slots)) < 0.75
+        absent[:, 0] = False
+        kp[absent] = np.nan
+        scene = random_scene(rng, n_equipment=int(rng.integers(0, 3)))
+        looks = [random_appearance(rng) for _ in range(slots)]
+        frames.append(render_frames(kp, appearances=looks, rng=rng, scene=scene))
+        targets.append(kp[:, 0])
+    return np.concatenate(frames), np.concatenate(targets)
+
+
+def keypoint_batch(
+    rng: np.random.Generator, *, batch_size: int, input_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch: normalised crops ``(B, 3, S, S)`` and target heatmaps."""
+    frames, kp = rendered_people(rng, batch_size)
+    boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
+    crops, transforms = crop_boxes(frames, boxes, size=input_size)
+    peaks = crop_to_heatmap(to_crop(kp, transforms, size=input_size))
+    size = input_size // 2
+    targets = render_heatmaps(peaks, size=(size, size), sigma=HEATMAP_SIGMA)
+    return crops_to_tensor(crops), torch.from_numpy(targets)
+
+
+def heatmap_loss(net: KeypointNet, crops: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared heatmap error, scaled so that an all-zero prediction scores about 1."""
+    return F.mse_loss(net(crops), targets) * (targets[0, 0].numel() / (math.pi * HEATMAP_SIGMA**2))
+
+
+def evaluate_keypoints(
+    net: KeypointNet, *, seed: int, n_frames: int = 512, batch_size: int = 256
+) -> dict[str, float]:
+    """PCK@0.2 torso and COCO keypoint AP on held-out rendered frames of ``seed``."""
+    rng = np.random.default_rng(seed)
+    frames, kp = rendered_people(rng, n_frames)
+    boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
+    pred, conf = predict_keypoints(net, frames, boxes, batch_size=batch_size)
+    return {
+        "pck": pck(pred, kp, torso_length(kp)),
+        "oks_ap": oks_ap(pred, kp, scores=conf.mean(axis=1)),
+    }
+
+
+def train_keypoints(
+    out_dir: str | Path,
+    *,
+    steps: int,
+    seed: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    channels: tuple[int, ...] = (16, 32, 64),
+    input_size: int = 64,
+    checkpoint_every: int = 100,
+    eval_frames: int = 512,
+    threads: int = 1,
+    resume: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a :class:`KeypointNet` on rendered frames; save weights and metadata in ``out_dir``.
+
+    Adam with a cosine learning-rate decay over ``steps``. Every ``checkpoint_every`` steps
+    ``out_dir/checkpoint.pt`` holds model and optimizer state (tensors and plain numbers,
+    loadable with ``torch.load(weights_only=True)``); with ``resume`` a run continues from it.
+    At the end ``out_dir/keypoint_net.safetensors`` and its JSON sidecar are written, the
+    metadata including held-out PCK and OKS AP on frames of ``seed + EVAL_SEED_OFFSET``.
+
+    Returns:
+        The metadata written to the sidecar.
+    """
+    if steps < 1 or batch_size < 1 or checkpoint_every < 1:
+        raise ValueError(
+            f"steps, batch_size and checkpoint_every must be >= 1, got {steps}, {batch_size}, "
+            f"{checkpoint_every}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / CHECKPOINT_NAME
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    start_time = time.perf_counter()
+    try:
+        with seeded_torch(seed):
+            net = KeypointNet(input_size=input_size, channels=channels)
+            opt = torch.optim.Adam(net.parameters(), lr=lr)
+            start, losses = 0, []
+            if resume and ckpt_path.is_file():
+                state = torch.load(ckpt_path, weights_only=True)
+                net.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+                start = int(state["step"])
+                losses = state["losses"].tolist()
+            net.train()
+            bar = tqdm(total=steps, initial=start, disable=not progress, desc="keypoints")
+            for step in range(start, steps):
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+                crops, targets = keypoint_batch(
+                    np.random.default_rng([seed, step]),
+                    batch_size=batch_size,
+                    input_size=input_size,
+                )
+                loss = heatmap_loss(net, crops, targets)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                    torch.save(
+                        {
+                            "model": net.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "step": step + 1,
+                            "losses": torch.tensor(losses),
+                        },
+                        ckpt_path,
+                    )
+            bar.close()
+        eval_seed = seed + EVAL_SEED_OFFSET
+        metrics = evaluate_keypoints(net.eval(), seed=eval_seed, n_frames=eval_frames)
+    finally:
+        torch.set_num_threads(previous_threads)
+    metadata = {
+        "seed": seed,
+        "data_seed": seed,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "heatmap_sigma": HEATMAP_SIGMA,
+        "box_jitter": BOX_JITTER,
+        "final_loss": float(np.mean(losses[-20:])),
+        "eval_seed": eval_seed,
+        "eval_frames": eval_frames,
+        "metrics": metrics,
+        "torch": torch.__version__,
+        "train_seconds_this_run": time.perf_counter() - start_time,
+    }
+    save_model(net, out / WEIGHTS_NAME, metadata=metadata)
+    return metadata
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``perception train --out DIR [--steps N] [--seed S] ...`` to a CLI.
+
+    The parsed namespace's ``func(args) -> int`` runs the command.
+    """
+    parser = subparsers.add_parser("perception", help="train the keypoint network")
+    commands = parser.add_subparsers(dest="perception_command", required=True)
+    train = commands.add_parser(
+        "train", help="train the keypoint network on rendered frames (resumable)"
+    )
+    train.add_argument("--out", type=Path, required=True, help="output folder")
+    train.add_argument("--steps", type=int, default=6000, help="training steps")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights and data")
+    train.add_argument("--batch-size", type=int, default=32, help="crops per step")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
+    train.set_defaults(func=_train_command)
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    metadata = train_keypoints(
+        args.out,
+        steps=args.steps,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        resume=not args.no_resume,
+    )
+    print(f"saved {args.out / WEIGHTS_NAME}: held-out {metadata['metrics']}")
+    return 0

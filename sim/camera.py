@@ -1,0 +1,435 @@
+"""A post's fixed camera: OpenCV rendering of the floor, equipment and articulated workers.
+
+Convention shared with the simulator: every post camera gives a ``FRAME_WIDTH x FRAME_HEIGHT``
+(320 x 240) BGR ``uint8`` image; keypoints are float32 pixel coordinates ``(..., 14, 2)`` as
+``(x, y)`` in ``core.KEYPOINTS`` order, with pixel centres at integer coordinates (OpenCV's
+convention); a standing worker is about 110 px tall. A worker whose keypoints are NaN is not
+in view and is not drawn.
+
+Besides frames, this module gives the stand-ins of a real plant's other perception sources:
+a person detector (:func:`detect_boxes`) and the clock-in identity (:func:`identify`), and a
+random-pose sampler (:func:`sample_poses`) that makes keypoint-network training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from core import KEYPOINTS, N_KEYPOINTS
+
+FRAME_WIDTH = 320
+FRAME_HEIGHT = 240
+STANDING_HEIGHT_PX = 110.0
+"""Height of a standing worker at a post's work spot, in pixels."""
+
+_K = {name: i for i, name in enumerate(KEYPOINTS)}
+_ARMS = (
+    ("r_shoulder", "r_elbow"),
+    ("r_elbow", "r_wrist"),
+    ("l_shoulder", "l_elbow"),
+    ("l_elbow", "l_wrist"),
+)
+_LEGS = (("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"))
+_TORSO = ("r_shoulder", "l_shoulder", "l_hip", "r_hip")
+_SHIFT = 4  # fractional bits of OpenCV's sub-pixel drawing
+_ONE = 1 << _SHIFT
+_RIGHT_SHADE = 0.72
+"""Brightness of a figure's right-side limbs, so that left and right can be told apart."""
+
+
+class CameraError(ValueError):
+    """Bad input to the camera or photo renderers; names the argument, expected and got."""
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """How one worker looks: BGR colours of shirt, trousers and skin."""
+
+    shirt: tuple[int, int, int]
+    trousers: tuple[int, int, int]
+    skin: tuple[int, int, int]
+
+
+def random_appearance(rng: np.random.Generator) -> Appearance:
+    """A random worker appearance (work-wear colours, skin tones)."""
+    shirt = tuple(int(c) for c in rng.integers(30, 240, size=3))
+    trousers = tuple(int(c) for c in rng.integers(20, 160, size=3))
+    tone = rng.uniform(0.45, 1.0)
+    skin = (int(120 * tone + 30), int(160 * tone + 30), int(200 * tone + 40))
+    return Appearance(shirt=shirt, trousers=trousers, skin=skin)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The static part of a camera view.
+
+    Attributes:
+        floor: BGR floor colour.
+        areas: post floor polygons ``(k, 2)`` in pixels, outlined on the floor.
+        equipment: equipment blocks ``(x0, y0, x1, y1)``; a block's bottom edge is where it
+            stands, so it hides workers standing behind it.
+        equipment_colour: BGR colour of the blocks' front faces.
+    """
+
+    floor: tuple[int, int, int] = (150, 150, 145)
+    areas: tuple[np.ndarray, ...] = ()
+    equipment: tuple[tuple[int, int, int, int], ...] = ()
+    equipment_colour: tuple[int, int, int] = (90, 110, 120)
+
+
+def random_scene(
+    rng: np.random.Generator, *, areas: Sequence[np.ndarray] = (), n_equipment: int = 2
+) -> Scene:
+    """A random floor colour and ``n_equipment`` equipment blocks around the given areas."""
+    floor = tuple(int(c) for c in rng.integers(80, 200, size=3))
+    blocks = []
+    for _ in range(n_equipment):
+        w, h = rng.integers(30, 80), rng.integers(30, 70)
+        x0 = int(rng.integers(0, FRAME_WIDTH - w))
+        y1 = int(rng.integers(h + 10, FRAME_HEIGHT))
+        blocks.append((x0, y1 - int(h), x0 + int(w), y1))
+    colour = tuple(int(c) for c in rng.integers(40, 200, size=3))
+    return Scene(
+        floor=floor,  # type: ignore[arg-type]
+        areas=tuple(np.asarray(a, dtype=np.float32) for a in areas),
+        equipment=tuple(blocks),
+        equipment_colour=colour,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class Randomisation:
+    """Domain randomisation of rendered frames; each range is sampled per frame."""
+
+    gain: tuple[float, float] = (0.7, 1.3)
+    """Lighting gain on pixel values."""
+    offset: tuple[float, float] = (-25.0, 25.0)
+    """Lighting offset added to pixel values."""
+    noise_sigma: tuple[float, float] = (0.0, 6.0)
+    """Standard deviation of the Gaussian sensor noise, in grey levels."""
+    blur_prob: float = 0.3
+    """Probability of a Gaussian blur (3x3 or 5x5 kernel)."""
+    occlusion_prob: float = 0.15
+    """Probability, per worker in view, of an extra equipment block in front of the legs."""
+
+
+NO_RANDOMISATION = Randomisation(
+    gain=(1.0, 1.0), offset=(0.0, 0.0), noise_sigma=(0.0, 0.0), blur_prob=0.0, occlusion_prob=0.0
+)
+"""Clean frames: no lighting change, noise, blur or extra occlusion."""
+
+
+@dataclass(frozen=True)
+class _Block:
+    box: tuple[int, int, int, int]
+    colour: tuple[int, int, int] = field(default=(90, 110, 120))
+
+
+def render_frames(
+    keypoints: np.ndarray | Sequence[np.ndarray],
+    *,
+    appearances: Sequence[Appearance],
+    rng: np.random.Generator,
+    scene: Scene | None = None,
+    randomisation: Randomisation = Randomisation(),
+) -> np.ndarray:
+    """Render one camera frame per sample.
+
+    Args:
+        keypoints: ``(N, P, 14, 2)`` array, or N arrays ``(P_i, 14, 2)``: the workers in view
+            in each frame (NaN rows are out of view and not drawn).
+        appearances: one per worker slot ``p < P``.
+        rng: the source of all randomness (domain randomisation).
+        scene: the static view; a plain floor when None.
+        randomisation: lighting, noise, blur and occlusion ranges.
+
+    Returns:
+        ``(N, 240, 320, 3)`` BGR ``uint8`` frames.
+    """
+    frames_kp = _as_frame_list(keypoints)
+    n_slots = max((len(k) for k in frames_kp), default=0)
+    if len(appearances) < n_slots:
+        raise CameraError(
+            f"`appearances` must have one entry per worker slot ({n_slots}), got {len(appearances)}"
+        )
+    scene = scene or Scene()
+    background = _background(scene)
+    noise_bank = rng.standard_normal((FRAME_HEIGHT + 32, FRAME_WIDTH + 32, 3), dtype=np.float32)
+    out = np.empty((len(frames_kp), FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
+    blocks = [_Block(b, scene.equipment_colour) for b in scene.equipment]
+    for i, people in enumerate(frames_kp):
+        img = background.copy()
+        extra = _occluders(people, rng, randomisation.occlusion_prob)
+        _draw_depth_ordered(img, people, appearances, blocks + extra)
+        out[i] = _degrade(img, rng, randomisation, noise_bank)
+    return out
+
+
+def _as_frame_list(keypoints: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    frames = [np.asarray(k, dtype=np.float32) for k in keypoints]
+    for i, k in enumerate(frames):
+        if k.ndim != 3 or k.shape[1:] != (N_KEYPOINTS, 2):
+            raise CameraError(
+                f"`keypoints[{i}]` must have shape (P, {N_KEYPOINTS}, 2), got {k.shape}"
+            )
+    return frames
+
+
+def _background(scene: Scene) -> np.ndarray:
+    img = np.empty((FRAME_HEIGHT, FRAME_WIDTH, 3), dtype=np.uint8)
+    img[:] = scene.floor
+    tile = tuple(int(c * 0.9) for c in scene.floor)
+    for x in range(0, FRAME_WIDTH, 40):
+        cv2.line(img, (x, 0), (x, FRAME_HEIGHT - 1), tile, 1)
+    for y in range(0, FRAME_HEIGHT, 40):
+        cv2.line(img, (0, y), (FRAME_WIDTH - 1, y), tile, 1)
+    for area in scene.areas:
+        pts = np.round(area * _ONE).astype(np.int32)
+        cv2.polylines(img, [pts], True, (0, 200, 230), 2, cv2.LINE_AA, _SHIFT)
+    return img
+
+
+def _occluders(people: np.ndarray, rng: np.random.Generator, prob: float) -> list[_Block]:
+    blocks = []
+    for person in people:
+        if prob <= 0 or np.isnan(person).any() or rng.random() >= prob:
+            continue
+        knee_y = float(person[[_K["r_knee"], _K["l_knee"]], 1].mean())
+        foot_y = float(person[[_K["r_ankle"], _K["l_ankle"]], 1].max())
+        cx = float(person[:, 0].mean()) + rng.uniform(-20, 20)
+        w = rng.uniform(20, 50)
+        top = knee_y + rng.uniform(-10, 15)
+        box = (int(cx - w / 2), int(top), int(cx + w / 2), int(foot_y + rng.uniform(3, 12)))
+        blocks.append(_Block(box, tuple(int(c) for c in rng.integers(40, 200, size=3))))
+    return blocks
+
+
+def _draw_depth_ordered(
+    img: np.ndarray,
+    people: np.ndarray,
+    appearances: Sequence[Appearance],
+    blocks: list[_Block],
+) -> None:
+    """Paint workers and blocks from the back (small bottom y) to the front."""
+    items: list[tuple[float, int, object]] = []
+    for p, person in enumerate(people):
+        if not np.isnan(person).any():
+            foot_y = float(person[[_K["r_ankle"], _K["l_ankle"]], 1].max())
+            items.append((foot_y, 1, p))
+    items.extend((float(b.box[3]), 0, b) for b in blocks)
+    for _, kind, item in sorted(items, key=lambda it: (it[0], it[1])):
+        if kind == 1:
+            _draw_figure(img, people[item], appearances[item])  # type: ignore[index]
+        else:
+            _draw_block(img, item)  # type: ignore[arg-type]
+
+
+def _draw_block(img: np.ndarray, block: _Block) -> None:
+    x0, y0, x1, y1 = block.box
+    top = tuple(min(255, int(c * 1.25) + 10) for c in block.colour)
+    depth = max(3, (y1 - y0) // 5)
+    cv2.rectangle(img, (x0, y0 - depth), (x1, y0), top, -1)
+    cv2.rectangle(img, (x0, y0), (x1, y1), block.colour, -1)
+    cv2.rectangle(img, (x0, y0 - depth), (x1, y1), tuple(c // 2 for c in block.colour), 1)
+
+
+def _shade(colour: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    return tuple(int(c * factor) for c in colour)  # type: ignore[return-value]
+
+
+def _draw_figure(img: np.ndarray, kp: np.ndarray, look: Appearance) -> None:
+    neck, head = kp[_K["neck"]], kp[_K["head"]]
+    hips = (kp[_K["r_hip"]] + kp[_K["l_hip"]]) / 2
+    height = max(float(np.linalg.norm(neck - hips)) / 0.29, 20.0)
+    pts = np.round(kp * _ONE).astype(np.int32)
+
+    def limb(a: str, b: str, colour: tuple[int, int, int], width: float) -> None:
+        side = _RIGHT_SHADE if a.startswith("r_") or b.startswith("r_") else 1.0
+        thickness = max(1, round(width * height))
+        cv2.line(img, pts[_K[a]], pts[_K[b]], _shade(colour, side), thickness, cv2.LINE_AA, _SHIFT)
+
+    for a, b in _LEGS:
+        limb(a, b, look.trousers, 0.06)
+    for ankle in ("r_ankle", "l_ankle"):
+        shoe = _shade((40, 40, 50), _RIGHT_SHADE if ankle.startswith("r_") else 1.0)
+        cv2.circle(img, pts[_K[ankle]], round(0.035 * height * _ONE), shoe, -1, cv2.LINE_AA, _SHIFT)
+    torso = np.stack([pts[_K[n]] for n in _TORSO])
+    cv2.fillConvexPoly(img, torso, look.shirt, cv2.LINE_AA, _SHIFT)
+    cv2.line(
+        img,
+        pts[_K["neck"]],
+        np.round(hips * _ONE).astype(np.int32),
+        look.shirt,
+        max(1, round(0.12 * height)),
+        cv2.LINE_AA,
+        _SHIFT,
+    )
+    limb("neck", "head", look.skin, 0.04)
+    for a, b in _ARMS:
+        limb(a, b, look.shirt, 0.045)
+    for wrist in ("r_wrist", "l_wrist"):
+        side = _RIGHT_SHADE if wrist.startswith("r_") else 1.0
+        cv2.circle(
+            img,
+            pts[_K[wrist]],
+            round(0.03 * height * _ONE),
+            _shade(look.skin, side),
+            -1,
+            cv2.LINE_AA,
+            _SHIFT,
+        )
+    cv2.circle(
+        img,
+        np.round(head * _ONE).astype(np.int32),
+        round(0.065 * height * _ONE),
+        look.skin,
+        -1,
+        cv2.LINE_AA,
+        _SHIFT,
+    )
+
+
+def _degrade(
+    img: np.ndarray, rng: np.random.Generator, rand: Randomisation, noise_bank: np.ndarray
+) -> np.ndarray:
+    gain = rng.uniform(*rand.gain)
+    offset = rng.uniform(*rand.offset)
+    sigma = rng.uniform(*rand.noise_sigma)
+    blur = rng.random() < rand.blur_prob
+    out = img.astype(np.float32)
+    if blur:
+        k = int(rng.choice([3, 5]))
+        out = cv2.GaussianBlur(out, (k, k), 0)
+    out = out * gain + offset
+    if sigma > 0:
+        dy, dx = rng.integers(0, 32, size=2)
+        out += sigma * noise_bank[dy : dy + FRAME_HEIGHT, dx : dx + FRAME_WIDTH]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def detect_boxes(
+    keypoints: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    miss_rate: float = 0.0,
+    jitter: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Person-detector stand-in: boxes around the drawn figures, with misses and jitter.
+
+    Args:
+        keypoints: ``(..., 14, 2)`` true keypoints.
+        rng: random source of misses and jitter.
+        miss_rate: probability that a person is not detected, in [0, 1].
+        jitter: standard deviation of the box centre shift and of the log box size, as a
+            fraction of the box size.
+
+    Returns:
+        ``(..., 4)`` float32 boxes ``(x0, y0, x1, y1)`` and an ``(...)`` bool detected mask.
+    """
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.ndim < 2 or kp.shape[-2:] != (N_KEYPOINTS, 2):
+        raise CameraError(f"`keypoints` must have shape (..., {N_KEYPOINTS}, 2), got {kp.shape}")
+    if not 0 <= miss_rate <= 1:
+        raise CameraError(f"`miss_rate` must be in [0, 1], got {miss_rate!r}")
+    if jitter < 0:
+        raise CameraError(f"`jitter` must be >= 0, got {jitter!r}")
+    lo, hi = kp.min(axis=-2), kp.max(axis=-2)
+    height = np.maximum(hi[..., 1] - lo[..., 1], 1.0)
+    pad = np.stack([0.08 * height, 0.09 * height], axis=-1)
+    lo, hi = lo - pad, hi + pad * np.array([1.0, 0.4], dtype=np.float32)
+    centre, size = (lo + hi) / 2, hi - lo
+    shape = centre.shape
+    centre = centre + jitter * size * rng.standard_normal(shape).astype(np.float32)
+    size = size * np.exp(jitter * rng.standard_normal(shape)).astype(np.float32)
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=-1).astype(np.float32)
+    detected = (rng.random(shape[:-1]) >= miss_rate) & ~np.isnan(boxes).any(axis=-1)
+    return boxes, detected
+
+
+def identify(
+    true_ids: Sequence[str],
+    *,
+    rng: np.random.Generator,
+    error_rate: float = 0.0,
+    pool: Sequence[str] | None = None,
+) -> list[str]:
+    """Clock-in identity stand-in: each id is replaced by another from ``pool`` at ``error_rate``.
+
+    ``pool`` defaults to the distinct ``true_ids``; an id with no alternative stays correct.
+    """
+    if not 0 <= error_rate <= 1:
+        raise CameraError(f"`error_rate` must be in [0, 1], got {error_rate!r}")
+    candidates = sorted(set(pool if pool is not None else true_ids))
+    out = []
+    for wid in true_ids:
+        others = [c for c in candidates if c != wid]
+        wrong = others and rng.random() < error_rate
+        out.append(others[int(rng.integers(len(others)))] if wrong else wid)
+    return out
+
+
+def sample_poses(
+    n: int,
+    *,
+    rng: np.random.Generator,
+    height_px: tuple[float, float] = (75.0, 150.0),
+    margin_px: float = 10.0,
+) -> np.ndarray:
+    """Random plausible standing, working and walking poses at random places and scales.
+
+    A 2-D kinematic figure: lean of the torso, shoulder and elbow angles of the arms (from
+    hanging down to reaching forward and up), hip and knee angles of the legs (stance to
+    stride), a turn that narrows the shoulders and hips, and a facing (towards the camera,
+    the worker's right on the image's left, or away from it).
+
+    Returns:
+        ``(n, 14, 2)`` float32 keypoints inside the frame (``margin_px`` from its edges).
+    """
+    if n < 0:
+        raise CameraError(f"`n` must be >= 0, got {n}")
+    h = rng.uniform(*height_px, size=n)
+    turn = rng.uniform(0.35, 1.0, size=n) * np.where(rng.random(n) < 0.25, -1.0, 1.0)
+    lean = rng.normal(0.0, 0.12, size=n) + np.where(
+        rng.random(n) < 0.3, rng.uniform(-0.5, 0.5, size=n), 0.0
+    )
+    kp = np.zeros((n, N_KEYPOINTS, 2))
+    up = np.stack([np.sin(lean), -np.cos(lean)], axis=-1)  # torso direction, hips -> neck
+    across = np.stack([np.cos(lean), np.sin(lean)], axis=-1) * turn[:, None]
+    hip_c = np.zeros((n, 2))
+    neck = hip_c + up * (0.29 * h)[:, None]
+    kp[:, _K["neck"]] = neck
+    head_tilt = lean + rng.normal(0.0, 0.2, size=n)
+    kp[:, _K["head"]] = (
+        neck + np.stack([np.sin(head_tilt), -np.cos(head_tilt)], -1) * (0.11 * h)[:, None]
+    )
+    # The worker's right is on the image's left when facing the camera (turn > 0).
+    for side, sign in (("r", -1.0), ("l", 1.0)):
+        shoulder = neck + sign * across * (0.11 * h)[:, None] + up * (-0.02 * h)[:, None]
+        hip = hip_c + sign * across * (0.07 * h)[:, None]
+        kp[:, _K[f"{side}_shoulder"]] = shoulder
+        kp[:, _K[f"{side}_hip"]] = hip
+        arm = rng.uniform(-0.4, 2.6, size=n) * sign * np.sign(turn) + rng.normal(0, 0.15, n)
+        fore = arm + rng.uniform(0.0, 2.0, size=n) * sign * np.sign(turn)
+        elbow = shoulder + _direction(arm) * (0.17 * h)[:, None]
+        kp[:, _K[f"{side}_elbow"]] = elbow
+        kp[:, _K[f"{side}_wrist"]] = elbow + _direction(fore) * (0.16 * h)[:, None]
+        thigh = rng.normal(0.0, 0.25, size=n) + sign * 0.05
+        shin = thigh - rng.uniform(0.0, 0.6, size=n) * np.sign(rng.normal(size=n))
+        knee = hip + _direction(thigh) * (0.25 * h)[:, None]
+        kp[:, _K[f"{side}_knee"]] = knee
+        kp[:, _K[f"{side}_ankle"]] = knee + _direction(shin) * (0.24 * h)[:, None]
+    lo, hi = kp.min(axis=1), kp.max(axis=1)
+    span = hi - lo
+    x = rng.uniform(margin_px, np.maximum(FRAME_WIDTH - margin_px - span[:, 0], margin_px + 1))
+    y = rng.uniform(margin_px, np.maximum(FRAME_HEIGHT - margin_px - span[:, 1], margin_px + 1))
+    kp += (np.stack([x, y], axis=-1) - lo)[:, None, :]
+    return kp.astype(np.float32)
+
+
+def _direction(angle: np.ndarray) -> np.ndarray:
+    """Unit vectors at ``angle`` radians from straight down, turning towards +x."""
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1)

@@ -1,0 +1,52 @@
+"""The keypoint training command: resumable, deterministic, weights with metadata."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import harness.perception as hp
+
+TINY = {
+    "steps": 4,
+    "seed": 1,
+    "batch_size": 4,
+    "channels": (4, 8),
+    "input_size": 32,
+    "checkpoint_every": 2,
+    "eval_frames": 8,
+    "progress": False,
+}
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch) -> None:
+    hp.train_keypoints(tmp_path / "full", **TINY)
+    real_batch, calls = hp.keypoint_batch, []
+
+    def crash_on_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(hp, "keypoint_batch", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        hp.train_keypoints(tmp_path / "resumed", **TINY)
+    monkeypatch.setattr(hp, "keypoint_batch", real_batch)
+    assert torch.load(tmp_path / "resumed" / hp.CHECKPOINT_NAME, weights_only=True)["step"] == 2
+    metadata = hp.train_keypoints(tmp_path / "resumed", **TINY)
+    full = load_file(str(tmp_path / "full" / hp.WEIGHTS_NAME))
+    resumed = load_file(str(tmp_path / "resumed" / hp.WEIGHTS_NAME))
+    for key, value in full.items():
+        torch.testing.assert_close(resumed[key], value)
+    assert metadata["steps"] == 4 and set(metadata["metrics"]) == {"pck", "oks_ap"}
+
+
+def test_register_adds_the_train_command(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    hp.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["perception", "train", "--out", str(tmp_path), "--steps", "5"])
+    assert args.func is hp._train_command and args.steps == 5 and args.seed == 0
