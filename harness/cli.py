@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness import perception
 from harness._errors import HarnessError
 
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
     run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
     _add_ray_options(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(func=_run)
 
     stress = sub.add_parser("stress", help="stress-test many posts in parallel")
     stress.add_argument("--posts", type=_positive_int, required=True, help="posts on the line")
@@ -58,23 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the one-worker timing (no scaling efficiency)")  # fmt: skip
     stress.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
     _add_ray_options(stress)
-    stress.set_defaults(handler=_stress)
+    stress.set_defaults(func=_stress)
 
     report = sub.add_parser("report", help="(re)build the HTML report of a run")
     report.add_argument("source", help="a run's output folder, or an MLflow run id")
     report.add_argument("--out", help="where to write the report (default: the run folder)")
-    report.set_defaults(handler=_report)
+    report.set_defaults(func=_report)
 
-    try:
-        from harness import perception
-    except ImportError:  # the perception extras are optional
-        perception = None
-    if perception is not None and hasattr(perception, "register"):
-        perception.register(sub)
+    perception.register(sub)
     return parser
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     from harness.run import make_config, run
 
     config = make_config(
@@ -92,9 +88,10 @@ def _run(args: argparse.Namespace) -> None:
     print(f"results: {config.out_dir / 'results.json'}")
     print(f"report:  {config.out_dir / 'report.html'}")
     print(f"MLflow run {results['mlflow_run_id']}")
+    return 0
 
 
-def _stress(args: argparse.Namespace) -> None:
+def _stress(args: argparse.Namespace) -> int:
     from harness.stress import StressConfig, stress
 
     config = StressConfig(
@@ -106,28 +103,29 @@ def _stress(args: argparse.Namespace) -> None:
     report = stress(config)
     print(json.dumps(report, indent=2))
     print(f"stress report: {config.out_dir / 'stress.json'}")
+    return 0
 
 
-def _report(args: argparse.Namespace) -> None:
+def _report(args: argparse.Namespace) -> int:
     from harness.reporting import rebuild_report
 
     path = rebuild_report(args.source, out=args.out)
     print(f"report: {path}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 2 with a one-line reason on bad input, 130 on Ctrl-C."""
+    """Entry point: the command's exit code, 2 with a one-line reason on bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.handler(args)
+        return int(args.func(args))
     except HarnessError as exc:
         print(f"hazard-harness {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hazard-harness {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":
