@@ -1,0 +1,116 @@
+"""Benchmark of the harness: scaling, Ray + MLflow overhead, driver memory.
+
+1. ``stress`` with 100 posts, 8-hour shifts at 1 Hz, 2 workers (and its one-task-at-a-time
+   baseline): post-shifts/s and the scaling efficiency from 1 to 2 workers.
+2. Overhead: the wall time of a whole ``stress`` command with one Ray worker (Ray start,
+   scheduling, object store, MLflow logging) against the same functions called in one process.
+3. Driver peak memory of ``stress`` runs with 100 and 1,000 posts.
+
+Each stress run is a separate process (peak memory is per process). History is cached in
+``--cache`` and built before the timed parts.
+
+Run: python experiments/benchmarks/bench_harness.py [--cache .hazard-cache]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def stress(out: Path, cache: Path, *extra: str) -> tuple[dict, float]:
+    """Run ``hazard-harness stress`` in a subprocess; returns its report and wall time."""
+    cmd = [sys.executable, "-m", "harness.cli", "stress", "--out", str(out), "--cache", str(cache),
+           "--no-progress", *extra]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=out.parent, capture_output=True)
+    wall = time.perf_counter() - start
+    return json.loads((out / "stress.json").read_text()), wall
+
+
+def in_process(posts: int, days: int, length_s: int, history_days: int, cache: Path) -> float:
+    """The scoring and decisions of a stress run, as plain calls in this process."""
+    import core
+    from harness.pipeline import (
+        PostShift,
+        decide_shifts,
+        ensure_history,
+        post_history_stats,
+        score_post_days,
+        true_levels,
+    )
+    from harness.stress import StressConfig, stress_scenario
+
+    config = StressConfig(posts=posts, days=days, out_dir=Path("unused"), length_s=length_s,
+                          history_days=history_days)  # fmt: skip
+    scenario = stress_scenario(config)
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:  # the history is cached already; this only finds it
+        root = ensure_history(scenario, cache, max_in_flight=1, progress=False)
+    finally:
+        ray.shutdown()
+    params = core.ModelParams()
+    start = time.perf_counter()
+    by_shift: dict = defaultdict(dict)
+    days_ = tuple(scenario.evaluate_days)
+    for post in range(1, posts + 1):
+        stats = post_history_stats(scenario, str(root), post, "day")
+        for ps in score_post_days(scenario, post, "day", days_, stats, params):
+            by_shift[(ps.day, ps.shift)][ps.post] = ps
+    decide_shifts(scenario, by_shift, params, levels_of=true_levels)
+    assert all(isinstance(v, PostShift) for d in by_shift.values() for v in d.values())
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / ".hazard-cache")
+    parser.add_argument("--posts", type=int, default=100)
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    work = Path(tempfile.mkdtemp())
+    cache = args.cache.resolve()
+    base = ["--posts", str(args.posts), "--days", "1", "--history-days", "3"]
+
+    # warm the history cache (not timed)
+    stress(work / "warm", cache, *base, "--workers", "2", "--no-baseline")
+
+    report, _ = stress(work / "scaling", cache, *base, "--workers", "2")
+    print(f"[scaling] {args.posts} posts, 8-hour shifts: "
+          f"{report['throughput_one_worker']:.2f} post-shifts/s with 1 worker, "
+          f"{report['throughput_post_shifts_per_s']:.2f} with 2; "
+          f"scaling efficiency {report['scaling_efficiency']:.3f}; "
+          f"latency p50 {report['latency_p50_s'] * 1e3:.0f} ms, "
+          f"p99 {report['latency_p99_s'] * 1e3:.0f} ms; "
+          f"worker peak RSS {report['worker_peak_rss_mb']:.0f} MB")  # fmt: skip
+
+    _, ray_wall = stress(work / "one", cache, *base, "--workers", "1", "--no-baseline")
+    plain = in_process(args.posts, 1, 28_800, 3, cache)
+    overhead = (ray_wall - plain) / ray_wall
+    print(f"[overhead] stress command with 1 Ray worker + MLflow: {ray_wall:.1f} s; "
+          f"same functions in one process: {plain:.1f} s; "
+          f"Ray + MLflow + process start share of the wall time: {overhead:.1%}")  # fmt: skip
+
+    short = ["--days", "1", "--history-days", "2", "--length-s", "1800", "--workers", "2",
+             "--no-baseline"]  # fmt: skip
+    small, _ = stress(work / "m100", cache, "--posts", "100", *short)
+    large, _ = stress(work / "m1000", cache, "--posts", "1000", *short)
+    print(f"[memory] driver peak RSS: {small['driver_peak_rss_mb']:.0f} MB at 100 posts, "
+          f"{large['driver_peak_rss_mb']:.0f} MB at 1,000 posts "
+          f"(ratio {large['driver_peak_rss_mb'] / small['driver_peak_rss_mb']:.2f})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
