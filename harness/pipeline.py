@@ -1,9 +1,9 @@
 """One evaluation run: history → per-post scoring on Ray → line decisions → shift records.
 
-Work is split by post: a task scores one post's workers on a batch of evaluated days with the
-post's history statistics (computed once per post and shift type by another task, shared
-through the object store). The driver folds the small per-post results in as they stream
-back, then makes the line-level decisions of each shift (they need every post's dwell row).
+Work is split by post: a task scores the workers of a few (post, shift type) units on every
+evaluated day, with each unit's history statistics computed once in the task. The driver
+folds the small per-post results in as they stream back, then makes the line-level
+decisions of each shift (they need every post's dwell row).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import core
 import sim
 from harness.execution import map_unordered
 
-TARGET_SAMPLES_PER_TASK = 200_000
-"""Worker-samples per scoring task: about 0.1–0.2 s of work, so Ray's overhead stays small."""
+TARGET_SAMPLES_PER_TASK = 400_000
+"""Worker-samples (history read + simulated) per scoring task: ≥ 0.1 s of work, so Ray's
+overhead stays small."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,21 @@ def ensure_history(
     return root
 
 
+def score_units(
+    scenario: sim.Scenario,
+    store_root: str,
+    units: tuple[tuple[int, str], ...],
+    params: core.ModelParams,
+) -> list[PostShift]:
+    """Task: for each (post, shift type), its history statistics, then every evaluated day."""
+    days = tuple(scenario.evaluate_days)
+    out = []
+    for post, shift in units:
+        stats = post_history_stats(scenario, store_root, post, shift)
+        out.extend(score_post_days(scenario, post, shift, days, stats, params))
+    return out
+
+
 def score_posts(
     scenario: sim.Scenario,
     store_root: Path,
@@ -166,33 +182,23 @@ def score_posts(
     max_in_flight: int,
     progress: bool,
 ) -> Iterator[PostShift]:
-    """Score every post on every evaluated shift; yields results as they complete."""
+    """Score every post on every evaluated shift; yields results as they complete.
+
+    A task takes enough (post, shift type) units to read and simulate about
+    :data:`TARGET_SAMPLES_PER_TASK` worker-samples, computing each unit's history
+    statistics once and using them for all its evaluated days.
+    """
     import ray
 
-    stats_task = ray.remote(num_cpus=1, max_retries=3)(post_history_stats)
+    units = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
+    records = len(scenario.history_days) + len(scenario.evaluate_days)
+    unit_samples = records * scenario.samples_per_shift * scenario.workers.per_post
+    per_task = max(1, TARGET_SAMPLES_PER_TASK // unit_samples)
+    groups = [tuple(units[i : i + per_task]) for i in range(0, len(units), per_task)]
     scenario_ref = ray.put(scenario)
-    days = list(scenario.evaluate_days)
-    per_task = max(
-        1,
-        math.ceil(
-            TARGET_SAMPLES_PER_TASK / (scenario.samples_per_shift * scenario.workers.per_post)
-        ),
-    )
-    batches = [tuple(days[i : i + per_task]) for i in range(0, len(days), per_task)]
-
-    def jobs() -> Iterator[tuple[Any, tuple[Any, ...]]]:
-        for post in range(1, scenario.n_posts + 1):
-            for shift in scenario.shift_names:
-                stats_ref = stats_task.remote(scenario_ref, str(store_root), post, shift)
-                for batch in batches:
-                    yield (
-                        (post, shift, batch),
-                        (scenario_ref, post, shift, batch, stats_ref, params),
-                    )
-
-    total = scenario.n_posts * len(scenario.shift_names) * len(batches)
+    jobs = ((g, (scenario_ref, str(store_root), g, params)) for g in groups)
     for _, results in map_unordered(
-        score_post_days, jobs(), total=total, max_in_flight=max_in_flight, desc="score",
+        score_units, jobs, total=len(groups), max_in_flight=max_in_flight, desc="score",
         progress=progress,
     ):  # fmt: skip
         yield from results
