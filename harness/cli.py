@@ -1,4 +1,4 @@
-"""The ``hazard-harness`` command line: run, stress, report (and the perception commands)."""
+"""The ``hazard-harness`` command line: run, stress, report, tune (and the perception commands)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         perception = None
     if perception is not None and hasattr(perception, "register"):
         perception.register(sub)
+    from harness import tuning
+
+    tuning.register(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,8 @@ class PostShift:
     summaries: tuple[sim.WorkerSummary, ...]
     seconds: float
     peak_rss: int
+    speeds: np.ndarray | None = None
+    """``(w, T, 14)`` the workers' speeds, kept only when asked (tuning rescores Y)."""
 
 
 def history_key(scenario: sim.Scenario) -> str:
@@ -93,6 +95,7 @@ def score_post_days(
     days: tuple[int, ...],
     stats: core.HistoryStats,
     params: core.ModelParams,
+    with_speeds: bool = False,
 ) -> list[PostShift]:
     """Task: simulate one post's workers on ``days`` and score their Z and Y."""
     import psutil
@@ -128,6 +131,7 @@ def score_post_days(
                 summaries=tuple(w.summary() for w in workers),
                 seconds=time.perf_counter() - start,
                 peak_rss=process.memory_info().rss,
+                speeds=speeds if with_speeds else None,
             )
         )
     return out
@@ -165,8 +169,16 @@ def score_posts(
     *,
     max_in_flight: int,
     progress: bool,
+    stats_refs: Mapping[tuple[int, str], Any] | None = None,
+    with_speeds: bool = False,
 ) -> Iterator[PostShift]:
-    """Score every post on every evaluated shift; yields results as they complete."""
+    """Score every post on every evaluated shift; yields results as they complete.
+
+    Args:
+        stats_refs: per (post, shift), a Ray reference to its history statistics, when the
+            caller keeps them (else they are computed here).
+        with_speeds: return the workers' speeds too (see :attr:`PostShift.speeds`).
+    """
     import ray
 
     stats_task = ray.remote(num_cpus=1, max_retries=3)(post_history_stats)
@@ -183,11 +195,15 @@ def score_posts(
     def jobs() -> Iterator[tuple[Any, tuple[Any, ...]]]:
         for post in range(1, scenario.n_posts + 1):
             for shift in scenario.shift_names:
-                stats_ref = stats_task.remote(scenario_ref, str(store_root), post, shift)
+                stats_ref = (
+                    stats_refs[(post, shift)]
+                    if stats_refs is not None
+                    else stats_task.remote(scenario_ref, str(store_root), post, shift)
+                )
                 for batch in batches:
                     yield (
                         (post, shift, batch),
-                        (scenario_ref, post, shift, batch, stats_ref, params),
+                        (scenario_ref, post, shift, batch, stats_ref, params, with_speeds),
                     )
 
     total = scenario.n_posts * len(scenario.shift_names) * len(batches)
@@ -235,7 +251,7 @@ def decide_shifts(
                 params=params,
             )
             true_D = core.hazard_degree([s.true_level for s in states], G)
-            records.append(_shift_record(day, shift, table, true_D, states, rows))
+            records.append(shift_record(day, shift, table, true_D, states, rows))
     return records
 
 
@@ -246,14 +262,15 @@ def true_levels(
     return np.array([s.true_level for s in states])
 
 
-def _shift_record(
+def shift_record(
     day: int,
     shift: str,
     table: core.RootCauseTable,
     true_D: np.ndarray,
     states: tuple[sim.PostState, ...],
-    rows: list[WorkerRow],
+    rows: list[WorkerRow] | tuple[WorkerRow, ...],
 ) -> dict[str, Any]:
+    """One shift's ``results.json`` record from the model's table and the truth."""
     truth = {r.worker: r for r in rows}
     return {
         "day": day,
