@@ -81,5 +81,8 @@ def _tune(args: argparse.Namespace) -> None:
         print(f"{row['params']:8} {row['days']:9} {row['root_cause_f1']:6.3f} "
               f"{row['root_cause_precision']:6.3f} {row['root_cause_recall']:6.3f} "
               f"{row['management_auc']:8.3f} {row['training_auc']:9.3f}")  # fmt: skip
+    for point in summary["pareto_front"]:
+        print("Pareto trial " + ", ".join(f"{k} {v:.3f}" for k, v in point.items() if k != "number")
+              + f" (#{point['number']})")  # fmt: skip
     print(f"best params: {config.run.out_dir / 'best_params.yaml'}")
     print(f"resume with: --study {summary['study']}; MLflow run {summary['mlflow_run_id']}")

@@ -190,6 +190,10 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             "trials_per_s": stats.trials_per_s,
             "optuna_fraction": stats.optuna_fraction,
             "best_params": best.to_dict(),
+            "pareto_front": [
+                {"number": t.number, **dict(zip(attrs["objectives"], t.values, strict=True))}
+                for t in front
+            ],
             "comparison": table.to_dict(orient="records"),
             "mlflow_run_id": run_id,
         }
