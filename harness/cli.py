@@ -1,4 +1,4 @@
-"""The ``hazard-harness`` command line: run, stress, report (and the perception commands)."""
+"""The ``hazard-harness`` command line: run, stress, report, tune (and the perception commands)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import perception
+from harness import perception, tuning
 from harness._errors import HarnessError
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -22,10 +23,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_ray_options(parser: argparse.ArgumentParser) -> None:
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    """The options every Ray-backed command shares: --address, --workers, --no-progress."""
     parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else local)")
     parser.add_argument(
-        "--workers", type=_positive_int, help="Ray workers (default: all local cores)"
+        "--workers", type=positive_int, help="Ray workers (default: all local cores)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -44,21 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
     run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
     run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
-    _add_ray_options(run)
+    add_ray_options(run)
     run.set_defaults(func=_run)
 
     stress = sub.add_parser("stress", help="stress-test many posts in parallel")
-    stress.add_argument("--posts", type=_positive_int, required=True, help="posts on the line")
-    stress.add_argument("--days", type=_positive_int, required=True, help="evaluated days")
+    stress.add_argument("--posts", type=positive_int, required=True, help="posts on the line")
+    stress.add_argument("--days", type=positive_int, required=True, help="evaluated days")
     stress.add_argument("--fidelity", choices=("signal",), default="signal",
                         help="only signal fidelity is stressed")  # fmt: skip
     stress.add_argument("--out", default="runs/stress", help="output folder")
-    stress.add_argument("--length-s", type=_positive_int, default=28_800, help="shift length (s)")
-    stress.add_argument("--history-days", type=_positive_int, default=5, help="history days")
+    stress.add_argument("--length-s", type=positive_int, default=28_800, help="shift length (s)")
+    stress.add_argument("--history-days", type=positive_int, default=5, help="history days")
     stress.add_argument("--no-baseline", action="store_true",
                         help="skip the one-worker timing (no scaling efficiency)")  # fmt: skip
     stress.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
-    _add_ray_options(stress)
+    add_ray_options(stress)
     stress.set_defaults(func=_stress)
 
     report = sub.add_parser("report", help="(re)build the HTML report of a run")
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     perception.register(sub)
+    tuning.register(sub)
     return parser
 
 

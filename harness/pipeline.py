@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ class PostShift:
     summaries: tuple[sim.WorkerSummary, ...]
     seconds: float
     peak_rss: int
+    speeds: np.ndarray | None = None
+    """``(w, T, 14)`` the workers' speeds, kept only when asked (tuning rescores Y)."""
 
 
 def history_key(scenario: sim.Scenario) -> str:
@@ -94,6 +96,7 @@ def score_post_days(
     days: tuple[int, ...],
     stats: core.HistoryStats,
     params: core.ModelParams,
+    with_speeds: bool = False,
 ) -> list[PostShift]:
     """Task: simulate one post's workers on ``days`` and score their Z and Y."""
     import psutil
@@ -129,6 +132,7 @@ def score_post_days(
                 summaries=tuple(w.summary() for w in workers),
                 seconds=time.perf_counter() - start,
                 peak_rss=process.memory_info().rss,
+                speeds=speeds if with_speeds else None,
             )
         )
     return out
@@ -164,13 +168,14 @@ def score_units(
     store_root: str,
     units: tuple[tuple[int, str], ...],
     params: core.ModelParams,
+    with_speeds: bool = False,
 ) -> list[PostShift]:
     """Task: for each (post, shift type), its history statistics, then every evaluated day."""
     days = tuple(scenario.evaluate_days)
     out = []
     for post, shift in units:
         stats = post_history_stats(scenario, store_root, post, shift)
-        out.extend(score_post_days(scenario, post, shift, days, stats, params))
+        out.extend(score_post_days(scenario, post, shift, days, stats, params, with_speeds))
     return out
 
 
@@ -181,26 +186,41 @@ def score_posts(
     *,
     max_in_flight: int,
     progress: bool,
+    stats_refs: Mapping[tuple[int, str], Any] | None = None,
+    with_speeds: bool = False,
 ) -> Iterator[PostShift]:
     """Score every post on every evaluated shift; yields results as they complete.
 
-    A task takes enough (post, shift type) units to read and simulate about
-    :data:`TARGET_SAMPLES_PER_TASK` worker-samples, computing each unit's history
-    statistics once and using them for all its evaluated days.
+    By default a task takes enough (post, shift type) units to read and simulate about
+    :data:`TARGET_SAMPLES_PER_TASK` worker-samples, computing each unit's history statistics
+    once and using them for all its evaluated days.
+
+    Args:
+        stats_refs: per (post, shift), a Ray reference to its history statistics, when the
+            caller keeps them in the object store (tuning): one task per unit then.
+        with_speeds: return the workers' speeds too (see :attr:`PostShift.speeds`).
     """
     import ray
 
     units = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
-    records = len(scenario.history_days) + len(scenario.evaluate_days)
-    unit_samples = records * scenario.samples_per_shift * scenario.workers.per_post
-    per_task = max(1, TARGET_SAMPLES_PER_TASK // unit_samples)
-    groups = [tuple(units[i : i + per_task]) for i in range(0, len(units), per_task)]
     scenario_ref = ray.put(scenario)
-    jobs = ((g, (scenario_ref, str(store_root), g, params)) for g in groups)
+    fn: Callable[..., list[PostShift]]
+    if stats_refs is None:
+        records = len(scenario.history_days) + len(scenario.evaluate_days)
+        unit_samples = records * scenario.samples_per_shift * scenario.workers.per_post
+        per_task = max(1, TARGET_SAMPLES_PER_TASK // unit_samples)
+        groups = [tuple(units[i : i + per_task]) for i in range(0, len(units), per_task)]
+        fn, total = score_units, len(groups)
+        jobs: Iterator[tuple[Any, tuple[Any, ...]]] = (
+            (g, (scenario_ref, str(store_root), g, params, with_speeds)) for g in groups
+        )
+    else:
+        days = tuple(scenario.evaluate_days)
+        fn, total = score_post_days, len(units)
+        jobs = ((u, (scenario_ref, *u, days, stats_refs[u], params, with_speeds)) for u in units)
     for _, results in map_unordered(
-        score_units, jobs, total=len(groups), max_in_flight=max_in_flight, desc="score",
-        progress=progress,
-    ):  # fmt: skip
+        fn, jobs, total=total, max_in_flight=max_in_flight, desc="score", progress=progress
+    ):
         yield from results
 
 
@@ -241,7 +261,7 @@ def decide_shifts(
                 params=params,
             )
             true_D = core.hazard_degree([s.true_level for s in states], G)
-            records.append(_shift_record(day, shift, table, true_D, states, rows))
+            records.append(shift_record(day, shift, table, true_D, states, rows))
     return records
 
 
@@ -252,14 +272,15 @@ def true_levels(
     return np.array([s.true_level for s in states])
 
 
-def _shift_record(
+def shift_record(
     day: int,
     shift: str,
     table: core.RootCauseTable,
     true_D: np.ndarray,
     states: tuple[sim.PostState, ...],
-    rows: list[WorkerRow],
+    rows: list[WorkerRow] | tuple[WorkerRow, ...],
 ) -> dict[str, Any]:
+    """One shift's ``results.json`` record from the model's table and the truth."""
     truth = {r.worker: r for r in rows}
     return {
         "day": day,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+REPO = Path(__file__).resolve().parents[2]
 
 TINY: dict[str, Any] = {
     "name": "tiny",
@@ -66,3 +69,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def comparable(results: dict[str, Any]) -> dict[str, Any]:
     """results.json without what may differ between identical runs (timings, run ids)."""
     return {k: v for k, v in results.items() if k not in ("mlflow_run_id", "timings")}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ray_workers_import_this_checkout():
+    """Ray workers import ``core``/``sim``/``harness`` from this checkout, like the driver."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    yield
+    mp.undo()

@@ -111,7 +111,7 @@ def _kill_one_scoring_worker(stop: threading.Event, killed: list[int]) -> None:
     while not stop.is_set() and not killed:
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmd = " ".join(proc.info["cmdline"] or [])
-            if "score_post_days" in cmd:
+            if "score_units" in cmd:
                 os.kill(proc.info["pid"], signal.SIGKILL)
                 killed.append(proc.info["pid"])
                 return

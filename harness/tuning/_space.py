@@ -1,0 +1,143 @@
+"""The search space over MODEL.md's tunables: documented default ranges, checked overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+
+import core
+from harness._errors import HarnessError
+from sim.registry import suggest
+
+
+@dataclass(frozen=True)
+class Range:
+    """One tunable's range: ``[low, high]`` (on a grid of ``step`` when set) or choices."""
+
+    low: float = 0.0
+    high: float = 1.0
+    step: float | None = None
+    choices: tuple[str, ...] | None = None
+    why: str = ""
+
+    def distribution(self) -> BaseDistribution:
+        """The Optuna distribution of the range."""
+        if self.choices is not None:
+            return CategoricalDistribution(self.choices)
+        return FloatDistribution(self.low, self.high, step=self.step)
+
+
+RANGES: dict[str, Range] = {
+    "tau_D": Range(0.2, 1.6, why="D = 0.2 · (own + neighbours' levels); 0.2 per level step"),
+    "lam": Range(0.0, 1.0, why="weight of G against r; the whole of [0, 1]"),
+    "tau_P": Range(0.05, 0.95, why="P is in [0, 1]; the ends make sets trivial"),
+    "direction": Range(choices=core.DIRECTIONS, why="both options of MODEL.md"),
+    "rho_min": Range(0.0, 0.9, step=0.05, why="ρ in [0, 1]; grid so Y rescoring is reused"),
+    "eps": Range(0.25, 5.0, step=0.25, why="keypoint noise floor is ~1 px/s; grid as rho_min"),
+    "tau_Z": Range(0.01, 0.6, why="Z is a fraction of reliable seconds off the standard post"),
+    "tau_Y": Range(0.2, 1.5, why="Y ≈ 1 for a normal worker, ≈ skill for a slower one"),
+    "alpha": Range(0.01, 0.5, why="pixel fidelity only (signal emits positions directly)"),
+}
+"""Default ranges of the tunables of MODEL.md ("The parameters the harness tunes")."""
+
+PIXEL_ONLY = ("alpha",)
+"""Tunables with no effect at signal fidelity."""
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Tuned parameters with their ranges; the others keep the values of ``base``."""
+
+    ranges: Mapping[str, Range]
+    base: core.ModelParams = core.ModelParams()
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Optuna distributions of the tuned parameters (for ``study.ask``)."""
+        return {name: r.distribution() for name, r in self.ranges.items()}
+
+    def params(self, values: Mapping[str, object]) -> core.ModelParams:
+        """``base`` with the tuned ``values`` (e.g. a trial's params) put in."""
+        merged = {**self.base.to_dict(), **{k: values[k] for k in self.ranges if k in values}}
+        return core.ModelParams.from_dict(merged)
+
+    def describe(self) -> dict[str, str]:
+        """One line per tuned parameter (for logs and MLflow params)."""
+        return {
+            name: (
+                "|".join(r.choices)
+                if r.choices is not None
+                else f"[{r.low}, {r.high}]" + (f" step {r.step}" if r.step else "")
+            )
+            for name, r in self.ranges.items()
+        }
+
+
+def make_space(
+    *,
+    names: Sequence[str] | None = None,
+    overrides: Mapping[str, tuple[float, float]] | None = None,
+    fidelity: str = "signal",
+    base: core.ModelParams = core.ModelParams(),
+) -> SearchSpace:
+    """The search space over ``names`` (default: every tunable with an effect at ``fidelity``).
+
+    Args:
+        names: parameters to tune; the others keep the values of ``base``.
+        overrides: ``name → (low, high)`` replacing a default range; the parameter is tuned.
+        fidelity: ``"signal"`` leaves out :data:`PIXEL_ONLY` (it has no effect there).
+        base: values of the parameters that are not tuned.
+
+    Raises:
+        HarnessError: an unknown or ineffective name, or a range outside the parameter's domain.
+    """
+    overrides = dict(overrides or {})
+    effective = [n for n in RANGES if fidelity == "pixel" or n not in PIXEL_ONLY]
+    chosen = list(effective) if names is None else list(dict.fromkeys(names))
+    for name in [*chosen, *overrides]:
+        if name not in RANGES:
+            raise HarnessError(
+                f"unknown tunable {name!r}; expected one of {list(RANGES)}{suggest(name, RANGES)}"
+            )
+        if name not in effective:
+            raise HarnessError(
+                f"{name!r} only changes pixel-fidelity positions and has no effect at "
+                f"{fidelity} fidelity; leave it out of --tune/--range"
+            )
+    if names is not None:
+        outside = [n for n in overrides if n not in chosen]
+        if outside:
+            raise HarnessError(f"--range names {outside}, which --tune leaves out; add them")
+    if not chosen:
+        raise HarnessError("the search space is empty: name at least one tunable")
+    ranges = {}
+    for name in chosen:
+        r = RANGES[name]
+        if name in overrides:
+            r = _override(name, r, *overrides[name])
+        ranges[name] = r
+    return SearchSpace(ranges=ranges, base=base)
+
+
+def _override(name: str, default: Range, low: float, high: float) -> Range:
+    if default.choices is not None:
+        raise HarnessError(f"{name!r} is categorical {list(default.choices)}: it has no range")
+    if not low < high:
+        raise HarnessError(f"range of {name!r} must have low < high, got [{low}, {high}]")
+    for value in (low, high):
+        try:
+            core.ModelParams(**{name: value})
+        except core.ModelInputError as exc:
+            raise HarnessError(f"range of {name!r} [{low}, {high}]: {exc}") from None
+    if default.step is not None and (high - low) < default.step:
+        raise HarnessError(
+            f"range of {name!r} [{low}, {high}] is narrower than its grid step {default.step}"
+        )
+    return Range(low, high, step=default.step, why=f"user range (default {default.why})")
+
+
+def trial_params(space: SearchSpace, trial: optuna.trial.BaseTrial) -> core.ModelParams:
+    """The model parameters of an asked trial."""
+    return space.params(trial.params)

@@ -1,0 +1,67 @@
+"""The ask/tell loop on Ray: a worker that dies ends its trials FAIL (or is retried), no hang."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+import core
+from harness.execution import ray_session
+from harness.tuning import Features, ProficiencyCache, RayEvaluator, make_space, optimize
+from harness.tuning._features import y_key
+
+
+@pytest.fixture(scope="module")
+def ray_running():
+    with ray_session(workers=2):
+        yield
+
+
+def _evaluator(task) -> RayEvaluator:
+    empty = Features(G=np.eye(1), T=1.0, shifts=())
+    cache = ProficiencyCache(
+        refs={}, layout={}, shape=(0, 0), known={y_key(core.ModelParams()): np.zeros((0, 0))}
+    )
+    return RayEvaluator(
+        features=empty, rows=np.zeros(0, dtype=np.intp), cache=cache, objectives=(),
+        workers=2, task=task,
+    )  # fmt: skip
+
+
+def _study() -> optuna.Study:
+    return optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+
+
+SPACE = make_space(names=("tau_D",))
+
+
+@pytest.mark.slow
+def test_killed_worker_ends_trials_failed_not_hung(ray_running):
+    def die(features, batch, ys, objectives):
+        os._exit(1)
+
+    study = _study()
+    stats = optimize(study, space=SPACE, evaluate_batch=_evaluator(die), n_trials=2, batch_size=2)
+    assert stats.trials == 2
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert all("WorkerCrashedError" in t.user_attrs["fail_reason"] for t in study.trials)
+
+
+def test_worker_killed_once_is_retried(ray_running, tmp_path: Path):
+    marker = str(tmp_path / "died")
+
+    def die_once(features, batch, ys, objectives):
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        return {number: (params.tau_D,) for number, params in batch}
+
+    study = _study()
+    optimize(study, space=SPACE, evaluate_batch=_evaluator(die_once), n_trials=3, batch_size=3)
+    assert Path(marker).exists()
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert [t.value for t in study.trials] == [t.params["tau_D"] for t in study.trials]
