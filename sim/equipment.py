@@ -17,8 +17,11 @@
 
 Worker-caused faults draw severity 2, 3, 4 with probabilities `WORKER_SEVERITY`, so that most
 are detectable (a lone level-3 post crosses the model's ``D > 0.5``); random equipment faults
-draw 1..4 with `RANDOM_SEVERITY`; scheduled faults use the given severity or the kind's
-default. Faults are those of the shift that ends (equipment is repaired at each change).
+draw 1..4 with `RANDOM_SEVERITY`. The kind then follows from the severity, so that the photo
+shows the level: a displacement of `DISPLACEMENT_PX` for that severity, or the missing
+facility of that severity (sign 1, cover 2, rail 3, guard 4), with equal chance. Scheduled
+faults use the given severity or the kind's. Faults are those of the shift that ends
+(equipment is repaired at each change).
 
 **True hazard level** of a post at the shift change: the maximum severity of its faults
 (environment hazards included), 0 with none; hence in 0..4.
@@ -149,22 +152,22 @@ def _post_state(
     causes: list[tuple[float, WorkerSummary]],
     rng: np.random.Generator,
 ) -> PostState:
-    kinds = FAULT_KINDS.names
     faults: list[Fault] = []
     for rate, w in sorted(causes, key=lambda c: c[1].worker):
         if rng.random() < 1 - math.exp(-rate):
+            severity = _draw(rng, WORKER_SEVERITY)
             faults.append(
                 Fault(
-                    kind=str(rng.choice(kinds)),
-                    severity=_draw(rng, WORKER_SEVERITY),
+                    kind=_kind_of(severity, rng),
+                    severity=severity,
                     cause="worker",
                     culprits=(w.worker,),
                     culprit_posts=(w.post,),
                 )
             )
     for _ in range(rng.poisson(scenario.equipment.fault_rate)):
-        kind = str(rng.choice(kinds))
-        faults.append(Fault(kind=kind, severity=_draw(rng, RANDOM_SEVERITY), cause="equipment"))
+        severity = _draw(rng, RANDOM_SEVERITY)
+        faults.append(Fault(kind=_kind_of(severity, rng), severity=severity, cause="equipment"))
     for f in scenario.equipment.faults:
         if (f.post, f.day, f.shift) == (post, day, shift):
             severity = f.severity or FAULT_KINDS.get(f.kind).severity
@@ -198,6 +201,16 @@ def _post_state(
         environment=reading,
         true_level=max((f.severity for f in faults), default=0),
     )
+
+
+def _kind_of(severity: int, rng: np.random.Generator) -> str:
+    """A fault kind that shows ``severity`` in the photo (see the module docstring)."""
+    kinds = [
+        name
+        for name in FAULT_KINDS.names
+        if FAULT_KINDS.get(name).facility is None or FAULT_KINDS.get(name).severity == severity
+    ]
+    return str(rng.choice(kinds))
 
 
 def environment_level(value: float, *, mean: float, sd: float) -> int:

@@ -80,7 +80,9 @@ class FaultKind:
     Attributes:
         facility: the safety facility it removes (``"guard"``, ``"rail"``, ``"cover"``,
             ``"sign"``), or None for a position deviation of the equipment.
-        severity: default severity 1..4 when a scenario gives none.
+        severity: the severity 1..4 of a missing facility (what the photo shows fixes it);
+            for a displacement, the default when a scenario gives none (any severity fits:
+            the photo shows it as the size of the shift).
     """
 
     facility: str | None
@@ -94,7 +96,7 @@ PROFILES.register("novice", Profile(offpost_rate=0.02, skill=0.6))
 
 FAULT_KINDS: Registry[FaultKind] = Registry("fault kind")
 FAULT_KINDS.register("displaced", FaultKind(facility=None, severity=2))
-FAULT_KINDS.register("guard_missing", FaultKind(facility="guard", severity=3))
+FAULT_KINDS.register("guard_missing", FaultKind(facility="guard", severity=4))
 FAULT_KINDS.register("rail_missing", FaultKind(facility="rail", severity=3))
 FAULT_KINDS.register("cover_missing", FaultKind(facility="cover", severity=2))
 FAULT_KINDS.register("sign_missing", FaultKind(facility="sign", severity=1))

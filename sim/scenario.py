@@ -120,6 +120,16 @@ class ScheduledFault(_Model):
         FAULT_KINDS.get(value)
         return value
 
+    @model_validator(mode="after")
+    def _severity_fits_kind(self) -> ScheduledFault:
+        fixed = FAULT_KINDS.get(self.kind)
+        if fixed.facility is not None and self.severity not in (None, fixed.severity):
+            raise ValueError(
+                f"severity {self.severity} does not fit kind {self.kind!r}: a missing "
+                f"{fixed.facility} is severity {fixed.severity} (only 'displaced' takes any)"
+            )
+        return self
+
 
 class Equipment(_Model):
     """Random fault rate and scheduled faults."""

@@ -140,3 +140,27 @@ def test_report_rebuilds_from_folder_and_from_mlflow_run(tiny_run, tmp_path, mon
     assert tracking_uri().endswith("mlflow.db")
     assert main(["report", "no-such-run"]) == 2
     assert "neither a run folder nor an MLflow run" in capsys.readouterr().err
+
+
+def test_stress_reports_throughput_latency_memory_and_scaling(tmp_path, capsys):
+    code = main(["stress", "--posts", "4", "--days", "2", "--length-s", "600", "--history-days", "2",
+                 "--workers", "2", "--out", str(tmp_path / "stress"), "--no-progress"])  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "stress" / "stress.json").read_text())
+    assert report["post_shifts"] == 4 * 2
+    assert report["throughput_post_shifts_per_s"] > 0
+    assert report["latency_p50_s"] <= report["latency_p90_s"] <= report["latency_p99_s"]
+    assert report["worker_peak_rss_mb"] > 0 and report["driver_peak_rss_mb"] > 0
+    assert report["scaling_efficiency"] > 0 and report["throughput_one_worker"] > 0
+    assert (tmp_path / "stress" / "stress.png").is_file()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["hazard-harness/stress"])
+    assert list(runs["status"]) == ["FINISHED"]
+    assert "stress report:" in capsys.readouterr().out
+
+
+def test_stress_rejects_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["stress", "--posts", "0", "--days", "1"])
+    assert info.value.code == 2
+    assert "expected an integer >= 1, got 0" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_every_true_hazard_has_a_cause(small: Scenario) -> None:
 def test_scheduled_fault_and_excursion_appear_with_their_levels(small: Scenario) -> None:
     outcome = simulate_shift(small, day=4, shift="day")
     guard = [f for f in outcome.posts[3].faults if f.kind == "guard_missing"]
-    assert any(f.cause == "equipment" and f.severity == 3 for f in guard)
+    assert any(f.cause == "equipment" and f.severity == 4 for f in guard)
     assert "guard" in outcome.posts[3].missing
     hot = simulate_shift(small, day=5, shift="day").posts[0]
     assert hot.environment[0] == 45.0
@@ -80,3 +80,37 @@ def test_displacement_follows_displaced_faults(small: Scenario) -> None:
         for p in simulate_shift(small, day=day, shift="day").posts:
             moved = np.hypot(*p.displacement_px) > 0
             assert moved == any(f.kind == "displaced" for f in p.faults)
+
+
+def test_the_photo_shows_every_fault_severity(small: Scenario) -> None:
+    """A facility fault has its kind's severity; a displacement's size grows with severity."""
+    from sim.equipment import DISPLACEMENT_PX
+    from sim.registry import FAULT_KINDS
+
+    busy = small.model_copy(
+        update={"equipment": small.equipment.model_copy(update={"fault_rate": 3.0})}
+    )
+    seen = set()
+    for day in range(1, 6):
+        for state in simulate_shift(busy, day=day, shift="day").posts:
+            shifts = [f for f in state.faults if f.kind == "displaced"]
+            for f in state.faults:
+                if f.kind in FAULT_KINDS and FAULT_KINDS.get(f.kind).facility is not None:
+                    assert f.severity == FAULT_KINDS.get(f.kind).severity
+                    seen.add(f.kind)
+            if len(shifts) == 1:
+                size = float(np.hypot(*state.displacement_px))
+                assert size == pytest.approx(DISPLACEMENT_PX[shifts[0].severity])
+    assert len(seen) >= 3
+
+
+def test_scheduled_severity_must_fit_a_facility_kind() -> None:
+    from sim import ScenarioError
+
+    data = scenario_dict(
+        equipment={"faults": [{"post": 1, "day": 1, "kind": "sign_missing", "severity": 3}]}
+    )
+    with pytest.raises(
+        ScenarioError, match=r"equipment.faults\[0\].*does not fit kind 'sign_missing'"
+    ):
+        load_scenario(data)
