@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import perception
+from harness import perception, train
 from harness._errors import HarnessError
 
 
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     perception.register(sub)
+    train.register(sub)
     return parser
 
 
