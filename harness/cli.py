@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
     run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
     run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
+    run.add_argument(
+        "--graders",
+        metavar="latest|POST=VERSION,...",
+        help="levels from the registered grading DNNs (default: true levels)",
+    )
     _add_ray_options(run)
     run.set_defaults(func=_run)
 
@@ -77,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     config = make_config(
         args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
         address=args.address, workers=args.workers, cache_dir=args.cache,
-        progress=not args.no_progress,
+        progress=not args.no_progress, graders=args.graders,
     )  # fmt: skip
     results = run(config)
     m = results["metrics"]

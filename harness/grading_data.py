@@ -157,3 +157,27 @@ def post_examples(
         day=np.array(day, dtype=np.int64),
         real=np.array(real, dtype=bool),
     )
+
+
+@dataclass(frozen=True)
+class GraderLevels:
+    """``levels_of`` for :func:`harness.pipeline.decide_shifts`: each post's grading DNN on
+    the shift change's photo and environment vector (instead of the true levels)."""
+
+    nets: dict[int, perception.GradingNet]
+    """The grader of every post."""
+
+    def __call__(
+        self, scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
+    ) -> np.ndarray:
+        """Predicted level of every post, in post order."""
+        return np.array(
+            [
+                perception.predict_levels(
+                    self.nets[s.post],
+                    shift_change_diff(scenario, s, day=day, shift=shift)[None],
+                    s.environment[None],
+                )[0]
+                for s in states
+            ]
+        )
