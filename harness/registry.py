@@ -12,7 +12,6 @@ tagged with the scenario, seed and post. Only the driver talks to MLflow.
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +33,20 @@ def model_name(post: int) -> str:
     return f"grader-post-{post}"
 
 
-# MLflow warns at class creation that ``predict`` has no type hints (deliberate, see there).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
+class GraderModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: difference images and raw environment vectors in, levels 0..4 out."""
 
-    class GraderModel(mlflow.pyfunc.PythonModel):
-        """pyfunc wrapper: difference images and raw environment vectors in, levels 0..4 out."""
+    def load_context(self, context: Any) -> None:
+        """Rebuild the network from the logged weights."""
+        self.net, self.metadata = load_model(Path(context.artifacts["grader"]) / WEIGHTS_FILE)
 
-        def load_context(self, context: Any) -> None:
-            """Rebuild the network from the logged weights."""
-            self.net, self.metadata = load_model(Path(context.artifacts["grader"]) / WEIGHTS_FILE)
+    def predict(self, context, model_input, params=None):
+        """Levels of ``{"diff": images, "env": vectors}``.
 
-        def predict(self, context, model_input, params=None):
-            """Levels of ``{"diff": images, "env": vectors}``.
-
-            Untyped on purpose: MLflow 3 would derive the signature from type hints; it comes
-            from the logged input example instead.
-            """
-            return predict_levels(self.net, model_input["diff"], model_input["env"])
+        Untyped on purpose: MLflow 3 would derive the signature from type hints; it comes
+        from the logged input example instead.
+        """
+        return predict_levels(self.net, model_input["diff"], model_input["env"])
 
 
 def log_grader(
