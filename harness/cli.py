@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import perception, tuning
+from harness import perception, train, tuning
 from harness._errors import HarnessError
 
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
     run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
     run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
+    run.add_argument(
+        "--graders",
+        metavar="latest|POST=VERSION,...",
+        help="levels from the registered grading DNNs (default: true levels)",
+    )
     add_ray_options(run)
     run.set_defaults(func=_run)
 
@@ -70,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     perception.register(sub)
     tuning.register(sub)
+    train.register(sub)
     return parser
 
 
@@ -79,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     config = make_config(
         args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
         address=args.address, workers=args.workers, cache_dir=args.cache,
-        progress=not args.no_progress,
+        progress=not args.no_progress, graders=args.graders,
     )  # fmt: skip
     results = run(config)
     m = results["metrics"]

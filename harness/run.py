@@ -43,6 +43,8 @@ class RunConfig:
     """History stores, keyed by scenario content and code version."""
     progress: bool = True
     """Show progress bars."""
+    graders: dict[int, str] | None = None
+    """Registered grader version per post for the levels (None: true levels)."""
 
 
 def make_config(
@@ -55,8 +57,13 @@ def make_config(
     workers: int | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    graders: str | None = None,
 ) -> RunConfig:
-    """Validate every input of a run; raises :class:`HarnessError` with the reason."""
+    """Validate every input of a run; raises :class:`HarnessError` with the reason.
+
+    ``graders`` (``latest`` or ``post=version,...``) makes the levels come from the registered
+    grading DNNs; every named version must exist in the registry.
+    """
     try:
         scenario = sim.load_scenario(scenario_path)
     except sim.ScenarioError as exc:
@@ -73,6 +80,11 @@ def make_config(
     if workers is not None and workers < 1:
         raise HarnessError(f"--workers must be >= 1, got {workers}")
     cache = Path(cache_dir or os.environ.get("HAZARD_HARNESS_CACHE", ".hazard-cache"))
+    versions = None
+    if graders is not None:
+        from harness.registry import parse_graders, resolve_graders
+
+        versions = resolve_graders(parse_graders(graders, scenario.n_posts))
     return RunConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
@@ -82,6 +94,7 @@ def make_config(
         workers=workers,
         cache_dir=cache,
         progress=progress,
+        graders=versions,
     )
 
 
@@ -104,7 +117,13 @@ def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
     ):
         by_shift[(ps.day, ps.shift)][ps.post] = ps
         post_results.append(ps)
-    records = decide_shifts(scenario, by_shift, config.params, levels_of=true_levels)
+    levels_of = true_levels
+    if config.graders is not None:
+        from harness.grading_data import GraderLevels
+        from harness.registry import load_graders
+
+        levels_of = GraderLevels(load_graders(config.graders))
+    records = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
     return records, post_results
 
 
@@ -117,7 +136,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         run_name=f"run-{scenario.name}-seed{scenario.seed}",
         params={"scenario": scenario.name, "seed": scenario.seed,
                 "fidelity": scenario.fidelity, "code_version": code_version(),
-                "model": config.params.to_dict()},
+                "model": config.params.to_dict(),
+                "graders": config.graders or "true_levels"},
         tags={"command": "run"},
     ) as run_id:  # fmt: skip
         with ray_session(address=config.address, workers=config.workers):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,7 @@ def train_grader(
     input_size: int = 64,
     hidden: int = 64,
     max_seconds: float | None = None,
+    on_epoch: Callable[[int, GradingNet], None] | None = None,
 ) -> tuple[GradingNet, dict[str, Any]]:
     """Train one post's grading network with cross-entropy (Adam), deterministically.
 
@@ -175,6 +177,9 @@ def train_grader(
         label_noise: probability that a label is replaced by a random other level.
         channels, depth, input_size, hidden: the :class:`GradingNet` architecture.
         max_seconds: stop after the epoch that crosses this wall time (None: no limit).
+        on_epoch: called as ``on_epoch(epoch, net)`` after each epoch (0-based), e.g. to
+            report a validation score; it may put ``net`` in eval mode (training resumes in
+            train mode) and may raise to stop training (the exception propagates).
 
     Returns:
         The trained network (eval mode, scaler set) and a history
@@ -210,6 +215,9 @@ def train_grader(
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             history["loss"].append(total / len(x))
+            if on_epoch is not None:
+                on_epoch(len(history["loss"]) - 1, net)
+                net.train()
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 break
     net.eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from core import ModelInputError
 from core.perception import (
@@ -60,6 +61,22 @@ def test_training_is_deterministic_per_seed() -> None:
     _, a = train_grader(images, env, labels, seed=5, **kwargs)
     _, b = train_grader(images, env, labels, seed=5, **kwargs)
     assert a["loss"] == b["loss"]
+
+
+def test_an_evaluating_on_epoch_hook_sees_every_epoch_and_changes_nothing() -> None:
+    images, env, labels = _photos(16, seed=3)
+    kwargs = {"epochs": 3, "channels": 4, "depth": 2, "input_size": 32, "hidden": 8}
+    plain, _ = train_grader(images, env, labels, seed=2, **kwargs)
+    seen: list[int] = []
+
+    def hook(epoch: int, net) -> None:
+        seen.append(epoch)
+        evaluate_grader(net, images, env, labels)
+
+    hooked, _ = train_grader(images, env, labels, seed=2, on_epoch=hook, **kwargs)
+    assert seen == [0, 1, 2]
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, hooked.state_dict()[key]), key
 
 
 def test_label_noise_flips_about_that_share() -> None:

@@ -1,0 +1,396 @@
+"""``hazard-harness train``: one grading DNN per post, searched by Optuna on Ray, registered.
+
+Data: :mod:`harness.grading_data` (real history shift changes plus augmented ones from the
+scenario's own generative model, split by day into train / validation / test).
+
+**Parallelism: one Ray task per post, running that post's whole Optuna study.** The post's
+examples are built once in the task and stay in memory for every trial; trials of one post
+run in sequence, so the seeded TPE sampler proposes the same trials on every run (parallel
+trials of one study would see each other's results in a timing-dependent order). Posts are
+independent, so they fill the cores. Each study lives in a journal file
+``OUT/studies/post-<i>.journal`` (Optuna's file storage, safe for parallel writers; on a
+cluster ``OUT`` must be shared storage); a new ``train`` starts it afresh.
+
+**Search space** (:func:`suggest`): ``channels`` in {8, 16, 32}, ``depth`` 2..4, ``lr``
+log-uniform in [1e-3, 1e-2], ``batch_size`` in {16, 32, 64}, ``input_size`` in {32, 64};
+``epochs`` is fixed by ``--epochs``.
+
+**Pruning:** every epoch reports the validation macro-F1 (through ``train_grader``'s
+``on_epoch`` hook); ``MedianPruner`` stops a trial below the median of earlier trials at the
+same epoch, after 2 complete trials and a third of the epochs. A trial's value is its
+validation macro-F1 after the last epoch; the best trial's network is kept in the task (no
+retraining) and scored on the test days.
+
+**Determinism:** trial ``k`` of post ``i`` trains with a seed derived from
+``(scenario seed, i, k)`` and the sampler's seed from ``(scenario seed, i)``, one torch thread
+per task: the same command gives the same weights.
+
+The driver registers the best network of each post (:mod:`harness.registry`) and writes
+``OUT/train.json`` and ``OUT/graders/post-<i>.safetensors`` (+ JSON sidecar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import sim
+from harness._errors import HarnessError
+from harness.execution import map_unordered, ray_session
+from harness.grading_data import GradingData, history_day_states, post_examples
+from harness.run import max_in_flight
+from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``train`` needs, checked before any work starts."""
+
+    scenario_path: Path
+    """The scenario YAML file."""
+    scenario: sim.Scenario
+    """The validated scenario."""
+    out_dir: Path
+    """Where train.json, the studies and the weights go."""
+    posts: tuple[int, ...]
+    """Posts to train, 1-based."""
+    trials: int = 10
+    """Optuna trials per post."""
+    epochs: int = 30
+    """Epochs per trial."""
+    augment: int = 8
+    """Augmentation rounds: extra simulated shift changes per history shift change."""
+    address: str | None = None
+    """Ray cluster address (else ``RAY_ADDRESS``, else a local Ray)."""
+    workers: int | None = None
+    """Ray workers: local CPUs given to Ray."""
+    progress: bool = True
+    """Show progress bars."""
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    """What one post's study may spend."""
+
+    trials: int
+    """Optuna trials."""
+    epochs: int
+    """Epochs per trial."""
+    augment: int
+    """Augmentation rounds of the post's examples."""
+
+
+def parse_posts(text: str, n_posts: int) -> tuple[int, ...]:
+    """``all`` or comma-separated post numbers in ``1..n_posts`` (sorted, unique)."""
+    if text == "all":
+        return tuple(range(1, n_posts + 1))
+    items = [t.strip() for t in text.split(",")]
+    if not items or not all(t.isdigit() and 1 <= int(t) <= n_posts for t in items):
+        raise HarnessError(
+            f"--posts must be 'all' or post numbers in 1..{n_posts} like '1,3,5', got {text!r}"
+        )
+    return tuple(sorted({int(t) for t in items}))
+
+
+def make_train_config(
+    scenario_path: str | Path,
+    out_dir: str | Path,
+    *,
+    posts: str = "all",
+    trials: int = 10,
+    epochs: int = 30,
+    augment: int = 8,
+    address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> TrainConfig:
+    """Validate every input of ``train``; raises :class:`HarnessError` with the reason."""
+    try:
+        scenario = sim.load_scenario(scenario_path)
+    except sim.ScenarioError as exc:
+        raise HarnessError(f"scenario {str(scenario_path)!r}: {exc}") from exc
+    for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
+        if value < low:
+            raise HarnessError(f"--{name} must be >= {low}, got {value}")
+    if workers is not None and workers < 1:
+        raise HarnessError(f"--workers must be >= 1, got {workers}")
+    if scenario.days.history < 3:
+        raise HarnessError(
+            f"train needs >= 3 history days (train / validation / test), got "
+            f"{scenario.days.history}: raise days.history in the scenario"
+        )
+    return TrainConfig(
+        scenario_path=Path(scenario_path),
+        scenario=scenario,
+        out_dir=Path(out_dir),
+        posts=parse_posts(posts, scenario.n_posts),
+        trials=trials,
+        epochs=epochs,
+        augment=augment,
+        address=address,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def suggest(trial: Any) -> dict[str, Any]:
+    """The grading DNN's hyper-parameters for one trial (the search space)."""
+    return {
+        "channels": trial.suggest_categorical("channels", [8, 16, 32]),
+        "depth": trial.suggest_int("depth", 2, 4),
+        "lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
+        "input_size": trial.suggest_categorical("input_size", [32, 64]),
+    }
+
+
+def derived_seed(*key: int) -> int:
+    """A 32-bit seed from integers (scenario seed, post, trial ...)."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
+
+
+def post_study(
+    scenario: sim.Scenario,
+    post: int,
+    real_states: dict[tuple[int, str], sim.PostState],
+    budget: StudyBudget,
+    journal: str,
+) -> dict[str, Any]:
+    """Task: build the post's examples, run its Optuna study, return the best network's state.
+
+    Returns:
+        ``post``, ``params`` (best trial's), ``config`` (network), ``state`` (numpy arrays),
+        ``val`` / ``test`` / ``test_real`` scores, ``trials`` (complete, pruned), example
+        counts, and ``timings``: task wall, data, study wall and training-step seconds.
+    """
+    import optuna
+    import torch
+
+    from core.perception import evaluate_grader, train_grader
+
+    started = time.perf_counter()
+    torch.set_num_threads(1)
+    data = post_examples(scenario, post, real_states, rounds=budget.augment)
+    train, val, test = data.split(sorted({day for day, _ in real_states}))
+    data_s = time.perf_counter() - started
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    Path(journal).unlink(missing_ok=True)
+    study = optuna.create_study(
+        study_name=f"grader-post-{post}",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal)),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=derived_seed(scenario.seed, post)),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=budget.epochs // 3),
+    )
+    best: dict[str, Any] = {"value": -1.0}
+    spent = {"train_s": 0.0}
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial)
+        scores: list[float] = []
+        eval_s = 0.0
+
+        def report(epoch: int, net: Any) -> None:
+            nonlocal eval_s
+            t0 = time.perf_counter()
+            scores.append(evaluate_grader(net, val.images, val.env, val.labels)["macro_f1"])
+            trial.report(scores[-1], epoch)
+            eval_s += time.perf_counter() - t0
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        t0 = time.perf_counter()
+        try:
+            net, _ = train_grader(
+                train.images, train.env, train.labels,
+                seed=derived_seed(scenario.seed, post, trial.number),
+                epochs=budget.epochs, on_epoch=report, **params,
+            )  # fmt: skip
+        finally:
+            spent["train_s"] += time.perf_counter() - t0 - eval_s
+        if scores[-1] > best["value"]:
+            best.update(value=scores[-1], net=net, params=params, trial=trial.number)
+        return scores[-1]
+
+    study_started = time.perf_counter()
+    study.optimize(objective, n_trials=budget.trials)
+    study_s = time.perf_counter() - study_started
+    net = best["net"]
+    states = [t.state for t in study.trials]
+    return {
+        "post": post,
+        "trial": best["trial"],
+        "params": best["params"],
+        "config": net.config,
+        "state": {k: v.numpy().copy() for k, v in net.state_dict().items()},
+        "val": {"macro_f1": best["value"]},
+        "test": evaluate_grader(net, test.images, test.env, test.labels),
+        "test_real": _real_scores(net, test),
+        "trials": {
+            "complete": states.count(optuna.trial.TrialState.COMPLETE),
+            "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        },
+        "examples": {
+            "train": len(train.labels),
+            "val": len(val.labels),
+            "test": len(test.labels),
+            "levels": np.bincount(data.labels, minlength=5).tolist(),
+            "real_levels": np.bincount(data.labels[data.real], minlength=5).tolist(),
+        },
+        "input_example": {"diff": test.images[:2], "env": test.env[:2]},
+        "timings": {
+            "task_s": time.perf_counter() - started,
+            "data_s": data_s,
+            "study_s": study_s,
+            "train_s": spent["train_s"],
+        },
+    }
+
+
+def _real_scores(net: Any, test: GradingData) -> dict[str, Any]:
+    from core.perception import evaluate_grader
+
+    real = test.subset(test.real)
+    return evaluate_grader(net, real.images, real.env, real.labels)
+
+
+def history_states(
+    config: TrainConfig, *, max_in_flight: int
+) -> dict[int, dict[tuple[int, str], sim.PostState]]:
+    """Per post, its state at every history shift change (one Ray task per day)."""
+    scenario = config.scenario
+    per_post: dict[int, dict[tuple[int, str], sim.PostState]] = {p: {} for p in config.posts}
+    days = scenario.history_days
+    jobs = ((day, (scenario, day)) for day in days)
+    for _, by_shift in map_unordered(
+        history_day_states, jobs, total=len(days), max_in_flight=max_in_flight,
+        desc="history", progress=config.progress,
+    ):  # fmt: skip
+        for key, states in by_shift.items():
+            for post in config.posts:
+                per_post[post][key] = states[post - 1]
+    return per_post
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the per-post studies on Ray, register the best graders, write ``train.json``."""
+    import torch
+
+    from core.perception import GradingNet, save_model
+    from harness.registry import log_grader
+
+    scenario = config.scenario
+    started = time.perf_counter()
+    studies = config.out_dir / "studies"
+    studies.mkdir(parents=True, exist_ok=True)
+    in_flight = max_in_flight(config.workers)
+    budget = StudyBudget(trials=config.trials, epochs=config.epochs, augment=config.augment)
+    with sigterm_as_interrupt(), tracked_run(
+        experiment=f"hazard-harness/{scenario.name}",
+        run_name=f"train-{scenario.name}-seed{scenario.seed}",
+        params={"scenario": scenario.name, "seed": scenario.seed, "posts": list(config.posts),
+                **asdict(budget)},
+        tags={"command": "train"},
+    ) as run_id:  # fmt: skip
+        with ray_session(address=config.address, workers=config.workers):
+            states = history_states(config, max_in_flight=in_flight)
+            jobs = (
+                (post, (scenario, post, states[post], budget,
+                        str(studies / f"post-{post}.journal")))
+                for post in config.posts
+            )  # fmt: skip
+            results = dict(
+                map_unordered(
+                    post_study,
+                    jobs,
+                    total=len(config.posts),
+                    max_in_flight=in_flight,
+                    desc="studies",
+                    progress=config.progress,
+                )
+            )
+        summary: dict[str, Any] = {
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "mlflow_run_id": run_id,
+            **asdict(budget),
+            "posts": {},
+        }
+        for post in config.posts:
+            r = results[post]
+            net = GradingNet(**r["config"])
+            net.load_state_dict({k: torch.tensor(v) for k, v in r["state"].items()})
+            net.eval()
+            metadata = {"scenario": scenario.name, "seed": scenario.seed, "post": post,
+                        "params": r["params"], "trial": r["trial"]}  # fmt: skip
+            save_model(net, config.out_dir / "graders" / f"post-{post}.safetensors",
+                       metadata=metadata)  # fmt: skip
+            with tracked_run(
+                experiment=f"hazard-harness/{scenario.name}",
+                run_name=f"grader-post-{post}",
+                params={"post": post, **r["params"]},
+                tags={"command": "train"},
+                parent_run_id=run_id,
+            ):
+                metrics = {k: r[k] for k in ("val", "test", "test_real", "trials", "timings")}
+                log_metrics(metrics)
+                import mlflow
+
+                mlflow.log_dict({"confusion": r["test"]["confusion"]}, "confusion.json")
+                version = log_grader(
+                    net,
+                    post=post,
+                    tags={"scenario": scenario.name, "seed": str(scenario.seed)},
+                    input_example=r["input_example"],
+                    metadata=metadata,
+                )
+            summary["posts"][str(post)] = {
+                "registered_version": version,
+                **{k: r[k] for k in ("trial", "params", "val", "test", "test_real", "trials",
+                                     "examples", "timings")},
+            }  # fmt: skip
+        summary["wall_s"] = time.perf_counter() - started
+        (config.out_dir / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train SCENARIO --out DIR [--posts all|1,3,5] [--trials K] [--epochs E]``."""
+    parser = subparsers.add_parser(
+        "train", help="train and register one grading DNN per post (Optuna on Ray)"
+    )
+    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--posts", default="all", help="'all' or post numbers like 1,3,5")
+    parser.add_argument("--trials", type=int, default=10, help="Optuna trials per post")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs per trial")
+    parser.add_argument("--augment", type=int, default=8,
+                        help="extra simulated shift changes per history one")  # fmt: skip
+    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else local)")
+    parser.add_argument("--workers", type=int, help="Ray workers (default: all local cores)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=_train_command)
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    config = make_train_config(
+        args.scenario, args.out, posts=args.posts, trials=args.trials, epochs=args.epochs,
+        augment=args.augment, address=args.address, workers=args.workers,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    summary = train(config)
+    for post, r in summary["posts"].items():
+        print(
+            f"grader-post-{post} v{r['registered_version']}: test macro-F1 "
+            f"{r['test']['macro_f1']:.3f} (val {r['val']['macro_f1']:.3f}, "
+            f"{r['trials']['complete']} complete / {r['trials']['pruned']} pruned trials)"
+        )
+    print(f"summary: {config.out_dir / 'train.json'}; MLflow run {summary['mlflow_run_id']}")
+    return 0
