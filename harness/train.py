@@ -84,6 +84,8 @@ class StudyBudget:
     """Epochs per trial."""
     augment: int
     """Augmentation rounds of the post's examples."""
+    eval_every: int = 2
+    """Epochs between validation passes (the pruner's reports); the last epoch always."""
 
 
 def parse_posts(text: str, n_posts: int) -> tuple[int, ...]:
@@ -199,6 +201,9 @@ def post_study(
 
         def report(epoch: int, net: Any) -> None:
             nonlocal eval_s
+            last = epoch == budget.epochs - 1
+            if (epoch + 1) % budget.eval_every and not last:
+                return
             t0 = time.perf_counter()
             scores.append(evaluate_grader(net, val.images, val.env, val.labels)["macro_f1"])
             trial.report(scores[-1], epoch)
