@@ -33,6 +33,7 @@ from core.perception import (
     to_crop,
     torso_length,
 )
+from harness.sources import BOX_JITTER
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -47,8 +48,6 @@ EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
 HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
-BOX_JITTER = 0.05
-"""Detector-box jitter used for training and evaluation crops."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
 
