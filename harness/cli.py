@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
     run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
     run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
+    run.add_argument(
+        "--keypoint-weights",
+        help="keypoint-network weights for fidelity pixel "
+        "(default: CACHE/models/keypoints/keypoint_net.safetensors)",
+    )
     _add_ray_options(run)
     run.set_defaults(func=_run)
 
@@ -76,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     config = make_config(
         args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
         address=args.address, workers=args.workers, cache_dir=args.cache,
-        progress=not args.no_progress,
+        keypoint_weights=args.keypoint_weights, progress=not args.no_progress,
     )  # fmt: skip
     results = run(config)
     m = results["metrics"]

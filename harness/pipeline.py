@@ -22,6 +22,7 @@ import numpy as np
 import core
 import sim
 from harness.execution import map_unordered
+from harness.sources import WorkerSource, signal_workers
 
 TARGET_SAMPLES_PER_TASK = 200_000
 """Worker-samples per scoring task: about 0.1–0.2 s of work, so Ray's overhead stays small."""
@@ -93,15 +94,16 @@ def score_post_days(
     days: tuple[int, ...],
     stats: core.HistoryStats,
     params: core.ModelParams,
+    source: WorkerSource = signal_workers,
 ) -> list[PostShift]:
-    """Task: simulate one post's workers on ``days`` and score their Z and Y."""
+    """Task: one post's workers on ``days`` from ``source`` (the fidelity), their Z and Y."""
     import psutil
 
     process = psutil.Process()
     out = []
     for day in days:
         start = time.perf_counter()
-        workers = sim.simulate_workers(scenario, post=post, day=day, shift=shift)
+        workers = source(scenario, post=post, day=day, shift=shift)
         positions = np.stack([w.record.positions for w in workers])
         speeds = np.stack([w.record.speeds for w in workers])
         z = core.onpost_state_batch(stats, positions)
@@ -165,6 +167,7 @@ def score_posts(
     *,
     max_in_flight: int,
     progress: bool,
+    source: WorkerSource = signal_workers,
 ) -> Iterator[PostShift]:
     """Score every post on every evaluated shift; yields results as they complete."""
     import ray
@@ -187,7 +190,7 @@ def score_posts(
                 for batch in batches:
                     yield (
                         (post, shift, batch),
-                        (scenario_ref, post, shift, batch, stats_ref, params),
+                        (scenario_ref, post, shift, batch, stats_ref, params, source),
                     )
 
     total = scenario.n_posts * len(scenario.shift_names) * len(batches)

@@ -277,6 +277,21 @@ def _chunk_speeds(
     return out
 
 
+def true_speeds(worker: sim.SimWorker) -> np.ndarray:
+    """``(T, 14)`` speeds (px/s) of a worker's true keypoints, in the sources' convention.
+
+    At a change of camera, and at row 0, the speed repeats the next row's.
+    """
+    if worker.keypoints is None:
+        raise ValueError("`worker.keypoints` must be simulated (simulate_workers(keypoints=True))")
+    step = np.linalg.norm(np.diff(worker.keypoints, axis=0), axis=-1) * worker.rate_hz
+    speeds = np.concatenate([step[:1], step]).astype(np.float32)
+    switch = np.flatnonzero(np.diff(worker.true_positions)) + 1
+    keep = switch + 1 < len(speeds)
+    speeds[switch[keep]] = speeds[switch[keep] + 1]
+    return speeds
+
+
 def make_source(fidelity: str, *, weights: str | None = None, alpha: float = 0.05) -> WorkerSource:
     """The source of a fidelity (``"signal"`` or ``"pixel"``, which needs ``weights``)."""
     if fidelity == "signal":

@@ -66,3 +66,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def comparable(results: dict[str, Any]) -> dict[str, Any]:
     """results.json without what may differ between identical runs (timings, run ids)."""
     return {k: v for k, v in results.items() if k not in ("mlflow_run_id", "timings")}
+
+
+@pytest.fixture(scope="session")
+def tiny_keypoint_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A keypoint network trained on the fly for a few seconds, so CI needs no weights."""
+    from harness.perception import WEIGHTS_NAME, train_keypoints
+
+    out = tmp_path_factory.mktemp("keypoints")
+    train_keypoints(out, steps=250, seed=0, batch_size=16, eval_frames=32, progress=False)
+    return out / WEIGHTS_NAME
