@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="latest|POST=VERSION,...",
         help="levels from the registered grading DNNs (default: true levels)",
     )
+    run.add_argument(
+        "--keypoint-weights",
+        help="keypoint-network weights for fidelity pixel "
+        "(default: CACHE/models/keypoints/keypoint_net.safetensors)",
+    )
     add_ray_options(run)
     run.set_defaults(func=_run)
 
@@ -86,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
         address=args.address, workers=args.workers, cache_dir=args.cache,
         progress=not args.no_progress, graders=args.graders,
+        keypoint_weights=args.keypoint_weights,
     )  # fmt: skip
     results = run(config)
     m = results["metrics"]

@@ -9,30 +9,42 @@ on ``(seed, k)``, so a resumed run equals an uninterrupted one.
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import math
 import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+import sim
 from core.perception import (
     KeypointNet,
     crop_boxes,
     crop_to_heatmap,
     crops_to_tensor,
+    difference_images,
+    evaluate_grader,
+    keypoint_speeds,
     oks_ap,
     pck,
     predict_keypoints,
     render_heatmaps,
     save_model,
     seeded_torch,
+    speed_median_rel_err,
     to_crop,
+    to_gray,
     torso_length,
+    train_grader,
 )
+from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
+from harness.tracking import log_metrics, tracked_run
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -40,6 +52,7 @@ from sim.camera import (
     render_frames,
     sample_poses,
 )
+from sim.photos import render_equipment_photo, standard_photo
 
 WEIGHTS_NAME = "keypoint_net.safetensors"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -47,8 +60,6 @@ EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
 HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
-BOX_JITTER = 0.05
-"""Detector-box jitter used for training and evaluation crops."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
 
@@ -222,6 +233,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
     train.set_defaults(func=_train_command)
+    evaluate = commands.add_parser("eval", help="write DIR/perception.json (issue 4's table)")
+    evaluate.add_argument("--out", type=Path, required=True, help="output folder")
+    evaluate.add_argument(
+        "--weights",
+        type=Path,
+        default=Path(".hazard-cache/models/keypoints") / WEIGHTS_NAME,
+        help="keypoint weights (perception train writes them)",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="held-out data: seed + 1000003")
+    evaluate.add_argument("--posts", type=int, default=3, help="posts of the evaluated line")
+    evaluate.add_argument("--length-s", type=float, default=600.0, help="evaluated shift length")
+    evaluate.add_argument("--frames", type=int, default=512, help="frames for PCK and OKS AP")
+    evaluate.add_argument("--grading-days", type=int, default=40, help="photo days per post")
+    evaluate.add_argument(
+        "--grading-seconds", type=float, default=60.0, help="grader training budget per post"
+    )
+    evaluate.set_defaults(func=_eval_command)
+
+
+def _eval_command(args: argparse.Namespace) -> int:
+    if not args.weights.is_file():
+        print(
+            f"error: keypoint weights {str(args.weights)!r} are missing: train them with "
+            f"`hazard-harness perception train --out {args.weights.parent}`"
+        )
+        return 2
+    settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
+    with tracked_run(
+        experiment="hazard-harness/perception",
+        run_name=f"perception-eval-seed{args.seed}",
+        params=settings,
+        tags={"command": "perception eval"},
+    ):
+        table = evaluate_perception(
+            args.weights,
+            seed=args.seed,
+            posts=args.posts,
+            length_s=args.length_s,
+            frames=args.frames,
+            grading_days=args.grading_days,
+            grading_seconds=args.grading_seconds,
+        )
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "perception.json").write_text(json.dumps(table, indent=2))
+        log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
+    print(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
+    return 0
 
 
 def _train_command(args: argparse.Namespace) -> int:
@@ -235,3 +293,112 @@ def _train_command(args: argparse.Namespace) -> int:
     )
     print(f"saved {args.out / WEIGHTS_NAME}: held-out {metadata['metrics']}")
     return 0
+
+
+def evaluate_perception(
+    weights: str | Path,
+    *,
+    seed: int,
+    posts: int = 3,
+    length_s: float = 600.0,
+    frames: int = 512,
+    grading_days: int = 40,
+    grading_seconds: float = 60.0,
+) -> dict[str, Any]:
+    """The perception table of issue 4 on held-out data of ``seed + EVAL_SEED_OFFSET``.
+
+    Keypoints on rendered frames; speeds and areas through :class:`harness.sources.PixelSource`
+    on one simulated shift per post; a per-post grading net on shift-change photos labelled
+    with the simulator's true levels (first 75 % of the days to train, the rest to test).
+    """
+    torch.set_num_threads(1)
+    held_out = seed + EVAL_SEED_OFFSET
+    source = PixelSource(weights=str(weights))
+    net = source.net
+    table: dict[str, Any] = evaluate_keypoints(net, seed=held_out, n_frames=frames)
+    scenario = sim.load_scenario(
+        {
+            "name": "perception-eval",
+            "seed": held_out,
+            "line": {"posts": posts},
+            "shifts": {"per_day": 1, "length_s": length_s},
+            "days": {"history": grading_days - 1, "evaluate": 1},
+            "workers": {"cast": [{"post": 1, "shift": "day", "profile": "wanderer"}]},
+            "equipment": {"fault_rate": 0.3},
+        }
+    )
+    rng = np.random.default_rng(held_out)
+    measured, truth, hits, n_frames, perceive_s, lk_s, dense_s = [], [], [], 0, 0.0, 0.0, 0.0
+    for post in range(1, posts + 1):
+        for w in sim.simulate_workers(scenario, post=post, day=1, shift="day", keypoints=True):
+            areas = np.unique(w.true_positions).astype(np.int64)
+            chunks = list(render_worker(w, areas=areas, seed=scenario.seed, rng=rng))
+            start = time.perf_counter()
+            positions, speeds = perceive_worker(
+                chunks, net=net, areas=areas, alpha=source.alpha, rate_hz=w.rate_hz
+            )
+            perceive_s += time.perf_counter() - start
+            n_frames += len(positions)
+            measured.append(speeds)
+            truth.append(true_speeds(w))
+            hits.append(positions == w.true_positions)
+            lk, dense = _flow_seconds(chunks[0].frames, w.keypoints[: len(chunks[0].frames)])
+            lk_s, dense_s = lk_s + lk, dense_s + dense
+    table["speed_median_rel_err"] = speed_median_rel_err(
+        np.concatenate(measured), np.concatenate(truth)
+    )
+    table["area_accuracy"] = float(np.concatenate(hits).mean())
+    table["frames_per_s"] = n_frames / perceive_s
+    table["lk_vs_dense_cost"] = lk_s / dense_s
+    table["grading_macro_f1"], table["grading_per_post"] = _grading_f1(
+        scenario, seconds=grading_seconds, rng=rng
+    )
+    return table
+
+
+def _flow_seconds(frames: np.ndarray, keypoints: np.ndarray) -> tuple[float, float]:
+    """Seconds of LK on the keypoints and of dense Farneback flow over the same frames."""
+    start = time.perf_counter()
+    keypoint_speeds(frames, keypoints, rate_hz=1.0)
+    lk = time.perf_counter() - start
+    gray = to_gray(frames)
+    start = time.perf_counter()
+    for a, b in itertools.pairwise(gray):
+        cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    return lk, time.perf_counter() - start
+
+
+def _grading_f1(
+    scenario: sim.Scenario, *, seconds: float, rng: np.random.Generator
+) -> tuple[float, list[float]]:
+    """Mean over posts of the held-out macro F1 of a per-post grader on true levels."""
+    days = range(1, scenario.days.history + scenario.days.evaluate + 1)
+    states = []
+    for day in days:
+        summaries = [
+            w.summary()
+            for p in range(1, scenario.n_posts + 1)
+            for w in sim.simulate_workers(scenario, post=p, day=day, shift="day")
+        ]
+        states.append(sim.simulate_post_states(scenario, day=day, shift="day", workers=summaries))
+    split = int(0.75 * len(states))
+    scores = []
+    for post in range(1, scenario.n_posts + 1):
+        own = [s[post - 1] for s in states]
+        photos = np.stack(
+            [
+                render_equipment_photo(
+                    post, displacement_px=s.displacement_px, missing=s.missing, rng=rng
+                )
+                for s in own
+            ]
+        )
+        diff = difference_images(photos, standard_photo(post))
+        env = np.stack([s.environment for s in own]).astype(np.float32)
+        labels = np.array([s.true_level for s in own])
+        grader, _ = train_grader(
+            diff[:split], env[:split], labels[:split], seed=post, epochs=200, max_seconds=seconds
+        )
+        held_out = evaluate_grader(grader, diff[split:], env[split:], labels[split:])
+        scores.append(held_out["macro_f1"])
+    return float(np.nanmean(scores)), scores

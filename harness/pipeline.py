@@ -22,6 +22,7 @@ import numpy as np
 import core
 import sim
 from harness.execution import map_unordered
+from harness.sources import WorkerSource, signal_workers
 
 TARGET_SAMPLES_PER_TASK = 400_000
 """Worker-samples (history read + simulated) per scoring task: ≥ 0.1 s of work, so Ray's
@@ -97,15 +98,16 @@ def score_post_days(
     stats: core.HistoryStats,
     params: core.ModelParams,
     with_speeds: bool = False,
+    source: WorkerSource = signal_workers,
 ) -> list[PostShift]:
-    """Task: simulate one post's workers on ``days`` and score their Z and Y."""
+    """Task: one post's workers on ``days`` from ``source`` (the fidelity), their Z and Y."""
     import psutil
 
     process = psutil.Process()
     out = []
     for day in days:
         start = time.perf_counter()
-        workers = sim.simulate_workers(scenario, post=post, day=day, shift=shift)
+        workers = source(scenario, post=post, day=day, shift=shift)
         positions = np.stack([w.record.positions for w in workers])
         speeds = np.stack([w.record.speeds for w in workers])
         z = core.onpost_state_batch(stats, positions)
@@ -169,13 +171,14 @@ def score_units(
     units: tuple[tuple[int, str], ...],
     params: core.ModelParams,
     with_speeds: bool = False,
+    source: WorkerSource = signal_workers,
 ) -> list[PostShift]:
     """Task: for each (post, shift type), its history statistics, then every evaluated day."""
     days = tuple(scenario.evaluate_days)
     out = []
     for post, shift in units:
         stats = post_history_stats(scenario, store_root, post, shift)
-        out.extend(score_post_days(scenario, post, shift, days, stats, params, with_speeds))
+        out.extend(score_post_days(scenario, post, shift, days, stats, params, with_speeds, source))
     return out
 
 
@@ -188,6 +191,7 @@ def score_posts(
     progress: bool,
     stats_refs: Mapping[tuple[int, str], Any] | None = None,
     with_speeds: bool = False,
+    source: WorkerSource = signal_workers,
 ) -> Iterator[PostShift]:
     """Score every post on every evaluated shift; yields results as they complete.
 
@@ -199,6 +203,7 @@ def score_posts(
         stats_refs: per (post, shift), a Ray reference to its history statistics, when the
             caller keeps them in the object store (tuning): one task per unit then.
         with_speeds: return the workers' speeds too (see :attr:`PostShift.speeds`).
+        source: where the workers' arrays come from (the fidelity).
     """
     import ray
 
@@ -208,16 +213,21 @@ def score_posts(
     if stats_refs is None:
         records = len(scenario.history_days) + len(scenario.evaluate_days)
         unit_samples = records * scenario.samples_per_shift * scenario.workers.per_post
+        # a pixel unit renders and perceives every sample: one unit is work enough
         per_task = max(1, TARGET_SAMPLES_PER_TASK // unit_samples)
+        if source is not signal_workers:
+            per_task = 1
         groups = [tuple(units[i : i + per_task]) for i in range(0, len(units), per_task)]
         fn, total = score_units, len(groups)
         jobs: Iterator[tuple[Any, tuple[Any, ...]]] = (
-            (g, (scenario_ref, str(store_root), g, params, with_speeds)) for g in groups
+            (g, (scenario_ref, str(store_root), g, params, with_speeds, source)) for g in groups
         )
     else:
         days = tuple(scenario.evaluate_days)
         fn, total = score_post_days, len(units)
-        jobs = ((u, (scenario_ref, *u, days, stats_refs[u], params, with_speeds)) for u in units)
+        jobs = (
+            (u, (scenario_ref, *u, days, stats_refs[u], params, with_speeds, source)) for u in units
+        )
     for _, results in map_unordered(
         fn, jobs, total=total, max_in_flight=max_in_flight, desc="score", progress=progress
     ):

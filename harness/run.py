@@ -18,9 +18,12 @@ from harness.execution import ray_session
 from harness.metrics import run_metrics
 from harness.params_file import load_params
 from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
+from harness.sources import make_source
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 
 FIDELITIES = ("signal", "pixel")
+DEFAULT_KEYPOINT_WEIGHTS = Path("models/keypoints/keypoint_net.safetensors")
+"""Where the pixel fidelity finds keypoint weights, under the cache folder."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class RunConfig:
     """Ray workers: local CPUs given to Ray, or tasks in flight on a cluster."""
     cache_dir: Path = Path(".hazard-cache")
     """History stores, keyed by scenario content and code version."""
+    keypoint_weights: Path = Path(".hazard-cache") / "models/keypoints/keypoint_net.safetensors"
+    """Keypoint-network weights of the pixel fidelity."""
     progress: bool = True
     """Show progress bars."""
     graders: dict[int, str] | None = None
@@ -56,6 +61,7 @@ def make_config(
     address: str | None = None,
     workers: int | None = None,
     cache_dir: str | Path | None = None,
+    keypoint_weights: str | Path | None = None,
     progress: bool = True,
     graders: str | None = None,
 ) -> RunConfig:
@@ -72,14 +78,16 @@ def make_config(
         if fidelity not in FIDELITIES:
             raise HarnessError(f"--fidelity must be one of {FIDELITIES}, got {fidelity!r}")
         scenario = scenario.model_copy(update={"fidelity": fidelity})
-    if scenario.fidelity == "pixel":
-        raise HarnessError(
-            "fidelity 'pixel' is not wired into `run` yet: use --fidelity signal "
-            "(the perception stack is evaluated by `hazard-harness perception`)"
-        )
     if workers is not None and workers < 1:
         raise HarnessError(f"--workers must be >= 1, got {workers}")
     cache = Path(cache_dir or os.environ.get("HAZARD_HARNESS_CACHE", ".hazard-cache"))
+    weights = Path(keypoint_weights) if keypoint_weights else cache / DEFAULT_KEYPOINT_WEIGHTS
+    if scenario.fidelity == "pixel" and not weights.is_file():
+        raise HarnessError(
+            f"fidelity 'pixel' needs keypoint weights, {str(weights)!r} is missing: train them "
+            f"with `hazard-harness perception train --out {weights.parent}` or pass "
+            "--keypoint-weights PATH"
+        )
     versions = None
     if graders is not None:
         from harness.registry import parse_graders, resolve_graders
@@ -93,6 +101,7 @@ def make_config(
         address=address,
         workers=workers,
         cache_dir=cache,
+        keypoint_weights=weights,
         progress=progress,
         graders=versions,
     )
@@ -110,10 +119,18 @@ def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
     store_root = ensure_history(
         scenario, config.cache_dir, max_in_flight=in_flight, progress=config.progress
     )
+    source = make_source(
+        scenario.fidelity, weights=str(config.keypoint_weights), alpha=config.params.alpha
+    )
     by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
     post_results = []
     for ps in score_posts(
-        scenario, store_root, config.params, max_in_flight=in_flight, progress=config.progress
+        scenario,
+        store_root,
+        config.params,
+        max_in_flight=in_flight,
+        progress=config.progress,
+        source=source,
     ):
         by_shift[(ps.day, ps.shift)][ps.post] = ps
         post_results.append(ps)

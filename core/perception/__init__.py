@@ -21,6 +21,7 @@ from core.perception._keypoint_net import (
     foot_heatmaps,
     heatmap_to_crop,
     infer_heatmaps,
+    keypoints_from_heatmaps,
     predict_keypoints,
 )
 from core.perception._metrics import (
@@ -58,6 +59,7 @@ __all__ = [
     "heatmap_to_crop",
     "infer_heatmaps",
     "keypoint_speeds",
+    "keypoints_from_heatmaps",
     "lk_track",
     "load_model",
     "oks_ap",

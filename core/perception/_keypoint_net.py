@@ -139,8 +139,19 @@ def predict_keypoints(
     heatmaps, transforms = infer_heatmaps(
         net, frames, boxes, frame_index=frame_index, batch_size=batch_size
     )
+    return keypoints_from_heatmaps(heatmaps, transforms, input_size=net.input_size)
+
+
+def keypoints_from_heatmaps(
+    heatmaps: np.ndarray, transforms: np.ndarray, *, input_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmap peaks of :func:`infer_heatmaps` as frame keypoints.
+
+    Returns:
+        ``(M, 14, 2)`` float32 frame coordinates and ``(M, 14)`` confidences (heatmap peaks).
+    """
     peaks, conf = decode_heatmaps(heatmaps)
-    points = from_crop(heatmap_to_crop(peaks), transforms, size=net.input_size)
+    points = from_crop(heatmap_to_crop(peaks), transforms, size=input_size)
     return points.astype(np.float32), conf
 
 

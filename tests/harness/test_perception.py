@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,3 +51,26 @@ def test_register_adds_the_train_command(tmp_path) -> None:
     hp.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["perception", "train", "--out", str(tmp_path), "--steps", "5"])
     assert args.func is hp._train_command and args.steps == 5 and args.seed == 0
+
+
+def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "eval"
+    args = ["--out", str(out), "--weights", str(tiny_keypoint_weights), "--posts", "2"]
+    args += ["--length-s", "60", "--frames", "16", "--grading-days", "8"]
+    args += ["--grading-seconds", "1"]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "perception", "eval", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = json.loads((out / "perception.json").read_text())
+    for key in ("pck", "oks_ap", "speed_median_rel_err", "area_accuracy", "grading_macro_f1",
+                "frames_per_s", "lk_vs_dense_cost"):  # fmt: skip
+        assert key in table

@@ -164,3 +164,42 @@ def test_stress_rejects_bad_arguments(tmp_path, capsys):
         main(["stress", "--posts", "0", "--days", "1"])
     assert info.value.code == 2
     assert "expected an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_run_at_pixel_fidelity_end_to_end(
+    tmp_path: Path, tiny_keypoint_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.harness.conftest import tiny_scenario, write_yaml
+
+    # Ray's workers import this checkout's packages, whatever checkout is installed.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+
+    data = tiny_scenario(
+        line={"posts": 3, "correlation": "chain"},
+        shifts={"per_day": 2, "length_s": 150, "rate_hz": 1.0, "breaks": [[60, 80]]},
+        days={"history": 2, "evaluate": 2},
+        workers={"per_post": 1},
+        equipment={"fault_rate": 0.2},
+        environment=None,
+        fidelity="pixel",
+    )
+    data.pop("environment")
+    scenario = write_yaml(tmp_path / "pixel.yaml", data)
+    config = make_config(
+        scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights, workers=1,
+        progress=False,
+    )  # fmt: skip
+    results = run(config)
+    assert results["fidelity"] == "pixel"
+    assert len(results["shifts"]) == 4
+    assert all(len(s["posts"]) == 3 for s in results["shifts"])
+
+
+def test_pixel_fidelity_without_weights_fails_before_any_work(tmp_path: Path) -> None:
+    from harness._errors import HarnessError
+    from tests.harness.conftest import TINY, write_yaml
+
+    scenario = write_yaml(tmp_path / "t.yaml", {**TINY, "fidelity": "pixel"})
+    with pytest.raises(HarnessError, match="perception train"):
+        make_config(scenario, tmp_path / "out", keypoint_weights=tmp_path / "none.safetensors")
+    assert not (tmp_path / "out").exists()
