@@ -93,10 +93,10 @@ def history_stats(
     check_post(post, n_posts)
     x = check_ints("history", as_array("history", positions, ndim=2), n_posts)
     m, T = x.shape
-    counts = _area_counts(x, n_posts)
-    rho = _reference_value(counts, m, n_posts)
-    standard = counts.argmax(axis=1)
-    standard[counts[:, post] == counts.max(axis=1)] = post
+    by_area = _area_table if n_posts + 1 <= m else _area_runs
+    entropy, standard = by_area(x, n_posts, post)
+    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
+    rho = np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
     mean = None
     if speeds is not None:
         v = check_speeds("history_speeds", as_array("history_speeds", speeds, ndim=3))
@@ -105,22 +105,45 @@ def history_stats(
     return HistoryStats(post, n_posts, m, rho, standard, mean)
 
 
-def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
-    """``c_t,a``: number of history records in area a at second t, shape ``(T, n+1)``."""
-    T = x.shape[1]
+def _area_table(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy ``H_t`` and standard post ``s_t`` from the ``(T, n+1)`` table of ``c_t,a``.
+
+    Costs ``O(T·n)``: the choice when ``n + 1 <= m`` (see :func:`_area_runs` otherwise).
+    """
+    m, T = x.shape
     width = n_posts + 1
     flat = x + width * np.arange(T)[None, :]
-    return np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
-
-
-def _reference_value(counts: np.ndarray, m: int, n_posts: int) -> np.ndarray:
-    """``ρ_t = 1 − H_t / ln(n+1)`` with ``0 · ln 0 = 0``."""
+    counts = np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
     p = counts / m
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(counts > 0, p * np.log(np.where(counts > 0, p, 1.0)), 0.0)
-    entropy = -plogp.sum(axis=1)
-    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
-    return np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+    standard = counts.argmax(axis=1)  # the smallest id among ties
+    standard[counts[:, post] == counts.max(axis=1)] = post
+    return -plogp.sum(axis=1), standard
+
+
+def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy ``H_t`` and standard post ``s_t`` from each second's records sorted by area.
+
+    The runs of equal areas among a second's m sorted records are its non-zero ``c_t,a``, so
+    the cost is ``O(T·m log m)`` whatever n: the choice for lines longer than the history.
+    """
+    m, T = x.shape
+    flat = np.sort(x.T, axis=1).ravel()  # second t's records at [t·m, (t+1)·m)
+    start = np.ones(T * m, dtype=bool)
+    start[1:] = flat[1:] != flat[:-1]
+    start[::m] = True
+    first = np.flatnonzero(start)  # runs, in order of (second, area)
+    count = np.diff(np.append(first, T * m))
+    second = first // m
+    rows = np.searchsorted(second, np.arange(T))  # each second's first run
+    log_p = np.log(np.arange(1, m + 1) / m)  # counts are 1..m: a table, not a log per run
+    entropy = -np.add.reduceat(count * log_p[count - 1], rows) / m
+    is_max = count == np.maximum.reduceat(count, rows)[second]
+    smallest = np.minimum.reduceat(np.where(is_max, np.arange(first.size), first.size), rows)
+    standard = flat[first[smallest]]
+    standard[second[is_max & (flat[first] == post)]] = post
+    return entropy, standard
 
 
 def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray:

@@ -12,11 +12,9 @@ same scenario's generative model, :func:`sim.simulate_post_states`, with three c
 the seed is derived from ``(seed, round)``, no workers are passed (no worker-caused faults)
 and the scheduled faults and excursions are dropped, and the random equipment fault rate is
 :data:`AUGMENT_FAULT_RATE` instead of the scenario's. So the extra examples carry the fault
-kinds (uniform) and severities (``sim.equipment.RANDOM_SEVERITY``) that ``sim`` draws, often
-enough that every level is represented. Note that ``sim`` draws a fault's severity
-independently of its kind, and a missing facility looks the same at every severity: only a
-displacement's size and the environment vector show the level, so a perfect score is not
-reachable for missing-facility faults.
+severities (``sim.equipment.RANDOM_SEVERITY``) and the kinds that show them (a displacement's
+size, or the missing facility of that severity) that ``sim`` draws, often enough that every
+level is represented.
 
 **Held-out shifts.** Examples are split by day: the last fifth of the history days (at least
 one) is the test set, the fifth before it the validation set (Optuna's objective and

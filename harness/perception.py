@@ -28,7 +28,6 @@ from core.perception import (
     crop_boxes,
     crop_to_heatmap,
     crops_to_tensor,
-    difference_images,
     evaluate_grader,
     keypoint_speeds,
     oks_ap,
@@ -43,6 +42,7 @@ from core.perception import (
     torso_length,
     train_grader,
 )
+from harness.grading_data import history_day_states, post_examples, split_days
 from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
 from harness.tracking import log_metrics, tracked_run
 from sim.camera import (
@@ -52,7 +52,6 @@ from sim.camera import (
     render_frames,
     sample_poses,
 )
-from sim.photos import render_equipment_photo, standard_photo
 
 WEIGHTS_NAME = "keypoint_net.safetensors"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -309,7 +308,7 @@ def evaluate_perception(
 
     Keypoints on rendered frames; speeds and areas through :class:`harness.sources.PixelSource`
     on one simulated shift per post; a per-post grading net on shift-change photos labelled
-    with the simulator's true levels (first 75 % of the days to train, the rest to test).
+    with the simulator's true levels, scored on held-out days (see :func:`_grading_f1`).
     """
     torch.set_num_threads(1)
     held_out = seed + EVAL_SEED_OFFSET
@@ -351,7 +350,7 @@ def evaluate_perception(
     table["frames_per_s"] = n_frames / perceive_s
     table["lk_vs_dense_cost"] = lk_s / dense_s
     table["grading_macro_f1"], table["grading_per_post"] = _grading_f1(
-        scenario, seconds=grading_seconds, rng=rng
+        scenario, seconds=grading_seconds
     )
     return table
 
@@ -369,36 +368,27 @@ def _flow_seconds(frames: np.ndarray, keypoints: np.ndarray) -> tuple[float, flo
 
 
 def _grading_f1(
-    scenario: sim.Scenario, *, seconds: float, rng: np.random.Generator
+    scenario: sim.Scenario, *, seconds: float, rounds: int = 8
 ) -> tuple[float, list[float]]:
-    """Mean over posts of the held-out macro F1 of a per-post grader on true levels."""
-    days = range(1, scenario.days.history + scenario.days.evaluate + 1)
-    states = []
+    """Mean over posts of the held-out macro F1 of a per-post grader on true levels.
+
+    The examples are those of ``hazard-harness train`` (:mod:`harness.grading_data`: real
+    shift changes plus ``rounds`` of augmentation); the grader trains for ``seconds`` on all
+    but the test days and is scored on the test days' examples.
+    """
+    days = list(scenario.history_days)
+    states: dict[tuple[int, str], tuple[sim.PostState, ...]] = {}
     for day in days:
-        summaries = [
-            w.summary()
-            for p in range(1, scenario.n_posts + 1)
-            for w in sim.simulate_workers(scenario, post=p, day=day, shift="day")
-        ]
-        states.append(sim.simulate_post_states(scenario, day=day, shift="day", workers=summaries))
-    split = int(0.75 * len(states))
+        states.update(history_day_states(scenario, day))
+    test_days = split_days(days)[2]
     scores = []
     for post in range(1, scenario.n_posts + 1):
-        own = [s[post - 1] for s in states]
-        photos = np.stack(
-            [
-                render_equipment_photo(
-                    post, displacement_px=s.displacement_px, missing=s.missing, rng=rng
-                )
-                for s in own
-            ]
-        )
-        diff = difference_images(photos, standard_photo(post))
-        env = np.stack([s.environment for s in own]).astype(np.float32)
-        labels = np.array([s.true_level for s in own])
+        real = {key: by_post[post - 1] for key, by_post in states.items()}
+        data = post_examples(scenario, post, real, rounds=rounds)
+        held_out = np.isin(data.day, test_days)
+        fit, test = data.subset(~held_out), data.subset(held_out)
         grader, _ = train_grader(
-            diff[:split], env[:split], labels[:split], seed=post, epochs=200, max_seconds=seconds
+            fit.images, fit.env, fit.labels, seed=post, epochs=200, max_seconds=seconds
         )
-        held_out = evaluate_grader(grader, diff[split:], env[split:], labels[split:])
-        scores.append(held_out["macro_f1"])
+        scores.append(evaluate_grader(grader, test.images, test.env, test.labels)["macro_f1"])
     return float(np.nanmean(scores)), scores
