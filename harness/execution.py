@@ -7,9 +7,11 @@ holds only what has not been folded in yet, and tasks are retried when a worker 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
@@ -57,6 +59,25 @@ def ray_session(*, address: str | None = None, workers: int | None = None) -> It
         yield
     finally:
         ray.shutdown()
+
+
+def _ready(module: str, hold_s: float) -> int:
+    """Task: import ``module`` and hold the worker a moment, so each task lands on its own."""
+    importlib.import_module(module)
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
+    """Start ``count`` one-CPU workers with ``module`` imported, before anything is timed.
+
+    Ray starts worker processes lazily; without this the first timed tasks pay for process
+    start and imports. Returns the number of distinct worker processes reached.
+    """
+    import ray
+
+    remote = ray.remote(num_cpus=1)(_ready)
+    return len(set(ray.get([remote.remote(module, hold_s) for _ in range(count)])))
 
 
 def map_unordered(
