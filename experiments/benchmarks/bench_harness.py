@@ -26,6 +26,9 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# one BLAS thread, as in a Ray worker, so the in-process baseline is like for like
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 sys.path.insert(0, str(ROOT))
 
 
@@ -100,12 +103,15 @@ def main() -> None:
           f"p99 {report['latency_p99_s'] * 1e3:.0f} ms; "
           f"worker peak RSS {report['worker_peak_rss_mb']:.0f} MB")  # fmt: skip
 
+    # this machine's speed drifts by tens of percent: bracket the Ray run with plain runs
+    before = in_process(args.posts, days, 28_800, 3, cache)
     one, ray_wall = stress(work / "one", cache, *base, "--workers", "1", "--no-baseline")
-    plain = in_process(args.posts, days, 28_800, 3, cache)
+    after = in_process(args.posts, days, 28_800, 3, cache)
+    plain = (before + after) / 2
     print(f"[overhead] stress command with 1 Ray worker + MLflow: {ray_wall:.1f} s "
           f"(setup {one['setup_s']:.1f} s, Ray start {one['ray_start_s']:.1f} s, "
           f"scoring {one['scoring_wall_s']:.1f} s); same functions in one process: "
-          f"{plain:.1f} s; overhead share of the command's wall time "
+          f"{plain:.1f} s (mean of {before:.1f} s before, {after:.1f} s after); overhead share of the command's wall time "
           f"{(ray_wall - plain) / ray_wall:.1%}, of the scoring phase "
           f"{(one['scoring_wall_s'] - plain) / one['scoring_wall_s']:.1%}")  # fmt: skip
 
