@@ -111,7 +111,8 @@ def main() -> None:
     print(f"[overhead] stress command with 1 Ray worker + MLflow: {ray_wall:.1f} s "
           f"(setup {one['setup_s']:.1f} s, Ray start {one['ray_start_s']:.1f} s, "
           f"scoring {one['scoring_wall_s']:.1f} s); same functions in one process: "
-          f"{plain:.1f} s (mean of {before:.1f} s before, {after:.1f} s after); overhead share of the command's wall time "
+          f"{plain:.1f} s (mean of {before:.1f} s before, {after:.1f} s after); "
+          f"overhead share of the command's wall time "
           f"{(ray_wall - plain) / ray_wall:.1%}, of the scoring phase "
           f"{(one['scoring_wall_s'] - plain) / one['scoring_wall_s']:.1%}")  # fmt: skip
 
