@@ -18,11 +18,12 @@ speed steady, so that per-second speeds compare well with a history mean. Standi
 visit, the aisle, a break) sways by `SWAY_RADIUS_PX`; walking crosses the image at
 ``WALK_SPEED_M_S × PX_PER_M`` px/s.
 
-**Measurement noise** (signal fidelity; to be fitted to the pixel path). Each measured
-keypoint is the true one plus i.i.d. Gaussian jitter of `KEYPOINT_JITTER_PX` px per
+**Measurement noise** (signal fidelity, fitted to the pixel path: docs/calibration.md). Each
+measured keypoint is the true one plus i.i.d. Gaussian jitter of `KEYPOINT_JITTER_PX` px per
 coordinate per frame, and speed is ``|Δ measured keypoint| × rate_hz`` (so a still keypoint
-reads ≈ 1.77 px/s at the default jitter and 1 Hz). Measured positions switch area a uniform
-0..`POSITION_LAG_MAX_S` seconds after the true switch (foot-heatmap accumulation lag).
+reads ≈ 0.8 px/s at 1 Hz). Measured positions switch area a uniform
+`POSITION_LAG_MIN_S`..`POSITION_LAG_MAX_S` seconds after the true switch (the lag of the
+foot-heatmap accumulation at α = 0.05).
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ IRREGULARITY = 0.05
 IRREGULARITY_PER_SKILL = 0.5
 SWAY_RADIUS_PX = 2.0
 SWAY_FREQ_HZ = 0.05
-KEYPOINT_JITTER_PX = 1.0
-POSITION_LAG_MAX_S = 3.0
+KEYPOINT_JITTER_PX = 0.45
+"""Fitted to the pixel path: a still keypoint reads 0.77 px/s there (docs/calibration.md)."""
+POSITION_LAG_MIN_S = 12.0
+POSITION_LAG_MAX_S = 14.0
+"""Fitted to the pixel path's area-switch lag at α = 0.05 (ln 2 / −ln(1 − α) ≈ 13.5 s)."""
 
 WORK_RADIUS_PX: np.ndarray = np.array(
     # head neck r_sh r_el r_wr l_sh l_el l_wr r_hip r_kn r_an l_hip l_kn l_an
@@ -469,11 +473,12 @@ _NOISE_TABLE_SIZE = 1 << 21
 
 
 def _measured_positions(area: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
-    """True areas with each switch delayed by a uniform lag of 0..`POSITION_LAG_MAX_S`."""
+    """True areas with each switch delayed by a uniform lag in `POSITION_LAG_MIN_S`..`MAX_S`."""
     change = np.flatnonzero(np.diff(area)) + 1
     if change.size == 0:
         return area.copy()
-    lag = rng.integers(0, round(POSITION_LAG_MAX_S * rate) + 1, size=change.size)
+    low, high = round(POSITION_LAG_MIN_S * rate), round(POSITION_LAG_MAX_S * rate)
+    lag = rng.integers(low, high + 1, size=change.size)
     limit = np.append(change[1:], area.size)
     moved = np.minimum(change + lag, limit)
     runs = np.append(area[0], area[change])
