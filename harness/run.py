@@ -109,7 +109,7 @@ def make_config(
 
 def max_in_flight(workers: int | None) -> int:
     """Tasks kept pending: enough to keep every worker busy, few enough to bound memory."""
-    return 2 * (workers or os.cpu_count() or 1)
+    return 4 * (workers or os.cpu_count() or 1)
 
 
 def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
