@@ -63,6 +63,20 @@ class SearchSpace:
         merged = {**self.base.to_dict(), **{k: values[k] for k in self.ranges if k in values}}
         return core.ModelParams.from_dict(merged)
 
+    def distance_to_base(self, values: Mapping[str, object]) -> float:
+        """How far ``values`` lie from ``base``: each tuned parameter's offset as a fraction of
+        its range (a different choice counts 1), summed. Ranks equally good trials."""
+        total = 0.0
+        base = self.base.to_dict()
+        for name, r in self.ranges.items():
+            if name not in values:
+                continue
+            if r.choices is not None:
+                total += float(values[name] != base[name])
+            else:
+                total += abs(float(values[name]) - float(base[name])) / (r.high - r.low)
+        return total
+
     def describe(self) -> dict[str, str]:
         """One line per tuned parameter (for logs and MLflow params)."""
         return {

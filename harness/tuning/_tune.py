@@ -204,8 +204,11 @@ def choose_best(
 ) -> tuple[core.ModelParams, list[optuna.trial.FrozenTrial]]:
     """The best trial's parameters, and the Pareto front (empty for one objective).
 
-    With several objectives the Pareto trial with the best root-cause F1 on the tuning days
-    is chosen (the harness's default objective breaks the tie).
+    With one objective, of the trials that share the best value the one nearest MODEL.md's
+    defaults is chosen (on few tuning shifts many settings tie, and the extreme ones do not
+    carry over to new days). With several objectives the Pareto trial with the best
+    root-cause F1 on the tuning days is chosen (the harness's default objective breaks the
+    tie).
     """
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise HarnessError(
@@ -213,7 +216,14 @@ def choose_best(
             "trials (e.g. `optuna trials`)"
         )
     if len(config.objectives) == 1:
-        return config.space.params(study.best_trial.params), []
+        best = study.best_value
+        tied = [
+            t
+            for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE and abs(t.value - best) <= 1e-12
+        ]
+        nearest = min(tied, key=lambda t: (config.space.distance_to_base(t.params), t.number))
+        return config.space.params(nearest.params), []
     front = study.best_trials
     candidates = [config.space.params(t.params) for t in front]
     tuning = features.select(config.tuning_days)

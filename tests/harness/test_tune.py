@@ -120,3 +120,13 @@ def test_cli_rejects_unknown_objective(tiny: Path, capsys: pytest.CaptureFixture
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown objective 'root_cause_recal'" in err and "did you mean" in err
+
+
+def test_distance_to_base_ranks_ties_toward_model_md_defaults():
+    from harness.tuning import make_space
+
+    space = make_space(names=("tau_D", "direction"))
+    # tau_D range [0.2, 1.6]: |0.9 - 0.5| / 1.4; a different direction counts 1
+    assert space.distance_to_base({"tau_D": 0.9, "direction": "out"}) == pytest.approx(0.4 / 1.4)
+    assert space.distance_to_base({"tau_D": 0.5, "direction": "both"}) == pytest.approx(1.0)
+    assert space.distance_to_base({"tau_D": 0.5, "direction": "out"}) == 0.0

@@ -12,7 +12,7 @@ def test_demo_is_valid_and_derives_the_harness_properties(demo: Scenario) -> Non
     assert demo.samples_per_shift == 7200
     assert demo.shift_names == ("day", "night")
     assert demo.history_days == range(1, 31)
-    assert demo.evaluate_days == range(31, 37)
+    assert demo.evaluate_days == range(31, 43)
     g = demo.G
     assert g.shape == (6, 6) and g.dtype == np.float64
     assert np.array_equal(g, g.T) and np.all(np.diag(g) == 1)
