@@ -70,16 +70,12 @@ def make_config(
     ``graders`` (``latest`` or ``post=version,...``) makes the levels come from the registered
     grading DNNs; every named version must exist in the registry.
     """
-    try:
-        scenario = sim.load_scenario(scenario_path)
-    except sim.ScenarioError as exc:
-        raise HarnessError(f"scenario {str(scenario_path)!r}: {exc}") from exc
+    scenario = load_scenario_file(scenario_path)
     if fidelity is not None:
         if fidelity not in FIDELITIES:
             raise HarnessError(f"--fidelity must be one of {FIDELITIES}, got {fidelity!r}")
         scenario = scenario.model_copy(update={"fidelity": fidelity})
-    if workers is not None and workers < 1:
-        raise HarnessError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     cache = Path(cache_dir or os.environ.get("HAZARD_HARNESS_CACHE", ".hazard-cache"))
     weights = Path(keypoint_weights) if keypoint_weights else cache / DEFAULT_KEYPOINT_WEIGHTS
     if scenario.fidelity == "pixel" and not weights.is_file():
@@ -105,6 +101,20 @@ def make_config(
         progress=progress,
         graders=versions,
     )
+
+
+def load_scenario_file(path: str | Path) -> sim.Scenario:
+    """The scenario in ``path``; a bad one raises :class:`HarnessError` naming the file."""
+    try:
+        return sim.load_scenario(path)
+    except sim.ScenarioError as exc:
+        raise HarnessError(f"scenario {str(path)!r}: {exc}") from exc
+
+
+def check_workers(workers: int | None) -> None:
+    """Raise unless ``--workers`` is unset or >= 1."""
+    if workers is not None and workers < 1:
+        raise HarnessError(f"--workers must be >= 1, got {workers}")
 
 
 def max_in_flight(workers: int | None) -> int:

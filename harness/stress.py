@@ -22,7 +22,7 @@ from harness import outputs
 from harness._errors import HarnessError
 from harness.execution import ray_session, warm_workers
 from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
-from harness.run import max_in_flight
+from harness.run import check_workers, max_in_flight
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 
 
@@ -60,8 +60,7 @@ def stress_scenario(config: StressConfig) -> sim.Scenario:
         value = getattr(config, name)
         if value < 1:
             raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if config.workers is not None and config.workers < 1:
-        raise HarnessError(f"--workers must be >= 1, got {config.workers}")
+    check_workers(config.workers)
     return sim.load_scenario(
         {
             "name": f"stress-{config.posts}",

@@ -44,7 +44,7 @@ import sim
 from harness._errors import HarnessError
 from harness.execution import map_unordered, ray_session
 from harness.grading_data import GradingData, history_day_states, post_examples
-from harness.run import max_in_flight
+from harness.run import check_workers, load_scenario_file, max_in_flight
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 
 
@@ -113,15 +113,11 @@ def make_train_config(
     progress: bool = True,
 ) -> TrainConfig:
     """Validate every input of ``train``; raises :class:`HarnessError` with the reason."""
-    try:
-        scenario = sim.load_scenario(scenario_path)
-    except sim.ScenarioError as exc:
-        raise HarnessError(f"scenario {str(scenario_path)!r}: {exc}") from exc
+    scenario = load_scenario_file(scenario_path)
     for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
         if value < low:
             raise HarnessError(f"--{name} must be >= {low}, got {value}")
-    if workers is not None and workers < 1:
-        raise HarnessError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     if scenario.days.history < 3:
         raise HarnessError(
             f"train needs >= 3 history days (train / validation / test), got "
