@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hazard-harness",
         description="Simulate a production line and evaluate the safety-hazard tracking model.",
     )
+    from harness.run import code_version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {code_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a scenario end to end and write results.json")
