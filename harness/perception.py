@@ -42,9 +42,11 @@ from core.perception import (
     torso_length,
     train_grader,
 )
+from harness import outputs
+from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
 from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
-from harness.tracking import log_metrics, tracked_run
+from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -253,17 +255,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _eval_command(args: argparse.Namespace) -> int:
     if not args.weights.is_file():
-        print(
-            f"error: keypoint weights {str(args.weights)!r} are missing: train them with "
+        raise HarnessError(
+            f"keypoint weights {str(args.weights)!r} are missing: train them with "
             f"`hazard-harness perception train --out {args.weights.parent}`"
         )
-        return 2
     settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
-    with tracked_run(
-        experiment="hazard-harness/perception",
-        run_name=f"perception-eval-seed{args.seed}",
-        params=settings,
-        tags={"command": "perception eval"},
+    with (
+        sigterm_as_interrupt(),
+        outputs.staged(args.out) as staging,
+        tracked_run(
+            experiment="hazard-harness/perception",
+            run_name=f"perception-eval-seed{args.seed}",
+            params=settings,
+            tags={"command": "perception eval"},
+        ),
     ):
         table = evaluate_perception(
             args.weights,
@@ -274,8 +279,7 @@ def _eval_command(args: argparse.Namespace) -> int:
             grading_days=args.grading_days,
             grading_seconds=args.grading_seconds,
         )
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "perception.json").write_text(json.dumps(table, indent=2))
+        (staging / "perception.json").write_text(json.dumps(table, indent=2))
         log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
     print(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
     return 0

@@ -74,3 +74,14 @@ def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights:
     for key in ("pck", "oks_ap", "speed_median_rel_err", "area_accuracy", "grading_macro_f1",
                 "frames_per_s", "lk_vs_dense_cost"):  # fmt: skip
         assert key in table
+
+
+def test_perception_eval_without_weights_fails_before_any_work(tmp_path, capsys) -> None:
+    from harness.cli import main
+
+    missing = tmp_path / "none.safetensors"
+    code = main(["perception", "eval", "--out", str(tmp_path / "out"), "--weights", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "none.safetensors' are missing" in err and "perception train --out" in err
+    assert not (tmp_path / "out").exists()
