@@ -88,16 +88,6 @@ def confusion_matrix(predicted: Sequence[int], truth: Sequence[int], n_classes: 
     )
 
 
-def macro_f1(confusion: np.ndarray) -> float:
-    """Mean F1 over the classes present in truth or prediction."""
-    c = np.asarray(confusion, dtype=np.float64)
-    tp = np.diag(c)
-    support = c.sum(axis=1) + c.sum(axis=0)
-    present = support > 0
-    f1 = np.divide(2 * tp, support, out=np.zeros_like(tp), where=present)
-    return float(f1[present].mean()) if present.any() else 0.0
-
-
 def flag_scores(flags: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Precision/recall/F1 of a worker flag against its label, and the ROC AUC of ``scores``.
 

@@ -8,11 +8,13 @@ decisions of each shift (they need every post's dwell row).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +236,109 @@ def score_posts(
         yield from results
 
 
+def group_by_shift(
+    results: Iterable[PostShift],
+) -> dict[tuple[int, str], dict[int, PostShift]]:
+    """Post results folded in as they stream back: per (day, shift), per post."""
+    grouped: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
+    for ps in results:
+        grouped[(ps.day, ps.shift)][ps.post] = ps
+    return grouped
+
+
+@dataclass(frozen=True)
+class LineShift:
+    """One evaluated shift of the line: what its decisions need, in post order, and the truth."""
+
+    day: int
+    shift: str
+    levels: np.ndarray
+    """``(n,)`` levels the model sees (the grading)."""
+    true_D: np.ndarray
+    """``(n,)`` hazard degrees from the true levels."""
+    states: tuple[sim.PostState, ...]
+    rows: tuple[WorkerRow, ...]
+    dwell: np.ndarray
+    """``(n, n+1)`` dwell seconds."""
+
+    @functools.cached_property
+    def worker_ids(self) -> tuple[str, ...]:
+        """Ids of the shift's workers, in post order."""
+        return tuple(w.worker for w in self.rows)
+
+    @functools.cached_property
+    def worker_posts(self) -> np.ndarray:
+        """``(w,)`` posts of the shift's workers."""
+        return np.array([w.post for w in self.rows])
+
+    @functools.cached_property
+    def Z(self) -> np.ndarray:
+        """``(w,)`` on-post states of the shift's workers."""
+        return np.array([w.Z for w in self.rows])
+
+    @functools.cached_property
+    def Y(self) -> np.ndarray:
+        """``(w,)`` proficiencies at the parameters the workers were scored with."""
+        return np.array([w.Y for w in self.rows])
+
+    def record(
+        self,
+        G: np.ndarray,
+        T: float,
+        params: core.ModelParams,
+        Y: np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """The shift's ``results.json`` record at ``params`` (``Y`` overrides the rows').
+
+        Cheap enough for every trial of a threshold study: the worker arrays are built once.
+        """
+        table = core.decide_shift(
+            self.levels,
+            G,
+            dwell=self.dwell,
+            T=T,
+            worker_ids=self.worker_ids,
+            worker_posts=self.worker_posts,
+            Z=self.Z,
+            Y=self.Y if Y is None else Y,
+            params=params,
+        )
+        return _shift_record(self.day, self.shift, table, self.true_D, self.states, self.rows)
+
+
+def line_shifts(
+    scenario: sim.Scenario,
+    post_shifts: dict[tuple[int, str], dict[int, PostShift]],
+    *,
+    levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
+) -> list[LineShift]:
+    """Every evaluated shift assembled from its posts' results, in (day, shift) order.
+
+    Args:
+        post_shifts: per (day, shift), per post, the scoring result.
+        levels_of: the levels the model sees for a shift's post states (the grading).
+    """
+    out = []
+    for day in scenario.evaluate_days:
+        for shift in scenario.shift_names:
+            by_post = post_shifts[(day, shift)]
+            ordered = [by_post[p] for p in range(1, scenario.n_posts + 1)]
+            summaries = [s for ps in ordered for s in ps.summaries]
+            states = sim.simulate_post_states(scenario, day=day, shift=shift, workers=summaries)
+            out.append(
+                LineShift(
+                    day=day,
+                    shift=shift,
+                    levels=levels_of(scenario, day, shift, states),
+                    true_D=core.hazard_degree([s.true_level for s in states], scenario.G),
+                    states=states,
+                    rows=tuple(w for ps in ordered for w in ps.workers),
+                    dwell=np.stack([ps.dwell for ps in ordered]),
+                )
+            )
+    return out
+
+
 def decide_shifts(
     scenario: sim.Scenario,
     post_shifts: dict[tuple[int, str], dict[int, PostShift]],
@@ -241,38 +346,12 @@ def decide_shifts(
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
 ) -> list[dict[str, Any]]:
-    """Line-level decisions of every evaluated shift as ``results.json`` shift records.
-
-    Args:
-        post_shifts: per (day, shift), per post, the scoring result.
-        levels_of: the levels the model sees for a shift's post states (the grading).
-    """
-    n = scenario.n_posts
-    G = scenario.G
+    """Line-level decisions of every evaluated shift as ``results.json`` shift records."""
     T = scenario.shifts.length_s
-    records = []
-    for day in scenario.evaluate_days:
-        for shift in scenario.shift_names:
-            by_post = post_shifts[(day, shift)]
-            ordered = [by_post[p] for p in range(1, n + 1)]
-            rows = [w for ps in ordered for w in ps.workers]
-            summaries = [s for ps in ordered for s in ps.summaries]
-            states = sim.simulate_post_states(scenario, day=day, shift=shift, workers=summaries)
-            levels = levels_of(scenario, day, shift, states)
-            table = core.decide_shift(
-                levels,
-                G,
-                dwell=np.stack([ps.dwell for ps in ordered]),
-                T=T,
-                worker_ids=[w.worker for w in rows],
-                worker_posts=[w.post for w in rows],
-                Z=[w.Z for w in rows],
-                Y=[w.Y for w in rows],
-                params=params,
-            )
-            true_D = core.hazard_degree([s.true_level for s in states], G)
-            records.append(shift_record(day, shift, table, true_D, states, rows))
-    return records
+    return [
+        s.record(scenario.G, T, params)
+        for s in line_shifts(scenario, post_shifts, levels_of=levels_of)
+    ]
 
 
 def true_levels(
@@ -282,7 +361,7 @@ def true_levels(
     return np.array([s.true_level for s in states])
 
 
-def shift_record(
+def _shift_record(
     day: int,
     shift: str,
     table: core.RootCauseTable,

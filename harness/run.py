@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,13 @@ from harness._errors import HarnessError
 from harness.execution import ray_session
 from harness.metrics import run_metrics
 from harness.params_file import load_params
-from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
+from harness.pipeline import (
+    decide_shifts,
+    ensure_history,
+    group_by_shift,
+    score_posts,
+    true_levels,
+)
 from harness.sources import make_source
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 
@@ -122,8 +127,8 @@ def max_in_flight(workers: int | None) -> int:
     return 4 * (workers or os.cpu_count() or 1)
 
 
-def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
-    """Score the scenario on Ray (already started); returns shift records and post results."""
+def evaluate(config: RunConfig) -> list[dict[str, Any]]:
+    """Score the scenario on Ray (already started); returns its shift records."""
     scenario = config.scenario
     in_flight = max_in_flight(config.workers)
     store_root = ensure_history(
@@ -132,18 +137,16 @@ def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
     source = make_source(
         scenario.fidelity, weights=str(config.keypoint_weights), alpha=config.params.alpha
     )
-    by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
-    post_results = []
-    for ps in score_posts(
-        scenario,
-        store_root,
-        config.params,
-        max_in_flight=in_flight,
-        progress=config.progress,
-        source=source,
-    ):
-        by_shift[(ps.day, ps.shift)][ps.post] = ps
-        post_results.append(ps)
+    by_shift = group_by_shift(
+        score_posts(
+            scenario,
+            store_root,
+            config.params,
+            max_in_flight=in_flight,
+            progress=config.progress,
+            source=source,
+        )
+    )
     levels_of = true_levels
     if config.graders is not None:
         from harness.grading_data import GraderLevels
@@ -151,7 +154,7 @@ def evaluate(config: RunConfig) -> tuple[list[dict[str, Any]], list[PostShift]]:
 
         levels_of = GraderLevels(load_graders(config.graders))
     records = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
-    return records, post_results
+    return records
 
 
 def run(config: RunConfig) -> dict[str, Any]:
@@ -168,7 +171,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         tags={"command": "run"},
     ) as run_id:  # fmt: skip
         with ray_session(address=config.address, workers=config.workers):
-            records, _ = evaluate(config)
+            records = evaluate(config)
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import resource
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,14 @@ import sim
 from harness import outputs
 from harness._errors import HarnessError
 from harness.execution import ray_session, warm_workers
-from harness.pipeline import PostShift, decide_shifts, ensure_history, score_posts, true_levels
+from harness.pipeline import (
+    PostShift,
+    decide_shifts,
+    ensure_history,
+    group_by_shift,
+    score_posts,
+    true_levels,
+)
 from harness.run import check_workers, max_in_flight
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
 
@@ -120,10 +126,9 @@ def stress(config: StressConfig) -> dict[str, Any]:
             history_s = time.perf_counter() - start
             wall, results = _timed_scoring(scenario, root, in_flight, config.progress)
             start = time.perf_counter()
-            by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
-            for ps in results:
-                by_shift[(ps.day, ps.shift)][ps.post] = ps
-            decide_shifts(scenario, by_shift, core.ModelParams(), levels_of=true_levels)
+            decide_shifts(
+                scenario, group_by_shift(results), core.ModelParams(), levels_of=true_levels
+            )
             decide_s = time.perf_counter() - start
             baseline_wall = None
             if config.baseline and n_workers > 1:

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +46,10 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     in this process; the line decisions run after it, untimed, as in ``stress``."""
     import core
     from harness.pipeline import (
-        PostShift,
         decide_shifts,
         ensure_history,
-        post_history_stats,
-        score_post_days,
+        group_by_shift,
+        score_units,
         true_levels,
     )
     from harness.stress import StressConfig, stress_scenario
@@ -68,15 +66,11 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
         ray.shutdown()
     params = core.ModelParams()
     start = time.perf_counter()
-    by_shift: dict = defaultdict(dict)
-    days_ = tuple(scenario.evaluate_days)
-    for post in range(1, posts + 1):
-        stats = post_history_stats(scenario, str(root), post, "day")
-        for ps in score_post_days(scenario, post, "day", days_, stats, params):
-            by_shift[(ps.day, ps.shift)][ps.post] = ps
+    units = tuple((post, "day") for post in range(1, posts + 1))
+    results = score_units(scenario, str(root), units, params)  # the tasks' body, unsplit
     seconds = time.perf_counter() - start
+    by_shift = group_by_shift(results)
     decide_shifts(scenario, by_shift, params, levels_of=true_levels)
-    assert all(isinstance(v, PostShift) for d in by_shift.values() for v in d.values())
     return seconds
 
 

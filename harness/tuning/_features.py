@@ -15,7 +15,6 @@ post states (truth), dwell matrices, worker ids and posts, Z. Which parameters c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,12 +27,12 @@ import sim
 from harness.execution import TASK_RETRIES
 from harness.metrics import run_metrics
 from harness.pipeline import (
-    PostShift,
-    WorkerRow,
+    LineShift,
     ensure_history,
+    group_by_shift,
+    line_shifts,
     post_history_stats,
     score_posts,
-    shift_record,
     true_levels,
 )
 
@@ -47,28 +46,12 @@ def y_key(params: core.ModelParams) -> YKey:
 
 
 @dataclass(frozen=True)
-class ShiftFeatures:
-    """One evaluated shift: everything a decision needs except Y, and the truth."""
-
-    day: int
-    shift: str
-    levels: np.ndarray
-    true_D: np.ndarray
-    states: tuple[sim.PostState, ...]
-    rows: tuple[WorkerRow, ...]
-    dwell: np.ndarray
-    worker_ids: tuple[str, ...]
-    worker_posts: np.ndarray
-    Z: np.ndarray
-
-
-@dataclass(frozen=True)
 class Features:
     """Cached shifts of a scenario (in ``decide_shifts`` order) and the line's constants."""
 
     G: np.ndarray
     T: float
-    shifts: tuple[ShiftFeatures, ...]
+    shifts: tuple[LineShift, ...]
 
     @property
     def days(self) -> tuple[int, ...]:
@@ -93,14 +76,9 @@ def shift_records(
     Args:
         Y: ``(shifts, workers)`` proficiencies at ``params``' ``(rho_min, eps)``.
     """
-    records = []
-    for s, y in zip(features.shifts, Y, strict=True):
-        table = core.decide_shift(
-            s.levels, features.G, dwell=s.dwell, T=features.T, worker_ids=s.worker_ids,
-            worker_posts=s.worker_posts, Z=s.Z, Y=y, params=params,
-        )  # fmt: skip
-        records.append(shift_record(s.day, s.shift, table, s.true_D, s.states, s.rows))
-    return records
+    return [
+        s.record(features.G, features.T, params, y) for s, y in zip(features.shifts, Y, strict=True)
+    ]
 
 
 def evaluate(features: Features, params: core.ModelParams, Y: np.ndarray) -> dict[str, Any]:
@@ -177,42 +155,28 @@ def build_features(
     groups = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
     stats_refs = {g: stats_task.remote(scenario_ref, str(store_root), *g) for g in groups}
     default = core.ModelParams()
-    by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
-    for ps in score_posts(
-        scenario, store_root, default, max_in_flight=max_in_flight, progress=progress,
-        stats_refs=stats_refs, with_speeds=True,
-    ):  # fmt: skip
-        by_shift[(ps.day, ps.shift)][ps.post] = ps
+    by_shift = group_by_shift(
+        score_posts(
+            scenario,
+            store_root,
+            default,
+            max_in_flight=max_in_flight,
+            progress=progress,
+            stats_refs=stats_refs,
+            with_speeds=True,
+        )
+    )
 
     n, per_post = scenario.n_posts, scenario.workers.per_post
     order = [(d, s) for d in scenario.evaluate_days for s in scenario.shift_names]
-    shifts = []
-    for day, shift in order:
-        ordered = [by_shift[(day, shift)][p] for p in range(1, n + 1)]
-        rows = tuple(w for ps in ordered for w in ps.workers)
-        summaries = [s for ps in ordered for s in ps.summaries]
-        states = sim.simulate_post_states(scenario, day=day, shift=shift, workers=summaries)
-        shifts.append(
-            ShiftFeatures(
-                day=day,
-                shift=shift,
-                levels=true_levels(scenario, day, shift, states),
-                true_D=core.hazard_degree([s.true_level for s in states], scenario.G),
-                states=states,
-                rows=rows,
-                dwell=np.stack([ps.dwell for ps in ordered]),
-                worker_ids=tuple(w.worker for w in rows),
-                worker_posts=np.array([w.post for w in rows]),
-                Z=np.array([w.Z for w in rows]),
-            )
-        )
+    shifts = line_shifts(scenario, by_shift, levels_of=true_levels)
     refs, layout = {}, {}
     for post, shift in groups:
         rows_idx = np.array([k for k, key in enumerate(order) if key[1] == shift])
         speeds = np.concatenate([by_shift[order[k]][post].speeds for k in rows_idx])
         refs[(post, shift)] = (stats_refs[(post, shift)], ray.put(speeds))
         layout[(post, shift)] = (rows_idx, slice((post - 1) * per_post, post * per_post))
-    y_default = np.array([[w.Y for w in s.rows] for s in shifts])
+    y_default = np.array([s.Y for s in shifts])
     cache = ProficiencyCache(
         refs=refs,
         layout=layout,

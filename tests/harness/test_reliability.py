@@ -131,7 +131,7 @@ def test_killed_worker_is_retried_and_results_are_identical(tmp_path):
         stop, killed = threading.Event(), []
         killer = threading.Thread(target=_kill_one_scoring_worker, args=(stop, killed))
         killer.start()
-        records, _ = evaluate(config)
+        records = evaluate(config)
         stop.set()
         killer.join()
     finally:
