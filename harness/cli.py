@@ -1,149 +1,452 @@
-"""The ``hazard-harness`` command line: run, stress, report, tune (and the perception commands)."""
+"""The ``hazard-harness`` command line: every command and its options, declared once.
+
+Built with click. Command implementations are imported inside each command, so ``--help``
+and ``--version`` import nothing heavy. Every project error (bad input, an unreachable
+cluster or server, a corrupt file) exits 2 with one line on stderr; an interrupt (SIGINT,
+SIGTERM, SIGHUP) exits ``128 + signal`` with one line, after its MLflow run ends KILLED and
+its staged output is removed. Options can also come from the environment:
+``HAZARD_HARNESS_<COMMAND>_<OPTION>`` (e.g. ``HAZARD_HARNESS_RUN_WORKERS=2``), besides the
+documented ``HAZARD_HARNESS_CACHE``, ``HAZARD_HARNESS_TIMEOUT``, ``RAY_ADDRESS`` and
+``MLFLOW_TRACKING_URI``.
+"""
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from harness import perception, train, tuning
+import click
+
 from harness._errors import HarnessError
+from harness.interrupts import Interrupted
+from harness.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
+
+PROG = "hazard-harness"
+CONTEXT = {
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+    "max_content_width": 100,
+    "auto_envvar_prefix": "HAZARD_HARNESS",
+}
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+class Finite(click.ParamType):
+    """A finite float within optional bounds (click's FloatRange lets NaN through)."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, *, low_open: bool = False) -> None:
+        self.low, self.low_open = low, low_open
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number, got {value!r}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
+            bound = f"{'>' if self.low_open else '>='} {self.low:g}"
+            self.fail(f"expected a number {bound}, got {value}", param, ctx)
+        return number
+
+
+POSITIVE = click.IntRange(min=1)
+POSITIVE_SECONDS = Finite(0.0, low_open=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+        return version(PROG)
+    except PackageNotFoundError:
+        return "source"
 
 
-def add_ray_options(parser: argparse.ArgumentParser) -> None:
-    """The options every Ray-backed command shares: --address, --workers, --no-progress."""
-    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else local)")
-    parser.add_argument(
-        "--workers", type=positive_int, help="Ray workers (default: all local cores)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable:
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="hazard-harness",
-        description="Simulate a production line and evaluate the safety-hazard tracking model.",
-    )
-    from harness.run import code_version
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {code_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run a scenario end to end and write results.json")
-    run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--fidelity", choices=("signal", "pixel"), help="override the scenario's")
-    run.add_argument("--params", help="model parameters YAML (e.g. tune's best_params.yaml)")
-    run.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
-    run.add_argument(
-        "--graders",
-        metavar="latest|POST=VERSION,...",
-        help="levels from the registered grading DNNs (default: true levels)",
-    )
-    run.add_argument(
-        "--keypoint-weights",
-        help="keypoint-network weights for fidelity pixel "
-        "(default: CACHE/models/keypoints/keypoint_net.safetensors)",
-    )
-    add_ray_options(run)
-    run.set_defaults(func=_run)
-
-    stress = sub.add_parser("stress", help="stress-test many posts in parallel")
-    stress.add_argument("--posts", type=positive_int, required=True, help="posts on the line")
-    stress.add_argument("--days", type=positive_int, required=True, help="evaluated days")
-    stress.add_argument("--fidelity", choices=("signal",), default="signal",
-                        help="only signal fidelity is stressed")  # fmt: skip
-    stress.add_argument("--out", default="runs/stress", help="output folder")
-    stress.add_argument("--length-s", type=positive_int, default=28_800, help="shift length (s)")
-    stress.add_argument("--history-days", type=positive_int, default=5, help="history days")
-    stress.add_argument("--no-baseline", action="store_true",
-                        help="skip the one-worker timing (no scaling efficiency)")  # fmt: skip
-    stress.add_argument("--cache", help="history cache folder (default: .hazard-cache)")
-    add_ray_options(stress)
-    stress.set_defaults(func=_stress)
-
-    report = sub.add_parser("report", help="(re)build the HTML report of a run")
-    report.add_argument("source", help="a run's output folder, or an MLflow run id")
-    report.add_argument("--out", help="where to write the report (default: the run folder)")
-    report.set_defaults(func=_report)
-
-    perception.register(sub)
-    tuning.register(sub)
-    train.register(sub)
-    return parser
+cache_option = click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    envvar=ENV_CACHE,
+    help=f"cache folder: history stores, trained graders [env {ENV_CACHE}; default .hazard-cache]",
+)
+timeout_option = click.option(
+    "--timeout",
+    type=POSITIVE_SECONDS,
+    envvar=ENV_TIMEOUT,
+    help=f"seconds to wait for a Ray cluster or MLflow server [env {ENV_TIMEOUT}; default 10]",
+)
+progress_option = click.option(
+    "--no-progress", is_flag=True, help="no progress bars (they are drawn only on a terminal)"
+)
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="show library notices (Ray, MLflow) on the console"
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="print a JSON summary")
+ray_options = _options(
+    click.option(
+        "--address",
+        envvar=ENV_RAY_ADDRESS,
+        help=f"Ray cluster to join, HOST:PORT or ray://HOST:PORT [env {ENV_RAY_ADDRESS}; "
+        "default: a local Ray]",
+    ),
+    click.option(
+        "--workers",
+        type=POSITIVE,
+        help="Ray workers (one CPU each) [default: all local cores, or the whole cluster]",
+    ),
+    timeout_option,
+)
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    help="torch device (auto: cuda when available)",
+)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from harness.run import make_config, run
+def command(group: click.Group, name: str | None = None) -> Callable:
+    """Declare a command of ``group``: its ``-v`` sets up logging before the body runs."""
+
+    def declare(fn: Callable[..., int]) -> click.Command:
+        @functools.wraps(fn)
+        def body(**kw: Any) -> int:
+            from harness import logs
+
+            logs.configure(verbose=kw.pop("verbose"))
+            return fn(**kw)
+
+        return group.command(name)(verbose_option(body))
+
+    return declare
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s")
+def cli() -> None:
+    """Simulate a production line and evaluate the safety-hazard tracking model."""
+
+
+@command(cli)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--fidelity", type=click.Choice(FIDELITIES), help="override the scenario's")
+@click.option(
+    "--params", type=click.Path(path_type=Path), help="model parameters YAML (tune's best_params)"
+)
+@click.option(
+    "--graders",
+    metavar="latest|POST=VERSION,...",
+    help="levels from the registered grading DNNs [default: the true levels]",
+)
+@click.option(
+    "--keypoint-weights",
+    type=click.Path(path_type=Path),
+    help="keypoint-network weights for fidelity pixel [default: CACHE/models/keypoints/…]",
+)
+@cache_option
+@ray_options
+@progress_option
+@json_option
+def run(**kw: Any) -> int:
+    """Run SCENARIO end to end: simulate, score on Ray, write DIR/results.json, log to MLflow."""
+    from harness.run import make_config
+    from harness.run import run as run_scenario
 
     config = make_config(
-        args.scenario, args.out, fidelity=args.fidelity, params_path=args.params,
-        address=args.address, workers=args.workers, cache_dir=args.cache,
-        progress=not args.no_progress, graders=args.graders,
-        keypoint_weights=args.keypoint_weights,
+        kw["scenario"], kw["out"], fidelity=kw["fidelity"], params_path=kw["params"],
+        address=kw["address"], workers=kw["workers"], timeout=kw["timeout"],
+        cache_dir=kw["cache"], progress=not kw["no_progress"], graders=kw["graders"],
+        keypoint_weights=kw["keypoint_weights"],
     )  # fmt: skip
-    results = run(config)
+    results = run_scenario(config)
     m = results["metrics"]
-    print(
-        f"root-cause F1 {m['root_cause']['f1']:.3f} (precision {m['root_cause']['precision']:.3f},"
-        f" recall {m['root_cause']['recall']:.3f}); management AUC {m['management']['auc']:.3f};"
-        f" training AUC {m['training']['auc']:.3f}"
+    if kw["as_json"]:
+        _print_json({k: results[k] for k in ("scenario", "seed", "fidelity", "mlflow_run_id")}
+                    | {"metrics": m, "out": str(config.out_dir)})  # fmt: skip
+        return 0
+    rc = m["root_cause"]
+    click.echo(
+        f"root-cause F1 {rc['f1']:.3f} (precision {rc['precision']:.3f}, recall "
+        f"{rc['recall']:.3f}); management AUC {m['management']['auc']:.3f}; training AUC "
+        f"{m['training']['auc']:.3f}"
     )
-    print(f"results: {config.out_dir / 'results.json'}")
-    print(f"report:  {config.out_dir / 'report.html'}")
-    print(f"MLflow run {results['mlflow_run_id']}")
+    click.echo(f"results: {config.out_dir / 'results.json'}")
+    click.echo(f"report:  {config.out_dir / 'report.html'}")
+    click.echo(f"MLflow run {results['mlflow_run_id']}")
     return 0
 
 
-def _stress(args: argparse.Namespace) -> int:
-    from harness.stress import StressConfig, stress
+@command(cli)
+@click.option("--posts", type=POSITIVE, required=True, help="posts on the synthetic line")
+@click.option("--days", type=POSITIVE, required=True, help="evaluated days (one shift a day)")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/stress"),
+              help="output folder")  # fmt: skip
+@click.option("--length-s", type=POSITIVE, default=28_800, help="shift length (s, 1 Hz)")
+@click.option("--history-days", type=POSITIVE, default=5, help="history days")
+@click.option("--no-baseline", is_flag=True, help="skip the one-worker timing (no scaling)")
+@cache_option
+@ray_options
+@progress_option
+@json_option
+def stress(**kw: Any) -> int:
+    """Stress-test many posts in parallel: throughput, latency, memory, scaling."""
+    from harness.stress import make_stress_config
+    from harness.stress import stress as run_stress
 
-    config = StressConfig(
-        posts=args.posts, days=args.days, out_dir=Path(args.out), workers=args.workers,
-        address=args.address, length_s=args.length_s, history_days=args.history_days,
-        baseline=not args.no_baseline, cache_dir=Path(args.cache or ".hazard-cache"),
-        progress=not args.no_progress,
+    config = make_stress_config(
+        posts=kw["posts"], days=kw["days"], out_dir=kw["out"], workers=kw["workers"],
+        address=kw["address"], timeout=kw["timeout"], length_s=kw["length_s"],
+        history_days=kw["history_days"], baseline=not kw["no_baseline"], cache_dir=kw["cache"],
+        progress=not kw["no_progress"],
     )  # fmt: skip
-    report = stress(config)
-    print(json.dumps(report, indent=2))
-    print(f"stress report: {config.out_dir / 'stress.json'}")
+    report = run_stress(config)
+    _print_json(report)
+    if not kw["as_json"]:
+        click.echo(f"stress report: {config.out_dir / 'stress.json'}")
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
+@command(cli)
+@click.argument("source")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="where to write the report [default: the run folder]")  # fmt: skip
+@timeout_option
+def report(**kw: Any) -> int:
+    """(Re)build the HTML report of a run from its folder or its MLflow run id (SOURCE)."""
     from harness.reporting import rebuild_report
 
-    path = rebuild_report(args.source, out=args.out)
-    print(f"report: {path}")
+    path = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"])
+    click.echo(f"report: {path}")
     return 0
+
+
+def _names(ctx: Any, param: Any, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise click.BadParameter(f"expected comma-separated names, got {value!r}")
+    return names
+
+
+def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for text in values:
+        name, sep, bounds = text.partition("=")
+        low, sep2, high = bounds.partition(":")
+        try:
+            if not (sep and sep2 and name.strip()):
+                raise ValueError
+            pair = (float(low), float(high))
+        except ValueError:
+            raise click.BadParameter(f"expected NAME=LOW:HIGH, got {text!r}") from None
+        if not all(map(math.isfinite, pair)):
+            raise click.BadParameter(f"expected finite bounds, got {text!r}")
+        out[name.strip()] = pair
+    return out
+
+
+@command(cli)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="output folder (best_params.yaml, tune.json, …)")  # fmt: skip
+@click.option("--trials", type=POSITIVE, default=100, help="completed trials the study should hold")
+@click.option("--objective", default="root_cause_f1", callback=_names,
+              help="objective, or several comma-separated (Pareto front, NSGA-II)")  # fmt: skip
+@click.option("--study", help="study name; an existing study is resumed [default: new name]")
+@click.option("--storage",
+              help="Optuna storage URL or .journal file [default: ./optuna.journal]")  # fmt: skip
+@click.option("--holdout-days", type=POSITIVE,
+              help="last evaluated days held out [default: a third, >= 1]")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), help="sampler seed [default: the scenario's]")
+@click.option("--tune", "tune_names", callback=_names,
+              help="comma-separated tunables [default: all that act at the fidelity]")  # fmt: skip
+@click.option("--range", "ranges", multiple=True, callback=_ranges, metavar="NAME=LOW:HIGH",
+              help="replaces a default range (repeatable)")  # fmt: skip
+@click.option("--batch-size", type=POSITIVE, help="trials asked per batch [default: 8 per worker]")
+@cache_option
+@ray_options
+@progress_option
+@json_option
+def tune(**kw: Any) -> int:
+    """Tune the model's thresholds with Optuna on SCENARIO's tuning days; report held-out days."""
+    from harness.tuning import make_tune_config
+    from harness.tuning import tune as run_tune
+
+    config = make_tune_config(
+        kw["scenario"], kw["out"], n_trials=kw["trials"], objectives=kw["objective"],
+        study_name=kw["study"], storage=kw["storage"], holdout_days=kw["holdout_days"],
+        seed=kw["seed"], tune=kw["tune_names"], ranges=kw["ranges"],
+        batch_size=kw["batch_size"], address=kw["address"], workers=kw["workers"],
+        timeout=kw["timeout"], cache_dir=kw["cache"], progress=not kw["no_progress"],
+    )  # fmt: skip
+    summary = run_tune(config)
+    if kw["as_json"]:
+        _print_json(summary)
+        return 0
+    from harness.tuning import format_summary
+
+    click.echo(format_summary(summary, config))
+    return 0
+
+
+@command(cli)
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--posts", default="all", help="'all' or post numbers like 1,3,5")
+@click.option("--trials", type=POSITIVE, default=10, help="Optuna trials per post")
+@click.option("--epochs", type=POSITIVE, default=30, help="epochs per trial")
+@click.option("--augment", type=click.IntRange(min=0), default=8,
+              help="extra simulated shift changes per history one")  # fmt: skip
+@device_option
+@ray_options
+@progress_option
+def train(**kw: Any) -> int:
+    """Train and register one grading DNN per post of SCENARIO (Optuna studies on Ray)."""
+    from harness.train import make_train_config
+    from harness.train import train as run_train
+
+    config = make_train_config(
+        kw["scenario"], kw["out"], posts=kw["posts"], trials=kw["trials"], epochs=kw["epochs"],
+        augment=kw["augment"], address=kw["address"], workers=kw["workers"],
+        timeout=kw["timeout"], device=kw["device"], progress=not kw["no_progress"],
+    )  # fmt: skip
+    summary = run_train(config)
+    for post, r in summary["posts"].items():
+        click.echo(
+            f"grader-post-{post} v{r['registered_version']}: test macro-F1 "
+            f"{r['test']['macro_f1']:.3f} (val {r['val']['macro_f1']:.3f}, "
+            f"{r['trials']['complete']} complete / {r['trials']['pruned']} pruned trials)"
+        )
+    click.echo(f"summary: {config.out_dir / 'train.json'}; MLflow run {summary['mlflow_run_id']}")
+    return 0
+
+
+@cli.group()
+def perception() -> None:
+    """Train and evaluate the keypoint network (pixel fidelity's perception stack)."""
+
+
+@command(perception, "train")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--steps", type=POSITIVE, default=6000, help="training steps")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of weights and data")
+@click.option("--batch-size", type=POSITIVE, default=32, help="crops per step")
+@click.option("--threads", type=POSITIVE, default=1, help="torch CPU threads")
+@click.option("--no-resume", is_flag=True, help="ignore a checkpoint in --out")
+@device_option
+@progress_option
+def perception_train(**kw: Any) -> int:
+    """Train the keypoint network on rendered frames (seeded, resumable)."""
+    from harness.perception import train_command
+
+    metadata = train_command(
+        kw["out"], steps=kw["steps"], seed=kw["seed"], batch_size=kw["batch_size"],
+        threads=kw["threads"], resume=not kw["no_resume"], device=kw["device"],
+        progress=not kw["no_progress"],
+    )  # fmt: skip
+    click.echo(f"saved {kw['out']}: held-out {metadata['metrics']}")
+    return 0
+
+
+@command(perception, "eval")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="keypoint weights [default: the shipped network]")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), default=0,
+              help="held-out data use seed + 1000003")  # fmt: skip
+@click.option("--posts", type=POSITIVE, default=3, help="posts of the evaluated line")
+@click.option("--length-s", type=Finite(1.0), default=600.0, help="evaluated shift length (s)")
+@click.option("--frames", type=POSITIVE, default=512, help="frames for PCK and OKS AP")
+@click.option("--grading-days", type=click.IntRange(min=5), default=40, help="photo days per post")
+@click.option("--grading-seconds", type=POSITIVE_SECONDS, default=60.0,
+              help="grader training budget per post (s)")  # fmt: skip
+@device_option
+@timeout_option
+def perception_eval(**kw: Any) -> int:
+    """Evaluate perception on held-out frames; write DIR/perception.json."""
+    from harness.perception import eval_command
+
+    table = eval_command(
+        kw["out"], weights=kw["weights"], seed=kw["seed"], posts=kw["posts"],
+        length_s=kw["length_s"], frames=kw["frames"], grading_days=kw["grading_days"],
+        grading_seconds=kw["grading_seconds"], device=kw["device"], timeout=kw["timeout"],
+    )  # fmt: skip
+    click.echo(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
+    return 0
+
+
+def _print_json(data: Any) -> None:
+    from harness.outputs import json_safe
+
+    click.echo(json.dumps(json_safe(data), indent=2))
+
+
+def _command_path(exc: click.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return ctx.command_path if ctx is not None else PROG
+
+
+def _project_errors() -> tuple[type[BaseException], ...]:
+    """Error types that mean bad input or an unusable outside system (exit 2, one line)."""
+    errors: list[type[BaseException]] = [HarnessError]
+    for module, name in (("sim", "SimError"), ("core", "ModelInputError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            errors.append(getattr(loaded, name))
+    return tuple(errors)
+
+
+def _invoked(args: Sequence[str]) -> str:
+    """``hazard-harness COMMAND [SUBCOMMAND]`` as invoked, for one-line errors."""
+    words = [a for a in args if not a.startswith("-")]
+    path = [PROG]
+    group: Any = cli
+    for word in words:
+        found = group.commands.get(word) if isinstance(group, click.Group) else None
+        if found is None:
+            break
+        path.append(word)
+        group = found
+    return " ".join(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the command's exit code, 2 with a one-line reason on bad input."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point: the command's exit code; 2 with one line on bad input; 128+n on signal n."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.func(args))
-    except HarnessError as exc:
-        print(f"hazard-harness {args.command}: error: {exc}", file=sys.stderr)
+        return int(cli.main(args, prog_name=PROG, standalone_mode=False) or 0)
+    except click.ClickException as exc:
+        click.echo(f"{_command_path(exc)}: error: {exc.format_message()}", err=True)
         return 2
-    except KeyboardInterrupt:
-        print(f"hazard-harness {args.command}: interrupted", file=sys.stderr)
+    except click.exceptions.Abort:
+        click.echo(f"{PROG}: interrupted", err=True)
         return 130
+    except Interrupted as exc:
+        click.echo(f"{PROG}: {exc}; nothing was written and its MLflow run is KILLED", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo(f"{PROG}: interrupted", err=True)
+        return 130
+    except _project_errors() as exc:
+        line = " ".join(str(exc).split())
+        click.echo(f"{_invoked(args)}: error: {line}", err=True)
+        return 2
 
 
 if __name__ == "__main__":

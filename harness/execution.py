@@ -1,7 +1,18 @@
-"""Ray adapter: local by default, an existing cluster via ``--address`` or ``RAY_ADDRESS``.
+"""Ray adapter: the only module that talks to Ray.
 
-Work goes out as module-level functions; results stream back with ``ray.wait`` so the driver
-holds only what has not been folded in yet, and tasks are retried when a worker dies.
+Local by default (``ray.init`` with the workers' CPUs), an existing cluster via ``--address`` or
+``RAY_ADDRESS``. A cluster address is probed before ``ray.init`` so that an unreachable or
+unauthenticated cluster is reported in seconds with the fix, not after Ray's own minutes of
+retries: one gRPC call to the cluster's GCS with a timeout tells "unreachable",
+"not a Ray cluster" and "token authentication required" apart. Ray (since 2.52) supports token
+authentication and ``ray start`` enables it by default (since 2.59); the driver then needs
+``RAY_AUTH_MODE=token`` and the cluster's token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
+``~/.ray/auth_token``). When a token is available and ``RAY_AUTH_MODE`` is unset, the adapter
+turns token mode on for this driver (a token is accepted by clusters without authentication).
+
+Work goes out as module-level functions with one CPU each; results stream back with
+``ray.wait`` so the driver holds only what has not been folded in yet; tasks are retried when
+a worker dies.
 """
 
 from __future__ import annotations
@@ -9,75 +20,227 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import signal
-import threading
+import socket
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from harness import interrupts
+from harness._errors import HarnessError
+from harness.progress import progress_bar
 
 TASK_RETRIES = 3
+"""Times a task is retried when its worker dies."""
+AUTH_TOKEN_FILE = Path("~/.ray/auth_token")
+"""Where ``ray start`` / ``ray get-auth-token --generate`` keep the cluster token."""
+_REMOTE: dict[Callable[..., Any], Any] = {}
+
+
+class TaskFailed(HarnessError):
+    """A Ray task failed for good (its worker kept dying, or it raised)."""
+
+
+@dataclass(frozen=True)
+class RaySession:
+    """A connected Ray: how many one-CPU workers the commands may keep busy."""
+
+    workers: int
+    """Workers: ``--workers``, else every CPU of the local machine or of the cluster."""
+    address: str | None
+    """The cluster joined, or None for a local Ray."""
+
+    @property
+    def max_in_flight(self) -> int:
+        """Tasks kept pending at once (see :func:`harness.settings.max_in_flight`)."""
+        from harness.settings import max_in_flight
+
+        return max_in_flight(self.workers)
+
+
+def auth_token() -> str | None:
+    """The Ray token this driver would send: ``RAY_AUTH_TOKEN``, its path, or the default file."""
+    token = os.environ.get("RAY_AUTH_TOKEN")
+    if token:
+        return token.strip()
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    candidate = Path(path) if path else AUTH_TOKEN_FILE.expanduser()
+    try:
+        return candidate.read_text().strip() or None
+    except OSError:
+        if path:
+            raise HarnessError(
+                f"RAY_AUTH_TOKEN_PATH names {path!r}, which cannot be read: point it at the "
+                "cluster's token file (`ray get-auth-token` on the head node prints the token)"
+            ) from None
+        return None
+
+
+def _split(address: str) -> tuple[str, int]:
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise HarnessError(
+            f"--address must be HOST:PORT (the cluster's GCS, e.g. head-node:6379) or "
+            f"ray://HOST:PORT (Ray client), got {address!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+def probe_cluster(address: str, *, timeout: float) -> None:
+    """Check that ``address`` answers as a Ray cluster this driver may join, within ``timeout``.
+
+    Raises:
+        HarnessError: unreachable, not a Ray cluster, or token authentication missing or wrong;
+            the message names the address and the fix.
+    """
+    host, port = _split(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot reach the Ray cluster at {address!r} within {timeout:g} s ({exc}): is it "
+            "up (`ray status` on its head node)? Check --address / RAY_ADDRESS, or raise "
+            "--timeout / HAZARD_HARNESS_TIMEOUT"
+        ) from None
+    if address.startswith("ray://"):
+        return  # the Ray client server speaks its own protocol; ray.init checks the rest
+    import grpc
+
+    token = auth_token()
+    metadata = [("authorization", f"Bearer {token}")] if token else []
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    call = channel.unary_unary(
+        "/ray.rpc.NodeInfoGcsService/GetClusterId",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    try:
+        call(b"", timeout=timeout, metadata=metadata)
+    except grpc.RpcError as exc:
+        code = exc.code()
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            have = "its token was refused" if token else "this driver has no token"
+            raise HarnessError(
+                f"the Ray cluster at {address!r} requires token authentication and {have}: "
+                "export RAY_AUTH_TOKEN=<token> (on the head node `ray get-auth-token` prints it) "
+                "or RAY_AUTH_TOKEN_PATH=<file>; see the README's cluster recipe"
+            ) from None
+        raise HarnessError(
+            f"{address!r} does not answer as a Ray cluster's GCS ({code.name}: {exc.details()}); "
+            "give the head node's GCS port (default 6379), or ray://HOST:10001 for a Ray client"
+        ) from None
+    finally:
+        channel.close()
+    if token and not os.environ.get("RAY_AUTH_MODE"):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 @contextlib.contextmanager
-def ray_session(*, address: str | None = None, workers: int | None = None) -> Iterator[None]:
-    """Use the Ray already connected, else connect to a cluster or start Ray locally.
+def ray_session(
+    *, address: str | None, workers: int | None, timeout: float
+) -> Iterator[RaySession]:
+    """Use the Ray already connected, else join ``address`` or start Ray locally.
 
-    The cluster is ``address`` or ``RAY_ADDRESS``; its packages travel in the runtime
-    environment. Locally, ``workers`` CPUs are given to Ray (default: all cores), so at most
-    ``workers`` one-CPU tasks run at once. Only a session started here is shut down here.
+    Locally, ``workers`` CPUs are given to Ray, so at most ``workers`` one-CPU tasks run at
+    once. On a cluster the project's packages travel in the runtime environment and
+    ``workers`` (default: the cluster's CPUs) bounds the tasks in flight. Only a session
+    started here is shut down here; the signal handlers are re-installed after Ray starts and
+    stops (see :mod:`harness.interrupts`).
     """
     import ray
 
-    if ray.is_initialized():
-        yield
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    handler = signal.getsignal(signal.SIGTERM)
-    if address:
-        import core
-        import harness
-        import sim
+    from harness.logs import adopt
 
-        ray.init(
-            address=address,
-            runtime_env={"py_modules": [core, sim, harness]},
-            log_to_driver=False,
-        )
-    else:
-        ray.init(
-            num_cpus=workers or os.cpu_count() or 1,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    if threading.current_thread() is threading.main_thread():
-        # ray.init installs a SIGTERM handler that exits; keep the caller's (see tracking).
-        signal.signal(signal.SIGTERM, handler)
+    adopt("ray")
+    if ray.is_initialized():
+        yield RaySession(workers or cluster_cpus(), address)
+        return
+    interrupts.checkpoint("ray_start")
+    if address and address not in ("auto", "local"):
+        probe_cluster(address, timeout=timeout)
     try:
-        yield
+        if address:
+            import core
+            import harness
+            import sim
+
+            ray.init(
+                address=address,
+                runtime_env={"py_modules": [core, sim, harness]},
+                log_to_driver=False,
+                logging_level="WARNING",
+            )
+        else:
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+    except SystemExit as exc:  # Ray's SIGTERM handler while it starts
+        raise interrupts.as_interrupt(exc) from None
+    except ConnectionError as exc:
+        raise HarnessError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
+    finally:
+        interrupts.reinstall()
+    try:
+        session = RaySession(_check_cluster_workers(workers, address), address)
+        yield session
     finally:
         ray.shutdown()
+        interrupts.reinstall()
 
 
-def _ready(module: str, hold_s: float) -> int:
-    """Task: import ``module`` and hold the worker a moment, so each task lands on its own."""
-    importlib.import_module(module)
-    time.sleep(hold_s)
-    return os.getpid()
-
-
-def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
-    """Start ``count`` one-CPU workers with ``module`` imported, before anything is timed.
-
-    Ray starts worker processes lazily; without this the first timed tasks pay for process
-    start and imports. Returns the number of distinct worker processes reached.
-    """
+def cluster_cpus() -> int:
+    """CPUs of the connected Ray (the whole cluster)."""
     import ray
 
-    remote = ray.remote(num_cpus=1)(_ready)
-    return len(set(ray.get([remote.remote(module, hold_s) for _ in range(count)])))
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _check_cluster_workers(workers: int | None, address: str | None) -> int:
+    cpus = cluster_cpus()
+    if workers is None:
+        return cpus
+    if address and workers > cpus:
+        raise HarnessError(
+            f"--workers must be <= {cpus} (the CPUs of the Ray cluster at {address!r}), "
+            f"got {workers}"
+        )
+    return workers
+
+
+def _remote(fn: Callable[..., Any]) -> Any:
+    import ray
+
+    if fn not in _REMOTE:
+        _REMOTE[fn] = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(fn)
+    return _REMOTE[fn]
+
+
+def put(value: Any) -> Any:
+    """Put ``value`` in the object store once; tasks receive the reference by value."""
+    import ray
+
+    return ray.put(value)
+
+
+def submit(fn: Callable[..., Any], *args: Any) -> Any:
+    """Start ``fn(*args)`` as a one-CPU task (retried if its worker dies); its reference."""
+    return _remote(fn).remote(*args)
+
+
+def gather(refs: Sequence[Any]) -> list[Any]:
+    """The results of ``refs`` in order; a task that failed for good raises :class:`TaskFailed`."""
+    import ray
+
+    try:
+        return ray.get(list(refs))
+    except ray.exceptions.RayError as exc:
+        raise TaskFailed(f"a Ray task failed after {TASK_RETRIES} retries: {exc}") from exc
 
 
 def map_unordered(
@@ -96,21 +259,39 @@ def map_unordered(
     """
     import ray
 
-    remote = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(fn)
+    remote = _remote(fn)
     pending: dict[Any, Hashable] = {}
     it = iter(jobs)
-    with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar:
+
+    def fill() -> None:
         for key, args in it:
             pending[remote.remote(*args)] = key
             if len(pending) >= max_in_flight:
                 break
+
+    with progress_bar(total=total, desc=desc, enabled=progress) as bar:
+        fill()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 key = pending.pop(ref)
-                yield key, ray.get(ref)
+                (result,) = gather([ref])
+                yield key, result
                 bar.update()
-            for key, args in it:
-                pending[remote.remote(*args)] = key
-                if len(pending) >= max_in_flight:
-                    break
+            fill()
+
+
+def _ready(module: str, hold_s: float) -> int:
+    """Task: import ``module`` and hold the worker a moment, so each task lands on its own."""
+    importlib.import_module(module)
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
+    """Start ``count`` one-CPU workers with ``module`` imported, before anything is timed.
+
+    Ray starts worker processes lazily; without this the first timed tasks pay for process
+    start and imports. Returns the number of distinct worker processes reached.
+    """
+    return len(set(gather([submit(_ready, module, hold_s) for _ in range(count)])))

@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import interrupts
+
 RESULTS = "results.json"
+_PREFIX = ".{name}.partial-"
 _STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:70em}"
     "table{border-collapse:collapse;margin:.5em 0}"
@@ -30,13 +33,18 @@ PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusi
 
 @contextlib.contextmanager
 def staged(out_dir: Path) -> Iterator[Path]:
-    """A staging folder whose files are moved into ``out_dir`` when the block succeeds."""
+    """A staging folder whose files are moved into ``out_dir`` when the block succeeds.
+
+    Staging folders that a killed process left beside ``out_dir`` are removed first.
+    """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    remove_orphans(out_dir)
+    staging = out_dir.parent / f"{_PREFIX.format(name=out_dir.name)}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         yield staging
+        interrupts.checkpoint("writing")
         out_dir.mkdir(exist_ok=True)
         names = sorted(p.name for p in staging.iterdir())
         for name in [n for n in names if n != RESULTS] + [n for n in names if n == RESULTS]:
@@ -48,18 +56,32 @@ def staged(out_dir: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def remove_orphans(out_dir: Path) -> list[Path]:
+    """Remove the staging folders of ``out_dir`` whose process is gone; returns them."""
+    import psutil
+
+    removed = []
+    for folder in out_dir.parent.glob(f"{_PREFIX.format(name=out_dir.name)}*"):
+        pid = folder.name.rpartition("-")[2]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def write_json(path: Path, data: Any) -> None:
     """JSON with NaN written as null."""
-    path.write_text(json.dumps(_nan_to_none(data), indent=2) + "\n")
+    path.write_text(json.dumps(json_safe(data), indent=2) + "\n")
 
 
-def _nan_to_none(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN floats as None and tuples as lists (strict JSON)."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

@@ -8,9 +8,7 @@ on ``(seed, k)``, so a resumed run equals an uninterrupted one.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import math
 import time
 from pathlib import Path
@@ -42,11 +40,12 @@ from core.perception import (
     torso_length,
     train_grader,
 )
-from harness import outputs
+from harness import logs, outputs, preflight, settings
 from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
+from harness.interrupts import handle_signals
 from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
-from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+from harness.tracking import log_artifacts, log_metrics, tracked_run
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -217,85 +216,95 @@ def train_keypoints(
     return metadata
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``perception train --out DIR [--steps N] [--seed S] ...`` to a CLI.
-
-    The parsed namespace's ``func(args) -> int`` runs the command.
-    """
-    parser = subparsers.add_parser("perception", help="train the keypoint network")
-    commands = parser.add_subparsers(dest="perception_command", required=True)
-    train = commands.add_parser(
-        "train", help="train the keypoint network on rendered frames (resumable)"
+def check_device(device: str) -> str:
+    """The torch device of ``--device`` (auto: cuda when available); cuda needs a GPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise HarnessError(f"--device must be one of auto, cpu, cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("--device cuda: no CUDA GPU is available here; use cpu or auto")
+    return (
+        "cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu")
     )
-    train.add_argument("--out", type=Path, required=True, help="output folder")
-    train.add_argument("--steps", type=int, default=6000, help="training steps")
-    train.add_argument("--seed", type=int, default=0, help="seed of weights and data")
-    train.add_argument("--batch-size", type=int, default=32, help="crops per step")
-    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    train.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
-    train.set_defaults(func=_train_command)
-    evaluate = commands.add_parser("eval", help="write DIR/perception.json (issue 4's table)")
-    evaluate.add_argument("--out", type=Path, required=True, help="output folder")
-    evaluate.add_argument(
-        "--weights",
-        type=Path,
-        default=Path(".hazard-cache/models/keypoints") / WEIGHTS_NAME,
-        help="keypoint weights (perception train writes them)",
-    )
-    evaluate.add_argument("--seed", type=int, default=0, help="held-out data: seed + 1000003")
-    evaluate.add_argument("--posts", type=int, default=3, help="posts of the evaluated line")
-    evaluate.add_argument("--length-s", type=float, default=600.0, help="evaluated shift length")
-    evaluate.add_argument("--frames", type=int, default=512, help="frames for PCK and OKS AP")
-    evaluate.add_argument("--grading-days", type=int, default=40, help="photo days per post")
-    evaluate.add_argument(
-        "--grading-seconds", type=float, default=60.0, help="grader training budget per post"
-    )
-    evaluate.set_defaults(func=_eval_command)
 
 
-def _eval_command(args: argparse.Namespace) -> int:
-    if not args.weights.is_file():
+def train_command(
+    out: Path,
+    *,
+    steps: int,
+    seed: int,
+    batch_size: int,
+    threads: int,
+    resume: bool,
+    device: str,
+    progress: bool,
+) -> dict[str, Any]:
+    """``perception train``: checks, then :func:`train_keypoints` (interrupts end it cleanly;
+    its checkpoint lets the next run resume)."""
+    preflight.check_writable(out, option="--out")
+    check_device(device)
+    with handle_signals():
+        return train_keypoints(
+            out, steps=steps, seed=seed, batch_size=batch_size, threads=threads, resume=resume,
+            progress=progress,
+        )  # fmt: skip
+
+
+def eval_command(
+    out: Path,
+    *,
+    weights: Path | None,
+    seed: int,
+    posts: int,
+    length_s: float,
+    frames: int,
+    grading_days: int,
+    grading_seconds: float,
+    device: str,
+    timeout: float | None,
+) -> dict[str, Any]:
+    """``perception eval``: checks, then :func:`evaluate_perception` into ``out``, tracked."""
+    weights = weights or settings.cache_dir() / "models/keypoints" / WEIGHTS_NAME
+    if not Path(weights).is_file():
         raise HarnessError(
-            f"keypoint weights {str(args.weights)!r} are missing: train them with "
-            f"`hazard-harness perception train --out {args.weights.parent}`"
+            f"keypoint weights {str(weights)!r} are missing: train them with "
+            f"`hazard-harness perception train --out {Path(weights).parent}`"
         )
-    settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
+    preflight.check_writable(out, option="--out")
+    check_device(device)
+    preflight.check_tracking(settings.connect_timeout(timeout))
+    params = {
+        "weights": str(weights),
+        "seed": seed,
+        "posts": posts,
+        "length_s": length_s,
+        "frames": frames,
+        "grading_days": grading_days,
+        "grading_seconds": grading_seconds,
+    }
     with (
-        sigterm_as_interrupt(),
-        outputs.staged(args.out) as staging,
+        handle_signals(),
+        outputs.staged(out) as staging,
+        logs.log_to(staging),
         tracked_run(
             experiment="hazard-harness/perception",
-            run_name=f"perception-eval-seed{args.seed}",
-            params=settings,
-            tags={"command": "perception eval"},
+            run_name=f"perception-eval-seed{seed}",
+            params=params,
+            command="perception eval",
         ),
     ):
         table = evaluate_perception(
-            args.weights,
-            seed=args.seed,
-            posts=args.posts,
-            length_s=args.length_s,
-            frames=args.frames,
-            grading_days=args.grading_days,
-            grading_seconds=args.grading_seconds,
+            weights,
+            seed=seed,
+            posts=posts,
+            length_s=length_s,
+            frames=frames,
+            grading_days=grading_days,
+            grading_seconds=grading_seconds,
         )
-        (staging / "perception.json").write_text(json.dumps(table, indent=2))
+        outputs.write_json(staging / "perception.json", table)
         log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
-    print(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
-    return 0
-
-
-def _train_command(args: argparse.Namespace) -> int:
-    metadata = train_keypoints(
-        args.out,
-        steps=args.steps,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        threads=args.threads,
-        resume=not args.no_resume,
-    )
-    print(f"saved {args.out / WEIGHTS_NAME}: held-out {metadata['metrics']}")
-    return 0
+        log_artifacts(staging)
+    return table
 
 
 def evaluate_perception(

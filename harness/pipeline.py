@@ -23,7 +23,8 @@ import numpy as np
 
 import core
 import sim
-from harness.execution import map_unordered
+from harness import interrupts
+from harness.execution import map_unordered, put
 from harness.sources import WorkerSource, signal_workers
 
 TARGET_SAMPLES_PER_TASK = 400_000
@@ -146,6 +147,7 @@ def ensure_history(
     scenario: sim.Scenario, cache_dir: Path, *, max_in_flight: int, progress: bool
 ) -> Path:
     """Build (or reuse) the scenario's history store in the cache; returns its folder."""
+    interrupts.checkpoint("history")
     root = cache_dir / "history" / history_key(scenario)
     store = sim.HistoryStore(root)
     wanted = list(scenario.history_days)
@@ -176,6 +178,7 @@ def score_units(
     source: WorkerSource = signal_workers,
 ) -> list[PostShift]:
     """Task: for each (post, shift type), its history statistics, then every evaluated day."""
+    interrupts.checkpoint("task")
     days = tuple(scenario.evaluate_days)
     out = []
     for post, shift in units:
@@ -207,10 +210,9 @@ def score_posts(
         with_speeds: return the workers' speeds too (see :attr:`PostShift.speeds`).
         source: where the workers' arrays come from (the fidelity).
     """
-    import ray
-
+    interrupts.checkpoint("scoring")
     units = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
-    scenario_ref = ray.put(scenario)
+    scenario_ref = put(scenario)
     fn: Callable[..., list[PostShift]]
     if stats_refs is None:
         records = len(scenario.history_days) + len(scenario.evaluate_days)

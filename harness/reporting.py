@@ -5,40 +5,45 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from harness import outputs
+from harness import outputs, preflight
 from harness._errors import HarnessError
-from harness.tracking import tracking_uri
+from harness.settings import connect_timeout
 
 
-def rebuild_report(source: str, *, out: str | None = None) -> Path:
+def read_results(path: Path) -> dict[str, Any]:
+    """A run's ``results.json``; a missing, unreadable or malformed one is a HarnessError."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"cannot read {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    missing = [k for k in ("scenario", "params", "shifts", "metrics") if k not in results]
+    if not isinstance(results, dict) or missing:
+        raise HarnessError(f"{str(path)!r} is not a results.json of hazard-harness (no {missing})")
+    return results
+
+
+def rebuild_report(source: str, *, out: Path | None = None, timeout: float | None = None) -> Path:
     """Rebuild plots and ``report.html`` from ``results.json`` in a folder or an MLflow run."""
     folder = Path(source)
     if folder.is_dir():
         results_path = folder / outputs.RESULTS
         if not results_path.is_file():
             raise HarnessError(f"{source!r} holds no {outputs.RESULTS}: is it a run folder?")
+        target = Path(out) if out else folder
     else:
-        results_path = _download(source)
-    results = json.loads(results_path.read_text())
-    target = Path(out) if out else (folder if folder.is_dir() else Path(f"report-{source}"))
+        if folder.exists():
+            raise HarnessError(f"{source!r} is a file; give a run folder or an MLflow run id")
+        from harness.tracking import download_artifact
+
+        preflight.check_tracking(connect_timeout(timeout))
+        results_path = download_artifact(source, outputs.RESULTS, Path(tempfile.mkdtemp()))
+        target = Path(out) if out else Path(f"report-{source}")
+    preflight.check_writable(target, option="--out")
+    results = read_results(results_path)
     target.mkdir(parents=True, exist_ok=True)
     outputs.write_plots(results, target)
     return outputs.write_report(results, target)
-
-
-def _download(run_id: str) -> Path:
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    mlflow.set_tracking_uri(tracking_uri())
-    try:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=outputs.RESULTS, dst_path=tempfile.mkdtemp()
-        )
-    except MlflowException as exc:
-        raise HarnessError(
-            f"{run_id!r} is neither a run folder nor an MLflow run with {outputs.RESULTS} "
-            f"at {tracking_uri()}"
-        ) from exc
-    return Path(local)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -11,22 +10,16 @@ from typing import Any
 
 import core
 import sim
-from harness import outputs
+from harness import logs, outputs, preflight, settings
 from harness._errors import HarnessError
-from harness.execution import ray_session
+from harness.execution import RaySession, ray_session
+from harness.inputs import load_params, load_scenario_file
+from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
-from harness.params_file import load_params
-from harness.pipeline import (
-    decide_shifts,
-    ensure_history,
-    group_by_shift,
-    score_posts,
-    true_levels,
-)
+from harness.pipeline import decide_shifts, ensure_history, group_by_shift, score_posts, true_levels
 from harness.sources import make_source
-from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 
-FIDELITIES = ("signal", "pixel")
 DEFAULT_KEYPOINT_WEIGHTS = Path("models/keypoints/keypoint_net.safetensors")
 """Where the pixel fidelity finds keypoint weights, under the cache folder."""
 
@@ -43,16 +36,14 @@ class RunConfig:
     """Model parameters (MODEL.md defaults unless a params file was given)."""
     out_dir: Path
     """Where results.json, tables, plots and the report go."""
-    address: str | None = None
-    """Ray cluster address (else ``RAY_ADDRESS``, else a local Ray)."""
-    workers: int | None = None
-    """Ray workers: local CPUs given to Ray, or tasks in flight on a cluster."""
-    cache_dir: Path = Path(".hazard-cache")
+    compute: preflight.Compute
+    """Where the Ray work runs."""
+    cache_dir: Path
     """History stores, keyed by scenario content and code version."""
-    keypoint_weights: Path = Path(".hazard-cache") / "models/keypoints/keypoint_net.safetensors"
+    keypoint_weights: Path
     """Keypoint-network weights of the pixel fidelity."""
-    progress: bool = True
-    """Show progress bars."""
+    params_path: Path | None = None
+    """The params file given, if any (named in the MLflow run name)."""
     graders: dict[int, str] | None = None
     """Registered grader version per post for the levels (None: true levels)."""
 
@@ -65,23 +56,24 @@ def make_config(
     params_path: str | Path | None = None,
     address: str | None = None,
     workers: int | None = None,
+    timeout: float | None = None,
     cache_dir: str | Path | None = None,
     keypoint_weights: str | Path | None = None,
     progress: bool = True,
     graders: str | None = None,
 ) -> RunConfig:
-    """Validate every input of a run; raises :class:`HarnessError` with the reason.
+    """Check every input of a run before any work; raises :class:`HarnessError` with the reason.
 
     ``graders`` (``latest`` or ``post=version,...``) makes the levels come from the registered
     grading DNNs; every named version must exist in the registry.
     """
     scenario = load_scenario_file(scenario_path)
     if fidelity is not None:
-        if fidelity not in FIDELITIES:
-            raise HarnessError(f"--fidelity must be one of {FIDELITIES}, got {fidelity!r}")
+        if fidelity not in settings.FIDELITIES:
+            raise HarnessError(f"--fidelity must be one of {settings.FIDELITIES}, got {fidelity!r}")
         scenario = scenario.model_copy(update={"fidelity": fidelity})
-    check_workers(workers)
-    cache = Path(cache_dir or os.environ.get("HAZARD_HARNESS_CACHE", ".hazard-cache"))
+    params = load_params(params_path)
+    cache = settings.cache_dir(cache_dir)
     weights = Path(keypoint_weights) if keypoint_weights else cache / DEFAULT_KEYPOINT_WEIGHTS
     if scenario.fidelity == "pixel" and not weights.is_file():
         raise HarnessError(
@@ -89,6 +81,15 @@ def make_config(
             f"with `hazard-harness perception train --out {weights.parent}` or pass "
             "--keypoint-weights PATH"
         )
+    if graders is not None:
+        from harness.registry import parse_graders
+
+        parse_graders(graders, scenario.n_posts)
+    out = preflight.check_writable(Path(out_dir), option="--out")
+    preflight.check_writable(cache, option="--cache")
+    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    preflight.check_cost(scenario, cache=cache, workers=where.workers)
+    preflight.check_tracking(where.timeout)
     versions = None
     if graders is not None:
         from harness.registry import parse_graders, resolve_graders
@@ -97,42 +98,22 @@ def make_config(
     return RunConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
-        params=load_params(params_path),
-        out_dir=Path(out_dir),
-        address=address,
-        workers=workers,
+        params=params,
+        out_dir=out,
+        compute=where,
         cache_dir=cache,
         keypoint_weights=weights,
-        progress=progress,
+        params_path=Path(params_path) if params_path else None,
         graders=versions,
     )
 
 
-def load_scenario_file(path: str | Path) -> sim.Scenario:
-    """The scenario in ``path``; a bad one raises :class:`HarnessError` naming the file."""
-    try:
-        return sim.load_scenario(path)
-    except sim.ScenarioError as exc:
-        raise HarnessError(f"scenario {str(path)!r}: {exc}") from exc
-
-
-def check_workers(workers: int | None) -> None:
-    """Raise unless ``--workers`` is unset or >= 1."""
-    if workers is not None and workers < 1:
-        raise HarnessError(f"--workers must be >= 1, got {workers}")
-
-
-def max_in_flight(workers: int | None) -> int:
-    """Tasks kept pending: enough to keep every worker busy, few enough to bound memory."""
-    return 4 * (workers or os.cpu_count() or 1)
-
-
-def evaluate(config: RunConfig) -> list[dict[str, Any]]:
+def evaluate(config: RunConfig, session: RaySession) -> list[dict[str, Any]]:
     """Score the scenario on Ray (already started); returns its shift records."""
     scenario = config.scenario
-    in_flight = max_in_flight(config.workers)
+    progress = config.compute.progress
     store_root = ensure_history(
-        scenario, config.cache_dir, max_in_flight=in_flight, progress=config.progress
+        scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress
     )
     source = make_source(
         scenario.fidelity, weights=str(config.keypoint_weights), alpha=config.params.alpha
@@ -142,8 +123,8 @@ def evaluate(config: RunConfig) -> list[dict[str, Any]]:
             scenario,
             store_root,
             config.params,
-            max_in_flight=in_flight,
-            progress=config.progress,
+            max_in_flight=session.max_in_flight,
+            progress=progress,
             source=source,
         )
     )
@@ -153,40 +134,58 @@ def evaluate(config: RunConfig) -> list[dict[str, Any]]:
         from harness.registry import load_graders
 
         levels_of = GraderLevels(load_graders(config.graders))
-    records = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
-    return records
+    return decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
+
+
+def run_name(config: RunConfig) -> str:
+    """An MLflow run name that says what differs: scenario, fidelity, graders, params file."""
+    parts = [config.scenario.name, config.scenario.fidelity]
+    parts.append("graders" if config.graders else "true-levels")
+    if config.params_path is not None:
+        parts.append(config.params_path.stem)
+    return "-".join(parts)
 
 
 def run(config: RunConfig) -> dict[str, Any]:
     """Run, write the outputs into ``config.out_dir`` and log everything to MLflow."""
     scenario = config.scenario
     started = time.perf_counter()
-    with sigterm_as_interrupt(), outputs.staged(config.out_dir) as staging, tracked_run(
-        experiment=f"hazard-harness/{scenario.name}",
-        run_name=f"run-{scenario.name}-seed{scenario.seed}",
-        params={"scenario": scenario.name, "seed": scenario.seed,
-                "fidelity": scenario.fidelity, "code_version": code_version(),
-                "model": config.params.to_dict(),
-                "graders": config.graders or "true_levels"},
-        tags={"command": "run"},
-    ) as run_id:  # fmt: skip
-        with ray_session(address=config.address, workers=config.workers):
-            records = evaluate(config)
+    params = {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "fidelity": scenario.fidelity,
+        "model": config.params.to_dict(),
+        "graders": config.graders or "true_levels",
+        "params_file": str(config.params_path or ""),
+    }
+    with (
+        handle_signals(),
+        outputs.staged(config.out_dir) as staging,
+        logs.log_to(staging),
+        tracked_run(
+            experiment=f"hazard-harness/{scenario.name}",
+            run_name=run_name(config),
+            params=params,
+            command="run",
+        ) as run_id,
+    ):
+        c = config.compute
+        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+            records = evaluate(config, session)
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,
             "fidelity": scenario.fidelity,
             "params": config.params.to_dict(),
             "mlflow_run_id": run_id,
+            "code": source_version(),
             "shifts": records,
             "metrics": run_metrics(records, tau_D=config.params.tau_D),
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
         write_all(results, staging, config.scenario_path)
         log_metrics(results["metrics"])
-        import mlflow
-
-        mlflow.log_artifacts(str(staging))
+        log_artifacts(staging)
     return results
 
 
@@ -198,13 +197,3 @@ def write_all(results: dict[str, Any], folder: Path, scenario_path: Path | None)
     if scenario_path is not None:
         shutil.copyfile(scenario_path, folder / "scenario.yaml")
     outputs.write_json(folder / outputs.RESULTS, results)
-
-
-def code_version() -> str:
-    """The installed distribution's version."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hazard-harness")
-    except PackageNotFoundError:
-        return "source"

@@ -17,9 +17,10 @@ import numpy as np
 
 import core
 import sim
-from harness import outputs
+from harness import logs, outputs, preflight, settings
 from harness._errors import HarnessError
 from harness.execution import ray_session, warm_workers
+from harness.interrupts import handle_signals
 from harness.pipeline import (
     PostShift,
     decide_shifts,
@@ -28,13 +29,12 @@ from harness.pipeline import (
     score_posts,
     true_levels,
 )
-from harness.run import check_workers, max_in_flight
-from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+from harness.tracking import log_artifacts, log_metrics, tracked_run
 
 
 @dataclass(frozen=True)
 class StressConfig:
-    """Arguments of a stress run."""
+    """Arguments of a stress run, checked (see :func:`make_stress_config`)."""
 
     posts: int
     """Posts on the synthetic line."""
@@ -42,10 +42,8 @@ class StressConfig:
     """Evaluated days (one shift a day)."""
     out_dir: Path
     """Where stress.json and stress.png go."""
-    workers: int | None = None
-    """Ray workers (local CPUs, or tasks in flight on a cluster)."""
-    address: str | None = None
-    """Ray cluster address."""
+    compute: preflight.Compute
+    """Where the Ray work runs."""
     length_s: int = 28_800
     """Shift length in seconds (1 Hz)."""
     history_days: int = 5
@@ -54,37 +52,60 @@ class StressConfig:
     """Scenario seed."""
     baseline: bool = True
     """Also time one task at a time for the scaling efficiency."""
-    cache_dir: Path = Path(".hazard-cache")
+    cache_dir: Path = settings.DEFAULT_CACHE
     """History cache."""
-    progress: bool = True
-    """Show progress bars."""
+
+
+def make_stress_config(
+    *,
+    posts: int,
+    days: int,
+    out_dir: str | Path,
+    workers: int | None = None,
+    address: str | None = None,
+    timeout: float | None = None,
+    length_s: int = 28_800,
+    history_days: int = 5,
+    seed: int = 0,
+    baseline: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> StressConfig:
+    """Check the arguments of a stress run before any work (:class:`HarnessError` if bad)."""
+    for name, value in (("posts", posts), ("days", days), ("length-s", length_s),
+                        ("history-days", history_days)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise HarnessError(f"--{name} must be an integer >= 1, got {value!r}")
+    if posts > sim.scenario.MAX_POSTS:
+        raise HarnessError(f"--posts must be <= {sim.scenario.MAX_POSTS}, got {posts}")
+    cache = settings.cache_dir(cache_dir)
+    config = StressConfig(
+        posts=posts, days=days, out_dir=preflight.check_writable(Path(out_dir), option="--out"),
+        compute=preflight.compute(address=address, workers=workers, timeout=timeout,
+                                  progress=progress),
+        length_s=length_s, history_days=history_days, seed=seed, baseline=baseline,
+        cache_dir=preflight.check_writable(cache, option="--cache"),
+    )  # fmt: skip
+    preflight.check_cost(stress_scenario(config), cache=cache, workers=config.compute.workers)
+    preflight.check_tracking(config.compute.timeout)
+    return config
 
 
 def stress_scenario(config: StressConfig) -> sim.Scenario:
     """The synthetic line a stress run scores."""
-    for name in ("posts", "days", "length_s", "history_days"):
-        value = getattr(config, name)
-        if value < 1:
-            raise HarnessError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    check_workers(config.workers)
-    return sim.load_scenario(
-        {
-            "name": f"stress-{config.posts}",
-            "seed": config.seed,
-            "line": {"posts": config.posts, "correlation": "chain"},
-            "shifts": {"per_day": 1, "length_s": config.length_s, "rate_hz": 1.0, "breaks": []},
-            "days": {"history": config.history_days, "evaluate": config.days},
-            "workers": {"per_post": 1, "cast": []},
-            "equipment": {"fault_rate": 0.05, "faults": []},
-            "environment": {
-                "temperature_c": {"mean": 24, "sd": 2},
-                "humidity_pct": {"mean": 50, "sd": 8},
-                "pressure_kpa": {"mean": 101.3, "sd": 0.4},
-                "excursions": [],
-            },
-            "fidelity": "signal",
-        }
-    )
+    try:
+        return sim.load_scenario(
+            {
+                "name": f"stress-{config.posts}",
+                "seed": config.seed,
+                "line": {"posts": config.posts, "correlation": "chain"},
+                "shifts": {"per_day": 1, "length_s": config.length_s, "rate_hz": 1.0},
+                "days": {"history": config.history_days, "evaluate": config.days},
+                "equipment": {"fault_rate": 0.05},
+            }
+        )
+    except sim.ScenarioError as exc:  # e.g. --length-s beyond a day
+        raise HarnessError(f"stress line: {exc} (from --posts/--days/--length-s)") from None
 
 
 def _timed_scoring(
@@ -101,30 +122,34 @@ def _timed_scoring(
 def stress(config: StressConfig) -> dict[str, Any]:
     """Run the stress test, write ``stress.json`` and ``stress.png``, log to MLflow."""
     scenario = stress_scenario(config)
-    workers = config.workers
+    c = config.compute
     started = time.perf_counter()
-    with sigterm_as_interrupt(), outputs.staged(config.out_dir) as staging, tracked_run(
-        experiment="hazard-harness/stress",
-        run_name=f"stress-{config.posts}posts-{config.days}days",
-        params={"posts": config.posts, "days": config.days, "workers": workers or "all",
-                "length_s": config.length_s, "fidelity": "signal"},
-        tags={"command": "stress"},
-    ):  # fmt: skip
+    params = {"posts": config.posts, "days": config.days, "workers": c.workers or "all",
+              "length_s": config.length_s, "fidelity": "signal"}  # fmt: skip
+    with (
+        handle_signals(),
+        outputs.staged(config.out_dir) as staging,
+        logs.log_to(staging),
+        tracked_run(
+            experiment="hazard-harness/stress",
+            run_name=f"stress-{config.posts}posts-{config.days}days",
+            params=params,
+            command="stress",
+        ),
+    ):
         start = time.perf_counter()
-        with ray_session(address=config.address, workers=workers):
-            import ray
-
-            n_workers = workers or int(ray.cluster_resources().get("CPU", 1))
-            in_flight = max_in_flight(n_workers)
+        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+            n_workers = session.workers
+            in_flight = session.max_in_flight
             warm_workers(n_workers, module="harness.pipeline")
             ray_start_s = time.perf_counter() - start
             setup_s = start - started  # MLflow run and output folder
             start = time.perf_counter()
             root = ensure_history(
-                scenario, config.cache_dir, max_in_flight=in_flight, progress=config.progress
+                scenario, config.cache_dir, max_in_flight=in_flight, progress=c.progress
             )
             history_s = time.perf_counter() - start
-            wall, results = _timed_scoring(scenario, root, in_flight, config.progress)
+            wall, results = _timed_scoring(scenario, root, in_flight, c.progress)
             start = time.perf_counter()
             decide_shifts(
                 scenario, group_by_shift(results), core.ModelParams(), levels_of=true_levels
@@ -132,16 +157,14 @@ def stress(config: StressConfig) -> dict[str, Any]:
             decide_s = time.perf_counter() - start
             baseline_wall = None
             if config.baseline and n_workers > 1:
-                baseline_wall, _ = _timed_scoring(scenario, root, 1, config.progress)
+                baseline_wall, _ = _timed_scoring(scenario, root, 1, c.progress)
         report = _figures(config, n_workers, wall, results, baseline_wall, history_s, decide_s)
         report["ray_start_s"] = ray_start_s
         report["setup_s"] = setup_s
         outputs.write_json(staging / "stress.json", report)
         _plot(results, report, staging / "stress.png")
         log_metrics({k: v for k, v in report.items() if not isinstance(v, (list, dict))})
-        import mlflow
-
-        mlflow.log_artifacts(str(staging))
+        log_artifacts(staging)
     return report
 
 

@@ -1,42 +1,181 @@
-"""MLflow adapter: where runs go, and a run that always ends FINISHED, FAILED or KILLED.
+"""MLflow adapter: where runs go, a run that always ends, and runs a killed process left behind.
 
 The tracking URI is ``MLFLOW_TRACKING_URI`` when set (a tracking server for clusters), else a
 SQLite file ``mlflow.db`` in the working folder. Only the driver logs: no concurrent writers.
+
+- A server is checked before any work (:func:`check_server`, one HTTP request with the
+  connection timeout) and MLflow's own HTTP retries are bounded, so an unreachable server is
+  reported in seconds, not after minutes of retries.
+- :func:`tracked_run` ends every run FINISHED, FAILED or KILLED (interrupts). Each run is
+  tagged with the host and process that ran it, the git commit (or a hash of the source when
+  not in git) and the command.
+- A process killed outright (SIGKILL, power loss) cannot end its run; the next command on the
+  same tracking store finds runs of this host whose process is gone and marks them FAILED
+  with a note (:func:`recover_stale_runs`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import math
 import os
-import signal
-import threading
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
+from harness._errors import HarnessError
+from harness.settings import ENV_MLFLOW_URI
+
 DEFAULT_DB = "mlflow.db"
+TAG_HOST = "hazard_harness.host"
+TAG_PID = "hazard_harness.pid"
+TAG_PID_STARTED = "hazard_harness.pid_started"
+TAG_COMMAND = "hazard_harness.command"
+TAG_GIT = "hazard_harness.git_commit"
+TAG_SOURCE = "hazard_harness.source_hash"
+TAG_NOTE = "hazard_harness.note"
+_HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
 
 
 def tracking_uri() -> str:
     """The tracking URI in force: the environment's, else the SQLite file in the working folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+    return os.environ.get(ENV_MLFLOW_URI) or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt inside the block (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
-    def _raise(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, _raise)
+def check_server(*, timeout: float) -> None:
+    """Check the tracking store is usable before any work; bound MLflow's HTTP retries.
+
+    A tracking server must answer its ``/health`` endpoint within ``timeout`` seconds; a SQLite
+    file's folder must be writable.
+
+    Raises:
+        HarnessError: naming the URI and the fix.
+    """
+    uri = tracking_uri()
+    for name, value in _HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout))))
+    if _is_server(uri):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                if response.status != 200:
+                    raise OSError(f"HTTP {response.status}")
+        except (OSError, urllib.error.URLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise HarnessError(
+                f"the MLflow tracking server {uri} does not answer {url} within {timeout:g} s "
+                f"({reason}): start it, or fix {ENV_MLFLOW_URI} (unset it to log to ./"
+                f"{DEFAULT_DB}), or raise --timeout / HAZARD_HARNESS_TIMEOUT"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not os.access(folder, os.W_OK):
+            raise HarnessError(
+                f"the MLflow database {uri} is in a folder this user cannot write: run from a "
+                f"writable folder or set {ENV_MLFLOW_URI}"
+            )
+
+
+def _client() -> Any:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.MlflowClient(tracking_uri())
+
+
+@functools.cache
+def source_version() -> dict[str, str]:
+    """The git commit of the code (with ``-dirty`` when changed), and a hash of its source."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in ("core", "sim", "harness"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    tags = {TAG_SOURCE: digest.hexdigest()[:16]}
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "core", "sim", "harness"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        tags[TAG_GIT] = commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return tags
+
+
+def _process_tags(command: str) -> dict[str, str]:
+    import psutil
+
+    me = psutil.Process()
+    return {
+        TAG_HOST: socket.gethostname(),
+        TAG_PID: str(me.pid),
+        TAG_PID_STARTED: f"{me.create_time():.3f}",
+        TAG_COMMAND: command,
+        **source_version(),
+    }
+
+
+def recover_stale_runs() -> list[str]:
+    """Mark FAILED the RUNNING runs of this host whose process is gone; their ids.
+
+    A run is stale when the process recorded in its tags no longer exists, or a different
+    process now has its pid (start times differ). Runs of other hosts are left alone.
+    """
+    import psutil
+    from mlflow.entities import ViewType
+
+    client = _client()
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_HOST}` = '{host}'",
+        max_results=1000,
+    )
+    stale = []
+    for run in runs:
+        tags = run.data.tags
+        try:
+            pid, started = int(tags[TAG_PID]), float(tags[TAG_PID_STARTED])
+            alive = psutil.pid_exists(pid) and abs(psutil.Process(pid).create_time() - started) < 1
+        except (KeyError, ValueError, psutil.Error):
+            alive = False
+        if alive:
+            continue
+        note = (
+            f"marked FAILED by pid {os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}: the "
+            f"process that ran it (pid {tags.get(TAG_PID, '?')}) ended without closing it "
+            "(killed?)"
+        )
+        client.set_tag(run.info.run_id, TAG_NOTE, note)
+        client.set_terminated(run.info.run_id, status="FAILED")
+        stale.append(run.info.run_id)
+    return stale
 
 
 @contextlib.contextmanager
@@ -45,36 +184,38 @@ def tracked_run(
     experiment: str,
     run_name: str,
     params: Mapping[str, Any],
+    command: str,
     tags: Mapping[str, str] | None = None,
     parent_run_id: str | None = None,
     run_id: str | None = None,
 ) -> Iterator[str]:
     """Start an MLflow run, yield its id, and end it FINISHED, FAILED or KILLED.
 
-    With ``run_id``, that run is resumed instead (e.g. a resumed study's parent run).
-
-    KeyboardInterrupt (Ctrl-C, or SIGTERM inside :func:`sigterm_as_interrupt`) and SystemExit
-    (Ray's own SIGTERM handler while it starts) end the run KILLED; any other exception
-    FAILED; all are re-raised.
+    With ``run_id``, that run is resumed instead (e.g. a resumed study's parent run). An
+    interrupt (:class:`harness.interrupts.Interrupted`, Ctrl-C) ends the run KILLED, any other
+    exception FAILED; both are re-raised.
     """
     import mlflow
 
+    if parent_run_id is None:
+        recover_stale_runs()
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.start_run(
         run_name=run_name,
         experiment_id=experiment_id,
-        tags=dict(tags or {}),
+        tags={**_process_tags(command), **dict(tags or {})},
         nested=parent_run_id is not None,
         parent_run_id=parent_run_id,
         run_id=run_id,
     )
     status = "FAILED"
     try:
-        mlflow.log_params(flatten(params))
+        if run_id is None:
+            mlflow.log_params(flatten(params))
         yield run.info.run_id
         status = "FINISHED"
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
@@ -93,18 +234,35 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
-    """Log the finite numbers of a nested metrics mapping (NaN and non-numbers are skipped)."""
-    import math
-
-    import mlflow
-
-    numbers = {
+def finite_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numbers of a nested mapping as flat ``a.b`` keys (NaN, lists, text left out)."""
+    return {
         k: float(v)
         for k, v in flatten(metrics).items()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     }
-    mlflow.log_metrics(numbers, step=step)
+
+
+def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
+    """Log the finite numbers of a nested metrics mapping in the active run."""
+    import mlflow
+
+    mlflow.log_metrics(finite_numbers(metrics), step=step)
+
+
+def log_artifacts(folder: Path) -> None:
+    """Log every file of ``folder`` as artifacts of the active run."""
+    import mlflow
+
+    interrupts.checkpoint("logging")
+    mlflow.log_artifacts(str(folder))
+
+
+def log_dict(data: Mapping[str, Any], name: str) -> None:
+    """Log ``data`` as a JSON artifact ``name`` of the active run."""
+    import mlflow
+
+    mlflow.log_dict(dict(data), name)
 
 
 def log_child_runs(
@@ -117,13 +275,12 @@ def log_child_runs(
     Each child is created, logged in one batch call and ended with its status (``FINISHED``
     or ``FAILED``), so none is left RUNNING; meant for many fast trials.
     """
-    import time
-
-    import mlflow
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric, Param, RunTag
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-    client = mlflow.MlflowClient(tracking_uri())
+    if not children:
+        return
+    client = _client()
     experiment_id = client.get_run(parent_run_id).info.experiment_id
     now = int(time.time() * 1000)
     for name, params, metrics, status in children:
@@ -134,5 +291,72 @@ def log_child_runs(
             run.info.run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
             params=[Param(k, str(v)) for k, v in flatten(params).items()],
+            tags=[RunTag(k, v) for k, v in source_version().items()],
         )
         client.set_terminated(run.info.run_id, status=status)
+
+
+def child_run_names(parent_run_id: str) -> set[str]:
+    """Names of the child runs already logged under ``parent_run_id``."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    client = _client()
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    names: set[str] = set()
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        names.update(r.info.run_name for r in page)
+        token = page.token
+        if not token:
+            return names
+
+
+def study_runs(study: str) -> list[dict[str, Any]]:
+    """The ``tune`` runs of an Optuna study (tag ``optuna.study``) and their logged trials."""
+    from mlflow.entities import ViewType
+
+    client = _client()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments, filter_string=f"tags.`optuna.study` = '{study}'", max_results=100
+    )
+    return [{"run_id": r.info.run_id, "trials": len(child_run_names(r.info.run_id))} for r in runs]
+
+
+def run_exists(run_id: str) -> bool:
+    """Whether ``run_id`` names a run of the tracking store."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        _client().get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
+def download_artifact(run_id: str, path: str, dst: Path) -> Path:
+    """Download the artifact ``path`` of ``run_id`` into ``dst``.
+
+    Raises:
+        HarnessError: no such run or artifact.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking_uri()
+        )
+    except (MlflowException, OSError) as exc:
+        raise HarnessError(
+            f"{run_id!r} is neither a run folder nor an MLflow run with {path} at {tracking_uri()}"
+        ) from exc
+    return Path(local)

@@ -31,8 +31,6 @@ The driver registers the best network of each post (:mod:`harness.registry`) and
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,11 +39,12 @@ from typing import Any
 import numpy as np
 
 import sim
+from harness import interrupts, logs, outputs, preflight, studies
 from harness._errors import HarnessError
 from harness.execution import map_unordered, ray_session
 from harness.grading_data import GradingData, history_day_states, post_examples
-from harness.run import check_workers, load_scenario_file, max_in_flight
-from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+from harness.inputs import load_scenario_file
+from harness.tracking import log_artifacts, log_dict, log_metrics, tracked_run
 
 
 @dataclass(frozen=True)
@@ -60,18 +59,16 @@ class TrainConfig:
     """Where train.json, the studies and the weights go."""
     posts: tuple[int, ...]
     """Posts to train, 1-based."""
+    compute: preflight.Compute
+    """Where the Ray work runs."""
     trials: int = 10
     """Optuna trials per post."""
     epochs: int = 30
     """Epochs per trial."""
     augment: int = 8
     """Augmentation rounds: extra simulated shift changes per history shift change."""
-    address: str | None = None
-    """Ray cluster address (else ``RAY_ADDRESS``, else a local Ray)."""
-    workers: int | None = None
-    """Ray workers: local CPUs given to Ray."""
-    progress: bool = True
-    """Show progress bars."""
+    device: str = "cpu"
+    """Torch device of the training (resolved from ``--device``)."""
 
 
 @dataclass(frozen=True)
@@ -110,30 +107,37 @@ def make_train_config(
     augment: int = 8,
     address: str | None = None,
     workers: int | None = None,
+    timeout: float | None = None,
+    device: str = "auto",
     progress: bool = True,
 ) -> TrainConfig:
-    """Validate every input of ``train``; raises :class:`HarnessError` with the reason."""
+    """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
+    from harness.perception import check_device
+
     scenario = load_scenario_file(scenario_path)
     for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
-        if value < low:
-            raise HarnessError(f"--{name} must be >= {low}, got {value}")
-    check_workers(workers)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise HarnessError(f"--{name} must be an integer >= {low}, got {value!r}")
     if scenario.days.history < 3:
         raise HarnessError(
             f"train needs >= 3 history days (train / validation / test), got "
             f"{scenario.days.history}: raise days.history in the scenario"
         )
+    chosen = parse_posts(posts, scenario.n_posts)
+    resolved_device = check_device(device)
+    out = preflight.check_writable(Path(out_dir), option="--out")
+    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    preflight.check_tracking(where.timeout)
     return TrainConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
-        out_dir=Path(out_dir),
-        posts=parse_posts(posts, scenario.n_posts),
+        out_dir=out,
+        posts=chosen,
+        compute=where,
         trials=trials,
         epochs=epochs,
         augment=augment,
-        address=address,
-        workers=workers,
-        progress=progress,
+        device=resolved_device,
     )
 
 
@@ -167,7 +171,6 @@ def post_study(
         ``val`` / ``test`` / ``test_real`` scores, ``trials`` (complete, pruned), example
         counts, and ``timings``: task wall, data, study wall and training-step seconds.
     """
-    import optuna
     import torch
 
     from core.perception import evaluate_grader, train_grader
@@ -178,19 +181,20 @@ def post_study(
     train, val, test = data.split(sorted({day for day, _ in real_states}))
     data_s = time.perf_counter() - started
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     Path(journal).unlink(missing_ok=True)
-    study = optuna.create_study(
-        study_name=f"grader-post-{post}",
-        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal)),
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=derived_seed(scenario.seed, post)),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=budget.epochs // 3),
+    store = studies.open_storage(journal)
+    study, _ = studies.create_study(
+        name=f"grader-post-{post}",
+        store=store,
+        directions=["maximize"],
+        seed=derived_seed(scenario.seed, post),
+        metric_names=["val_macro_f1"],
+        pruner=studies.median_pruner(startup_trials=2, warmup_steps=budget.epochs // 3),
     )
     best: dict[str, Any] = {"value": -1.0}
     spent = {"train_s": 0.0}
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: Any) -> float:
         params = suggest(trial)
         scores: list[float] = []
         eval_s = 0.0
@@ -205,7 +209,7 @@ def post_study(
             trial.report(scores[-1], epoch)
             eval_s += time.perf_counter() - t0
             if trial.should_prune():
-                raise optuna.TrialPruned()
+                raise studies.Pruned()
 
         t0 = time.perf_counter()
         try:
@@ -222,9 +226,9 @@ def post_study(
 
     study_started = time.perf_counter()
     study.optimize(objective, n_trials=budget.trials)
+    store.record()
     study_s = time.perf_counter() - study_started
     net = best["net"]
-    states = [t.state for t in study.trials]
     return {
         "post": post,
         "trial": best["trial"],
@@ -235,8 +239,8 @@ def post_study(
         "test": evaluate_grader(net, test.images, test.env, test.labels),
         "test_real": _real_scores(net, test),
         "trials": {
-            "complete": states.count(optuna.trial.TrialState.COMPLETE),
-            "pruned": states.count(optuna.trial.TrialState.PRUNED),
+            "complete": studies.count(study, studies.COMPLETE),
+            "pruned": studies.count(study, studies.PRUNED),
         },
         "examples": {
             "train": len(train.labels),
@@ -272,7 +276,7 @@ def history_states(
     jobs = ((day, (scenario, day)) for day in days)
     for _, by_shift in map_unordered(
         history_day_states, jobs, total=len(days), max_in_flight=max_in_flight,
-        desc="history", progress=config.progress,
+        desc="history", progress=config.compute.progress,
     ):  # fmt: skip
         for key, states in by_shift.items():
             for post in config.posts:
@@ -281,30 +285,39 @@ def history_states(
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Run the per-post studies on Ray, register the best graders, write ``train.json``."""
+    """Run the per-post studies on Ray, register the best graders, write ``train.json``.
+
+    Everything goes to a staging folder first (studies, weights, ``train.json``) and moves
+    into ``--out`` only when complete; an interrupt leaves ``--out`` as it was.
+    """
     import torch
 
     from core.perception import GradingNet, save_model
     from harness.registry import log_grader
 
-    scenario = config.scenario
+    scenario, c = config.scenario, config.compute
     started = time.perf_counter()
-    studies = config.out_dir / "studies"
-    studies.mkdir(parents=True, exist_ok=True)
-    in_flight = max_in_flight(config.workers)
     budget = StudyBudget(trials=config.trials, epochs=config.epochs, augment=config.augment)
-    with sigterm_as_interrupt(), tracked_run(
-        experiment=f"hazard-harness/{scenario.name}",
-        run_name=f"train-{scenario.name}-seed{scenario.seed}",
-        params={"scenario": scenario.name, "seed": scenario.seed, "posts": list(config.posts),
-                **asdict(budget)},
-        tags={"command": "train"},
-    ) as run_id:  # fmt: skip
-        with ray_session(address=config.address, workers=config.workers):
-            states = history_states(config, max_in_flight=in_flight)
+    params = {"scenario": scenario.name, "seed": scenario.seed, "posts": list(config.posts),
+              **asdict(budget)}  # fmt: skip
+    with (
+        interrupts.handle_signals(),
+        outputs.staged(config.out_dir) as staging,
+        logs.log_to(staging),
+        tracked_run(
+            experiment=f"hazard-harness/{scenario.name}",
+            run_name=f"train-{scenario.name}-seed{scenario.seed}",
+            params=params,
+            command="train",
+        ) as run_id,
+    ):
+        journals = staging / "studies"
+        journals.mkdir()
+        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+            states = history_states(config, max_in_flight=session.max_in_flight)
             jobs = (
                 (post, (scenario, post, states[post], budget,
-                        str(studies / f"post-{post}.journal")))
+                        str(journals / f"post-{post}.journal")))
                 for post in config.posts
             )  # fmt: skip
             results = dict(
@@ -312,9 +325,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
                     post_study,
                     jobs,
                     total=len(config.posts),
-                    max_in_flight=in_flight,
+                    max_in_flight=session.max_in_flight,
                     desc="studies",
-                    progress=config.progress,
+                    progress=c.progress,
                 )
             )
         summary: dict[str, Any] = {
@@ -324,6 +337,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             **asdict(budget),
             "posts": {},
         }
+        interrupts.checkpoint("registering")
         for post in config.posts:
             r = results[post]
             net = GradingNet(**r["config"])
@@ -331,20 +345,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
             net.eval()
             metadata = {"scenario": scenario.name, "seed": scenario.seed, "post": post,
                         "params": r["params"], "trial": r["trial"]}  # fmt: skip
-            save_model(net, config.out_dir / "graders" / f"post-{post}.safetensors",
-                       metadata=metadata)  # fmt: skip
+            save_model(net, staging / "graders" / f"post-{post}.safetensors", metadata=metadata)
             with tracked_run(
                 experiment=f"hazard-harness/{scenario.name}",
                 run_name=f"grader-post-{post}",
                 params={"post": post, **r["params"]},
-                tags={"command": "train"},
+                command="train",
                 parent_run_id=run_id,
             ):
-                metrics = {k: r[k] for k in ("val", "test", "test_real", "trials", "timings")}
-                log_metrics(metrics)
-                import mlflow
-
-                mlflow.log_dict({"confusion": r["test"]["confusion"]}, "confusion.json")
+                log_metrics({k: r[k] for k in ("val", "test", "test_real", "trials", "timings")})
+                log_dict({"confusion": r["test"]["confusion"]}, "confusion.json")
                 version = log_grader(
                     net,
                     post=post,
@@ -358,40 +368,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
                                      "examples", "timings")},
             }  # fmt: skip
         summary["wall_s"] = time.perf_counter() - started
-        (config.out_dir / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
+        outputs.write_json(staging / "train.json", summary)
+        log_artifacts(staging)
     return summary
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train SCENARIO --out DIR [--posts all|1,3,5] [--trials K] [--epochs E]``."""
-    parser = subparsers.add_parser(
-        "train", help="train and register one grading DNN per post (Optuna on Ray)"
-    )
-    parser.add_argument("scenario", help="scenario YAML file")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--posts", default="all", help="'all' or post numbers like 1,3,5")
-    parser.add_argument("--trials", type=int, default=10, help="Optuna trials per post")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs per trial")
-    parser.add_argument("--augment", type=int, default=8,
-                        help="extra simulated shift changes per history one")  # fmt: skip
-    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else local)")
-    parser.add_argument("--workers", type=int, help="Ray workers (default: all local cores)")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.set_defaults(func=_train_command)
-
-
-def _train_command(args: argparse.Namespace) -> int:
-    config = make_train_config(
-        args.scenario, args.out, posts=args.posts, trials=args.trials, epochs=args.epochs,
-        augment=args.augment, address=args.address, workers=args.workers,
-        progress=not args.no_progress,
-    )  # fmt: skip
-    summary = train(config)
-    for post, r in summary["posts"].items():
-        print(
-            f"grader-post-{post} v{r['registered_version']}: test macro-F1 "
-            f"{r['test']['macro_f1']:.3f} (val {r['val']['macro_f1']:.3f}, "
-            f"{r['trials']['complete']} complete / {r['trials']['pruned']} pruned trials)"
-        )
-    print(f"summary: {config.out_dir / 'train.json'}; MLflow run {summary['mlflow_run_id']}")
-    return 0

@@ -12,21 +12,31 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim._errors import ScenarioError
+from sim._yaml import read_yaml
 from sim.registry import FAULT_KINDS, PROFILES, suggest
 
 SHIFT_NAMES: tuple[str, ...] = ("day", "night")
 """Shift names in order within a day; a line with one shift a day has only ``"day"``."""
 QUANTITIES: tuple[str, ...] = ("temperature_c", "humidity_pct", "pressure_kpa")
 """Environment quantities, in the order of every environment vector."""
+
+MAX_POSTS = 10_000
+"""Most posts on one line (a plant's line; a larger study is several scenarios)."""
+DAY_S = 86_400.0
+"""Seconds in a day: the shifts of a day fit in it."""
+MAX_RATE_HZ = 30.0
+"""Highest sampling rate (a camera's frame rate)."""
+MAX_DAYS = 3_650
+"""Most days of history or evaluation (ten years)."""
+MAX_FAULT_RATE = 100.0
+"""Highest mean number of random faults per post-shift."""
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 PostId = Annotated[int, Field(ge=1)]
@@ -43,7 +53,7 @@ class _Model(BaseModel):
 class Line(_Model):
     """The line: ``posts`` posts in process order and their fixed correlation."""
 
-    posts: Annotated[int, Field(ge=1)]
+    posts: Annotated[int, Field(ge=1, le=MAX_POSTS)]
     correlation: Literal["chain"] | list[list[Unit]] = "chain"
 
     @field_validator("correlation", mode="before")
@@ -60,8 +70,8 @@ class Shifts(_Model):
     """Shift pattern: shifts a day, length, sampling rate and scheduled breaks."""
 
     per_day: Literal[1, 2] = 2
-    length_s: Annotated[float, Field(gt=0)] = 28800.0
-    rate_hz: Annotated[float, Field(gt=0)] = 1.0
+    length_s: Annotated[float, Field(gt=0, le=DAY_S)] = 28800.0
+    rate_hz: Annotated[float, Field(gt=0, le=MAX_RATE_HZ)] = 1.0
     breaks: list[Annotated[list[Seconds], Field(min_length=2, max_length=2)]] = []
     """``[start, end]`` seconds since clock-in; everyone is in area 0 meanwhile."""
 
@@ -69,8 +79,8 @@ class Shifts(_Model):
 class Days(_Model):
     """Days simulated for the history before the evaluated days."""
 
-    history: Annotated[int, Field(ge=0)] = 30
-    evaluate: Annotated[int, Field(ge=0)] = 3
+    history: Annotated[int, Field(ge=0, le=MAX_DAYS)] = 30
+    evaluate: Annotated[int, Field(ge=0, le=MAX_DAYS)] = 3
 
 
 class CastEntry(_Model):
@@ -134,7 +144,7 @@ class ScheduledFault(_Model):
 class Equipment(_Model):
     """Random fault rate and scheduled faults."""
 
-    fault_rate: Annotated[float, Field(ge=0)] = 0.0
+    fault_rate: Annotated[float, Field(ge=0, le=MAX_FAULT_RATE)] = 0.0
     faults: list[ScheduledFault] = []
 
 
@@ -192,6 +202,12 @@ class Scenario(_Model):
             if len(rows) != n or any(len(r) != n for r in rows):
                 shape = f"{len(rows)}×{[len(r) for r in rows]}"
                 _fail("line.correlation", f"a {n}×{n} matrix (line.posts = {n})", shape)
+        if self.shifts.length_s * self.shifts.per_day > DAY_S:
+            _fail(
+                "shifts.length_s",
+                f"shifts that fit in a day (length_s × per_day ≤ {DAY_S:.0f} s)",
+                self.shifts.length_s,
+            )
         samples = self.shifts.length_s * self.shifts.rate_hz
         if abs(samples - round(samples)) > 1e-6 or round(samples) < 1:
             _fail("shifts.length_s", "length_s × rate_hz to be a whole number ≥ 1", samples)
@@ -287,21 +303,12 @@ class Scenario(_Model):
 def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
     """Load and validate a scenario from a YAML file or a mapping.
 
+    The file is read strictly (:mod:`sim._yaml`: UTF-8, no duplicate keys, bounded nesting).
+
     Raises:
         ScenarioError: missing file, YAML syntax error, or any invalid value.
     """
-    if isinstance(source, Mapping):
-        data: Any = dict(source)
-    else:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ScenarioError(f"{str(path)!r} is not valid YAML: {exc}") from exc
+    data = dict(source) if isinstance(source, Mapping) else read_yaml(source, what="scenario file")
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario: expected a mapping of keys, got {type(data).__name__}")
     try:

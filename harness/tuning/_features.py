@@ -24,7 +24,7 @@ import numpy as np
 
 import core
 import sim
-from harness.execution import TASK_RETRIES
+from harness.execution import gather, put, submit
 from harness.metrics import run_metrics
 from harness.pipeline import (
     LineShift,
@@ -120,20 +120,14 @@ class ProficiencyCache:
 
     def get(self, keys: Iterable[YKey]) -> dict[YKey, np.ndarray]:
         """``(shifts, workers)`` Y per key, scoring the missing keys on Ray."""
-        import ray
-
         wanted = list(dict.fromkeys(keys))
         missing = [k for k in wanted if k not in self._known]
         if missing:
-            task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(post_proficiency)
-            pending = {
-                group: task.remote(stats_ref, speeds_ref, missing)
-                for group, (stats_ref, speeds_ref) in self._refs.items()
-            }
+            groups = list(self._refs)
+            refs = [submit(post_proficiency, *self._refs[g], missing) for g in groups]
             tables = {k: np.empty(self._shape) for k in missing}
-            for group, ref in pending.items():
-                rows, cols = self._layout[group]
-                values = ray.get(ref)  # (keys, days * w)
+            for group, values in zip(groups, gather(refs), strict=True):
+                rows, cols = self._layout[group]  # values: (keys, days * w)
                 for k, key in enumerate(missing):
                     tables[key][rows, cols] = values[k].reshape(len(rows), -1)
             self._known.update(tables)
@@ -147,13 +141,10 @@ def build_features(
 
     Returns the cached features and a Y cache seeded with MODEL.md's ``(rho_min, eps)``.
     """
-    import ray
-
     store_root = ensure_history(scenario, cache_dir, max_in_flight=max_in_flight, progress=progress)
-    stats_task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(post_history_stats)
-    scenario_ref = ray.put(scenario)
+    scenario_ref = put(scenario)
     groups = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
-    stats_refs = {g: stats_task.remote(scenario_ref, str(store_root), *g) for g in groups}
+    stats_refs = {g: submit(post_history_stats, scenario_ref, str(store_root), *g) for g in groups}
     default = core.ModelParams()
     by_shift = group_by_shift(
         score_posts(
@@ -174,7 +165,7 @@ def build_features(
     for post, shift in groups:
         rows_idx = np.array([k for k, key in enumerate(order) if key[1] == shift])
         speeds = np.concatenate([by_shift[order[k]][post].speeds for k in rows_idx])
-        refs[(post, shift)] = (stats_refs[(post, shift)], ray.put(speeds))
+        refs[(post, shift)] = (stats_refs[(post, shift)], put(speeds))
         layout[(post, shift)] = (rows_idx, slice((post - 1) * per_post, post * per_post))
     y_default = np.array([s.Y for s in shifts])
     cache = ProficiencyCache(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from typing import Any
 
 import core
+from harness import studies
 from harness._errors import HarnessError
 from sim.registry import suggest
 
@@ -23,11 +22,11 @@ class Range:
     choices: tuple[str, ...] | None = None
     why: str = ""
 
-    def distribution(self) -> BaseDistribution:
+    def distribution(self) -> Any:
         """The Optuna distribution of the range."""
         if self.choices is not None:
-            return CategoricalDistribution(self.choices)
-        return FloatDistribution(self.low, self.high, step=self.step)
+            return studies.categorical(self.choices)
+        return studies.float_range(self.low, self.high, step=self.step)
 
 
 RANGES: dict[str, Range] = {
@@ -54,7 +53,7 @@ class SearchSpace:
     ranges: Mapping[str, Range]
     base: core.ModelParams = core.ModelParams()
 
-    def distributions(self) -> dict[str, BaseDistribution]:
+    def distributions(self) -> dict[str, Any]:
         """Optuna distributions of the tuned parameters (for ``study.ask``)."""
         return {name: r.distribution() for name, r in self.ranges.items()}
 
@@ -150,8 +149,3 @@ def _override(name: str, default: Range, low: float, high: float) -> Range:
             f"range of {name!r} [{low}, {high}] is narrower than its grid step {default.step}"
         )
     return Range(low, high, step=default.step, why=f"user range (default {default.why})")
-
-
-def trial_params(space: SearchSpace, trial: optuna.trial.BaseTrial) -> core.ModelParams:
-    """The model parameters of an asked trial."""
-    return space.params(trial.params)

@@ -1,4 +1,9 @@
-"""``hazard-harness tune``: a study on the tuning days, reported on held-out days, logged."""
+"""``hazard-harness tune``: a study on the tuning days, reported on held-out days, logged.
+
+Every trial reaches MLflow as a child run right after its batch is told (batched calls), so
+an interrupted session loses none; a resumed session logs whatever an earlier one could not.
+``--trials N`` means N COMPLETE trials (failed placeholders of recovered trials don't count).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import pandas as pd
 
 import core
-from harness import outputs
+import sim
+from harness import logs, outputs, preflight, settings, studies
 from harness._errors import HarnessError
 from harness.execution import ray_session
-from harness.params_file import dump_params
-from harness.run import RunConfig, make_config
-from harness.tracking import log_child_runs, log_metrics, sigterm_as_interrupt, tracked_run
+from harness.inputs import dump_params, load_scenario_file
+from harness.interrupts import handle_signals
+from harness.tracking import (
+    child_run_names,
+    log_artifacts,
+    log_child_runs,
+    log_metrics,
+    study_runs,
+    tracked_run,
+)
 from harness.tuning._features import Features, ProficiencyCache, build_features, evaluate, y_key
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
@@ -27,15 +39,7 @@ from harness.tuning._objectives import (
     resolve_objectives,
 )
 from harness.tuning._space import SearchSpace, make_space
-from harness.tuning._study import (
-    FINISHED,
-    OptimizeStats,
-    RayEvaluator,
-    make_storage,
-    open_study,
-    optimize,
-    recover_stale,
-)
+from harness.tuning._study import RayEvaluator
 
 BEST_PARAMS = "best_params.yaml"
 TRIALS = "trials.parquet"
@@ -57,18 +61,24 @@ REPORTED = (
 class TuneConfig:
     """Everything ``tune`` needs, checked before any work starts."""
 
-    run: RunConfig
-    """Scenario, output folder, Ray and cache settings (as for ``run``)."""
+    scenario: sim.Scenario
+    """The validated scenario."""
+    out_dir: Path
+    """Where best_params.yaml, trials.parquet, tune.json and the plots go."""
+    compute: preflight.Compute
+    """Where the Ray work runs."""
+    cache_dir: Path
+    """History stores."""
     space: SearchSpace
     """Tuned parameters and their ranges."""
     objectives: tuple[Objective, ...]
     """What the study optimises (several: multi-objective, NSGA-II)."""
     n_trials: int
-    """Finished trials the study should hold (a resumed study runs the rest)."""
+    """Completed trials the study should hold (a resumed study runs the rest)."""
     study_name: str
     """Optuna study name; an existing one is resumed."""
-    storage: str | None
-    """Optuna storage URL or journal path (default: ``optuna.journal`` in the working folder)."""
+    store: studies.StudyStore
+    """The opened (and verified) Optuna storage."""
     tuning_days: tuple[int, ...]
     """Evaluated days the study sees."""
     holdout_days: tuple[int, ...]
@@ -77,6 +87,11 @@ class TuneConfig:
     """Sampler seed (default: the scenario's)."""
     batch_size: int
     """Trials asked per batch (spread over the Ray workers)."""
+
+
+def _positive(name: str, value: int | None, low: int = 1) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+        raise HarnessError(f"--{name} must be an integer >= {low}, got {value!r}")
 
 
 def make_tune_config(
@@ -94,21 +109,17 @@ def make_tune_config(
     batch_size: int | None = None,
     address: str | None = None,
     workers: int | None = None,
+    timeout: float | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> TuneConfig:
-    """Validate every input of a study; raises :class:`HarnessError` with the reason."""
-    run = make_config(
-        scenario_path, out_dir, address=address, workers=workers, cache_dir=cache_dir,
-        progress=progress,
-    )  # fmt: skip
-    scenario = run.scenario
+    """Check every input of a study before any work; raises :class:`HarnessError`."""
+    scenario = load_scenario_file(scenario_path)
     resolved = resolve_objectives(objectives)
     space = make_space(names=tune, overrides=ranges, fidelity=scenario.fidelity)
-    if n_trials < 1:
-        raise HarnessError(f"--trials must be >= 1, got {n_trials}")
-    if batch_size is not None and batch_size < 1:
-        raise HarnessError(f"--batch-size must be >= 1, got {batch_size}")
+    _positive("trials", n_trials)
+    _positive("batch-size", batch_size)
+    _positive("seed", seed, low=0)
     days = tuple(scenario.evaluate_days)
     if len(days) < 2:
         raise HarnessError(
@@ -118,90 +129,164 @@ def make_tune_config(
     k = max(1, round(len(days) / 3)) if holdout_days is None else holdout_days
     if not 1 <= k < len(days):
         raise HarnessError(f"--holdout-days must be in 1..{len(days) - 1}, got {k}")
+    cache = settings.cache_dir(cache_dir)
+    out = preflight.check_writable(Path(out_dir), option="--out")
+    preflight.check_writable(cache, option="--cache")
+    if storage is None or "://" not in storage:
+        journal = Path(storage or studies.JOURNAL)
+        preflight.check_writable(journal, option="--storage", folder=False)
+    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    preflight.check_cost(scenario, cache=cache, workers=where.workers)
+    preflight.check_tracking(where.timeout)
+    store = studies.open_storage(storage)
+    name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_study_not_lost(store, name)
     return TuneConfig(
-        run=run,
+        scenario=scenario,
+        out_dir=out,
+        compute=where,
+        cache_dir=cache,
         space=space,
         objectives=resolved,
         n_trials=n_trials,
-        study_name=study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}",
-        storage=storage,
+        study_name=name,
+        store=store,
         tuning_days=days[:-k],
         holdout_days=days[-k:],
         seed=scenario.seed if seed is None else seed,
-        batch_size=batch_size or 8 * (workers or 2),
+        batch_size=batch_size or 8 * (where.workers or 2),
     )
+
+
+def _check_study_not_lost(store: studies.StudyStore, name: str) -> None:
+    """A study MLflow logged trials of must be in the storage: else it was lost, not new."""
+    if name in studies.study_names(store):
+        return
+    for run in study_runs(name):
+        if run["trials"] > 0:
+            raise HarnessError(
+                f"MLflow run {run['run_id']} logged {run['trials']} trials of study {name!r}, "
+                f"but {store.description} holds no such study (emptied, deleted, or another "
+                "storage?): restore it, pass the --storage it used, or choose a new --study"
+            )
 
 
 def tune(config: TuneConfig) -> dict[str, Any]:
     """Run (or resume) the study, write the outputs into the output folder, log to MLflow."""
-    run, scenario = config.run, config.run.scenario
+    scenario, c = config.scenario, config.compute
+    names = [o.name for o in config.objectives]
     attrs = {
         "scenario": scenario.name,
         "seed": scenario.seed,
-        "objectives": [o.name for o in config.objectives],
+        "objectives": names,
         "tuning_days": list(config.tuning_days),
         "holdout_days": list(config.holdout_days),
     }
-    study, resumed = open_study(
-        name=config.study_name, storage=make_storage(config.storage),
-        objectives=config.objectives, seed=config.seed, attrs=attrs,
-    )  # fmt: skip
-    recovered = recover_stale(study)
-    before = {t.number for t in study.get_trials(deepcopy=False, states=FINISHED)}
-    with sigterm_as_interrupt(), outputs.staged(run.out_dir) as staging, tracked_run(
-        experiment=f"hazard-harness/{scenario.name}",
-        run_name=f"tune-{config.study_name}",
-        params={**attrs, "study": config.study_name, "space": config.space.describe()},
-        tags={"command": "tune", "optuna.study": config.study_name},
-        run_id=study.user_attrs.get("mlflow_run_id"),
-    ) as run_id:  # fmt: skip
-        study.set_user_attr("mlflow_run_id", run_id)
-        with ray_session(address=run.address, workers=run.workers):
-            features, cache = build_features(
-                scenario, cache_dir=run.cache_dir, max_in_flight=2 * (run.workers or 2),
-                progress=run.progress,
-            )  # fmt: skip
-            tuning = features.select(config.tuning_days)
-            stats = optimize(
-                study,
-                space=config.space,
-                evaluate_batch=RayEvaluator(
-                    features=tuning,
+    with (
+        handle_signals(),
+        outputs.staged(config.out_dir) as staging,
+        logs.log_to(staging),
+        studies.exclusive(config.store, config.study_name),
+    ):
+        study, resumed = studies.create_study(
+            name=config.study_name,
+            store=config.store,
+            directions=[o.direction for o in config.objectives],
+            seed=config.seed,
+            metric_names=names,
+        )
+        _check_attrs(study, resumed, attrs)
+        if config.store.guard is None:
+            studies.take_lease(study)
+        recovered = studies.recover_stale(study)
+        config.store.record()
+        with tracked_run(
+            experiment=f"hazard-harness/{scenario.name}",
+            run_name=f"tune-{config.study_name}",
+            params={**attrs, "study": config.study_name, "space": config.space.describe()},
+            command="tune",
+            tags={"optuna.study": config.study_name, "optuna.storage": config.store.description},
+            run_id=study.user_attrs.get("mlflow_run_id"),
+        ) as run_id:
+            study.set_user_attr("mlflow_run_id", run_id)
+            logged = child_run_names(run_id)
+
+            def log_batch(trials: list[Any]) -> None:
+                config.store.record()
+                if config.store.guard is None:
+                    studies.take_lease(study)
+                fresh = [t for t in trials if f"trial-{t.number}" not in logged]
+                log_child_runs([_child(t, names) for t in fresh], parent_run_id=run_id)
+                logged.update(f"trial-{t.number}" for t in fresh)
+
+            log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))
+            with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+                features, cache = build_features(
+                    scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
+                    progress=c.progress,
+                )  # fmt: skip
+                evaluator = RayEvaluator(
+                    space=config.space,
+                    features=features.select(config.tuning_days),
                     rows=features.rows_of(config.tuning_days),
                     cache=cache,
                     objectives=config.objectives,
-                    workers=run.workers or 2,
-                ),
-                n_trials=config.n_trials,
-                batch_size=config.batch_size,
-                progress=run.progress,
-            )
-            best, front = choose_best(study, config, features, cache)
-            table = compare(config, features, cache, best)
-        summary = {
-            "study": config.study_name,
-            "resumed": resumed,
-            "recovered_trials": recovered,
-            "trials_total": len(study.trials),
-            "trials_session": stats.trials,
-            "trials_per_s": stats.trials_per_s,
-            "optuna_fraction": stats.optuna_fraction,
-            "best_params": best.to_dict(),
-            "pareto_front": [
-                {"number": t.number, **dict(zip(attrs["objectives"], t.values, strict=True))}
-                for t in front
-            ],
-            "comparison": table.to_dict(orient="records"),
-            "mlflow_run_id": run_id,
-        }
-        _write(staging, study, best, front, table, summary, config)
-        _log(study, stats, table, run_id, before, config, staging)
+                    workers=session.workers,
+                )
+                stats = studies.optimize(
+                    study,
+                    distributions=config.space.distributions(),
+                    evaluate_batch=evaluator,
+                    n_complete=config.n_trials,
+                    batch_size=config.batch_size,
+                    on_batch=log_batch,
+                    progress=c.progress,
+                )
+                best, front = choose_best(study, config, features, cache)
+                table = compare(config, features, cache, best)
+            summary = {
+                "study": config.study_name,
+                "storage": config.store.description,
+                "resumed": resumed,
+                "recovered_trials": recovered,
+                "trials_total": len(study.trials),
+                "trials_complete": studies.count(study, studies.COMPLETE),
+                "trials_session": stats.trials,
+                "trials_per_s": stats.trials_per_s,
+                "optuna_fraction": stats.optuna_fraction,
+                "best_params": best.to_dict(),
+                "pareto_front": [
+                    {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
+                ],
+                "comparison": table.to_dict(orient="records"),
+                "mlflow_run_id": run_id,
+            }
+            _write(staging, study, best, front, table, summary, config)
+            _log(table, stats, len(study.trials), staging)
     return summary
 
 
+def _check_attrs(study: studies.Study, resumed: bool, attrs: dict[str, Any]) -> None:
+    if not resumed:
+        study.set_user_attr("config", attrs)
+        return
+    stored = study.user_attrs.get("config")
+    if stored != attrs:
+        raise HarnessError(
+            f"study {study.study_name!r} was made with {stored}, not {attrs}; resume it with "
+            "the same scenario, objectives and hold-out days, or pick a new --study name"
+        )
+
+
+def _child(trial: Any, names: list[str]) -> tuple[str, dict, dict, str]:
+    values = {n: v for n, v in zip(names, trial.values or (), strict=False) if math.isfinite(v)}
+    status = "FINISHED" if trial.state == studies.COMPLETE else "FAILED"
+    return f"trial-{trial.number}", dict(trial.params), values, status
+
+
 def choose_best(
-    study: optuna.Study, config: TuneConfig, features: Features, cache: ProficiencyCache
-) -> tuple[core.ModelParams, list[optuna.trial.FrozenTrial]]:
+    study: studies.Study, config: TuneConfig, features: Features, cache: ProficiencyCache
+) -> tuple[core.ModelParams, list[Any]]:
     """The best trial's parameters, and the Pareto front (empty for one objective).
 
     With one objective, of the trials that share the best value the one nearest MODEL.md's
@@ -210,17 +295,17 @@ def choose_best(
     root-cause F1 on the tuning days is chosen (the harness's default objective breaks the
     tie).
     """
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+    if not studies.count(study, studies.COMPLETE):
         raise HarnessError(
             f"no trial of study {config.study_name!r} completed; see the fail_reason of its "
-            "trials (e.g. `optuna trials`)"
+            "trials (trials.parquet)"
         )
     if len(config.objectives) == 1:
         best = study.best_value
         tied = [
             t
-            for t in study.trials
-            if t.state == optuna.trial.TrialState.COMPLETE and abs(t.value - best) <= 1e-12
+            for t in study.get_trials(deepcopy=False, states=(studies.COMPLETE,))
+            if abs(t.value - best) <= 1e-12
         ]
         nearest = min(tied, key=lambda t: (config.space.distance_to_base(t.params), t.number))
         return config.space.params(nearest.params), []
@@ -258,99 +343,59 @@ def compare(
 
 def _write(
     folder: Path,
-    study: optuna.Study,
+    study: studies.Study,
     best: core.ModelParams,
-    front: list[optuna.trial.FrozenTrial],
+    front: list[Any],
     table: pd.DataFrame,
     summary: dict[str, Any],
     config: TuneConfig,
 ) -> None:
+    names = [o.name for o in config.objectives]
     dump_params(best, folder / BEST_PARAMS)
-    trials = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs"))
-    if len(config.objectives) > 1:
-        trials = trials.rename(
-            columns={f"values_{k}": o.name for k, o in enumerate(config.objectives)}
-        )
-    trials.to_parquet(folder / TRIALS, index=False)
+    studies.trials_frame(study, names).to_parquet(folder / TRIALS, index=False)
     table.to_csv(folder / COMPARISON, index=False)
     if front:
         pd.DataFrame(
-            [
-                {"number": t.number, **dict(zip([o.name for o in config.objectives], t.values,
-                                                strict=True)), **t.params}
-                for t in front
-            ]
+            [{"number": t.number, **dict(zip(names, t.values, strict=True)), **t.params}
+             for t in front]
         ).to_parquet(folder / PARETO, index=False)  # fmt: skip
-    _plots(study, folder, config.objectives)
+    studies.save_plots(study, folder, names)
     outputs.write_json(folder / "tune.json", summary)
 
 
-def _plots(study: optuna.Study, folder: Path, objectives: tuple[Objective, ...]) -> None:
-    """Optimisation history (or Pareto front) and parameter importances, as PNG files."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as vis
-
-    first = objectives[0].name
-    target = None if len(objectives) == 1 else (lambda t: t.values[0])
-    plots = {
-        "optimization_history.png": lambda: vis.plot_optimization_history(
-            study, target=target, target_name=first
-        ),
-        "param_importances.png": lambda: vis.plot_param_importances(
-            study, target=target, target_name=first
-        ),
-    }
-    if len(objectives) > 1:
-        plots["pareto_front.png"] = lambda: vis.plot_pareto_front(
-            study, target_names=[o.name for o in objectives]
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-        for name, plot in plots.items():
-            try:
-                ax = plot()
-            except (ValueError, RuntimeError):  # e.g. importances need >= 2 distinct trials
-                continue
-            ax.figure.savefig(folder / name, dpi=90, bbox_inches="tight")
-            plt.close(ax.figure)
-
-
-def _log(
-    study: optuna.Study,
-    stats: OptimizeStats,
-    table: pd.DataFrame,
-    run_id: str,
-    before: set[int],
-    config: TuneConfig,
-    folder: Path,
-) -> None:
-    """Parent-run metrics and artifacts, one child run per trial of this session."""
-    import mlflow
-
+def _log(table: pd.DataFrame, stats: studies.OptimizeStats, total: int, folder: Path) -> None:
+    """The parent run's metrics (tuned vs default per split) and artifacts."""
     metrics: dict[str, Any] = {
         "trials_per_s": stats.trials_per_s,
         "optuna_fraction": stats.optuna_fraction,
-        "trials_total": len(study.trials),
+        "trials_total": total,
     }
     for rec in table.to_dict(orient="records"):
         key = f"{rec['days'].replace('-', '')}.{rec['params']}"
         metrics[key] = {k: v for k, v in rec.items() if k not in ("params", "days")}
     log_metrics(metrics)
-    names = [o.name for o in config.objectives]
-    children = [
-        (
-            f"trial-{t.number}",
-            t.params,
-            {n: v for n, v in zip(names, t.values or (), strict=False) if math.isfinite(v)},
-            "FINISHED" if t.state == optuna.trial.TrialState.COMPLETE else "FAILED",
-        )
-        for t in study.get_trials(deepcopy=False, states=FINISHED)
-        if t.number not in before
+    log_artifacts(folder)
+
+
+def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
+    """The console summary of a study: trials, the tuned-vs-default table, where things are."""
+    lines = [
+        f"study {summary['study']}: {summary['trials_session']} trials this session, "
+        f"{summary['trials_complete']} complete of {summary['trials_total']}; "
+        f"{summary['trials_per_s']:.1f} trials/s, Optuna {100 * summary['optuna_fraction']:.0f}% "
+        "of the time",
+        f"{'params':8} {'days':9} {'rc F1':>6} {'prec':>6} {'recall':>6} {'mgmt AUC':>8} "
+        f"{'train AUC':>9}",
     ]
-    log_child_runs(children, parent_run_id=run_id)
-    mlflow.log_artifacts(str(folder))
+    for row in summary["comparison"]:
+        lines.append(
+            f"{row['params']:8} {row['days']:9} {row['root_cause_f1']:6.3f} "
+            f"{row['root_cause_precision']:6.3f} {row['root_cause_recall']:6.3f} "
+            f"{row['management_auc']:8.3f} {row['training_auc']:9.3f}"
+        )
+    for point in summary["pareto_front"]:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in point.items() if k != "number")
+        lines.append(f"Pareto trial {shown} (#{point['number']})")
+    lines.append(f"best params: {config.out_dir / BEST_PARAMS}")
+    lines.append(f"resume with: --study {summary['study']}; MLflow run {summary['mlflow_run_id']}")
+    return "\n".join(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -44,13 +43,6 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch) -
     for key, value in full.items():
         torch.testing.assert_close(resumed[key], value)
     assert metadata["steps"] == 4 and set(metadata["metrics"]) == {"pck", "oks_ap"}
-
-
-def test_register_adds_the_train_command(tmp_path) -> None:
-    parser = argparse.ArgumentParser()
-    hp.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["perception", "train", "--out", str(tmp_path), "--steps", "5"])
-    assert args.func is hp._train_command and args.steps == 5 and args.seed == 0
 
 
 def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights: Path) -> None:

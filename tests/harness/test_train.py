@@ -50,9 +50,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     [
         (["--posts", "0,5"], "--posts must be 'all' or post numbers in 1..4"),
         (["--posts", "two"], "--posts must be 'all' or post numbers in 1..4"),
-        (["--trials", "0"], "--trials must be >= 1, got 0"),
-        (["--epochs", "-2"], "--epochs must be >= 1, got -2"),
-        (["--augment", "-1"], "--augment must be >= 0, got -1"),
+        (["--trials", "0"], "'--trials': 0 is not in the range x>=1"),
+        (["--epochs", "-2"], "'--epochs': -2 is not in the range x>=1"),
+        (["--augment", "-1"], "'--augment': -1 is not in the range x>=0"),
     ],
 )
 def test_bad_ranges_are_rejected_with_a_clear_message(tiny_yaml, capsys, args, message):
@@ -63,10 +63,8 @@ def test_bad_ranges_are_rejected_with_a_clear_message(tiny_yaml, capsys, args, m
 
 
 def test_an_unknown_option_is_rejected(tiny_yaml, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["train", str(tiny_yaml), "--out", "out", "--learning-rate", "3"])
-    assert exc.value.code == 2
-    assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
+    assert main(["train", str(tiny_yaml), "--out", "out", "--learning-rate", "3"]) == 2
+    assert "No such option '--learning-rate'" in capsys.readouterr().err
 
 
 def test_too_few_history_days_are_rejected(tmp_path, capsys):

@@ -11,9 +11,10 @@ import yaml
 
 from harness._errors import HarnessError
 from harness.cli import main
-from harness.params_file import load_params
+from harness.inputs import load_params
 from harness.run import make_config
-from harness.tuning import make_storage, make_tune_config, tune
+from harness.studies import open_storage
+from harness.tuning import make_tune_config, tune
 
 TINY = {
     "name": "tiny",
@@ -46,7 +47,7 @@ def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
     out = Path("out")
     for name in ("best_params.yaml", "trials.parquet", "comparison.csv", "tune.json"):
         assert (out / name).exists(), name
-    assert summary["trials_session"] == 8
+    assert summary["trials_session"] == 8 and summary["trials_complete"] == 8
     assert {(r["params"], r["days"]) for r in summary["comparison"]} == {
         (p, d) for p in ("default", "tuned") for d in ("tuning", "held-out")
     }
@@ -64,14 +65,14 @@ def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
 def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
     first = tune(_config(tiny, "out", n_trials=4, study_name="resume"))
     assert first["trials_total"] == 4
-    study = optuna.load_study(study_name="resume", storage=make_storage(None))
+    study = optuna.load_study(study_name="resume", storage=open_storage(None).storage)
     kept = [t.params for t in study.trials]
     stale = study.ask({"tau_D": optuna.distributions.FloatDistribution(0.2, 1.6)})
     # the driver dies here: trial `stale` stays RUNNING in the journal
 
     second = tune(_config(tiny, "out", n_trials=8, study_name="resume"))
     assert second["resumed"] and second["recovered_trials"] == 1
-    trials = optuna.load_study(study_name="resume", storage=make_storage(None)).trials
+    trials = optuna.load_study(study_name="resume", storage=open_storage(None).storage).trials
     assert [t.params for t in trials[:4]] == kept
     assert trials[stale.number].state == optuna.trial.TrialState.FAIL
     retry = next(t for t in trials if t.user_attrs.get("retry_of") == stale.number)
@@ -81,7 +82,7 @@ def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
 
 
 def test_resume_with_other_objective_is_refused(tiny: Path):
-    storage = make_storage(None)
+    storage = open_storage(None).storage
     optuna.create_study(study_name="other", storage=storage).set_user_attr("config", {"x": 1})
     with pytest.raises(HarnessError, match="resume it with the same"):
         tune(_config(tiny, "out", n_trials=2, study_name="other"))

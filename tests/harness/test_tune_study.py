@@ -10,14 +10,16 @@ import optuna
 import pytest
 
 import core
+from harness import studies
+from harness._errors import HarnessError
 from harness.execution import ray_session
-from harness.tuning import Features, ProficiencyCache, RayEvaluator, make_space, optimize
+from harness.tuning import Features, ProficiencyCache, RayEvaluator, make_space
 from harness.tuning._features import y_key
 
 
 @pytest.fixture(scope="module")
 def ray_running():
-    with ray_session(workers=2):
+    with ray_session(address=None, workers=2, timeout=10):
         yield
 
 
@@ -27,6 +29,7 @@ def _evaluator(task) -> RayEvaluator:
         refs={}, layout={}, shape=(0, 0), known={y_key(core.ModelParams()): np.zeros((0, 0))}
     )
     return RayEvaluator(
+        space=SPACE,
         features=empty, rows=np.zeros(0, dtype=np.intp), cache=cache, objectives=(),
         workers=2, task=task,
     )  # fmt: skip
@@ -45,8 +48,11 @@ def test_killed_worker_ends_trials_failed_not_hung(ray_running):
         os._exit(1)
 
     study = _study()
-    stats = optimize(study, space=SPACE, evaluate_batch=_evaluator(die), n_trials=2, batch_size=2)
-    assert stats.trials == 2
+    with pytest.raises(HarnessError, match=r"2 trials of study .* failed"):
+        studies.optimize(
+            study, distributions=SPACE.distributions(), evaluate_batch=_evaluator(die),
+            n_complete=2, batch_size=2, max_failures=2,
+        )  # fmt: skip
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
     assert all("WorkerCrashedError" in t.user_attrs["fail_reason"] for t in study.trials)
 
@@ -61,7 +67,10 @@ def test_worker_killed_once_is_retried(ray_running, tmp_path: Path):
         return {number: (params.tau_D,) for number, params in batch}
 
     study = _study()
-    optimize(study, space=SPACE, evaluate_batch=_evaluator(die_once), n_trials=3, batch_size=3)
+    studies.optimize(
+        study, distributions=SPACE.distributions(), evaluate_batch=_evaluator(die_once),
+        n_complete=3, batch_size=3,
+    )  # fmt: skip
     assert Path(marker).exists()
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert [t.value for t in study.trials] == [t.params["tau_D"] for t in study.trials]

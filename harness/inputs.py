@@ -1,4 +1,8 @@
-"""Model parameter files (YAML): what ``run --params`` reads and ``tune`` writes."""
+"""The files users give commands: scenarios and model-parameter files, read strictly.
+
+One loader each, shared by every command, so that a bad file gets the same one-line
+:class:`HarnessError` naming the file and the key wherever it is given.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,29 @@ from pathlib import Path
 import yaml
 
 import core
+import sim
 from harness._errors import HarnessError
+from sim._yaml import read_yaml
+
+
+def load_scenario_file(path: str | Path) -> sim.Scenario:
+    """The scenario in ``path``; a bad one raises :class:`HarnessError` naming the file."""
+    try:
+        return sim.load_scenario(path)
+    except sim.ScenarioError as exc:
+        message = str(exc)
+        where = "" if str(path) in message else f"scenario {str(path)!r}: "
+        raise HarnessError(f"{where}{message}") from None
 
 
 def load_params(path: str | Path | None) -> core.ModelParams:
     """MODEL.md's defaults overridden by a flat YAML mapping of ``ModelParams`` fields."""
     if path is None:
         return core.ModelParams()
-    path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise HarnessError(f"params file {str(path)!r} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise HarnessError(f"params file {str(path)!r} is not valid YAML: {exc}") from exc
+        values = read_yaml(path, what="params file")
+    except sim.ScenarioError as exc:
+        raise HarnessError(str(exc)) from None
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -31,7 +44,7 @@ def load_params(path: str | Path | None) -> core.ModelParams:
     try:
         return core.ModelParams.from_dict(values)
     except (core.ModelInputError, TypeError) as exc:
-        raise HarnessError(f"params file {str(path)!r}: {exc}") from exc
+        raise HarnessError(f"params file {str(path)!r}: {exc}") from None
 
 
 def dump_params(params: core.ModelParams, path: str | Path) -> None:

@@ -1,0 +1,135 @@
+"""Interruptions: SIGINT, SIGTERM and SIGHUP end a command the same way, at any moment.
+
+Inside :func:`handle_signals` the first of these signals raises :class:`Interrupted` (a
+``KeyboardInterrupt``) in the main thread, wherever it is: Ray starting, the history being
+built, scoring, writing, registering. The command's context managers then end its MLflow run
+KILLED and remove its staged output, and the CLI exits with ``128 + signal`` and one line.
+Further signals while that cleanup runs are reported once and otherwise ignored, so a second
+Ctrl-C never prints a traceback (SIGKILL is the way to stop a cleanup that hangs; the next
+command marks a run a killed process left RUNNING as FAILED).
+
+Ray replaces the SIGTERM handler while it starts, and after ``ray.shutdown()`` the handler is
+no longer installed at the OS level although Python still reports it; the Ray adapter calls
+:func:`reinstall` after both.
+
+**Fault hooks for tests.** :func:`checkpoint` marks a named moment of a command. When the
+environment variable :data:`ENV_FAULT` is ``"<moment>:<SIGNAL>"`` (e.g. ``"writing:SIGTERM"``),
+the process sends itself that signal at that moment, so tests interrupt every moment
+deterministically, without sleeps. ``"<moment>:<SIGNAL>:<marker file>"`` fires once: only
+in the process that creates the marker file (e.g. one Ray worker of many, ``"task:SIGKILL:…"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that interrupt a command."""
+ENV_FAULT = "HAZARD_HARNESS_FAULT"
+"""Test hook: ``"<moment>:<SIGNAL>"`` sends ``SIGNAL`` to this process at ``moment``."""
+MOMENTS: tuple[str, ...] = (
+    "ray_start",
+    "history",
+    "scoring",
+    "task",
+    "writing",
+    "logging",
+    "registering",
+)
+"""The moments :func:`checkpoint` marks (``task``: inside a Ray scoring task)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A command interrupted by a signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number."""
+        return 128 + self.signum
+
+
+class _State:
+    received: int | None = None
+    warned = False
+    depth = 0
+
+
+_STATE = _State()
+
+
+def _handler(signum: int, frame: Any) -> None:
+    if _STATE.received is None:
+        _STATE.received = signum
+        raise Interrupted(signum)
+    if not _STATE.warned:
+        _STATE.warned = True
+        name = signal.Signals(signum).name
+        print(f"hazard-harness: {name} received again; still cleaning up", file=sys.stderr)
+
+
+def _install() -> None:
+    for sig in SIGNALS:
+        signal.signal(sig, _handler)
+
+
+def reinstall() -> None:
+    """Install the handlers again if :func:`handle_signals` is active (see the module doc)."""
+    if _STATE.depth and threading.current_thread() is threading.main_thread():
+        _install()
+
+
+@contextlib.contextmanager
+def handle_signals() -> Iterator[None]:
+    """Inside the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    outermost = _STATE.depth == 0
+    if outermost:
+        _STATE.received, _STATE.warned = None, False
+    _STATE.depth += 1
+    _install()
+    try:
+        yield
+    finally:
+        _STATE.depth -= 1
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def as_interrupt(exc: SystemExit) -> BaseException:
+    """Ray's own SIGTERM handler (installed while it starts) exits; make that an interrupt."""
+    if exc.code == signal.SIGTERM:
+        _STATE.received = int(signal.SIGTERM)
+        return Interrupted(signal.SIGTERM)
+    return exc
+
+
+def checkpoint(moment: str) -> None:
+    """Mark ``moment`` of a command; the :data:`ENV_FAULT` hook may send a signal here."""
+    spec = os.environ.get(ENV_FAULT)
+    if not spec:
+        return
+    where, _, rest = spec.partition(":")
+    name, _, marker = rest.partition(":")
+    if where not in MOMENTS:
+        raise ValueError(f"{ENV_FAULT} must name a moment of {MOMENTS}, got {where!r}")
+    if where != moment:
+        return
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), getattr(signal, name))

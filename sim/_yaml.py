@@ -1,0 +1,78 @@
+"""Strict YAML reading for the files users write: scenarios (and the harness's params files).
+
+Stricter than ``yaml.safe_load``: a key given twice in one mapping is an error (not silently
+the last value), text must be UTF-8, and nesting deeper than :data:`MAX_DEPTH` is refused
+before the parser recurses into it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim._errors import ScenarioError
+
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists a user file may have."""
+MAX_BYTES = 16 * 2**20
+"""Largest user file read (a scenario is a few KB)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and deep nesting."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        depth = getattr(self, "_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels at line {mark.line + 1}")
+        self._depth = depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth - 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.YAMLError(
+                    f"key {key!r} appears twice in one mapping (lines {seen[key]} and {line})"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, *, source: str) -> Any:
+    """Parse ``text`` strictly; errors are :class:`ScenarioError` naming ``source``."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ScenarioError(f"{source} is not valid YAML: {detail}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source} is nested too deeply to be a scenario") from None
+
+
+def read_yaml(path: str | os.PathLike[str], *, what: str) -> Any:
+    """Read and parse the YAML file ``path`` (a ``what``, e.g. "scenario file") strictly."""
+    path = Path(path)
+    source = f"{what} {str(path)!r}"
+    try:
+        if path.is_dir():
+            raise ScenarioError(f"{source} is a folder, expected a YAML file")
+        if path.stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"{source} is larger than {MAX_BYTES // 2**20} MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{source} is not UTF-8 text (byte {exc.start})") from None
+    return parse_yaml(text, source=source)
