@@ -21,7 +21,8 @@ import pandas as pd
 
 import core
 from harness.execution import ray_session
-from harness.tracking import log_metrics, tracked_run
+from harness.settings import cache_dir
+from harness.tracking import log_artifacts, log_metrics, tracked_run
 from harness.tuning import build_features, evaluate
 from harness.tuning._features import y_key
 from sim import load_scenario
@@ -57,10 +58,10 @@ def main() -> None:
 
     scenarios = [load_scenario(p) for p in cfg.scenarios]
     rows = []
-    with ray_session(workers=cfg.workers):
+    with ray_session(address=None, workers=cfg.workers, timeout=10) as session:
         for scenario in scenarios:
             features, cache = build_features(
-                scenario, cache_dir=Path(".hazard-cache"), max_in_flight=2 * cfg.workers,
+                scenario, cache_dir=cache_dir(), max_in_flight=session.max_in_flight,
                 progress=False,
             )  # fmt: skip
             for name, values in cfg.options.items():
@@ -85,15 +86,13 @@ def main() -> None:
     with tracked_run(
         experiment="hazard-harness/ablation", run_name="ablate-reconstructed",
         params={"scenarios": ",".join(s.name for s in scenarios), "options": cfg.options},
-        tags={"command": "ablation"},
+        command="ablation",
     ):  # fmt: skip
-        import mlflow
-
         log_metrics({
             f"{r['scenario']}.{r['option']}:{r['value']}.root_cause_f1": r["root_cause_f1"]
             for r in rows
         })  # fmt: skip
-        mlflow.log_artifacts(str(cfg.out))
+        log_artifacts(cfg.out)
     print(f"table: {cfg.out / 'ablation.csv'}")
 
 

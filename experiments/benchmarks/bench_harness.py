@@ -45,6 +45,7 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     """The scoring phase of a stress run (history stats, simulation, Z and Y), as plain calls
     in this process; the line decisions run after it, untimed, as in ``stress``."""
     import core
+    from harness.execution import ray_session
     from harness.pipeline import (
         decide_shifts,
         ensure_history,
@@ -52,18 +53,14 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
         score_units,
         true_levels,
     )
-    from harness.stress import StressConfig, stress_scenario
+    from harness.stress import make_stress_config, stress_scenario
 
-    config = StressConfig(posts=posts, days=days, out_dir=Path("unused"), length_s=length_s,
-                          history_days=history_days)  # fmt: skip
+    config = make_stress_config(posts=posts, days=days, out_dir=Path(tempfile.mkdtemp()),
+                                length_s=length_s, history_days=history_days, cache_dir=cache,
+                                workers=1)  # fmt: skip
     scenario = stress_scenario(config)
-    import ray
-
-    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    try:  # the history is cached already; this only finds it
+    with ray_session(address=None, workers=1, timeout=10):  # the history is cached: found only
         root = ensure_history(scenario, cache, max_in_flight=1, progress=False)
-    finally:
-        ray.shutdown()
     params = core.ModelParams()
     start = time.perf_counter()
     units = tuple((post, "day") for post in range(1, posts + 1))

@@ -14,11 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
-
+from harness import studies
 from harness.execution import ray_session
-from harness.tuning import RayEvaluator, build_features, get_objective, make_space, optimize
-from harness.tuning._study import make_storage
+from harness.tuning import RayEvaluator, build_features, get_objective, make_space
 from sim import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,28 +42,30 @@ def main() -> None:
     parser.add_argument("--scenario", type=Path, default=Config.scenario)
     args = parser.parse_args()
     cfg = Config(scenario=args.scenario, trials=args.trials)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     scenario = load_scenario(cfg.scenario)
-    with ray_session(workers=cfg.workers), tempfile.TemporaryDirectory() as tmp:
+    with (
+        ray_session(address=None, workers=cfg.workers, timeout=10) as session,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         features, cache = build_features(
-            scenario, cache_dir=Path(".hazard-cache"), max_in_flight=2 * cfg.workers,
+            scenario, cache_dir=Path(".hazard-cache"), max_in_flight=session.max_in_flight,
             progress=False,
         )  # fmt: skip
-        evaluator = RayEvaluator(
-            features=features, rows=features.rows_of(features.days), cache=cache,
-            objectives=(get_objective("root_cause_f1"),), workers=cfg.workers,
-        )  # fmt: skip
+        store = studies.open_storage(Path(tmp) / "bench.journal")
         thresholds = ("tau_D", "tau_P", "tau_Z", "tau_Y", "lam", "direction")
         for label, names in (("thresholds (cached features)", thresholds), ("full", None)):
-            study = optuna.create_study(
-                study_name=label, direction="maximize",
-                storage=make_storage(str(Path(tmp) / "bench.journal")),
-                sampler=optuna.samplers.TPESampler(seed=scenario.seed),
+            space = make_space(names=names)
+            evaluator = RayEvaluator(
+                space=space, features=features, rows=features.rows_of(features.days),
+                cache=cache, objectives=(get_objective("root_cause_f1"),), workers=cfg.workers,
             )  # fmt: skip
-            stats = optimize(
-                study, space=make_space(names=names), evaluate_batch=evaluator,
-                n_trials=cfg.trials, batch_size=cfg.batch_size,
+            study, _ = studies.create_study(
+                name=label, store=store, directions=["maximize"], seed=scenario.seed
+            )
+            stats = studies.optimize(
+                study, distributions=space.distributions(), evaluate_batch=evaluator,
+                n_complete=cfg.trials, batch_size=cfg.batch_size,
             )  # fmt: skip
             print(
                 f"{label}: {stats.trials} trials in {stats.seconds:.2f} s = "
