@@ -430,7 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the command's exit code; 2 with one line on bad input; 128+n on signal n."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(cli.main(args, prog_name=PROG, standalone_mode=False) or 0)
+        with cli.make_context(PROG, args) as ctx:
+            return int(cli.invoke(ctx) or 0)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without a command: its help
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
+        return 2
     except click.ClickException as exc:
         click.echo(f"{_command_path(exc)}: error: {exc.format_message()}", err=True)
         return 2
@@ -438,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{PROG}: interrupted", err=True)
         return 130
     except Interrupted as exc:
-        click.echo(f"{PROG}: {exc}; nothing was written and its MLflow run is KILLED", err=True)
+        click.echo(f"{_invoked(args)}: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo(f"{PROG}: interrupted", err=True)

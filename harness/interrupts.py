@@ -108,6 +108,20 @@ def handle_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold the signals back for a short block that must not be cut (moving outputs in place);
+    one that arrived meanwhile is delivered at the end of the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def as_interrupt(exc: SystemExit) -> BaseException:
     """Ray's own SIGTERM handler (installed while it starts) exits; make that an interrupt."""
     if exc.code == signal.SIGTERM:

@@ -24,6 +24,10 @@ _QUIET_ENV = {
 }
 
 
+_SELF_PRINTING = ("mlflow", "ray")
+"""Libraries that attach their own console handlers (when imported before :func:`configure`)."""
+
+
 class _ConsoleFilter(logging.Filter):
     def __init__(self, verbose: bool) -> None:
         super().__init__()
@@ -48,6 +52,8 @@ def configure(*, verbose: bool) -> None:
     console._harness = True  # type: ignore[attr-defined]
     root.addHandler(console)
     root.setLevel(logging.INFO)
+    for name in _SELF_PRINTING:
+        adopt(name)
 
 
 def adopt(name: str) -> None:

@@ -44,14 +44,14 @@ def staged(out_dir: Path) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
-        interrupts.checkpoint("writing")
-        out_dir.mkdir(exist_ok=True)
-        names = sorted(p.name for p in staging.iterdir())
-        for name in [n for n in names if n != RESULTS] + [n for n in names if n == RESULTS]:
-            target = out_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(staging / name, target)
+        with interrupts.deferred():  # a few renames: never half-moved
+            out_dir.mkdir(exist_ok=True)
+            names = sorted(p.name for p in staging.iterdir())
+            for name in [n for n in names if n != RESULTS] + [n for n in names if n == RESULTS]:
+                target = out_dir / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -71,6 +71,7 @@ def remove_orphans(out_dir: Path) -> list[Path]:
 
 def write_json(path: Path, data: Any) -> None:
     """JSON with NaN written as null."""
+    interrupts.checkpoint("writing")
     path.write_text(json.dumps(json_safe(data), indent=2) + "\n")
 
 

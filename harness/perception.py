@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import sim
+from core import ModelInputError
 from core.perception import (
     KeypointNet,
     crop_boxes,
@@ -28,6 +29,7 @@ from core.perception import (
     crops_to_tensor,
     evaluate_grader,
     keypoint_speeds,
+    load_model,
     oks_ap,
     pck,
     predict_keypoints,
@@ -271,6 +273,10 @@ def eval_command(
         )
     preflight.check_writable(out, option="--out")
     check_device(device)
+    try:
+        load_model(weights)
+    except (ModelInputError, ValueError, OSError, RuntimeError) as exc:
+        raise HarnessError(f"keypoint weights {str(weights)!r} cannot be loaded: {exc}") from None
     preflight.check_tracking(settings.connect_timeout(timeout))
     params = {
         "weights": str(weights),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import time
 from collections import defaultdict
@@ -27,6 +28,7 @@ from harness import interrupts
 from harness.execution import map_unordered, put
 from harness.sources import WorkerSource, signal_workers
 
+LOG = logging.getLogger(__name__)
 TARGET_SAMPLES_PER_TASK = 400_000
 """Worker-samples (history read + simulated) per scoring task: ≥ 0.1 s of work, so Ray's
 overhead stays small."""
@@ -79,10 +81,12 @@ def history_key(scenario: sim.Scenario) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_post_history(scenario: sim.Scenario, store_root: str, post: int) -> int:
-    """Task: simulate and store the post's missing history days; returns the post."""
-    sim.build_history(scenario, sim.HistoryStore(store_root), posts=[post])
-    return post
+def build_post_history(
+    scenario: sim.Scenario, store_root: str, post: int
+) -> list[tuple[int, str, int]]:
+    """Task: verify the post's stored days, rebuild damaged ones, simulate and store the
+    missing ones; returns the rebuilt ``(post, shift, day)`` files."""
+    return sim.build_history(scenario, sim.HistoryStore(store_root), posts=[post])
 
 
 def post_history_stats(
@@ -146,26 +150,26 @@ def score_post_days(
 def ensure_history(
     scenario: sim.Scenario, cache_dir: Path, *, max_in_flight: int, progress: bool
 ) -> Path:
-    """Build (or reuse) the scenario's history store in the cache; returns its folder."""
+    """Build (or reuse) the scenario's history store in the cache; returns its folder.
+
+    Every post's stored files are verified (checksums) by its task; damaged or missing ones
+    are rebuilt from the simulator, with a warning naming them.
+    """
     interrupts.checkpoint("history")
     root = cache_dir / "history" / history_key(scenario)
-    store = sim.HistoryStore(root)
-    wanted = list(scenario.history_days)
-    missing = [
-        p
-        for p in range(1, scenario.n_posts + 1)
-        if any(store.days(post=p, shift=s) != wanted for s in scenario.shift_names)
-    ]
-    jobs = ((p, (scenario, str(root), p)) for p in missing)
-    for _ in map_unordered(
+    posts = range(1, scenario.n_posts + 1)
+    jobs = ((p, (scenario, str(root), p)) for p in posts)
+    for post, rebuilt in map_unordered(
         build_post_history,
         jobs,
-        total=len(missing),
+        total=len(posts),
         max_in_flight=max_in_flight,
         desc="history",
         progress=progress,
     ):
-        pass
+        if rebuilt:
+            days = ", ".join(f"{shift} {day}" for _, shift, day in rebuilt)
+            LOG.warning("post %s: damaged history files rebuilt (%s) in %s", post, days, root)
     return root
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,12 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
         raise HarnessError(
             f"{option} {str(path)!r} cannot be created: {str(existing)!r} is a file, not a folder"
         )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise HarnessError(f"{option} {str(path)!r} is not writable by this user ({existing})")
+    try:  # a real write: os.access says yes to root on a read-only file system
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise HarnessError(
+            f"{option} {str(path)!r} is not writable ({existing}: {exc.strerror or exc})"
+        ) from None
     return path
 
 

@@ -4,7 +4,10 @@ Layout: ``ROOT/post=<post>/shift=<shift>/day=<day>.parquet``, one file per post-
 holding that shift's worker records (columns ``day``, ``worker``, ``positions`` as
 fixed-size int16 lists, ``speeds`` as fixed-size float32 lists of ``T × 14``). A file is
 written under a hidden temporary name and renamed into place, so an interrupted write never
-leaves a partial file where readers look.
+leaves a partial file where readers look. Every data page carries a CRC checksum that reads
+verify, so a damaged file (garbled or zeroed bytes, truncation) raises :class:`StoreError`
+instead of being used; the store is derived data, and :func:`build_history` rebuilds what is
+damaged or missing.
 """
 
 from __future__ import annotations
@@ -72,7 +75,12 @@ class HistoryStore:
         tmp = folder / f".day={day}.parquet.{os.getpid()}.tmp"
         try:
             pq.write_table(
-                table, tmp, compression="none", use_dictionary=False, write_statistics=False
+                table,
+                tmp,
+                compression="none",
+                use_dictionary=False,
+                write_statistics=False,
+                write_page_checksum=True,
             )
             os.replace(tmp, final)
         finally:
@@ -107,12 +115,28 @@ class HistoryStore:
         )
 
 
+    def damaged(self, *, post: int, shift: str) -> list[int]:
+        """Days of the post and shift whose file fails to read (bad checksum, truncated)."""
+        folder = self._folder(post, shift)
+        bad = []
+        for day in self.days(post=post, shift=shift):
+            try:
+                _read_file(folder / f"day={day}.parquet", post)
+            except StoreError:
+                bad.append(day)
+        return bad
+
+    def remove(self, *, post: int, shift: str, day: int) -> None:
+        """Delete one post-shift-day file (e.g. a damaged one, to be rebuilt)."""
+        (self._folder(post, shift) / f"day={day}.parquet").unlink(missing_ok=True)
+
+
 def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
     """Rows ``(day, worker, positions, speeds)`` of one day file."""
     if not path.is_file():
         raise StoreError(f"post {post}: history file {str(path)!r} does not exist")
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, page_checksum_verification=True)
         n = table.schema.field("positions").type.list_size
         positions = table.column("positions").combine_chunks().flatten().to_numpy()
         speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
@@ -128,15 +152,24 @@ def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.nda
 
 def build_history(
     scenario: Scenario, store: HistoryStore, *, posts: Iterable[int] | None = None
-) -> None:
-    """Simulate and store every history day × shift × post not stored yet (signal fidelity)."""
+) -> list[tuple[int, str, int]]:
+    """Simulate and store every history day × shift × post not stored yet (signal fidelity).
+
+    Stored files are verified first; damaged ones are rebuilt. Returns the rebuilt
+    ``(post, shift, day)`` files.
+    """
     chosen = range(1, scenario.n_posts + 1) if posts is None else list(posts)
+    rebuilt = []
     for shift in scenario.shift_names:
         for post in chosen:
             scenario.check_post_shift(post=post, day=1, shift=shift)
+            for day in store.damaged(post=post, shift=shift):
+                store.remove(post=post, shift=shift, day=day)
+                rebuilt.append((post, shift, day))
             done = set(store.days(post=post, shift=shift))
             for day in scenario.history_days:
                 if day not in done:
                     workers = simulate_workers(scenario, post=post, day=day, shift=shift)
                     records = [w.record for w in workers]
                     store.write(post=post, shift=shift, day=day, records=records)
+    return rebuilt

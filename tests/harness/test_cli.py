@@ -1,0 +1,247 @@
+"""Bad input to every command: exit 2, one line naming the key, no traceback, no MLflow run.
+
+Each case runs the real CLI in this process and must answer before any work: no Ray, no
+output folder, no MLflow run. The table covers the kinds of bad input a hostile user tried:
+unreadable or malformed files, out-of-range and non-finite numbers, unwritable paths,
+unreachable outside systems.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+
+from harness.cli import main
+from tests.harness.conftest import REPO, tiny_scenario, write_yaml
+
+
+def _scenario(tmp: Path, **changes) -> str:
+    return str(write_yaml(tmp / "s.yaml", tiny_scenario(**changes)))
+
+
+def _text(tmp: Path, name: str, data: bytes | str) -> str:
+    path = tmp / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return str(path)
+
+
+def _file(tmp: Path) -> str:
+    return _text(tmp, "a-file", "x")
+
+
+def _results_dir(tmp: Path, text: str) -> str:
+    folder = tmp / "run"
+    folder.mkdir()
+    (folder / "results.json").write_text(text)
+    return str(folder)
+
+
+LINE = {"posts": 4, "correlation": "chain"}
+CASES = [
+    # run: the scenario file
+    ("run-missing-file", lambda t: ["run", str(t / "nope.yaml"), "--out", "o"], "nope.yaml"),
+    ("run-folder", lambda t: ["run", str(t), "--out", "o"], "is a folder"),
+    ("run-not-utf8", lambda t: ["run", _text(t, "b.yaml", b"name: \xff\xfe\n"), "--out", "o"],
+     "not UTF-8"),
+    ("run-deep-yaml", lambda t: ["run", _text(t, "d.yaml", "a: " + "[" * 5000 + "]" * 5000),
+                                 "--out", "o"], "nesting deeper"),
+    ("run-duplicate-key", lambda t: ["run", _text(t, "k.yaml", "name: a\nname: b\n"),
+                                     "--out", "o"], "key 'name' appears twice"),
+    ("run-not-a-mapping", lambda t: ["run", _text(t, "l.yaml", "- 1\n"), "--out", "o"],
+     "expected a mapping"),
+    ("run-posts-huge", lambda t: ["run", _scenario(t, line={"posts": 10**9}), "--out", "o"],
+     "line.posts"),
+    ("run-length-huge", lambda t: ["run", _scenario(t, shifts={"length_s": 1e12}), "--out", "o"],
+     "shifts.length_s"),
+    ("run-history-huge", lambda t: ["run", _scenario(t, days={"history": 10**9}), "--out", "o"],
+     "days.history"),
+    ("run-fault-rate-huge", lambda t: ["run", _scenario(t, equipment={"fault_rate": 1e9}),
+                                       "--out", "o"], "equipment.fault_rate"),
+    ("run-per-post-huge", lambda t: ["run", _scenario(t, workers={"per_post": 10**6}),
+                                     "--out", "o"], "workers.per_post"),
+    ("run-unknown-key", lambda t: ["run", _scenario(t, lines=LINE), "--out", "o"], "lines"),
+    # run: options
+    ("run-out-is-file", lambda t: ["run", _scenario(t), "--out", _file(t)], "--out"),
+    ("run-out-under-file", lambda t: ["run", _scenario(t), "--out", _file(t) + "/x"], "--out"),
+    ("run-out-read-only", lambda t: ["run", _scenario(t), "--out", "/proc/hh/out"], "--out"),
+    ("run-cache-is-file", lambda t: ["run", _scenario(t), "--out", "o", "--cache", _file(t)],
+     "--cache"),
+    ("run-workers-0", lambda t: ["run", _scenario(t), "--out", "o", "--workers", "0"],
+     "--workers"),
+    ("run-workers-huge", lambda t: ["run", _scenario(t), "--out", "o", "--workers", "100000"],
+     "--workers"),
+    ("run-workers-text", lambda t: ["run", _scenario(t), "--out", "o", "--workers", "two"],
+     "--workers"),
+    ("run-timeout-nan", lambda t: ["run", _scenario(t), "--out", "o", "--timeout", "nan"],
+     "--timeout"),
+    ("run-timeout-0", lambda t: ["run", _scenario(t), "--out", "o", "--timeout", "0"],
+     "--timeout"),
+    ("run-fidelity", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity", "pixels"],
+     "--fidelity"),
+    ("run-params-missing", lambda t: ["run", _scenario(t), "--out", "o", "--params", "no.yaml"],
+     "no.yaml"),
+    ("run-params-bad", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                  _text(t, "p.yaml", "lam: 2\n")], "ModelParams.lam"),
+    ("run-graders", lambda t: ["run", _scenario(t), "--out", "o", "--graders", "best"],
+     "--graders"),
+    ("run-weights-missing", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity", "pixel",
+                                       "--keypoint-weights", "w.safetensors"], "w.safetensors"),
+    ("run-address-bad", lambda t: ["run", _scenario(t), "--out", "o", "--address", "nohost"],
+     "--address"),
+    ("run-address-closed", lambda t: ["run", _scenario(t), "--out", "o", "--address",
+                                      "127.0.0.1:9"], "cannot reach the Ray cluster"),
+    ("run-unknown-option", lambda t: ["run", _scenario(t), "--out", "o", "--fast"], "--fast"),
+    # stress
+    ("stress-posts-0", lambda t: ["stress", "--posts", "0", "--days", "1"], "--posts"),
+    ("stress-posts-huge", lambda t: ["stress", "--posts", "1000000000", "--days", "1"],
+     "--posts"),
+    ("stress-posts-float", lambda t: ["stress", "--posts", "1e9", "--days", "1"], "--posts"),
+    ("stress-days-missing", lambda t: ["stress", "--posts", "2"], "--days"),
+    ("stress-length-huge", lambda t: ["stress", "--posts", "2", "--days", "1", "--length-s",
+                                      "1000000"], "--length-s"),
+    ("stress-out-file", lambda t: ["stress", "--posts", "2", "--days", "1", "--out", _file(t)],
+     "--out"),
+    # report
+    ("report-missing", lambda t: ["report", str(t / "nothing-here")], "nothing-here"),
+    ("report-empty-folder", lambda t: ["report", str(t)], "holds no results.json"),
+    ("report-bad-json", lambda t: ["report", _results_dir(t, "{not json")], "not valid JSON"),
+    ("report-not-results", lambda t: ["report", _results_dir(t, "[1, 2]")],
+     "not a results.json"),
+    ("report-out-file", lambda t: ["report", _results_dir(t, json.dumps(
+        {"scenario": "x", "params": {}, "shifts": [], "metrics": {}})), "--out", _file(t)],
+     "--out"),
+    # tune
+    ("tune-trials-0", lambda t: ["tune", _scenario(t), "--out", "o", "--trials", "0"],
+     "--trials"),
+    ("tune-seed-negative", lambda t: ["tune", _scenario(t), "--out", "o", "--seed", "-1"],
+     "--seed"),
+    ("tune-objective", lambda t: ["tune", _scenario(t), "--out", "o", "--objective", "f1"],
+     "unknown objective"),
+    ("tune-range", lambda t: ["tune", _scenario(t), "--out", "o", "--range", "tau_D=1"],
+     "--range"),
+    ("tune-range-nan", lambda t: ["tune", _scenario(t), "--out", "o", "--range", "tau_D=nan:1"],
+     "--range"),
+    ("tune-tunable", lambda t: ["tune", _scenario(t), "--out", "o", "--tune", "tau_X"],
+     "did you mean 'tau_"),
+    ("tune-holdout", lambda t: ["tune", _scenario(t), "--out", "o", "--holdout-days", "9"],
+     "--holdout-days"),
+    ("tune-storage-folder", lambda t: ["tune", _scenario(t), "--out", "o", "--storage", str(t)],
+     "--storage"),
+    ("tune-storage-url", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
+                                    "nosuchdb://x"], "cannot be opened"),
+    ("tune-batch-0", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size", "0"],
+     "--batch-size"),
+    # train
+    ("train-posts", lambda t: ["train", _scenario(t), "--out", "o", "--posts", "0,9"],
+     "--posts"),
+    ("train-epochs", lambda t: ["train", _scenario(t), "--out", "o", "--epochs", "0"],
+     "--epochs"),
+    ("train-device", lambda t: ["train", _scenario(t), "--out", "o", "--device", "tpu"],
+     "--device"),
+    ("train-cuda", lambda t: ["train", _scenario(t), "--out", "o", "--device", "cuda"],
+     "CUDA"),
+    # perception
+    ("ptrain-steps", lambda t: ["perception", "train", "--out", "o", "--steps", "0"], "--steps"),
+    ("ptrain-batch", lambda t: ["perception", "train", "--out", "o", "--batch-size", "-3"],
+     "--batch-size"),
+    ("ptrain-threads", lambda t: ["perception", "train", "--out", "o", "--threads", "0"],
+     "--threads"),
+    ("ptrain-out-file", lambda t: ["perception", "train", "--out", _file(t)], "--out"),
+    ("peval-frames", lambda t: ["perception", "eval", "--out", "o", "--frames", "0"],
+     "--frames"),
+    ("peval-length-nan", lambda t: ["perception", "eval", "--out", "o", "--length-s", "nan"],
+     "--length-s"),
+    ("peval-grading-seconds", lambda t: ["perception", "eval", "--out", "o",
+                                         "--grading-seconds", "0"], "--grading-seconds"),
+    ("peval-weights-missing", lambda t: ["perception", "eval", "--out", "o", "--weights",
+                                         "none.safetensors"], "none.safetensors"),
+    ("peval-weights-garbage", lambda t: ["perception", "eval", "--out", "o", "--weights",
+                                         _text(t, "w.safetensors", b"\x00garbage" * 100)],
+     "w.safetensors"),
+    ("peval-out-file", lambda t: ["perception", "eval", "--out", _file(t)], "--out"),
+    ("unknown-command", lambda t: ["runn", "x"], "Did you mean 'run'"),
+]  # fmt: skip
+
+
+def _runs(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("select count(*) from runs").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+@pytest.mark.parametrize(("name", "argv", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_one_line(name, argv, expected, tmp_path, capsys):
+    args = argv(tmp_path)
+    start = time.perf_counter()
+    code = main(args)
+    seconds = time.perf_counter() - start
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 2, (name, out, err)
+    assert len(lines) == 1, lines
+    assert "Traceback" not in err and expected in lines[0], lines[0]
+    assert lines[0].startswith("hazard-harness"), lines[0]
+    assert not ray.is_initialized()
+    assert not (tmp_path / "o").exists()
+    assert _runs(tmp_path / "mlflow.db") == 0
+    assert seconds < 10
+
+
+def test_unreachable_mlflow_server_is_reported_in_seconds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    start = time.perf_counter()
+    code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - start < 10
+    assert "MLflow tracking server http://127.0.0.1:9 does not answer" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ray_address_that_is_not_a_ray_cluster_is_named(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as server:  # something listens, but it is not a Ray GCS
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        code = main(["run", _scenario(tmp_path), "--out", "o", "--address", f"127.0.0.1:{port}",
+                     "--timeout", "2"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "does not answer as a Ray cluster's GCS" in err
+
+
+def test_help_and_version_are_fast_and_import_nothing_heavy():
+    code = (
+        "import sys, time; t = time.perf_counter(); from harness.cli import main; "
+        "rc = main(['--help']); assert rc == 0; "
+        "heavy = [m for m in ('numpy', 'torch', 'ray', 'mlflow', 'optuna', 'cv2') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("[]"), done.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--version"], capture_output=True, text=True,
+        cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert version.stdout.startswith("hazard-harness ")
+
+
+def test_defaults_are_shown_in_help(capsys):
+    assert main(["stress", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "[default: 28800;" in text and "HAZARD_HARNESS_CACHE" in text

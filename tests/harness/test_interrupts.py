@@ -1,0 +1,150 @@
+"""Interrupts at every moment of a command end it cleanly: MLflow run KILLED, no staged output,
+exit 128 + signal, one line; a SIGKILLed run is marked FAILED by the next command.
+
+Moments are hit through the fault hook (``HAZARD_HARNESS_FAULT=<moment>:<SIGNAL>``), never by
+timing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from harness import interrupts
+from harness.cli import main
+from harness.tracking import TAG_NOTE, recover_stale_runs, tracking_uri
+from tests.harness.conftest import REPO, TINY, write_yaml
+
+
+def test_a_signal_raises_interrupted_once_and_later_ones_are_only_reported(capsys):
+    with pytest.raises(interrupts.Interrupted) as info, interrupts.handle_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert info.value.signum == signal.SIGTERM and info.value.exit_code == 143
+    with interrupts.handle_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+        except interrupts.Interrupted:
+            os.kill(os.getpid(), signal.SIGINT)  # during cleanup: no second exception
+            os.kill(os.getpid(), signal.SIGINT)
+    assert capsys.readouterr().err.count("received again; still cleaning up") == 1
+    assert signal.getsignal(signal.SIGTERM) is not interrupts._handler  # restored
+
+
+def test_the_fault_hook_fires_at_its_moment_only(monkeypatch, tmp_path):
+    monkeypatch.setenv(interrupts.ENV_FAULT, "writing:SIGTERM")
+    with interrupts.handle_signals():
+        interrupts.checkpoint("scoring")  # another moment: nothing
+        with pytest.raises(interrupts.Interrupted):
+            interrupts.checkpoint("writing")
+    marker = tmp_path / "once"
+    monkeypatch.setenv(interrupts.ENV_FAULT, f"task:SIGUSR1:{marker}")
+    seen = []
+    previous = signal.signal(signal.SIGUSR1, lambda *a: seen.append(1))
+    try:
+        interrupts.checkpoint("task")
+        interrupts.checkpoint("task")  # the marker exists: fires once
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == [1] and marker.exists()
+    monkeypatch.setenv(interrupts.ENV_FAULT, "nowhere:SIGTERM")
+    with pytest.raises(ValueError, match="must name a moment"):
+        interrupts.checkpoint("task")
+
+
+def _statuses(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("select status from runs")]
+
+
+def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.CompletedProcess:
+    scenario = write_yaml(tmp_path / "tiny.yaml", TINY)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "HAZARD_HARNESS_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": str(REPO),
+        interrupts.ENV_FAULT: fault,
+    }
+    env.pop("RAY_ADDRESS", None)
+    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", "out", *extra]
+    return subprocess.run(
+        [*argv, "--workers", "1"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def _assert_clean_interrupt(tmp_path: Path, done: subprocess.CompletedProcess, sig: int) -> None:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 128 + sig, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert lines[-1].startswith("hazard-harness run: interrupted by"), lines
+    assert _statuses(tmp_path / "mlflow.db") == ["KILLED"]
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+@pytest.mark.parametrize(
+    ("moment", "sig"),
+    [("ray_start", signal.SIGINT), ("writing", signal.SIGTERM)],
+)
+def test_run_interrupted_at_a_moment_ends_killed_and_leaves_nothing(tmp_path, moment, sig):
+    done = _run_with_fault(tmp_path, f"{moment}:{signal.Signals(sig).name}")
+    _assert_clean_interrupt(tmp_path, done, sig)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["ray_start", "history", "scoring", "writing", "logging"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_every_moment_and_signal(tmp_path, moment, sig):
+    done = _run_with_fault(tmp_path, f"{moment}:{signal.Signals(sig).name}")
+    _assert_clean_interrupt(tmp_path, done, sig)
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_reruns_to_identical_results(tmp_path):
+    import json
+
+    done = _run_with_fault(tmp_path, "scoring:SIGTERM")
+    assert done.returncode == 143
+    rerun = _run_with_fault(tmp_path, "")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    first = json.loads((tmp_path / "out" / "results.json").read_text())
+    (tmp_path / "out").rename(tmp_path / "first")
+    again = _run_with_fault(tmp_path, "")
+    assert again.returncode == 0
+    second = json.loads((tmp_path / "out" / "results.json").read_text())
+    drop = ("mlflow_run_id", "timings")
+    assert {k: v for k, v in first.items() if k not in drop} == {
+        k: v for k, v in second.items() if k not in drop
+    }
+
+
+def test_a_sigkilled_run_is_marked_failed_by_the_next_command(tmp_path, monkeypatch):
+    done = _run_with_fault(tmp_path, "ray_start:SIGKILL")
+    assert done.returncode == -signal.SIGKILL
+    assert _statuses(tmp_path / "mlflow.db") == ["RUNNING"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    stale = recover_stale_runs()  # what every command's tracked_run does first
+    assert len(stale) == 1 and _statuses(tmp_path / "mlflow.db") == ["FAILED"]
+    mlflow.set_tracking_uri(tracking_uri())
+    assert "ended without closing it" in mlflow.get_run(stale[0]).data.tags[TAG_NOTE]
+    assert recover_stale_runs() == []  # a live or finished run is left alone
+
+
+def test_interrupted_maps_to_one_line_and_128_plus_signal(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise interrupts.Interrupted(signal.SIGHUP)
+
+    monkeypatch.setattr("harness.run.make_config", interrupted)
+    assert main(["run", "x.yaml", "--out", "o"]) == 129
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["hazard-harness run: interrupted by SIGHUP"]
