@@ -38,11 +38,13 @@ MOMENTS: tuple[str, ...] = (
     "history",
     "scoring",
     "task",
+    "trials",
     "writing",
     "logging",
     "registering",
 )
-"""The moments :func:`checkpoint` marks (``task``: inside a Ray scoring task)."""
+"""The moments :func:`checkpoint` marks (``task``: inside a Ray scoring task; ``trials``:
+between two batches of a study's trials)."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -33,6 +33,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from harness import interrupts
 from harness._errors import HarnessError
 from harness.progress import progress_bar
 
@@ -346,6 +347,7 @@ def optimize(
             if on_batch is not None:
                 numbers = {t.number for t in asked}
                 on_batch([t for t in study.get_trials(deepcopy=False) if t.number in numbers])
+            interrupts.checkpoint("trials")
             if failed >= limit:
                 raise HarnessError(
                     f"{failed} trials of study {study.study_name!r} failed this session (last: "

@@ -78,7 +78,7 @@ def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
     retry = next(t for t in trials if t.user_attrs.get("retry_of") == stale.number)
     assert retry.state == optuna.trial.TrialState.COMPLETE
     assert retry.params["tau_D"] == stale.params["tau_D"]
-    assert sum(t.state.is_finished() for t in trials) == 8
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 8
 
 
 def test_resume_with_other_objective_is_refused(tiny: Path):

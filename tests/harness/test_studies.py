@@ -1,0 +1,164 @@
+"""The Optuna adapter: a damaged journal is reported, never used; one driver per study; a
+study MLflow knows cannot silently restart; every trial reaches MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from harness import studies
+from harness._errors import HarnessError
+from harness.interrupts import ENV_FAULT, Interrupted
+
+
+def _journal(tmp_path: Path, trials: int = 6) -> studies.StudyStore:
+    store = studies.open_storage(tmp_path / "s.journal")
+    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    space = {"x": studies.float_range(0.0, 1.0)}
+    studies.optimize(
+        study,
+        distributions=space,
+        evaluate_batch=lambda asked: {n: (p["x"],) for n, p in asked},
+        n_complete=trials,
+        batch_size=3,
+        on_batch=lambda _: store.record(),
+    )
+    return store
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def test_an_intact_journal_opens_and_keeps_its_trials(tmp_path):
+    _journal(tmp_path)
+    store = studies.open_storage(tmp_path / "s.journal")
+    study, resumed = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    assert resumed and studies.count(study, studies.COMPLETE) == 6
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda lines: lines[:3] + lines[4:], "lost records"),  # a deleted line
+        (lambda lines: [], "lost records"),  # emptied
+        (lambda lines: [*lines[:-1], lines[-1].replace(b'"', b"'", 2)], "changed or damaged"),
+    ],
+    ids=["deleted-line", "emptied", "garbled"],
+)
+def test_a_damaged_journal_is_reported_not_used(tmp_path, damage, message):
+    store = _journal(tmp_path)
+    path = Path(store.description)
+    path.write_bytes(b"".join(damage(_lines(path))))
+    with pytest.raises(HarnessError, match=message) as info:
+        studies.open_storage(path)
+    assert str(path) in str(info.value) and "restore" in str(info.value)
+
+
+def test_a_torn_last_line_names_the_line_and_the_fix(tmp_path):
+    store = _journal(tmp_path)
+    path = Path(store.description)
+    with path.open("ab") as f:
+        f.write(b'{"op_code": 5, "worker_id": "x", "trial_id"')  # a crash mid-write
+    with pytest.raises(HarnessError, match=r"line \d+ is incomplete or garbled"):
+        studies.open_storage(path)
+
+
+def test_a_second_driver_is_refused_with_one_line(tmp_path):
+    store = studies.open_storage(tmp_path / "s.journal")
+    with studies.exclusive(store, "a"):
+        second = studies.open_storage(tmp_path / "s.journal")
+        with (
+            pytest.raises(HarnessError, match="in use by another tune driver") as info,
+            studies.exclusive(second, "a"),
+        ):
+            pass
+        assert "pid" in str(info.value)
+    with studies.exclusive(store, "a"):  # released: usable again
+        pass
+
+
+def test_an_rdb_study_lease_refuses_a_live_foreign_driver(tmp_path):
+    store = studies.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
+    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    studies.take_lease(study)
+    study.set_user_attr("driver", {**study.user_attrs["driver"], "pid": 1})  # someone else
+    with pytest.raises(HarnessError, match="is driven by pid 1"):
+        studies.take_lease(study)
+
+
+def test_complete_trials_count_not_failed_ones(tmp_path):
+    store = studies.open_storage(tmp_path / "s.journal")
+    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    calls = []
+
+    def every_other_fails(asked):
+        calls.append(len(asked))
+        return {n: ((p["x"],) if n % 2 else "boom") for n, p in asked}
+
+    studies.optimize(
+        study,
+        distributions={"x": studies.float_range(0.0, 1.0)},
+        evaluate_batch=every_other_fails,
+        n_complete=4,
+        batch_size=2,
+        max_failures=10,
+    )
+    assert studies.count(study, studies.COMPLETE) == 4
+    assert studies.count(study, studies.FAIL) >= 4
+
+
+TINY = {
+    "name": "tiny",
+    "seed": 3,
+    "line": {"posts": 3},
+    "shifts": {"per_day": 1, "length_s": 900, "breaks": [[450, 500]]},
+    "days": {"history": 4, "evaluate": 4},
+    "workers": {"cast": [{"post": 2, "profile": "wanderer"}, {"post": 3, "profile": "novice"}]},
+    "equipment": {"fault_rate": 0.3},
+}
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tiny, tmp_path):
+    from harness.tracking import log_child_runs, tracked_run
+    from harness.tuning import make_tune_config
+
+    with tracked_run(
+        experiment="e", run_name="tune-x", params={}, command="tune", tags={"optuna.study": "x"}
+    ) as run_id:
+        log_child_runs([("trial-0", {"a": 1}, {"f": 0.5}, "FINISHED")], parent_run_id=run_id)
+    with pytest.raises(HarnessError, match=r"logged 1 trials of study 'x', but .* holds no"):
+        make_tune_config(tiny, "out", study_name="x", workers=1)
+
+
+@pytest.mark.slow
+def test_an_interrupted_study_loses_no_trial_in_mlflow(tiny, monkeypatch):
+    from harness.tuning import make_tune_config, tune
+
+    def config():
+        return make_tune_config(tiny, "out", n_trials=8, study_name="cut", batch_size=4,
+                                workers=2, progress=False)  # fmt: skip
+
+    monkeypatch.setenv(ENV_FAULT, "trials:SIGTERM")  # after the first batch is logged
+    with pytest.raises(Interrupted):
+        tune(config())
+    monkeypatch.delenv(ENV_FAULT)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 4  # the first batch reached MLflow before the interrupt
+    assert {r.info.status for r in runs if r not in children} == {"KILLED"}
+    summary = tune(config())
+    assert summary["resumed"] and summary["trials_complete"] == 8
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    names = [r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(names) == sorted(f"trial-{k}" for k in range(8))  # each once
