@@ -150,8 +150,10 @@ def cli() -> None:
 )
 @click.option(
     "--graders",
-    metavar="latest|POST=VERSION,...",
-    help="levels from the registered grading DNNs [default: the true levels]",
+    default="auto",
+    metavar="auto|truth|champion|latest|POST=VERSION,...",
+    help="where the hazard levels come from: auto = registered champions trained on this "
+    "scenario, else graders trained on demand (cached); truth = the true levels",
 )
 @click.option(
     "--keypoint-weights",

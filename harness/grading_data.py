@@ -77,6 +77,25 @@ def history_day_states(
     return out
 
 
+def history_shift_states(
+    scenario: sim.Scenario, posts: Sequence[int], *, max_in_flight: int, progress: bool
+) -> dict[int, dict[tuple[int, str], sim.PostState]]:
+    """Per post, its state at every history shift change (one Ray task per day)."""
+    from harness.execution import map_unordered
+
+    per_post: dict[int, dict[tuple[int, str], sim.PostState]] = {p: {} for p in posts}
+    days = scenario.history_days
+    jobs = ((day, (scenario, day)) for day in days)
+    for _, by_shift in map_unordered(
+        history_day_states, jobs, total=len(days), max_in_flight=max_in_flight,
+        desc="shift changes", progress=progress,
+    ):  # fmt: skip
+        for key, states in by_shift.items():
+            for post in posts:
+                per_post[post][key] = states[post - 1]
+    return per_post
+
+
 def augmented_scenario(scenario: sim.Scenario, round_index: int) -> sim.Scenario:
     """The scenario of one augmentation round (see the module docstring)."""
     seed = np.random.SeedSequence([scenario.seed, _AUGMENT_STREAM, round_index]).generate_state(1)
@@ -155,27 +174,3 @@ def post_examples(
         day=np.array(day, dtype=np.int64),
         real=np.array(real, dtype=bool),
     )
-
-
-@dataclass(frozen=True)
-class GraderLevels:
-    """``levels_of`` for :func:`harness.pipeline.decide_shifts`: each post's grading DNN on
-    the shift change's photo and environment vector (instead of the true levels)."""
-
-    nets: dict[int, perception.GradingNet]
-    """The grader of every post."""
-
-    def __call__(
-        self, scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
-    ) -> np.ndarray:
-        """Predicted level of every post, in post order."""
-        return np.array(
-            [
-                perception.predict_levels(
-                    self.nets[s.post],
-                    shift_change_diff(scenario, s, day=day, shift=shift)[None],
-                    s.environment[None],
-                )[0]
-                for s in states
-            ]
-        )

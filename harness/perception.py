@@ -21,7 +21,6 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import sim
-from core import ModelInputError
 from core.perception import (
     KeypointNet,
     crop_boxes,
@@ -29,7 +28,6 @@ from core.perception import (
     crops_to_tensor,
     evaluate_grader,
     keypoint_speeds,
-    load_model,
     oks_ap,
     pck,
     predict_keypoints,
@@ -43,10 +41,16 @@ from core.perception import (
     train_grader,
 )
 from harness import logs, outputs, preflight, settings
-from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
 from harness.interrupts import handle_signals
-from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
+from harness.sources import (
+    BOX_JITTER,
+    PixelSource,
+    check_keypoint_weights,
+    perceive_worker,
+    render_worker,
+    true_speeds,
+)
 from harness.tracking import log_artifacts, log_metrics, tracked_run
 from sim.camera import (
     detect_boxes,
@@ -218,17 +222,6 @@ def train_keypoints(
     return metadata
 
 
-def check_device(device: str) -> str:
-    """The torch device of ``--device`` (auto: cuda when available); cuda needs a GPU."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise HarnessError(f"--device must be one of auto, cpu, cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise HarnessError("--device cuda: no CUDA GPU is available here; use cpu or auto")
-    return (
-        "cuda" if device == "auto" and torch.cuda.is_available() else device.replace("auto", "cpu")
-    )
-
-
 def train_command(
     out: Path,
     *,
@@ -243,7 +236,7 @@ def train_command(
     """``perception train``: checks, then :func:`train_keypoints` (interrupts end it cleanly;
     its checkpoint lets the next run resume)."""
     preflight.check_writable(out, option="--out")
-    check_device(device)
+    settings.torch_device(device)
     with handle_signals():
         return train_keypoints(
             out, steps=steps, seed=seed, batch_size=batch_size, threads=threads, resume=resume,
@@ -266,17 +259,9 @@ def eval_command(
 ) -> dict[str, Any]:
     """``perception eval``: checks, then :func:`evaluate_perception` into ``out``, tracked."""
     weights = weights or settings.cache_dir() / "models/keypoints" / WEIGHTS_NAME
-    if not Path(weights).is_file():
-        raise HarnessError(
-            f"keypoint weights {str(weights)!r} are missing: train them with "
-            f"`hazard-harness perception train --out {Path(weights).parent}`"
-        )
     preflight.check_writable(out, option="--out")
-    check_device(device)
-    try:
-        load_model(weights)
-    except (ModelInputError, ValueError, OSError, RuntimeError) as exc:
-        raise HarnessError(f"keypoint weights {str(weights)!r} cannot be loaded: {exc}") from None
+    settings.torch_device(device)
+    check_keypoint_weights(weights)
     preflight.check_tracking(settings.connect_timeout(timeout))
     params = {
         "weights": str(weights),

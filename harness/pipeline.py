@@ -360,13 +360,6 @@ def decide_shifts(
     ]
 
 
-def true_levels(
-    scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
-) -> np.ndarray:
-    """Signal fidelity's grading: the true levels (a perfect grader)."""
-    return np.array([s.true_level for s in states])
-
-
 def _shift_record(
     day: int,
     shift: str,

@@ -1,17 +1,22 @@
 """MLflow model-registry adapter for the per-post grading DNNs.
 
 Layout: one registered model per post, ``grader-post-<i>``; each ``train`` registers a new
-version, logged by a run of its own (the ``train`` run's child) with the model's metrics, its
-confusion matrix (``confusion.json``) and best hyper-parameters. The model is an MLflow
-``pyfunc`` whose artifact is the project's own weights format (safetensors + JSON sidecar,
-:func:`core.perception.save_model`); ``predict({"diff": (N, H, W, 3) uint8, "env": (N, 3)})``
-returns the levels, and an input example of that form is stored with it. Versions are
-tagged with the scenario, seed and post. Only the driver talks to MLflow.
+version, logged by a run of its own (the ``train`` run's child) with its metrics, confusion
+matrix and hyper-parameters, and tagged with the scenario, seed, post and the scenario's
+grading key (:func:`harness.graders.grading_key`). The alias ``champion`` marks the version
+``run --graders auto|champion`` uses: ``train`` moves it only to a version that beats the
+current champion on the post's held-out macro-F1 (the quality gate).
+
+No pickle, either way: the model is logged as code (:mod:`harness.mlflow_models.grader`) with
+the project's safetensors weights as its artifact, and the harness loads a version by
+downloading that artifact and reading it with :func:`core.perception.load_model` (content hash
+verified), never through ``mlflow.pyfunc.load_model``. Only the driver talks to MLflow.
 """
 
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +25,15 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from core.perception import GradingNet, load_model, predict_levels, save_model
+from core.perception import GradingNet, load_model, save_model
+from harness import interrupts
 from harness._errors import HarnessError
+from harness.mlflow_models import grader as grader_code
 from harness.tracking import tracking_uri
 
-WEIGHTS_FILE = "grader.safetensors"
+CHAMPION = "champion"
 LATEST = "latest"
+TAG_GRADING_KEY = "grading_key"
 
 
 def model_name(post: int) -> str:
@@ -33,20 +41,9 @@ def model_name(post: int) -> str:
     return f"grader-post-{post}"
 
 
-class GraderModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: difference images and raw environment vectors in, levels 0..4 out."""
-
-    def load_context(self, context: Any) -> None:
-        """Rebuild the network from the logged weights."""
-        self.net, self.metadata = load_model(Path(context.artifacts["grader"]) / WEIGHTS_FILE)
-
-    def predict(self, context, model_input, params=None):
-        """Levels of ``{"diff": images, "env": vectors}``.
-
-        Untyped on purpose: MLflow 3 would derive the signature from type hints; it comes
-        from the logged input example instead.
-        """
-        return predict_levels(self.net, model_input["diff"], model_input["env"])
+def _client() -> MlflowClient:
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient(tracking_uri())
 
 
 def log_grader(
@@ -58,49 +55,48 @@ def log_grader(
     metadata: dict[str, Any],
 ) -> str:
     """Log ``net`` in the active run and register it as ``grader-post-<post>``; the version."""
+    interrupts.checkpoint("registering")
     mlflow.set_tracking_uri(tracking_uri())
     with tempfile.TemporaryDirectory() as tmp:
-        save_model(net, Path(tmp) / WEIGHTS_FILE, metadata=metadata)
-        info = mlflow.pyfunc.log_model(
-            name="grader",
-            python_model=GraderModel(),
-            artifacts={"grader": tmp},
-            input_example=input_example,
-            registered_model_name=model_name(post),
-            pip_requirements=["torch", "safetensors", "numpy", "opencv-python-headless"],
-        )
+        folder = Path(tmp) / "grader"  # MLflow keeps the folder's name: artifacts/grader
+        save_model(net, folder / grader_code.WEIGHTS_FILE, metadata=metadata)
+        with warnings.catch_warnings():  # the signature comes from the input example
+            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+            info = mlflow.pyfunc.log_model(
+                name="grader",
+                python_model=grader_code.__file__,
+                artifacts={"grader": str(folder)},
+                input_example=input_example,
+                registered_model_name=model_name(post),
+                pip_requirements=["torch", "safetensors", "numpy", "opencv-python-headless"],
+            )
     version = str(info.registered_model_version)
-    client = MlflowClient()
+    client = _client()
     for key, value in {**tags, "post": str(post)}.items():
         client.set_model_version_tag(model_name(post), version, key, value)
     return version
 
 
-def parse_graders(spec: str, n_posts: int) -> dict[int, str]:
-    """``latest`` or ``post=version,...`` (unnamed posts: latest) -> version per post 1..n."""
-    versions = dict.fromkeys(range(1, n_posts + 1), LATEST)
-    if spec == LATEST:
-        return versions
-    for item in spec.split(","):
-        post, sep, version = item.partition("=")
-        if (
-            not sep
-            or not post.strip().isdigit()
-            or not 1 <= int(post) <= n_posts
-            or not (version.strip().isdigit() or version.strip() == LATEST)
-        ):
-            raise HarnessError(
-                f"--graders must be 'latest' or post=version pairs like '1=3,2=latest' with "
-                f"posts in 1..{n_posts}, got {spec!r}"
-            )
-        versions[int(post)] = version.strip()
-    return versions
+def champion(post: int) -> Any | None:
+    """The post's champion version (an MLflow ModelVersion), or None."""
+    try:
+        return _client().get_model_version_by_alias(model_name(post), CHAMPION)
+    except MlflowException:
+        return None
 
 
-def resolve_graders(versions: dict[int, str]) -> dict[int, str]:
-    """Check that every post's registered version exists; ``latest`` becomes a number."""
-    mlflow.set_tracking_uri(tracking_uri())
-    client = MlflowClient()
+def crown(post: int, version: str) -> None:
+    """Make ``version`` the post's champion."""
+    _client().set_registered_model_alias(model_name(post), CHAMPION, version)
+
+
+def resolve_versions(versions: dict[int, str]) -> dict[int, str]:
+    """Registered version numbers of ``champion``/``latest``/numbers per post; all must exist.
+
+    Raises:
+        HarnessError: naming the model, the version asked and the command that trains it.
+    """
+    client = _client()
     resolved = {}
     for post, version in versions.items():
         name = model_name(post)
@@ -110,6 +106,8 @@ def resolve_graders(versions: dict[int, str]) -> dict[int, str]:
                 if not found:
                     raise MlflowException(f"no versions of {name}")
                 resolved[post] = str(max(int(v.version) for v in found))
+            elif version == CHAMPION:
+                resolved[post] = str(client.get_model_version_by_alias(name, CHAMPION).version)
             else:
                 resolved[post] = str(client.get_model_version(name, version).version)
         except MlflowException:
@@ -120,12 +118,40 @@ def resolve_graders(versions: dict[int, str]) -> dict[int, str]:
     return resolved
 
 
-def load_graders(versions: dict[int, str]) -> dict[int, GradingNet]:
-    """The networks of resolved registered versions, per post."""
-    mlflow.set_tracking_uri(tracking_uri())
+def version_info(post: int, version: str) -> dict[str, Any]:
+    """What ``results.json`` says of a registered version: model, version, aliases, tags."""
+    found = _client().get_model_version(model_name(post), version)
     return {
-        post: mlflow.pyfunc.load_model(f"models:/{model_name(post)}/{version}")
-        .unwrap_python_model()
-        .net
-        for post, version in versions.items()
+        "model": model_name(post),
+        "version": str(found.version),
+        "aliases": list(found.aliases),
+        "scenario": found.tags.get("scenario"),
+        TAG_GRADING_KEY: found.tags.get(TAG_GRADING_KEY),
     }
+
+
+def load_graders(versions: dict[int, str]) -> dict[int, GradingNet]:
+    """The networks of resolved registered versions, per post, loaded without unpickling.
+
+    Each version's weights artifact is downloaded and read by :func:`core.perception.load_model`,
+    which verifies its content hash.
+
+    Raises:
+        HarnessError: a version whose weights are missing or corrupt, naming it.
+    """
+    from core import ModelInputError
+
+    nets = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for post, version in versions.items():
+            uri = f"models:/{model_name(post)}/{version}"
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{uri}/artifacts/grader", dst_path=str(Path(tmp) / str(post)),
+                    tracking_uri=tracking_uri(),
+                )  # fmt: skip
+                net, _ = load_model(Path(local) / grader_code.WEIGHTS_FILE)
+            except (MlflowException, OSError, ModelInputError, ValueError) as exc:
+                raise HarnessError(f"grader {uri} cannot be loaded: {exc}") from None
+            nets[post] = net
+    return nets

@@ -13,11 +13,21 @@ import sim
 from harness import logs, outputs, preflight, settings
 from harness._errors import HarnessError
 from harness.execution import RaySession, ray_session
+from harness.graders import (
+    AUTO,
+    GraderLevels,
+    GraderPlan,
+    Levels,
+    on_demand,
+    parse_spec,
+    plan,
+    true_levels,
+)
 from harness.inputs import load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
-from harness.pipeline import decide_shifts, ensure_history, group_by_shift, score_posts, true_levels
-from harness.sources import make_source
+from harness.pipeline import decide_shifts, ensure_history, group_by_shift, score_posts
+from harness.sources import check_keypoint_weights, make_source
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 
 DEFAULT_KEYPOINT_WEIGHTS = Path("models/keypoints/keypoint_net.safetensors")
@@ -42,10 +52,10 @@ class RunConfig:
     """History stores, keyed by scenario content and code version."""
     keypoint_weights: Path
     """Keypoint-network weights of the pixel fidelity."""
+    graders: GraderPlan
+    """Where the levels come from (``--graders``, resolved)."""
     params_path: Path | None = None
     """The params file given, if any (named in the MLflow run name)."""
-    graders: dict[int, str] | None = None
-    """Registered grader version per post for the levels (None: true levels)."""
 
 
 def make_config(
@@ -60,12 +70,12 @@ def make_config(
     cache_dir: str | Path | None = None,
     keypoint_weights: str | Path | None = None,
     progress: bool = True,
-    graders: str | None = None,
+    graders: str = AUTO,
 ) -> RunConfig:
     """Check every input of a run before any work; raises :class:`HarnessError` with the reason.
 
-    ``graders`` (``latest`` or ``post=version,...``) makes the levels come from the registered
-    grading DNNs; every named version must exist in the registry.
+    ``graders`` is ``--graders`` (see :mod:`harness.graders`); every registered version it
+    names must exist.
     """
     scenario = load_scenario_file(scenario_path)
     if fidelity is not None:
@@ -75,26 +85,14 @@ def make_config(
     params = load_params(params_path)
     cache = settings.cache_dir(cache_dir)
     weights = Path(keypoint_weights) if keypoint_weights else cache / DEFAULT_KEYPOINT_WEIGHTS
-    if scenario.fidelity == "pixel" and not weights.is_file():
-        raise HarnessError(
-            f"fidelity 'pixel' needs keypoint weights, {str(weights)!r} is missing: train them "
-            f"with `hazard-harness perception train --out {weights.parent}` or pass "
-            "--keypoint-weights PATH"
-        )
-    if graders is not None:
-        from harness.registry import parse_graders
-
-        parse_graders(graders, scenario.n_posts)
+    if scenario.fidelity == "pixel":
+        check_keypoint_weights(weights)
+    parse_spec(graders, scenario.n_posts)
     out = preflight.check_writable(Path(out_dir), option="--out")
     preflight.check_writable(cache, option="--cache")
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_cost(scenario, cache=cache, workers=where.workers)
     preflight.check_tracking(where.timeout)
-    versions = None
-    if graders is not None:
-        from harness.registry import parse_graders, resolve_graders
-
-        versions = resolve_graders(parse_graders(graders, scenario.n_posts))
     return RunConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
@@ -103,13 +101,13 @@ def make_config(
         compute=where,
         cache_dir=cache,
         keypoint_weights=weights,
+        graders=plan(graders, scenario),
         params_path=Path(params_path) if params_path else None,
-        graders=versions,
     )
 
 
-def evaluate(config: RunConfig, session: RaySession) -> list[dict[str, Any]]:
-    """Score the scenario on Ray (already started); returns its shift records."""
+def evaluate(config: RunConfig, session: RaySession) -> tuple[list[dict[str, Any]], dict]:
+    """Score the scenario on Ray (already started); its shift records and grader provenance."""
     scenario = config.scenario
     progress = config.compute.progress
     store_root = ensure_history(
@@ -128,19 +126,34 @@ def evaluate(config: RunConfig, session: RaySession) -> list[dict[str, Any]]:
             source=source,
         )
     )
-    levels_of = true_levels
-    if config.graders is not None:
-        from harness.grading_data import GraderLevels
+    levels_of, provenance = levels_source(config, session)
+    return decide_shifts(scenario, by_shift, config.params, levels_of=levels_of), provenance
+
+
+def levels_source(config: RunConfig, session: RaySession) -> tuple[Levels, dict[str, Any]]:
+    """The grading of the run's shift changes and what ``results.json`` says of it."""
+    plan_ = config.graders
+    provenance = plan_.describe()
+    if plan_.source == "truth":
+        return true_levels, provenance
+    if plan_.source == "registry":
         from harness.registry import load_graders
 
-        levels_of = GraderLevels(load_graders(config.graders))
-    return decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
+        return GraderLevels(load_graders(plan_.versions)), provenance
+    nets, scores = on_demand(
+        config.scenario, config.cache_dir, plan_.key, max_in_flight=session.max_in_flight,
+        progress=config.compute.progress,
+    )  # fmt: skip
+    provenance["posts"] = scores
+    log_metrics({"graders": scores})
+    return GraderLevels(nets), provenance
 
 
 def run_name(config: RunConfig) -> str:
     """An MLflow run name that says what differs: scenario, fidelity, graders, params file."""
     parts = [config.scenario.name, config.scenario.fidelity]
-    parts.append("graders" if config.graders else "true-levels")
+    parts.append({"truth": "true-levels", "registry": "registered-graders",
+                  "on_demand": "recipe-graders"}[config.graders.source])  # fmt: skip
     if config.params_path is not None:
         parts.append(config.params_path.stem)
     return "-".join(parts)
@@ -155,7 +168,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         "seed": scenario.seed,
         "fidelity": scenario.fidelity,
         "model": config.params.to_dict(),
-        "graders": config.graders or "true_levels",
+        "graders": config.graders.requested,
         "params_file": str(config.params_path or ""),
     }
     with (
@@ -171,12 +184,13 @@ def run(config: RunConfig) -> dict[str, Any]:
     ):
         c = config.compute
         with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-            records = evaluate(config, session)
+            records, provenance = evaluate(config, session)
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,
             "fidelity": scenario.fidelity,
             "params": config.params.to_dict(),
+            "graders": provenance,
             "mlflow_run_id": run_id,
             "code": source_version(),
             "shifts": records,

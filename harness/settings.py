@@ -82,6 +82,19 @@ def max_in_flight(workers: int) -> int:
     return TASKS_PER_WORKER * workers
 
 
+def torch_device(value: str) -> str:
+    """The torch device of ``--device``: ``auto`` is cuda when available, else cpu."""
+    import torch
+
+    if value not in ("auto", "cpu", "cuda"):
+        raise HarnessError(f"--device must be one of auto, cpu, cuda, got {value!r}")
+    if value == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("--device cuda: no CUDA GPU is available here; use cpu or auto")
+    if value == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return value
+
+
 def ray_address(value: str | None) -> str | None:
     """The cluster to join: ``--address``, else :data:`ENV_RAY_ADDRESS`, else None (local)."""
     return value or os.environ.get(ENV_RAY_ADDRESS) or None

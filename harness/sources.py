@@ -28,8 +28,10 @@ camera repeats its second one, as :func:`core.perception.keypoint_speeds` does a
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -47,6 +49,7 @@ from core.perception import (
     load_model,
     track_positions,
 )
+from harness._errors import HarnessError
 from sim.camera import Randomisation, Scene, detect_boxes, identify, random_appearance
 from sim.camera import render_frames as render_camera_frames
 
@@ -290,6 +293,25 @@ def true_speeds(worker: sim.SimWorker) -> np.ndarray:
     keep = switch + 1 < len(speeds)
     speeds[switch[keep]] = speeds[switch[keep] + 1]
     return speeds
+
+
+def check_keypoint_weights(path: str | os.PathLike[str]) -> Path:
+    """Load ``path`` once to check it (and its sidecar) before any work.
+
+    Raises:
+        HarnessError: missing, unreadable or corrupt weights, naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(
+            f"keypoint weights {str(path)!r} are missing: train them with "
+            f"`hazard-harness perception train --out {path.parent}` or pass their path"
+        )
+    try:
+        load_model(path)
+    except (core.ModelInputError, ValueError, OSError, RuntimeError) as exc:
+        raise HarnessError(f"keypoint weights {str(path)!r} cannot be loaded: {exc}") from None
+    return path
 
 
 def make_source(fidelity: str, *, weights: str | None = None, alpha: float = 0.05) -> WorkerSource:

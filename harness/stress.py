@@ -17,7 +17,7 @@ import numpy as np
 
 import core
 import sim
-from harness import logs, outputs, preflight, settings
+from harness import graders, logs, outputs, preflight, settings
 from harness._errors import HarnessError
 from harness.execution import ray_session, warm_workers
 from harness.interrupts import handle_signals
@@ -27,7 +27,6 @@ from harness.pipeline import (
     ensure_history,
     group_by_shift,
     score_posts,
-    true_levels,
 )
 from harness.tracking import log_artifacts, log_metrics, tracked_run
 
@@ -152,7 +151,7 @@ def stress(config: StressConfig) -> dict[str, Any]:
             wall, results = _timed_scoring(scenario, root, in_flight, c.progress)
             start = time.perf_counter()
             decide_shifts(
-                scenario, group_by_shift(results), core.ModelParams(), levels_of=true_levels
+                scenario, group_by_shift(results), core.ModelParams(), levels_of=graders.true_levels
             )
             decide_s = time.perf_counter() - start
             baseline_wall = None

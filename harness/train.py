@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 
 import sim
-from harness import interrupts, logs, outputs, preflight, studies
+from harness import interrupts, logs, outputs, preflight, settings, studies
 from harness._errors import HarnessError
 from harness.execution import map_unordered, ray_session
-from harness.grading_data import GradingData, history_day_states, post_examples
+from harness.grading_data import GradingData, history_shift_states, post_examples
 from harness.inputs import load_scenario_file
 from harness.tracking import log_artifacts, log_dict, log_metrics, tracked_run
 
@@ -112,8 +112,6 @@ def make_train_config(
     progress: bool = True,
 ) -> TrainConfig:
     """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
-    from harness.perception import check_device
-
     scenario = load_scenario_file(scenario_path)
     for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -124,7 +122,7 @@ def make_train_config(
             f"{scenario.days.history}: raise days.history in the scenario"
         )
     chosen = parse_posts(posts, scenario.n_posts)
-    resolved_device = check_device(device)
+    resolved_device = settings.torch_device(device)
     out = preflight.check_writable(Path(out_dir), option="--out")
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_tracking(where.timeout)
@@ -250,6 +248,7 @@ def post_study(
             "real_levels": np.bincount(data.labels[data.real], minlength=5).tolist(),
         },
         "input_example": {"diff": test.images[:2], "env": test.env[:2]},
+        "test_set": {"images": test.images, "env": test.env, "labels": test.labels},
         "timings": {
             "task_s": time.perf_counter() - started,
             "data_s": data_s,
@@ -266,22 +265,31 @@ def _real_scores(net: Any, test: GradingData) -> dict[str, Any]:
     return evaluate_grader(net, real.images, real.env, real.labels)
 
 
-def history_states(
-    config: TrainConfig, *, max_in_flight: int
-) -> dict[int, dict[tuple[int, str], sim.PostState]]:
-    """Per post, its state at every history shift change (one Ray task per day)."""
-    scenario = config.scenario
-    per_post: dict[int, dict[tuple[int, str], sim.PostState]] = {p: {} for p in config.posts}
-    days = scenario.history_days
-    jobs = ((day, (scenario, day)) for day in days)
-    for _, by_shift in map_unordered(
-        history_day_states, jobs, total=len(days), max_in_flight=max_in_flight,
-        desc="history", progress=config.compute.progress,
-    ):  # fmt: skip
-        for key, states in by_shift.items():
-            for post in config.posts:
-                per_post[post][key] = states[post - 1]
-    return per_post
+def quality_gate(
+    post: int, version: str, new_f1: float, test_set: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Crown ``version`` champion only if it beats the current champion on the same held-out
+    examples (macro-F1); returns the decision and both scores."""
+    from core.perception import evaluate_grader
+    from harness.registry import champion, crown, load_graders
+
+    current = champion(post)
+    if current is None:
+        crown(post, version)
+        return {"decision": "first", "version": version, "new_macro_f1": new_f1}
+    net = load_graders({post: str(current.version)})[post]
+    old_f1 = evaluate_grader(net, test_set["images"], test_set["env"], test_set["labels"])[
+        "macro_f1"
+    ]
+    beats = new_f1 > old_f1
+    if beats:
+        crown(post, version)
+    return {
+        "decision": "crowned" if beats else "kept",
+        "version": version if beats else str(current.version),
+        "new_macro_f1": new_f1,
+        "champion_macro_f1": old_f1,
+    }
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -293,7 +301,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     import torch
 
     from core.perception import GradingNet, save_model
-    from harness.registry import log_grader
+    from harness.graders import grading_key
+    from harness.registry import TAG_GRADING_KEY, log_grader
 
     scenario, c = config.scenario, config.compute
     started = time.perf_counter()
@@ -314,7 +323,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         journals = staging / "studies"
         journals.mkdir()
         with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-            states = history_states(config, max_in_flight=session.max_in_flight)
+            states = history_shift_states(
+                scenario, config.posts, max_in_flight=session.max_in_flight, progress=c.progress
+            )
             jobs = (
                 (post, (scenario, post, states[post], budget,
                         str(journals / f"post-{post}.journal")))
@@ -358,12 +369,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 version = log_grader(
                     net,
                     post=post,
-                    tags={"scenario": scenario.name, "seed": str(scenario.seed)},
+                    tags={"scenario": scenario.name, "seed": str(scenario.seed),
+                          TAG_GRADING_KEY: grading_key(scenario)},
                     input_example=r["input_example"],
                     metadata=metadata,
-                )
+                )  # fmt: skip
+                gate = quality_gate(post, version, r["test"]["macro_f1"], r["test_set"])
+                log_metrics({"champion": {k: v for k, v in gate.items() if k != "decision"}})
             summary["posts"][str(post)] = {
                 "registered_version": version,
+                "champion": gate,
                 **{k: r[k] for k in ("trial", "params", "val", "test", "test_real", "trials",
                                      "examples", "timings")},
             }  # fmt: skip

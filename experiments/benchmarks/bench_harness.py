@@ -45,13 +45,13 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     """The scoring phase of a stress run (history stats, simulation, Z and Y), as plain calls
     in this process; the line decisions run after it, untimed, as in ``stress``."""
     import core
+    from harness import graders
     from harness.execution import ray_session
     from harness.pipeline import (
         decide_shifts,
         ensure_history,
         group_by_shift,
         score_units,
-        true_levels,
     )
     from harness.stress import make_stress_config, stress_scenario
 
@@ -67,7 +67,7 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     results = score_units(scenario, str(root), units, params)  # the tasks' body, unsplit
     seconds = time.perf_counter() - start
     by_shift = group_by_shift(results)
-    decide_shifts(scenario, by_shift, params, levels_of=true_levels)
+    decide_shifts(scenario, by_shift, params, levels_of=graders.true_levels)
     return seconds
 
 

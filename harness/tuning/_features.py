@@ -24,6 +24,7 @@ import numpy as np
 
 import core
 import sim
+from harness import graders
 from harness.execution import gather, put, submit
 from harness.metrics import run_metrics
 from harness.pipeline import (
@@ -33,7 +34,6 @@ from harness.pipeline import (
     line_shifts,
     post_history_stats,
     score_posts,
-    true_levels,
 )
 
 YKey = tuple[float, float]
@@ -160,7 +160,7 @@ def build_features(
 
     n, per_post = scenario.n_posts, scenario.workers.per_post
     order = [(d, s) for d in scenario.evaluate_days for s in scenario.shift_names]
-    shifts = line_shifts(scenario, by_shift, levels_of=true_levels)
+    shifts = line_shifts(scenario, by_shift, levels_of=graders.true_levels)
     refs, layout = {}, {}
     for post, shift in groups:
         rows_idx = np.array([k for k, key in enumerate(order) if key[1] == shift])

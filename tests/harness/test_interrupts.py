@@ -148,3 +148,26 @@ def test_interrupted_maps_to_one_line_and_128_plus_signal(monkeypatch, capsys):
     assert main(["run", "x.yaml", "--out", "o"]) == 129
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["hazard-harness run: interrupted by SIGHUP"]
+
+
+def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_path):
+    from harness.outputs import remove_orphans, staged
+
+    dead = tmp_path / ".out.partial-999999999"
+    dead.mkdir()
+    (dead / "results.json").write_text("{}")
+    mine = tmp_path / f".out.partial-{os.getpid()}"
+    with staged(tmp_path / "out") as staging:
+        assert staging == mine and staging.is_dir()
+        assert not dead.exists()
+        (staging / "a.txt").write_text("a")
+    assert (tmp_path / "out" / "a.txt").read_text() == "a" and not mine.exists()
+    assert remove_orphans(tmp_path / "out") == []
+
+
+def test_progress_bars_are_drawn_only_on_a_terminal(capsys):
+    from harness.progress import progress_bar
+
+    with progress_bar(total=3, desc="x", enabled=True) as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal

@@ -13,13 +13,8 @@ from mlflow.tracking import MlflowClient
 import sim
 from core.perception import load_model, predict_levels
 from harness.cli import main
-from harness.grading_data import (
-    GraderLevels,
-    history_day_states,
-    post_examples,
-    shift_change_diff,
-    split_days,
-)
+from harness.graders import GraderLevels
+from harness.grading_data import history_day_states, post_examples, shift_change_diff, split_days
 from harness.registry import load_graders, model_name
 from harness.train import StudyBudget, post_study
 from tests.harness.conftest import TINY, write_yaml
@@ -80,6 +75,7 @@ def test_a_small_study_runs_end_to_end(trained):
     assert sorted(summary["posts"]) == ["1", "2", "3", "4"]
     for r in summary["posts"].values():
         assert r["registered_version"] == "1"
+        assert r["champion"]["decision"] == "first" and r["champion"]["version"] == "1"
         assert r["trials"]["complete"] + r["trials"]["pruned"] == 2
         assert 0 <= r["test"]["macro_f1"] <= 1
         assert set(r["params"]) == {"channels", "depth", "lr", "batch_size", "input_size"}
@@ -100,9 +96,13 @@ def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(tr
     for post in range(1, 5):
         version = client.get_model_version(model_name(post), "1")
         assert version.tags["scenario"] == "tiny" and version.tags["seed"] == "5"
+        assert version.aliases == ["champion"] and version.tags["grading_key"]
         run_artifacts = [a.path for a in client.list_artifacts(version.run_id)]
         assert "confusion.json" in run_artifacts
-        model = mlflow.pyfunc.load_model(f"models:/{model_name(post)}/1")
+        logged = [a.path for a in client.list_artifacts(version.run_id, "grader")]
+        assert "grader/python_model.pkl" not in logged and "grader/MLmodel" in logged
+        ours = load_graders({post: "1"})[post]  # the harness's own, pickle-free loader
+        model = mlflow.pyfunc.load_model(f"models:/{model_name(post)}/1")  # MLflow serving
         saved, _ = load_model(base / "out" / "graders" / f"post-{post}.safetensors")
         diff = np.stack(
             [shift_change_diff(scenario, s[post - 1], day=2, shift=k[1]) for k, s in states.items()]
@@ -110,6 +110,7 @@ def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(tr
         env = np.stack([s[post - 1].environment for s in states.values()])
         expected = predict_levels(saved, diff, env)
         np.testing.assert_array_equal(model.predict({"diff": diff, "env": env}), expected)
+        np.testing.assert_array_equal(predict_levels(ours, diff, env), expected)
 
 
 def test_the_same_study_twice_gives_the_same_weights(tmp_path):
@@ -140,7 +141,7 @@ def test_augmentation_represents_every_level_and_splits_by_day():
 
 
 def test_run_with_a_missing_grader_fails_before_any_work(tiny_yaml, capsys):
-    assert main(["run", str(tiny_yaml), "--out", "out", "--graders", "latest"]) == 2
+    assert main(["run", str(tiny_yaml), "--out", "out", "--graders", "champion"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "registered model 'grader-post-1'" in err and "hazard-harness train" in err
     assert not Path("out").exists() and not Path("cache").exists()
@@ -148,7 +149,7 @@ def test_run_with_a_missing_grader_fails_before_any_work(tiny_yaml, capsys):
 
 def test_run_rejects_a_malformed_graders_option(tiny_yaml, capsys):
     assert main(["run", str(tiny_yaml), "--out", "out", "--graders", "1:3"]) == 2
-    assert "--graders must be 'latest' or post=version pairs" in capsys.readouterr().err
+    assert "--graders must be auto | truth | champion | latest" in capsys.readouterr().err
 
 
 def test_run_names_the_missing_registered_version(trained, monkeypatch, tiny_yaml, capsys):
@@ -166,6 +167,8 @@ def test_run_takes_its_levels_from_the_registered_graders(trained, monkeypatch, 
     assert main([*argv, "--no-progress"]) == 0
     results = json.loads(Path("out/results.json").read_text())
     scenario = sim.load_scenario(tiny_yaml)
+    assert results["graders"]["source"] == "registry"
+    assert results["graders"]["posts"]["1"]["version"] == "1"
     levels_of = GraderLevels(load_graders(dict.fromkeys(range(1, 5), "1")))
     for record in results["shifts"]:
         states = history_day_states(scenario, record["day"])[(record["day"], record["shift"])]

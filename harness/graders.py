@@ -1,0 +1,242 @@
+"""Where the hazard levels come from: the per-post grading DNNs, by default.
+
+``run --graders`` (a contract) takes:
+
+- ``auto`` (default): the registered champions (alias ``champion``) when every post has one
+  trained on this scenario (tag ``grading_key``), otherwise graders trained on demand with a
+  fast fixed recipe (:data:`RECIPE`) on the scenario's own history shift changes, cached
+  under ``CACHE/graders/<grading key>/`` like the history and logged to the run;
+- ``champion``, ``latest`` or ``POST=VERSION,...`` (other posts: ``champion``): registered
+  versions;
+- ``truth``: the true levels (a perfect grader), for experiments that want one.
+
+``results.json`` says which graders gave the levels (:meth:`GraderPlan.describe`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+import core
+import sim
+from harness._errors import HarnessError
+
+AUTO, TRUTH = "auto", "truth"
+RECIPE: dict[str, Any] = {
+    "channels": 16,
+    "depth": 3,
+    "input_size": 64,
+    "lr": 3e-3,
+    "batch_size": 32,
+    "epochs": 24,
+    "augment": 4,
+}
+"""The on-demand grader's fixed recipe (``train`` searches it instead)."""
+SPEC_HELP = "auto | truth | champion | latest | POST=VERSION,..."
+
+
+def parse_spec(spec: str, n_posts: int) -> str | dict[int, str]:
+    """``auto``/``truth``, or the registry version asked per post 1..n.
+
+    Raises:
+        HarnessError: a malformed spec, naming ``--graders``.
+    """
+    from harness.registry import CHAMPION, LATEST
+
+    text = spec.strip()
+    if text in (AUTO, TRUTH):
+        return text
+    versions = dict.fromkeys(range(1, n_posts + 1), CHAMPION)
+    if text in (CHAMPION, LATEST):
+        return dict.fromkeys(versions, text)
+    for item in text.split(","):
+        post, sep, version = (part.strip() for part in item.partition("="))
+        if (
+            not sep
+            or not post.isdigit()
+            or not 1 <= int(post) <= n_posts
+            or not (version.isdigit() or version in (CHAMPION, LATEST))
+        ):
+            raise HarnessError(
+                f"--graders must be {SPEC_HELP} with posts in 1..{n_posts} (e.g. '1=3,2=latest'),"
+                f" got {spec!r}"
+            )
+        versions[int(post)] = version
+    return versions
+
+
+def grading_key(scenario: sim.Scenario) -> str:
+    """Cache key of a scenario's graders: what shapes their data, the recipe and the code."""
+    content = scenario.model_dump(mode="json", exclude={"name", "fidelity"})
+    content["days"].pop("evaluate", None)
+    digest = hashlib.sha256(json.dumps({"scenario": content, "recipe": RECIPE},
+                                       sort_keys=True).encode())  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    sources = [*sorted((root / "sim").glob("*.py")), *sorted((root / "core").rglob("*.py"))]
+    sources += [root / "harness" / "grading_data.py", Path(__file__)]
+    for source in sources:
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GraderPlan:
+    """Which graders give the levels, resolved before any work."""
+
+    source: Literal["truth", "registry", "on_demand"]
+    """The true levels, registered versions, or graders trained on demand (cached)."""
+    requested: str
+    """The ``--graders`` value."""
+    versions: dict[int, str] = field(default_factory=dict)
+    """Registered version number per post (``registry``)."""
+    key: str = ""
+    """The scenario's grading key (``on_demand``: the cache folder)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for ``results.json`` (registry versions are looked up again)."""
+        out: dict[str, Any] = {"source": self.source, "requested": self.requested}
+        if self.source == "registry":
+            from harness.registry import version_info
+
+            out["posts"] = {str(p): version_info(p, v) for p, v in self.versions.items()}
+        elif self.source == "on_demand":
+            out["grading_key"] = self.key
+            out["recipe"] = RECIPE
+        return out
+
+
+def plan(spec: str, scenario: sim.Scenario) -> GraderPlan:
+    """Resolve ``--graders`` against the registry (MLflow must be reachable)."""
+    from harness.registry import TAG_GRADING_KEY, champion, resolve_versions
+
+    asked = parse_spec(spec, scenario.n_posts)
+    if asked == TRUTH:
+        return GraderPlan("truth", spec)
+    key = grading_key(scenario)
+    if asked == AUTO:
+        found = {p: champion(p) for p in range(1, scenario.n_posts + 1)}
+        if all(v is not None and v.tags.get(TAG_GRADING_KEY) == key for v in found.values()):
+            return GraderPlan("registry", spec, {p: str(v.version) for p, v in found.items()}, key)
+        return GraderPlan("on_demand", spec, key=key)
+    assert isinstance(asked, dict)
+    return GraderPlan("registry", spec, resolve_versions(asked), key)
+
+
+Levels = Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray]
+
+
+def true_levels(
+    scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
+) -> np.ndarray:
+    """The true levels (a perfect grader)."""
+    return np.array([s.true_level for s in states])
+
+
+@dataclass(frozen=True)
+class GraderLevels:
+    """Levels from each post's grading DNN on the shift change's photo and environment."""
+
+    nets: dict[int, Any]
+    """The grader of every post."""
+
+    def __call__(
+        self, scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
+    ) -> np.ndarray:
+        """Predicted level of every post, in post order."""
+        from core.perception import predict_levels
+        from harness.grading_data import shift_change_diff
+
+        return np.array(
+            [
+                predict_levels(
+                    self.nets[s.post],
+                    shift_change_diff(scenario, s, day=day, shift=shift)[None],
+                    s.environment[None],
+                )[0]
+                for s in states
+            ]
+        )
+
+
+def train_recipe_grader(
+    scenario: sim.Scenario, post: int, real_states: dict[tuple[int, str], sim.PostState]
+) -> dict[str, Any]:
+    """Task: one post's grader by :data:`RECIPE`, trained on all but the last fifth of the
+    history days and scored on that held-out fifth (real and augmented shift changes)."""
+    import torch
+
+    from core.perception import evaluate_grader, train_grader
+    from harness.grading_data import post_examples, split_days
+
+    torch.set_num_threads(1)
+    recipe = dict(RECIPE)
+    data = post_examples(scenario, post, real_states, rounds=recipe.pop("augment"))
+    test_days = split_days(sorted({day for day, _ in real_states}))[2]
+    held_out = np.isin(data.day, test_days)
+    fit, test = data.subset(~held_out), data.subset(held_out)
+    net, history = train_grader(fit.images, fit.env, fit.labels, seed=post, **recipe)
+    real = test.subset(test.real)
+    return {
+        "post": post,
+        "config": net.config,
+        "state": {k: v.numpy().copy() for k, v in net.state_dict().items()},
+        "test": evaluate_grader(net, test.images, test.env, test.labels),
+        "test_real": evaluate_grader(net, real.images, real.env, real.labels),
+        "train_s": history["seconds"],
+    }
+
+
+def on_demand(
+    scenario: sim.Scenario, cache_dir: Path, key: str, *, max_in_flight: int, progress: bool
+) -> tuple[dict[int, Any], dict[str, Any]]:
+    """The scenario's recipe graders: cached ones loaded, missing ones trained on Ray.
+
+    Returns the networks per post and their held-out scores (to log and report).
+    """
+    from core.perception import GradingNet, load_model, save_model
+    from harness.execution import map_unordered
+    from harness.grading_data import history_shift_states
+
+    folder = cache_dir / "graders" / key
+    paths = {p: folder / f"post-{p}.safetensors" for p in range(1, scenario.n_posts + 1)}
+    nets, scores = {}, {}
+    for post, path in paths.items():
+        if path.is_file():
+            try:
+                nets[post], meta = load_model(path)
+                scores[str(post)] = meta["scores"]
+            except (core.ModelInputError, KeyError, ValueError, OSError):
+                path.unlink(missing_ok=True)  # damaged: derived data, trained again
+    missing = [p for p in paths if p not in nets]
+    if missing:
+        states = history_shift_states(
+            scenario, missing, max_in_flight=max_in_flight, progress=progress
+        )
+        jobs = ((p, (scenario, p, states[p])) for p in missing)
+        for post, r in map_unordered(
+            train_recipe_grader, jobs, total=len(missing), max_in_flight=max_in_flight,
+            desc="graders", progress=progress,
+        ):  # fmt: skip
+            import torch
+
+            net = GradingNet(**r["config"])
+            net.load_state_dict({k: torch.tensor(v) for k, v in r["state"].items()})
+            net.eval()
+            score = {k: r[k]["macro_f1"] for k in ("test", "test_real")} | {"train_s": r["train_s"]}
+            tmp = folder / f".post-{post}.{os.getpid()}"
+            save_model(net, tmp / "w.safetensors", metadata={"recipe": RECIPE, "scores": score})
+            for suffix in (".safetensors", ".json"):
+                os.replace((tmp / "w").with_suffix(suffix), paths[post].with_suffix(suffix))
+            shutil.rmtree(tmp, ignore_errors=True)
+            nets[post], scores[str(post)] = net, score
+    return nets, scores
