@@ -41,6 +41,8 @@ RECIPE: dict[str, Any] = {
     "augment": 4,
 }
 """The on-demand grader's fixed recipe (``train`` searches it instead)."""
+MIN_HISTORY_DAYS = 3
+"""History days an on-demand grader needs (its data are split by day)."""
 SPEC_HELP = "auto | truth | champion | latest | POST=VERSION,..."
 
 
@@ -127,6 +129,12 @@ def plan(spec: str, scenario: sim.Scenario) -> GraderPlan:
         found = {p: champion(p) for p in range(1, scenario.n_posts + 1)}
         if all(v is not None and v.tags.get(TAG_GRADING_KEY) == key for v in found.values()):
             return GraderPlan("registry", spec, {p: str(v.version) for p, v in found.items()}, key)
+        if scenario.days.history < MIN_HISTORY_DAYS:
+            raise HarnessError(
+                f"--graders auto trains graders on the history's shift changes and needs >= "
+                f"{MIN_HISTORY_DAYS} history days (train / held-out), the scenario has "
+                f"days.history = {scenario.days.history}: raise it, or use --graders truth"
+            )
         return GraderPlan("on_demand", spec, key=key)
     assert isinstance(asked, dict)
     return GraderPlan("registry", spec, resolve_versions(asked), key)
@@ -184,7 +192,7 @@ def train_recipe_grader(
     test_days = split_days(sorted({day for day, _ in real_states}))[2]
     held_out = np.isin(data.day, test_days)
     fit, test = data.subset(~held_out), data.subset(held_out)
-    net, history = train_grader(fit.images, fit.env, fit.labels, seed=post, **recipe)
+    net, _ = train_grader(fit.images, fit.env, fit.labels, seed=post, **recipe)
     real = test.subset(test.real)
     return {
         "post": post,
@@ -192,7 +200,6 @@ def train_recipe_grader(
         "state": {k: v.numpy().copy() for k, v in net.state_dict().items()},
         "test": evaluate_grader(net, test.images, test.env, test.labels),
         "test_real": evaluate_grader(net, real.images, real.env, real.labels),
-        "train_s": history["seconds"],
     }
 
 
@@ -232,11 +239,11 @@ def on_demand(
             net = GradingNet(**r["config"])
             net.load_state_dict({k: torch.tensor(v) for k, v in r["state"].items()})
             net.eval()
-            score = {k: r[k]["macro_f1"] for k in ("test", "test_real")} | {"train_s": r["train_s"]}
+            score = {k: r[k]["macro_f1"] for k in ("test", "test_real")}
             tmp = folder / f".post-{post}.{os.getpid()}"
             save_model(net, tmp / "w.safetensors", metadata={"recipe": RECIPE, "scores": score})
             for suffix in (".safetensors", ".json"):
                 os.replace((tmp / "w").with_suffix(suffix), paths[post].with_suffix(suffix))
             shutil.rmtree(tmp, ignore_errors=True)
             nets[post], scores[str(post)] = net, score
-    return nets, scores
+    return nets, dict(sorted(scores.items(), key=lambda item: int(item[0])))

@@ -77,7 +77,7 @@ def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.Compl
     env.pop("RAY_ADDRESS", None)
     argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", "out", *extra]
     return subprocess.run(
-        [*argv, "--workers", "1"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [*argv, "--workers", "1", "--graders", "truth"], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
 

@@ -84,7 +84,8 @@ def test_metrics_and_files(tiny_run):
     m = results["metrics"]
     assert 0 <= m["root_cause"]["f1"] <= 1
     assert m["worker_shifts"] == 4 * 6 and m["post_shifts"] == 4 * 6
-    assert m["level_accuracy"] == 1.0  # signal fidelity grades perfectly
+    assert results["graders"]["source"] == "on_demand"  # the default: DNN graders
+    assert 0 <= m["level_accuracy"] <= 1
     out = base / "out"
     for name in (
         "posts.parquet",
@@ -123,7 +124,12 @@ def test_params_file_changes_decisions(tiny_yaml, tmp_path):
     (tmp_path / "p.yaml").write_text("tau_Z: 0.0\ntau_Y: 10.0\n")
     results = run(
         make_config(
-            tiny_yaml, tmp_path / "o", params_path=tmp_path / "p.yaml", workers=2, progress=False
+            tiny_yaml,
+            tmp_path / "o",
+            params_path=tmp_path / "p.yaml",
+            workers=2,
+            progress=False,
+            graders="truth",
         )
     )
     assert results["params"]["tau_Z"] == 0.0
@@ -180,7 +186,7 @@ def test_run_at_pixel_fidelity_end_to_end(
     scenario = write_yaml(tmp_path / "pixel.yaml", data)
     config = make_config(
         scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights, workers=1,
-        progress=False,
+        progress=False, graders="truth",
     )  # fmt: skip
     results = run(config)
     assert results["fidelity"] == "pixel"
