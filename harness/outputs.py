@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from harness import interrupts
+from harness import interrupts, tables
 
 RESULTS = "results.json"
 _PREFIX = ".{name}.partial-"
@@ -86,27 +85,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def tables(results: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Per-post and per-worker results as data frames."""
-    posts, workers = [], []
-    for rec in results["shifts"]:
-        key = {"day": rec["day"], "shift": rec["shift"]}
-        for p in rec["posts"]:
-            posts.append(
-                {**key, **{k: v for k, v in p.items() if k not in ("set", "faults", "culprits")},
-                 "set": ",".join(map(str, p["set"])), "faults": ",".join(p["faults"]),
-                 "culprits": ",".join(p["culprits"])}
-            )  # fmt: skip
-        workers.extend({**key, **w} for w in rec["workers"])
-    return {"posts": pd.DataFrame(posts), "workers": pd.DataFrame(workers)}
-
-
-def write_tables(results: dict[str, Any], folder: Path) -> None:
-    """``posts.parquet`` and ``workers.parquet``."""
-    for name, frame in tables(results).items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-
-
 def write_plots(results: dict[str, Any], folder: Path) -> None:
     """The report's figures as PNG files (names in :data:`PLOTS`)."""
     import matplotlib
@@ -114,12 +92,12 @@ def write_plots(results: dict[str, Any], folder: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    frames = tables(results)
+    frames = tables.frames(results)
     workers, posts = frames["workers"], frames["posts"]
     params = results["params"]
     for name, column, label, threshold in (
-        ("z_by_label.png", "Z", "needs_management", params["tau_Z"]),
-        ("y_by_label.png", "Y", "needs_training", params["tau_Y"]),
+        ("z_by_label.png", "Z", "true_needs_management", params["tau_Z"]),
+        ("y_by_label.png", "Y", "true_needs_training", params["tau_Y"]),
     ):
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for truth, colour in ((False, "tab:blue"), (True, "tab:red")):

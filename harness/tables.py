@@ -1,0 +1,155 @@
+"""A run's results as Parquet tables for pandas: typed columns, Arrow lists, described columns.
+
+Three tables, one row per (day, shift, post), per worker-shift, and per root-cause decision.
+Lists are Arrow lists (``set``, ``reasons``, ``true_faults``), never joined strings; columns
+holding the simulator's truth (what a real plant never has) are prefixed ``true_``; every
+column's meaning is in the Parquet schema (field metadata ``description``), so
+``pyarrow.parquet.read_schema(path).field(name).metadata`` explains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+POSTS = "posts.parquet"
+WORKERS = "workers.parquet"
+ROOT_CAUSES = "root_causes.parquet"
+DESCRIPTION = b"description"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, Arrow type, how to read it from a record, and what it means."""
+
+    name: str
+    type: pa.DataType
+    get: Callable[[dict[str, Any]], Any]
+    description: str
+
+
+def _key(name: str, default: Any = None) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: row.get(name, default)
+
+
+SHIFT_COLUMNS = (
+    Column("day", pa.int32(), _key("day"), "evaluated day (1-based, history days first)"),
+    Column("shift", pa.string(), _key("shift"), "shift of the day: day or night"),
+)
+POST_COLUMNS = (
+    *SHIFT_COLUMNS,
+    Column("post", pa.int32(), _key("post"), "post number 1..n in process order"),
+    Column("level", pa.int8(), _key("level"), "hazard level 0..4 the model saw (its grader)"),
+    Column("D", pa.float64(), _key("D"), "hazard degree D = 0.2·(d_i + Σ g_ij d_j) of the model"),
+    Column("hazard", pa.bool_(), _key("hazard"), "the model flagged a hazard: D > tau_D"),
+    Column("set", pa.list_(pa.int32()), _key("set", []),
+           "hazard post set S_i of the model (empty when no hazard)"),
+    Column("equipment_attributed", pa.bool_(),
+           lambda r: r["hazard"] and r["post"] in r.get("_equipment", ()),
+           "the model attributed the hazard to equipment/environment (nobody flagged in S)"),
+    Column("true_level", pa.int8(), _key("true_level"), "truth: the post's true hazard level"),
+    Column("true_D", pa.float64(), _key("true_D"), "truth: hazard degree from the true levels"),
+    Column("true_faults", pa.list_(pa.string()), _key("faults", []),
+           "truth: kinds of the faults at this shift change"),
+    Column("true_culprits", pa.list_(pa.string()), _key("culprits", []),
+           "truth: workers who caused a fault here"),
+    Column("true_equipment_cause", pa.bool_(), _key("equipment_cause"),
+           "truth: some fault here had no human cause (equipment, environment)"),
+)  # fmt: skip
+WORKER_COLUMNS = (
+    *SHIFT_COLUMNS,
+    Column("worker", pa.string(), _key("worker"), "worker id (follows the person)"),
+    Column("post", pa.int32(), _key("post"), "post the worker clocked in at"),
+    Column("Z", pa.float64(), _key("Z"), "on-post state Z (larger: more off post)"),
+    Column("Y", pa.float64(), _key("Y"), "proficiency Y (smaller: less skilled); null: K empty"),
+    Column("management", pa.bool_(), _key("management"), "flag Z > tau_Z"),
+    Column("training", pa.bool_(), _key("training"), "flag Y < tau_Y"),
+    Column("checked", pa.bool_(), _key("checked"), "the worker's post is in some hazard set"),
+    Column("root_cause", pa.bool_(), lambda r: r["worker"] in r.get("_named", ()),
+           "the model named the worker a root cause of some hazard post this shift"),
+    Column("true_profile", pa.string(), _key("profile"), "truth: the worker's profile"),
+    Column("true_needs_management", pa.bool_(), _key("needs_management"),
+           "truth: effective off-post rate >= 0.10"),
+    Column("true_needs_training", pa.bool_(), _key("needs_training"),
+           "truth: effective skill <= 0.8"),
+    Column("true_culprit", pa.bool_(), lambda r: r["worker"] in r.get("_culprits", ()),
+           "truth: the worker caused a fault this shift"),
+)  # fmt: skip
+ROOT_CAUSE_COLUMNS = (
+    *SHIFT_COLUMNS,
+    Column("hazard_post", pa.int32(), _key("hazard_post"), "the hazard post the decision is for"),
+    Column("D", pa.float64(), _key("D"), "its hazard degree D"),
+    Column("set", pa.list_(pa.int32()), _key("set", []), "its hazard post set S"),
+    Column("post", pa.int32(), _key("post"), "post of the flagged worker (a member of S)"),
+    Column("worker", pa.string(), _key("worker"), "the flagged worker"),
+    Column("reasons", pa.list_(pa.string()), _key("reasons", []),
+           "off_post (strengthen management) and/or low_proficiency (off-post training)"),
+    Column("Z", pa.float64(), _key("Z"), "the worker's on-post state"),
+    Column("Y", pa.float64(), _key("Y"), "the worker's proficiency"),
+    Column("true_culprit", pa.bool_(), _key("true_culprit"),
+           "truth: the worker caused a fault this shift (the decision is right)"),
+    Column("true_culprit_here", pa.bool_(), _key("true_culprit_here"),
+           "truth: the worker caused a fault at this hazard post"),
+    Column("true_needs_management", pa.bool_(), _key("true_needs_management"),
+           "truth: the worker needs management"),
+    Column("true_needs_training", pa.bool_(), _key("true_needs_training"),
+           "truth: the worker needs training"),
+)  # fmt: skip
+
+
+def _table(rows: Iterable[dict[str, Any]], columns: tuple[Column, ...]) -> pa.Table:
+    rows = list(rows)
+    schema = pa.schema(
+        [pa.field(c.name, c.type, metadata={DESCRIPTION: c.description}) for c in columns]
+    )
+    return pa.table({c.name: pa.array([c.get(r) for r in rows], c.type) for c in columns},
+                    schema=schema)  # fmt: skip
+
+
+def _shift_rows(results: dict[str, Any]) -> Iterable[tuple[dict, dict]]:
+    for rec in results["shifts"]:
+        yield rec, {"day": rec["day"], "shift": rec["shift"]}
+
+
+def build(results: dict[str, Any]) -> dict[str, pa.Table]:
+    """The three tables of a run's ``results.json``."""
+    posts, workers, causes = [], [], []
+    for rec, key in _shift_rows(results):
+        by_post = {p["post"]: p for p in rec["posts"]}
+        culprits = {w for p in rec["posts"] for w in p["culprits"]}
+        named = {c["worker"] for c in rec["root_causes"]}
+        truth = {w["worker"]: w for w in rec["workers"]}
+        posts.extend({**key, **p, "_equipment": rec["equipment_causes"]} for p in rec["posts"])
+        workers.extend({**key, **w, "_named": named, "_culprits": culprits} for w in rec["workers"])
+        for c in rec["root_causes"]:
+            worker = truth[c["worker"]]
+            hazard = by_post[c["hazard_post"]]
+            causes.append({
+                **key, **c, "D": hazard["D"], "set": hazard["set"], "Z": worker["Z"],
+                "Y": worker["Y"], "true_culprit": c["worker"] in culprits,
+                "true_culprit_here": c["worker"] in hazard["culprits"],
+                "true_needs_management": worker["needs_management"],
+                "true_needs_training": worker["needs_training"],
+            })  # fmt: skip
+    return {
+        POSTS: _table(posts, POST_COLUMNS),
+        WORKERS: _table(workers, WORKER_COLUMNS),
+        ROOT_CAUSES: _table(causes, ROOT_CAUSE_COLUMNS),
+    }
+
+
+def write(results: dict[str, Any], folder: Path) -> None:
+    """Write the three tables into ``folder``."""
+    for name, table in build(results).items():
+        pq.write_table(table, folder / name)
+
+
+def frames(results: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The tables as pandas frames (for plots)."""
+    return {name.removesuffix(".parquet"): t.to_pandas() for name, t in build(results).items()}
