@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import outputs, preflight
 from harness._errors import HarnessError
+from harness.report import write_report
 from harness.settings import connect_timeout
 
 
@@ -45,5 +46,4 @@ def rebuild_report(source: str, *, out: Path | None = None, timeout: float | Non
     preflight.check_writable(target, option="--out")
     results = read_results(results_path)
     target.mkdir(parents=True, exist_ok=True)
-    outputs.write_plots(results, target)
-    return outputs.write_report(results, target)
+    return write_report(results, target)

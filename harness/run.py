@@ -10,7 +10,7 @@ from typing import Any
 
 import core
 import sim
-from harness import logs, outputs, preflight, settings, tables
+from harness import logs, outputs, preflight, report, settings, tables
 from harness._errors import HarnessError
 from harness.execution import RaySession, ray_session
 from harness.graders import (
@@ -206,8 +206,7 @@ def run(config: RunConfig) -> dict[str, Any]:
 def write_all(results: dict[str, Any], folder: Path, scenario_path: Path | None) -> None:
     """results.json, Parquet tables, plots, the report and a copy of the scenario."""
     tables.write(results, folder)
-    outputs.write_plots(results, folder)
-    outputs.write_report(results, folder)
+    report.write_report(results, folder)
     if scenario_path is not None:
         shutil.copyfile(scenario_path, folder / "scenario.yaml")
     outputs.write_json(folder / outputs.RESULTS, results)

@@ -1,0 +1,275 @@
+"""The run report: ``report.html`` and one evidence page per decision, from Jinja2 templates.
+
+``report.html`` is self-contained (figures embedded as PNG data, so it renders inside MLflow's
+artifact viewer): a summary a safety manager reads first (headline figures with their 95 %
+intervals; per worker, how often flagged and for what, beside the truth), the figures, and
+per shift the hazard posts, their sets, the model's root causes (each linked to its evidence
+page), why a hazard post with nobody flagged was attributed to equipment, and the missed
+hazards. ``decisions/<day>-<shift>-<worker>.html`` shows the evidence behind a decision
+(:mod:`harness.evidence`) as interactive Plotly figures (``decisions/plotly.min.js`` is written
+beside them, so the pages need no server and no network). Templates autoescape everything a
+``results.json`` carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from harness import tables
+
+DECISIONS = "decisions"
+PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusion.png")
+HEADLINE = (
+    ("root-cause precision (worker level)", ("root_cause", "precision"), "precision_ci95"),
+    ("root-cause recall (worker level)", ("root_cause", "recall"), "recall_ci95"),
+    ("root-cause F1 (worker level)", ("root_cause", "f1"), "f1_ci95"),
+    ("faults explained", ("faults_explained", "value"), "ci95"),
+    ("equipment attribution accuracy", ("equipment_attribution", "accuracy"), "ci95"),
+    ("management flag F1", ("management", "f1"), "f1_ci95"),
+    ("management ROC AUC of Z", ("management", "auc"), "auc_ci95"),
+    ("training flag F1", ("training", "f1"), "f1_ci95"),
+    ("training ROC AUC of −Y", ("training", "auc"), "auc_ci95"),
+    ("level accuracy (graders)", ("level_accuracy",), None),
+)
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _interval(value: Any) -> str:
+    if not value or any(v is None for v in value):
+        return "n/a"
+    return f"[{value[0]:.3f}, {value[1]:.3f}]"
+
+
+ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+ENV.filters["num"] = _num
+ENV.filters["interval"] = _interval
+
+
+def decision_name(day: int, shift: str, worker: str) -> str:
+    """The evidence page of a worker-shift, relative to the report folder."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in worker)
+    return f"{DECISIONS}/d{day}-{shift}-{safe}.html"
+
+
+def _get(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = metrics
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def headline(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures with their intervals, as the report shows them."""
+    rows = []
+    for name, path, ci in HEADLINE:
+        group = _get(metrics, path[:-1]) if len(path) > 1 else metrics
+        rows.append(
+            {
+                "name": name,
+                "value": _get(metrics, path),
+                "ci": group.get(ci) if ci and isinstance(group, dict) else None,
+            }
+        )
+    return rows
+
+
+def worker_summary(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per worker over the evaluated days: shifts, flags, decisions and truth counts."""
+    rows: dict[str, dict[str, Any]] = {}
+    for rec in results["shifts"]:
+        culprits = {w for p in rec["posts"] for w in p["culprits"]}
+        named = {c["worker"] for c in rec["root_causes"]}
+        for w in rec["workers"]:
+            row = rows.setdefault(
+                w["worker"],
+                {"worker": w["worker"], "posts": set(), "shifts": 0, "named": 0,
+                 "management": 0, "training": 0, "culprit": 0, "needs_management": 0,
+                 "needs_training": 0},
+            )  # fmt: skip
+            row["posts"].add(w["post"])
+            row["shifts"] += 1
+            row["named"] += w["worker"] in named
+            row["management"] += bool(w["management"])
+            row["training"] += bool(w["training"])
+            row["culprit"] += w["worker"] in culprits
+            row["needs_management"] += bool(w["needs_management"])
+            row["needs_training"] += bool(w["needs_training"])
+    out = [{**r, "posts": sorted(r["posts"])} for r in rows.values()]
+    return sorted(out, key=lambda r: (-r["named"], -r["culprit"], r["worker"]))
+
+
+def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per shift: hazard posts with causes (linked), why-nobody members, missed hazards."""
+    sections = []
+    for rec in results["shifts"]:
+        by_post = defaultdict(list)
+        for w in rec["workers"]:
+            by_post[w["post"]].append(w)
+        hazards = []
+        for p in (p for p in rec["posts"] if p["hazard"]):
+            causes = [
+                {**c, "link": decision_name(rec["day"], rec["shift"], c["worker"])}
+                for c in rec["root_causes"]
+                if c["hazard_post"] == p["post"]
+            ]
+            truth = ", ".join(p["culprits"]) or ("equipment/environment" if p["faults"]
+                                                 else "no fault")  # fmt: skip
+            members = [w for j in p["set"] for w in by_post.get(j, ())]
+            hazards.append({**p, "causes": causes, "truth": truth, "members": members})
+        missed = [p for p in rec["posts"] if p["faults"] and not p["hazard"]]
+        sections.append({"day": rec["day"], "shift": rec["shift"], "hazards": hazards,
+                         "missed": missed})  # fmt: skip
+    return sections
+
+
+def figures(results: dict[str, Any]) -> dict[str, bytes]:
+    """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
+    level confusion (rows: true level, columns: the model's level)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frames = tables.frames(results)
+    workers, posts = frames["workers"], frames["posts"]
+    params = results["params"]
+    out = {}
+
+    def save(name: str, fig: Any) -> None:
+        buffer = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buffer, format="png", dpi=90)
+        plt.close(fig)
+        out[name] = buffer.getvalue()
+
+    for name, column, label, threshold in (
+        ("z_by_label.png", "Z", "true_needs_management", params["tau_Z"]),
+        ("y_by_label.png", "Y", "true_needs_training", params["tau_Y"]),
+    ):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for truth, colour in ((False, "tab:blue"), (True, "tab:red")):
+            values = workers.loc[workers[label] == truth, column].dropna()
+            if len(values):
+                ax.hist(values, bins=30, alpha=0.6, color=colour, label=f"{label}={truth}")
+        ax.axvline(threshold, color="k", linestyle="--", label="threshold")
+        ax.set_xlabel(column)
+        ax.set_ylabel("worker-shifts")
+        ax.legend()
+        save(name, fig)
+    grid = posts.pivot_table(index=["day", "shift"], columns="post", values="D", sort=False)
+    fig, ax = plt.subplots(
+        figsize=(max(5, 0.4 * grid.shape[1] + 2), max(3, 0.3 * grid.shape[0] + 1.5))
+    )
+    image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{d} {s}" for d, s in grid.index])
+    ax.set_xlabel("post")
+    ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
+    fig.colorbar(image, ax=ax)
+    save("hazard_degree.png", fig)
+    confusion = np.array(results["metrics"]["level_confusion"])
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    ax.imshow(confusion, cmap="Blues")
+    for (i, j), v in np.ndenumerate(confusion):
+        ax.text(j, i, str(v), ha="center", va="center")
+    ax.set_xlabel("level the model saw (its grader)")
+    ax.set_ylabel("true level")
+    save("level_confusion.png", fig)
+    return out
+
+
+def _graders_line(results: dict[str, Any]) -> str:
+    g = results.get("graders") or {}
+    source = g.get("source", "truth")
+    if source == "registry":
+        versions = ", ".join(f"{p}: v{v['version']}" for p, v in g.get("posts", {}).items())
+        return f"registered graders ({versions})"
+    if source == "on_demand":
+        return f"graders trained on demand (key {g.get('grading_key')})"
+    return "the true levels (a perfect grader)"
+
+
+def write_report(
+    results: dict[str, Any], folder: Path, evidence: list[dict[str, Any]] | None = None
+) -> Path:
+    """Write ``report.html``, the figure files and the evidence pages into ``folder``."""
+    pngs = figures(results)
+    for name, data in pngs.items():
+        (folder / name).write_bytes(data)
+    days = sorted({rec["day"] for rec in results["shifts"]})
+    page = ENV.get_template("report.html.j2").render(
+        r=results,
+        graders_line=_graders_line(results),
+        evaluated_days=len(days),
+        headline=headline(results["metrics"]),
+        workers=worker_summary(results),
+        figures={k: base64.b64encode(v).decode() for k, v in pngs.items()},
+        shifts=shift_sections(results),
+    )
+    path = folder / "report.html"
+    path.write_text(page, encoding="utf-8")
+    if evidence:
+        write_decisions(results, folder, evidence)
+    return path
+
+
+def write_decisions(results: dict[str, Any], folder: Path, evidence: list[dict[str, Any]]) -> None:
+    """One page per evidence record, with plotly.min.js beside them."""
+    from plotly.offline import get_plotlyjs
+
+    from harness import evidence_plots
+
+    target = folder / DECISIONS
+    target.mkdir(exist_ok=True)
+    (target / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    records = {(r["day"], r["shift"]): r for r in results["shifts"]}
+    template = ENV.get_template("decision.html.j2")
+    for e in evidence:
+        rec = records.get((e["day"], e["shift"]), {"root_causes": [], "posts": [], "workers": []})
+        posts = {p["post"]: p for p in rec["posts"]}
+        decisions = [
+            {**c, "D": posts[c["hazard_post"]]["D"], "set": posts[c["hazard_post"]]["set"]}
+            for c in rec["root_causes"]
+            if c["worker"] == e["worker"]
+        ]
+        worker = next((w for w in rec["workers"] if w["worker"] == e["worker"]), {})
+        html = template.render(
+            e=e,
+            decisions=decisions,
+            checked=worker.get("checked", False),
+            figures=evidence_plots.figures(e, n_posts=len(rec["posts"]) or None),
+            truth=evidence_truth(worker, rec),
+        )
+        (folder / decision_name(e["day"], e["shift"], e["worker"])).write_text(
+            html, encoding="utf-8"
+        )
+
+
+def evidence_truth(worker: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    """The simulator's truth about a worker-shift, for its evidence page."""
+    caused = [f"post {p['post']} ({', '.join(p['faults'])})" for p in rec["posts"]
+              if worker.get("worker") in p["culprits"]]  # fmt: skip
+    known = ("profile", "needs_management", "needs_training")
+    truth = {k.removeprefix("true_"): v for k, v in worker.items()
+             if k in known or k.startswith("true_")}  # fmt: skip
+    truth["caused faults at"] = ", ".join(caused) or "none"
+    return truth
