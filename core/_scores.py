@@ -1,13 +1,18 @@
-"""Step 3 of MODEL.md: per-post history statistics, on-post state Z and proficiency Y.
+"""Step 3 of MODEL.md: the post database, its history statistics, on-post state Z and
+proficiency Y.
 
-The history statistics of a post (ρ_t, s_t, v̄_t) depend only on its history database, so
-they are computed once per post (:func:`history_stats`) and reused to score any number of
-workers (:func:`onpost_state_batch`, :func:`proficiency_batch`).
+Which records form a post's database for a shift is :func:`in_database`'s definition (a
+rolling window of days, of one or both shift types). The history statistics of a post
+(ρ_t, s_t, v̄_t) depend only on its database, so they are computed once per post and shift
+(:func:`history_stats`, or :class:`HistoryWindow` when a rolling window slides day by day)
+and reused to score any number of workers (:func:`onpost_state_batch`,
+:func:`proficiency_batch`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,8 +100,7 @@ def history_stats(
     m, T = x.shape
     by_area = _area_table if n_posts + 1 <= m else _area_runs
     entropy, standard = by_area(x, n_posts, post)
-    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
-    rho = np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+    rho = _reference_value(entropy, n_posts)
     mean = None
     if speeds is not None:
         v = check_speeds("history_speeds", as_array("history_speeds", speeds, ndim=3))
@@ -105,15 +109,157 @@ def history_stats(
     return HistoryStats(post, n_posts, m, rho, standard, mean)
 
 
+def in_database(
+    keys: Sequence[tuple[int, str]],
+    *,
+    day: int,
+    shift: str,
+    params: ModelParams = ModelParams(),
+) -> np.ndarray:
+    """Which of a post's records form its database for the shift ``(day, shift)`` (MODEL.md).
+
+    The database of a shift on day d holds the post's records of days ``d − W .. d − 1``
+    (``W = params.history_window_days``) of every shift type (``history_pool = "post"``) or
+    of ``shift``'s type only (``"post_shift"``). The caller builds the database from the
+    chosen records; the worker's own past records belong to it like anyone else's.
+
+    Args:
+        keys: the ``(day, shift)`` of each of the post's records (a key repeats when several
+            workers worked the post-shift).
+        day: the evaluated day d.
+        shift: the evaluated shift's name.
+        params: ``history_pool`` and ``history_window_days`` are used.
+
+    Returns:
+        ``(len(keys),)`` booleans, True for the records in the database.
+    """
+    _check_day("day", day)
+    if not isinstance(shift, str):
+        raise ModelInputError(f"`shift` must be a shift name (str), got {shift!r}")
+    chosen = np.zeros(len(keys), dtype=bool)
+    for k, key in enumerate(keys):
+        if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[1], str):
+            raise ModelInputError(f"`keys[{k}]` must be a (day, shift name) pair, got {key!r}")
+        record_day, record_shift = key
+        _check_day(f"keys[{k}] day", record_day)
+        chosen[k] = day - params.history_window_days <= record_day < day and (
+            params.history_pool == "post" or record_shift == shift
+        )
+    return chosen
+
+
+def _check_day(name: str, day: int) -> None:
+    if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
+        raise ModelInputError(f"`{name}` must be an int (a day number), got {day!r}")
+
+
+class HistoryWindow:
+    """A post's history statistics over a sliding database: records are added and removed.
+
+    The counts ``c_t,a`` and the speed sums are additive over records, so moving a rolling
+    window by one day adds that day's records and removes the oldest day's, instead of
+    recounting every record. :meth:`stats` equals :func:`history_stats` of the records held:
+    ρ_t and s_t exactly (integer counts, same tie rule), v̄_t up to float64 rounding (sums
+    kept in float64, so add/remove round-trips; the last bits depend on the order of adds
+    and removes, so slide over the same sequence of days for bit-identical results).
+
+    The window keeps the dense ``(T, n+1)`` table of counts. It pays when that table is
+    cheap next to the records it saves reading and summing (short lines, ``n + 1 <= m``);
+    for long lines use :func:`history_stats` on the window's records.
+
+    Args:
+        post: the post j (1..n) whose database this is.
+        n_posts: number of posts n.
+        T: samples per shift.
+    """
+
+    def __init__(self, *, post: int, n_posts: int, T: int) -> None:
+        check_post(post, n_posts)
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+            raise ModelInputError(f"`T` must be an int >= 1 (samples per shift), got {T!r}")
+        self.post = int(post)
+        self.n_posts = int(n_posts)
+        self._counts = np.zeros((int(T), n_posts + 1), dtype=np.int64)
+        self._speed_sums = np.zeros((int(T), N_KEYPOINTS))
+        self._m = 0
+
+    @property
+    def m(self) -> int:
+        """Number of records held."""
+        return self._m
+
+    @property
+    def T(self) -> int:
+        """Number of samples per shift."""
+        return int(self._counts.shape[0])
+
+    def add(self, positions: np.ndarray, speeds: np.ndarray) -> None:
+        """Add k records: ``(k, T)`` area ids and ``(k, T, 14)`` speeds (px/s)."""
+        counts, sums = self._record_sums(positions, speeds)
+        self._counts += counts
+        self._speed_sums += sums
+        self._m += int(np.shape(positions)[0])
+
+    def remove(self, positions: np.ndarray, speeds: np.ndarray) -> None:
+        """Remove k records added before (same arrays as given to :meth:`add`).
+
+        Raises:
+            ModelInputError: the records were not all added (a count would go negative).
+        """
+        counts, sums = self._record_sums(positions, speeds)
+        if np.any(counts > self._counts):
+            raise ModelInputError(
+                "`positions` holds records this window does not hold; remove only records "
+                "added before"
+            )
+        self._counts -= counts
+        self._speed_sums -= sums
+        self._m -= int(np.shape(positions)[0])
+
+    def stats(self) -> HistoryStats:
+        """The post's history statistics over the records held (see :func:`history_stats`)."""
+        if self._m == 0:
+            raise ModelInputError(
+                f"post {self.post}: the history window holds no records; add some first"
+            )
+        entropy, standard = _table_entropy(self._counts, self._m, self.post)
+        rho = _reference_value(entropy, self.n_posts)
+        mean = self._speed_sums / self._m
+        return HistoryStats(self.post, self.n_posts, self._m, rho, standard, mean)
+
+    def _record_sums(self, positions: np.ndarray, speeds: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The records' table of counts and their ``(T, 14)`` speed sums, after checks."""
+        x = check_ints("positions", as_array("positions", positions, ndim=2), self.n_posts)
+        check_shape("positions", x, (None, self.T))
+        v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
+        check_shape("speeds", v, (x.shape[0], self.T, N_KEYPOINTS))
+        return _area_counts(x, self.n_posts), v.sum(axis=0, dtype=np.float64)
+
+
+def _reference_value(entropy: np.ndarray, n_posts: int) -> np.ndarray:
+    """``ρ_t = 1 − H_t / ln(n+1)``, clipped at 0."""
+    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
+    return np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+
+
 def _area_table(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
     """Entropy ``H_t`` and standard post ``s_t`` from the ``(T, n+1)`` table of ``c_t,a``.
 
     Costs ``O(T·n)``: the choice when ``n + 1 <= m`` (see :func:`_area_runs` otherwise).
     """
-    m, T = x.shape
+    return _table_entropy(_area_counts(x, n_posts), x.shape[0], post)
+
+
+def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
+    """The ``(T, n+1)`` table of ``c_t,a`` of the ``(m, T)`` records ``x``."""
+    T = x.shape[1]
     width = n_posts + 1
     flat = x + width * np.arange(T)[None, :]
-    counts = np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
+    return np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
+
+
+def _table_entropy(counts: np.ndarray, m: int, post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy ``H_t`` and standard post ``s_t`` (ties: ``post``, else the smallest id)."""
     p = counts / m
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(counts > 0, p * np.log(np.where(counts > 0, p, 1.0)), 0.0)
