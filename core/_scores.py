@@ -28,7 +28,7 @@ _BLOCK = 2048
 
 @dataclass(frozen=True)
 class HistoryStats:
-    """A post's history statistics for one shift type.
+    """A post's history statistics over its database (one evaluated shift's, or a window's).
 
     Attributes:
         post: the post j (1..n) whose history this is.
