@@ -98,7 +98,7 @@ def history_stats(
     check_post(post, n_posts)
     x = check_ints("history", as_array("history", positions, ndim=2), n_posts)
     m, T = x.shape
-    by_area = _area_table if n_posts + 1 <= m else _area_runs
+    by_area = _area_table if _table_pays(n_posts, m) else _area_runs
     entropy, standard = by_area(x, n_posts, post)
     rho = _reference_value(entropy, n_posts)
     mean = None
@@ -163,9 +163,9 @@ class HistoryWindow:
     kept in float64, so add/remove round-trips; the last bits depend on the order of adds
     and removes, so slide over the same sequence of days for bit-identical results).
 
-    The window keeps the dense ``(T, n+1)`` table of counts. It pays when that table is
-    cheap next to the records it saves reading and summing (short lines, ``n + 1 <= m``);
-    for long lines use :func:`history_stats` on the window's records.
+    The window keeps the dense ``(T, n+1)`` table of counts, so a slide costs ``O(T·n)``
+    whatever m; use it where :meth:`pays` (short lines), else :func:`history_stats` on the
+    window's records (``experiments/benchmarks/bench_core.py`` prints both costs).
 
     Args:
         post: the post j (1..n) whose database this is.
@@ -182,6 +182,16 @@ class HistoryWindow:
         self._counts = np.zeros((int(T), n_posts + 1), dtype=np.int64)
         self._speed_sums = np.zeros((int(T), N_KEYPOINTS))
         self._m = 0
+
+    @staticmethod
+    def pays(*, n_posts: int, m: int) -> bool:
+        """Whether sliding a window beats recomputing :func:`history_stats` of m records.
+
+        True when ``n + 1 <= m``, history_stats' own choice of the dense table: at T = 28,800
+        and m = 60 a slide costs 5 ms against 41 ms at n = 10, and 87 ms against 60 ms at
+        n = 300.
+        """
+        return _table_pays(n_posts, m)
 
     @property
     def m(self) -> int:
@@ -236,6 +246,11 @@ class HistoryWindow:
         return _area_counts(x, self.n_posts), v.sum(axis=0, dtype=np.float64)
 
 
+def _table_pays(n_posts: int, m: int) -> bool:
+    """Whether the dense ``(T, n+1)`` table of counts is the cheaper way for m records."""
+    return n_posts + 1 <= m
+
+
 def _reference_value(entropy: np.ndarray, n_posts: int) -> np.ndarray:
     """``ρ_t = 1 − H_t / ln(n+1)``, clipped at 0."""
     # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
@@ -260,12 +275,22 @@ def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
 
 def _table_entropy(counts: np.ndarray, m: int, post: int) -> tuple[np.ndarray, np.ndarray]:
     """Entropy ``H_t`` and standard post ``s_t`` (ties: ``post``, else the smallest id)."""
-    p = counts / m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(counts > 0, p * np.log(np.where(counts > 0, p, 1.0)), 0.0)
+    entropy = -_count_terms(m)[counts].sum(axis=1) / m
     standard = counts.argmax(axis=1)  # the smallest id among ties
-    standard[counts[:, post] == counts.max(axis=1)] = post
-    return -plogp.sum(axis=1), standard
+    best = np.take_along_axis(counts, standard[:, None], axis=1)[:, 0]
+    standard[counts[:, post] == best] = post
+    return entropy, standard
+
+
+def _count_terms(m: int) -> np.ndarray:
+    """``c · ln(c / m)`` for ``c = 0..m`` (0 at c = 0): ``H_t = −Σ_a term(c_t,a) / m``.
+
+    Counts are integers in 0..m, so a table of m + 1 logs replaces a log per (t, a).
+    """
+    c = np.arange(m + 1)
+    terms = np.zeros(m + 1)
+    terms[1:] = c[1:] * np.log(c[1:] / m)
+    return terms
 
 
 def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,8 +308,7 @@ def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.n
     count = np.diff(np.append(first, T * m))
     second = first // m
     rows = np.searchsorted(second, np.arange(T))  # each second's first run
-    log_p = np.log(np.arange(1, m + 1) / m)  # counts are 1..m: a table, not a log per run
-    entropy = -np.add.reduceat(count * log_p[count - 1], rows) / m
+    entropy = -np.add.reduceat(_count_terms(m)[count], rows) / m
     is_max = count == np.maximum.reduceat(count, rows)[second]
     smallest = np.minimum.reduceat(np.where(is_max, np.arange(first.size), first.size), rows)
     standard = flat[first[smallest]]

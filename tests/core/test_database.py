@@ -212,3 +212,11 @@ def test_bad_window_construction_is_rejected(kwargs, message):
     with pytest.raises(ModelInputError) as info:
         HistoryWindow(**kwargs)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("n_posts", "m", "expected"),
+    [(10, 60, True), (59, 60, True), (60, 60, False), (300, 60, False)],
+)
+def test_window_pays_where_the_dense_table_does(n_posts, m, expected):
+    assert HistoryWindow.pays(n_posts=n_posts, m=m) is expected
