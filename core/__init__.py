@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core._confusion import confusion_matrix
 from core._decisions import (
     LOW_PROFICIENCY,
     OFF_POST,
@@ -19,10 +20,12 @@ from core._hazard import (
     hazard_degree,
     hazard_post_sets,
 )
-from core._params import DIRECTIONS, ModelParams
+from core._params import DIRECTIONS, HISTORY_POOLS, ModelParams
 from core._scores import (
     HistoryStats,
+    HistoryWindow,
     history_stats,
+    in_database,
     onpost_state,
     onpost_state_batch,
     proficiency,
@@ -40,12 +43,14 @@ from core._types import (
 __all__ = [
     "DIRECTIONS",
     "FOOT_KEYPOINTS",
+    "HISTORY_POOLS",
     "KEYPOINTS",
     "LEVEL_NAMES",
     "LOW_PROFICIENCY",
     "N_KEYPOINTS",
     "OFF_POST",
     "HistoryStats",
+    "HistoryWindow",
     "ModelInputError",
     "ModelParams",
     "PostHistory",
@@ -54,12 +59,14 @@ __all__ = [
     "WorkerDecision",
     "WorkerShift",
     "actual_correlation",
+    "confusion_matrix",
     "decide_shift",
     "dwell_row",
     "dwell_times",
     "hazard_degree",
     "hazard_post_sets",
     "history_stats",
+    "in_database",
     "onpost_state",
     "onpost_state_batch",
     "proficiency",

@@ -11,6 +11,8 @@ from core._errors import ModelInputError
 
 Direction = Literal["out", "both"]
 DIRECTIONS: tuple[str, ...] = ("out", "both")
+HistoryPool = Literal["post", "post_shift"]
+HISTORY_POOLS: tuple[str, ...] = ("post", "post_shift")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class ModelParams:
     """Proficiency below which off-post training is due, >= 0."""
     alpha: float = 0.05
     """Weight of the newest foot heatmap in position accumulation, in (0, 1]."""
+    history_pool: HistoryPool = "post"
+    """The post database's shifts: ``"post"`` every shift of the post (both types), or
+    ``"post_shift"`` only shifts of the evaluated shift's type (see :func:`core.in_database`)."""
+    history_window_days: int = 30
+    """W: the database of a shift on day d holds the post's records of days d − W .. d − 1."""
 
     def __post_init__(self) -> None:
         for name in ("tau_D", "lam", "tau_P", "rho_min", "eps", "tau_Z", "tau_Y", "alpha"):
@@ -56,6 +63,16 @@ class ModelParams:
         if self.direction not in DIRECTIONS:
             raise ModelInputError(
                 f"ModelParams.direction must be one of {DIRECTIONS}, got {self.direction!r}"
+            )
+        if self.history_pool not in HISTORY_POOLS:
+            raise ModelInputError(
+                f"ModelParams.history_pool must be one of {HISTORY_POOLS}, "
+                f"got {self.history_pool!r}"
+            )
+        window = self.history_window_days
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ModelInputError(
+                f"ModelParams.history_window_days must be an int >= 1 (days), got {window!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,13 +1,18 @@
-"""Step 3 of MODEL.md: per-post history statistics, on-post state Z and proficiency Y.
+"""Step 3 of MODEL.md: the post database, its history statistics, on-post state Z and
+proficiency Y.
 
-The history statistics of a post (ρ_t, s_t, v̄_t) depend only on its history database, so
-they are computed once per post (:func:`history_stats`) and reused to score any number of
-workers (:func:`onpost_state_batch`, :func:`proficiency_batch`).
+Which records form a post's database for a shift is :func:`in_database`'s definition (a
+rolling window of days, of one or both shift types). The history statistics of a post
+(ρ_t, s_t, v̄_t) depend only on its database, so they are computed once per post and shift
+(:func:`history_stats`, or :class:`HistoryWindow` when a rolling window slides day by day)
+and reused to score any number of workers (:func:`onpost_state_batch`,
+:func:`proficiency_batch`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +28,7 @@ _BLOCK = 2048
 
 @dataclass(frozen=True)
 class HistoryStats:
-    """A post's history statistics for one shift type.
+    """A post's history statistics over its database (one evaluated shift's, or a window's).
 
     Attributes:
         post: the post j (1..n) whose history this is.
@@ -93,10 +98,9 @@ def history_stats(
     check_post(post, n_posts)
     x = check_ints("history", as_array("history", positions, ndim=2), n_posts)
     m, T = x.shape
-    by_area = _area_table if n_posts + 1 <= m else _area_runs
+    by_area = _area_table if _table_pays(n_posts, m) else _area_runs
     entropy, standard = by_area(x, n_posts, post)
-    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
-    rho = np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+    rho = _reference_value(entropy, n_posts)
     mean = None
     if speeds is not None:
         v = check_speeds("history_speeds", as_array("history_speeds", speeds, ndim=3))
@@ -105,21 +109,188 @@ def history_stats(
     return HistoryStats(post, n_posts, m, rho, standard, mean)
 
 
+def in_database(
+    keys: Sequence[tuple[int, str]],
+    *,
+    day: int,
+    shift: str,
+    params: ModelParams = ModelParams(),
+) -> np.ndarray:
+    """Which of a post's records form its database for the shift ``(day, shift)`` (MODEL.md).
+
+    The database of a shift on day d holds the post's records of days ``d − W .. d − 1``
+    (``W = params.history_window_days``) of every shift type (``history_pool = "post"``) or
+    of ``shift``'s type only (``"post_shift"``). The caller builds the database from the
+    chosen records; the worker's own past records belong to it like anyone else's.
+
+    Args:
+        keys: the ``(day, shift)`` of each of the post's records (a key repeats when several
+            workers worked the post-shift).
+        day: the evaluated day d.
+        shift: the evaluated shift's name.
+        params: ``history_pool`` and ``history_window_days`` are used.
+
+    Returns:
+        ``(len(keys),)`` booleans, True for the records in the database.
+    """
+    _check_day("day", day)
+    if not isinstance(shift, str):
+        raise ModelInputError(f"`shift` must be a shift name (str), got {shift!r}")
+    chosen = np.zeros(len(keys), dtype=bool)
+    for k, key in enumerate(keys):
+        if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[1], str):
+            raise ModelInputError(f"`keys[{k}]` must be a (day, shift name) pair, got {key!r}")
+        record_day, record_shift = key
+        _check_day(f"keys[{k}] day", record_day)
+        chosen[k] = day - params.history_window_days <= record_day < day and (
+            params.history_pool == "post" or record_shift == shift
+        )
+    return chosen
+
+
+def _check_day(name: str, day: int) -> None:
+    if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
+        raise ModelInputError(f"`{name}` must be an int (a day number), got {day!r}")
+
+
+class HistoryWindow:
+    """A post's history statistics over a sliding database: records are added and removed.
+
+    The counts ``c_t,a`` and the speed sums are additive over records, so moving a rolling
+    window by one day adds that day's records and removes the oldest day's, instead of
+    recounting every record. :meth:`stats` equals :func:`history_stats` of the records held:
+    ρ_t and s_t exactly (integer counts, same tie rule), v̄_t up to float64 rounding (sums
+    kept in float64, so add/remove round-trips; the last bits depend on the order of adds
+    and removes, so slide over the same sequence of days for bit-identical results).
+
+    The window keeps the dense ``(T, n+1)`` table of counts, so a slide costs ``O(T·n)``
+    whatever m; use it where :meth:`pays` (short lines), else :func:`history_stats` on the
+    window's records (``experiments/benchmarks/bench_core.py`` prints both costs).
+
+    Args:
+        post: the post j (1..n) whose database this is.
+        n_posts: number of posts n.
+        T: samples per shift.
+    """
+
+    def __init__(self, *, post: int, n_posts: int, T: int) -> None:
+        check_post(post, n_posts)
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+            raise ModelInputError(f"`T` must be an int >= 1 (samples per shift), got {T!r}")
+        self.post = int(post)
+        self.n_posts = int(n_posts)
+        self._counts = np.zeros((int(T), n_posts + 1), dtype=np.int64)
+        self._speed_sums = np.zeros((int(T), N_KEYPOINTS))
+        self._m = 0
+
+    @staticmethod
+    def pays(*, n_posts: int, m: int) -> bool:
+        """Whether sliding a window beats recomputing :func:`history_stats` of m records.
+
+        True when ``n + 1 <= m``, history_stats' own choice of the dense table: at T = 28,800
+        and m = 60 a slide costs 5 ms against 41 ms at n = 10, and 87 ms against 60 ms at
+        n = 300.
+        """
+        return _table_pays(n_posts, m)
+
+    @property
+    def m(self) -> int:
+        """Number of records held."""
+        return self._m
+
+    @property
+    def T(self) -> int:
+        """Number of samples per shift."""
+        return int(self._counts.shape[0])
+
+    def add(self, positions: np.ndarray, speeds: np.ndarray) -> None:
+        """Add k records: ``(k, T)`` area ids and ``(k, T, 14)`` speeds (px/s)."""
+        counts, sums = self._record_sums(positions, speeds)
+        self._counts += counts
+        self._speed_sums += sums
+        self._m += int(np.shape(positions)[0])
+
+    def remove(self, positions: np.ndarray, speeds: np.ndarray) -> None:
+        """Remove k records added before (same arrays as given to :meth:`add`).
+
+        Raises:
+            ModelInputError: the records were not all added (a count would go negative).
+        """
+        counts, sums = self._record_sums(positions, speeds)
+        if np.any(counts > self._counts):
+            raise ModelInputError(
+                "`positions` holds records this window does not hold; remove only records "
+                "added before"
+            )
+        self._counts -= counts
+        self._speed_sums -= sums
+        self._m -= int(np.shape(positions)[0])
+
+    def stats(self) -> HistoryStats:
+        """The post's history statistics over the records held (see :func:`history_stats`)."""
+        if self._m == 0:
+            raise ModelInputError(
+                f"post {self.post}: the history window holds no records; add some first"
+            )
+        entropy, standard = _table_entropy(self._counts, self._m, self.post)
+        rho = _reference_value(entropy, self.n_posts)
+        mean = self._speed_sums / self._m
+        return HistoryStats(self.post, self.n_posts, self._m, rho, standard, mean)
+
+    def _record_sums(self, positions: np.ndarray, speeds: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The records' table of counts and their ``(T, 14)`` speed sums, after checks."""
+        x = check_ints("positions", as_array("positions", positions, ndim=2), self.n_posts)
+        check_shape("positions", x, (None, self.T))
+        v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
+        check_shape("speeds", v, (x.shape[0], self.T, N_KEYPOINTS))
+        return _area_counts(x, self.n_posts), v.sum(axis=0, dtype=np.float64)
+
+
+def _table_pays(n_posts: int, m: int) -> bool:
+    """Whether the dense ``(T, n+1)`` table of counts is the cheaper way for m records."""
+    return n_posts + 1 <= m
+
+
+def _reference_value(entropy: np.ndarray, n_posts: int) -> np.ndarray:
+    """``ρ_t = 1 − H_t / ln(n+1)``, clipped at 0."""
+    # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
+    return np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
+
+
 def _area_table(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
     """Entropy ``H_t`` and standard post ``s_t`` from the ``(T, n+1)`` table of ``c_t,a``.
 
     Costs ``O(T·n)``: the choice when ``n + 1 <= m`` (see :func:`_area_runs` otherwise).
     """
-    m, T = x.shape
+    return _table_entropy(_area_counts(x, n_posts), x.shape[0], post)
+
+
+def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
+    """The ``(T, n+1)`` table of ``c_t,a`` of the ``(m, T)`` records ``x``."""
+    T = x.shape[1]
     width = n_posts + 1
     flat = x + width * np.arange(T)[None, :]
-    counts = np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
-    p = counts / m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(counts > 0, p * np.log(np.where(counts > 0, p, 1.0)), 0.0)
+    return np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
+
+
+def _table_entropy(counts: np.ndarray, m: int, post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy ``H_t`` and standard post ``s_t`` (ties: ``post``, else the smallest id)."""
+    entropy = -_count_terms(m)[counts].sum(axis=1) / m
     standard = counts.argmax(axis=1)  # the smallest id among ties
-    standard[counts[:, post] == counts.max(axis=1)] = post
-    return -plogp.sum(axis=1), standard
+    best = np.take_along_axis(counts, standard[:, None], axis=1)[:, 0]
+    standard[counts[:, post] == best] = post
+    return entropy, standard
+
+
+def _count_terms(m: int) -> np.ndarray:
+    """``c · ln(c / m)`` for ``c = 0..m`` (0 at c = 0): ``H_t = −Σ_a term(c_t,a) / m``.
+
+    Counts are integers in 0..m, so a table of m + 1 logs replaces a log per (t, a).
+    """
+    c = np.arange(m + 1)
+    terms = np.zeros(m + 1)
+    terms[1:] = c[1:] * np.log(c[1:] / m)
+    return terms
 
 
 def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,8 +308,7 @@ def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.n
     count = np.diff(np.append(first, T * m))
     second = first // m
     rows = np.searchsorted(second, np.arange(T))  # each second's first run
-    log_p = np.log(np.arange(1, m + 1) / m)  # counts are 1..m: a table, not a log per run
-    entropy = -np.add.reduceat(count * log_p[count - 1], rows) / m
+    entropy = -np.add.reduceat(_count_terms(m)[count], rows) / m
     is_max = count == np.maximum.reduceat(count, rows)[second]
     smallest = np.minimum.reduceat(np.where(is_max, np.arange(first.size), first.size), rows)
     standard = flat[first[smallest]]

@@ -51,7 +51,7 @@ class WorkerShift:
 
 @dataclass(frozen=True)
 class PostHistory:
-    """A post's history database for one shift type: ``m`` past worker-shift records.
+    """A post's history database: ``m`` past worker-shift records (see :func:`core.in_database`).
 
     Attributes:
         positions: ``(m, T)`` area ids.

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core._confusion import confusion_matrix
 from core._errors import ModelInputError
 from core._types import LEVEL_NAMES
 from core.perception._seeding import seeded_torch
@@ -244,16 +245,17 @@ def evaluate_grader(
 
 
 def classification_scores(true: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """Macro F1 (over the levels present in ``true`` or ``pred``), accuracy and confusion."""
-    t, p = np.asarray(true, dtype=np.int64), np.asarray(pred, dtype=np.int64)
-    confusion = np.zeros((N_LEVELS, N_LEVELS), dtype=np.int64)
-    np.add.at(confusion, (t, p), 1)
+    """Macro F1 (over the levels present in ``true`` or ``pred``), accuracy and confusion.
+
+    ``confusion`` is :func:`core.confusion_matrix`'s: rows = true level, columns = predicted.
+    """
+    confusion = confusion_matrix(true, pred, n_classes=N_LEVELS)
     tp = np.diag(confusion).astype(float)
     support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
     present = (support + predicted) > 0
     f1 = np.divide(2 * tp, support + predicted, out=np.zeros(N_LEVELS), where=present)
     return {
         "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
-        "accuracy": float(tp.sum() / max(len(t), 1)),
+        "accuracy": float(tp.sum() / max(int(confusion.sum()), 1)),
         "confusion": confusion.tolist(),
     }

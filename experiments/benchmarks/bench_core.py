@@ -1,11 +1,19 @@
-"""Benchmark of the core model: worker-shifts scored per second on one core.
+"""Benchmark of the core model: worker-shifts scored per second on one core, and the cost of
+the rolling post database.
 
 Inputs: T = 28,800 (an 8-hour shift at 1 Hz), m = 30 history records, n = 10 posts. Each
 post's history statistics are computed once and amortised over the post's workers; a
 worker-shift is scored when its Z and Y are known. The same inputs go through the literal
 per-second transcription of MODEL.md (tests/core/literal_model.py) for the ratio.
 
-Run: python experiments/benchmarks/bench_core.py [--workers-per-post 100]
+Rolling window: one post, one worker per post-shift, two shifts a day, the default database
+(``history_pool = "post"``, W = 30 days: m = 60 records). History statistics per evaluated
+day: sliding a :class:`core.HistoryWindow` by one day (add 2 records, remove 2) against
+recomputing :func:`core.history_stats` over the window's 60 records, against a static
+database computed once (today's fixed history, amortised over the evaluated days). Reading
+the records from the store is not counted (a slide reads 2 records, a recount 60).
+
+Run: python experiments/benchmarks/bench_core.py [--workers-per-post 100] [--rolling-posts 10 300]
 """
 
 from __future__ import annotations
@@ -44,10 +52,61 @@ def make_post(rng: np.random.Generator, post: int, workers: int):
     return history, history_speeds, positions, speeds
 
 
+def rolling_window(n_posts: int, *, days: int, window: int = 30, shifts: int = 2) -> None:
+    """Print the history statistics' cost per evaluated day of the three ways of building them."""
+    rng = np.random.default_rng(1)
+    p = np.full(n_posts + 1, 0.1 / n_posts)
+    p[1] = 0.9
+    total = (window + days) * shifts  # record k is day k // shifts + 1
+    positions = rng.choice(n_posts + 1, size=(total, T), p=p).astype(np.int16)
+    speeds = rng.gamma(4.0, 6.0, size=(total, T, 14)).astype(np.float32)
+    first = window * shifts  # the first evaluated day's window: records [0, first)
+
+    def span(day: int) -> slice:  # evaluated day 0..days-1: its window's records
+        return slice(day * shifts, first + day * shifts)
+
+    start = time.perf_counter()
+    static = core.history_stats(positions[:first], 1, n_posts, speeds[:first])
+    static_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for day in range(days):
+        fresh = core.history_stats(positions[span(day)], 1, n_posts, speeds[span(day)])
+    recompute_s = (time.perf_counter() - start) / days
+
+    sliding = core.HistoryWindow(post=1, n_posts=n_posts, T=T)
+    sliding.add(positions[:first], speeds[:first])
+    assert np.array_equal(sliding.stats().standard, static.standard)
+    start = time.perf_counter()
+    for day in range(days):
+        if day:
+            new = slice(first + (day - 1) * shifts, first + day * shifts)
+            old = slice((day - 1) * shifts, day * shifts)
+            sliding.add(positions[new], speeds[new])
+            sliding.remove(positions[old], speeds[old])
+        stats = sliding.stats()
+    slide_s = (time.perf_counter() - start) / days
+    assert np.array_equal(stats.standard, fresh.standard)
+    assert np.max(np.abs(stats.rho - fresh.rho)) < 1e-9
+    assert np.max(np.abs(stats.mean_speeds - fresh.mean_speeds)) < 1e-9
+    print(
+        f"rolling window, n={n_posts}, m={first} (W={window} days x {shifts} shifts), "
+        f"{days} evaluated days: history stats per evaluated day "
+        f"slide {1e3 * slide_s:.1f} ms, recompute {1e3 * recompute_s:.1f} ms "
+        f"({recompute_s / slide_s:.1f}x the slide), static {1e3 * static_s / days:.1f} ms "
+        f"(computed once: {1e3 * static_s:.1f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers-per-post", type=int, default=100)
     parser.add_argument("--posts", type=int, default=3, help="posts timed (of the n = 10)")
+    parser.add_argument(
+        "--rolling-posts", type=int, nargs="*", default=[10, 300],
+        help="line lengths n for the rolling-window figures",
+    )  # fmt: skip
+    parser.add_argument("--rolling-days", type=int, default=10, help="evaluated days timed")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     params = core.ModelParams()
@@ -78,6 +137,8 @@ def main() -> None:
         f"({literal_s:.1f} s each)"
     )
     print(f"ratio vectorised / literal: {vectorised * literal_s:,.0f}x")
+    for n_posts in args.rolling_posts:
+        rolling_window(n_posts, days=args.rolling_days)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ def test_defaults_are_model_md():
     p = ModelParams()
     assert p.to_dict() == {
         "tau_D": 0.5, "lam": 0.5, "tau_P": 0.5, "direction": "out", "rho_min": 0.3,
-        "eps": 1.0, "tau_Z": 0.2, "tau_Y": 0.8, "alpha": 0.05,
+        "eps": 1.0, "tau_Z": 0.2, "tau_Y": 0.8, "alpha": 0.05, "history_pool": "post",
+        "history_window_days": 30,
     }  # fmt: skip
 
 
 def test_round_trip_through_dict():
-    p = ModelParams(lam=0.2, direction="both")
+    p = ModelParams(lam=0.2, direction="both", history_pool="post_shift", history_window_days=7)
     assert ModelParams.from_dict(p.to_dict()) == p
 
 
@@ -37,6 +38,13 @@ def test_round_trip_through_dict():
         ({"tau_D": float("nan")}, "ModelParams.tau_D must be finite"),
         ({"lam": "0.5"}, "ModelParams.lam must be a number"),
         ({"lam": True}, "ModelParams.lam must be a number"),
+        (
+            {"history_pool": "shift"},
+            "ModelParams.history_pool must be one of ('post', 'post_shift'), got 'shift'",
+        ),
+        ({"history_window_days": 0}, "ModelParams.history_window_days must be an int >= 1"),
+        ({"history_window_days": 7.5}, "ModelParams.history_window_days must be an int"),
+        ({"history_window_days": True}, "ModelParams.history_window_days must be an int"),
     ],
 )
 def test_out_of_range_parameters_are_rejected(kwargs, message):
