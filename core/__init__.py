@@ -30,6 +30,7 @@ from core._scores import (
     onpost_state_batch,
     proficiency,
     proficiency_batch,
+    proficiency_seconds,
 )
 from core._types import (
     FOOT_KEYPOINTS,
@@ -71,5 +72,6 @@ __all__ = [
     "onpost_state_batch",
     "proficiency",
     "proficiency_batch",
+    "proficiency_seconds",
     "track_shift",
 ]

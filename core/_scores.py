@@ -55,6 +55,10 @@ class HistoryStats:
         """Number of samples per shift."""
         return int(self.rho.shape[0])
 
+    def reliable_seconds(self, rho_min: float) -> np.ndarray:
+        """``(T,)`` mask of ``K = {t : ρ_t ≥ ρ′ and s_t ≠ 0}``, the seconds Y is made of."""
+        return (self.rho >= rho_min) & (self.standard != 0)
+
     def proficiency_terms(self, rho_min: float, eps: float) -> tuple[int, np.ndarray, np.ndarray]:
         """``|K|``, ``1 / (v̄ + ε)`` and ``ε / (v̄ + ε)`` on ``K = {t : ρ_t ≥ ρ′, s_t ≠ 0}``.
 
@@ -70,7 +74,7 @@ class HistoryStats:
                     "these history stats hold no speeds; build them with history speeds "
                     "to score proficiency"
                 )
-            keep = (self.rho >= rho_min) & (self.standard != 0)
+            keep = self.reliable_seconds(rho_min)
             inverse = np.zeros_like(self.mean_speeds)
             inverse[keep] = 1.0 / (self.mean_speeds[keep] + eps)
             self._terms[key] = (int(keep.sum()), inverse, eps * inverse)
@@ -355,7 +359,6 @@ def proficiency_batch(
     out = np.full(v.shape[0], np.nan)
     if size == 0:
         return out
-    ones = np.full(N_KEYPOINTS, 1.0 / N_KEYPOINTS)
     buffer = np.empty((min(_BLOCK, stats.T), N_KEYPOINTS))
     for w in range(v.shape[0]):
         total = 0.0
@@ -366,14 +369,45 @@ def proficiency_batch(
             q[...] = v[w, block]  # one cast to float64, then same-dtype arithmetic
             q *= inverse[block]
             q += eps_inverse[block]
-            mean = q @ ones
-            np.multiply(q, q, out=q)
-            denominator = q @ ones
-            denominator -= mean * mean
-            denominator += 1.0
-            total += float(np.sum(mean / denominator))
+            mean, variance = _ratio_moments(q)
+            variance += 1.0
+            total += float(np.sum(mean / variance))
         out[w] = total / size
     return out
+
+
+def _ratio_moments(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-second mean ``q̄_t`` and population variance ``σ²_t`` over the keypoints of the
+    ``(t, 14)`` ratios ``q`` (overwritten: squared in place, to spare a copy)."""
+    ones = np.full(N_KEYPOINTS, 1.0 / N_KEYPOINTS)
+    mean = q @ ones
+    np.multiply(q, q, out=q)
+    variance = q @ ones
+    variance -= mean * mean
+    return mean, variance
+
+
+def proficiency_seconds(
+    stats: HistoryStats, speeds: np.ndarray, params: ModelParams = ModelParams()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-second terms of one worker's Y: what :func:`proficiency_batch` averages.
+
+    Args:
+        stats: the post's history statistics (with speeds).
+        speeds: ``(T, 14)`` keypoint speeds of the worker (px/s).
+        params: ``rho_min`` and ``eps`` are used.
+
+    Returns:
+        ``(T,)`` mask of K, and ``(T,)`` ``q̄_t`` and ``σ²_t`` (NaN outside K); ``Y`` is the
+        mean over K of ``q̄_t / (1 + σ²_t)``.
+    """
+    v = check_speeds("speeds", as_array("speeds", speeds, ndim=2))
+    check_shape("speeds", v, (stats.T, N_KEYPOINTS))
+    _, inverse, eps_inverse = stats.proficiency_terms(params.rho_min, params.eps)
+    q = v * inverse + eps_inverse
+    mean, variance = _ratio_moments(q)
+    keep = stats.reliable_seconds(params.rho_min)
+    return keep, np.where(keep, mean, np.nan), np.where(keep, variance, np.nan)
 
 
 def onpost_state(history: np.ndarray, positions: np.ndarray, post: int, n_posts: int) -> float:

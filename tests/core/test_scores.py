@@ -216,3 +216,20 @@ def test_area_table_and_area_runs_agree(seed, n, m):
     h_runs, s_runs = _area_runs(history, n, post)
     np.testing.assert_allclose(h_runs, h_table, atol=1e-12)
     np.testing.assert_array_equal(s_runs, s_table)
+
+
+def test_proficiency_seconds_average_to_proficiency():
+    rng = np.random.default_rng(3)
+    history = rng.integers(0, 4, size=(12, 50))
+    history_speeds = rng.gamma(2.0, 3.0, size=(12, 50, core.N_KEYPOINTS))
+    speeds = rng.gamma(2.0, 3.0, size=(50, core.N_KEYPOINTS))
+    stats = core.history_stats(history, 2, 3, history_speeds)
+    params = core.ModelParams(rho_min=0.1, eps=0.5)
+    keep, mean, variance = core.proficiency_seconds(stats, speeds, params)
+    assert keep.any() and np.isnan(mean[~keep]).all() and not np.isnan(mean[keep]).any()
+    expected = core.proficiency_batch(stats, speeds[None], params)[0]
+    assert np.mean(mean[keep] / (1 + variance[keep])) == pytest.approx(expected, rel=1e-12)
+    # by hand for one second of K: q = (v + ε) / (v̄ + ε), its mean and population variance
+    t = int(np.flatnonzero(keep)[0])
+    q = (speeds[t] + 0.5) / (history_speeds[:, t].mean(axis=0) + 0.5)
+    assert mean[t] == pytest.approx(q.mean()) and variance[t] == pytest.approx(q.var())
