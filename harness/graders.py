@@ -247,3 +247,26 @@ def on_demand(
             shutil.rmtree(tmp, ignore_errors=True)
             nets[post], scores[str(post)] = net, score
     return nets, dict(sorted(scores.items(), key=lambda item: int(item[0])))
+
+
+def levels_source(
+    plan_: GraderPlan,
+    scenario: sim.Scenario,
+    cache_dir: Path,
+    *,
+    max_in_flight: int,
+    progress: bool,
+) -> tuple[Levels, dict[str, Any]]:
+    """The grading of a plan (Ray running) and what ``results.json`` says of it."""
+    provenance = plan_.describe()
+    if plan_.source == "truth":
+        return true_levels, provenance
+    if plan_.source == "registry":
+        from harness.registry import load_graders
+
+        return GraderLevels(load_graders(plan_.versions)), provenance
+    nets, scores = on_demand(
+        scenario, cache_dir, plan_.key, max_in_flight=max_in_flight, progress=progress
+    )
+    provenance["posts"] = scores
+    return GraderLevels(nets), provenance

@@ -1,9 +1,17 @@
-"""One evaluation run: history → per-post scoring on Ray → line decisions → shift records.
+"""One evaluation run: records → per-post scoring on Ray → line decisions → shift records.
 
-Work is split by post: a task scores the workers of a few (post, shift type) units on every
-evaluated day, with each unit's history statistics computed once in the task. The driver
-folds the small per-post results in as they stream back, then makes the line-level
-decisions of each shift (they need every post's dwell row).
+**The post database** (MODEL.md): for a shift on day d, a post's database holds its records
+of days ``d − W .. d − 1`` (``ModelParams.history_window_days``), of every shift type
+(``history_pool = "post"``) or of the evaluated shift's type (``"post_shift"``), whoever
+worked them (:func:`core.in_database`). So every day is simulated first (history and
+evaluated days alike, signal fidelity, cached in a checksummed Parquet store) and scored
+after: days stay independent of the order tasks run in. A task scores a few posts; for each,
+its database slides day by day over the evaluated days (:class:`Database`: the counts and
+speed sums are additive, so a slide adds one day's records and drops one), and each
+evaluated shift's workers come from the fidelity's source and are scored against it.
+
+The driver folds the small per-post results in as they stream back, then makes the
+line-level decisions of each shift (they need every post's dwell row).
 """
 
 from __future__ import annotations
@@ -15,8 +23,8 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +33,13 @@ import numpy as np
 import core
 import sim
 from harness import interrupts
+from harness.evidence import worker_evidence
 from harness.execution import map_unordered, put
 from harness.sources import WorkerSource, signal_workers
 
 LOG = logging.getLogger(__name__)
 TARGET_SAMPLES_PER_TASK = 400_000
-"""Worker-samples (history read + simulated) per scoring task: ≥ 0.1 s of work, so Ray's
+"""Worker-samples (database read + simulated) per scoring task: ≥ 0.1 s of work, so Ray's
 overhead stays small."""
 
 
@@ -59,15 +68,19 @@ class PostShift:
     summaries: tuple[sim.WorkerSummary, ...]
     seconds: float
     peak_rss: int
+    positions: np.ndarray | None = None
+    """``(w, T)`` the workers' measured areas, kept only when asked (tuning rescores Z, Y)."""
     speeds: np.ndarray | None = None
-    """``(w, T, 14)`` the workers' speeds, kept only when asked (tuning rescores Y)."""
+    """``(w, T, 14)`` the workers' measured speeds, likewise."""
+    evidence: tuple[dict[str, Any], ...] = ()
+    """The evidence of the workers the run's thresholds flag (:mod:`harness.evidence`)."""
 
 
-def history_key(scenario: sim.Scenario) -> str:
-    """Cache key of a scenario's history: its content that shapes the history + code version.
+def records_key(scenario: sim.Scenario) -> str:
+    """Cache key of a scenario's stored records: the content that shapes them + code version.
 
-    The evaluated days, equipment, environment, name and fidelity do not change the stored
-    history; the simulator's and the model types' source code does.
+    The number of evaluated days, equipment, environment, name and fidelity do not change a
+    stored day; the simulator's and the model types' source code does.
     """
     content = scenario.model_dump(
         mode="json", exclude={"name", "fidelity", "equipment", "environment"}
@@ -81,90 +94,38 @@ def history_key(scenario: sim.Scenario) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_post_history(
+def stored_days(scenario: sim.Scenario) -> range:
+    """Every day the post databases need: the history days and the evaluated days."""
+    return range(1, scenario.days.history + scenario.days.evaluate + 1)
+
+
+def build_post_records(
     scenario: sim.Scenario, store_root: str, post: int
 ) -> list[tuple[int, str, int]]:
     """Task: verify the post's stored days, rebuild damaged ones, simulate and store the
     missing ones; returns the rebuilt ``(post, shift, day)`` files."""
-    return sim.build_history(scenario, sim.HistoryStore(store_root), posts=[post])
+    store = sim.HistoryStore(store_root)
+    return sim.build_history(scenario, store, posts=[post], days=stored_days(scenario))
 
 
-def post_history_stats(
-    scenario: sim.Scenario, store_root: str, post: int, shift: str
-) -> core.HistoryStats:
-    """Task: the post's history statistics for one shift type."""
-    history = sim.HistoryStore(store_root).read(post=post, shift=shift)
-    return core.history_stats(history, post, scenario.n_posts)
-
-
-def score_post_days(
-    scenario: sim.Scenario,
-    post: int,
-    shift: str,
-    days: tuple[int, ...],
-    stats: core.HistoryStats,
-    params: core.ModelParams,
-    with_speeds: bool = False,
-    source: WorkerSource = signal_workers,
-) -> list[PostShift]:
-    """Task: one post's workers on ``days`` from ``source`` (the fidelity), their Z and Y."""
-    import psutil
-
-    process = psutil.Process()
-    out = []
-    for day in days:
-        start = time.perf_counter()
-        workers = source(scenario, post=post, day=day, shift=shift)
-        positions = np.stack([w.record.positions for w in workers])
-        speeds = np.stack([w.record.speeds for w in workers])
-        z = core.onpost_state_batch(stats, positions)
-        y = core.proficiency_batch(stats, speeds, params)
-        rows = tuple(
-            WorkerRow(
-                worker=w.record.worker,
-                post=post,
-                Z=float(z[k]),
-                Y=float(y[k]),
-                profile=w.profile,
-                needs_management=w.needs_management,
-                needs_training=w.needs_training,
-            )
-            for k, w in enumerate(workers)
-        )
-        out.append(
-            PostShift(
-                day=day,
-                shift=shift,
-                post=post,
-                dwell=core.dwell_row(positions, scenario.n_posts, scenario.shifts.rate_hz),
-                workers=rows,
-                summaries=tuple(w.summary() for w in workers),
-                seconds=time.perf_counter() - start,
-                peak_rss=process.memory_info().rss,
-                speeds=speeds if with_speeds else None,
-            )
-        )
-    return out
-
-
-def ensure_history(
+def ensure_records(
     scenario: sim.Scenario, cache_dir: Path, *, max_in_flight: int, progress: bool
 ) -> Path:
-    """Build (or reuse) the scenario's history store in the cache; returns its folder.
+    """Build (or reuse) the scenario's stored records in the cache; returns their folder.
 
     Every post's stored files are verified (checksums) by its task; damaged or missing ones
     are rebuilt from the simulator, with a warning naming them.
     """
     interrupts.checkpoint("history")
-    root = cache_dir / "history" / history_key(scenario)
+    root = cache_dir / "history" / records_key(scenario)
     posts = range(1, scenario.n_posts + 1)
     jobs = ((p, (scenario, str(root), p)) for p in posts)
     for post, rebuilt in map_unordered(
-        build_post_history,
+        build_post_records,
         jobs,
         total=len(posts),
         max_in_flight=max_in_flight,
-        desc="history",
+        desc="records",
         progress=progress,
     ):
         if rebuilt:
@@ -173,22 +134,190 @@ def ensure_history(
     return root
 
 
-def score_units(
+@dataclass
+class Database:
+    """A post's database for one pool of shift types, sliding day by day (MODEL.md).
+
+    Holds the records of the days in the window; :meth:`slide_to` moves it to the database
+    of day d (days ``d − W .. d − 1``), reading entering days from the store and dropping
+    leaving ones. The statistics come from :class:`core.HistoryWindow` (incremental) where it
+    pays, else from :func:`core.history_stats` of the held records.
+    """
+
+    store: sim.HistoryStore
+    post: int
+    n_posts: int
+    T: int
+    shifts: tuple[str, ...]
+    window_days: int
+    days: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _window: core.HistoryWindow | None = None
+    _stats: core.HistoryStats | None = None
+
+    def slide_to(self, day: int) -> None:
+        """Hold the records of days ``max(1, day − W) .. day − 1``."""
+        target = set(range(max(1, day - self.window_days), day))
+        for old in sorted(set(self.days) - target):
+            positions, speeds = self.days.pop(old)
+            if self._window is not None and len(positions):
+                self._window.remove(positions, speeds)
+        for new in sorted(target - set(self.days)):
+            self.days[new] = self._read(new)
+        self._stats = None
+
+    def _read(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self.store.read(post=self.post, shift=s, days=[day]) for s in self.shifts]
+        positions = np.concatenate([p.positions for p in parts])
+        speeds = np.concatenate([p.speeds for p in parts])
+        if self._window is not None and len(positions):
+            self._window.add(positions, speeds)
+        return positions, speeds
+
+    def records(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held records: ``(m, T)`` positions and ``(m, T, 14)`` speeds, by day."""
+        ordered = [self.days[d] for d in sorted(self.days)]
+        return np.concatenate([p for p, _ in ordered]), np.concatenate([v for _, v in ordered])
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First and last day held."""
+        return min(self.days), max(self.days)
+
+    def stats(self) -> core.HistoryStats:
+        """The statistics of the held records (computed once per slide)."""
+        if self._stats is None:
+            m = sum(len(p) for p, _ in self.days.values())
+            if m == 0:
+                raise core.ModelInputError(
+                    f"post {self.post}: its database holds no records (days "
+                    f"{sorted(self.days)}): nobody worked it in the window"
+                )
+            if self._window is not None:
+                self._stats = self._window.stats()
+            else:
+                positions, speeds = self.records()
+                self._stats = core.history_stats(positions, self.post, self.n_posts, speeds)
+        return self._stats
+
+    @classmethod
+    def open(
+        cls,
+        store: sim.HistoryStore,
+        scenario: sim.Scenario,
+        post: int,
+        shifts: tuple[str, ...],
+        params: core.ModelParams,
+    ) -> Database:
+        """An empty database of ``post`` for ``shifts``, incremental where that pays."""
+        W = params.history_window_days
+        m = W * len(shifts) * scenario.workers.per_post
+        window = None
+        if core.HistoryWindow.pays(n_posts=scenario.n_posts, m=m):
+            window = core.HistoryWindow(
+                post=post, n_posts=scenario.n_posts, T=scenario.samples_per_shift
+            )
+        return cls(store, post, scenario.n_posts, scenario.samples_per_shift, shifts, W,
+                   _window=window)  # fmt: skip
+
+
+def post_databases(
+    scenario: sim.Scenario,
+    store: sim.HistoryStore,
+    post: int,
+    params: core.ModelParams,
+    days: Iterable[int],
+) -> Iterator[tuple[int, str, Database]]:
+    """The post's database for every evaluated ``(day, shift)`` (see :class:`Database`).
+
+    One database slides over the days for ``history_pool = "post"`` (both shift types share
+    it); one per shift type for ``"post_shift"``.
+    """
+    shifts = scenario.shift_names
+    pools = [(s,) for s in shifts] if params.history_pool == "post_shift" else [shifts]
+    for pool in pools:
+        database = Database.open(store, scenario, post, pool, params)
+        for day in days:
+            database.slide_to(day)
+            for shift in pool:
+                yield day, shift, database
+
+
+def score_posts_task(
     scenario: sim.Scenario,
     store_root: str,
-    units: tuple[tuple[int, str], ...],
+    posts: tuple[int, ...],
     params: core.ModelParams,
-    with_speeds: bool = False,
+    with_arrays: bool = False,
     source: WorkerSource = signal_workers,
 ) -> list[PostShift]:
-    """Task: for each (post, shift type), its history statistics, then every evaluated day."""
+    """Task: every evaluated shift of ``posts``: their workers from ``source`` (the fidelity),
+    Z and Y against the post's database, the dwell row, and the flagged workers' evidence."""
+    import psutil
+
     interrupts.checkpoint("task")
-    days = tuple(scenario.evaluate_days)
+    process = psutil.Process()
+    store = sim.HistoryStore(store_root)
+    rate = scenario.shifts.rate_hz
     out = []
-    for post, shift in units:
-        stats = post_history_stats(scenario, store_root, post, shift)
-        out.extend(score_post_days(scenario, post, shift, days, stats, params, with_speeds, source))
+    for post in posts:
+        for day, shift, database in post_databases(
+            scenario, store, post, params, scenario.evaluate_days
+        ):
+            start = time.perf_counter()
+            stats = database.stats()
+            workers = source(scenario, post=post, day=day, shift=shift)
+            positions = _stack([w.record.positions for w in workers], (0, stats.T), np.int16)
+            speeds = _stack([w.record.speeds for w in workers], (0, stats.T, core.N_KEYPOINTS),
+                            np.float32)  # fmt: skip
+            z = core.onpost_state_batch(stats, positions) if workers else np.zeros(0)
+            y = core.proficiency_batch(stats, speeds, params) if workers else np.zeros(0)
+            rows = tuple(
+                WorkerRow(
+                    worker=w.record.worker,
+                    post=post,
+                    Z=float(z[k]),
+                    Y=float(y[k]),
+                    profile=w.profile,
+                    needs_management=w.needs_management,
+                    needs_training=w.needs_training,
+                )
+                for k, w in enumerate(workers)
+            )
+            flagged = [
+                w for k, w in enumerate(workers) if z[k] > params.tau_Z or y[k] < params.tau_Y
+            ]
+            evidence = tuple(
+                worker_evidence(stats, w.record, database.records(), params, day=day,
+                                shift=shift, rate_hz=rate, database_days=database.span)
+                for w in flagged
+            )  # fmt: skip
+            out.append(
+                PostShift(
+                    day=day,
+                    shift=shift,
+                    post=post,
+                    dwell=_dwell(positions, scenario.n_posts, rate),
+                    workers=rows,
+                    summaries=tuple(w.summary() for w in workers),
+                    seconds=time.perf_counter() - start,
+                    peak_rss=process.memory_info().rss,
+                    positions=positions if with_arrays else None,
+                    speeds=speeds if with_arrays else None,
+                    evidence=evidence,
+                )
+            )
     return out
+
+
+def _stack(arrays: list[np.ndarray], empty: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.stack(arrays) if arrays else np.zeros(empty, dtype=dtype)
+
+
+def _dwell(positions: np.ndarray, n_posts: int, rate_hz: float) -> np.ndarray:
+    """The post's dwell row (seconds per area, averaged over its workers; zeros with none)."""
+    if not len(positions):
+        return np.zeros(n_posts + 1)
+    return core.dwell_row(positions, n_posts, rate_hz)
 
 
 def score_posts(
@@ -198,47 +327,34 @@ def score_posts(
     *,
     max_in_flight: int,
     progress: bool,
-    stats_refs: Mapping[tuple[int, str], Any] | None = None,
-    with_speeds: bool = False,
+    with_arrays: bool = False,
     source: WorkerSource = signal_workers,
 ) -> Iterator[PostShift]:
     """Score every post on every evaluated shift; yields results as they complete.
 
-    By default a task takes enough (post, shift type) units to read and simulate about
-    :data:`TARGET_SAMPLES_PER_TASK` worker-samples, computing each unit's history statistics
-    once and using them for all its evaluated days.
+    A task takes enough posts to read and simulate about :data:`TARGET_SAMPLES_PER_TASK`
+    worker-samples (a pixel-fidelity post is work enough on its own).
 
     Args:
-        stats_refs: per (post, shift), a Ray reference to its history statistics, when the
-            caller keeps them in the object store (tuning): one task per unit then.
-        with_speeds: return the workers' speeds too (see :attr:`PostShift.speeds`).
+        with_arrays: return the workers' measured arrays too (tuning rescores from them).
         source: where the workers' arrays come from (the fidelity).
     """
     interrupts.checkpoint("scoring")
-    units = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
+    posts = list(range(1, scenario.n_posts + 1))
     scenario_ref = put(scenario)
-    fn: Callable[..., list[PostShift]]
-    if stats_refs is None:
-        records = len(scenario.history_days) + len(scenario.evaluate_days)
-        unit_samples = records * scenario.samples_per_shift * scenario.workers.per_post
-        # a pixel unit renders and perceives every sample: one unit is work enough
-        per_task = max(1, TARGET_SAMPLES_PER_TASK // unit_samples)
-        if source is not signal_workers:
-            per_task = 1
-        groups = [tuple(units[i : i + per_task]) for i in range(0, len(units), per_task)]
-        fn, total = score_units, len(groups)
-        jobs: Iterator[tuple[Any, tuple[Any, ...]]] = (
-            (g, (scenario_ref, str(store_root), g, params, with_speeds, source)) for g in groups
-        )
-    else:
-        days = tuple(scenario.evaluate_days)
-        fn, total = score_post_days, len(units)
-        jobs = (
-            (u, (scenario_ref, *u, days, stats_refs[u], params, with_speeds, source)) for u in units
-        )
+    windows = params.history_window_days + scenario.days.evaluate
+    post_samples = (
+        windows * scenario.shifts.per_day * scenario.samples_per_shift * scenario.workers.per_post
+    )
+    per_task = (
+        1 if source is not signal_workers else max(1, TARGET_SAMPLES_PER_TASK // post_samples)
+    )
+    groups = [tuple(posts[i : i + per_task]) for i in range(0, len(posts), per_task)]
+    jobs = ((g, (scenario_ref, str(store_root), g, params, with_arrays, source)) for g in groups)
     for _, results in map_unordered(
-        fn, jobs, total=total, max_in_flight=max_in_flight, desc="score", progress=progress
-    ):
+        score_posts_task, jobs, total=len(groups), max_in_flight=max_in_flight, desc="score",
+        progress=progress,
+    ):  # fmt: skip
         yield from results
 
 
@@ -292,9 +408,10 @@ class LineShift:
         G: np.ndarray,
         T: float,
         params: core.ModelParams,
+        Z: np.ndarray | None = None,
         Y: np.ndarray | None = None,
     ) -> dict[str, Any]:
-        """The shift's ``results.json`` record at ``params`` (``Y`` overrides the rows').
+        """The shift's ``results.json`` record at ``params`` (``Z``, ``Y`` override the rows').
 
         Cheap enough for every trial of a threshold study: the worker arrays are built once.
         """
@@ -305,7 +422,7 @@ class LineShift:
             T=T,
             worker_ids=self.worker_ids,
             worker_posts=self.worker_posts,
-            Z=self.Z,
+            Z=self.Z if Z is None else Z,
             Y=self.Y if Y is None else Y,
             params=params,
         )

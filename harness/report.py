@@ -26,6 +26,7 @@ import numpy as np
 from harness import tables
 
 DECISIONS = "decisions"
+EVIDENCE = "evidence.json"
 PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusion.png")
 HEADLINE = (
     ("root-cause precision (worker level)", ("root_cause", "precision"), "precision_ci95"),

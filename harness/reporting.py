@@ -9,7 +9,7 @@ from typing import Any
 
 from harness import outputs, preflight
 from harness._errors import HarnessError
-from harness.report import write_report
+from harness.report import EVIDENCE, write_report
 from harness.settings import connect_timeout
 
 
@@ -46,4 +46,6 @@ def rebuild_report(source: str, *, out: Path | None = None, timeout: float | Non
     preflight.check_writable(target, option="--out")
     results = read_results(results_path)
     target.mkdir(parents=True, exist_ok=True)
-    return write_report(results, target)
+    evidence_path = results_path.with_name(EVIDENCE)
+    evidence = json.loads(evidence_path.read_text()) if evidence_path.is_file() else None
+    return write_report(results, target, evidence)

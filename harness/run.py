@@ -13,20 +13,11 @@ import sim
 from harness import logs, outputs, preflight, report, settings, tables
 from harness._errors import HarnessError
 from harness.execution import RaySession, ray_session
-from harness.graders import (
-    AUTO,
-    GraderLevels,
-    GraderPlan,
-    Levels,
-    on_demand,
-    parse_spec,
-    plan,
-    true_levels,
-)
+from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
-from harness.pipeline import decide_shifts, ensure_history, group_by_shift, score_posts
+from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
 from harness.sources import check_keypoint_weights, make_source
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 
@@ -106,11 +97,23 @@ def make_config(
     )
 
 
-def evaluate(config: RunConfig, session: RaySession) -> tuple[list[dict[str, Any]], dict]:
-    """Score the scenario on Ray (already started); its shift records and grader provenance."""
+@dataclass(frozen=True)
+class Evaluation:
+    """What a run computed: the shift records, where the levels came from, the evidence."""
+
+    records: list[dict[str, Any]]
+    """``results.json``'s shift records."""
+    graders: dict[str, Any]
+    """Provenance of the levels (:meth:`harness.graders.GraderPlan.describe`)."""
+    evidence: list[dict[str, Any]]
+    """The evidence of every flagged worker-shift (:mod:`harness.evidence`)."""
+
+
+def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
+    """Score the scenario on Ray (already started)."""
     scenario = config.scenario
     progress = config.compute.progress
-    store_root = ensure_history(
+    store_root = ensure_records(
         scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress
     )
     source = make_source(
@@ -126,27 +129,20 @@ def evaluate(config: RunConfig, session: RaySession) -> tuple[list[dict[str, Any
             source=source,
         )
     )
-    levels_of, provenance = levels_source(config, session)
-    return decide_shifts(scenario, by_shift, config.params, levels_of=levels_of), provenance
-
-
-def levels_source(config: RunConfig, session: RaySession) -> tuple[Levels, dict[str, Any]]:
-    """The grading of the run's shift changes and what ``results.json`` says of it."""
-    plan_ = config.graders
-    provenance = plan_.describe()
-    if plan_.source == "truth":
-        return true_levels, provenance
-    if plan_.source == "registry":
-        from harness.registry import load_graders
-
-        return GraderLevels(load_graders(plan_.versions)), provenance
-    nets, scores = on_demand(
-        config.scenario, config.cache_dir, plan_.key, max_in_flight=session.max_in_flight,
-        progress=config.compute.progress,
+    levels_of, provenance = levels_source(
+        config.graders, scenario, config.cache_dir, max_in_flight=session.max_in_flight,
+        progress=progress,
     )  # fmt: skip
-    provenance["posts"] = scores
-    log_metrics({"graders": scores})
-    return GraderLevels(nets), provenance
+    if config.graders.source == "on_demand":
+        log_metrics({"graders": provenance["posts"]})
+    evidence = [
+        e
+        for key in sorted(by_shift, key=lambda k: (k[0], scenario.shift_names.index(k[1])))
+        for post in sorted(by_shift[key])
+        for e in by_shift[key][post].evidence
+    ]
+    records = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
+    return Evaluation(records, provenance, evidence)
 
 
 def run_name(config: RunConfig) -> str:
@@ -184,29 +180,35 @@ def run(config: RunConfig) -> dict[str, Any]:
     ):
         c = config.compute
         with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-            records, provenance = evaluate(config, session)
+            done = evaluate(config, session)
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,
             "fidelity": scenario.fidelity,
             "params": config.params.to_dict(),
-            "graders": provenance,
+            "graders": done.graders,
             "mlflow_run_id": run_id,
             "code": source_version(),
-            "shifts": records,
-            "metrics": run_metrics(records, tau_D=config.params.tau_D),
+            "shifts": done.records,
+            "metrics": run_metrics(done.records, tau_D=config.params.tau_D),
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
-        write_all(results, staging, config.scenario_path)
+        write_all(results, staging, config.scenario_path, done.evidence)
         log_metrics(results["metrics"])
         log_artifacts(staging)
     return results
 
 
-def write_all(results: dict[str, Any], folder: Path, scenario_path: Path | None) -> None:
-    """results.json, Parquet tables, plots, the report and a copy of the scenario."""
+def write_all(
+    results: dict[str, Any],
+    folder: Path,
+    scenario_path: Path | None,
+    evidence: list[dict[str, Any]],
+) -> None:
+    """results.json, Parquet tables, the evidence, the report and a copy of the scenario."""
     tables.write(results, folder)
-    report.write_report(results, folder)
+    outputs.write_json(folder / report.EVIDENCE, evidence)
+    report.write_report(results, folder, evidence)
     if scenario_path is not None:
         shutil.copyfile(scenario_path, folder / "scenario.yaml")
     outputs.write_json(folder / outputs.RESULTS, results)

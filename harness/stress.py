@@ -24,7 +24,7 @@ from harness.interrupts import handle_signals
 from harness.pipeline import (
     PostShift,
     decide_shifts,
-    ensure_history,
+    ensure_records,
     group_by_shift,
     score_posts,
 )
@@ -144,7 +144,7 @@ def stress(config: StressConfig) -> dict[str, Any]:
             ray_start_s = time.perf_counter() - start
             setup_s = start - started  # MLflow run and output folder
             start = time.perf_counter()
-            root = ensure_history(
+            root = ensure_records(
                 scenario, config.cache_dir, max_in_flight=in_flight, progress=c.progress
             )
             history_s = time.perf_counter() - start

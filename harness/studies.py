@@ -245,6 +245,11 @@ def float_range(low: float, high: float, *, step: float | None = None) -> Any:
     return optuna.distributions.FloatDistribution(low, high, step=step)
 
 
+def int_range(low: int, high: int, *, step: int = 1) -> Any:
+    """A search-space dimension: an integer in ``[low, high]`` on a grid of ``step``."""
+    return optuna.distributions.IntDistribution(low, high, step=step)
+
+
 def categorical(choices: Sequence[Any]) -> Any:
     """A search-space dimension: one of ``choices``."""
     return optuna.distributions.CategoricalDistribution(tuple(choices))

@@ -151,14 +151,24 @@ def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.nda
 
 
 def build_history(
-    scenario: Scenario, store: HistoryStore, *, posts: Iterable[int] | None = None
+    scenario: Scenario,
+    store: HistoryStore,
+    *,
+    posts: Iterable[int] | None = None,
+    days: Iterable[int] | None = None,
 ) -> list[tuple[int, str, int]]:
-    """Simulate and store every history day × shift × post not stored yet (signal fidelity).
+    """Simulate and store every day × shift × post not stored yet (signal fidelity).
+
+    Args:
+        posts: the posts (default: all).
+        days: the days (default: the history days; a rolling post database also needs the
+            evaluated days).
 
     Stored files are verified first; damaged ones are rebuilt. Returns the rebuilt
     ``(post, shift, day)`` files.
     """
     chosen = range(1, scenario.n_posts + 1) if posts is None else list(posts)
+    wanted = list(scenario.history_days if days is None else days)
     rebuilt = []
     for shift in scenario.shift_names:
         for post in chosen:
@@ -167,7 +177,7 @@ def build_history(
                 store.remove(post=post, shift=shift, day=day)
                 rebuilt.append((post, shift, day))
             done = set(store.days(post=post, shift=shift))
-            for day in scenario.history_days:
+            for day in wanted:
                 if day not in done:
                     workers = simulate_workers(scenario, post=post, day=day, shift=shift)
                     records = [w.record for w in workers]

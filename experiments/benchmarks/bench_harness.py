@@ -49,9 +49,9 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     from harness.execution import ray_session
     from harness.pipeline import (
         decide_shifts,
-        ensure_history,
+        ensure_records,
         group_by_shift,
-        score_units,
+        score_posts_task,
     )
     from harness.stress import make_stress_config, stress_scenario
 
@@ -60,11 +60,11 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
                                 workers=1)  # fmt: skip
     scenario = stress_scenario(config)
     with ray_session(address=None, workers=1, timeout=10):  # the history is cached: found only
-        root = ensure_history(scenario, cache, max_in_flight=1, progress=False)
+        root = ensure_records(scenario, cache, max_in_flight=1, progress=False)
     params = core.ModelParams()
     start = time.perf_counter()
-    units = tuple((post, "day") for post in range(1, posts + 1))
-    results = score_units(scenario, str(root), units, params)  # the tasks' body, unsplit
+    all_posts = tuple(range(1, posts + 1))
+    results = score_posts_task(scenario, str(root), all_posts, params)  # the tasks' body
     seconds = time.perf_counter() - start
     by_shift = group_by_shift(results)
     decide_shifts(scenario, by_shift, params, levels_of=graders.true_levels)

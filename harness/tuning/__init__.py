@@ -7,7 +7,7 @@ adapter) for storage, resume and the ask/tell loop.
 
 from __future__ import annotations
 
-from harness.tuning._features import Features, ProficiencyCache, build_features, evaluate
+from harness.tuning._features import Features, ScoreCache, build_features, evaluate
 from harness.tuning._objectives import OBJECTIVES, Objective, get_objective
 from harness.tuning._space import RANGES, SearchSpace, make_space
 from harness.tuning._study import RayEvaluator
@@ -18,8 +18,8 @@ __all__ = [
     "RANGES",
     "Features",
     "Objective",
-    "ProficiencyCache",
     "RayEvaluator",
+    "ScoreCache",
     "SearchSpace",
     "TuneConfig",
     "build_features",

@@ -1,20 +1,24 @@
 """Per-shift features cached for tuning, and the cheap evaluation of one parameter set.
 
-What no tunable changes is computed once on Ray by the run pipeline and kept: hazard levels,
-post states (truth), dwell matrices, worker ids and posts, Z. Which parameters change what:
+What no tunable changes is computed once on Ray by the run pipeline and kept: hazard levels
+(the run's graders), post states (truth), dwell matrices, worker ids and posts, and the
+evaluated workers' measured arrays (in the object store). Which parameters change what:
 
 - ``tau_D, tau_P, tau_Z, tau_Y`` are thresholds, and ``lam, direction`` only shape P, which
   :func:`core.decide_shift` computes from the cached dwell matrix: all cost microseconds.
-- ``rho_min, eps`` change Y. Y is rescored on Ray from each (post, shift type)'s
-  :class:`core.HistoryStats` and the evaluated workers' speeds, both kept in the object store;
-  the results are cached per ``(rho_min, eps)`` (the search space puts both on a grid, so
-  points recur).
+- ``history_pool, history_window_days`` change the post databases, hence Z and Y;
+  ``rho_min, eps`` change Y. Z and Y are rescored on Ray, one task per post that slides the
+  post's database over the evaluated days (:func:`harness.pipeline.post_databases`) and scores
+  the cached arrays at every missing key at once; results are cached per
+  ``(history_pool, history_window_days, rho_min, eps)`` (the search space puts all four on
+  grids, so points recur).
 - ``alpha`` shapes positions at pixel fidelity only; the signal fidelity emits positions
   directly, so it changes nothing here (the search space leaves it out).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,25 +28,26 @@ import numpy as np
 
 import core
 import sim
-from harness import graders
 from harness.execution import gather, put, submit
+from harness.graders import Levels
 from harness.metrics import run_metrics
-from harness.pipeline import (
-    LineShift,
-    ensure_history,
-    group_by_shift,
-    line_shifts,
-    post_history_stats,
-    score_posts,
-)
+from harness.pipeline import LineShift, ensure_records, group_by_shift, line_shifts, post_databases
+from harness.pipeline import score_posts as score_all_posts
 
-YKey = tuple[float, float]
-"""``(rho_min, eps)``, rounded: the key of a set of proficiencies."""
+ScoreKey = tuple[str, int, float, float]
+"""``(history_pool, history_window_days, rho_min, eps)``: the key of a set of Z and Y."""
+Scores = list[tuple[np.ndarray, np.ndarray]]
+"""Per cached shift, ``(Z, Y)`` of its workers (in the shift's row order)."""
 
 
-def y_key(params: core.ModelParams) -> YKey:
-    """The Y-cache key of ``params``."""
-    return (round(params.rho_min, 9), round(params.eps, 9))
+def score_key(params: core.ModelParams) -> ScoreKey:
+    """The score-cache key of ``params``."""
+    return (
+        params.history_pool,
+        int(params.history_window_days),
+        round(params.rho_min, 9),
+        round(params.eps, 9),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,110 +74,151 @@ class Features:
 
 
 def shift_records(
-    features: Features, params: core.ModelParams, Y: np.ndarray
+    features: Features, params: core.ModelParams, scores: Scores
 ) -> list[dict[str, Any]]:
-    """``results.json`` shift records of ``params`` from cached features.
-
-    Args:
-        Y: ``(shifts, workers)`` proficiencies at ``params``' ``(rho_min, eps)``.
-    """
+    """``results.json`` shift records of ``params`` from cached features and its scores."""
     return [
-        s.record(features.G, features.T, params, y) for s, y in zip(features.shifts, Y, strict=True)
+        s.record(features.G, features.T, params, Z=z, Y=y)
+        for s, (z, y) in zip(features.shifts, scores, strict=True)
     ]
 
 
-def evaluate(features: Features, params: core.ModelParams, Y: np.ndarray) -> dict[str, Any]:
+def pick(scores: Scores, rows: Iterable[int]) -> Scores:
+    """The scores of the cached shifts ``rows`` (e.g. :meth:`Features.rows_of`)."""
+    return [scores[k] for k in rows]
+
+
+def evaluate(features: Features, params: core.ModelParams, scores: Scores) -> dict[str, Any]:
     """The run metrics of ``params`` on the cached shifts (see :mod:`harness.metrics`)."""
-    return run_metrics(shift_records(features, params, Y), tau_D=params.tau_D)
+    return run_metrics(shift_records(features, params, scores), tau_D=params.tau_D)
 
 
-def post_proficiency(
-    stats: core.HistoryStats, speeds: np.ndarray, keys: Sequence[YKey]
-) -> np.ndarray:
-    """Task: Y of one (post, shift type)'s evaluated workers at each ``(rho_min, eps)``."""
-    return np.stack(
-        [core.proficiency_batch(stats, speeds, core.ModelParams(rho_min=r, eps=e)) for r, e in keys]
-    )
+def rescore_post(
+    scenario: sim.Scenario,
+    store_root: str,
+    post: int,
+    keys: Sequence[ScoreKey],
+    arrays: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
+) -> dict[ScoreKey, dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
+    """Task: Z and Y of one post's evaluated workers (``arrays`` per (day, shift)) at each key."""
+    store = sim.HistoryStore(store_root)
+    out: dict[ScoreKey, dict] = {key: {} for key in keys}
+    by_window: dict[tuple[str, int], list[ScoreKey]] = defaultdict(list)
+    for key in keys:
+        by_window[key[:2]].append(key)
+    for (pool, window), group in by_window.items():
+        base = core.ModelParams(history_pool=pool, history_window_days=window)  # type: ignore[arg-type]
+        for day, shift, database in post_databases(
+            scenario, store, post, base, scenario.evaluate_days
+        ):
+            positions, speeds = arrays[(day, shift)]
+            if not len(positions):
+                for key in group:
+                    out[key][(day, shift)] = (np.zeros(0), np.zeros(0))
+                continue
+            stats = database.stats()
+            z = core.onpost_state_batch(stats, positions)
+            for key in group:
+                params = replace(base, rho_min=key[2], eps=key[3])
+                out[key][(day, shift)] = (z, core.proficiency_batch(stats, speeds, params))
+    return out
 
 
-class ProficiencyCache:
-    """Y of every cached worker-shift per ``(rho_min, eps)``; missing keys are scored on Ray.
+class ScoreCache:
+    """Z and Y of every cached worker-shift per :data:`ScoreKey`; missing keys scored on Ray.
 
-    Each (post, shift type)'s history statistics and its workers' speeds (all evaluated days)
-    stay in the object store; one task per (post, shift type) scores all missing keys at once.
+    Each post's evaluated arrays stay in the object store; one :func:`rescore_post` task per
+    post scores all missing keys of a request at once.
     """
 
     def __init__(
         self,
         *,
-        refs: dict[tuple[int, str], tuple[Any, Any]],
-        layout: dict[tuple[int, str], tuple[np.ndarray, slice]],
-        shape: tuple[int, int],
-        known: dict[YKey, np.ndarray],
+        scenario_ref: Any,
+        store_root: str,
+        arrays: dict[int, Any],
+        layout: dict[int, dict[int, slice]],
+        order: list[tuple[int, str]],
+        known: dict[ScoreKey, Scores],
     ) -> None:
-        self._refs = refs
+        self._scenario = scenario_ref
+        self._root = store_root
+        self._arrays = arrays
         self._layout = layout
-        self._shape = shape
+        self._order = order
         self._known = dict(known)
 
     def __len__(self) -> int:
         return len(self._known)
 
-    def get(self, keys: Iterable[YKey]) -> dict[YKey, np.ndarray]:
-        """``(shifts, workers)`` Y per key, scoring the missing keys on Ray."""
+    def get(self, keys: Iterable[ScoreKey]) -> dict[ScoreKey, Scores]:
+        """Per key, the scores of every cached shift, scoring the missing keys on Ray."""
         wanted = list(dict.fromkeys(keys))
         missing = [k for k in wanted if k not in self._known]
         if missing:
-            groups = list(self._refs)
-            refs = [submit(post_proficiency, *self._refs[g], missing) for g in groups]
-            tables = {k: np.empty(self._shape) for k in missing}
-            for group, values in zip(groups, gather(refs), strict=True):
-                rows, cols = self._layout[group]  # values: (keys, days * w)
-                for k, key in enumerate(missing):
-                    tables[key][rows, cols] = values[k].reshape(len(rows), -1)
+            posts = list(self._arrays)
+            refs = [
+                submit(rescore_post, self._scenario, self._root, p, missing, self._arrays[p])
+                for p in posts
+            ]
+            tables = {k: self._empty() for k in missing}
+            for post, result in zip(posts, gather(refs), strict=True):
+                for key, by_shift in result.items():
+                    for row, shift_key in enumerate(self._order):
+                        cols = self._layout[post][row]
+                        z, y = by_shift[shift_key]
+                        tables[key][row][0][cols] = z
+                        tables[key][row][1][cols] = y
             self._known.update(tables)
         return {k: self._known[k] for k in wanted}
 
+    def _empty(self) -> Scores:
+        sizes = [max((s.stop for s in (lay[row] for lay in self._layout.values())), default=0)
+                 for row in range(len(self._order))]  # fmt: skip
+        return [(np.full(n, np.nan), np.full(n, np.nan)) for n in sizes]
+
 
 def build_features(
-    scenario: sim.Scenario, *, cache_dir: Path, max_in_flight: int, progress: bool
-) -> tuple[Features, ProficiencyCache]:
+    scenario: sim.Scenario,
+    *,
+    cache_dir: Path,
+    max_in_flight: int,
+    progress: bool,
+    levels_of: Levels,
+) -> tuple[Features, ScoreCache]:
     """Simulate and score the scenario's evaluated shifts once (Ray must be running).
 
-    Returns the cached features and a Y cache seeded with MODEL.md's ``(rho_min, eps)``.
+    Returns the cached features and a score cache seeded with MODEL.md's defaults.
     """
-    store_root = ensure_history(scenario, cache_dir, max_in_flight=max_in_flight, progress=progress)
-    scenario_ref = put(scenario)
-    groups = [(p, s) for p in range(1, scenario.n_posts + 1) for s in scenario.shift_names]
-    stats_refs = {g: submit(post_history_stats, scenario_ref, str(store_root), *g) for g in groups}
+    store_root = ensure_records(scenario, cache_dir, max_in_flight=max_in_flight, progress=progress)
     default = core.ModelParams()
     by_shift = group_by_shift(
-        score_posts(
-            scenario,
-            store_root,
-            default,
-            max_in_flight=max_in_flight,
-            progress=progress,
-            stats_refs=stats_refs,
-            with_speeds=True,
+        score_all_posts(
+            scenario, store_root, default, max_in_flight=max_in_flight, progress=progress,
+            with_arrays=True,
         )
-    )
-
-    n, per_post = scenario.n_posts, scenario.workers.per_post
-    order = [(d, s) for d in scenario.evaluate_days for s in scenario.shift_names]
-    shifts = line_shifts(scenario, by_shift, levels_of=graders.true_levels)
-    refs, layout = {}, {}
-    for post, shift in groups:
-        rows_idx = np.array([k for k, key in enumerate(order) if key[1] == shift])
-        speeds = np.concatenate([by_shift[order[k]][post].speeds for k in rows_idx])
-        refs[(post, shift)] = (stats_refs[(post, shift)], put(speeds))
-        layout[(post, shift)] = (rows_idx, slice((post - 1) * per_post, post * per_post))
-    y_default = np.array([s.Y for s in shifts])
-    cache = ProficiencyCache(
-        refs=refs,
+    )  # fmt: skip
+    shifts = line_shifts(scenario, by_shift, levels_of=levels_of)
+    order = [(s.day, s.shift) for s in shifts]
+    arrays, layout = {}, {}
+    for post in range(1, scenario.n_posts + 1):
+        arrays[post] = put(
+            {key: (by_shift[key][post].positions, by_shift[key][post].speeds) for key in order}
+        )
+        layout[post] = {}
+    for row in range(len(shifts)):
+        offset = 0
+        for post in range(1, scenario.n_posts + 1):
+            count = len(by_shift[order[row]][post].workers)
+            layout[post][row] = slice(offset, offset + count)
+            offset += count
+    cache = ScoreCache(
+        scenario_ref=put(scenario),
+        store_root=str(store_root),
+        arrays=arrays,
         layout=layout,
-        shape=(len(shifts), n * per_post),
-        known={y_key(default): y_default},
+        order=order,
+        known={score_key(default): [(s.Z, s.Y) for s in shifts]},
     )
     features = Features(G=scenario.G, T=float(scenario.shifts.length_s), shifts=tuple(shifts))
     return features, cache

@@ -21,11 +21,14 @@ class Range:
     step: float | None = None
     choices: tuple[str, ...] | None = None
     why: str = ""
+    integer: bool = False
 
     def distribution(self) -> Any:
         """The Optuna distribution of the range."""
         if self.choices is not None:
             return studies.categorical(self.choices)
+        if self.integer:
+            return studies.int_range(int(self.low), int(self.high), step=int(self.step or 1))
         return studies.float_range(self.low, self.high, step=self.step)
 
 
@@ -38,6 +41,10 @@ RANGES: dict[str, Range] = {
     "eps": Range(0.25, 5.0, step=0.25, why="keypoint noise floor is ~1 px/s; grid as rho_min"),
     "tau_Z": Range(0.01, 0.6, why="Z is a fraction of reliable seconds off the standard post"),
     "tau_Y": Range(0.2, 1.5, why="Y ≈ 1 for a normal worker, ≈ skill for a slower one"),
+    "history_pool": Range(choices=core.HISTORY_POOLS, why="both pools of MODEL.md"),
+    "history_window_days": Range(
+        10, 60, step=5, integer=True, why="W: MODEL.md's month (30) within 10..60 days"
+    ),
     "alpha": Range(0.01, 0.5, why="pixel fidelity only (signal emits positions directly)"),
 }
 """Default ranges of the tunables of MODEL.md ("The parameters the harness tunes")."""
@@ -139,6 +146,10 @@ def _override(name: str, default: Range, low: float, high: float) -> Range:
         raise HarnessError(f"{name!r} is categorical {list(default.choices)}: it has no range")
     if not low < high:
         raise HarnessError(f"range of {name!r} must have low < high, got [{low}, {high}]")
+    if default.integer:
+        if low != int(low) or high != int(high):
+            raise HarnessError(f"range of {name!r} must have whole bounds, got [{low}, {high}]")
+        low, high = int(low), int(high)
     for value in (low, high):
         try:
             core.ModelParams(**{name: value})
@@ -148,4 +159,7 @@ def _override(name: str, default: Range, low: float, high: float) -> Range:
         raise HarnessError(
             f"range of {name!r} [{low}, {high}] is narrower than its grid step {default.step}"
         )
-    return Range(low, high, step=default.step, why=f"user range (default {default.why})")
+    return Range(
+        low, high, step=default.step, integer=default.integer,
+        why=f"user range (default {default.why})",
+    )  # fmt: skip

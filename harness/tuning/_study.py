@@ -20,7 +20,7 @@ import numpy as np
 
 import core
 from harness.execution import TaskFailed, gather, put, submit
-from harness.tuning._features import Features, ProficiencyCache, evaluate, y_key
+from harness.tuning._features import Features, ScoreCache, Scores, evaluate, pick, score_key
 from harness.tuning._objectives import Objective, objective_values
 from harness.tuning._space import SearchSpace
 
@@ -32,7 +32,7 @@ Results = dict[int, "tuple[float, ...] | str"]
 def evaluate_trials(
     features: Features,
     batch: Batch,
-    ys: dict[tuple[float, float], np.ndarray],
+    scores: dict[tuple, Scores],
     objectives: Sequence[Objective],
 ) -> Results:
     """Task: the objective values of a batch of trials on the cached features."""
@@ -40,7 +40,7 @@ def evaluate_trials(
     for number, params in batch:
         try:
             out[number] = objective_values(
-                objectives, evaluate(features, params, ys[y_key(params)])
+                objectives, evaluate(features, params, scores[score_key(params)])
             )
         except (core.ModelInputError, KeyError, ValueError) as exc:
             out[number] = f"{type(exc).__name__}: {exc}"
@@ -53,8 +53,8 @@ class RayEvaluator:
     Args:
         space: turns a trial's parameter values into model parameters.
         features: the shifts trials are scored on.
-        rows: their rows in ``cache``'s Y tables.
-        cache: Y per ``(rho_min, eps)``.
+        rows: their rows in ``cache``'s scores.
+        cache: Z and Y per score key.
         objectives: what a trial returns.
         workers: tasks per batch.
         task: the batch function (a module-level function, or a closure for tests).
@@ -66,7 +66,7 @@ class RayEvaluator:
         space: SearchSpace,
         features: Features,
         rows: np.ndarray,
-        cache: ProficiencyCache,
+        cache: ScoreCache,
         objectives: Sequence[Objective],
         workers: int,
         task: Callable[..., Results] = evaluate_trials,
@@ -90,15 +90,15 @@ class RayEvaluator:
         if not batch:
             return out
         try:
-            ys = self._cache.get(y_key(p) for _, p in batch)
+            found = self._cache.get(score_key(p) for _, p in batch)
         except TaskFailed as exc:
-            return {**out, **{number: f"Y rescoring failed: {exc}" for number, _ in batch}}
+            return {**out, **{number: f"rescoring Z and Y failed: {exc}" for number, _ in batch}}
         chunks = [c for c in (batch[k :: self._workers] for k in range(self._workers)) if c]
         refs = []
         for chunk in chunks:
-            keys = {y_key(p) for _, p in chunk}
-            chunk_ys = {k: ys[k][self._rows] for k in keys}
-            refs.append(submit(self._task, self._features, chunk, chunk_ys, self._objectives))
+            keys = {score_key(p) for _, p in chunk}
+            chunk_scores = {k: pick(found[k], self._rows) for k in keys}
+            refs.append(submit(self._task, self._features, chunk, chunk_scores, self._objectives))
         for ref, chunk in zip(refs, chunks, strict=True):
             try:
                 (result,) = gather([ref])

@@ -21,6 +21,7 @@ import sim
 from harness import logs, outputs, preflight, settings, studies
 from harness._errors import HarnessError
 from harness.execution import ray_session
+from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import dump_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.tracking import (
@@ -31,7 +32,7 @@ from harness.tracking import (
     study_runs,
     tracked_run,
 )
-from harness.tuning._features import Features, ProficiencyCache, build_features, evaluate, y_key
+from harness.tuning._features import Features, ScoreCache, build_features, evaluate, pick, score_key
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
     Objective,
@@ -87,6 +88,8 @@ class TuneConfig:
     """Sampler seed (default: the scenario's)."""
     batch_size: int
     """Trials asked per batch (spread over the Ray workers)."""
+    graders: GraderPlan
+    """Where the levels come from (as ``run --graders``): tune against what the model sees."""
 
 
 def _positive(name: str, value: int | None, low: int = 1) -> None:
@@ -112,9 +115,11 @@ def make_tune_config(
     timeout: float | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    graders: str = AUTO,
 ) -> TuneConfig:
     """Check every input of a study before any work; raises :class:`HarnessError`."""
     scenario = load_scenario_file(scenario_path)
+    parse_spec(graders, scenario.n_posts)
     resolved = resolve_objectives(objectives)
     space = make_space(names=tune, overrides=ranges, fidelity=scenario.fidelity)
     _positive("trials", n_trials)
@@ -138,6 +143,7 @@ def make_tune_config(
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_cost(scenario, cache=cache, workers=where.workers)
     preflight.check_tracking(where.timeout)
+    grading = plan(graders, scenario)
     store = studies.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_study_not_lost(store, name)
@@ -155,6 +161,7 @@ def make_tune_config(
         holdout_days=days[-k:],
         seed=scenario.seed if seed is None else seed,
         batch_size=batch_size or 8 * (where.workers or 2),
+        graders=grading,
     )
 
 
@@ -178,6 +185,7 @@ def tune(config: TuneConfig) -> dict[str, Any]:
     attrs = {
         "scenario": scenario.name,
         "seed": scenario.seed,
+        "graders": config.graders.requested,
         "objectives": names,
         "tuning_days": list(config.tuning_days),
         "holdout_days": list(config.holdout_days),
@@ -221,9 +229,13 @@ def tune(config: TuneConfig) -> dict[str, Any]:
 
             log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))
             with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+                levels_of, _ = levels_source(
+                    config.graders, scenario, config.cache_dir,
+                    max_in_flight=session.max_in_flight, progress=c.progress,
+                )  # fmt: skip
                 features, cache = build_features(
                     scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
-                    progress=c.progress,
+                    progress=c.progress, levels_of=levels_of,
                 )  # fmt: skip
                 evaluator = RayEvaluator(
                     space=config.space,
@@ -285,7 +297,7 @@ def _child(trial: Any, names: list[str]) -> tuple[str, dict, dict, str]:
 
 
 def choose_best(
-    study: studies.Study, config: TuneConfig, features: Features, cache: ProficiencyCache
+    study: studies.Study, config: TuneConfig, features: Features, cache: ScoreCache
 ) -> tuple[core.ModelParams, list[Any]]:
     """The best trial's parameters, and the Pareto front (empty for one objective).
 
@@ -313,23 +325,25 @@ def choose_best(
     candidates = [config.space.params(t.params) for t in front]
     tuning = features.select(config.tuning_days)
     rows = features.rows_of(config.tuning_days)
-    ys = cache.get(y_key(p) for p in candidates)
+    found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
-    scores = [f1(evaluate(tuning, p, ys[y_key(p)][rows])) for p in candidates]
+    scores = [f1(evaluate(tuning, p, pick(found[score_key(p)], rows))) for p in candidates]
     return candidates[int(np.argmax(scores))], front
 
 
 def compare(
-    config: TuneConfig, features: Features, cache: ProficiencyCache, best: core.ModelParams
+    config: TuneConfig, features: Features, cache: ScoreCache, best: core.ModelParams
 ) -> pd.DataFrame:
     """Tuned vs MODEL.md's default parameters on the tuning and the held-out days."""
     default = core.ModelParams()
-    ys = cache.get([y_key(default), y_key(best)])
+    found = cache.get([score_key(default), score_key(best)])
     rows = []
     for label, params in (("default", default), ("tuned", best)):
         for split, days in (("tuning", config.tuning_days), ("held-out", config.holdout_days)):
             metrics = evaluate(
-                features.select(days), params, ys[y_key(params)][features.rows_of(days)]
+                features.select(days),
+                params,
+                pick(found[score_key(params)], features.rows_of(days)),
             )
             row: dict[str, Any] = {"params": label, "days": split}
             for name, path in REPORTED:
