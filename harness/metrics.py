@@ -237,7 +237,7 @@ def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
 
 
 def figure_values(table: DayTable, name: str, weights: np.ndarray) -> np.ndarray:
-    """A headline figure under each row of day weights: ``(B,)`` (NaN where undefined).
+    """A figure under each row of day weights: ``(B,)`` (NaN where undefined).
 
     Args:
         table: the records' per-day counts.
@@ -301,8 +301,17 @@ def run_metrics(
     Args:
         shifts: the shift records.
         tau_D: the hazard threshold the run used (hazard detection).
-        replicates: bootstrap replicates for the intervals (0: no intervals, all ``None``).
+        replicates: bootstrap replicates for the intervals (0: no intervals, all ``None``;
+            what a tuning trial needs).
         seed: the bootstrap's seed.
+
+    Returns:
+        per group (``root_cause``, ``faults_explained``, ``equipment_attribution``,
+        ``management``, ``training``) its figures, counts and intervals: ``ci95`` is the
+        group's headline figure's (f1, value, accuracy, f1, f1), ``<figure>_ci95`` each
+        figure's where a group has several; then ``root_cause_pairs``, ``hazard_detection``,
+        ``level_accuracy``, ``level_confusion`` (rows = true level), ``worker_shifts``,
+        ``post_shifts`` and ``bootstrap`` (``replicates``, ``seed``, ``days``: how many).
     """
     table = day_table(shifts)
     ones = np.ones((1, len(table.days)))
