@@ -45,6 +45,7 @@ default) under the same replicates, so their difference gets its own interval.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,16 @@ MIN_CULPRITS = 20
 MAX_HALF_WIDTH = 0.1
 """A 95 % interval wider than ± this is too wide to tell (see too_small_to_tell)."""
 
+GROUPS: dict[str, tuple[str, ...]] = {
+    "root_cause": ("precision", "recall", "f1"),
+    "faults_explained": ("value",),
+    "equipment_attribution": ("accuracy",),
+    "management": ("precision", "recall", "f1", "auc"),
+    "training": ("precision", "recall", "f1", "auc"),
+}
+"""The figures computed from the per-day counts (:func:`group_values`), by group."""
+FIGURES: tuple[str, ...] = tuple(f"{g}.{k}" for g, keys in GROUPS.items() for k in keys)
+"""Every figure, as ``group.key`` of :func:`run_metrics`' dict."""
 HEADLINE: tuple[str, ...] = (
     "root_cause.f1",
     "root_cause.precision",
@@ -73,15 +84,7 @@ HEADLINE: tuple[str, ...] = (
     "training.f1",
     "training.auc",
 )
-"""The figures that carry an interval, as ``group.key`` of :func:`run_metrics`' dict."""
-FIGURES: tuple[str, ...] = (
-    *HEADLINE,
-    "management.precision",
-    "management.recall",
-    "training.precision",
-    "training.recall",
-)
-"""Every figure computed from the per-day counts (:func:`figure_values`)."""
+"""The figures that carry an interval."""
 _GROUP_HEADLINE = {
     "root_cause": "f1",
     "faults_explained": "value",
@@ -232,27 +235,45 @@ def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
     """
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 0:
         raise HarnessError(f"`replicates` must be an int >= 0, got {replicates!r}")
+    return _day_weights(n_days, replicates, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _day_weights(n_days: int, replicates: int, seed: int) -> np.ndarray:
+    """Read-only and cached: every trial of a study scores the same days."""
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    return rng.multinomial(n_days, np.full(n_days, 1.0 / n_days), size=replicates).astype(float)
+    drawn = rng.integers(0, n_days, size=(replicates, n_days))  # each replicate's n draws
+    drawn += n_days * np.arange(replicates)[:, None]
+    counts = np.bincount(drawn.ravel(), minlength=replicates * n_days)
+    weights = counts.reshape(replicates, n_days).astype(np.float64)
+    weights.setflags(write=False)
+    return weights
 
 
-def figure_values(table: DayTable, name: str, weights: np.ndarray) -> np.ndarray:
-    """A figure under each row of day weights: ``(B,)`` (NaN where undefined).
+def group_values(table: DayTable, group: str, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """A group's figures under each row of day weights: ``(B,)`` each (NaN where undefined).
 
     Args:
         table: the records' per-day counts.
-        name: one of :data:`FIGURES`.
-        weights: ``(B, days)`` day weights (a row of ones: the figure itself).
+        group: one of :data:`GROUPS`.
+        weights: ``(B, days)`` day weights (a row of ones: the figures themselves).
     """
-    group, key = _split(name)
-    if key == "auc":
-        return weighted_auc(table.rankings[group], weights)
     sums = weights @ table.counts[group]
     if group in ("faults_explained", "equipment_attribution"):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
-    precision, recall, f1 = _prf(sums[:, 0], sums[:, 1], sums[:, 2])
-    return {"precision": precision, "recall": recall, "f1": f1}[key]
+            ratio = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
+        return {GROUPS[group][0]: ratio}
+    out = dict(zip(("precision", "recall", "f1"), _prf(*sums.T), strict=True))
+    if group in table.rankings:
+        out["auc"] = weighted_auc(table.rankings[group], weights)
+    return out
+
+
+def figure_values(table: DayTable, name: str, weights: np.ndarray) -> np.ndarray:
+    """Figure ``name`` (one of :data:`FIGURES`) under each row of day weights (see
+    :func:`group_values`)."""
+    group, key = _split(name)
+    return group_values(table, group, weights)[key]
 
 
 def weighted_auc(ranking: PairTable, weights: np.ndarray) -> np.ndarray:
@@ -273,13 +294,20 @@ def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ..
     return precision, recall, f1
 
 
-def _interval(values: np.ndarray) -> list[float] | None:
-    """The 2.5 and 97.5 percentiles of the defined replicates (None when there are none)."""
-    defined = values[np.isfinite(values)]
-    if defined.size == 0:
-        return None
-    low, high = np.percentile(defined, [2.5, 97.5])
-    return [float(low), float(high)]
+def _intervals(rows: Sequence[np.ndarray]) -> list[list[float] | None]:
+    """Per array of replicates, the 2.5 and 97.5 percentiles of its defined values (None when
+    none is); the arrays without NaN go through one percentile call."""
+    out: list[list[float] | None] = [None] * len(rows)
+    complete = [k for k, r in enumerate(rows) if r.size and np.all(np.isfinite(r))]
+    if complete:
+        bounds = np.percentile(np.stack([rows[k] for k in complete]), [2.5, 97.5], axis=1)
+        for k, low, high in zip(complete, *bounds, strict=True):
+            out[k] = [float(low), float(high)]
+    for k, r in enumerate(rows):
+        defined = r[np.isfinite(r)]
+        if k not in complete and defined.size:
+            out[k] = [float(v) for v in np.percentile(defined, [2.5, 97.5])]
+    return out
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -316,11 +344,16 @@ def run_metrics(
     table = day_table(shifts)
     ones = np.ones((1, len(table.days)))
     weights = day_weights(len(table.days), replicates=replicates, seed=seed)
-    value = {name: float(figure_values(table, name, ones)[0]) for name in FIGURES}
-    ci = {
-        name: _interval(figure_values(table, name, weights)) if np.isfinite(value[name]) else None
-        for name in HEADLINE
-    }
+    value, replicated = {}, {}
+    for group in GROUPS:
+        point = group_values(table, group, ones)
+        spread = group_values(table, group, weights)
+        for key in GROUPS[group]:
+            value[f"{group}.{key}"] = float(point[key][0])
+            replicated[f"{group}.{key}"] = spread[key]
+    defined = [name for name in HEADLINE if np.isfinite(value[name])]
+    ci = dict.fromkeys(HEADLINE)
+    ci.update(zip(defined, _intervals([replicated[n] for n in defined]), strict=True))
     sums = {group: [int(v) for v in c.sum(axis=0)] for group, c in table.counts.items()}
     out: dict[str, Any] = {
         "root_cause": {
@@ -415,9 +448,8 @@ def paired_difference(
         difference = value_a - value_b
         ci = None
         if np.isfinite(difference):
-            ci = _interval(
-                figure_values(table_a, name, weights) - figure_values(table_b, name, weights)
-            )
+            spread = figure_values(table_a, name, weights) - figure_values(table_b, name, weights)
+            ci = _intervals([spread])[0]
         out[name] = {"a": value_a, "b": value_b, "difference": difference, "ci95": ci}
     return out
 

@@ -324,6 +324,20 @@ def test_intervals_are_reproducible_and_cover_the_figure():
     assert 0.0 <= low <= a["root_cause"]["f1"] <= high <= 0.8
 
 
+def test_intervals_are_percentiles_of_the_defined_replicates():
+    recs = records()
+    recs[2]["workers"][0]["needs_training"] = True  # day 2: nobody without the need
+    m = metrics.run_metrics(recs, tau_D=0.5, replicates=300, seed=4)
+    table = metrics.day_table(recs)
+    weights = metrics.day_weights(2, replicates=300, seed=4)
+    auc = metrics.figure_values(table, "training.auc", weights)
+    assert np.isnan(auc).any()  # replicates of day 2 alone have one class
+    expected = np.percentile(auc[~np.isnan(auc)], [2.5, 97.5])
+    assert m["training"]["auc_ci95"] == [float(v) for v in expected]
+    f1 = metrics.figure_values(table, "root_cause.f1", weights)
+    assert m["root_cause"]["ci95"] == [float(v) for v in np.percentile(f1, [2.5, 97.5])]
+
+
 def test_paired_difference_of_the_same_records_is_zero():
     out = metrics.paired_difference(records(), records(), replicates=100)
     assert set(out) == set(metrics.HEADLINE)
