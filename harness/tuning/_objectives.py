@@ -39,7 +39,7 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("root_cause_recall", "maximize", _metric("root_cause", "recall")),
         Objective("management_f1", "maximize", _metric("management", "f1")),
         Objective("training_f1", "maximize", _metric("training", "f1")),
-        Objective("equipment_accuracy", "maximize", _metric("equipment_attribution_accuracy")),
+        Objective("equipment_accuracy", "maximize", _metric("equipment_attribution", "accuracy")),
     )
 }
 """Registered objectives by name."""
