@@ -55,6 +55,8 @@ def test_results_json_follows_the_contract(tiny_run):
         "tau_Z",
         "tau_Y",
         "alpha",
+        "history_pool",
+        "history_window_days",
     }
     assert isinstance(results["mlflow_run_id"], str) and results["mlflow_run_id"]
     assert [(s["day"], s["shift"]) for s in results["shifts"]] == [

@@ -13,8 +13,8 @@ import core
 from harness import studies
 from harness._errors import HarnessError
 from harness.execution import ray_session
-from harness.tuning import Features, ProficiencyCache, RayEvaluator, make_space
-from harness.tuning._features import y_key
+from harness.tuning import Features, RayEvaluator, ScoreCache, make_space
+from harness.tuning._features import score_key
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,10 @@ def ray_running():
 
 def _evaluator(task) -> RayEvaluator:
     empty = Features(G=np.eye(1), T=1.0, shifts=())
-    cache = ProficiencyCache(
-        refs={}, layout={}, shape=(0, 0), known={y_key(core.ModelParams()): np.zeros((0, 0))}
-    )
+    cache = ScoreCache(
+        scenario_ref=None, store_root="", arrays={}, layout={}, order=[],
+        known={score_key(core.ModelParams()): []},
+    )  # fmt: skip
     return RayEvaluator(
         space=SPACE,
         features=empty, rows=np.zeros(0, dtype=np.intp), cache=cache, objectives=(),
