@@ -281,8 +281,14 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @click.option("--range", "ranges", multiple=True, callback=_ranges, metavar="NAME=LOW:HIGH",
               help="replaces a default range (repeatable)")  # fmt: skip
 @click.option("--batch-size", type=POSITIVE, help="trials asked per batch [default: 8 per worker]")
-@click.option("--graders", default="auto", metavar="auto|truth|champion|latest|POST=VERSION,...",
-              help="where the hazard levels come from (as for run)")  # fmt: skip
+@click.option(
+    "--graders",
+    default="auto",
+    metavar="auto|truth|champion|latest|POST=VERSION,...",
+    help="where the hazard levels come from (as for run)",
+)
+@click.option("--cv", type=click.IntRange(min=2), metavar="K",
+              help="also K-fold cross-validation over blocks of the evaluated days")  # fmt: skip
 @cache_option
 @ray_options
 @progress_option
@@ -298,7 +304,7 @@ def tune(**kw: Any) -> int:
         seed=kw["seed"], tune=kw["tune_names"], ranges=kw["ranges"],
         batch_size=kw["batch_size"], address=kw["address"], workers=kw["workers"],
         timeout=kw["timeout"], cache_dir=kw["cache"], progress=not kw["no_progress"],
-        graders=kw["graders"],
+        graders=kw["graders"], cv=kw["cv"],
     )  # fmt: skip
     summary = run_tune(config)
     if kw["as_json"]:

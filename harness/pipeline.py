@@ -501,6 +501,7 @@ def _shift_record(
                 "set": table.sets.get(s.post, []),
                 "faults": [f.kind for f in s.faults],
                 "culprits": list(s.culprits),
+                "fault_culprits": [list(f.culprits) for f in s.faults if f.culprits],
                 "equipment_cause": bool(s.equipment_cause),
             }
             for s in states

@@ -190,7 +190,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             "mlflow_run_id": run_id,
             "code": source_version(),
             "shifts": done.records,
-            "metrics": run_metrics(done.records, tau_D=config.params.tau_D),
+            "metrics": run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed),
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
         write_all(results, staging, config.scenario_path, done.evidence)

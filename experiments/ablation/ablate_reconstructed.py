@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 import core
+from harness import graders
 from harness.execution import ray_session
 from harness.settings import cache_dir
 from harness.tracking import log_artifacts, log_metrics, tracked_run
@@ -62,7 +63,7 @@ def main() -> None:
         for scenario in scenarios:
             features, cache = build_features(
                 scenario, cache_dir=cache_dir(), max_in_flight=session.max_in_flight,
-                progress=False,
+                progress=False, levels_of=graders.true_levels,
             )  # fmt: skip
             for name, values in cfg.options.items():
                 for value in values:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import studies
+from harness import graders, studies
 from harness.execution import ray_session
 from harness.tuning import RayEvaluator, build_features, get_objective, make_space
 from sim import load_scenario
@@ -50,7 +50,7 @@ def main() -> None:
     ):
         features, cache = build_features(
             scenario, cache_dir=Path(".hazard-cache"), max_in_flight=session.max_in_flight,
-            progress=False,
+            progress=False, levels_of=graders.true_levels,
         )  # fmt: skip
         store = studies.open_storage(Path(tmp) / "bench.journal")
         thresholds = ("tau_D", "tau_P", "tau_Z", "tau_Y", "lam", "direction")

@@ -18,7 +18,7 @@ evaluated workers' measured arrays (in the object store). Which parameters chang
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -90,7 +90,37 @@ def pick(scores: Scores, rows: Iterable[int]) -> Scores:
 
 def evaluate(features: Features, params: core.ModelParams, scores: Scores) -> dict[str, Any]:
     """The run metrics of ``params`` on the cached shifts (see :mod:`harness.metrics`)."""
-    return run_metrics(shift_records(features, params, scores), tau_D=params.tau_D)
+    return run_metrics(shift_records(features, params, scores), tau_D=params.tau_D, replicates=0)
+
+
+STATS_CACHE_BYTES = 256 * 2**20
+"""Memory a Ray worker may keep of window statistics between rescoring tasks."""
+_STATS: OrderedDict[tuple, tuple[dict[tuple[int, str], core.HistoryStats], int]] = OrderedDict()
+
+
+def window_stats(
+    scenario: sim.Scenario, store_root: str, post: int, pool: str, window: int
+) -> dict[tuple[int, str], core.HistoryStats]:
+    """The post's database statistics per evaluated (day, shift) for one (pool, W), kept in this
+    worker process (least recently used first out, :data:`STATS_CACHE_BYTES` in all), so a
+    new ``(rho_min, eps)`` rescores without reading the store again."""
+    key = (store_root, post, pool, window, scenario.days.evaluate)
+    if key in _STATS:
+        _STATS.move_to_end(key)
+        return _STATS[key][0]
+    base = core.ModelParams(history_pool=pool, history_window_days=window)  # type: ignore[arg-type]
+    store = sim.HistoryStore(store_root)
+    stats = {
+        (day, shift): database.stats()
+        for day, shift, database in post_databases(
+            scenario, store, post, base, scenario.evaluate_days
+        )
+    }
+    size = sum(s.rho.nbytes + s.standard.nbytes + s.mean_speeds.nbytes for s in stats.values())
+    _STATS[key] = (stats, size)
+    while sum(n for _, n in _STATS.values()) > STATS_CACHE_BYTES and len(_STATS) > 1:
+        _STATS.popitem(last=False)
+    return stats
 
 
 def rescore_post(
@@ -101,22 +131,18 @@ def rescore_post(
     arrays: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
 ) -> dict[ScoreKey, dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
     """Task: Z and Y of one post's evaluated workers (``arrays`` per (day, shift)) at each key."""
-    store = sim.HistoryStore(store_root)
     out: dict[ScoreKey, dict] = {key: {} for key in keys}
     by_window: dict[tuple[str, int], list[ScoreKey]] = defaultdict(list)
     for key in keys:
         by_window[key[:2]].append(key)
     for (pool, window), group in by_window.items():
         base = core.ModelParams(history_pool=pool, history_window_days=window)  # type: ignore[arg-type]
-        for day, shift, database in post_databases(
-            scenario, store, post, base, scenario.evaluate_days
-        ):
+        for (day, shift), stats in window_stats(scenario, store_root, post, pool, window).items():
             positions, speeds = arrays[(day, shift)]
             if not len(positions):
                 for key in group:
                     out[key][(day, shift)] = (np.zeros(0), np.zeros(0))
                 continue
-            stats = database.stats()
             z = core.onpost_state_batch(stats, positions)
             for key in group:
                 params = replace(base, rho_min=key[2], eps=key[3])

@@ -20,6 +20,12 @@ class Objective:
     direction: Literal["maximize", "minimize"]
     value: Callable[[dict[str, Any]], float]
     """The objective's value from a metrics dict (NaN makes the trial fail)."""
+    figure: str = ""
+    """The figure of :func:`harness.metrics.run_metrics` it reads, as ``group.key``."""
+
+
+def _objective(name: str, *path: str) -> Objective:
+    return Objective(name, "maximize", _metric(*path), ".".join(path))
 
 
 def _metric(*path: str) -> Callable[[dict[str, Any]], float]:
@@ -34,12 +40,12 @@ def _metric(*path: str) -> Callable[[dict[str, Any]], float]:
 OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
-        Objective("root_cause_f1", "maximize", _metric("root_cause", "f1")),
-        Objective("root_cause_precision", "maximize", _metric("root_cause", "precision")),
-        Objective("root_cause_recall", "maximize", _metric("root_cause", "recall")),
-        Objective("management_f1", "maximize", _metric("management", "f1")),
-        Objective("training_f1", "maximize", _metric("training", "f1")),
-        Objective("equipment_accuracy", "maximize", _metric("equipment_attribution", "accuracy")),
+        _objective("root_cause_f1", "root_cause", "f1"),
+        _objective("root_cause_precision", "root_cause", "precision"),
+        _objective("root_cause_recall", "root_cause", "recall"),
+        _objective("management_f1", "management", "f1"),
+        _objective("training_f1", "training", "f1"),
+        _objective("equipment_accuracy", "equipment_attribution", "accuracy"),
     )
 }
 """Registered objectives by name."""

@@ -51,6 +51,9 @@ RANGES: dict[str, Range] = {
 
 PIXEL_ONLY = ("alpha",)
 """Tunables with no effect at signal fidelity."""
+OPT_IN = ("history_pool", "history_window_days")
+"""Tunables searched only when named (``--tune``): each new value rebuilds every post's
+database over the evaluated days, so they cost far more per trial than the thresholds."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def make_space(
     """The search space over ``names`` (default: every tunable with an effect at ``fidelity``).
 
     Args:
-        names: parameters to tune; the others keep the values of ``base``.
+        names: parameters to tune (default: every tunable with an effect, but the opt-in ones
+            of :data:`OPT_IN` unless ``overrides`` name them); the others keep ``base``.
         overrides: ``name → (low, high)`` replacing a default range; the parameter is tuned.
         fidelity: ``"signal"`` leaves out :data:`PIXEL_ONLY` (it has no effect there).
         base: values of the parameters that are not tuned.
@@ -115,7 +119,8 @@ def make_space(
     """
     overrides = dict(overrides or {})
     effective = [n for n in RANGES if fidelity == "pixel" or n not in PIXEL_ONLY]
-    chosen = list(effective) if names is None else list(dict.fromkeys(names))
+    default = [n for n in effective if n not in OPT_IN] + [n for n in overrides if n in OPT_IN]
+    chosen = default if names is None else list(dict.fromkeys(names))
     for name in [*chosen, *overrides]:
         if name not in RANGES:
             raise HarnessError(

@@ -7,6 +7,8 @@ an interrupted session loses none; a resumed session logs whatever an earlier on
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from harness.execution import ray_session
 from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import dump_params, load_scenario_file
 from harness.interrupts import handle_signals
+from harness.metrics import interval, paired_difference, run_metrics, too_small_to_tell
 from harness.tracking import (
     child_run_names,
     log_artifacts,
@@ -32,7 +35,15 @@ from harness.tracking import (
     study_runs,
     tracked_run,
 )
-from harness.tuning._features import Features, ScoreCache, build_features, evaluate, pick, score_key
+from harness.tuning._features import (
+    Features,
+    ScoreCache,
+    build_features,
+    evaluate,
+    pick,
+    score_key,
+    shift_records,
+)
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
     Objective,
@@ -42,20 +53,22 @@ from harness.tuning._objectives import (
 from harness.tuning._space import SearchSpace, make_space
 from harness.tuning._study import RayEvaluator
 
+LOG = logging.getLogger("harness.tune")
 BEST_PARAMS = "best_params.yaml"
 TRIALS = "trials.parquet"
 COMPARISON = "comparison.csv"
 PARETO = "pareto.parquet"
 REPORTED = (
-    ("root_cause_f1", ("root_cause", "f1")),
-    ("root_cause_precision", ("root_cause", "precision")),
-    ("root_cause_recall", ("root_cause", "recall")),
-    ("management_f1", ("management", "f1")),
-    ("management_auc", ("management", "auc")),
-    ("training_f1", ("training", "f1")),
-    ("training_auc", ("training", "auc")),
+    ("root_cause_f1", "root_cause.f1"),
+    ("root_cause_precision", "root_cause.precision"),
+    ("root_cause_recall", "root_cause.recall"),
+    ("faults_explained", "faults_explained.value"),
+    ("management_f1", "management.f1"),
+    ("management_auc", "management.auc"),
+    ("training_f1", "training.f1"),
+    ("training_auc", "training.auc"),
 )
-"""Columns of the tuned-vs-default table: name and path in the run metrics."""
+"""Columns of the tuned-vs-default table: name and figure of the run metrics."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,8 @@ class TuneConfig:
     """Trials asked per batch (spread over the Ray workers)."""
     graders: GraderPlan
     """Where the levels come from (as ``run --graders``): tune against what the model sees."""
+    cv: int | None = None
+    """K of a K-fold cross-validation over blocks of the evaluated days (None: none)."""
 
 
 def _positive(name: str, value: int | None, low: int = 1) -> None:
@@ -116,6 +131,7 @@ def make_tune_config(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     graders: str = AUTO,
+    cv: int | None = None,
 ) -> TuneConfig:
     """Check every input of a study before any work; raises :class:`HarnessError`."""
     scenario = load_scenario_file(scenario_path)
@@ -130,6 +146,11 @@ def make_tune_config(
         raise HarnessError(
             f"tuning needs >= 2 evaluated days (tuning + held-out), the scenario has "
             f"{len(days)}: raise days.evaluate"
+        )
+    _positive("cv", cv, low=2)
+    if cv is not None and cv > len(days):
+        raise HarnessError(
+            f"--cv must be <= the evaluated days ({len(days)}, days.evaluate), got {cv}"
         )
     k = max(1, round(len(days) / 3)) if holdout_days is None else holdout_days
     if not 1 <= k < len(days):
@@ -162,6 +183,7 @@ def make_tune_config(
         seed=scenario.seed if seed is None else seed,
         batch_size=batch_size or 8 * (where.workers or 2),
         graders=grading,
+        cv=cv,
     )
 
 
@@ -254,8 +276,15 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                     on_batch=log_batch,
                     progress=c.progress,
                 )
-                best, front = choose_best(study, config, features, cache)
-                table = compare(config, features, cache, best)
+                rows = features.rows_of(config.tuning_days)
+                best, front = choose_best(
+                    study, config.space, config.objectives,
+                    features.select(config.tuning_days), rows, cache,
+                )  # fmt: skip
+                comparison = compare(config, features, cache, best)
+                cv = None
+                if config.cv:
+                    cv = cross_validate(config, features, cache, session.workers, c.progress)
             summary = {
                 "study": config.study_name,
                 "storage": config.store.description,
@@ -270,11 +299,19 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 "pareto_front": [
                     {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
                 ],
-                "comparison": table.to_dict(orient="records"),
+                "comparison": comparison["table"],
+                "held_out_difference": comparison["paired"],
+                "too_small_to_tell": comparison["too_small_to_tell"],
+                "cv": cv,
                 "mlflow_run_id": run_id,
             }
-            _write(staging, study, best, front, table, summary, config)
-            _log(table, stats, len(study.trials), staging)
+            if comparison["too_small_to_tell"]:
+                LOG.warning(
+                    "the held-out days are too few to tell tuned from default apart: %s",
+                    "; ".join(comparison["too_small_to_tell"]),
+                )
+            _write(staging, study, best, front, summary, config)
+            _log(summary, stats, len(study.trials), staging)
     return summary
 
 
@@ -297,62 +334,139 @@ def _child(trial: Any, names: list[str]) -> tuple[str, dict, dict, str]:
 
 
 def choose_best(
-    study: studies.Study, config: TuneConfig, features: Features, cache: ScoreCache
+    study: studies.Study,
+    space: SearchSpace,
+    objectives: tuple[Objective, ...],
+    features: Features,
+    rows: np.ndarray,
+    cache: ScoreCache,
 ) -> tuple[core.ModelParams, list[Any]]:
     """The best trial's parameters, and the Pareto front (empty for one objective).
 
     With one objective, of the trials that share the best value the one nearest MODEL.md's
     defaults is chosen (on few tuning shifts many settings tie, and the extreme ones do not
     carry over to new days). With several objectives the Pareto trial with the best
-    root-cause F1 on the tuning days is chosen (the harness's default objective breaks the
-    tie).
+    root-cause F1 on the tuning days (``features``, at ``rows`` of the cache) is chosen.
     """
     if not studies.count(study, studies.COMPLETE):
         raise HarnessError(
-            f"no trial of study {config.study_name!r} completed; see the fail_reason of its "
+            f"no trial of study {study.study_name!r} completed; see the fail_reason of its "
             "trials (trials.parquet)"
         )
-    if len(config.objectives) == 1:
+    if len(objectives) == 1:
         best = study.best_value
         tied = [
             t
             for t in study.get_trials(deepcopy=False, states=(studies.COMPLETE,))
             if abs(t.value - best) <= 1e-12
         ]
-        nearest = min(tied, key=lambda t: (config.space.distance_to_base(t.params), t.number))
-        return config.space.params(nearest.params), []
+        nearest = min(tied, key=lambda t: (space.distance_to_base(t.params), t.number))
+        return space.params(nearest.params), []
     front = study.best_trials
-    candidates = [config.space.params(t.params) for t in front]
-    tuning = features.select(config.tuning_days)
-    rows = features.rows_of(config.tuning_days)
+    candidates = [space.params(t.params) for t in front]
     found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
-    scores = [f1(evaluate(tuning, p, pick(found[score_key(p)], rows))) for p in candidates]
+    scores = [f1(evaluate(features, p, pick(found[score_key(p)], rows))) for p in candidates]
     return candidates[int(np.argmax(scores))], front
+
+
+def _records(
+    features: Features, cache: ScoreCache, params: core.ModelParams, days: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    scores = cache.get([score_key(params)])[score_key(params)]
+    return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
 
 
 def compare(
     config: TuneConfig, features: Features, cache: ScoreCache, best: core.ModelParams
-) -> pd.DataFrame:
-    """Tuned vs MODEL.md's default parameters on the tuning and the held-out days."""
-    default = core.ModelParams()
-    found = cache.get([score_key(default), score_key(best)])
-    rows = []
+) -> dict[str, Any]:
+    """Tuned vs MODEL.md's defaults on the tuning and held-out days, each figure with its 95 %
+    interval; the paired difference on the held-out days; whether they are too few to tell."""
+    default, seed = core.ModelParams(), config.scenario.seed
+    figure = config.objectives[0].figure
+    table, records, too_small = [], {}, []
     for label, params in (("default", default), ("tuned", best)):
         for split, days in (("tuning", config.tuning_days), ("held-out", config.holdout_days)):
-            metrics = evaluate(
-                features.select(days),
-                params,
-                pick(found[score_key(params)], features.rows_of(days)),
-            )
+            records[label, split] = _records(features, cache, params, days)
+            found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
             row: dict[str, Any] = {"params": label, "days": split}
-            for name, path in REPORTED:
-                value: Any = metrics
-                for key in path:
-                    value = value[key]
-                row[name] = float(value)
-            rows.append(row)
-    return pd.DataFrame(rows)
+            for name, fig in REPORTED:
+                group, key = fig.split(".")
+                row[name] = float(found[group][key])
+                row[f"{name}_ci95"] = interval(found, fig)
+            table.append(row)
+            if (label, split) == ("tuned", "held-out"):
+                too_small = too_small_to_tell(found, figure=figure)
+    paired = paired_difference(
+        records["tuned", "held-out"], records["default", "held-out"], seed=seed
+    )
+    return {"table": table, "paired": paired, "too_small_to_tell": too_small}
+
+
+def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
+    """``days`` cut into ``k`` contiguous blocks of nearly equal size (earliest first)."""
+    cuts = np.linspace(0, len(days), k + 1).round().astype(int)
+    return [tuple(days[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+def cross_validate(
+    config: TuneConfig, features: Features, cache: ScoreCache, workers: int, progress: bool
+) -> dict[str, Any]:
+    """K-fold cross-validation over blocks of the evaluated days: a study on K−1 blocks, its
+    best parameters and the defaults scored on the left-out block (paired)."""
+    k = config.cv
+    days = tuple(config.tuning_days + config.holdout_days)
+    objective = config.objectives[0]
+    folds = []
+    for fold, held_out in enumerate(day_blocks(days, k), start=1):
+        train = tuple(d for d in days if d not in held_out)
+        study, _ = studies.create_study(
+            name=f"{config.study_name}-cv{fold}of{k}", store=config.store,
+            directions=[o.direction for o in config.objectives], seed=config.seed + fold,
+            metric_names=[o.name for o in config.objectives],
+        )  # fmt: skip
+        rows = features.rows_of(train)
+        studies.optimize(
+            study,
+            distributions=config.space.distributions(),
+            evaluate_batch=RayEvaluator(
+                space=config.space,
+                features=features.select(train),
+                rows=rows,
+                cache=cache,
+                objectives=config.objectives,
+                workers=workers,
+            ),
+            n_complete=config.n_trials,
+            batch_size=config.batch_size,
+            on_batch=lambda _: config.store.record(),
+            progress=progress,
+        )
+        best, _ = choose_best(
+            study, config.space, config.objectives, features.select(train), rows, cache
+        )
+        tuned = _records(features, cache, best, held_out)
+        default = _records(features, cache, core.ModelParams(), held_out)
+        paired = paired_difference(
+            tuned, default, figures=(objective.figure,), seed=config.scenario.seed
+        )[objective.figure]
+        folds.append(
+            {
+                "fold": fold,
+                "held_out_days": list(held_out),
+                "tuned": paired["a"],
+                "default": paired["b"],
+                "difference": paired["difference"],
+                "difference_ci95": paired["ci95"],
+                "best_params": best.to_dict(),
+            }
+        )
+    out: dict[str, Any] = {"k": k, "objective": objective.name, "folds": folds}
+    for key in ("tuned", "default", "difference"):
+        values = np.array([f[key] for f in folds], dtype=float)
+        out[f"{key}_mean"] = float(np.nanmean(values))
+        out[f"{key}_sd"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+    return out
 
 
 def _write(
@@ -360,13 +474,17 @@ def _write(
     study: studies.Study,
     best: core.ModelParams,
     front: list[Any],
-    table: pd.DataFrame,
     summary: dict[str, Any],
     config: TuneConfig,
 ) -> None:
     names = [o.name for o in config.objectives]
     dump_params(best, folder / BEST_PARAMS)
     studies.trials_frame(study, names).to_parquet(folder / TRIALS, index=False)
+    table = pd.DataFrame(summary["comparison"])
+    for column in [c for c in table.columns if c.endswith("_ci95")]:
+        bounds = table.pop(column).map(lambda v: v if v else [None, None])
+        table[f"{column}_low"] = bounds.map(lambda v: v[0])
+        table[f"{column}_high"] = bounds.map(lambda v: v[1])
     table.to_csv(folder / COMPARISON, index=False)
     if front:
         pd.DataFrame(
@@ -377,35 +495,66 @@ def _write(
     outputs.write_json(folder / "tune.json", summary)
 
 
-def _log(table: pd.DataFrame, stats: studies.OptimizeStats, total: int, folder: Path) -> None:
-    """The parent run's metrics (tuned vs default per split) and artifacts."""
+def _log(summary: dict[str, Any], stats: studies.OptimizeStats, total: int, folder: Path) -> None:
+    """The parent run's metrics (tuned vs default per split, the paired difference, the
+    cross-validation's spread) and artifacts."""
     metrics: dict[str, Any] = {
         "trials_per_s": stats.trials_per_s,
         "optuna_fraction": stats.optuna_fraction,
         "trials_total": total,
     }
-    for rec in table.to_dict(orient="records"):
+    for rec in summary["comparison"]:
         key = f"{rec['days'].replace('-', '')}.{rec['params']}"
         metrics[key] = {k: v for k, v in rec.items() if k not in ("params", "days")}
+    metrics["heldout_difference"] = {
+        name.replace(".", "_"): {
+            "value": d["difference"],
+            **dict(zip(("low", "high"), d["ci95"] or (), strict=False)),
+        }
+        for name, d in summary["held_out_difference"].items()
+    }
+    if summary["cv"]:
+        metrics["cv"] = {k: v for k, v in summary["cv"].items() if isinstance(v, float)}
     log_metrics(metrics)
     log_artifacts(folder)
 
 
+def _ci(value: Any) -> str:
+    return f"[{value[0]:.3f}, {value[1]:.3f}]" if value else "[n/a]"
+
+
 def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
-    """The console summary of a study: trials, the tuned-vs-default table, where things are."""
+    """The console summary of a study: trials, tuned vs default with intervals, the paired
+    held-out difference, the cross-validation, and where things are."""
+    objective = config.objectives[0]
     lines = [
         f"study {summary['study']}: {summary['trials_session']} trials this session, "
         f"{summary['trials_complete']} complete of {summary['trials_total']}; "
         f"{summary['trials_per_s']:.1f} trials/s, Optuna {100 * summary['optuna_fraction']:.0f}% "
         "of the time",
-        f"{'params':8} {'days':9} {'rc F1':>6} {'prec':>6} {'recall':>6} {'mgmt AUC':>8} "
-        f"{'train AUC':>9}",
+        f"{'params':8} {'days':9} {'root-cause F1 [95% CI]':>24} {'faults expl.':>12} "
+        f"{'mgmt AUC':>8} {'train AUC':>9}",
     ]
     for row in summary["comparison"]:
         lines.append(
             f"{row['params']:8} {row['days']:9} {row['root_cause_f1']:6.3f} "
-            f"{row['root_cause_precision']:6.3f} {row['root_cause_recall']:6.3f} "
+            f"{_ci(row['root_cause_f1_ci95']):>17} {row['faults_explained']:12.3f} "
             f"{row['management_auc']:8.3f} {row['training_auc']:9.3f}"
+        )
+    diff = summary["held_out_difference"][objective.figure]
+    lines.append(
+        f"held-out {objective.name}: tuned − default = {diff['difference']:+.3f} "
+        f"{_ci(diff['ci95'])} (paired bootstrap over the held-out days)"
+    )
+    for reason in summary["too_small_to_tell"]:
+        lines.append(f"too small to tell: {reason}")
+    if summary["cv"]:
+        cv = summary["cv"]
+        lines.append(
+            f"{cv['k']}-fold cross-validation over blocks of days ({cv['objective']} on the "
+            f"left-out block): tuned {cv['tuned_mean']:.3f} ± {cv['tuned_sd']:.3f}, default "
+            f"{cv['default_mean']:.3f} ± {cv['default_sd']:.3f}, difference "
+            f"{cv['difference_mean']:+.3f} ± {cv['difference_sd']:.3f} (mean ± sd over folds)"
         )
     for point in summary["pareto_front"]:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in point.items() if k != "number")
