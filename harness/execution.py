@@ -240,7 +240,9 @@ def gather(refs: Sequence[Any]) -> list[Any]:
     try:
         return ray.get(list(refs))
     except ray.exceptions.RayError as exc:
-        raise TaskFailed(f"a Ray task failed after {TASK_RETRIES} retries: {exc}") from exc
+        raise TaskFailed(
+            f"a Ray task failed ({type(exc).__name__}, after {TASK_RETRIES} retries): {exc}"
+        ) from exc
 
 
 def map_unordered(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -131,3 +132,27 @@ def test_distance_to_base_ranks_ties_toward_model_md_defaults():
     assert space.distance_to_base({"tau_D": 0.9, "direction": "out"}) == pytest.approx(0.4 / 1.4)
     assert space.distance_to_base({"tau_D": 0.5, "direction": "both"}) == pytest.approx(1.0)
     assert space.distance_to_base({"tau_D": 0.5, "direction": "out"}) == 0.0
+
+
+def test_day_blocks_cover_the_days_in_order():
+    from harness.tuning._tune import day_blocks
+
+    assert day_blocks((31, 32, 33, 34, 35), 2) == [(31, 32), (33, 34, 35)]
+    assert day_blocks((1, 2, 3), 3) == [(1,), (2,), (3,)]
+
+
+def test_paired_difference_and_cross_validation_are_reported(tiny: Path, capsys):
+    code = main(["tune", str(tiny), "--out", "out", "--trials", "6", "--batch-size", "3",
+                 "--workers", "2", "--cv", "2", "--study", "cv", "--no-progress"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "held-out root_cause_f1: tuned − default = " in out and "2-fold cross-validation" in out
+    summary = json.loads(Path("out/tune.json").read_text())
+    diff = summary["held_out_difference"]["root_cause.f1"]
+    rows = {(r["params"], r["days"]): r for r in summary["comparison"]}
+    assert diff["a"] == rows["tuned", "held-out"]["root_cause_f1"]
+    assert diff["difference"] == pytest.approx(diff["a"] - diff["b"])
+    assert diff["ci95"] is None or diff["ci95"][0] <= diff["difference"] <= diff["ci95"][1]
+    cv = summary["cv"]
+    assert cv["k"] == 2 and [f["held_out_days"] for f in cv["folds"]] == [[5, 6], [7, 8]]
+    assert summary["too_small_to_tell"]  # four tiny days: too few culprits to tell
