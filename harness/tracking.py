@@ -235,12 +235,18 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def finite_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The finite numbers of a nested mapping as flat ``a.b`` keys (NaN, lists, text left out)."""
-    return {
-        k: float(v)
-        for k, v in flatten(metrics).items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    }
+    """The finite numbers of a nested mapping as flat ``a.b`` keys; an interval ``[low, high]``
+    becomes ``a.b.low`` and ``a.b.high`` (NaN, other lists, text left out)."""
+    out = {}
+    for key, value in flatten(metrics).items():
+        if isinstance(value, (list, tuple)) and key.endswith("ci95") and len(value) == 2:
+            items = [(f"{key}.low", value[0]), (f"{key}.high", value[1])]
+        else:
+            items = [(key, value)]
+        for name, v in items:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                out[name] = float(v)
+    return out
 
 
 def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
