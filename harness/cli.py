@@ -225,14 +225,22 @@ def stress(**kw: Any) -> int:
 
 @command(cli)
 @click.argument("source")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="where to write the report [default: the run folder]")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="where to write the report [default: the run folder]",
+)
+@click.option(
+    "--worker", metavar="ID", help="also the evidence pages of every shift this worker worked"
+)
+@cache_option
 @timeout_option
 def report(**kw: Any) -> int:
     """(Re)build the HTML report of a run from its folder or its MLflow run id (SOURCE)."""
     from harness.reporting import rebuild_report
 
-    path = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"])
+    path = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"],
+                          worker=kw["worker"], cache_dir=kw["cache"])  # fmt: skip
     click.echo(f"report: {path}")
     return 0
 

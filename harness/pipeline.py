@@ -309,6 +309,34 @@ def score_posts_task(
     return out
 
 
+def worker_evidence_of(
+    scenario: sim.Scenario,
+    store_root: str,
+    params: core.ModelParams,
+    worker: str,
+    shifts: Iterable[tuple[int, str, int]],
+    source: WorkerSource = signal_workers,
+) -> list[dict[str, Any]]:
+    """The evidence of ``worker`` on the given ``(day, shift, post)`` shifts (flagged or not),
+    recomputed in this process from the stored records and the fidelity's source."""
+    store = sim.HistoryStore(store_root)
+    wanted = set(shifts)
+    out = []
+    for post in sorted({p for _, _, p in wanted}):
+        days = sorted({d for d, _, p in wanted if p == post})
+        for day, shift, database in post_databases(scenario, store, post, params, days):
+            if (day, shift, post) not in wanted:
+                continue
+            for w in source(scenario, post=post, day=day, shift=shift):
+                if w.record.worker == worker:
+                    out.append(
+                        worker_evidence(database.stats(), w.record, database.records(), params,
+                                        day=day, shift=shift, rate_hz=scenario.shifts.rate_hz,
+                                        database_days=database.span)
+                    )  # fmt: skip
+    return sorted(out, key=lambda e: (e["day"], scenario.shift_names.index(e["shift"])))
+
+
 def _stack(arrays: list[np.ndarray], empty: tuple[int, ...], dtype: type) -> np.ndarray:
     return np.stack(arrays) if arrays else np.zeros(empty, dtype=dtype)
 

@@ -217,8 +217,12 @@ def write_report(
     for name, data in pngs.items():
         (folder / name).write_bytes(data)
     days = sorted({rec["day"] for rec in results["shifts"]})
+    pages = {}
+    for e in evidence or ():
+        pages.setdefault(e["worker"], decision_name(e["day"], e["shift"], e["worker"]))
     page = ENV.get_template("report.html.j2").render(
         r=results,
+        pages=pages,
         graders_line=_graders_line(results),
         evaluated_days=len(days),
         headline=headline(results["metrics"]),

@@ -7,10 +7,61 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from harness import outputs, preflight
 from harness._errors import HarnessError
-from harness.report import EVIDENCE, write_report
+from harness.report import EVIDENCE, decision_name, write_report
 from harness.settings import connect_timeout
+
+
+class _Post(pydantic.BaseModel):
+    post: int
+    level: int
+    true_level: int
+    D: float
+    true_D: float
+    hazard: bool
+    set: list[int]
+    faults: list[str]
+    culprits: list[str]
+
+
+class _Worker(pydantic.BaseModel):
+    worker: str
+    post: int
+    Z: float
+    Y: float | None
+    management: bool
+    training: bool
+    checked: bool
+
+
+class _Cause(pydantic.BaseModel):
+    hazard_post: int
+    post: int
+    worker: str
+    reasons: list[str]
+
+
+class _Shift(pydantic.BaseModel):
+    day: int
+    shift: str
+    posts: list[_Post]
+    workers: list[_Worker]
+    root_causes: list[_Cause]
+    equipment_causes: list[int]
+
+
+class _Results(pydantic.BaseModel):
+    """The parts of ``results.json`` the report reads, typed (extra keys are allowed)."""
+
+    scenario: str
+    seed: int
+    fidelity: str
+    params: dict[str, Any]
+    shifts: list[_Shift]
+    metrics: dict[str, Any]
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -21,14 +72,31 @@ def read_results(path: Path) -> dict[str, Any]:
         raise HarnessError(f"cannot read {str(path)!r}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{str(path)!r} is not valid JSON: {exc}") from None
-    missing = [k for k in ("scenario", "params", "shifts", "metrics") if k not in results]
-    if not isinstance(results, dict) or missing:
-        raise HarnessError(f"{str(path)!r} is not a results.json of hazard-harness (no {missing})")
+    try:
+        _Results.model_validate(results)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HarnessError(
+            f"{str(path)!r} is not a results.json of hazard-harness: {where}: {first['msg']}"
+            f" ({exc.error_count()} problem(s))"
+        ) from None
     return results
 
 
-def rebuild_report(source: str, *, out: Path | None = None, timeout: float | None = None) -> Path:
-    """Rebuild plots and ``report.html`` from ``results.json`` in a folder or an MLflow run."""
+def rebuild_report(
+    source: str,
+    *,
+    out: Path | None = None,
+    timeout: float | None = None,
+    worker: str | None = None,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Rebuild plots and ``report.html`` from ``results.json`` in a folder or an MLflow run.
+
+    With ``worker``, also the evidence pages of every shift that worker worked, recomputed
+    from the run's scenario, parameters and the cached records (rebuilt if missing).
+    """
     folder = Path(source)
     if folder.is_dir():
         results_path = folder / outputs.RESULTS
@@ -47,5 +115,53 @@ def rebuild_report(source: str, *, out: Path | None = None, timeout: float | Non
     results = read_results(results_path)
     target.mkdir(parents=True, exist_ok=True)
     evidence_path = results_path.with_name(EVIDENCE)
-    evidence = json.loads(evidence_path.read_text()) if evidence_path.is_file() else None
-    return write_report(results, target, evidence)
+    evidence = json.loads(evidence_path.read_text()) if evidence_path.is_file() else []
+    if worker is not None:
+        scenario_path = results_path.with_name("scenario.yaml")
+        if not scenario_path.is_file() and not folder.is_dir():
+            from harness.tracking import download_artifact
+
+            scenario_path = download_artifact(source, "scenario.yaml", results_path.parent)
+        evidence = _merge(evidence, evidence_for(results, scenario_path, worker, cache_dir))
+    path = write_report(results, target, evidence)
+    if worker is not None:
+        shown = [decision_name(e["day"], e["shift"], e["worker"]) for e in evidence
+                 if e["worker"] == worker]  # fmt: skip
+        return target / shown[0]
+    return path
+
+
+def evidence_for(
+    results: dict[str, Any], scenario_path: Path, worker: str, cache_dir: Path | None
+) -> list[dict[str, Any]]:
+    """The evidence of ``worker`` on every shift of the run it worked (see the pipeline)."""
+    import core
+    import sim
+    from harness.inputs import load_scenario_file
+    from harness.pipeline import records_key, stored_days, worker_evidence_of
+    from harness.settings import cache_dir as resolve_cache
+    from harness.sources import make_source
+
+    shifts = [(rec["day"], rec["shift"], w["post"]) for rec in results["shifts"]
+              for w in rec["workers"] if w["worker"] == worker]  # fmt: skip
+    if not shifts:
+        known = sorted({w["worker"] for rec in results["shifts"] for w in rec["workers"]})
+        raise HarnessError(f"--worker {worker!r} worked no shift of this run; workers: {known}")
+    if not scenario_path.is_file():
+        raise HarnessError(f"{str(scenario_path)!r} is missing: --worker needs the run's scenario")
+    scenario = load_scenario_file(scenario_path).model_copy(
+        update={"fidelity": results["fidelity"]}
+    )
+    params = core.ModelParams.from_dict(results["params"])
+    root = resolve_cache(cache_dir) / "history" / records_key(scenario)
+    store = sim.HistoryStore(root)
+    sim.build_history(scenario, store, posts=sorted({p for *_, p in shifts}),
+                      days=stored_days(scenario))  # fmt: skip
+    source = make_source(scenario.fidelity, weights=str(results.get("keypoint_weights", "")),
+                         alpha=params.alpha)  # fmt: skip
+    return worker_evidence_of(scenario, str(root), params, worker, shifts, source)
+
+
+def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = {(e["day"], e["shift"], e["worker"]) for e in new}
+    return [e for e in old if (e["day"], e["shift"], e["worker"]) not in keys] + new
