@@ -245,3 +245,28 @@ def test_defaults_are_shown_in_help(capsys):
     assert main(["stress", "--help"]) == 0
     text = capsys.readouterr().out
     assert "[default: 28800;" in text and "HAZARD_HARNESS_CACHE" in text
+
+
+def test_a_piped_run_prints_no_progress_frames_and_no_library_notices(tmp_path):
+    import os
+
+    from tests.harness.conftest import TINY
+
+    scenario = write_yaml(tmp_path / "tiny.yaml", TINY)
+    env = {**os.environ, "PYTHONPATH": str(REPO),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "HAZARD_HARNESS_CACHE": str(tmp_path / "cache")}  # fmt: skip
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", "out",
+         "--workers", "1", "--graders", "truth"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = done.stdout + done.stderr
+    assert "\r" not in console and done.stderr == ""
+    for notice in ("Token authentication", "View run", "INFO", "WARNING", "alembic"):
+        assert notice not in console
+    assert console.splitlines()[0].startswith("root-cause F1")
+    log = (tmp_path / "out" / "harness.log").read_text()
+    assert "Token authentication" in log  # Ray's notice went to the run's log file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,22 @@ def test_report_worker_recomputes_any_workers_evidence(tmp_path, tiny_yaml):
         row = next(w for s in results["shifts"] if (s["day"], s["shift"]) == (e["day"], e["shift"])
                    for w in s["workers"] if w["worker"] == e["worker"])  # fmt: skip
         assert e["Z"] == pytest.approx(row["Z"]) and (e["Y"] is None) == (row["Y"] is None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Chromium (apt-get install chromium)"
+)
+def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    demo = repo / "experiments/scenarios/demo.yaml"
+    assert main(["run", str(demo), "--out", "run", "--workers", "2", "--no-progress",
+                 "--graders", "truth"]) == 0  # fmt: skip
+    script = repo / "experiments/check_report_in_browser.py"
+    done = subprocess.run([sys.executable, str(script), "run", "--out", "screens"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert Path("screens/decision.png").stat().st_size > 10_000
