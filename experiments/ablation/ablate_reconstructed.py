@@ -1,9 +1,11 @@
 """Ablation of MODEL.md's reconstructed formulas: each option side by side, one table.
 
 One factor at a time from MODEL.md's defaults: ``direction`` (out / both), ``lam`` (weight of
-G in P), ``eps`` (proficiency ratio offset) and ``rho_min`` (reliability floor of Y's seconds),
-on every evaluated day of every scenario given. Features are computed once per scenario on
-Ray; each option is a cheap re-decision (Y is rescored on Ray for new ``eps``/``rho_min``).
+G in P), ``eps`` (proficiency ratio offset), ``rho_min`` (reliability floor of Y's seconds),
+and the post database's ``history_pool`` (post / post_shift) and ``history_window_days``, on
+every evaluated day of every scenario given, each figure with its 95 % day-bootstrap
+interval. Features are computed once per scenario on Ray; each option is a re-decision (Z and
+Y are rescored on Ray for a new database or ``eps``/``rho_min``).
 Writes ``ablation.csv`` and logs it to MLflow (experiment
 ``hazard-harness/ablation``). The forms of Z and Y are not options of ``core`` yet, so they
 are not ablated here.
@@ -22,10 +24,11 @@ import pandas as pd
 import core
 from harness import graders
 from harness.execution import ray_session
+from harness.metrics import interval, run_metrics
 from harness.settings import cache_dir
 from harness.tracking import log_artifacts, log_metrics, tracked_run
-from harness.tuning import build_features, evaluate
-from harness.tuning._features import y_key
+from harness.tuning import build_features
+from harness.tuning._features import score_key, shift_records
 from sim import load_scenario
 
 
@@ -43,6 +46,8 @@ class Config:
             "lam": (0.0, 0.25, 0.5, 0.75, 1.0),
             "eps": (0.25, 1.0, 4.0),
             "rho_min": (0.0, 0.3, 0.6),
+            "history_pool": ("post", "post_shift"),
+            "history_window_days": (10, 30, 60),
         }
     )
     """Values per reconstructed choice (the others stay at MODEL.md's defaults)."""
@@ -68,16 +73,23 @@ def main() -> None:
             for name, values in cfg.options.items():
                 for value in values:
                     params = core.ModelParams(**{name: value})
-                    Y = cache.get([y_key(params)])[y_key(params)]
-                    m = evaluate(features, params, Y)
+                    scores = cache.get([score_key(params)])[score_key(params)]
+                    m = run_metrics(
+                        shift_records(features, params, scores),
+                        tau_D=params.tau_D,
+                        seed=scenario.seed,
+                    )
                     rows.append({
                         "scenario": scenario.name, "option": name, "value": str(value),
                         "default": value == getattr(core.ModelParams(), name),
                         "root_cause_f1": m["root_cause"]["f1"],
+                        "root_cause_f1_ci95": interval(m, "root_cause.f1"),
                         "root_cause_precision": m["root_cause"]["precision"],
                         "root_cause_recall": m["root_cause"]["recall"],
                         "management_auc": m["management"]["auc"],
+                        "management_auc_ci95": interval(m, "management.auc"),
                         "training_auc": m["training"]["auc"],
+                        "training_auc_ci95": interval(m, "training.auc"),
                     })  # fmt: skip
 
     table = pd.DataFrame(rows)
