@@ -39,6 +39,18 @@ TINY: dict[str, Any] = {
 }
 
 
+TUNE_TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 3,
+    "line": {"posts": 3},
+    "shifts": {"per_day": 1, "length_s": 900, "breaks": [[450, 500]]},
+    "days": {"history": 4, "evaluate": 4},
+    "workers": {"cast": [{"post": 2, "profile": "wanderer"}, {"post": 3, "profile": "novice"}]},
+    "equipment": {"fault_rate": 0.3},
+}
+"""A one-shift line with four evaluated days: small enough for studies in tests."""
+
+
 def tiny_scenario(**changes: Any) -> dict[str, Any]:
     """A deep copy of the tiny scenario with top-level sections replaced."""
     data = copy.deepcopy(TINY)
@@ -54,6 +66,12 @@ def write_yaml(path: Path, data: Any) -> Path:
 @pytest.fixture
 def tiny_yaml(tmp_path: Path) -> Path:
     return write_yaml(tmp_path / "tiny.yaml", TINY)
+
+
+@pytest.fixture
+def tune_yaml(tmp_path: Path) -> Path:
+    """:data:`TUNE_TINY` in the test's working folder."""
+    return write_yaml(tmp_path / "tiny.yaml", TUNE_TINY)
 
 
 @pytest.fixture(autouse=True)

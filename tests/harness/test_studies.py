@@ -7,7 +7,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-import yaml
 
 from harness import studies
 from harness._errors import HarnessError
@@ -111,25 +110,7 @@ def test_complete_trials_count_not_failed_ones(tmp_path):
     assert studies.count(study, studies.FAIL) >= 4
 
 
-TINY = {
-    "name": "tiny",
-    "seed": 3,
-    "line": {"posts": 3},
-    "shifts": {"per_day": 1, "length_s": 900, "breaks": [[450, 500]]},
-    "days": {"history": 4, "evaluate": 4},
-    "workers": {"cast": [{"post": 2, "profile": "wanderer"}, {"post": 3, "profile": "novice"}]},
-    "equipment": {"fault_rate": 0.3},
-}
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
-    return path
-
-
-def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tiny, tmp_path):
+def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml, tmp_path):
     from harness.tracking import log_child_runs, tracked_run
     from harness.tuning import make_tune_config
 
@@ -138,15 +119,15 @@ def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tiny, tmp_
     ) as run_id:
         log_child_runs([("trial-0", {"a": 1}, {"f": 0.5}, "FINISHED")], parent_run_id=run_id)
     with pytest.raises(HarnessError, match=r"logged 1 trials of study 'x', but .* holds no"):
-        make_tune_config(tiny, "out", study_name="x", workers=1)
+        make_tune_config(tune_yaml, "out", study_name="x", workers=1)
 
 
 @pytest.mark.slow
-def test_an_interrupted_study_loses_no_trial_in_mlflow(tiny, monkeypatch):
+def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
     from harness.tuning import make_tune_config, tune
 
     def config():
-        return make_tune_config(tiny, "out", n_trials=8, study_name="cut", batch_size=4,
+        return make_tune_config(tune_yaml, "out", n_trials=8, study_name="cut", batch_size=4,
                                 workers=2, progress=False)  # fmt: skip
 
     monkeypatch.setenv(ENV_FAULT, "trials:SIGTERM")  # after the first batch is logged

@@ -16,27 +16,13 @@ from harness.inputs import load_params
 from harness.run import make_config
 from harness.studies import open_storage
 from harness.tuning import make_tune_config, tune
-
-TINY = {
-    "name": "tiny",
-    "seed": 3,
-    "line": {"posts": 3},
-    "shifts": {"per_day": 1, "length_s": 900, "breaks": [[450, 500]]},
-    "days": {"history": 4, "evaluate": 4},
-    "workers": {"cast": [{"post": 2, "profile": "wanderer"}, {"post": 3, "profile": "novice"}]},
-    "equipment": {"fault_rate": 0.3},
-}
+from tests.harness.conftest import TUNE_TINY
 
 
 @pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The tiny scenario's YAML in a fresh working folder with its own MLflow and cache."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("HAZARD_HARNESS_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
-    return path
+def tiny(tune_yaml: Path) -> Path:
+    """The tiny tuning scenario in a fresh working folder with its own MLflow and cache."""
+    return tune_yaml
 
 
 def _config(scenario: Path, out: str, **kwargs):
@@ -110,7 +96,7 @@ def test_bad_input_is_rejected_before_any_work(tiny: Path, kwargs, message):
 
 def test_too_few_evaluated_days(tmp_path: Path):
     path = tmp_path / "one-day.yaml"
-    path.write_text(yaml.safe_dump({**TINY, "days": {"history": 2, "evaluate": 1}}))
+    path.write_text(yaml.safe_dump({**TUNE_TINY, "days": {"history": 2, "evaluate": 1}}))
     with pytest.raises(HarnessError, match=">= 2 evaluated days"):
         _config(path, tmp_path / "out")
 
