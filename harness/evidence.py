@@ -49,10 +49,28 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
     return float(np.quantile(kept, q)) if kept.size else None
 
 
+def database_scores(
+    stats: core.HistoryStats, database: tuple[np.ndarray, np.ndarray], params: core.ModelParams
+) -> dict[str, Any]:
+    """Z and Y of the database's own records against the database, and their quantiles: the
+    post's distribution a worker-shift is shown against (one per database, shared by its
+    flagged workers)."""
+    history_z = core.onpost_state_batch(stats, database[0])
+    history_y = core.proficiency_batch(stats, database[1], params)
+    return {
+        "Z": history_z.tolist(),
+        "Y": [None if math.isnan(v) else float(v) for v in history_y],
+        "Z_median": _quantile(history_z, 0.5),
+        "Z_p90": _quantile(history_z, 0.9),
+        "Y_median": _quantile(history_y, 0.5),
+        "Y_p10": _quantile(history_y, 0.1),
+    }
+
+
 def worker_evidence(
     stats: core.HistoryStats,
     record: core.WorkerShift,
-    database: tuple[np.ndarray, np.ndarray],
+    history: dict[str, Any],
     params: core.ModelParams,
     *,
     day: int,
@@ -65,7 +83,7 @@ def worker_evidence(
     Args:
         stats: the post's database statistics for this shift.
         record: the worker's measured positions and speeds.
-        database: the ``(m, T)`` positions and ``(m, T, 14)`` speeds of the database records.
+        history: :func:`database_scores` of the same database.
         params: the run's model parameters.
         database_days: first and last day of the database.
     """
@@ -75,8 +93,6 @@ def worker_evidence(
     keep, qbar, variance = core.proficiency_seconds(stats, record.speeds, params)
     weight = stats.rho * (positions != stats.standard)
     width = max(1, round(BIN_S * rate_hz))
-    history_z = core.onpost_state_batch(stats, database[0])
-    history_y = core.proficiency_batch(stats, database[1], params)
     return {
         "worker": record.worker,
         "post": record.post,
@@ -101,14 +117,7 @@ def worker_evidence(
             "var": _binned(variance, width, "mean"),
         },
         "dwell_s": (np.bincount(positions, minlength=stats.n_posts + 1) / rate_hz).tolist(),
-        "history": {
-            "Z": history_z.tolist(),
-            "Y": [None if math.isnan(v) else float(v) for v in history_y],
-            "Z_median": _quantile(history_z, 0.5),
-            "Z_p90": _quantile(history_z, 0.9),
-            "Y_median": _quantile(history_y, 0.5),
-            "Y_p10": _quantile(history_y, 0.1),
-        },
+        "history": history,
         "database": {
             "records": int(stats.m),
             "days": list(database_days),

@@ -33,7 +33,7 @@ import numpy as np
 import core
 import sim
 from harness import interrupts
-from harness.evidence import worker_evidence
+from harness.evidence import database_scores, worker_evidence
 from harness.execution import map_unordered, put
 from harness.sources import WorkerSource, signal_workers
 
@@ -153,6 +153,13 @@ class Database:
     days: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _window: core.HistoryWindow | None = None
     _stats: core.HistoryStats | None = None
+    _scores: dict[str, Any] | None = None
+
+    def scores(self, params: core.ModelParams) -> dict[str, Any]:
+        """The held records' own Z and Y against the statistics (once per slide)."""
+        if self._scores is None:
+            self._scores = database_scores(self.stats(), self.records(), params)
+        return self._scores
 
     def slide_to(self, day: int) -> None:
         """Hold the records of days ``max(1, day − W) .. day − 1``."""
@@ -163,7 +170,7 @@ class Database:
                 self._window.remove(positions, speeds)
         for new in sorted(target - set(self.days)):
             self.days[new] = self._read(new)
-        self._stats = None
+        self._stats = self._scores = None
 
     def _read(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         parts = [self.store.read(post=self.post, shift=s, days=[day]) for s in self.shifts]
@@ -287,7 +294,7 @@ def score_posts_task(
                 w for k, w in enumerate(workers) if z[k] > params.tau_Z or y[k] < params.tau_Y
             ]
             evidence = tuple(
-                worker_evidence(stats, w.record, database.records(), params, day=day,
+                worker_evidence(stats, w.record, database.scores(params), params, day=day,
                                 shift=shift, rate_hz=rate, database_days=database.span)
                 for w in flagged
             )  # fmt: skip
@@ -330,8 +337,9 @@ def worker_evidence_of(
             for w in source(scenario, post=post, day=day, shift=shift):
                 if w.record.worker == worker:
                     out.append(
-                        worker_evidence(database.stats(), w.record, database.records(), params,
-                                        day=day, shift=shift, rate_hz=scenario.shifts.rate_hz,
+                        worker_evidence(database.stats(), w.record, database.scores(params),
+                                        params, day=day, shift=shift,
+                                        rate_hz=scenario.shifts.rate_hz,
                                         database_days=database.span)
                     )  # fmt: skip
     return sorted(out, key=lambda e: (e["day"], scenario.shift_names.index(e["shift"])))
