@@ -45,7 +45,7 @@ overhead stays small."""
 
 @dataclass(frozen=True)
 class WorkerRow:
-    """One worker-shift's scores and ground truth."""
+    """One worker-shift's scores, the roster's facts and the ground truth (effective traits)."""
 
     worker: str
     post: int
@@ -54,6 +54,8 @@ class WorkerRow:
     profile: str
     needs_management: bool
     needs_training: bool
+    spec: sim.WorkerSpec | None = None
+    """The worker's effective and plateau traits, experience at the post, floater status."""
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ def score_posts_task(
                     profile=w.profile,
                     needs_management=w.needs_management,
                     needs_training=w.needs_training,
+                    spec=w.spec,
                 )
                 for k, w in enumerate(workers)
             )
@@ -513,6 +516,21 @@ def decide_shifts(
     ]
 
 
+def _roster_facts(spec: sim.WorkerSpec | None) -> dict[str, Any]:
+    """What ``results.json`` says of who worked: the roster's facts and the effective traits."""
+    if spec is None:
+        return {}
+    return {
+        "skill": spec.skill,
+        "offpost_rate": spec.offpost_rate,
+        "plateau_skill": spec.plateau_skill,
+        "plateau_offpost_rate": spec.plateau_offpost_rate,
+        "days_at_post": spec.days_at_post,
+        "floater": spec.floater,
+        "covering": spec.covering,
+    }
+
+
 def _shift_record(
     day: int,
     shift: str,
@@ -554,6 +572,7 @@ def _shift_record(
                 "profile": truth[d.worker].profile,
                 "needs_management": truth[d.worker].needs_management,
                 "needs_training": truth[d.worker].needs_training,
+                **_roster_facts(truth[d.worker].spec),
             }
             for d in table.workers
         ],

@@ -9,7 +9,8 @@ from sim.line import ShiftOutcome, simulate_shift
 from sim.registry import FAULT_KINDS, PROFILES
 from sim.scenario import Scenario, load_scenario
 from sim.store import HistoryStore, build_history
-from sim.workers import SimWorker, WorkerSummary, simulate_workers
+from sim.workers import SimWorker, WorkerSpec, WorkerSummary, simulate_workers
+from sim.workforce import Roster, roster
 
 __all__ = [
     "CAMERA_SIZE",
@@ -18,16 +19,19 @@ __all__ = [
     "Fault",
     "HistoryStore",
     "PostState",
+    "Roster",
     "Scenario",
     "ScenarioError",
     "ShiftOutcome",
     "SimError",
     "SimWorker",
     "StoreError",
+    "WorkerSpec",
     "WorkerSummary",
     "build_history",
     "environment_level",
     "load_scenario",
+    "roster",
     "simulate_post_states",
     "simulate_shift",
     "simulate_workers",

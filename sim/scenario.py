@@ -37,6 +37,12 @@ MAX_DAYS = 3_650
 """Most days of history or evaluation (ten years)."""
 MAX_FAULT_RATE = 100.0
 """Highest mean number of random faults per post-shift."""
+MAX_PER_POST = 100
+"""Most workers per post and shift."""
+MAX_FLOATERS = 1_000
+"""Most floaters."""
+ROTATION_MODES: tuple[str, ...] = ("swap_shifts", "next_post")
+"""How crews rotate (``workers.rotation.mode``)."""
 
 _CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 PostId = Annotated[int, Field(ge=1)]
@@ -83,12 +89,22 @@ class Days(_Model):
     evaluate: Annotated[int, Field(ge=0, le=MAX_DAYS)] = 3
 
 
+PersonName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.@-]+$")]
+"""A person's id: letters, digits and ``_ . @ -`` (it names files and report pages)."""
+
+
 class CastEntry(_Model):
-    """A worker that differs from normal: a profile, explicit traits, or both (traits win)."""
+    """A worker that differs from normal: a profile, explicit traits, or both (traits win).
+
+    With ``from_day`` > 1 it is a new person who takes the slot from that day (the slot's
+    earlier person leaves); ``name`` is the person's id (default ``p<post>-<shift>-<slot>``,
+    with ``@d<from_day>`` for a newcomer).
+    """
 
     post: PostId
     shift: ShiftName = "day"
     slot: Annotated[int, Field(ge=1)] = 1
+    name: PersonName | None = None
     profile: str | None = None
     offpost_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
     skill: Annotated[float, Field(gt=0.0, le=3.0)] | None = None
@@ -108,10 +124,48 @@ class CastEntry(_Model):
         return self
 
 
-class Workers(_Model):
-    """Workers per post and the cast of those that differ from normal."""
+class Rotation(_Model):
+    """Crews change places every ``every_days`` days (day 1 is the first of a period)."""
 
-    per_post: Annotated[int, Field(ge=1)] = 1
+    every_days: Annotated[int, Field(ge=1, le=MAX_DAYS)]
+    mode: str
+    """``swap_shifts``: the day and night crews swap; ``next_post``: everyone moves one post
+    down the line (the last to the first)."""
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in ROTATION_MODES:
+            raise ValueError(
+                f"expected one of {list(ROTATION_MODES)}, got {value!r}"
+                f"{suggest(value, ROTATION_MODES)}"
+            )
+        return value
+
+
+class Fatigue(_Model):
+    """Fraction of work speed lost by the end of each shift type (linear over the shift)."""
+
+    day: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    night: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class Workers(_Model):
+    """The workforce: crews per post and shift, floaters, absences, rotation, learning,
+    fatigue, day-to-day variation, and the cast of those that differ from normal
+    (``sim.workforce``)."""
+
+    per_post: Annotated[int, Field(ge=1, le=MAX_PER_POST)] = 1
+    floaters: Annotated[int, Field(ge=0, le=MAX_FLOATERS)] = 0
+    """Spare workers who cover absences at any post."""
+    absence_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    """Probability that a crew member is absent on a day."""
+    rotation: Rotation | None = None
+    learning_days: Annotated[float, Field(ge=0.0, le=MAX_DAYS)] = 0.0
+    """Time constant (days worked at a post) of learning it; 0: no learning."""
+    fatigue: Fatigue = Fatigue()
+    variation: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """Standard deviation of each person's day-to-day relative trait variation."""
     cast: list[CastEntry] = []
 
 
@@ -237,6 +291,7 @@ class Scenario(_Model):
                 if day > total_days:
                     key = "day" if hasattr(entry, "day") else "from_day"
                     _fail(f"{path}.{key}", f"a day in 1..{total_days}", day)
+        names: dict[str, int] = {}
         for k, entry in enumerate(self.workers.cast):
             if entry.slot > self.workers.per_post:
                 _fail(
@@ -244,6 +299,21 @@ class Scenario(_Model):
                     f"a slot in 1..{self.workers.per_post} (workers.per_post)",
                     entry.slot,
                 )
+            if entry.name is not None:
+                if entry.name in names:
+                    _fail(f"workers.cast[{k}].name", f"a name not used by workers.cast"
+                          f"[{names[entry.name]}] (one person, one entry)", entry.name)  # fmt: skip
+                if re.fullmatch(r"f\d+", entry.name):
+                    _fail(f"workers.cast[{k}].name", "a name other than f<number> "
+                          "(floaters' ids)", entry.name)  # fmt: skip
+                names[entry.name] = k
+        rotation = self.workers.rotation
+        if rotation is not None and rotation.mode == "swap_shifts" and self.shifts.per_day < 2:
+            expected = "next_post on a line with one shift a day (no night crew to swap with)"
+            _fail("workers.rotation.mode", expected, rotation.mode)
+        if self.workers.fatigue.night and self.shifts.per_day < 2:
+            _fail("workers.fatigue.night", "0 on a line with one shift a day (shifts.per_day = 1)",
+                  self.workers.fatigue.night)  # fmt: skip
         return self
 
     @property

@@ -45,12 +45,24 @@ class HistoryStore:
             raise StoreError(f"`shift` must be a shift name like 'day', got {shift!r}")
         return self.root / f"post={post}" / f"shift={shift}"
 
-    def write(self, *, post: int, shift: str, day: int, records: Sequence[WorkerShift]) -> None:
-        """Store one post-shift's records atomically (replacing that day's file if any)."""
+    def write(
+        self,
+        *,
+        post: int,
+        shift: str,
+        day: int,
+        records: Sequence[WorkerShift],
+        samples: int | None = None,
+    ) -> None:
+        """Store one post-shift's records atomically (replacing that day's file if any).
+
+        A post-shift nobody worked (absences) is stored as a file without records; then
+        ``samples`` (T) must be given.
+        """
         folder = self._folder(post, shift)
-        if not records:
-            raise StoreError(f"post {post}: `records` must not be empty for day {day}")
-        n = int(np.asarray(records[0].positions).shape[0])
+        if not records and not samples:
+            raise StoreError(f"post {post}: `samples` is needed to store day {day} without records")
+        n = int(np.asarray(records[0].positions).shape[0]) if records else int(samples or 0)
         for r in records:
             if r.post != post or np.shape(r.positions) != (n,):
                 raise StoreError(
@@ -58,9 +70,12 @@ class HistoryStore:
                 )
             if np.shape(r.speeds) != (n, N_KEYPOINTS):
                 raise StoreError(f"post {post}: record {r.worker!r} speeds must be ({n}, 14)")
-        positions = np.concatenate([np.asarray(r.positions, dtype=np.int16) for r in records])
+        positions = np.concatenate(
+            [np.zeros(0, np.int16)] + [np.asarray(r.positions, dtype=np.int16) for r in records]
+        )
         speeds = np.concatenate(
-            [np.asarray(r.speeds, dtype=np.float32).reshape(-1) for r in records]
+            [np.zeros(0, np.float32)]
+            + [np.asarray(r.speeds, dtype=np.float32).reshape(-1) for r in records]
         )
         table = pa.table(
             {
@@ -96,6 +111,8 @@ class HistoryStore:
     def read(self, *, post: int, shift: str, days: Iterable[int] | None = None) -> PostHistory:
         """The post's history for a shift type, records sorted by (day, worker).
 
+        Days nobody worked hold no records; with none at all the arrays have 0 rows.
+
         Raises:
             StoreError: no such partition, a missing day, or an unreadable file.
         """
@@ -104,16 +121,22 @@ class HistoryStore:
         if not wanted:
             raise StoreError(f"post {post}: no history for shift {shift!r} in {str(folder)!r}")
         rows: list[tuple[int, str, np.ndarray, np.ndarray]] = []
+        lengths = set()
         for day in wanted:
-            rows.extend(_read_file(folder / f"day={day}.parquet", post))
-        lengths = {r[2].shape[0] for r in rows}
+            n, found = _read_file(folder / f"day={day}.parquet", post)
+            lengths.add(n)
+            rows.extend(found)
         if len(lengths) > 1:
             raise StoreError(f"post {post}: records of different lengths {sorted(lengths)}")
         rows.sort(key=lambda r: (r[0], r[1]))
+        (n,) = lengths
+        if not rows:
+            return PostHistory(
+                np.zeros((0, n), np.int16), np.zeros((0, n, N_KEYPOINTS), np.float32)
+            )
         return PostHistory(
             positions=np.stack([r[2] for r in rows]), speeds=np.stack([r[3] for r in rows])
         )
-
 
     def damaged(self, *, post: int, shift: str) -> list[int]:
         """Days of the post and shift whose file fails to read (bad checksum, truncated)."""
@@ -131,8 +154,8 @@ class HistoryStore:
         (self._folder(post, shift) / f"day={day}.parquet").unlink(missing_ok=True)
 
 
-def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
-    """Rows ``(day, worker, positions, speeds)`` of one day file."""
+def _read_file(path: Path, post: int) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
+    """T and the rows ``(day, worker, positions, speeds)`` of one day file."""
     if not path.is_file():
         raise StoreError(f"post {post}: history file {str(path)!r} does not exist")
     try:
@@ -147,7 +170,7 @@ def _read_file(path: Path, post: int) -> list[tuple[int, str, np.ndarray, np.nda
     m = len(workers)
     positions = positions.reshape(m, n)
     speeds = speeds.reshape(m, n, N_KEYPOINTS)
-    return [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]
+    return n, [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]
 
 
 def build_history(
@@ -180,6 +203,7 @@ def build_history(
             for day in wanted:
                 if day not in done:
                     workers = simulate_workers(scenario, post=post, day=day, shift=shift)
-                    records = [w.record for w in workers]
-                    store.write(post=post, shift=shift, day=day, records=records)
+                    store.write(post=post, shift=shift, day=day,
+                                records=[w.record for w in workers],
+                                samples=scenario.samples_per_shift)  # fmt: skip
     return rebuilt

@@ -38,6 +38,7 @@ import numpy as np
 import simpy
 
 from core import N_KEYPOINTS, WorkerShift
+from sim._errors import ScenarioError
 from sim._seeding import stream
 from sim.layout import (
     AISLE_SPOT_PX,
@@ -49,8 +50,8 @@ from sim.layout import (
     WORK_SPOT_PX,
     walk_seconds,
 )
-from sim.registry import PROFILES
 from sim.scenario import Scenario
+from sim.workforce import Assignment, Roster, roster
 
 MANAGEMENT_RATE = 0.10
 """A worker with ``offpost_rate`` at or above this truly needs management."""
@@ -87,43 +88,52 @@ WORK, IDLE, WALK = 0, 1, 2
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """Who works a slot on a day: id and traits (profile ``"custom"`` for explicit traits)."""
+    """Who works a slot on a shift and how: id, profile and the shift's effective traits."""
 
     worker: str
     profile: str
     offpost_rate: float
     skill: float
+    plateau_offpost_rate: float = 0.0
+    """The person's own off-post rate (before day-to-day variation)."""
+    plateau_skill: float = 1.0
+    """The person's own skill (before learning and variation)."""
+    days_at_post: int = 0
+    """Days the person worked this post before (learning)."""
+    covering: str | None = None
+    """The absent crew member a floater stands in for."""
+    floater: bool = False
+    """A floater (no post of its own)."""
 
 
 def resolve_worker(scenario: Scenario, *, post: int, shift: str, slot: int, day: int) -> WorkerSpec:
-    """The worker of ``(post, shift, slot)`` on ``day`` from the scenario's cast.
+    """Who works ``(post, shift, slot)`` on ``day`` (the roster of ``sim.workforce``), with the
+    shift's effective traits; raises ``ScenarioError`` when the slot is empty that day."""
+    r = roster(scenario)
+    found = [a for a in r.workers_at(post, shift, day) if a.slot == slot]
+    if not found:
+        raise ScenarioError(f"post {post} {shift} slot {slot} has nobody on day {day}")
+    return _spec(r, found[0], day)
 
-    The cast entry with the latest ``from_day`` ≤ ``day`` applies; its id gets ``@d<from_day>``
-    when that is after day 1, so a change of worker is a new id.
-    """
-    entries = [
-        e
-        for e in scenario.workers.cast
-        if (e.post, e.shift, e.slot) == (post, shift, slot) and e.from_day <= day
-    ]
-    base = f"p{post}-{shift}-{slot}"
-    if not entries:
-        normal = PROFILES.get("normal")
-        return WorkerSpec(base, "normal", normal.offpost_rate, normal.skill)
-    entry = max(entries, key=lambda e: e.from_day)
-    traits = PROFILES.get(entry.profile or "normal")
-    explicit = entry.offpost_rate is not None or entry.skill is not None
+
+def _spec(r: Roster, a: Assignment, day: int) -> WorkerSpec:
+    traits = r.effective(a, day)
     return WorkerSpec(
-        worker=base if entry.from_day == 1 else f"{base}@d{entry.from_day}",
-        profile="custom" if explicit else str(entry.profile),
-        offpost_rate=traits.offpost_rate if entry.offpost_rate is None else entry.offpost_rate,
-        skill=traits.skill if entry.skill is None else entry.skill,
+        worker=a.person.id,
+        profile=a.person.profile,
+        offpost_rate=traits.offpost_rate,
+        skill=traits.skill,
+        plateau_offpost_rate=a.person.offpost_rate,
+        plateau_skill=a.person.skill,
+        days_at_post=traits.days_at_post,
+        covering=a.covering,
+        floater=a.person.home is None,
     )
 
 
 @dataclass(frozen=True)
 class WorkerSummary:
-    """What cross-post causes need of one worker-shift.
+    """What cross-post causes need of one worker-shift (traits: the shift's effective ones).
 
     Attributes:
         dwell: true seconds per visited area (0 = aisle, breaks included).
@@ -141,6 +151,8 @@ class WorkerSummary:
     needs_training: bool
     working_s: float
     offpost_s: float
+    spec: WorkerSpec | None = None
+    """Who the worker is and how (plateau traits, experience, floater)."""
 
     @property
     def offpost_fraction(self) -> float:
@@ -150,7 +162,11 @@ class WorkerSummary:
 
 @dataclass(frozen=True)
 class SimWorker:
-    """One simulated worker-shift: what perception gives, plus the ground truth."""
+    """One simulated worker-shift: what perception gives, plus the ground truth.
+
+    ``offpost_rate`` and ``skill`` are the shift's effective traits (the labels follow them);
+    ``spec`` holds the person's plateau traits, experience at the post and floater status.
+    """
 
     record: WorkerShift
     profile: str
@@ -163,6 +179,8 @@ class SimWorker:
     rate_hz: float = 1.0
     working: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     """``(T,)`` True outside scheduled breaks."""
+    spec: WorkerSpec | None = None
+    """Who the worker is and how (see :class:`WorkerSpec`)."""
 
     def summary(self) -> WorkerSummary:
         """The compact summary used for cross-post causes."""
@@ -179,6 +197,7 @@ class SimWorker:
             needs_training=self.needs_training,
             working_s=float(self.working.sum()) / self.rate_hz,
             offpost_s=float(off.sum()) / self.rate_hz,
+            spec=self.spec,
         )
 
 
@@ -324,19 +343,19 @@ def simulate_workers(
     clock = ShiftClock(env, breaks=scenario.shifts.breaks)
     terminal = simpy.Resource(env, capacity=1)
     length_s = scenario.shifts.length_s
-    slots = range(1, scenario.workers.per_post + 1)
+    r = roster(scenario)
     workers = [
         Worker(
             env,
-            spec=resolve_worker(scenario, post=post, shift=shift, slot=slot, day=day),
+            spec=_spec(r, a, day),
             post=post,
             n_posts=scenario.n_posts,
             length_s=length_s,
             clock=clock,
             terminal=terminal,
-            rng=stream(scenario.seed, post, day, shift_index, "workers", slot),
+            rng=stream(scenario.seed, post, day, shift_index, "workers", a.slot),
         )
-        for slot in slots
+        for a in r.workers_at(post, shift, day)
     ]
     env.run(until=length_s)
     rate, n_samples = scenario.shifts.rate_hz, scenario.samples_per_shift
@@ -344,15 +363,26 @@ def simulate_workers(
     working = np.ones(n_samples, dtype=bool)
     for start, end in scenario.shifts.breaks:
         working &= ~((times >= start) & (times < end))
+    fatigue = getattr(scenario.workers.fatigue, shift)
     return [
-        _render(w, times=times, rate=rate, working=working, keypoints=keypoints) for w in workers
+        _render(w, times=times, rate=rate, working=working, keypoints=keypoints, fatigue=fatigue)
+        for w in workers
     ]
 
 
 def _render(
-    worker: Worker, *, times: np.ndarray, rate: float, working: np.ndarray, keypoints: bool
+    worker: Worker,
+    *,
+    times: np.ndarray,
+    rate: float,
+    working: np.ndarray,
+    keypoints: bool,
+    fatigue: float = 0.0,
 ) -> SimWorker:
-    """Fill the per-second arrays of one worker from its state segments."""
+    """Fill the per-second arrays of one worker from its state segments.
+
+    ``fatigue`` slows the work motion linearly to ``1 − fatigue`` of its speed at the end.
+    """
     spec, rng, n = worker.spec, worker.rng, times.size
     starts = np.array([s[0] for s in worker.segments])
     first = np.clip(np.ceil(starts * rate - 1e-9).astype(np.int64), 0, n)
@@ -366,6 +396,8 @@ def _render(
     omega = 2 * math.pi * WORK_FREQ_HZ * spec.skill
     jitter = rng.standard_normal(n, dtype=np.float32)
     step = (omega * dt) * (1 + np.float32(irregularity) * jitter)
+    if fatigue:
+        step *= (1 - fatigue * times / times.size / dt).astype(np.float32)
     phase = np.cumsum(step, dtype=np.float32) + np.float32(rng.uniform(0, 2 * math.pi))
     cycle = np.float32(2 * math.pi * spec.skill / TASK_CYCLE_S)
     cycle0 = np.float32(rng.uniform(0, 2 * math.pi))
@@ -404,6 +436,7 @@ def _render(
         keypoints=_pose(body, arm) if keypoints else None,
         rate_hz=rate,
         working=working,
+        spec=spec,
     )
 
 

@@ -49,6 +49,7 @@ def test_tables_have_typed_list_and_truth_columns(tmp_path):
     assert workers["true_culprit"].tolist() == [False, True]
     assert {c for c in workers.columns if c.startswith("true_")} == {
         "true_profile", "true_needs_management", "true_needs_training", "true_culprit",
+        "true_skill", "true_offpost_rate", "true_plateau_skill", "true_plateau_offpost_rate",
     }  # fmt: skip
     causes = pd.read_parquet(tmp_path / tables.ROOT_CAUSES)
     assert len(causes) == 2 and causes["reasons"][0].tolist() == ["off_post"]

@@ -66,8 +66,18 @@ def test_write_checks_its_records(small, tmp_path) -> None:
     store = HistoryStore(tmp_path)
     with pytest.raises(StoreError, match="post 1"):
         store.write(post=1, shift="day", day=1, records=_records(small, 2, 1))
-    with pytest.raises(StoreError, match="empty"):
+    with pytest.raises(StoreError, match="`samples` is needed"):
         store.write(post=1, shift="day", day=1, records=[])
+
+
+def test_a_day_nobody_worked_reads_as_no_records(small, tmp_path) -> None:
+    store = HistoryStore(tmp_path)
+    store.write(post=1, shift="day", day=1, records=[], samples=small.samples_per_shift)
+    store.write(post=1, shift="day", day=2, records=_records(small, 1, 2))
+    empty = store.read(post=1, shift="day", days=[1])
+    assert empty.positions.shape == (0, small.samples_per_shift) and empty.m == 0
+    assert empty.speeds.shape == (0, small.samples_per_shift, 14)
+    assert store.read(post=1, shift="day").m == 1 and store.damaged(post=1, shift="day") == []
 
 
 def test_build_history_fills_every_history_day_once(small, tmp_path) -> None:
