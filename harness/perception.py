@@ -24,6 +24,8 @@ from tqdm import tqdm
 
 import sim
 from core.perception import (
+    DEVICES,
+    HEATMAP_STRIDE,
     KeypointNet,
     crop_boxes,
     crop_to_heatmap,
@@ -34,6 +36,7 @@ from core.perception import (
     pck,
     predict_keypoints,
     render_heatmaps,
+    resolve_device,
     save_model,
     seeded_torch,
     speed_median_rel_err,
@@ -61,6 +64,8 @@ EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
 HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
+DEFAULT_CHANNELS = (8, 16, 32, 64, 128)
+"""Channels per encoder stage of the shipped network (see harness/weights/README.md)."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
 
@@ -70,9 +75,10 @@ def rendered_people(
     """``n`` rendered frames, each with one target worker and up to ``max_distractors`` more.
 
     Returns:
-        ``(n, 240, 320, 3)`` frames and the targets' ``(n, 14, 2)`` true keypoints.
+        ``(n, 240, 320, 3)`` frames and the ``(n, 1 + max_distractors, 14, 2)`` true keypoints
+        of every worker slot, the target first (NaN: slot empty).
     """
-    frames, targets = [], []
+    frames, people = [], []
     for size in np.diff(np.linspace(0, n, _GROUPS + 1).astype(int)):
         slots = 1 + max_distractors
         kp = sample_poses(size * slots, rng=rng).reshape(size, slots, -1, 2)
@@ -82,21 +88,45 @@ def rendered_people(
         scene = random_scene(rng, n_equipment=int(rng.integers(0, 3)))
         looks = [random_appearance(rng) for _ in range(slots)]
         frames.append(render_frames(kp, appearances=looks, rng=rng, scene=scene))
-        targets.append(kp[:, 0])
-    return np.concatenate(frames), np.concatenate(targets)
+        people.append(kp)
+    return np.concatenate(frames), np.concatenate(people)
 
 
 def keypoint_batch(
     rng: np.random.Generator, *, batch_size: int, input_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A training batch: normalised crops ``(B, 3, S, S)`` and target heatmaps."""
-    frames, kp = rendered_people(rng, batch_size)
+    """A training batch from ``batch_size`` rendered frames: normalised crops
+    ``(B, 3, S, S)`` and target heatmaps, one crop per worker in view (the target of each
+    frame and every distractor, the others in the crop being its distractors)."""
+    frames, people = rendered_people(rng, batch_size)
+    frame_index, person = np.nonzero(~np.isnan(people[..., 0, 0]))
+    kp = people[frame_index, person]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
-    crops, transforms = crop_boxes(frames, boxes, size=input_size)
+    crops, transforms = crop_boxes(frames, boxes, frame_index=frame_index, size=input_size)
     peaks = crop_to_heatmap(to_crop(kp, transforms, size=input_size))
-    size = input_size // 2
+    size = input_size // HEATMAP_STRIDE
     targets = render_heatmaps(peaks, size=(size, size), sigma=HEATMAP_SIGMA)
     return crops_to_tensor(crops), torch.from_numpy(targets)
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Training step ``k``'s batch, from the generator keyed by ``(seed, k)`` alone."""
+
+    def __init__(self, *, seed: int, start: int, steps: int, batch_size: int, input_size: int):
+        self.seed, self.start, self.steps = seed, start, steps
+        self.batch_size, self.input_size = batch_size, input_size
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.start + i])
+        return keypoint_batch(rng, batch_size=self.batch_size, input_size=self.input_size)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def heatmap_loss(net: KeypointNet, crops: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -109,7 +139,8 @@ def evaluate_keypoints(
 ) -> dict[str, float]:
     """PCK@0.2 torso and COCO keypoint AP on held-out rendered frames of ``seed``."""
     rng = np.random.default_rng(seed)
-    frames, kp = rendered_people(rng, n_frames)
+    frames, people = rendered_people(rng, n_frames)
+    kp = people[:, 0]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
     pred, conf = predict_keypoints(net, frames, boxes, batch_size=batch_size)
     return {
@@ -125,30 +156,44 @@ def train_keypoints(
     seed: int,
     batch_size: int = 32,
     lr: float = 3e-3,
-    channels: tuple[int, ...] = (16, 32, 64),
+    channels: tuple[int, ...] = DEFAULT_CHANNELS,
     input_size: int = 64,
     checkpoint_every: int = 100,
     eval_frames: int = 512,
     threads: int = 1,
+    data_workers: int = 0,
+    device: str = "auto",
     resume: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train a :class:`KeypointNet` on rendered frames; save weights and metadata in ``out_dir``.
 
-    Adam with a cosine learning-rate decay over ``steps``. Every ``checkpoint_every`` steps
-    ``out_dir/checkpoint.pt`` holds model and optimizer state (tensors and plain numbers,
-    loadable with ``torch.load(weights_only=True)``); with ``resume`` a run continues from it.
-    At the end ``out_dir/keypoint_net.safetensors`` and its JSON sidecar are written, the
-    metadata including held-out PCK and OKS AP on frames of ``seed + EVAL_SEED_OFFSET``.
+    Adam with a cosine learning-rate decay over ``steps``; a step's batch comes from
+    ``batch_size`` rendered frames (one crop per worker in view). Every ``checkpoint_every``
+    steps ``out_dir/checkpoint.pt`` holds model and optimizer state (tensors and plain
+    numbers, loadable with ``torch.load(weights_only=True)``); with ``resume`` a run continues
+    from it. At the end ``out_dir/keypoint_net.safetensors`` and its JSON sidecar are written,
+    the metadata including held-out PCK and OKS AP on frames of ``seed + EVAL_SEED_OFFSET``.
+    Step ``k``'s batch depends on ``(seed, k)`` only, so ``data_workers`` (processes that
+    render batches ahead, one thread each) change the speed, not the result.
+
+    Args:
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; the saved weights
+            load and run on CPU either way.
 
     Returns:
         The metadata written to the sidecar.
     """
-    if steps < 1 or batch_size < 1 or checkpoint_every < 1:
-        raise ValueError(
-            f"steps, batch_size and checkpoint_every must be >= 1, got {steps}, {batch_size}, "
-            f"{checkpoint_every}"
-        )
+    for name, value in (("steps", steps), ("batch_size", batch_size),
+                        ("checkpoint_every", checkpoint_every), ("threads", threads),
+                        ("eval_frames", eval_frames)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an int >= 1, got {value!r}")
+    if isinstance(data_workers, bool) or not isinstance(data_workers, int) or data_workers < 0:
+        raise ValueError(f"`data_workers` must be an int >= 0, got {data_workers!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
+    torch_device = resolve_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT_NAME
@@ -157,26 +202,29 @@ def train_keypoints(
     start_time = time.perf_counter()
     try:
         with seeded_torch(seed):
-            net = KeypointNet(input_size=input_size, channels=channels)
+            net = KeypointNet(input_size=input_size, channels=channels).to(torch_device)
             opt = torch.optim.Adam(net.parameters(), lr=lr)
             start, losses = 0, []
             if resume and ckpt_path.is_file():
-                state = torch.load(ckpt_path, weights_only=True)
+                state = torch.load(ckpt_path, weights_only=True, map_location=torch_device)
                 net.load_state_dict(state["model"])
                 opt.load_state_dict(state["optimizer"])
                 start = int(state["step"])
                 losses = state["losses"].tolist()
             net.train()
+            batches = torch.utils.data.DataLoader(
+                _Batches(seed=seed, start=start, steps=steps, batch_size=batch_size,
+                         input_size=input_size),
+                batch_size=None,
+                num_workers=data_workers,
+                worker_init_fn=_one_thread,
+                prefetch_factor=4 if data_workers else None,
+            )  # fmt: skip
             bar = tqdm(total=steps, initial=start, disable=not progress, desc="keypoints")
-            for step in range(start, steps):
+            for step, (crops, targets) in enumerate(batches, start=start):
                 for group in opt.param_groups:
                     group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-                crops, targets = keypoint_batch(
-                    np.random.default_rng([seed, step]),
-                    batch_size=batch_size,
-                    input_size=input_size,
-                )
-                loss = heatmap_loss(net, crops, targets)
+                loss = heatmap_loss(net, crops.to(torch_device), targets.to(torch_device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -194,8 +242,9 @@ def train_keypoints(
                         ckpt_path,
                     )
             bar.close()
+        net = net.cpu().eval()
         eval_seed = seed + EVAL_SEED_OFFSET
-        metrics = evaluate_keypoints(net.eval(), seed=eval_seed, n_frames=eval_frames)
+        metrics = evaluate_keypoints(net, seed=eval_seed, n_frames=eval_frames)
     finally:
         torch.set_num_threads(previous_threads)
     metadata = {
@@ -211,6 +260,7 @@ def train_keypoints(
         "eval_frames": eval_frames,
         "metrics": metrics,
         "torch": torch.__version__,
+        "device": str(torch_device),
         "train_seconds_this_run": time.perf_counter() - start_time,
     }
     save_model(net, out / WEIGHTS_NAME, metadata=metadata)
@@ -232,6 +282,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0, help="seed of weights and data")
     train.add_argument("--batch-size", type=int, default=32, help="crops per step")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument(
+        "--data-workers", type=int, default=0, help="processes rendering batches ahead"
+    )
+    train.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA if any")
     train.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
     train.set_defaults(func=_train_command)
     evaluate = commands.add_parser("eval", help="write DIR/perception.json (issue 4's table)")
@@ -292,6 +346,8 @@ def _train_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         threads=args.threads,
+        data_workers=args.data_workers,
+        device=args.device,
         resume=not args.no_resume,
     )
     print(f"saved {args.out / WEIGHTS_NAME}: held-out {metadata['metrics']}")

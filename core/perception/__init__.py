@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.perception._crops import crop_boxes, crop_transforms, from_crop, to_crop
+from core.perception._device import DEVICES, resolve_device
 from core.perception._grading import (
     EnvScaler,
     GradingNet,
@@ -38,6 +39,7 @@ from core.perception._seeding import seeded_torch
 from core.perception._weights import load_model, save_model, sidecar_path
 
 __all__ = [
+    "DEVICES",
     "HEATMAP_STRIDE",
     "OKS_SIGMAS",
     "EnvScaler",
@@ -67,6 +69,7 @@ __all__ = [
     "predict_keypoints",
     "predict_levels",
     "render_heatmaps",
+    "resolve_device",
     "save_model",
     "seeded_torch",
     "sidecar_path",
