@@ -23,14 +23,18 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import sim
+from core import ModelInputError
 from core.perception import (
     DEVICES,
     HEATMAP_STRIDE,
+    RUNTIMES,
     KeypointNet,
+    KeypointRunner,
     crop_boxes,
     crop_to_heatmap,
     crops_to_tensor,
     evaluate_grader,
+    keypoint_runner,
     keypoint_speeds,
     oks_ap,
     pck,
@@ -50,6 +54,7 @@ from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
 from harness.sources import BOX_JITTER, PixelSource, perceive_worker, render_worker, true_speeds
 from harness.tracking import log_metrics, sigterm_as_interrupt, tracked_run
+from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -135,7 +140,7 @@ def heatmap_loss(net: KeypointNet, crops: torch.Tensor, targets: torch.Tensor) -
 
 
 def evaluate_keypoints(
-    net: KeypointNet, *, seed: int, n_frames: int = 512, batch_size: int = 256
+    net: KeypointNet | KeypointRunner, *, seed: int, n_frames: int = 512, batch_size: int = 256
 ) -> dict[str, float]:
     """PCK@0.2 torso and COCO keypoint AP on held-out rendered frames of ``seed``."""
     rng = np.random.default_rng(seed)
@@ -263,7 +268,7 @@ def train_keypoints(
         "device": str(torch_device),
         "train_seconds_this_run": time.perf_counter() - start_time,
     }
-    save_model(net, out / WEIGHTS_NAME, metadata=metadata)
+    save_model(net, out / WEIGHTS_NAME, metadata=metadata, onnx=True)
     return metadata
 
 
@@ -293,9 +298,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--weights",
         type=Path,
-        default=Path(".hazard-cache/models/keypoints") / WEIGHTS_NAME,
-        help="keypoint weights (perception train writes them)",
+        default=DEFAULT_KEYPOINT_WEIGHTS,
+        help="keypoint weights (default: the shipped ones; perception train writes others)",
     )
+    evaluate.add_argument("--runtime", default="auto", choices=RUNTIMES, help="inference runtime")
+    evaluate.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA if any")
     evaluate.add_argument("--seed", type=int, default=0, help="held-out data: seed + 1000003")
     evaluate.add_argument("--posts", type=int, default=3, help="posts of the evaluated line")
     evaluate.add_argument("--length-s", type=float, default=600.0, help="evaluated shift length")
@@ -313,6 +320,10 @@ def _eval_command(args: argparse.Namespace) -> int:
             f"keypoint weights {str(args.weights)!r} are missing: train them with "
             f"`hazard-harness perception train --out {args.weights.parent}`"
         )
+    try:
+        keypoint_runner(args.weights, runtime=args.runtime, device=args.device)
+    except ModelInputError as exc:
+        raise HarnessError(f"keypoint weights {str(args.weights)!r}: {exc}") from None
     settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
     with (
         sigterm_as_interrupt(),
@@ -332,6 +343,8 @@ def _eval_command(args: argparse.Namespace) -> int:
             frames=args.frames,
             grading_days=args.grading_days,
             grading_seconds=args.grading_seconds,
+            runtime=args.runtime,
+            device=args.device,
         )
         (staging / "perception.json").write_text(json.dumps(table, indent=2))
         log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
@@ -363,16 +376,21 @@ def evaluate_perception(
     frames: int = 512,
     grading_days: int = 40,
     grading_seconds: float = 60.0,
+    runtime: str = "auto",
+    device: str = "auto",
 ) -> dict[str, Any]:
     """The perception table of issue 4 on held-out data of ``seed + EVAL_SEED_OFFSET``.
 
     Keypoints on rendered frames; speeds and areas through :class:`harness.sources.PixelSource`
     on one simulated shift per post; a per-post grading net on shift-change photos labelled
     with the simulator's true levels, scored on held-out days (see :func:`_grading_f1`).
+    ``frames_per_s`` is worker-frames per wall-clock second of :func:`perceive_worker` on one
+    thread (rendering excluded); ``frames_per_cpu_s`` divides by the CPU time of this
+    process instead, which other processes on a shared machine do not inflate.
     """
     torch.set_num_threads(1)
     held_out = seed + EVAL_SEED_OFFSET
-    source = PixelSource(weights=str(weights))
+    source = PixelSource(weights=str(weights), runtime=runtime, device=device)
     net = source.net
     table: dict[str, Any] = evaluate_keypoints(net, seed=held_out, n_frames=frames)
     scenario = sim.load_scenario(
@@ -387,16 +405,18 @@ def evaluate_perception(
         }
     )
     rng = np.random.default_rng(held_out)
-    measured, truth, hits, n_frames, perceive_s, lk_s, dense_s = [], [], [], 0, 0.0, 0.0, 0.0
+    measured, truth, hits = [], [], []
+    n_frames, perceive_s, perceive_cpu_s, lk_s, dense_s = 0, 0.0, 0.0, 0.0, 0.0
     for post in range(1, posts + 1):
         for w in sim.simulate_workers(scenario, post=post, day=1, shift="day", keypoints=True):
             areas = np.unique(w.true_positions).astype(np.int64)
             chunks = list(render_worker(w, areas=areas, seed=scenario.seed, rng=rng))
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             positions, speeds = perceive_worker(
                 chunks, net=net, areas=areas, alpha=source.alpha, rate_hz=w.rate_hz
             )
             perceive_s += time.perf_counter() - start
+            perceive_cpu_s += time.process_time() - start_cpu
             n_frames += len(positions)
             measured.append(speeds)
             truth.append(true_speeds(w))
@@ -408,6 +428,8 @@ def evaluate_perception(
     )
     table["area_accuracy"] = float(np.concatenate(hits).mean())
     table["frames_per_s"] = n_frames / perceive_s
+    table["frames_per_cpu_s"] = n_frames / perceive_cpu_s
+    table["runtime"] = net.runtime
     table["lk_vs_dense_cost"] = lk_s / dense_s
     table["grading_macro_f1"], table["grading_per_post"] = _grading_f1(
         scenario, seconds=grading_seconds

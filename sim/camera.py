@@ -6,6 +6,17 @@ Convention shared with the simulator: every post camera gives a ``FRAME_WIDTH x 
 convention); a standing worker is about 110 px tall. A worker whose keypoints are NaN is not
 in view and is not drawn.
 
+**Work-wear texture.** Real work-wear is not flat colour: cloth folds, seams and pockets,
+and on high-visibility clothing bands of reflective tape round the torso, sleeves and
+trouser legs. Every part of a figure (each limb, the torso, hands, head, shoes) is painted
+from a texture tile of its worker's :class:`Appearance` (folds, fabric grain, seams, and tape
+for ``hi_vis``) that is fixed to the part: an affine map for a limb (along it from one
+keypoint to the other, stretching with it), a homography for the torso (shoulders and hips),
+a similarity for the round parts (turning with the limb they end). The texture therefore
+moves exactly with the keypoints that carry it, as cloth does with the body, which is what
+gives optical flow (Lucas-Kanade) something to lock on to; flat colour would leave it the
+aperture problem on every limb. Texture tiles are cached per appearance.
+
 Besides frames, this module gives the stand-ins of a real plant's other perception sources:
 a person detector (:func:`detect_boxes`) and the clock-in identity (:func:`identify`), and a
 random-pose sampler (:func:`sample_poses`) that makes keypoint-network training data.
