@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-import cv2
 import numpy as np
 import torch
 
@@ -261,9 +260,7 @@ def perceive_worker(
                 tracker.reset()
                 run_starts.append(len(displacements))
                 last_tile = int(tile)
-            displacements.append(
-                tracker.update(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), keypoints[i])
-            )
+            displacements.append(tracker.update(frame, keypoints[i]))
         peaks, conf = decode_heatmaps(canvas.accumulate(feet, chunk.tiles * tile_w))
         peaks = np.where((conf > 0)[:, None], peaks * GRID_STRIDE + (GRID_STRIDE - 1) / 2, np.nan)
         found = area_of(peaks, polygons)

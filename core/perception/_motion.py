@@ -24,9 +24,10 @@ from core._errors import ModelInputError
 from core._types import N_KEYPOINTS
 
 _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-LK_WIN_SIZE = 9
-"""Side of the Lucas-Kanade window (px): small, so the window sees the joint, not a limb."""
-LK_MAX_LEVEL = 2
+LK_WIN_SIZE = 7
+"""Side of the Lucas-Kanade window (px): small, so the window sees the joint, not a limb
+(limbs next to a joint move at other speeds)."""
+LK_MAX_LEVEL = 1
 """Pyramid levels above the image: the detections' motion is the initial flow, so the
 pyramid only has to bridge the detection error."""
 LK_GATE_PX = 8.0
@@ -170,44 +171,66 @@ class KeypointTracker:
         self._fused = np.full((N_KEYPOINTS, 2), np.nan, dtype=np.float32)
         self._detected = self._fused.copy()
 
-    def update(self, gray: np.ndarray, detections: np.ndarray) -> np.ndarray:
+    def update(self, frame: np.ndarray, detections: np.ndarray) -> np.ndarray:
         """Feed the next frame and its ``(14, 2)`` detections (NaN: not detected).
+
+        ``frame`` is a uint8 ``(H, W, 3)`` BGR or ``(H, W)`` grey image.
 
         Returns:
             ``(14, 2)`` float32 displacement of each keypoint since the previous frame (NaN
             on the first frame after a reset, and where a detection is missing).
         """
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         det = np.asarray(detections, dtype=np.float32)
-        disp = np.full((N_KEYPOINTS, 2), np.nan, dtype=np.float32)
-        fused = det.copy()
-        prev = self._fused
-        valid = np.isfinite(prev).all(axis=1) & np.isfinite(det).all(axis=1)
-        if self._gray is not None and valid.any():
-            start = prev[valid]
-            guess = start + (det[valid] - self._detected[valid])
-            h, w = gray.shape
-            pts = np.concatenate([start, guess])
-            x0, y0 = (max(0, int(v) - self._reach) for v in pts.min(axis=0))
-            x1 = min(w, int(pts[:, 0].max()) + self._reach + 2)
-            y1 = min(h, int(pts[:, 1].max()) + self._reach + 2)
-            origin = np.array([x0, y0], dtype=np.float32)
-            moved, ok = _lk(
-                self._gray[y0:y1, x0:x1],
-                gray[y0:y1, x0:x1],
-                start - origin,
-                guess - origin,
-                win_size=self.win_size,
-                max_level=self.max_level,
-            )
-            moved += origin
-            ok &= np.linalg.norm(moved - det[valid], axis=1) <= self.gate_px
-            d = np.where(ok[:, None], moved - start, det[valid] - self._detected[valid])
-            disp[valid] = d
-            fused[valid] = np.where(
-                ok[:, None], moved + self.blend * (det[valid] - moved), det[valid]
-            )
-        self._gray, self._fused, self._detected = gray, fused, det
+        prev_gray, prev, prev_det = self._gray, self._fused, self._detected
+        self._gray, self._fused, self._detected = gray, det, det
+        if prev_gray is None:
+            return np.full((N_KEYPOINTS, 2), np.nan, dtype=np.float32)
+        step = det - prev_det
+        valid = ~np.isnan(step + prev).any(axis=1)
+        if not valid.all():
+            if not valid.any():
+                return np.where(valid[:, None], step, np.nan)
+            disp, fused = self._track(prev_gray, gray, prev[valid], det[valid], step[valid])
+            self._fused = det.copy()
+            self._fused[valid] = fused
+            out = np.full((N_KEYPOINTS, 2), np.nan, dtype=np.float32)
+            out[valid] = disp
+            return out
+        disp, self._fused = self._track(prev_gray, gray, prev, det, step)
         return disp
+
+    def _track(
+        self,
+        prev_gray: np.ndarray,
+        gray: np.ndarray,
+        start: np.ndarray,
+        det: np.ndarray,
+        step: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Displacements and fused positions of finite points (LK on the points' region)."""
+        guess = start + step
+        lo = np.minimum(start.min(axis=0), guess.min(axis=0))
+        hi = np.maximum(start.max(axis=0), guess.max(axis=0))
+        h, w = gray.shape
+        x0, y0 = max(0, int(lo[0]) - self._reach), max(0, int(lo[1]) - self._reach)
+        x1, y1 = min(w, int(hi[0]) + self._reach + 2), min(h, int(hi[1]) + self._reach + 2)
+        origin = np.array([x0, y0], dtype=np.float32)
+        moved, ok = _lk(
+            prev_gray[y0:y1, x0:x1],
+            gray[y0:y1, x0:x1],
+            start - origin,
+            guess - origin,
+            win_size=self.win_size,
+            max_level=self.max_level,
+        )
+        moved += origin
+        off = moved - det
+        ok &= np.einsum("ij,ij->i", off, off) <= self.gate_px**2
+        use = ok[:, None]
+        disp = np.where(use, moved - start, step)
+        fused = np.where(use, moved - self.blend * off, det)
+        return disp, fused
 
 
 def keypoint_speeds(
