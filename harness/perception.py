@@ -69,7 +69,7 @@ EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
 HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
-DEFAULT_CHANNELS = (8, 16, 32, 64, 128)
+DEFAULT_CHANNELS = (16, 32, 64, 128)
 """Channels per encoder stage of the shipped network (see harness/weights/README.md)."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
@@ -285,7 +285,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, required=True, help="output folder")
     train.add_argument("--steps", type=int, default=6000, help="training steps")
     train.add_argument("--seed", type=int, default=0, help="seed of weights and data")
-    train.add_argument("--batch-size", type=int, default=32, help="crops per step")
+    train.add_argument("--batch-size", type=int, default=32, help="frames rendered per step")
+    train.add_argument(
+        "--channels",
+        type=lambda v: tuple(int(c) for c in v.split(",")),
+        default=DEFAULT_CHANNELS,
+        help="channels per encoder stage, comma-separated",
+    )
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument(
         "--data-workers", type=int, default=0, help="processes rendering batches ahead"
@@ -358,6 +364,7 @@ def _train_command(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         batch_size=args.batch_size,
+        channels=args.channels,
         threads=args.threads,
         data_workers=args.data_workers,
         device=args.device,
