@@ -396,6 +396,7 @@ def evaluate_perception(
     process instead, which other processes on a shared machine do not inflate.
     """
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # one core: OpenCV's warps and conversions would use every core
     held_out = seed + EVAL_SEED_OFFSET
     source = PixelSource(weights=str(weights), runtime=runtime, device=device)
     net = source.net
