@@ -158,7 +158,7 @@ def cli() -> None:
 @click.option(
     "--keypoint-weights",
     type=click.Path(path_type=Path),
-    help="keypoint-network weights for fidelity pixel [default: CACHE/models/keypoints/…]",
+    help="keypoint-network weights for fidelity pixel [default: the shipped network]",
 )
 @cache_option
 @ray_options
@@ -365,8 +365,12 @@ def perception() -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--steps", type=POSITIVE, default=6000, help="training steps")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of weights and data")
-@click.option("--batch-size", type=POSITIVE, default=32, help="crops per step")
+@click.option("--batch-size", type=POSITIVE, default=32, help="frames rendered per step")
+@click.option("--channels", default="16,32,64,128", callback=lambda c, p, v: _channels(v),
+              help="channels per encoder stage, comma-separated")  # fmt: skip
 @click.option("--threads", type=POSITIVE, default=1, help="torch CPU threads")
+@click.option("--data-workers", type=click.IntRange(min=0), default=0,
+              help="processes rendering batches ahead (same weights, faster)")  # fmt: skip
 @click.option("--no-resume", is_flag=True, help="ignore a checkpoint in --out")
 @device_option
 @progress_option
@@ -376,8 +380,8 @@ def perception_train(**kw: Any) -> int:
 
     metadata = train_command(
         kw["out"], steps=kw["steps"], seed=kw["seed"], batch_size=kw["batch_size"],
-        threads=kw["threads"], resume=not kw["no_resume"], device=kw["device"],
-        progress=not kw["no_progress"],
+        channels=kw["channels"], threads=kw["threads"], data_workers=kw["data_workers"],
+        resume=not kw["no_resume"], device=kw["device"], progress=not kw["no_progress"],
     )  # fmt: skip
     click.echo(f"saved {kw['out']}: held-out {metadata['metrics']}")
     return 0
@@ -393,8 +397,14 @@ def perception_train(**kw: Any) -> int:
 @click.option("--length-s", type=Finite(1.0), default=600.0, help="evaluated shift length (s)")
 @click.option("--frames", type=POSITIVE, default=512, help="frames for PCK and OKS AP")
 @click.option("--grading-days", type=click.IntRange(min=5), default=40, help="photo days per post")
-@click.option("--grading-seconds", type=POSITIVE_SECONDS, default=60.0,
-              help="grader training budget per post (s)")  # fmt: skip
+@click.option(
+    "--grading-seconds",
+    type=POSITIVE_SECONDS,
+    default=60.0,
+    help="grader training budget per post (s)",
+)
+@click.option("--runtime", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto",
+              help="keypoint-network inference runtime (auto: ONNX Runtime on CPU)")  # fmt: skip
 @device_option
 @timeout_option
 def perception_eval(**kw: Any) -> int:
@@ -404,10 +414,21 @@ def perception_eval(**kw: Any) -> int:
     table = eval_command(
         kw["out"], weights=kw["weights"], seed=kw["seed"], posts=kw["posts"],
         length_s=kw["length_s"], frames=kw["frames"], grading_days=kw["grading_days"],
-        grading_seconds=kw["grading_seconds"], device=kw["device"], timeout=kw["timeout"],
+        grading_seconds=kw["grading_seconds"], runtime=kw["runtime"], device=kw["device"],
+        timeout=kw["timeout"],
     )  # fmt: skip
     click.echo(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
     return 0
+
+
+def _channels(value: str) -> tuple[int, ...]:
+    try:
+        channels = tuple(int(c) for c in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if len(channels) < 2 or min(channels) < 1:
+        raise click.BadParameter(f"expected >= 2 positive channel counts, got {value!r}")
+    return channels
 
 
 def _print_json(data: Any) -> None:

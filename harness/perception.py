@@ -21,17 +21,22 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 import sim
+from core import ModelInputError
 from core.perception import (
+    HEATMAP_STRIDE,
     KeypointNet,
+    KeypointRunner,
     crop_boxes,
     crop_to_heatmap,
     crops_to_tensor,
     evaluate_grader,
+    keypoint_runner,
     keypoint_speeds,
     oks_ap,
     pck,
     predict_keypoints,
     render_heatmaps,
+    resolve_device,
     save_model,
     seeded_torch,
     speed_median_rel_err,
@@ -41,6 +46,7 @@ from core.perception import (
     train_grader,
 )
 from harness import logs, outputs, preflight, settings
+from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
 from harness.interrupts import handle_signals
 from harness.sources import (
@@ -52,6 +58,7 @@ from harness.sources import (
     true_speeds,
 )
 from harness.tracking import log_artifacts, log_metrics, tracked_run
+from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 from sim.camera import (
     detect_boxes,
     random_appearance,
@@ -66,6 +73,8 @@ EVAL_SEED_OFFSET = 1_000_003
 """Held-out evaluation frames use ``seed + EVAL_SEED_OFFSET``, never a training seed."""
 HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
+DEFAULT_CHANNELS = (16, 32, 64, 128)
+"""Channels per encoder stage of the shipped network (see harness/weights/README.md)."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
 
@@ -75,9 +84,10 @@ def rendered_people(
     """``n`` rendered frames, each with one target worker and up to ``max_distractors`` more.
 
     Returns:
-        ``(n, 240, 320, 3)`` frames and the targets' ``(n, 14, 2)`` true keypoints.
+        ``(n, 240, 320, 3)`` frames and the ``(n, 1 + max_distractors, 14, 2)`` true keypoints
+        of every worker slot, the target first (NaN: slot empty).
     """
-    frames, targets = [], []
+    frames, people = [], []
     for size in np.diff(np.linspace(0, n, _GROUPS + 1).astype(int)):
         slots = 1 + max_distractors
         kp = sample_poses(size * slots, rng=rng).reshape(size, slots, -1, 2)
@@ -87,21 +97,45 @@ def rendered_people(
         scene = random_scene(rng, n_equipment=int(rng.integers(0, 3)))
         looks = [random_appearance(rng) for _ in range(slots)]
         frames.append(render_frames(kp, appearances=looks, rng=rng, scene=scene))
-        targets.append(kp[:, 0])
-    return np.concatenate(frames), np.concatenate(targets)
+        people.append(kp)
+    return np.concatenate(frames), np.concatenate(people)
 
 
 def keypoint_batch(
     rng: np.random.Generator, *, batch_size: int, input_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A training batch: normalised crops ``(B, 3, S, S)`` and target heatmaps."""
-    frames, kp = rendered_people(rng, batch_size)
+    """A training batch from ``batch_size`` rendered frames: normalised crops
+    ``(B, 3, S, S)`` and target heatmaps, one crop per worker in view (the target of each
+    frame and every distractor, the others in the crop being its distractors)."""
+    frames, people = rendered_people(rng, batch_size)
+    frame_index, person = np.nonzero(~np.isnan(people[..., 0, 0]))
+    kp = people[frame_index, person]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
-    crops, transforms = crop_boxes(frames, boxes, size=input_size)
+    crops, transforms = crop_boxes(frames, boxes, frame_index=frame_index, size=input_size)
     peaks = crop_to_heatmap(to_crop(kp, transforms, size=input_size))
-    size = input_size // 2
+    size = input_size // HEATMAP_STRIDE
     targets = render_heatmaps(peaks, size=(size, size), sigma=HEATMAP_SIGMA)
     return crops_to_tensor(crops), torch.from_numpy(targets)
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Training step ``k``'s batch, from the generator keyed by ``(seed, k)`` alone."""
+
+    def __init__(self, *, seed: int, start: int, steps: int, batch_size: int, input_size: int):
+        self.seed, self.start, self.steps = seed, start, steps
+        self.batch_size, self.input_size = batch_size, input_size
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.start + i])
+        return keypoint_batch(rng, batch_size=self.batch_size, input_size=self.input_size)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def heatmap_loss(net: KeypointNet, crops: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -110,11 +144,12 @@ def heatmap_loss(net: KeypointNet, crops: torch.Tensor, targets: torch.Tensor) -
 
 
 def evaluate_keypoints(
-    net: KeypointNet, *, seed: int, n_frames: int = 512, batch_size: int = 256
+    net: KeypointNet | KeypointRunner, *, seed: int, n_frames: int = 512, batch_size: int = 256
 ) -> dict[str, float]:
     """PCK@0.2 torso and COCO keypoint AP on held-out rendered frames of ``seed``."""
     rng = np.random.default_rng(seed)
-    frames, kp = rendered_people(rng, n_frames)
+    frames, people = rendered_people(rng, n_frames)
+    kp = people[:, 0]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
     pred, conf = predict_keypoints(net, frames, boxes, batch_size=batch_size)
     return {
@@ -130,30 +165,44 @@ def train_keypoints(
     seed: int,
     batch_size: int = 32,
     lr: float = 3e-3,
-    channels: tuple[int, ...] = (16, 32, 64),
+    channels: tuple[int, ...] = DEFAULT_CHANNELS,
     input_size: int = 64,
     checkpoint_every: int = 100,
     eval_frames: int = 512,
     threads: int = 1,
+    data_workers: int = 0,
+    device: str = "auto",
     resume: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train a :class:`KeypointNet` on rendered frames; save weights and metadata in ``out_dir``.
 
-    Adam with a cosine learning-rate decay over ``steps``. Every ``checkpoint_every`` steps
-    ``out_dir/checkpoint.pt`` holds model and optimizer state (tensors and plain numbers,
-    loadable with ``torch.load(weights_only=True)``); with ``resume`` a run continues from it.
-    At the end ``out_dir/keypoint_net.safetensors`` and its JSON sidecar are written, the
-    metadata including held-out PCK and OKS AP on frames of ``seed + EVAL_SEED_OFFSET``.
+    Adam with a cosine learning-rate decay over ``steps``; a step's batch comes from
+    ``batch_size`` rendered frames (one crop per worker in view). Every ``checkpoint_every``
+    steps ``out_dir/checkpoint.pt`` holds model and optimizer state (tensors and plain
+    numbers, loadable with ``torch.load(weights_only=True)``); with ``resume`` a run continues
+    from it. At the end ``out_dir/keypoint_net.safetensors`` and its JSON sidecar are written,
+    the metadata including held-out PCK and OKS AP on frames of ``seed + EVAL_SEED_OFFSET``.
+    Step ``k``'s batch depends on ``(seed, k)`` only, so ``data_workers`` (processes that
+    render batches ahead, one thread each) change the speed, not the result.
+
+    Args:
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; the saved weights
+            load and run on CPU either way.
 
     Returns:
         The metadata written to the sidecar.
     """
-    if steps < 1 or batch_size < 1 or checkpoint_every < 1:
-        raise ValueError(
-            f"steps, batch_size and checkpoint_every must be >= 1, got {steps}, {batch_size}, "
-            f"{checkpoint_every}"
-        )
+    for name, value in (("steps", steps), ("batch_size", batch_size),
+                        ("checkpoint_every", checkpoint_every), ("threads", threads),
+                        ("eval_frames", eval_frames)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an int >= 1, got {value!r}")
+    if isinstance(data_workers, bool) or not isinstance(data_workers, int) or data_workers < 0:
+        raise ValueError(f"`data_workers` must be an int >= 0, got {data_workers!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
+    torch_device = resolve_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT_NAME
@@ -162,26 +211,29 @@ def train_keypoints(
     start_time = time.perf_counter()
     try:
         with seeded_torch(seed):
-            net = KeypointNet(input_size=input_size, channels=channels)
+            net = KeypointNet(input_size=input_size, channels=channels).to(torch_device)
             opt = torch.optim.Adam(net.parameters(), lr=lr)
             start, losses = 0, []
             if resume and ckpt_path.is_file():
-                state = torch.load(ckpt_path, weights_only=True)
+                state = torch.load(ckpt_path, weights_only=True, map_location=torch_device)
                 net.load_state_dict(state["model"])
                 opt.load_state_dict(state["optimizer"])
                 start = int(state["step"])
                 losses = state["losses"].tolist()
             net.train()
+            batches = torch.utils.data.DataLoader(
+                _Batches(seed=seed, start=start, steps=steps, batch_size=batch_size,
+                         input_size=input_size),
+                batch_size=None,
+                num_workers=data_workers,
+                worker_init_fn=_one_thread,
+                prefetch_factor=4 if data_workers else None,
+            )  # fmt: skip
             bar = tqdm(total=steps, initial=start, disable=not progress, desc="keypoints")
-            for step in range(start, steps):
+            for step, (crops, targets) in enumerate(batches, start=start):
                 for group in opt.param_groups:
                     group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-                crops, targets = keypoint_batch(
-                    np.random.default_rng([seed, step]),
-                    batch_size=batch_size,
-                    input_size=input_size,
-                )
-                loss = heatmap_loss(net, crops, targets)
+                loss = heatmap_loss(net, crops.to(torch_device), targets.to(torch_device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -199,8 +251,9 @@ def train_keypoints(
                         ckpt_path,
                     )
             bar.close()
+        net = net.cpu().eval()
         eval_seed = seed + EVAL_SEED_OFFSET
-        metrics = evaluate_keypoints(net.eval(), seed=eval_seed, n_frames=eval_frames)
+        metrics = evaluate_keypoints(net, seed=eval_seed, n_frames=eval_frames)
     finally:
         torch.set_num_threads(previous_threads)
     metadata = {
@@ -216,9 +269,10 @@ def train_keypoints(
         "eval_frames": eval_frames,
         "metrics": metrics,
         "torch": torch.__version__,
+        "device": str(torch_device),
         "train_seconds_this_run": time.perf_counter() - start_time,
     }
-    save_model(net, out / WEIGHTS_NAME, metadata=metadata)
+    save_model(net, out / WEIGHTS_NAME, metadata=metadata, onnx=True)
     return metadata
 
 
@@ -228,7 +282,9 @@ def train_command(
     steps: int,
     seed: int,
     batch_size: int,
+    channels: tuple[int, ...],
     threads: int,
+    data_workers: int,
     resume: bool,
     device: str,
     progress: bool,
@@ -239,7 +295,8 @@ def train_command(
     settings.torch_device(device)
     with handle_signals():
         return train_keypoints(
-            out, steps=steps, seed=seed, batch_size=batch_size, threads=threads, resume=resume,
+            out, steps=steps, seed=seed, batch_size=batch_size, channels=channels,
+            threads=threads, data_workers=data_workers, device=device, resume=resume,
             progress=progress,
         )  # fmt: skip
 
@@ -254,14 +311,19 @@ def eval_command(
     frames: int,
     grading_days: int,
     grading_seconds: float,
+    runtime: str,
     device: str,
     timeout: float | None,
 ) -> dict[str, Any]:
     """``perception eval``: checks, then :func:`evaluate_perception` into ``out``, tracked."""
-    weights = weights or settings.cache_dir() / "models/keypoints" / WEIGHTS_NAME
+    weights = weights or DEFAULT_KEYPOINT_WEIGHTS
     preflight.check_writable(out, option="--out")
     settings.torch_device(device)
     check_keypoint_weights(weights)
+    try:
+        keypoint_runner(weights, runtime=runtime, device=device)
+    except ModelInputError as exc:
+        raise HarnessError(f"keypoint weights {str(weights)!r}: {exc}") from None
     preflight.check_tracking(settings.connect_timeout(timeout))
     params = {
         "weights": str(weights),
@@ -271,6 +333,7 @@ def eval_command(
         "frames": frames,
         "grading_days": grading_days,
         "grading_seconds": grading_seconds,
+        "runtime": runtime,
     }
     with (
         handle_signals(),
@@ -291,6 +354,8 @@ def eval_command(
             frames=frames,
             grading_days=grading_days,
             grading_seconds=grading_seconds,
+            runtime=runtime,
+            device=device,
         )
         outputs.write_json(staging / "perception.json", table)
         log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
@@ -307,16 +372,22 @@ def evaluate_perception(
     frames: int = 512,
     grading_days: int = 40,
     grading_seconds: float = 60.0,
+    runtime: str = "auto",
+    device: str = "auto",
 ) -> dict[str, Any]:
     """The perception table of issue 4 on held-out data of ``seed + EVAL_SEED_OFFSET``.
 
     Keypoints on rendered frames; speeds and areas through :class:`harness.sources.PixelSource`
     on one simulated shift per post; a per-post grading net on shift-change photos labelled
     with the simulator's true levels, scored on held-out days (see :func:`_grading_f1`).
+    ``frames_per_s`` is worker-frames per wall-clock second of :func:`perceive_worker` on one
+    thread (rendering excluded); ``frames_per_cpu_s`` divides by the CPU time of this
+    process instead, which other processes on a shared machine do not inflate.
     """
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)  # one core: OpenCV's warps and conversions would use every core
     held_out = seed + EVAL_SEED_OFFSET
-    source = PixelSource(weights=str(weights))
+    source = PixelSource(weights=str(weights), runtime=runtime, device=device)
     net = source.net
     table: dict[str, Any] = evaluate_keypoints(net, seed=held_out, n_frames=frames)
     scenario = sim.load_scenario(
@@ -331,16 +402,18 @@ def evaluate_perception(
         }
     )
     rng = np.random.default_rng(held_out)
-    measured, truth, hits, n_frames, perceive_s, lk_s, dense_s = [], [], [], 0, 0.0, 0.0, 0.0
+    measured, truth, hits = [], [], []
+    n_frames, perceive_s, perceive_cpu_s, lk_s, dense_s = 0, 0.0, 0.0, 0.0, 0.0
     for post in range(1, posts + 1):
         for w in sim.simulate_workers(scenario, post=post, day=1, shift="day", keypoints=True):
             areas = np.unique(w.true_positions).astype(np.int64)
             chunks = list(render_worker(w, areas=areas, seed=scenario.seed, rng=rng))
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             positions, speeds = perceive_worker(
                 chunks, net=net, areas=areas, alpha=source.alpha, rate_hz=w.rate_hz
             )
             perceive_s += time.perf_counter() - start
+            perceive_cpu_s += time.process_time() - start_cpu
             n_frames += len(positions)
             measured.append(speeds)
             truth.append(true_speeds(w))
@@ -352,6 +425,8 @@ def evaluate_perception(
     )
     table["area_accuracy"] = float(np.concatenate(hits).mean())
     table["frames_per_s"] = n_frames / perceive_s
+    table["frames_per_cpu_s"] = n_frames / perceive_cpu_s
+    table["runtime"] = net.runtime
     table["lk_vs_dense_cost"] = lk_s / dense_s
     table["grading_macro_f1"], table["grading_per_post"] = _grading_f1(
         scenario, seconds=grading_seconds

@@ -19,10 +19,8 @@ from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
 from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
 from harness.sources import check_keypoint_weights, make_source
+from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
-
-DEFAULT_KEYPOINT_WEIGHTS = Path("models/keypoints/keypoint_net.safetensors")
-"""Where the pixel fidelity finds keypoint weights, under the cache folder."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def make_config(
         scenario = scenario.model_copy(update={"fidelity": fidelity})
     params = load_params(params_path)
     cache = settings.cache_dir(cache_dir)
-    weights = Path(keypoint_weights) if keypoint_weights else cache / DEFAULT_KEYPOINT_WEIGHTS
+    weights = Path(keypoint_weights) if keypoint_weights else DEFAULT_KEYPOINT_WEIGHTS
     if scenario.fidelity == "pixel":
         check_keypoint_weights(weights)
     parse_spec(graders, scenario.n_posts)

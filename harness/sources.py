@@ -40,14 +40,18 @@ import torch
 import core
 import sim
 from core.perception import (
+    RUNTIMES,
+    FloorAccumulator,
     KeypointNet,
-    accumulate_heatmaps,
+    KeypointRunner,
+    KeypointTracker,
+    area_of,
+    decode_heatmaps,
     foot_heatmaps,
     infer_heatmaps,
-    keypoint_speeds,
+    keypoint_runner,
     keypoints_from_heatmaps,
-    load_model,
-    track_positions,
+    resolve_device,
 )
 from harness._errors import HarnessError
 from sim.camera import Randomisation, Scene, detect_boxes, identify, random_appearance
@@ -105,36 +109,44 @@ class Chunk:
 class PixelSource:
     """Pixel fidelity: render frames and run the perception stack (see the module docstring).
 
-    Picklable (Ray ships it to tasks); the network is loaded once per process.
+    Picklable (Ray ships it to tasks); the network is loaded (hash-checked) once per process.
 
     Args:
         weights: keypoint-network weights (``perception train`` writes them).
         alpha: foot-heatmap accumulation weight (``ModelParams.alpha``).
         id_error_rate: probability that clock-in identity gives another worker of the post.
-        threads: torch threads used for inference.
+        threads: inference threads (torch and ONNX Runtime).
+        runtime: ``"auto"``, ``"onnxruntime"`` or ``"torch"`` (see ``keypoint_runner``).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for torch.
     """
 
     weights: str
     alpha: float = 0.05
     id_error_rate: float = 0.0
     threads: int = 1
-    _net: KeypointNet | None = dataclasses.field(default=None, repr=False, compare=False)
+    runtime: str = "auto"
+    device: str = "auto"
+    _net: KeypointRunner | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha <= 1:
             raise ValueError(f"`alpha` must be in (0, 1], got {self.alpha!r}")
         if not 0 <= self.id_error_rate <= 1:
             raise ValueError(f"`id_error_rate` must be in [0, 1], got {self.id_error_rate!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"`runtime` must be one of {list(RUNTIMES)}, got {self.runtime!r}")
+        resolve_device(self.device)
 
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "_net": None}
 
     @property
-    def net(self) -> KeypointNet:
-        """The keypoint network (loaded on first use)."""
+    def net(self) -> KeypointRunner:
+        """The keypoint network, ready for inference (loaded on first use)."""
         if self._net is None:
-            net, _ = load_model(self.weights)
-            self._net = net  # type: ignore[assignment]
+            self._net = keypoint_runner(
+                self.weights, runtime=self.runtime, device=self.device, threads=self.threads
+            )
         return self._net
 
     def __call__(
@@ -211,15 +223,18 @@ def render_worker(
 def perceive_worker(
     chunks: Iterator[Chunk] | list[Chunk],
     *,
-    net: KeypointNet,
+    net: KeypointNet | KeypointRunner,
     areas: np.ndarray,
     alpha: float,
     rate_hz: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints → LK speeds and foot heatmaps → positions over a worker's chunks.
+    """Keypoints → fused LK speeds, and foot heatmaps → positions, over a worker's chunks.
 
-    The accumulation and LK carry their state from chunk to chunk, so chunking changes
-    nothing in the result.
+    Per chunk the crops are cut and run through the network at once; then, frame by frame,
+    the keypoint tracker (reset at each change of camera) gives the motion and the floor
+    canvas accumulates the foot heatmap; the peaks of a chunk are looked up in the post
+    polygons at once. Tracker and canvas carry their state from chunk to chunk, so chunking
+    changes nothing in the result.
 
     Returns:
         ``(T,)`` int64 area ids and ``(T, 14)`` float32 speeds in px/s.
@@ -227,57 +242,40 @@ def perceive_worker(
     height, width = sim.CAMERA_SIZE[1], sim.CAMERA_SIZE[0]
     polygons = [np.add(POST_FLOOR_PX, [k * width, 0]) for k, a in enumerate(areas) if a > 0]
     area_of_polygon = np.concatenate([[0], areas[areas > 0]])
-    state: np.ndarray | None = None
-    last: tuple[np.ndarray, np.ndarray, int] | None = None
-    positions, speeds = [], []
+    tracker = KeypointTracker()
+    tile_w = -(-width // GRID_STRIDE)
+    canvas = FloorAccumulator((-(-height // GRID_STRIDE), tile_w * len(areas)), alpha=alpha)
+    positions, displacements, run_starts = [], [], []
+    last_tile = -1
     for chunk in chunks:
         heatmaps, transforms = infer_heatmaps(net, chunk.frames, chunk.boxes)
-        keypoints, _ = keypoints_from_heatmaps(heatmaps, transforms, input_size=net.input_size)
-        speeds.append(_chunk_speeds(chunk, keypoints, last, rate_hz=rate_hz))
-        last = (chunk.frames[-1], keypoints[-1], int(chunk.tiles[-1]))
+        input_size = net.input_size
+        keypoints, _ = keypoints_from_heatmaps(heatmaps, transforms, input_size=input_size)
         feet = foot_heatmaps(
             heatmaps,
             transforms,
-            input_size=net.input_size,
+            input_size=input_size,
             frame_size=(height, width),
             grid_stride=GRID_STRIDE,
         )
-        tile_w = feet.shape[2]
-        canvas = np.zeros((len(feet) + 1, feet.shape[1], tile_w * len(areas)), np.float32)
-        for k, tile in enumerate(chunk.tiles, start=1):
-            canvas[k, :, tile * tile_w : (tile + 1) * tile_w] = feet[k - 1]
-        if state is None:
-            canvas[0] = canvas[1]
-        else:
-            canvas[0] = state
-        accumulated = accumulate_heatmaps(canvas, alpha)
-        state = accumulated[-1]
-        # Already accumulated with carried state: alpha=1 makes track_positions' own
-        # accumulation the identity.
-        found = track_positions(accumulated[1:], polygons, alpha=1.0, grid_stride=GRID_STRIDE)
+        for i, (frame, tile) in enumerate(zip(chunk.frames, chunk.tiles, strict=True)):
+            if tile != last_tile:
+                tracker.reset()
+                run_starts.append(len(displacements))
+                last_tile = int(tile)
+            displacements.append(tracker.update(frame, keypoints[i]))
+        peaks, conf = decode_heatmaps(canvas.accumulate(feet, chunk.tiles * tile_w))
+        peaks = np.where((conf > 0)[:, None], peaks * GRID_STRIDE + (GRID_STRIDE - 1) / 2, np.nan)
+        found = area_of(peaks, polygons)
         positions.append(area_of_polygon[found])
-    return np.concatenate(positions), np.concatenate(speeds)
-
-
-def _chunk_speeds(
-    chunk: Chunk,
-    keypoints: np.ndarray,
-    last: tuple[np.ndarray, np.ndarray, int] | None,
-    *,
-    rate_hz: float,
-) -> np.ndarray:
-    """LK speeds of a chunk, per run of one camera, continuing the previous chunk's run."""
-    out = np.empty((len(keypoints), core.N_KEYPOINTS), dtype=np.float32)
-    change = np.flatnonzero(np.diff(chunk.tiles)) + 1
-    for lo, hi in zip(np.r_[0, change], np.r_[change, len(keypoints)], strict=True):
-        frames, kp = chunk.frames[lo:hi], keypoints[lo:hi]
-        carried = lo == 0 and last is not None and last[2] == chunk.tiles[0]
-        if carried:
-            frames = np.concatenate([last[0][None], frames])  # type: ignore[index]
-            kp = np.concatenate([last[1][None], kp])  # type: ignore[index]
-        run, _ = keypoint_speeds(frames, kp, rate_hz=rate_hz)
-        out[lo:hi] = run[1:] if carried else run
-    return out
+    disp = np.stack(displacements) if displacements else np.zeros((0, core.N_KEYPOINTS, 2))
+    # The first speed of a camera's run repeats its second one (keypoint_speeds' row 0).
+    starts = set(run_starts)
+    for start in run_starts:
+        if start + 1 < len(disp) and start + 1 not in starts:
+            disp[start] = disp[start + 1]
+    speeds = np.nan_to_num(np.linalg.norm(disp, axis=-1) * rate_hz).astype(np.float32)
+    return np.concatenate(positions) if positions else np.zeros(0, np.int64), speeds
 
 
 def true_speeds(worker: sim.SimWorker) -> np.ndarray:
@@ -308,7 +306,7 @@ def check_keypoint_weights(path: str | os.PathLike[str]) -> Path:
             f"`hazard-harness perception train --out {path.parent}` or pass their path"
         )
     try:
-        load_model(path)
+        keypoint_runner(path, device="cpu")
     except (core.ModelInputError, ValueError, OSError, RuntimeError) as exc:
         raise HarnessError(f"keypoint weights {str(path)!r} cannot be loaded: {exc}") from None
     return path

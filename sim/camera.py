@@ -6,6 +6,17 @@ Convention shared with the simulator: every post camera gives a ``FRAME_WIDTH x 
 convention); a standing worker is about 110 px tall. A worker whose keypoints are NaN is not
 in view and is not drawn.
 
+**Work-wear texture.** Real work-wear is not flat colour: cloth folds, seams and pockets,
+and on high-visibility clothing bands of reflective tape round the torso, sleeves and
+trouser legs. Every part of a figure (each limb, the torso, hands, head, shoes) is painted
+from a texture tile of its worker's :class:`Appearance` (folds, fabric grain, seams, and tape
+for ``hi_vis``) that is fixed to the part: an affine map for a limb (along it from one
+keypoint to the other, stretching with it), a homography for the torso (shoulders and hips),
+a similarity for the round parts (turning with the limb they end). The texture therefore
+moves exactly with the keypoints that carry it, as cloth does with the body, which is what
+gives optical flow (Lucas-Kanade) something to lock on to; flat colour would leave it the
+aperture problem on every limb. Texture tiles are cached per appearance.
+
 Besides frames, this module gives the stand-ins of a real plant's other perception sources:
 a person detector (:func:`detect_boxes`) and the clock-in identity (:func:`identify`), and a
 random-pose sampler (:func:`sample_poses`) that makes keypoint-network training data.
@@ -13,7 +24,8 @@ random-pose sampler (:func:`sample_poses`) that makes keypoint-network training 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -37,6 +49,8 @@ _LEGS = (("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_hip", "l_knee"), ("l_kn
 _TORSO = ("r_shoulder", "l_shoulder", "l_hip", "r_hip")
 _SHIFT = 4  # fractional bits of OpenCV's sub-pixel drawing
 _ONE = 1 << _SHIFT
+_HI_VIS = ((30, 235, 210), (20, 130, 245))
+"""BGR base colours of high-visibility shirts: fluorescent yellow, orange."""
 _RIGHT_SHADE = 0.72
 """Brightness of a figure's right-side limbs, so that left and right can be told apart."""
 
@@ -47,20 +61,41 @@ class CameraError(ValueError):
 
 @dataclass(frozen=True)
 class Appearance:
-    """How one worker looks: BGR colours of shirt, trousers and skin."""
+    """How one worker looks: BGR colours of shirt, trousers and skin, and the work-wear texture.
+
+    Attributes:
+        shirt: BGR colour of the shirt (torso and sleeves).
+        trousers: BGR colour of the trousers.
+        skin: BGR colour of face, neck and gloved hands.
+        texture: seed of the texture pattern (folds, grain, seams, pockets).
+        hi_vis: high-visibility clothing: reflective tape on torso, sleeves and trouser legs.
+    """
 
     shirt: tuple[int, int, int]
     trousers: tuple[int, int, int]
     skin: tuple[int, int, int]
+    texture: int = 0
+    hi_vis: bool = False
 
 
 def random_appearance(rng: np.random.Generator) -> Appearance:
-    """A random worker appearance (work-wear colours, skin tones)."""
+    """A random worker appearance: work-wear colours and texture, half of it high-visibility
+    (a fluorescent yellow or orange shirt with reflective tape), skin tones."""
     shirt = tuple(int(c) for c in rng.integers(30, 240, size=3))
     trousers = tuple(int(c) for c in rng.integers(20, 160, size=3))
     tone = rng.uniform(0.45, 1.0)
     skin = (int(120 * tone + 30), int(160 * tone + 30), int(200 * tone + 40))
-    return Appearance(shirt=shirt, trousers=trousers, skin=skin)  # type: ignore[arg-type]
+    hi_vis = bool(rng.random() < 0.5)
+    if hi_vis:
+        base = _HI_VIS[int(rng.integers(len(_HI_VIS)))]
+        shirt = tuple(int(np.clip(c + rng.integers(-20, 21), 0, 255)) for c in base)
+    return Appearance(
+        shirt=shirt,  # type: ignore[arg-type]
+        trousers=trousers,  # type: ignore[arg-type]
+        skin=skin,
+        texture=int(rng.integers(2**31)),
+        hi_vis=hi_vis,
+    )
 
 
 @dataclass(frozen=True)
@@ -241,56 +276,297 @@ def _shade(colour: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
     return tuple(int(c * factor) for c in colour)  # type: ignore[return-value]
 
 
-def _draw_figure(img: np.ndarray, kp: np.ndarray, look: Appearance) -> None:
-    neck, head = kp[_K["neck"]], kp[_K["head"]]
-    hips = (kp[_K["r_hip"]] + kp[_K["l_hip"]]) / 2
-    height = max(float(np.linalg.norm(neck - hips)) / 0.29, 20.0)
-    pts = np.round(kp * _ONE).astype(np.int32)
+# Work-wear texture. Every part of a figure is painted from a texture tile that is fixed to
+# the part (limb, torso, hand, head, shoe) by an affine or perspective map, so the texture
+# moves, turns and stretches with the keypoints that carry the part.
 
-    def limb(a: str, b: str, colour: tuple[int, int, int], width: float) -> None:
-        side = _RIGHT_SHADE if a.startswith("r_") or b.startswith("r_") else 1.0
-        thickness = max(1, round(width * height))
-        cv2.line(img, pts[_K[a]], pts[_K[b]], _shade(colour, side), thickness, cv2.LINE_AA, _SHIFT)
+_TEXELS = STANDING_HEIGHT_PX
+"""Texels per figure height: one texel per pixel of a standing worker at a post."""
+_TAPE = np.array([205.0, 212.0, 208.0], dtype=np.float32)
+"""BGR colour of reflective tape."""
+_LIMBS: dict[str, tuple[float, float, tuple[float, ...]]] = {
+    "upper_arm": (0.17, 0.045, ()),
+    "forearm": (0.16, 0.045, (0.55,)),
+    "thigh": (0.25, 0.06, ()),
+    "shin": (0.24, 0.06, (0.35, 0.7)),
+    "neck": (0.11, 0.04, ()),
+}
+"""Limb tiles: length and width as fractions of the figure height, hi-vis tape positions
+along the limb (fractions of its length)."""
+_TORSO_TEX = (24, 32)
+"""Columns (shoulder to shoulder) and rows (shoulders to hips) of the torso tile's body."""
+_MARGIN = 6
+"""Texels of tile beyond a part's outline (limb caps, the neck above the shoulder line)."""
+_ROUND = {"hand": 0.03, "head": 0.065, "shoe": 0.035}
+"""Radii of the round parts as fractions of the figure height."""
 
-    for a, b in _LEGS:
-        limb(a, b, look.trousers, 0.06)
-    for ankle in ("r_ankle", "l_ankle"):
-        shoe = _shade((40, 40, 50), _RIGHT_SHADE if ankle.startswith("r_") else 1.0)
-        cv2.circle(img, pts[_K[ankle]], round(0.035 * height * _ONE), shoe, -1, cv2.LINE_AA, _SHIFT)
-    torso = np.stack([pts[_K[n]] for n in _TORSO])
-    cv2.fillConvexPoly(img, torso, look.shirt, cv2.LINE_AA, _SHIFT)
-    cv2.line(
-        img,
-        pts[_K["neck"]],
-        np.round(hips * _ONE).astype(np.int32),
-        look.shirt,
-        max(1, round(0.12 * height)),
-        cv2.LINE_AA,
-        _SHIFT,
+
+def _line_mask(
+    shape: tuple[int, int], lines: list[tuple[float, float, float, float]]
+) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.uint8)
+    for x0, y0, x1, y1 in lines:
+        p0 = (round(x0 * _ONE), round(y0 * _ONE))
+        p1 = (round(x1 * _ONE), round(y1 * _ONE))
+        cv2.line(mask, p0, p1, 255, 1, cv2.LINE_AA, _SHIFT)
+    return cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 0.5)
+
+
+def _fabric(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    colour: tuple[int, int, int],
+    *,
+    folds: tuple[float, float],
+    seams: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+    tape: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+    tape_width: float = 3.0,
+) -> np.ndarray:
+    """A float32 BGR tile: colour shaded by folds and grain, darker seams, reflective tape.
+
+    ``folds`` are the blur sigmas (rows, columns) of the fold pattern; seams and tape are
+    line segments ``(x0, y0, x1, y1)`` in tile coordinates.
+    """
+    noise = rng.standard_normal((2, *shape), dtype=np.float32)
+    fold = cv2.GaussianBlur(noise[0], (0, 0), sigmaX=folds[1], sigmaY=folds[0])
+    grain = cv2.GaussianBlur(noise[1], (0, 0), 0.7)
+    # Blurred unit white noise has variance 1 / (4 pi sx sy): scale both to unit variance.
+    fold *= np.float32(0.12 * np.sqrt(4 * np.pi * folds[0] * folds[1]))
+    grain *= np.float32(np.sqrt(4 * np.pi * 0.7 * 0.7))
+    shade = 1 + fold + 0.06 * grain
+    if seams:
+        shade *= 1 - 0.35 * _line_mask(shape, list(seams))
+    tile = shade[..., None] * np.asarray(colour, dtype=np.float32)
+    if tape:
+        band = np.zeros(shape, dtype=np.uint8)
+        for x0, y0, x1, y1 in tape:
+            p0 = (round(x0 * _ONE), round(y0 * _ONE))
+            p1 = (round(x1 * _ONE), round(y1 * _ONE))
+            cv2.line(band, p0, p1, 255, max(1, round(tape_width)), cv2.LINE_AA, _SHIFT)
+        t = cv2.GaussianBlur(band.astype(np.float32) / 255, (0, 0), 0.5)[..., None]
+        tile = tile * (1 - t) + t * _TAPE * (1 + 0.04 * grain[..., None])
+    return np.clip(tile, 0, 255).astype(np.float32)
+
+
+def _limb_tile(
+    rng: np.random.Generator, name: str, colour: tuple[int, int, int], *, hi_vis: bool
+) -> np.ndarray:
+    frac_len, frac_w, bands = _LIMBS[name]
+    length, width = round(frac_len * _TEXELS), round(frac_w * _TEXELS)
+    rows, cols = width + 2 * _MARGIN, length + 2 * _MARGIN
+    lo, hi = _MARGIN + 0.5, _MARGIN + width - 1.5
+    seams = [(0.0, lo, cols - 1.0, lo), (0.0, hi, cols - 1.0, hi)]
+    tape = [(_MARGIN + f * length, 0.0, _MARGIN + f * length, rows - 1.0) for f in bands]
+    return _fabric(
+        rng, (rows, cols), colour, folds=(2.5, 1.0), seams=seams, tape=tape if hi_vis else []
     )
-    limb("neck", "head", look.skin, 0.04)
-    for a, b in _ARMS:
-        limb(a, b, look.shirt, 0.045)
-    for wrist in ("r_wrist", "l_wrist"):
-        side = _RIGHT_SHADE if wrist.startswith("r_") else 1.0
-        cv2.circle(
-            img,
-            pts[_K[wrist]],
-            round(0.03 * height * _ONE),
-            _shade(look.skin, side),
-            -1,
-            cv2.LINE_AA,
-            _SHIFT,
+
+
+def _torso_tile(
+    rng: np.random.Generator, colour: tuple[int, int, int], *, hi_vis: bool
+) -> np.ndarray:
+    w, h = _TORSO_TEX
+    m = _MARGIN
+    rows, cols = h + 2 * m, w + 2 * m
+    mid = m + w / 2 - 0.5
+    side = m + (0.2 if rng.random() < 0.5 else 0.62) * w
+    top = m + h * 0.35
+    seams = [
+        (mid, 0.0, mid, rows - 1.0),
+        (m, m + 0.85 * h, m + w, m + 0.85 * h),
+        (side, top, side + 0.2 * w, top),
+        (side, top, side, top + 0.22 * h),
+        (side + 0.2 * w, top, side + 0.2 * w, top + 0.22 * h),
+        (side, top + 0.22 * h, side + 0.2 * w, top + 0.22 * h),
+    ]
+    tape = [
+        (0.0, m + 0.55 * h, cols - 1.0, m + 0.55 * h),
+        (0.0, m + 0.78 * h, cols - 1.0, m + 0.78 * h),
+        (m + 0.25 * w, 0.0, m + 0.25 * w, m + 0.55 * h),
+        (m + 0.75 * w, 0.0, m + 0.75 * w, m + 0.55 * h),
+    ]
+    return _fabric(
+        rng, (rows, cols), colour, folds=(1.2, 2.5), seams=seams, tape=tape if hi_vis else []
+    )
+
+
+def _round_tile(rng: np.random.Generator, name: str, colour: tuple[int, int, int]) -> np.ndarray:
+    side = 2 * round(_ROUND[name] * _TEXELS) + 2 * _MARGIN + 1
+    c = (side - 1) / 2
+    seams = {
+        "hand": [(c - 4.0, c - 1.0, c + 4.0, c - 1.0)],  # glove cuff
+        "head": [(c - 8.0, c - 2.0, c + 8.0, c - 2.0)],  # helmet rim
+        "shoe": [(c - 5.0, c + 1.5, c + 5.0, c + 1.5)],  # sole
+    }[name]
+    return _fabric(rng, (side, side), colour, folds=(1.5, 1.5), seams=seams)
+
+
+@functools.lru_cache(maxsize=512)
+def _wear(look: Appearance) -> dict[str, np.ndarray]:
+    """Texture tiles of every part of a worker (cached per appearance); the worker's right
+    side is a shade darker, as in the flat colours of the figure."""
+    rng = np.random.default_rng([look.texture, 0x7E7])
+    hi_vis = look.hi_vis
+    tiles = {
+        "upper_arm": _limb_tile(rng, "upper_arm", look.shirt, hi_vis=hi_vis),
+        "forearm": _limb_tile(rng, "forearm", look.shirt, hi_vis=hi_vis),
+        "thigh": _limb_tile(rng, "thigh", look.trousers, hi_vis=hi_vis),
+        "shin": _limb_tile(rng, "shin", look.trousers, hi_vis=hi_vis),
+        "hand": _round_tile(rng, "hand", look.skin),
+        "shoe": _round_tile(rng, "shoe", (40, 40, 50)),
+    }
+    sided = {
+        f"{s}_{k}": v * (_RIGHT_SHADE if s == "r" else 1.0) for k, v in tiles.items() for s in "rl"
+    }
+    sided["neck"] = _limb_tile(rng, "neck", look.skin, hi_vis=False)
+    sided["torso"] = _torso_tile(rng, look.shirt, hi_vis=hi_vis)
+    sided["head"] = _round_tile(rng, "head", look.skin)
+    return sided
+
+
+def _paint(
+    canvas: np.ndarray,
+    tile: np.ndarray,
+    warp: np.ndarray,
+    box: tuple[float, float, float, float],
+    draw_mask: Callable[[np.ndarray, np.ndarray], None],
+) -> None:
+    """Paint ``tile`` mapped by ``warp`` (2x3 affine or 3x3 homography, tile to canvas) into
+    a float32 ``canvas`` inside the part's mask, which ``draw_mask(mask, origin)`` draws (255
+    inside, anti-aliased, in fixed-point canvas coordinates less ``origin``)."""
+    x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x1 = min(canvas.shape[1], int(np.ceil(box[2])) + 1)
+    y1 = min(canvas.shape[0], int(np.ceil(box[3])) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    size = (x1 - x0, y1 - y0)
+    if warp.shape == (2, 3):
+        m = warp.copy()
+        m[:, 2] -= (x0, y0)
+        tex = cv2.warpAffine(tile, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        move = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+        tex = cv2.warpPerspective(
+            tile, move @ warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-    cv2.circle(
-        img,
-        np.round(head * _ONE).astype(np.int32),
-        round(0.065 * height * _ONE),
-        look.skin,
-        -1,
-        cv2.LINE_AA,
-        _SHIFT,
+    mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+    draw_mask(mask, np.array([x0 * _ONE, y0 * _ONE], dtype=np.int32))
+    roi = canvas[y0:y1, x0:x1]
+    tex -= roi
+    tex *= mask[..., None]
+    tex *= np.float32(1 / 255)
+    roi += tex
+
+
+def _limb_warp(a: np.ndarray, b: np.ndarray, tile: np.ndarray, scale: float) -> np.ndarray:
+    """Affine tile-to-frame map of a limb tile: columns along ``a -> b`` (stretching with the
+    limb), rows across it at ``scale`` pixels per texel."""
+    rows, cols = tile.shape[:2]
+    length = cols - 2 * _MARGIN
+    d = b - a
+    norm = float(np.hypot(*d))
+    e = d / norm if norm > 1e-3 else np.array([0.0, 1.0])
+    s = max(norm, 1e-3) / length
+    n = np.array([-e[1], e[0]])
+    rc = (rows - 1) / 2
+    origin = a - _MARGIN * s * e - rc * scale * n
+    return np.array([[s * e[0], scale * n[0], origin[0]], [s * e[1], scale * n[1], origin[1]]])
+
+
+def _round_warp(
+    centre: np.ndarray, towards: np.ndarray, tile: np.ndarray, scale: float
+) -> np.ndarray:
+    """Similarity tile-to-frame map of a round tile centred on ``centre``, its rows along the
+    direction from ``towards`` to ``centre`` (a hand turns with its forearm)."""
+    d = centre - towards
+    norm = float(np.hypot(*d))
+    e = d / norm if norm > 1e-3 else np.array([0.0, 1.0])
+    p = np.array([e[1], -e[0]])
+    c = (tile.shape[0] - 1) / 2
+    origin = centre - c * scale * (p + e)
+    return np.array(
+        [[scale * p[0], scale * e[0], origin[0]], [scale * p[1], scale * e[1], origin[1]]]
     )
+
+
+def _draw_figure(img: np.ndarray, kp: np.ndarray, look: Appearance) -> None:
+    hips = (kp[_K["r_hip"]] + kp[_K["l_hip"]]) / 2
+    height = max(float(np.linalg.norm(kp[_K["neck"]] - hips)) / 0.29, 20.0)
+    scale = height / _TEXELS
+    tiles = _wear(look)
+    reach = 0.07 * height + 3
+    x0, y0 = (max(0, int(np.floor(v))) for v in kp.min(axis=0) - reach)
+    x1 = min(img.shape[1], int(np.ceil(kp[:, 0].max() + reach)) + 1)
+    y1 = min(img.shape[0], int(np.ceil(kp[:, 1].max() + reach)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    canvas = img[y0:y1, x0:x1].astype(np.float32)
+    kp64 = kp.astype(np.float64) - (x0, y0)
+    hips = hips.astype(np.float64) - (x0, y0)
+
+    def limb(a: str, b: str, tile: str, width: float) -> None:
+        pa, pb = kp64[_K[a]], kp64[_K[b]]
+        thickness = max(1, round(width * height))
+        r = thickness / 2 + 2
+        box = (min(pa[0], pb[0]) - r, min(pa[1], pb[1]) - r, max(pa[0], pb[0]) + r,
+               max(pa[1], pb[1]) + r)  # fmt: skip
+        sa, sb = np.round(pa * _ONE).astype(np.int32), np.round(pb * _ONE).astype(np.int32)
+
+        def mask(m: np.ndarray, origin: np.ndarray) -> None:
+            cv2.line(m, sa - origin, sb - origin, 255, thickness, cv2.LINE_AA, _SHIFT)
+
+        _paint(canvas, tiles[tile], _limb_warp(pa, pb, tiles[tile], scale), box, mask)
+
+    def disc(centre: str, towards: np.ndarray, tile: str, radius: float) -> None:
+        c = kp64[_K[centre]]
+        r = radius * height
+        box = (c[0] - r - 2, c[1] - r - 2, c[0] + r + 2, c[1] + r + 2)
+        sc = np.round(c * _ONE).astype(np.int32)
+
+        def mask(m: np.ndarray, origin: np.ndarray) -> None:
+            cv2.circle(m, sc - origin, round(r * _ONE), 255, -1, cv2.LINE_AA, _SHIFT)
+
+        _paint(canvas, tiles[tile], _round_warp(c, towards, tiles[tile], scale), box, mask)
+
+    for side in ("r", "l"):
+        limb(f"{side}_hip", f"{side}_knee", f"{side}_thigh", 0.06)
+        limb(f"{side}_knee", f"{side}_ankle", f"{side}_shin", 0.06)
+    for side in ("r", "l"):
+        disc(f"{side}_ankle", kp64[_K[f"{side}_knee"]], f"{side}_shoe", _ROUND["shoe"])
+    _draw_torso(canvas, kp64, hips, tiles["torso"], height)
+    limb("neck", "head", "neck", _LIMBS["neck"][1])
+    for side in ("r", "l"):
+        limb(f"{side}_shoulder", f"{side}_elbow", f"{side}_upper_arm", _LIMBS["upper_arm"][1])
+        limb(f"{side}_elbow", f"{side}_wrist", f"{side}_forearm", _LIMBS["forearm"][1])
+    for side in ("r", "l"):
+        disc(f"{side}_wrist", kp64[_K[f"{side}_elbow"]], f"{side}_hand", _ROUND["hand"])
+    disc("head", kp64[_K["neck"]], "head", _ROUND["head"])
+    img[y0:y1, x0:x1] = canvas + np.float32(0.5)
+
+
+def _draw_torso(
+    canvas: np.ndarray, kp: np.ndarray, hips: np.ndarray, tile: np.ndarray, height: float
+) -> None:
+    """The shirt's torso: the shoulder-hip quadrilateral and a band from the neck to the hips,
+    textured by the homography that takes the tile's body to the quadrilateral."""
+    corners = np.stack([kp[_K[n]] for n in _TORSO])
+    w, h = _TORSO_TEX
+    m = _MARGIN
+    src = np.array([[m, m], [m + w, m], [m + w, m + h], [m, m + h]], dtype=np.float32)
+    warp = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    band = max(1, round(0.12 * height))
+    pts = np.vstack([corners, kp[_K["neck"]][None], hips[None]])
+    r = band / 2 + 2
+    box = (*(pts.min(axis=0) - r), *(pts.max(axis=0) + r))
+    quad = np.round(corners * _ONE).astype(np.int32)
+    neck = np.round(kp[_K["neck"]] * _ONE).astype(np.int32)
+    mid = np.round(hips * _ONE).astype(np.int32)
+
+    def mask(mk: np.ndarray, origin: np.ndarray) -> None:
+        cv2.fillConvexPoly(mk, quad - origin, 255, cv2.LINE_AA, _SHIFT)
+        cv2.line(mk, neck - origin, mid - origin, 255, band, cv2.LINE_AA, _SHIFT)
+
+    _paint(canvas, tile, warp, box, mask)  # type: ignore[arg-type]
 
 
 def _degrade(

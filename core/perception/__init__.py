@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.perception._crops import crop_boxes, crop_transforms, from_crop, to_crop
+from core.perception._device import DEVICES, resolve_device
 from core.perception._grading import (
     EnvScaler,
     GradingNet,
@@ -20,9 +21,7 @@ from core.perception._keypoint_net import (
     crops_to_tensor,
     foot_heatmaps,
     heatmap_to_crop,
-    infer_heatmaps,
     keypoints_from_heatmaps,
-    predict_keypoints,
 )
 from core.perception._metrics import (
     OKS_SIGMAS,
@@ -32,17 +31,47 @@ from core.perception._metrics import (
     speed_median_rel_err,
     torso_length,
 )
-from core.perception._motion import keypoint_speeds, lk_track, to_gray
-from core.perception._position import accumulate_heatmaps, area_of, track_positions
+from core.perception._motion import (
+    LK_BLEND,
+    LK_GATE_PX,
+    LK_MAX_LEVEL,
+    LK_WIN_SIZE,
+    KeypointTracker,
+    keypoint_speeds,
+    lk_track,
+    to_gray,
+)
+from core.perception._position import (
+    FloorAccumulator,
+    accumulate_heatmaps,
+    area_of,
+    track_positions,
+)
+from core.perception._runtime import (
+    RUNTIMES,
+    KeypointRunner,
+    infer_heatmaps,
+    keypoint_runner,
+    predict_keypoints,
+)
 from core.perception._seeding import seeded_torch
-from core.perception._weights import load_model, save_model, sidecar_path
+from core.perception._weights import load_model, load_onnx, onnx_path, save_model, sidecar_path
 
 __all__ = [
+    "DEVICES",
     "HEATMAP_STRIDE",
+    "LK_BLEND",
+    "LK_GATE_PX",
+    "LK_MAX_LEVEL",
+    "LK_WIN_SIZE",
     "OKS_SIGMAS",
+    "RUNTIMES",
     "EnvScaler",
+    "FloorAccumulator",
     "GradingNet",
     "KeypointNet",
+    "KeypointRunner",
+    "KeypointTracker",
     "accumulate_heatmaps",
     "area_of",
     "classification_scores",
@@ -58,15 +87,19 @@ __all__ = [
     "from_crop",
     "heatmap_to_crop",
     "infer_heatmaps",
+    "keypoint_runner",
     "keypoint_speeds",
     "keypoints_from_heatmaps",
     "lk_track",
     "load_model",
+    "load_onnx",
     "oks_ap",
+    "onnx_path",
     "pck",
     "predict_keypoints",
     "predict_levels",
     "render_heatmaps",
+    "resolve_device",
     "save_model",
     "seeded_torch",
     "sidecar_path",

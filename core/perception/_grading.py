@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from core._confusion import confusion_matrix
 from core._errors import ModelInputError
 from core._types import LEVEL_NAMES
+from core.perception._device import resolve_device
 from core.perception._seeding import seeded_torch
 
 N_LEVELS = len(LEVEL_NAMES)
@@ -164,6 +165,7 @@ def train_grader(
     hidden: int = 64,
     max_seconds: float | None = None,
     on_epoch: Callable[[int, GradingNet], None] | None = None,
+    device: str = "auto",
 ) -> tuple[GradingNet, dict[str, Any]]:
     """Train one post's grading network with cross-entropy (Adam), deterministically.
 
@@ -181,11 +183,14 @@ def train_grader(
         on_epoch: called as ``on_epoch(epoch, net)`` after each epoch (0-based), e.g. to
             report a validation score; it may put ``net`` in eval mode (training resumes in
             train mode) and may raise to stop training (the exception propagates).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; the network is
+            returned on the CPU either way.
 
     Returns:
-        The trained network (eval mode, scaler set) and a history
+        The trained network (eval mode, scaler set, on the CPU) and a history
         ``{"loss": [per epoch], "epochs": n, "seconds": s, "noisy_labels": k}``.
     """
+    dev = resolve_device(device)
     x = _to_input(images, input_size)
     e = _check_env(env)
     y = _check_labels(labels, len(x))
@@ -203,8 +208,9 @@ def train_grader(
             channels=channels, depth=depth, input_size=input_size, n_env=e.shape[1], hidden=hidden
         )
         net.set_scaler(EnvScaler.fit(e))
+        net.to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
-        env_t, y_t = torch.from_numpy(e), torch.from_numpy(y)
+        x, env_t, y_t = x.to(dev), torch.from_numpy(e).to(dev), torch.from_numpy(y).to(dev)
         net.train()
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=gen)
@@ -221,19 +227,30 @@ def train_grader(
                 net.train()
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 break
-    net.eval()
+    net.cpu().eval()
     history["epochs"] = len(history["loss"])
     history["seconds"] = time.perf_counter() - start
     return net, history
 
 
-def predict_levels(net: GradingNet, images: np.ndarray, env: np.ndarray) -> np.ndarray:
-    """Predicted level 0..4 of each (difference image, environment) pair."""
+def predict_levels(
+    net: GradingNet, images: np.ndarray, env: np.ndarray, *, device: str = "cpu"
+) -> np.ndarray:
+    """Predicted level 0..4 of each (difference image, environment) pair.
+
+    ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``) is where the forward pass runs; the
+    network is back on its own device afterwards.
+    """
+    dev = resolve_device(device)
     x = _to_input(images, net.config["input_size"])
     e = torch.from_numpy(_check_env(env))
-    net.eval()
-    with torch.inference_mode():
-        return net(x, e).argmax(dim=1).numpy()
+    home = next(net.parameters()).device
+    net.eval().to(dev)
+    try:
+        with torch.inference_mode():
+            return net(x.to(dev), e.to(dev)).argmax(dim=1).cpu().numpy()
+    finally:
+        net.to(home)
 
 
 def evaluate_grader(

@@ -47,12 +47,11 @@ def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if hm.ndim < 2 or hm.shape[-1] < 1 or hm.shape[-2] < 1:
         raise ModelInputError(f"`heatmaps` must have shape (..., H, W), got {hm.shape}")
     lead, (h, w) = hm.shape[:-2], hm.shape[-2:]
-    flat = hm.reshape(-1, h * w)
-    idx = flat.argmax(axis=1)
-    conf = flat[np.arange(len(flat)), idx]
+    grid = hm.reshape(-1, h, w)
+    rows = np.arange(len(grid))
+    idx = grid.reshape(len(grid), -1).argmax(axis=1)
     y, x = np.divmod(idx, w)
-    grid = np.log(np.maximum(hm.reshape(-1, h, w), 1e-6))
-    rows = np.arange(len(flat))
+    conf = grid[rows, y, x]
     dx = _parabola_offset(grid, rows, y, x, axis=1, n=w)
     dy = _parabola_offset(grid, rows, y, x, axis=0, n=h)
     coords = np.stack([x + dx, y + dy], axis=-1).astype(np.float32)
@@ -62,13 +61,16 @@ def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _parabola_offset(
     grid: np.ndarray, rows: np.ndarray, y: np.ndarray, x: np.ndarray, *, axis: int, n: int
 ) -> np.ndarray:
+    """Vertex offset of the parabola through the log heatmap at the peak and its neighbours
+    along ``axis`` (logarithms taken of those three values only)."""
     pos = x if axis == 1 else y
     inside = (pos > 0) & (pos < n - 1)
     lo, hi = np.clip(pos - 1, 0, n - 1), np.clip(pos + 1, 0, n - 1)
     if axis == 1:
-        f0, fm, fp = grid[rows, y, x], grid[rows, y, lo], grid[rows, y, hi]
+        vals = np.stack([grid[rows, y, x], grid[rows, y, lo], grid[rows, y, hi]])
     else:
-        f0, fm, fp = grid[rows, y, x], grid[rows, lo, x], grid[rows, hi, x]
+        vals = np.stack([grid[rows, y, x], grid[rows, lo, x], grid[rows, hi, x]])
+    f0, fm, fp = np.log(np.maximum(vals, 1e-6))
     curv = fm - 2 * f0 + fp
     with np.errstate(divide="ignore", invalid="ignore"):
         off = np.where(inside & (curv < 0), 0.5 * (fm - fp) / curv, 0.0)

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from core._errors import ModelInputError
 from core._types import FOOT_KEYPOINTS, N_KEYPOINTS
-from core.perception._crops import crop_boxes, from_crop
+from core.perception._crops import from_crop
 from core.perception._heatmaps import decode_heatmaps
 
 HEATMAP_STRIDE = 2
@@ -87,59 +87,6 @@ def heatmap_to_crop(points: np.ndarray) -> np.ndarray:
 def crop_to_heatmap(points: np.ndarray) -> np.ndarray:
     """Crop pixels to heatmap pixels (inverse of :func:`heatmap_to_crop`)."""
     return (points - (HEATMAP_STRIDE - 1) / 2) / HEATMAP_STRIDE
-
-
-def infer_heatmaps(
-    net: KeypointNet,
-    frames: np.ndarray,
-    boxes: np.ndarray,
-    *,
-    frame_index: np.ndarray | None = None,
-    batch_size: int = 256,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps of every box, in batches under ``torch.inference_mode``.
-
-    Threads are the caller's choice (``torch.set_num_threads``); this function sets none.
-
-    Returns:
-        ``(M, 14, S/2, S/2)`` float32 heatmaps and the ``(M, 3)`` crop transforms.
-    """
-    crops, transforms = crop_boxes(frames, boxes, frame_index=frame_index, size=net.input_size)
-    was_training = net.training
-    net.eval()
-    out = np.empty((len(crops), N_KEYPOINTS, net.heatmap_size, net.heatmap_size), np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(crops), batch_size):
-            batch = crops_to_tensor(crops[start : start + batch_size])
-            out[start : start + batch_size] = net(batch).numpy()
-    net.train(was_training)
-    return out, transforms
-
-
-def predict_keypoints(
-    net: KeypointNet,
-    frames: np.ndarray,
-    boxes: np.ndarray,
-    *,
-    frame_index: np.ndarray | None = None,
-    batch_size: int = 256,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-down keypoints of each person box.
-
-    Args:
-        net: a trained :class:`KeypointNet`.
-        frames: ``(N, H, W, 3)`` uint8 BGR frames.
-        boxes: ``(M, 4)`` person boxes ``(x0, y0, x1, y1)``.
-        frame_index: ``(M,)`` frame of each box; one box per frame when None.
-        batch_size: crops per forward pass.
-
-    Returns:
-        ``(M, 14, 2)`` float32 frame coordinates and ``(M, 14)`` confidences (heatmap peaks).
-    """
-    heatmaps, transforms = infer_heatmaps(
-        net, frames, boxes, frame_index=frame_index, batch_size=batch_size
-    )
-    return keypoints_from_heatmaps(heatmaps, transforms, input_size=net.input_size)
 
 
 def keypoints_from_heatmaps(

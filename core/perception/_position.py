@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from core._errors import ModelInputError
@@ -40,7 +39,9 @@ def accumulate_heatmaps(heatmaps: np.ndarray, alpha: float) -> np.ndarray:
 def area_of(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
     """Area id of each point: ``i`` for the first post polygon ``i`` (1-based) containing it.
 
-    Points on a polygon's edge count as inside; points in no polygon, or NaN, get 0.
+    Points on a polygon's edge count as inside; points in no polygon, or NaN, get 0. The
+    test is vectorised over points (crossing number, plus an on-edge test), with the result
+    of ``cv2.pointPolygonTest(poly, point, False) >= 0``.
 
     Args:
         points: ``(N, 2)`` points ``(x, y)``.
@@ -49,22 +50,74 @@ def area_of(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
     Returns:
         ``(N,)`` int64 area ids.
     """
-    pts = np.asarray(points, dtype=np.float32)
+    pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ModelInputError(f"`points` must have shape (N, 2), got {pts.shape}")
-    polys = [np.asarray(p, dtype=np.float32).reshape(-1, 1, 2) for p in polygons]
+    polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
     for i, p in enumerate(polys):
         if len(p) < 3:
             raise ModelInputError(f"`polygons[{i}]` must have >= 3 vertices, got {len(p)}")
     ids = np.zeros(len(pts), dtype=np.int64)
-    for n, (x, y) in enumerate(pts):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        for i, poly in enumerate(polys, start=1):
-            if cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0:
-                ids[n] = i
-                break
+    x, y = pts[:, :1], pts[:, 1:]
+    for i, poly in enumerate(polys, start=1):
+        x0, y0 = poly[:, 0], poly[:, 1]
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cross = (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)
+            on_edge = (
+                (cross == 0)
+                & (np.minimum(x0, x1) <= x) & (x <= np.maximum(x0, x1))
+                & (np.minimum(y0, y1) <= y) & (y <= np.maximum(y0, y1))
+            )  # fmt: skip
+            spans = (y0 > y) != (y1 > y)
+            x_cut = x0 + (y - y0) * (x1 - x0) / np.where(y1 == y0, 1.0, y1 - y0)
+            inside = (spans & (x < x_cut)).sum(axis=1) % 2 == 1
+        found = (inside | on_edge.any(axis=1)) & (ids == 0)
+        ids[found] = i
     return ids
+
+
+class FloorAccumulator:
+    """``X_t = alpha * x_t + (1 - alpha) * X_{t-1}`` chunk by chunk on a floor canvas whose
+    new heatmap covers one tile of it (MODEL.md Step 3).
+
+    Equivalent to :func:`accumulate_heatmaps` over canvases that are zero outside the tile,
+    without building them; the state carries over from one call to the next.
+
+    Args:
+        shape: ``(H, W)`` of the canvas.
+        alpha: weight of the newest heatmap, in (0, 1].
+    """
+
+    def __init__(self, shape: tuple[int, int], *, alpha: float) -> None:
+        if not 0 < alpha <= 1:
+            raise ModelInputError(f"`alpha` must be in (0, 1], got {alpha!r}")
+        self.alpha = np.float32(alpha)
+        self.state: np.ndarray | None = None
+        self._shape = shape
+
+    def accumulate(self, heatmaps: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Accumulate ``(n, h, w)`` heatmaps, each placed at its column of the canvas.
+
+        Returns:
+            ``(n, H, W)`` float32 accumulated canvases (``X_0`` is the first heatmap).
+        """
+        hm = np.asarray(heatmaps, dtype=np.float32)
+        n, h, w = hm.shape
+        out = np.zeros((n, *self._shape), dtype=np.float32)
+        keep, add = 1 - self.alpha, self.alpha * hm
+        for i, col in enumerate(np.asarray(columns, dtype=np.int64)):
+            if i:
+                np.multiply(out[i - 1], keep, out=out[i])
+            elif self.state is not None:
+                np.multiply(self.state, keep, out=out[0])
+            else:
+                out[0, :h, col : col + w] = hm[0]
+                continue
+            out[i, :h, col : col + w] += add[i]
+        if n:
+            self.state = out[-1]
+        return out
 
 
 def track_positions(

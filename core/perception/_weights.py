@@ -1,12 +1,24 @@
-"""Weights on disk: safetensors tensors plus a JSON sidecar with architecture and metadata."""
+"""Weights on disk: safetensors tensors plus a JSON sidecar with architecture, metadata and the
+sha256 of every file, verified on load; optionally an ONNX graph of a keypoint network.
+
+Nothing here unpickles: safetensors holds tensors only, the sidecar is JSON, and the ONNX
+file is a protobuf graph that ONNX Runtime parses. A file that is missing, truncated, garbled
+or does not match its recorded hash raises :class:`core.ModelInputError` naming the file.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 from torch import nn
 
 from core._errors import ModelInputError
@@ -14,6 +26,7 @@ from core.perception._grading import GradingNet
 from core.perception._keypoint_net import KeypointNet
 
 _ARCHITECTURES: dict[str, type[nn.Module]] = {"KeypointNet": KeypointNet, "GradingNet": GradingNet}
+ONNX_OPSET = 17
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -21,36 +34,186 @@ def sidecar_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def save_model(net: nn.Module, path: str | Path, *, metadata: dict[str, Any] | None = None) -> None:
-    """Save ``net``'s state (tensors only) and a sidecar ``{architecture, config, metadata}``."""
+def onnx_path(path: str | Path) -> Path:
+    """The ONNX graph that may go with a keypoint network's ``.safetensors`` weights file."""
+    return Path(path).with_suffix(".onnx")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_model(
+    net: nn.Module,
+    path: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    onnx: bool = False,
+) -> None:
+    """Save ``net``'s state (tensors only) and a sidecar ``{architecture, config, metadata,
+    sha256}``.
+
+    Args:
+        net: a :class:`KeypointNet` or :class:`GradingNet`.
+        path: the ``.safetensors`` file to write.
+        metadata: JSON-serialisable facts about the weights (training command, metrics).
+        onnx: also write :func:`onnx_path` (a keypoint network only): the network with its
+            input normalisation, uint8 ``(M, S, S, 3)`` crops in, heatmaps out, checked
+            against torch before it is written; its sha256 goes into the sidecar too.
+    """
     name = type(net).__name__
     if name not in _ARCHITECTURES:
         raise ModelInputError(f"`net` must be one of {sorted(_ARCHITECTURES)}, got {name}")
+    if onnx and not isinstance(net, KeypointNet):
+        raise ModelInputError(f"`onnx` export is for a KeypointNet, got {name}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(path))
-    sidecar = {"architecture": name, "config": net.config, "metadata": metadata or {}}
+    sidecar: dict[str, Any] = {
+        "architecture": name,
+        "config": net.config,
+        "metadata": metadata or {},
+        "sha256": _sha256(path.read_bytes()),
+    }
+    if onnx:
+        graph = _export_onnx(net)  # type: ignore[arg-type]
+        onnx_path(path).write_bytes(graph)
+        sidecar["onnx"] = {"file": onnx_path(path).name, "sha256": _sha256(graph)}
     sidecar_path(path).write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network saved by :func:`save_model`; returns it (in eval mode) and metadata."""
-    path = Path(path)
+def _read_sidecar(path: Path) -> dict[str, Any]:
     meta_file = sidecar_path(path)
     if not path.is_file() or not meta_file.is_file():
         raise ModelInputError(
             f"`path` must name a weights file with a JSON sidecar, got {path}"
             f" (sidecar {meta_file} {'found' if meta_file.is_file() else 'missing'})"
         )
-    sidecar = json.loads(meta_file.read_text())
+    try:
+        sidecar = json.loads(meta_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelInputError(f"weights sidecar {meta_file} is not valid JSON: {exc}") from None
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str):
+        raise ModelInputError(
+            f"weights sidecar {meta_file} must be a JSON object with the file's `sha256`; "
+            "save the weights again with core.perception.save_model"
+        )
     arch = sidecar.get("architecture")
     if arch not in _ARCHITECTURES:
         raise ModelInputError(
-            f"sidecar architecture must be one of {sorted(_ARCHITECTURES)}, got {arch!r}"
+            f"sidecar {meta_file}: architecture must be one of {sorted(_ARCHITECTURES)}, "
+            f"got {arch!r}"
         )
+    if not isinstance(sidecar.get("config"), dict):
+        raise ModelInputError(f"sidecar {meta_file} must hold the network's `config` object")
+    return sidecar
+
+
+def _verified_bytes(file: Path, expected: str) -> bytes:
+    data = file.read_bytes()
+    if _sha256(data) != expected:
+        raise ModelInputError(
+            f"weights file {file} does not match the sha256 recorded in its JSON sidecar: it "
+            "is truncated, garbled or replaced; restore or retrain it"
+        )
+    return data
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network saved by :func:`save_model`, on CPU, after checking its sha256.
+
+    Returns:
+        The network (in eval mode) and its metadata.
+
+    Raises:
+        ModelInputError: naming the file, when it or its sidecar is missing, unreadable, does
+            not match the recorded hash, or does not fit the recorded architecture.
+    """
+    path = Path(path)
+    sidecar = _read_sidecar(path)
+    data = _verified_bytes(path, sidecar["sha256"])
+    arch = sidecar["architecture"]
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in sidecar["config"].items()}
-    net = _ARCHITECTURES[arch](**config)
-    net.load_state_dict(load_file(str(path)))
+    try:
+        net = _ARCHITECTURES[arch](**config)
+    except (TypeError, ValueError) as exc:
+        raise ModelInputError(f"sidecar {sidecar_path(path)}: bad {arch} config: {exc}") from None
+    try:
+        net.load_state_dict(load_safetensors(data))
+    except Exception as exc:  # safetensors and torch raise several types for a bad file
+        raise ModelInputError(f"weights file {path} does not fit {arch}{config}: {exc}") from None
     net.eval()
     return net, sidecar["metadata"]
+
+
+def load_onnx(path: str | Path) -> bytes:
+    """The verified ONNX graph saved beside ``path`` by ``save_model(..., onnx=True)``.
+
+    Raises:
+        ModelInputError: when the weights have no ONNX graph, or it does not match its hash.
+    """
+    path = Path(path)
+    sidecar = _read_sidecar(path)
+    entry = sidecar.get("onnx")
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        raise ModelInputError(
+            f"weights {path} have no ONNX graph; save them with save_model(..., onnx=True) "
+            "or use the torch runtime"
+        )
+    graph = path.parent / str(entry.get("file", onnx_path(path).name))
+    if not graph.is_file():
+        raise ModelInputError(
+            f"ONNX graph {graph} named by sidecar {sidecar_path(path)} is missing"
+        )
+    return _verified_bytes(graph, entry["sha256"])
+
+
+class _NormalisedKeypointNet(nn.Module):
+    """uint8 ``(M, S, S, 3)`` crops in (as :func:`crops_to_tensor` takes them), heatmaps out."""
+
+    def __init__(self, net: KeypointNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.net(crops.permute(0, 3, 1, 2).float() / 255.0 - 0.5)
+
+
+def _export_onnx(net: KeypointNet) -> bytes:
+    """The ONNX graph of ``net`` (batch dimension dynamic), checked against torch."""
+    # Imported here: only saving a graph needs ONNX Runtime for the check.
+    import onnxruntime
+
+    was_training = net.training
+    wrapped = _NormalisedKeypointNet(net.cpu()).eval()
+    size = net.input_size
+    example = torch.from_numpy(
+        np.random.default_rng(0).integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+    )
+    with torch.inference_mode():
+        expected = wrapped(example).numpy()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter: fast and without extra dependencies at torch==2.13.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            buffer,
+            input_names=["crops"],
+            output_names=["heatmaps"],
+            dynamic_axes={"crops": {0: "batch"}, "heatmaps": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    net.train(was_training)
+    graph = buffer.getvalue()
+    session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"crops": example.numpy()})[0]
+    if not np.allclose(got, expected, atol=1e-4, rtol=1e-4):
+        raise ModelInputError(
+            f"ONNX export of {type(net).__name__} differs from torch by "
+            f"{float(np.abs(got - expected).max()):.2e}"
+        )
+    return graph

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core import ModelInputError
-from core.perception import keypoint_speeds, lk_track, to_gray
+from core.perception import KeypointTracker, keypoint_speeds, lk_track, to_gray
 from sim.camera import NO_RANDOMISATION, random_appearance, render_frames, sample_poses
 
 
@@ -59,3 +59,52 @@ def test_speeds_reject_mismatched_keypoints() -> None:
     frames, seq = _figure_sequence(np.zeros((3, 2)))
     with pytest.raises(ModelInputError, match="keypoints"):
         keypoint_speeds(frames, seq[:2], rate_hz=1.0)
+
+
+def _circling_arm(seed: int, n: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of a textured figure whose arm keypoints circle (12 px elbows, 20 px wrists)."""
+    rng = np.random.default_rng(seed)
+    kp = sample_poses(1, rng=rng, height_px=(110, 110), margin_px=50)[0]
+    radius = np.zeros(14, dtype=np.float32)
+    radius[[3, 6]], radius[[4, 7]] = 12.0, 20.0  # elbows, wrists
+    phase = 0.9 * np.arange(n, dtype=np.float32)
+    circle = np.stack([np.cos(phase), np.sin(phase)], axis=-1)
+    seq = kp[None] + radius[None, :, None] * circle[:, None, :]
+    frames = render_frames(
+        seq[:, None], appearances=[random_appearance(rng)], rng=rng, randomisation=NO_RANDOMISATION
+    )
+    return frames, seq.astype(np.float32)
+
+
+def test_fusing_lk_with_noisy_detections_beats_differencing_them() -> None:
+    frames, seq = _circling_arm(3)
+    noise = np.random.default_rng(4).normal(0, 1.5, seq.shape).astype(np.float32)
+    true = np.linalg.norm(np.diff(seq, axis=0), axis=-1)[:, [3, 4, 6, 7]]
+    differenced = np.linalg.norm(np.diff(seq + noise, axis=0), axis=-1)[:, [3, 4, 6, 7]]
+    fused, _ = keypoint_speeds(frames, seq + noise, rate_hz=1.0)
+    err_fused = np.median(np.abs(fused[1:, [3, 4, 6, 7]] - true) / true)
+    err_diff = np.median(np.abs(differenced - true) / true)
+    assert err_fused < 0.6 * err_diff
+
+
+def test_exact_detections_give_the_motion_and_a_reset_forgets_the_last_frame() -> None:
+    frames, seq = _circling_arm(5, n=4)
+    tracker = KeypointTracker()
+    gray = to_gray(frames)
+    assert np.isnan(tracker.update(gray[0], seq[0])).all()
+    disp = tracker.update(gray[1], seq[1])[[3, 4, 6, 7]]
+    true = (seq[1] - seq[0])[[3, 4, 6, 7]]
+    # Within 5 %: the window at a joint sees both limbs, which move at different speeds.
+    assert (np.linalg.norm(disp - true, axis=1) < 0.05 * np.linalg.norm(true, axis=1)).all()
+    tracker.reset()
+    assert np.isnan(tracker.update(gray[2], seq[2])).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"win_size": 2}, "win_size"), ({"max_level": 9}, "max_level"), ({"blend": 0.0}, "blend"),
+     ({"gate_px": -1.0}, "gate_px")],
+)  # fmt: skip
+def test_tracker_settings_are_checked(kwargs: dict, name: str) -> None:
+    with pytest.raises(ModelInputError, match=name):
+        KeypointTracker(**kwargs)

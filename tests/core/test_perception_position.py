@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import ModelInputError
-from core.perception import accumulate_heatmaps, area_of, track_positions
+from core.perception import FloorAccumulator, accumulate_heatmaps, area_of, track_positions
 
 SQUARE_1 = np.array([[0, 0], [10, 0], [10, 10], [0, 10]])
 SQUARE_2 = np.array([[20, 0], [30, 0], [30, 10], [20, 10]])
@@ -56,3 +59,39 @@ def test_track_positions_grid_stride_maps_to_frame_pixels() -> None:
     maps = np.zeros((1, 4, 10), dtype=np.float32)
     maps[0, 1, 6] = 1.0  # grid pixel (6, 1) is frame pixel (25.5, 5.5) at stride 4
     assert track_positions(maps, [SQUARE_1, SQUARE_2], alpha=0.05, grid_stride=4)[0] == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 30),
+    split=st.integers(0, 30),
+    alpha=st.floats(0.01, 1.0),
+)
+def test_floor_accumulator_equals_accumulating_full_canvases(
+    seed: int, n: int, split: int, alpha: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    maps = rng.random((n, 3, 4)).astype(np.float32)
+    columns = rng.integers(0, 3, size=n) * 4
+    canvases = np.zeros((n, 3, 12), dtype=np.float32)
+    for i, c in enumerate(columns):
+        canvases[i, :, c : c + 4] = maps[i]
+    acc = FloorAccumulator((3, 12), alpha=alpha)
+    cut = min(split, n)
+    got = np.concatenate([acc.accumulate(maps[:cut], columns[:cut]),
+                          acc.accumulate(maps[cut:], columns[cut:])])  # fmt: skip
+    np.testing.assert_allclose(got, accumulate_heatmaps(canvases, alpha), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), k=st.integers(3, 7))
+def test_area_of_agrees_with_opencv_point_polygon_test(seed: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    poly = rng.integers(0, 20, size=(k, 2)).astype(np.float32)
+    points = np.concatenate([rng.uniform(-2, 22, (200, 2)), rng.integers(-1, 21, (200, 2))])
+    expected = [
+        cv2.pointPolygonTest(poly.reshape(-1, 1, 2), (float(x), float(y)), False) >= 0
+        for x, y in points
+    ]
+    np.testing.assert_array_equal(area_of(points, [poly]), np.array(expected, dtype=np.int64))

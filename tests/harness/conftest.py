@@ -99,10 +99,8 @@ def ray_workers_import_this_checkout():
 
 
 @pytest.fixture(scope="session")
-def tiny_keypoint_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A keypoint network trained on the fly for a few seconds, so CI needs no weights."""
-    from harness.perception import WEIGHTS_NAME, train_keypoints
+def tiny_keypoint_weights() -> Path:
+    """The shipped keypoint weights (harness/weights/README.md), so no test trains a network."""
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
-    out = tmp_path_factory.mktemp("keypoints")
-    train_keypoints(out, steps=250, seed=0, batch_size=16, eval_frames=32, progress=False)
-    return out / WEIGHTS_NAME
+    return DEFAULT_KEYPOINT_WEIGHTS

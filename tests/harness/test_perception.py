@@ -45,6 +45,38 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch) -
     assert metadata["steps"] == 4 and set(metadata["metrics"]) == {"pck", "oks_ap"}
 
 
+def test_training_with_a_data_worker_gives_the_same_weights(tmp_path) -> None:
+    hp.train_keypoints(tmp_path / "inline", **TINY)
+    hp.train_keypoints(tmp_path / "worker", **TINY, data_workers=1)
+    inline = load_file(str(tmp_path / "inline" / hp.WEIGHTS_NAME))
+    worker = load_file(str(tmp_path / "worker" / hp.WEIGHTS_NAME))
+    for key, value in inline.items():
+        torch.testing.assert_close(worker[key], value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"steps": 0}, "steps"), ({"lr": float("nan")}, "lr"), ({"data_workers": -1}, "data_workers"),
+     ({"device": "tpu"}, "device")],
+)  # fmt: skip
+def test_bad_training_settings_are_refused_before_work(tmp_path, kwargs, name) -> None:
+    settings = {**TINY, **kwargs}
+    with pytest.raises(ValueError, match=name):
+        hp.train_keypoints(tmp_path / "bad", **settings)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_shipped_weights_load_verified_and_find_keypoints_on_held_out_frames() -> None:
+    from core.perception import keypoint_runner
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+
+    runner = keypoint_runner(DEFAULT_KEYPOINT_WEIGHTS, device="cpu")  # checks both sha256s
+    assert runner.runtime == "onnxruntime"
+    scores = hp.evaluate_keypoints(runner, seed=hp.EVAL_SEED_OFFSET + 12345, n_frames=24)
+    assert scores["pck"] >= 0.9
+
+
+@pytest.mark.slow
 def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights: Path) -> None:
     import json
     import os
@@ -64,7 +96,7 @@ def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights:
     assert done.returncode == 0, done.stderr[-2000:]
     table = json.loads((out / "perception.json").read_text())
     for key in ("pck", "oks_ap", "speed_median_rel_err", "area_accuracy", "grading_macro_f1",
-                "frames_per_s", "lk_vs_dense_cost"):  # fmt: skip
+                "frames_per_s", "frames_per_cpu_s", "lk_vs_dense_cost"):  # fmt: skip
         assert key in table
 
 

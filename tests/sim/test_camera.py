@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import cv2
 import numpy as np
 import pytest
 
@@ -9,6 +12,7 @@ from sim.camera import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
     NO_RANDOMISATION,
+    Appearance,
     CameraError,
     detect_boxes,
     identify,
@@ -90,3 +94,42 @@ def test_identity_errors_at_rate() -> None:
     wrong = np.mean([a != b for a, b in zip(ids, got, strict=True)])
     assert wrong == pytest.approx(0.1, abs=0.02)
     assert identify(["a"], rng=np.random.default_rng(0), error_rate=1.0) == ["a"]
+
+
+def _one_figure(look: Appearance, kp: np.ndarray) -> np.ndarray:
+    return render_frames(
+        kp[None, None], appearances=[look], rng=np.random.default_rng(0),
+        randomisation=NO_RANDOMISATION,
+    )[0].astype(np.int16)  # fmt: skip
+
+
+def test_work_wear_texture_follows_its_seed_and_hi_vis_adds_tape() -> None:
+    kp = sample_poses(1, rng=np.random.default_rng(5), height_px=(140, 140), margin_px=40)[0]
+    plain = Appearance(shirt=(60, 90, 120), trousers=(50, 50, 60), skin=(120, 150, 190))
+    same = _one_figure(plain, kp)
+    np.testing.assert_array_equal(same, _one_figure(plain, kp))
+    other = _one_figure(dataclasses.replace(plain, texture=7), kp)
+    assert (np.abs(other - same).max(axis=-1) > 8).sum() > 100
+    tape = _one_figure(dataclasses.replace(plain, hi_vis=True), kp)
+    # Reflective tape is near-white; nothing in the plain figure or the floor is.
+    assert (tape.min(axis=-1) > 170).sum() > 30 and (same.min(axis=-1) > 170).sum() == 0
+
+
+def test_texture_moves_with_the_figure() -> None:
+    """A sub-pixel translation of the keypoints moves the painted texture by the same amount:
+    the frame matches the first one shifted back (phase correlation on the figure)."""
+    kp = sample_poses(1, rng=np.random.default_rng(6), height_px=(120, 120), margin_px=50)[0]
+    look = Appearance(shirt=(30, 235, 210), trousers=(70, 60, 50), skin=(120, 150, 190),
+                      texture=3, hi_vis=True)  # fmt: skip
+    a = _one_figure(look, kp).astype(np.float32).mean(axis=-1)
+    b = _one_figure(look, kp + np.float32([2.6, -1.3])).astype(np.float32).mean(axis=-1)
+    window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(a, b, window)
+    assert dx == pytest.approx(2.6, abs=0.15) and dy == pytest.approx(-1.3, abs=0.15)
+
+
+def test_random_appearances_are_half_high_visibility() -> None:
+    rng = np.random.default_rng(8)
+    looks = [random_appearance(rng) for _ in range(400)]
+    assert np.mean([look.hi_vis for look in looks]) == pytest.approx(0.5, abs=0.08)
+    assert len({look.texture for look in looks}) == 400
