@@ -19,8 +19,8 @@ from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
 from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
 from harness.sources import check_keypoint_weights, make_source
-from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
+from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 
 @dataclass(frozen=True)
