@@ -228,6 +228,9 @@ def train_keypoints(
                 num_workers=data_workers,
                 worker_init_fn=_one_thread,
                 prefetch_factor=4 if data_workers else None,
+                # spawn, not fork: a fork of a process that runs threads (torch, OpenCV,
+                # ONNX Runtime, Ray) can deadlock in the child.
+                multiprocessing_context="spawn" if data_workers else None,
             )  # fmt: skip
             bar = tqdm(total=steps, initial=start, disable=not progress, desc="keypoints")
             for step, (crops, targets) in enumerate(batches, start=start):
