@@ -13,7 +13,7 @@ PIP := $(PYTHON) -m pip
 install: .install-stamp
 
 demo: install
-	hazard-harness run experiments/scenarios/demo.yaml --out runs/demo
+	hazard-harness run experiments/scenarios/demo.yaml --out runs/demo --pixel-days 1
 
 test: install
 	$(PYTHON) -m ruff check .

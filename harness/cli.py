@@ -160,6 +160,18 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="keypoint-network weights for fidelity pixel [default: the shipped network]",
 )
+@click.option(
+    "--pixel-days",
+    type=click.IntRange(min=0),
+    default=0,
+    help="send the first N evaluated days through the pixel path (fidelity signal)",
+)
+@click.option(
+    "--history-fidelity",
+    type=click.Choice(FIDELITIES),
+    default="signal",
+    help="fidelity of the stored records the post databases hold (pixel: small scenarios)",
+)
 @cache_option
 @ray_options
 @progress_option
@@ -173,7 +185,8 @@ def run(**kw: Any) -> int:
         kw["scenario"], kw["out"], fidelity=kw["fidelity"], params_path=kw["params"],
         address=kw["address"], workers=kw["workers"], timeout=kw["timeout"],
         cache_dir=kw["cache"], progress=not kw["no_progress"], graders=kw["graders"],
-        keypoint_weights=kw["keypoint_weights"],
+        keypoint_weights=kw["keypoint_weights"], pixel_days=kw["pixel_days"],
+        history_fidelity=kw["history_fidelity"],
     )  # fmt: skip
     results = run_scenario(config)
     m = results["metrics"]
@@ -187,6 +200,10 @@ def run(**kw: Any) -> int:
         f"{rc['recall']:.3f}); management AUC {m['management']['auc']:.3f}; training AUC "
         f"{m['training']['auc']:.3f}"
     )
+    from harness.reporting import sources_lines
+
+    for line in sources_lines(results):
+        click.echo(line)
     click.echo(f"results: {config.out_dir / 'results.json'}")
     click.echo(f"report:  {config.out_dir / 'report.html'}")
     click.echo(f"MLflow run {results['mlflow_run_id']}")

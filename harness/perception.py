@@ -1,9 +1,11 @@
 """Keypoint-network training and evaluation on rendered frames, and the ``perception`` command.
 
-Training data come from :mod:`sim.camera`: random poses (:func:`sim.camera.sample_poses`) of
-random-looking workers in random scenes with domain randomisation, cropped around the
-detector stand-in's jittered boxes exactly as at inference. Step ``k``'s batch depends only
-on ``(seed, k)``, so a resumed run equals an uninterrupted one.
+Training data come from :mod:`sim.camera`: random poses (half kinematic,
+:func:`sim.camera.sample_poses`, half the simulator's work cycle,
+:func:`sim.workers.sample_work_poses`) of random-looking workers in random scenes with domain
+randomisation, cropped around the detector stand-in's jittered boxes exactly as at
+inference. Step ``k``'s batch depends only on ``(seed, k)``, so a resumed run equals an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from sim.camera import (
     render_frames,
     sample_poses,
 )
+from sim.workers import sample_work_poses
 
 WEIGHTS_NAME = "keypoint_net.safetensors"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -75,6 +78,8 @@ HEATMAP_SIGMA = 1.5
 """Standard deviation of the target Gaussians, in heatmap pixels."""
 DEFAULT_CHANNELS = (16, 32, 64, 128)
 """Channels per encoder stage of the shipped network (see harness/weights/README.md)."""
+WORK_POSE_SHARE = 0.5
+"""Share of training poses drawn from the simulator's own work cycle (the rest: kinematic)."""
 _GROUPS = 4  # render calls per batch, each with its own scene and appearances
 
 
@@ -90,7 +95,10 @@ def rendered_people(
     frames, people = [], []
     for size in np.diff(np.linspace(0, n, _GROUPS + 1).astype(int)):
         slots = 1 + max_distractors
-        kp = sample_poses(size * slots, rng=rng).reshape(size, slots, -1, 2)
+        kp = sample_poses(size * slots, rng=rng)
+        work = rng.random(size * slots) < WORK_POSE_SHARE
+        kp[work] = sample_work_poses(int(work.sum()), rng=rng)
+        kp = kp.reshape(size, slots, -1, 2)
         absent = rng.random((size, slots)) < 0.75
         absent[:, 0] = False
         kp[absent] = np.nan

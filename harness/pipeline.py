@@ -35,7 +35,7 @@ import sim
 from harness import interrupts
 from harness.evidence import database_scores, worker_evidence
 from harness.execution import map_unordered, put
-from harness.sources import WorkerSource, signal_workers
+from harness.sources import WorkerSource, records_tag, signal_workers
 
 LOG = logging.getLogger(__name__)
 TARGET_SAMPLES_PER_TASK = 400_000
@@ -101,27 +101,43 @@ def stored_days(scenario: sim.Scenario) -> range:
     return range(1, scenario.days.history + scenario.days.evaluate + 1)
 
 
+def records_root(
+    scenario: sim.Scenario, cache_dir: Path, source: WorkerSource = signal_workers
+) -> Path:
+    """The folder of the scenario's stored records made by ``source`` in the cache."""
+    tag = records_tag(source)
+    return cache_dir / "history" / (records_key(scenario) + (f"-{tag}" if tag else ""))
+
+
 def build_post_records(
-    scenario: sim.Scenario, store_root: str, post: int
+    scenario: sim.Scenario, store_root: str, post: int, source: WorkerSource = signal_workers
 ) -> list[tuple[int, str, int]]:
-    """Task: verify the post's stored days, rebuild damaged ones, simulate and store the
-    missing ones; returns the rebuilt ``(post, shift, day)`` files."""
+    """Task: verify the post's stored days, rebuild damaged ones, make and store the
+    missing ones with ``source``; returns the rebuilt ``(post, shift, day)`` files."""
     store = sim.HistoryStore(store_root)
-    return sim.build_history(scenario, store, posts=[post], days=stored_days(scenario))
+    return sim.build_history(
+        scenario, store, posts=[post], days=stored_days(scenario), workers=source
+    )
 
 
 def ensure_records(
-    scenario: sim.Scenario, cache_dir: Path, *, max_in_flight: int, progress: bool
+    scenario: sim.Scenario,
+    cache_dir: Path,
+    *,
+    max_in_flight: int,
+    progress: bool,
+    source: WorkerSource = signal_workers,
 ) -> Path:
     """Build (or reuse) the scenario's stored records in the cache; returns their folder.
 
-    Every post's stored files are verified (checksums) by its task; damaged or missing ones
-    are rebuilt from the simulator, with a warning naming them.
+    ``source`` makes the records (the history fidelity: signal unless ``run
+    --history-fidelity pixel``). Every post's stored files are verified (checksums) by its
+    task; damaged or missing ones are rebuilt, with a warning naming them.
     """
     interrupts.checkpoint("history")
-    root = cache_dir / "history" / records_key(scenario)
+    root = records_root(scenario, cache_dir, source)
     posts = range(1, scenario.n_posts + 1)
-    jobs = ((p, (scenario, str(root), p)) for p in posts)
+    jobs = ((p, (scenario, str(root), p, source)) for p in posts)
     for post, rebuilt in map_unordered(
         build_post_records,
         jobs,

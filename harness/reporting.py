@@ -138,9 +138,9 @@ def evidence_for(
     import core
     import sim
     from harness.inputs import load_scenario_file
-    from harness.pipeline import records_key, stored_days, worker_evidence_of
+    from harness.pipeline import records_root, stored_days, worker_evidence_of
     from harness.settings import cache_dir as resolve_cache
-    from harness.sources import make_source
+    from harness.sources import Fidelities, weights_sha256
 
     shifts = [(rec["day"], rec["shift"], w["post"]) for rec in results["shifts"]
               for w in rec["workers"] if w["worker"] == worker]  # fmt: skip
@@ -153,15 +153,68 @@ def evidence_for(
         update={"fidelity": results["fidelity"]}
     )
     params = core.ModelParams.from_dict(results["params"])
-    root = resolve_cache(cache_dir) / "history" / records_key(scenario)
+    fidelities = Fidelities.of_results(results)
+    if fidelities.uses_pixels:
+        recorded = results["perception"]["keypoint_weights_sha256"]
+        if (
+            not Path(fidelities.weights or "").is_file()
+            or weights_sha256(fidelities.weights) != recorded
+        ):
+            raise HarnessError(
+                f"--worker needs the run's keypoint weights {fidelities.weights!r} "
+                f"(sha256 {recorded[:12]}…): missing or changed since the run"
+            )
+    history = fidelities.history_source()
+    root = records_root(scenario, resolve_cache(cache_dir), history)
     store = sim.HistoryStore(root)
     sim.build_history(scenario, store, posts=sorted({p for *_, p in shifts}),
-                      days=stored_days(scenario))  # fmt: skip
-    source = make_source(scenario.fidelity, weights=str(results.get("keypoint_weights", "")),
-                         alpha=params.alpha)  # fmt: skip
+                      days=stored_days(scenario), workers=history)  # fmt: skip
+    source = fidelities.evaluation_source()
     return worker_evidence_of(scenario, str(root), params, worker, shifts, source)
 
 
 def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = {(e["day"], e["shift"], e["worker"]) for e in new}
     return [e for e in old if (e["day"], e["shift"], e["worker"]) not in keys] + new
+
+
+def _day_ranges(days: list[int]) -> str:
+    """``[31, 32, 33, 35]`` → ``"31–33, 35"``."""
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and d == runs[-1][-1] + 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def sources_lines(results: dict[str, Any]) -> list[str]:
+    """Where a run's hazard levels and worker speeds and areas came from, in words."""
+    g = results.get("graders") or {}
+    source = g.get("source")
+    if source == "on_demand":
+        f1 = [s["test"] for s in (g.get("posts") or {}).values() if s.get("test") is not None]
+        held = f" (held-out macro-F1 {min(f1):.2f}–{max(f1):.2f})" if f1 else ""
+        levels = f"grading DNNs trained on demand by the fixed recipe, cached{held}"
+    elif source == "registry":
+        versions = ", ".join(f"{p}: v{v['version']}" for p, v in (g.get("posts") or {}).items())
+        levels = f"registered grading DNNs (post: version {versions})"
+    else:
+        levels = "the true hazard levels (--graders truth: a perfect grader)"
+    p = results.get("perception") or {}
+    evaluated = p.get("evaluated_days") or {}
+    net = ""
+    if p.get("keypoint_weights_sha256"):
+        name, sha = Path(p["keypoint_weights"]).name, p["keypoint_weights_sha256"][:12]
+        net = f" (keypoint network {name} {sha})"
+    parts = []
+    if evaluated.get("pixel"):
+        parts.append(f"pixel path{net} on day(s) {_day_ranges(evaluated['pixel'])}")
+    if evaluated.get("signal"):
+        parts.append(f"signal model on day(s) {_day_ranges(evaluated['signal'])}")
+    history = "pixel path" if p.get("history") == "pixel" else "signal model"
+    return [
+        f"levels:  {levels}",
+        f"speeds and areas: {'; '.join(parts) or 'n/a'}; post databases: {history}",
+    ]

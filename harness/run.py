@@ -18,7 +18,7 @@ from harness.inputs import load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
 from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
-from harness.sources import check_keypoint_weights, make_source
+from harness.sources import Fidelities, check_keypoint_weights
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
@@ -39,8 +39,8 @@ class RunConfig:
     """Where the Ray work runs."""
     cache_dir: Path
     """History stores, keyed by scenario content and code version."""
-    keypoint_weights: Path
-    """Keypoint-network weights of the pixel fidelity."""
+    fidelities: Fidelities
+    """Where the evaluated days' and the history's records come from."""
     graders: GraderPlan
     """Where the levels come from (``--graders``, resolved)."""
     params_path: Path | None = None
@@ -60,22 +60,44 @@ def make_config(
     keypoint_weights: str | Path | None = None,
     progress: bool = True,
     graders: str = AUTO,
+    history_fidelity: str = "signal",
+    pixel_days: int = 0,
 ) -> RunConfig:
     """Check every input of a run before any work; raises :class:`HarnessError` with the reason.
 
     ``graders`` is ``--graders`` (see :mod:`harness.graders`); every registered version it
-    names must exist.
+    names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends
+    the first evaluated days of a signal run through the pixel path.
     """
     scenario = load_scenario_file(scenario_path)
     if fidelity is not None:
         if fidelity not in settings.FIDELITIES:
             raise HarnessError(f"--fidelity must be one of {settings.FIDELITIES}, got {fidelity!r}")
         scenario = scenario.model_copy(update={"fidelity": fidelity})
+    if history_fidelity not in settings.FIDELITIES:
+        raise HarnessError(
+            f"--history-fidelity must be one of {settings.FIDELITIES}, got {history_fidelity!r}"
+        )
+    days = list(scenario.evaluate_days)
+    if isinstance(pixel_days, bool) or not isinstance(pixel_days, int) or pixel_days < 0:
+        raise HarnessError(f"--pixel-days must be an integer >= 0, got {pixel_days!r}")
+    if pixel_days > len(days):
+        raise HarnessError(
+            f"--pixel-days must be at most the {len(days)} evaluated days, got {pixel_days}"
+        )
+    if pixel_days and scenario.fidelity == "pixel":
+        raise HarnessError("--pixel-days applies to fidelity signal; this run is all pixel")
     params = load_params(params_path)
     cache = settings.cache_dir(cache_dir)
-    weights = Path(keypoint_weights) if keypoint_weights else DEFAULT_KEYPOINT_WEIGHTS
-    if scenario.fidelity == "pixel":
-        check_keypoint_weights(weights)
+    fidelities = Fidelities(
+        evaluate=scenario.fidelity,
+        history=history_fidelity,
+        pixel_days=frozenset(days[:pixel_days]),
+        weights=str(Path(keypoint_weights) if keypoint_weights else DEFAULT_KEYPOINT_WEIGHTS),
+        alpha=params.alpha,
+    )
+    if fidelities.uses_pixels:
+        check_keypoint_weights(fidelities.weights)
     parse_spec(graders, scenario.n_posts)
     out = preflight.check_writable(Path(out_dir), option="--out")
     preflight.check_writable(cache, option="--cache")
@@ -89,7 +111,7 @@ def make_config(
         out_dir=out,
         compute=where,
         cache_dir=cache,
-        keypoint_weights=weights,
+        fidelities=fidelities,
         graders=plan(graders, scenario),
         params_path=Path(params_path) if params_path else None,
     )
@@ -112,11 +134,10 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
     scenario = config.scenario
     progress = config.compute.progress
     store_root = ensure_records(
-        scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress
-    )
-    source = make_source(
-        scenario.fidelity, weights=str(config.keypoint_weights), alpha=config.params.alpha
-    )
+        scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress,
+        source=config.fidelities.history_source(),
+    )  # fmt: skip
+    source = config.fidelities.evaluation_source()
     by_shift = group_by_shift(
         score_posts(
             scenario,
@@ -146,6 +167,10 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
 def run_name(config: RunConfig) -> str:
     """An MLflow run name that says what differs: scenario, fidelity, graders, params file."""
     parts = [config.scenario.name, config.scenario.fidelity]
+    if config.fidelities.pixel_days:
+        parts.append(f"pixel-{len(config.fidelities.pixel_days)}d")
+    if config.fidelities.history == "pixel":
+        parts.append("pixel-history")
     parts.append({"truth": "true-levels", "registry": "registered-graders",
                   "on_demand": "recipe-graders"}[config.graders.source])  # fmt: skip
     if config.params_path is not None:
@@ -161,6 +186,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         "scenario": scenario.name,
         "seed": scenario.seed,
         "fidelity": scenario.fidelity,
+        "history_fidelity": config.fidelities.history,
+        "pixel_days": len(config.fidelities.pixel_days),
         "model": config.params.to_dict(),
         "graders": config.graders.requested,
         "params_file": str(config.params_path or ""),
@@ -185,6 +212,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             "fidelity": scenario.fidelity,
             "params": config.params.to_dict(),
             "graders": done.graders,
+            "perception": config.fidelities.describe(scenario),
             "mlflow_run_id": run_id,
             "code": source_version(),
             "shifts": done.records,

@@ -13,7 +13,7 @@ damaged or missing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,10 @@ import pyarrow.parquet as pq
 from core import N_KEYPOINTS, PostHistory, WorkerShift
 from sim._errors import StoreError
 from sim.scenario import Scenario
-from sim.workers import simulate_workers
+from sim.workers import SimWorker, simulate_workers
+
+WorkersOf = Callable[..., list[SimWorker]]
+"""``(scenario, *, post, day, shift) -> workers``: where stored records come from."""
 
 
 class HistoryStore:
@@ -179,13 +182,15 @@ def build_history(
     *,
     posts: Iterable[int] | None = None,
     days: Iterable[int] | None = None,
+    workers: WorkersOf = simulate_workers,
 ) -> list[tuple[int, str, int]]:
-    """Simulate and store every day × shift × post not stored yet (signal fidelity).
+    """Simulate and store every day × shift × post not stored yet.
 
     Args:
         posts: the posts (default: all).
         days: the days (default: the history days; a rolling post database also needs the
             evaluated days).
+        workers: where a post-shift's records come from (default: the signal fidelity).
 
     Stored files are verified first; damaged ones are rebuilt. Returns the rebuilt
     ``(post, shift, day)`` files.
@@ -202,8 +207,8 @@ def build_history(
             done = set(store.days(post=post, shift=shift))
             for day in wanted:
                 if day not in done:
-                    workers = simulate_workers(scenario, post=post, day=day, shift=shift)
+                    made = workers(scenario, post=post, day=day, shift=shift)
                     store.write(post=post, shift=shift, day=day,
-                                records=[w.record for w in workers],
+                                records=[w.record for w in made],
                                 samples=scenario.samples_per_shift)  # fmt: skip
     return rebuilt

@@ -18,10 +18,14 @@ speed steady, so that per-second speeds compare well with a history mean. Standi
 visit, the aisle, a break) sways by `SWAY_RADIUS_PX`; walking crosses the image at
 ``WALK_SPEED_M_S × PX_PER_M`` px/s.
 
-**Measurement noise** (signal fidelity, fitted to the pixel path: docs/calibration.md). Each
-measured keypoint is the true one plus i.i.d. Gaussian jitter of `KEYPOINT_JITTER_PX` px per
-coordinate per frame, and speed is ``|Δ measured keypoint| × rate_hz`` (so a still keypoint
-reads ≈ 0.8 px/s at 1 Hz). Measured positions switch area a uniform
+**Measurement noise** (signal fidelity, fitted to the pixel path: docs/calibration.md). A
+still keypoint (true speed ≤ `MOVING_PX_S`) is the true one plus i.i.d. Gaussian jitter of
+`KEYPOINT_JITTER_PX` px per coordinate per frame, its speed ``|Δ measured keypoint| ×
+rate_hz`` (≈ 0.8 px/s at 1 Hz). A moving keypoint's speed carries the pixel path's error:
+``(v + 1) · exp(r) − 1`` (at least 0) with ``r`` drawn per second from that keypoint's
+quantiles of ``log((pixel speed + 1) / (true speed + 1))`` in `speed_error.json` (fitted
+with the shipped keypoint network by ``bench_calibration.py --fit``; the file names the
+weights' sha256). Measured positions switch area a uniform
 `POSITION_LAG_MIN_S`..`POSITION_LAG_MAX_S` seconds after the true switch (the lag of the
 foot-heatmap accumulation at α = 0.05).
 """
@@ -29,9 +33,11 @@ foot-heatmap accumulation at α = 0.05).
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +76,10 @@ SWAY_RADIUS_PX = 2.0
 SWAY_FREQ_HZ = 0.05
 KEYPOINT_JITTER_PX = 0.45
 """Fitted to the pixel path: a still keypoint reads 0.77 px/s there (docs/calibration.md)."""
+MOVING_PX_S = 1.0
+"""Keypoints truly faster than this (px/s) carry the pixel path's speed error."""
+SPEED_ERROR_FILE = Path(__file__).with_name("speed_error.json")
+"""Per-keypoint quantiles of the pixel path's log speed ratio (see the module docstring)."""
 POSITION_LAG_MIN_S = 12.0
 POSITION_LAG_MAX_S = 14.0
 """Fitted to the pixel path's area-switch lag at α = 0.05 (ln 2 / −ln(1 − α) ≈ 13.5 s)."""
@@ -419,24 +429,29 @@ def _render(
     )  # fmt: skip
     move, turn = (body - body0).T, (arm - arm0).T
     radius = _SIGNED_RADIUS.reshape(N_KEYPOINTS, 1)
-    arm_step = np.empty((N_KEYPOINTS, n), dtype=np.float32)
+    tx = np.multiply(radius, turn[:1])
+    tx += move[:1]
+    ty = np.multiply(radius, turn[1:])
+    ty += move[1:]
     dx = _jitter_step(rng, n)
-    dx += np.multiply(radius, turn[:1], out=arm_step)
-    dx += move[:1]
+    dx += tx
     dy = _jitter_step(rng, n)
-    dy += np.multiply(radius, turn[1:], out=arm_step)
-    dy += move[1:]
+    dy += ty
     dx *= dx
     dy *= dy
     dx += dy
-    speeds = np.sqrt(dx, out=dx).T
+    speeds = np.sqrt(dx, out=dx)
     speeds *= np.float32(rate)
+    positions = _measured_positions(area, rng, rate)
+    true = np.hypot(tx, ty, out=tx)
+    true *= np.float32(rate)
+    _add_speed_error(speeds, true, rng)
 
     record = WorkerShift(
         worker=spec.worker,
         post=worker.post,
-        positions=_measured_positions(area, rng, rate),
-        speeds=np.ascontiguousarray(speeds),
+        positions=positions,
+        speeds=np.ascontiguousarray(speeds.T),
     )
     return SimWorker(
         record=record,
@@ -504,11 +519,64 @@ def _pose(body: np.ndarray, arm: np.ndarray) -> np.ndarray:
     return SKELETON_PX[None] + body[:, None, :] + _SIGNED_RADIUS * arm[:, None, :]
 
 
+def sample_work_poses(
+    n: int,
+    *,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.7, 1.4),
+    margin_px: float = 10.0,
+) -> np.ndarray:
+    """Poses of this module's motion model, for keypoint-network training data.
+
+    The work cycle's arm circles at a random phase and radius (a still pose one time in
+    seven), the figure scaled by a factor in ``scale`` and placed at random in the camera
+    image. The circles stretch and shorten the limbs, which a kinematic figure never does.
+
+    Returns:
+        ``(n, 14, 2)`` float32 keypoints inside the ``CAMERA_SIZE`` image.
+    """
+    if n < 0:
+        raise ValueError(f"`n` must be >= 0, got {n}")
+    phase = rng.uniform(0.0, 2 * math.pi, size=n)
+    radius = rng.uniform(1 - TASK_MODULATION, 1 + TASK_MODULATION, size=n)
+    radius *= rng.random(n) >= 1 / 7
+    arm = np.stack([np.cos(phase), np.sin(phase)], axis=-1) * radius[:, None]
+    kp = _pose(np.zeros((n, 2), np.float32), arm.astype(np.float32))
+    kp *= rng.uniform(*scale, size=n)[:, None, None]
+    lo, span = kp.min(axis=1), np.ptp(kp, axis=1)
+    size = np.array(CAMERA_SIZE, dtype=np.float64)
+    corner = rng.uniform(margin_px, np.maximum(size - margin_px - span, margin_px + 1))
+    return (kp + (corner - lo)[:, None, :]).astype(np.float32)
+
+
 @functools.cache
 def _noise_steps(size: int) -> np.ndarray:
     """Successive differences of a fixed table of ``size + 1`` standard normals (float32)."""
     table = np.random.default_rng(0x5EED).standard_normal(size + 1, dtype=np.float32)
     return np.diff(table)
+
+
+@functools.cache
+def speed_error() -> tuple[np.ndarray, np.ndarray]:
+    """The quantile levels ``(q,)`` and per-keypoint quantiles ``(14, q)`` of the pixel
+    path's log speed ratio (`SPEED_ERROR_FILE`)."""
+    table = json.loads(SPEED_ERROR_FILE.read_text(encoding="utf-8"))
+    levels = np.asarray(table["levels"], dtype=np.float64)
+    quantiles = np.asarray(table["quantiles"], dtype=np.float64)
+    if quantiles.shape != (N_KEYPOINTS, levels.size) or np.any(np.diff(quantiles) < 0):
+        raise ValueError(f"{SPEED_ERROR_FILE}: `quantiles` must be 14 sorted rows of `levels`")
+    return levels, quantiles
+
+
+def _add_speed_error(speeds: np.ndarray, true: np.ndarray, rng: np.random.Generator) -> None:
+    """Give the moving keypoints of ``(14, n)`` ``speeds`` the pixel path's error, in place
+    (``true``: their true speeds; see the module docstring)."""
+    levels, quantiles = speed_error()
+    u = rng.random(true.shape)
+    for k in range(N_KEYPOINTS):
+        moving = true[k] > MOVING_PX_S
+        r = np.interp(u[k, moving], levels, quantiles[k])
+        speeds[k, moving] = np.maximum(0.0, (true[k, moving] + 1.0) * np.exp(r) - 1.0)
 
 
 def _jitter_step(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from harness.reporting import sources_lines
 from harness.run import make_config, run
+from harness.sources import Fidelities, MixedSource, weights_sha256
 from harness.tracking import tracking_uri
 from tests.harness.conftest import comparable
 
@@ -188,21 +190,54 @@ def test_run_at_pixel_fidelity_end_to_end(
     scenario = write_yaml(tmp_path / "pixel.yaml", data)
     config = make_config(
         scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights, workers=1,
-        progress=False, graders="truth",
+        progress=False, graders="truth", history_fidelity="pixel", cache_dir=tmp_path / "c",
     )  # fmt: skip
     results = run(config)
     assert results["fidelity"] == "pixel"
     assert len(results["shifts"]) == 4
     assert all(len(s["posts"]) == 3 for s in results["shifts"])
+    p = results["perception"]
+    assert p["history"] == "pixel" and p["evaluated_days"] == {"pixel": [3, 4], "signal": []}
+    assert p["keypoint_weights_sha256"] == weights_sha256(tiny_keypoint_weights)
+    # The pixel history is stored apart from the signal one, tagged by weights and alpha.
+    (stored,) = (tmp_path / "c" / "history").iterdir()
+    assert stored.name.endswith(f"-pixel-{p['keypoint_weights_sha256'][:12]}-a0.05")
 
 
-def test_pixel_fidelity_without_weights_fails_before_any_work(tmp_path: Path) -> None:
+def test_pixel_days_send_the_first_evaluated_days_through_the_pixel_path(
+    tmp_path: Path, tiny_keypoint_weights: Path
+) -> None:
+    """The mixed source routes by day; results.json says which days took which path."""
+    from tests.harness.conftest import TINY, write_yaml
+
+    scenario = write_yaml(tmp_path / "t.yaml", TINY)
+    config = make_config(scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights,
+                         pixel_days=1, graders="truth", progress=False)  # fmt: skip
+    sc = config.scenario
+    first, *rest = sc.evaluate_days
+    source = config.fidelities.evaluation_source()
+    assert isinstance(source, MixedSource) and source.pixel_days == {first}
+    described = config.fidelities.describe(sc)
+    assert described["evaluated_days"] == {"pixel": [first], "signal": rest}
+    results = {"fidelity": sc.fidelity, "perception": described}
+    assert Fidelities.of_results(results) == config.fidelities
+    lines = sources_lines({"graders": {"source": "truth"}, **results})
+    assert f"pixel path (keypoint network {tiny_keypoint_weights.name}" in lines[1]
+    assert f"on day(s) {first};" in lines[1] and "post databases: signal model" in lines[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"fidelity": "pixel"}, {"history_fidelity": "pixel"}, {"pixel_days": 1}],
+)
+def test_pixel_fidelity_without_weights_fails_before_any_work(tmp_path: Path, kwargs) -> None:
     from harness._errors import HarnessError
     from tests.harness.conftest import TINY, write_yaml
 
-    scenario = write_yaml(tmp_path / "t.yaml", {**TINY, "fidelity": "pixel"})
+    scenario = write_yaml(tmp_path / "t.yaml", TINY)
     with pytest.raises(HarnessError, match="perception train"):
-        make_config(scenario, tmp_path / "out", keypoint_weights=tmp_path / "none.safetensors")
+        make_config(scenario, tmp_path / "out", keypoint_weights=tmp_path / "none.safetensors",
+                    **kwargs)  # fmt: skip
     assert not (tmp_path / "out").exists()
 
 

@@ -123,3 +123,61 @@ def test_still_keypoints_read_the_noise_floor() -> None:
     wrists = w.record.speeds[at_post][:, [4, 7]]
     assert ankles.mean() == pytest.approx(2.75, abs=1.25)
     assert wrists.mean() > 4 * ankles.mean()
+
+
+def test_work_poses_are_the_motion_models_poses_inside_the_image() -> None:
+    """Training poses of the work cycle: inside the camera image, reproducible, and the
+    motion model's limb stretch (the forearm's length varies with the circles' phase)."""
+    from sim.layout import SKELETON_PX
+    from sim.workers import sample_work_poses
+
+    kp = sample_work_poses(500, rng=np.random.default_rng(3))
+    again = sample_work_poses(500, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(kp, again)
+    assert kp.shape == (500, N_KEYPOINTS, 2) and kp.dtype == np.float32
+    assert (kp >= 10 - 1e-4).all() and (kp[..., 0] <= CAMERA_SIZE[0] - 10 + 1e-4).all()
+    assert (kp[..., 1] <= CAMERA_SIZE[1] - 10 + 1e-4).all()
+    height = kp[:, :, 1].max(axis=1) - kp[:, :, 1].min(axis=1)
+    forearm = np.linalg.norm(kp[:, 4] - kp[:, 3], axis=1) / height  # r_wrist - r_elbow
+    still = np.linalg.norm(SKELETON_PX[4] - SKELETON_PX[3]) / np.ptp(SKELETON_PX[:, 1])
+    assert forearm.min() < 0.8 * still < 1.25 * still < forearm.max()
+    with pytest.raises(ValueError, match="`n`"):
+        sample_work_poses(-1, rng=np.random.default_rng(0))
+
+
+def test_the_speed_error_table_belongs_to_the_shipped_keypoint_weights() -> None:
+    """The signal fidelity's speed error is fitted to the shipped network: refit it
+    (bench_calibration.py --fit) whenever the weights change."""
+    import hashlib
+    import json
+
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+    from sim.workers import SPEED_ERROR_FILE, speed_error
+
+    table = json.loads(SPEED_ERROR_FILE.read_text())
+    shipped = hashlib.sha256(DEFAULT_KEYPOINT_WEIGHTS.read_bytes()).hexdigest()
+    assert table["keypoint_weights_sha256"] == shipped
+    levels, quantiles = speed_error()
+    assert quantiles.shape == (N_KEYPOINTS, levels.size) and (np.diff(levels) > 0).all()
+
+
+def test_moving_keypoints_carry_the_fitted_speed_error(monkeypatch) -> None:
+    """With a table whose every quantile is log 2, a moving keypoint reads 2 (v + 1) − 1;
+    still keypoints keep the jitter floor. (``true_speeds`` differs from the motion model's
+    speed where the worker changes spot, a few seconds of the shift.)"""
+    import sim.workers as sw
+
+    sc = load_scenario(scenario_dict(shifts={"per_day": 2, "length_s": 600}))
+    base = simulate_workers(sc, post=1, day=1, shift="day", keypoints=True)[0]
+    levels, quantiles = sw.speed_error()
+    monkeypatch.setattr(sw, "speed_error", lambda: (levels, np.full_like(quantiles, np.log(2))))
+    doubled = simulate_workers(sc, post=1, day=1, shift="day", keypoints=True)[0]
+    from harness.sources import true_speeds
+
+    v = true_speeds(doubled)[1:]
+    got = doubled.record.speeds[1:]
+    moving = v > sw.MOVING_PX_S + 0.05  # away from the threshold (float32 rounding)
+    doubled_ok = np.isclose(got[moving], 2 * (v[moving] + 1) - 1, rtol=1e-4, atol=1e-3)
+    assert doubled_ok.mean() > 0.98
+    still = v < sw.MOVING_PX_S - 0.05
+    assert (got[still] == base.record.speeds[1:][still]).mean() > 0.98
