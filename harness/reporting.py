@@ -155,14 +155,12 @@ def evidence_for(
     params = core.ModelParams.from_dict(results["params"])
     fidelities = Fidelities.of_results(results)
     if fidelities.uses_pixels:
-        recorded = results["perception"]["keypoint_weights_sha256"]
-        if (
-            not Path(fidelities.weights or "").is_file()
-            or weights_sha256(fidelities.weights) != recorded
-        ):
+        recorded = str((results.get("perception") or {}).get("keypoint_weights_sha256") or "")
+        weights = Path(fidelities.weights or "")
+        if not recorded or not weights.is_file() or weights_sha256(weights) != recorded:
             raise HarnessError(
                 f"--worker needs the run's keypoint weights {fidelities.weights!r} "
-                f"(sha256 {recorded[:12]}…): missing or changed since the run"
+                f"(sha256 {recorded[:12] or 'not recorded'}): missing or changed since the run"
             )
     history = fidelities.history_source()
     root = records_root(scenario, resolve_cache(cache_dir), history)

@@ -412,13 +412,11 @@ class Fidelities:
         if not isinstance(p, dict):
             raise HarnessError("results.json: `perception` must be an object")
         evaluated = p.get("evaluated_days") or {}
-        pixel_days = (
-            frozenset(evaluated.get("pixel", ())) if results["fidelity"] == "signal" else ()
-        )
+        signal = results["fidelity"] == "signal"
         return cls(
             evaluate=str(results["fidelity"]),
             history=str(p.get("history", "signal")),
-            pixel_days=frozenset(pixel_days),
+            pixel_days=frozenset(evaluated.get("pixel", ()) if signal else ()),
             weights=p.get("keypoint_weights"),
             alpha=float(p.get("alpha", 0.05)),
         )
