@@ -443,7 +443,9 @@ def _render(
     speeds = np.sqrt(dx, out=dx)
     speeds *= np.float32(rate)
     positions = _measured_positions(area, rng, rate)
-    true = np.hypot(tx, ty, out=tx)
+    true = np.multiply(tx, tx, out=tx)
+    true += np.multiply(ty, ty, out=ty)
+    np.sqrt(true, out=true)
     true *= np.float32(rate)
     _add_speed_error(speeds, true, rng)
 
@@ -568,15 +570,42 @@ def speed_error() -> tuple[np.ndarray, np.ndarray]:
     return levels, quantiles
 
 
+_ERROR_STEPS = 4096
+"""Points of each keypoint's inverse CDF of the speed error (its quantiles interpolated)."""
+_ERROR_TABLE_SIZE = 1 << 18
+
+
+@functools.cache
+def _speed_factors(
+    levels: tuple[float, ...], quantiles: tuple[tuple[float, ...], ...], size: int
+) -> np.ndarray:
+    """``(14, size)`` fixed float32 draws of each keypoint's factor ``exp(r)``: its inverse
+    CDF (the quantiles interpolated at `_ERROR_STEPS` probabilities) at seeded uniform
+    indices."""
+    u = (np.arange(_ERROR_STEPS) + 0.5) / _ERROR_STEPS
+    factors = np.exp([np.interp(u, levels, q) for q in quantiles]).astype(np.float32)
+    index = np.random.default_rng(0x5EEE).integers(0, _ERROR_STEPS, (N_KEYPOINTS, size))
+    return np.take_along_axis(factors, index, axis=1)
+
+
 def _add_speed_error(speeds: np.ndarray, true: np.ndarray, rng: np.random.Generator) -> None:
     """Give the moving keypoints of ``(14, n)`` ``speeds`` the pixel path's error, in place
-    (``true``: their true speeds; see the module docstring)."""
+    (``true``: their true speeds; see the module docstring).
+
+    Each keypoint's factors are a window of its fixed table of draws at a random offset (as
+    in :func:`_jitter_step`): i.i.d. in time, for 14 draws a shift.
+    """
     levels, quantiles = speed_error()
-    u = rng.random(true.shape)
+    n = true.shape[1]
+    size = max(_ERROR_TABLE_SIZE, 1 << (2 * n).bit_length())
+    table = _speed_factors(tuple(levels), tuple(map(tuple, quantiles)), size)
+    start = rng.integers(0, size - n + 1, size=N_KEYPOINTS)
+    measured = true + np.float32(1)
     for k in range(N_KEYPOINTS):
-        moving = true[k] > MOVING_PX_S
-        r = np.interp(u[k, moving], levels, quantiles[k])
-        speeds[k, moving] = np.maximum(0.0, (true[k, moving] + 1.0) * np.exp(r) - 1.0)
+        measured[k] *= table[k, start[k] : start[k] + n]
+    measured -= np.float32(1)
+    np.maximum(measured, 0, out=measured)
+    np.copyto(speeds, measured, where=true > MOVING_PX_S)
 
 
 def _jitter_step(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -165,7 +165,7 @@ def test_the_demo_scenario_keeps_its_crew_and_its_arrays(demo):
     # within 0.01 px/s, positions and keypoints identical) until the speed error was fitted
     # to the pixel path (docs/calibration.md). A regression hash of today's:
     assert outcome_hash(outcomes) == (
-        "aba2ab91fd67cd50f2c5fac0ed1c7c7a3ec5e3156769a348ac3ab2c053c7309d"
+        "ed6f5787eebb54ae0f0d75c42628a035e0ffced415c1cdff6e4104bb390610ac"
     )
 
 
