@@ -245,7 +245,7 @@ def test_pixel_fidelity_without_weights_fails_before_any_work(tmp_path: Path, kw
 def test_the_post_database_of_other_people_separates_the_day_one_cast(tmp_path):
     """Issue 9's goal at MODEL.md's defaults on day-one.yaml: the AUC of Z >= 0.95, and −Y
     separates the novices from the normal workers (AUC >= 0.95). Over every worker the AUC of
-    −Y is lower (0.88 since the signal fidelity carries the pixel path's speed error): a
+    −Y is lower (0.87 since the signal fidelity carries the pixel path's speed error): a
     wanderer's off-post seconds lower its Y to the novices' (MODEL.md's Y counts them)."""
     from sklearn.metrics import roc_auc_score
 
