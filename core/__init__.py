@@ -20,7 +20,7 @@ from core._hazard import (
     hazard_degree,
     hazard_post_sets,
 )
-from core._params import DIRECTIONS, HISTORY_POOLS, ModelParams
+from core._params import DIRECTIONS, HISTORY_POOLS, PROFICIENCY_SECONDS, ModelParams
 from core._scores import (
     HistoryStats,
     HistoryWindow,
@@ -49,6 +49,7 @@ __all__ = [
     "LEVEL_NAMES",
     "LOW_PROFICIENCY",
     "N_KEYPOINTS",
+    "PROFICIENCY_SECONDS",
     "OFF_POST",
     "HistoryStats",
     "HistoryWindow",

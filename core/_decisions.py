@@ -200,7 +200,7 @@ def track_shift(
         idx = np.flatnonzero(posts == post)
         z[idx] = onpost_state_batch(stats, positions[idx])
         speeds = np.stack([np.asarray(workers[k].speeds) for k in idx])
-        y[idx] = proficiency_batch(stats, speeds, params)
+        y[idx] = proficiency_batch(stats, speeds, params, positions=positions[idx])
     return decide_shift(
         levels,
         G,

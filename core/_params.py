@@ -13,6 +13,8 @@ Direction = Literal["out", "both"]
 DIRECTIONS: tuple[str, ...] = ("out", "both")
 HistoryPool = Literal["post", "post_shift"]
 HISTORY_POOLS: tuple[str, ...] = ("post", "post_shift")
+ProficiencySeconds = Literal["all", "on_post"]
+PROFICIENCY_SECONDS: tuple[str, ...] = ("all", "on_post")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class ModelParams:
     ``"post_shift"`` only shifts of the evaluated shift's type (see :func:`core.in_database`)."""
     history_window_days: int = 30
     """W: the database of a shift on day d holds the post's records of days d − W .. d − 1."""
+    proficiency_seconds: ProficiencySeconds = "all"
+    """The seconds Y is made of: ``"all"`` of K (the patent), or ``"on_post"``, those of K where
+    the worker is on the standard post (MODEL.md's evaluation variant)."""
 
     def __post_init__(self) -> None:
         for name in ("tau_D", "lam", "tau_P", "rho_min", "eps", "tau_Z", "tau_Y", "alpha"):
@@ -68,6 +73,11 @@ class ModelParams:
             raise ModelInputError(
                 f"ModelParams.history_pool must be one of {HISTORY_POOLS}, "
                 f"got {self.history_pool!r}"
+            )
+        if self.proficiency_seconds not in PROFICIENCY_SECONDS:
+            raise ModelInputError(
+                f"ModelParams.proficiency_seconds must be one of {PROFICIENCY_SECONDS}, "
+                f"got {self.proficiency_seconds!r}"
             )
         window = self.history_window_days
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:

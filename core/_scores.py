@@ -341,24 +341,34 @@ def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray
 
 
 def proficiency_batch(
-    stats: HistoryStats, speeds: np.ndarray, params: ModelParams = ModelParams()
+    stats: HistoryStats,
+    speeds: np.ndarray,
+    params: ModelParams = ModelParams(),
+    *,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Proficiency ``Y = mean_{t∈K} q̄_t / (1 + σ²_t)`` of w workers at ``stats.post``.
 
     Args:
         stats: the post's history statistics (with speeds).
         speeds: ``(w, T, 14)`` keypoint speeds of the workers (px/s).
-        params: ``rho_min`` and ``eps`` are used.
+        params: ``rho_min``, ``eps`` and ``proficiency_seconds`` are used.
+        positions: ``(w, T)`` area ids of the workers; needed (only) when
+            ``params.proficiency_seconds`` is ``"on_post"``, where K keeps the seconds a
+            worker is on the standard post (``x_t = s_t``).
 
     Returns:
-        ``(w,)`` values; NaN for all when K is empty.
+        ``(w,)`` values; NaN where a worker's K is empty.
     """
     v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
     check_shape("speeds", v, (None, stats.T, N_KEYPOINTS))
+    on_post = _on_post_seconds(stats, positions, v.shape[0], params)
     size, inverse, eps_inverse = stats.proficiency_terms(params.rho_min, params.eps)
     out = np.full(v.shape[0], np.nan)
     if size == 0:
         return out
+    if on_post is not None:
+        sizes = on_post[:, stats.reliable_seconds(params.rho_min)].sum(axis=1)
     buffer = np.empty((min(_BLOCK, stats.T), N_KEYPOINTS))
     for w in range(v.shape[0]):
         total = 0.0
@@ -371,9 +381,28 @@ def proficiency_batch(
             q += eps_inverse[block]
             mean, variance = _ratio_moments(q)
             variance += 1.0
-            total += float(np.sum(mean / variance))
-        out[w] = total / size
+            terms = mean / variance
+            total += float(np.sum(terms if on_post is None else terms[on_post[w, block]]))
+        if on_post is None:
+            out[w] = total / size
+        elif sizes[w]:
+            out[w] = total / sizes[w]
     return out
+
+
+def _on_post_seconds(
+    stats: HistoryStats, positions: np.ndarray | None, w: int, params: ModelParams
+) -> np.ndarray | None:
+    """``(w, T)`` mask ``x_t = s_t`` for ``proficiency_seconds="on_post"``, else None."""
+    if params.proficiency_seconds == "all":
+        return None
+    if positions is None:
+        raise ModelInputError(
+            "`positions` are needed to score proficiency with proficiency_seconds='on_post'"
+        )
+    x = check_ints("positions", as_array("positions", positions, ndim=2), stats.n_posts)
+    check_shape("positions", x, (w, stats.T))
+    return x == stats.standard[None, :]
 
 
 def _ratio_moments(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -388,17 +417,22 @@ def _ratio_moments(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def proficiency_seconds(
-    stats: HistoryStats, speeds: np.ndarray, params: ModelParams = ModelParams()
+    stats: HistoryStats,
+    speeds: np.ndarray,
+    params: ModelParams = ModelParams(),
+    *,
+    positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The per-second terms of one worker's Y: what :func:`proficiency_batch` averages.
 
     Args:
         stats: the post's history statistics (with speeds).
         speeds: ``(T, 14)`` keypoint speeds of the worker (px/s).
-        params: ``rho_min`` and ``eps`` are used.
+        params: ``rho_min``, ``eps`` and ``proficiency_seconds`` are used.
+        positions: ``(T,)`` area ids of the worker (for ``proficiency_seconds="on_post"``).
 
     Returns:
-        ``(T,)`` mask of K, and ``(T,)`` ``q̄_t`` and ``σ²_t`` (NaN outside K); ``Y`` is the
+        ``(T,)`` mask of K (``K_on`` for ``"on_post"``), and ``(T,)`` ``q̄_t`` and ``σ²_t`` (NaN outside K); ``Y`` is the
         mean over K of ``q̄_t / (1 + σ²_t)``.
     """
     v = check_speeds("speeds", as_array("speeds", speeds, ndim=2))
@@ -407,6 +441,11 @@ def proficiency_seconds(
     q = v * inverse + eps_inverse
     mean, variance = _ratio_moments(q)
     keep = stats.reliable_seconds(params.rho_min)
+    on_post = _on_post_seconds(
+        stats, None if positions is None else np.asarray(positions)[None], 1, params
+    )
+    if on_post is not None:
+        keep = keep & on_post[0]
     return keep, np.where(keep, mean, np.nan), np.where(keep, variance, np.nan)
 
 
@@ -431,6 +470,8 @@ def proficiency(
     post: int,
     n_posts: int,
     params: ModelParams = ModelParams(),
+    *,
+    positions: np.ndarray | None = None,
 ) -> float:
     """Proficiency Y of one worker at ``post`` (see :func:`proficiency_batch`).
 
@@ -440,8 +481,10 @@ def proficiency(
         speeds: ``(T, 14)`` speeds of the worker.
         post: the worker's post j (1..n).
         n_posts: number of posts n.
-        params: ``rho_min`` and ``eps`` are used.
+        params: ``rho_min``, ``eps`` and ``proficiency_seconds`` are used.
+        positions: ``(T,)`` area ids of the worker (for ``proficiency_seconds="on_post"``).
     """
     stats = history_stats(history, post, n_posts, history_speeds)
     v = as_array("speeds", speeds, ndim=2)
-    return float(proficiency_batch(stats, v[None, :, :], params)[0])
+    x = None if positions is None else as_array("positions", positions, ndim=1)[None, :]
+    return float(proficiency_batch(stats, v[None, :, :], params, positions=x)[0])

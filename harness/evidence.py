@@ -56,7 +56,7 @@ def database_scores(
     post's distribution a worker-shift is shown against (one per database, shared by its
     flagged workers)."""
     history_z = core.onpost_state_batch(stats, database[0])
-    history_y = core.proficiency_batch(stats, database[1], params)
+    history_y = core.proficiency_batch(stats, database[1], params, positions=database[0])
     return {
         "Z": history_z.tolist(),
         "Y": [None if math.isnan(v) else float(v) for v in history_y],
@@ -89,8 +89,11 @@ def worker_evidence(
     """
     positions = np.asarray(record.positions)
     z = float(core.onpost_state_batch(stats, positions[None])[0])
-    y = float(core.proficiency_batch(stats, np.asarray(record.speeds)[None], params)[0])
-    keep, qbar, variance = core.proficiency_seconds(stats, record.speeds, params)
+    speeds = np.asarray(record.speeds)[None]
+    y = float(core.proficiency_batch(stats, speeds, params, positions=positions[None])[0])
+    keep, qbar, variance = core.proficiency_seconds(
+        stats, record.speeds, params, positions=positions
+    )
     weight = stats.rho * (positions != stats.standard)
     width = max(1, round(BIN_S * rate_hz))
     return {

@@ -295,7 +295,11 @@ def score_posts_task(
             speeds = _stack([w.record.speeds for w in workers], (0, stats.T, core.N_KEYPOINTS),
                             np.float32)  # fmt: skip
             z = core.onpost_state_batch(stats, positions) if workers else np.zeros(0)
-            y = core.proficiency_batch(stats, speeds, params) if workers else np.zeros(0)
+            y = (
+                core.proficiency_batch(stats, speeds, params, positions=positions)
+                if workers
+                else np.zeros(0)
+            )
             rows = tuple(
                 WorkerRow(
                     worker=w.record.worker,

@@ -72,12 +72,15 @@ def onpost_state(history, positions, post, n_posts):
     return 0.0 if den == 0 else num / den
 
 
-def proficiency(history, history_speeds, speeds, post, n_posts, rho_min, eps):
+def proficiency(history, history_speeds, speeds, post, n_posts, rho_min, eps, positions=None):
+    """Y; with ``positions``, MODEL.md's ``proficiency_seconds: on_post`` variant (K_on)."""
     m = len(history)
     terms = []
     for t in range(len(speeds)):
         rho, standard = _second_stats(history, t, post, n_posts)
         if rho < rho_min or standard == 0:
+            continue
+        if positions is not None and int(positions[t]) != standard:
             continue
         q = []
         for k in range(14):

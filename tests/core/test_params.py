@@ -12,7 +12,7 @@ def test_defaults_are_model_md():
     assert p.to_dict() == {
         "tau_D": 0.5, "lam": 0.5, "tau_P": 0.5, "direction": "out", "rho_min": 0.3,
         "eps": 1.0, "tau_Z": 0.2, "tau_Y": 0.8, "alpha": 0.05, "history_pool": "post",
-        "history_window_days": 30,
+        "history_window_days": 30, "proficiency_seconds": "all",
     }  # fmt: skip
 
 

@@ -103,17 +103,41 @@ def test_differential_against_literal_transcription(seed, n, m):
     rng = np.random.default_rng(seed)
     T = int(rng.integers(5, 40))
     post, history, positions, history_speeds, speeds = literal.random_inputs(rng, n=n, m=m, T=T)
-    params = ModelParams(rho_min=float(rng.uniform(0, 0.6)), eps=float(rng.uniform(0.1, 3)))
+    seconds = ("all", "on_post")[int(rng.integers(2))]
+    params = ModelParams(
+        rho_min=float(rng.uniform(0, 0.6)),
+        eps=float(rng.uniform(0.1, 3)),
+        proficiency_seconds=seconds,
+    )
     z = core.onpost_state(history, positions, post, n)
     assert abs(z - literal.onpost_state(history, positions, post, n)) <= 1e-9
-    y = core.proficiency(history, history_speeds, speeds, post, n, params)
+    y = core.proficiency(history, history_speeds, speeds, post, n, params, positions=positions)
     expected = literal.proficiency(
-        history, history_speeds, speeds, post, n, params.rho_min, params.eps
-    )
+        history, history_speeds, speeds, post, n, params.rho_min, params.eps,
+        positions=positions if seconds == "on_post" else None,
+    )  # fmt: skip
     if math.isnan(expected):
         assert math.isnan(y)
     else:
         assert abs(y - expected) <= 1e-9
+
+
+def test_on_post_proficiency_by_hand():
+    """Two reliable seconds on the standard post (q = 1 and 2), one off it (q = 4): ``all``
+    averages the three, ``on_post`` the two; without positions ``on_post`` is refused."""
+    history = np.array([[1, 1, 1]])
+    history_speeds = np.ones((1, 3, 14))
+    speeds = np.array([1.0, 3.0, 7.0])[:, None] * np.ones((3, 14))  # eps 1: q = 1, 2, 4
+    positions = np.array([1, 1, 0])
+    y_all = core.proficiency(history, history_speeds, speeds, 1, 2, ModelParams(rho_min=0.0))
+    on_post = ModelParams(rho_min=0.0, proficiency_seconds="on_post")
+    y_on = core.proficiency(history, history_speeds, speeds, 1, 2, on_post, positions=positions)
+    assert y_all == pytest.approx((1 + 2 + 4) / 3)
+    assert y_on == pytest.approx((1 + 2) / 2)
+    with pytest.raises(core.ModelInputError, match="positions"):
+        core.proficiency(history, history_speeds, speeds, 1, 2, on_post)
+    with pytest.raises(core.ModelInputError, match="proficiency_seconds"):
+        ModelParams(proficiency_seconds="some")
 
 
 @settings(max_examples=60, deadline=None)
