@@ -432,8 +432,8 @@ def proficiency_seconds(
         positions: ``(T,)`` area ids of the worker (for ``proficiency_seconds="on_post"``).
 
     Returns:
-        ``(T,)`` mask of K (``K_on`` for ``"on_post"``), and ``(T,)`` ``q̄_t`` and ``σ²_t`` (NaN outside K); ``Y`` is the
-        mean over K of ``q̄_t / (1 + σ²_t)``.
+        ``(T,)`` mask of K (``K_on`` for ``"on_post"``), and ``(T,)`` ``q̄_t`` and ``σ²_t``
+        (NaN outside it); ``Y`` is the mean over it of ``q̄_t / (1 + σ²_t)``.
     """
     v = check_speeds("speeds", as_array("speeds", speeds, ndim=2))
     check_shape("speeds", v, (stats.T, N_KEYPOINTS))

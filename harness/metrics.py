@@ -34,13 +34,20 @@ Definitions (a shift record is one entry of ``results.json``'s ``shifts``):
   (:func:`core.confusion_matrix`: rows = true level, columns = the model's level).
 
 **Intervals.** Each headline figure (:data:`HEADLINE`) gets a 95 % percentile interval from a
-seeded bootstrap over evaluated *days*: a replicate draws the days with replacement (all
-shifts of a day move together), i.e. multinomial day weights, under which the per-day counts
-are summed and the AUC weighs each worker-shift by its day's weight. Replicates where a
-figure is undefined (no positives drawn, say) are left out; the interval is ``None`` when the
-figure itself is undefined, or when no interval was asked for (``replicates=0``). The paired
-version (:func:`paired_difference`) scores two sets of records of the same days (tuned and
-default) under the same replicates, so their difference gets its own interval.
+seeded two-way bootstrap over evaluated *days* and *people* (worker ids): a replicate draws
+the days with replacement and, independently, the people with replacement, and weighs each
+(day, person) cell by the product of the two counts: the pigeonhole bootstrap of Owen (2007),
+"The pigeonhole bootstrap", Ann. Appl. Stat. 1(2):386–411 (product weights as in Owen &
+Eckles 2012, "Bootstrapping data arrays of arbitrary order"). People repeat across days, so
+a figure that rests on two people gets an interval as wide as those two people make it;
+over many people and days it comes close to the day-only bootstrap (``people=False``).
+Counts are summed per cell (:func:`cell_table`); a worker-caused fault belongs to its first
+culprit, an equipment attribution to no person (weight 1). The AUC weighs each worker-shift
+by its cell's weight. Replicates where a figure is undefined (no positives drawn, say) are
+left out; the interval is ``None`` when the figure itself is undefined, or when no interval
+was asked for (``replicates=0``). The paired version (:func:`paired_difference`) scores two
+sets of records of the same days and people (tuned and default) under the same replicates,
+so their difference gets its own interval.
 """
 
 from __future__ import annotations
@@ -103,92 +110,129 @@ _RECORD_KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class PairTable:
-    """A ranking's pairwise wins by day, so that a day-weighted ROC AUC is a quadratic form.
+NOBODY = ""
+"""The person of a figure's unit that belongs to no worker (an equipment attribution)."""
+_CHUNK = 2**22
+"""Replicate weights held at once (cells or samples × replicates), to bound memory."""
 
-    ``AUC(w) = w·wins·w / ((w·positives)(w·negatives))`` for day weights w (all ones: the
-    plain Mann–Whitney AUC, ties counting one half).
+
+@dataclass(frozen=True)
+class Ranking:
+    """A flag's scores against its labels in ascending score order (NaN scores left out).
 
     Attributes:
-        wins: ``(days, days)``: ``wins[g, h]`` sums, over positives of day g and negatives of
-            day h, 1 when the positive scores higher and 1/2 on a tie.
-        positives: ``(days,)`` positives per day.
-        negatives: ``(days,)`` negatives per day.
+        cells: ``(N,)`` the cell of each sample.
+        positive: ``(N,)`` its label.
+        starts: first index of each run of tied scores.
     """
 
-    wins: np.ndarray
-    positives: np.ndarray
-    negatives: np.ndarray
+    cells: np.ndarray
+    positive: np.ndarray
+    starts: np.ndarray
 
 
 @dataclass(frozen=True)
-class DayTable:
-    """Per-day counts of a set of shift records: all the headline figures need.
+class CellTable:
+    """Per-(day, person) counts of a set of shift records: all the headline figures need.
 
     Attributes:
-        days: the evaluated days, ascending (row order of every table).
-        counts: per group, ``(days, k)`` ints: ``root_cause`` and the two flags (tp, fp, fn),
+        days: the evaluated days, ascending.
+        people: the worker ids, sorted; :data:`NOBODY` is person ``len(people)``.
+        cell_day: ``(C,)`` day row of each cell.
+        cell_person: ``(C,)`` person row of each cell.
+        counts: per group, ``(C, k)`` ints: ``root_cause`` and the two flags (tp, fp, fn),
             ``faults_explained`` (explained, total), ``equipment_attribution`` (agree, n).
-        rankings: per flag, the :class:`PairTable` of its score (Z, −Y) against its label.
+        rankings: per flag, the :class:`Ranking` of its score (Z, −Y) against its label.
     """
 
     days: tuple[int, ...]
+    people: tuple[str, ...]
+    cell_day: np.ndarray
+    cell_person: np.ndarray
     counts: dict[str, np.ndarray]
-    rankings: dict[str, PairTable]
+    rankings: dict[str, Ranking]
+
+    def weights(self, day_w: np.ndarray, person_w: np.ndarray) -> np.ndarray:
+        """``(B, C)`` cell weights from ``(B, days)`` day and ``(B, people + 1)`` person weights."""
+        return day_w[:, self.cell_day] * person_w[:, self.cell_person]
 
 
-def day_table(shifts: Sequence[Mapping[str, Any]]) -> DayTable:
-    """Per-day counts of the headline figures from ``results.json`` shift records."""
+def people_of(shifts: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The sorted worker ids of shift records (workers and culprits)."""
+    found = {str(w["worker"]) for rec in shifts for w in rec["workers"]}
+    found |= {str(c) for rec in shifts for p in rec["posts"] for c in p["culprits"]}
+    return tuple(sorted(found - {NOBODY}))
+
+
+def cell_table(
+    shifts: Sequence[Mapping[str, Any]], people: Sequence[str] | None = None
+) -> CellTable:
+    """Per-(day, person) counts of the headline figures from ``results.json`` shift records.
+
+    Args:
+        people: the person rows (default :func:`people_of`); paired tables share one.
+    """
     _check_records(shifts)
     days = tuple(sorted({int(rec["day"]) for rec in shifts}))
-    row = {d: g for g, d in enumerate(days)}
-    counts = {
-        "root_cause": np.zeros((len(days), 3), dtype=np.int64),
-        "faults_explained": np.zeros((len(days), 2), dtype=np.int64),
-        "equipment_attribution": np.zeros((len(days), 2), dtype=np.int64),
-    }
-    worker_day: list[int] = []
+    people = people_of(shifts) if people is None else tuple(people)
+    day_row = {d: g for g, d in enumerate(days)}
+    person_row = {p: k for k, p in enumerate(people)}
+    person_row[NOBODY] = len(people)
+    cells: dict[tuple[int, int], int] = {}
+
+    def cell(g: int, person: str) -> int:
+        return cells.setdefault((g, person_row[str(person)]), len(cells))
+
+    units: dict[str, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+    sample_cells: list[int] = []
     workers: list[Mapping[str, Any]] = []
     for rec in shifts:
-        g = row[int(rec["day"])]
+        g = day_row[int(rec["day"])]
         named_at: dict[int, set[str]] = defaultdict(set)
         for c in rec["root_causes"]:
             named_at[c["hazard_post"]].add(c["worker"])
         named = set().union(*named_at.values())
         culprits = {w for p in rec["posts"] for w in p["culprits"]}
-        counts["root_cause"][g] += (
-            len(named & culprits),
-            len(named - culprits),
-            len(culprits - named),
-        )
+        for w in sorted(named):
+            units["root_cause"].append((cell(g, w), (w in culprits, w not in culprits, 0)))
+        units["root_cause"].extend((cell(g, w), (0, 0, 1)) for w in sorted(culprits - named))
         for p in rec["posts"]:
             there = named_at.get(p["post"], set())
             for fault in _worker_faults(p):
-                counts["faults_explained"][g] += (bool(there & set(fault)), 1)
+                units["faults_explained"].append(
+                    (cell(g, min(fault)), (bool(there & set(fault)), 1))
+                )
             if p["hazard"] and p["faults"]:
-                says_equipment = not there
-                counts["equipment_attribution"][g] += (says_equipment == (not p["culprits"]), 1)
-        workers.extend(rec["workers"])
-        worker_day.extend([g] * len(rec["workers"]))
-    day_of = np.array(worker_day, dtype=np.intp)
+                agree = (not there) == (not p["culprits"])
+                units["equipment_attribution"].append((cell(g, NOBODY), (agree, 1)))
+        for w in rec["workers"]:
+            workers.append(w)
+            sample_cells.append(cell(g, w["worker"]))
+    n_cells = len(cells)
+    widths = {"root_cause": 3, "faults_explained": 2, "equipment_attribution": 2}
+    counts = {}
+    for group, width in widths.items():
+        table = np.zeros((n_cells, width), dtype=np.int64)
+        if units[group]:
+            at = np.array([c for c, _ in units[group]], dtype=np.intp)
+            np.add.at(table, at, np.array([v for _, v in units[group]], dtype=np.int64))
+        counts[group] = table
+    at = np.array(sample_cells, dtype=np.intp)
     rankings = {}
     for name, score_key, label_key in _FLAGS:
         flags = np.array([w[name] for w in workers], dtype=bool)
         labels = np.array([w[label_key] for w in workers], dtype=bool)
-        counts[name] = np.stack(
-            [
-                np.bincount(day_of[flags & labels], minlength=len(days)),
-                np.bincount(day_of[flags & ~labels], minlength=len(days)),
-                np.bincount(day_of[~flags & labels], minlength=len(days)),
-            ],
-            axis=1,
-        )
+        table = np.zeros((n_cells, 3), dtype=np.int64)
+        for col, mask in enumerate((flags & labels, flags & ~labels, ~flags & labels)):
+            table[:, col] = np.bincount(at[mask], minlength=n_cells)
+        counts[name] = table
         scores = np.array([np.nan if w[score_key] is None else w[score_key] for w in workers])
         if score_key == "Y":
             scores = -scores  # a low proficiency ranks a worker as needing training
-        rankings[name] = pair_table(scores, labels, day_of, n_days=len(days))
-    return DayTable(days, counts, rankings)
+        rankings[name] = ranking(scores, labels, at)
+    cell_day = np.array([g for g, _ in cells], dtype=np.intp)
+    cell_person = np.array([k for _, k in cells], dtype=np.intp)
+    return CellTable(days, people, cell_day, cell_person, counts, rankings)
 
 
 def _worker_faults(post: Mapping[str, Any]) -> list[list[str]]:
@@ -198,33 +242,14 @@ def _worker_faults(post: Mapping[str, Any]) -> list[list[str]]:
     return [[w] for w in post["culprits"]]
 
 
-def pair_table(
-    scores: np.ndarray, labels: np.ndarray, day: np.ndarray, *, n_days: int
-) -> PairTable:
-    """The :class:`PairTable` of ``scores`` against boolean ``labels`` (NaN scores left out).
-
-    Args:
-        scores: ``(N,)`` higher means more likely positive.
-        labels: ``(N,)`` booleans.
-        day: ``(N,)`` day row (0..n_days-1) of each sample.
-        n_days: number of days.
-    """
+def ranking(scores: np.ndarray, labels: np.ndarray, cells: np.ndarray) -> Ranking:
+    """The :class:`Ranking` of ``scores`` (higher: more likely positive) against ``labels``,
+    each sample in cell ``cells`` (NaN scores left out)."""
     keep = ~np.isnan(scores)
-    s, y, g = scores[keep], labels[keep], day[keep]
-    wins = np.zeros((n_days, n_days))
-    positive_day = g[y]
-    for h in range(n_days):
-        negatives = np.sort(s[~y & (g == h)])
-        if negatives.size == 0 or positive_day.size == 0:
-            continue
-        below = np.searchsorted(negatives, s[y], side="left")
-        not_above = np.searchsorted(negatives, s[y], side="right")
-        wins[:, h] = np.bincount(positive_day, weights=(below + not_above) / 2, minlength=n_days)
-    return PairTable(
-        wins=wins,
-        positives=np.bincount(positive_day, minlength=n_days).astype(np.float64),
-        negatives=np.bincount(g[~y], minlength=n_days).astype(np.float64),
-    )
+    order = np.argsort(scores[keep], kind="stable")
+    s = scores[keep][order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
+    return Ranking(cells[keep][order], labels[keep][order], starts)
 
 
 def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
@@ -233,30 +258,44 @@ def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
     The stream is keyed by ``seed`` alone, so two sets of records of the same days (tuned and
     default) get the same replicates.
     """
+    _check_replicates(replicates)
+    return _draws(n_days, replicates, seed, 0)
+
+
+def person_weights(n_people: int, *, replicates: int, seed: int) -> np.ndarray:
+    """``(replicates, n_people + 1)`` bootstrap weights of the people (drawn with replacement,
+    a stream apart from the days'); the last column, :data:`NOBODY`, is always 1."""
+    _check_replicates(replicates)
+    drawn = _draws(n_people, replicates, seed, 1)
+    return np.hstack([drawn, np.ones((replicates, 1))])
+
+
+def _check_replicates(replicates: int) -> None:
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 0:
         raise HarnessError(f"`replicates` must be an int >= 0, got {replicates!r}")
-    return _day_weights(n_days, replicates, seed)
 
 
 @functools.lru_cache(maxsize=16)
-def _day_weights(n_days: int, replicates: int, seed: int) -> np.ndarray:
-    """Read-only and cached: every trial of a study scores the same days."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    drawn = rng.integers(0, n_days, size=(replicates, n_days))  # each replicate's n draws
-    drawn += n_days * np.arange(replicates)[:, None]
-    counts = np.bincount(drawn.ravel(), minlength=replicates * n_days)
-    weights = counts.reshape(replicates, n_days).astype(np.float64)
+def _draws(n: int, replicates: int, seed: int, stream: int) -> np.ndarray:
+    """Multinomial counts of ``n`` draws of ``n`` items per replicate, keyed by (seed, stream)
+    (stream 0: days, 1: people); read-only and cached (every trial scores the same days)."""
+    key = np.random.SeedSequence(seed) if stream == 0 else np.random.SeedSequence([seed, stream])
+    rng = np.random.default_rng(key)
+    drawn = rng.integers(0, max(n, 1), size=(replicates, n))  # each replicate's n draws
+    drawn += n * np.arange(replicates)[:, None]
+    counts = np.bincount(drawn.ravel(), minlength=replicates * n)
+    weights = counts.reshape(replicates, n).astype(np.float64)
     weights.setflags(write=False)
     return weights
 
 
-def group_values(table: DayTable, group: str, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """A group's figures under each row of day weights: ``(B,)`` each (NaN where undefined).
+def group_values(table: CellTable, group: str, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """A group's figures under each row of cell weights: ``(B,)`` each (NaN where undefined).
 
     Args:
-        table: the records' per-day counts.
+        table: the records' per-cell counts.
         group: one of :data:`GROUPS`.
-        weights: ``(B, days)`` day weights (a row of ones: the figures themselves).
+        weights: ``(B, cells)`` cell weights (a row of ones: the figures themselves).
     """
     sums = weights @ table.counts[group]
     if group in ("faults_explained", "equipment_attribution"):
@@ -269,17 +308,24 @@ def group_values(table: DayTable, group: str, weights: np.ndarray) -> dict[str, 
     return out
 
 
-def figure_values(table: DayTable, name: str, weights: np.ndarray) -> np.ndarray:
-    """Figure ``name`` (one of :data:`FIGURES`) under each row of day weights (see
+def figure_values(table: CellTable, name: str, weights: np.ndarray) -> np.ndarray:
+    """Figure ``name`` (one of :data:`FIGURES`) under each row of cell weights (see
     :func:`group_values`)."""
     group, key = _split(name)
     return group_values(table, group, weights)[key]
 
 
-def weighted_auc(ranking: PairTable, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC of a ranking under each row of ``(B, days)`` day weights (NaN: one class)."""
-    wins = np.sum((weights @ ranking.wins) * weights, axis=1)
-    pairs = (weights @ ranking.positives) * (weights @ ranking.negatives)
+def weighted_auc(ranking: Ranking, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of a ranking under each row of ``(B, cells)`` cell weights (NaN: one class);
+    ties count one half."""
+    if not ranking.cells.size:
+        return np.full(weights.shape[0], np.nan)
+    sample = weights[:, ranking.cells]
+    positives = np.add.reduceat(sample * ranking.positive, ranking.starts, axis=1)
+    negatives = np.add.reduceat(sample * ~ranking.positive, ranking.starts, axis=1)
+    below = np.cumsum(negatives, axis=1) - negatives
+    wins = np.sum(positives * (below + 0.5 * negatives), axis=1)
+    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pairs > 0, wins / pairs, np.nan)
 
@@ -317,12 +363,51 @@ def _split(name: str) -> tuple[str, str]:
     return group, key
 
 
+def replicated(
+    tables: Sequence[CellTable],
+    figures: Sequence[str],
+    *,
+    replicates: int,
+    seed: int,
+    people: bool = True,
+) -> list[dict[str, np.ndarray]]:
+    """Per table, each figure under the same ``(replicates,)`` bootstrap replicates.
+
+    The tables must share days and people (e.g. two parameter sets on the same worker-shifts);
+    ``people=False`` resamples the days alone.
+    """
+    first = tables[0]
+    day_w = day_weights(len(first.days), replicates=replicates, seed=seed)
+    person_w = (
+        person_weights(len(first.people), replicates=replicates, seed=seed)
+        if people
+        else np.ones((replicates, len(first.people) + 1))
+    )
+    width = max([len(t.cell_day) for t in tables] + [t.rankings["management"].cells.size
+                                                      for t in tables] + [1])  # fmt: skip
+    step = max(1, _CHUNK // width)
+    out: list[dict[str, list[np.ndarray]]] = [defaultdict(list) for _ in tables]
+    for start in range(0, replicates, step):
+        chunk = slice(start, start + step)
+        for table, found in zip(tables, out, strict=True):
+            weights = table.weights(day_w[chunk], person_w[chunk])
+            groups = {g: group_values(table, g, weights) for g in {_split(f)[0] for f in figures}}
+            for name in figures:
+                group, key = _split(name)
+                found[name].append(groups[group][key])
+    return [
+        {name: np.concatenate(found[name]) if found[name] else np.zeros(0) for name in figures}
+        for found in out
+    ]
+
+
 def run_metrics(
     shifts: Sequence[Mapping[str, Any]],
     *,
     tau_D: float,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    people: bool = True,
 ) -> dict[str, Any]:
     """All metrics of a run from its ``results.json`` shift records (see the module doc).
 
@@ -332,6 +417,7 @@ def run_metrics(
         replicates: bootstrap replicates for the intervals (0: no intervals, all ``None``;
             what a tuning trial needs).
         seed: the bootstrap's seed.
+        people: resample people with the days (the two-way bootstrap); False: days alone.
 
     Returns:
         per group (``root_cause``, ``faults_explained``, ``equipment_attribution``,
@@ -339,21 +425,20 @@ def run_metrics(
         group's headline figure's (f1, value, accuracy, f1, f1), ``<figure>_ci95`` each
         figure's where a group has several; then ``root_cause_pairs``, ``hazard_detection``,
         ``level_accuracy``, ``level_confusion`` (rows = true level), ``worker_shifts``,
-        ``post_shifts`` and ``bootstrap`` (``replicates``, ``seed``, ``days``: how many).
+        ``post_shifts`` and ``bootstrap`` (``replicates``, ``seed``, ``days``, ``people``:
+        how many, and ``resampled``: what).
     """
-    table = day_table(shifts)
-    ones = np.ones((1, len(table.days)))
-    weights = day_weights(len(table.days), replicates=replicates, seed=seed)
-    value, replicated = {}, {}
+    table = cell_table(shifts)
+    ones = np.ones((1, len(table.cell_day)))
+    value = {}
     for group in GROUPS:
         point = group_values(table, group, ones)
-        spread = group_values(table, group, weights)
         for key in GROUPS[group]:
             value[f"{group}.{key}"] = float(point[key][0])
-            replicated[f"{group}.{key}"] = spread[key]
     defined = [name for name in HEADLINE if np.isfinite(value[name])]
+    spread = replicated([table], defined, replicates=replicates, seed=seed, people=people)[0]
     ci = dict.fromkeys(HEADLINE)
-    ci.update(zip(defined, _intervals([replicated[n] for n in defined]), strict=True))
+    ci.update(zip(defined, _intervals([spread[n] for n in defined]), strict=True))
     sums = {group: [int(v) for v in c.sum(axis=0)] for group, c in table.counts.items()}
     out: dict[str, Any] = {
         "root_cause": {
@@ -400,7 +485,13 @@ def run_metrics(
     out["level_confusion"] = confusion.tolist()
     out["worker_shifts"] = sum(len(rec["workers"]) for rec in shifts)
     out["post_shifts"] = len(posts)
-    out["bootstrap"] = {"replicates": replicates, "seed": seed, "days": len(table.days)}
+    out["bootstrap"] = {
+        "replicates": replicates,
+        "seed": seed,
+        "days": len(table.days),
+        "people": len(table.people),
+        "resampled": "days and people" if people else "days",
+    }
     return out
 
 
@@ -421,11 +512,13 @@ def paired_difference(
     figures: Sequence[str] = HEADLINE,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    people: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Each figure of records ``a`` minus that of ``b``, with a paired bootstrap interval.
 
     ``a`` and ``b`` are shift records of the same days (e.g. tuned and default parameters on
-    the held-out days). Every replicate draws the same days for both, so the interval is that
+    the held-out days). Every replicate draws the same days and people for both (``people``
+    as for :func:`run_metrics`), so the interval is that
     of the difference itself, narrower than the two intervals side by side when the two
     sets of decisions move together from day to day.
 
@@ -433,23 +526,24 @@ def paired_difference(
         per figure name: ``{"a", "b", "difference", "ci95"}`` (``ci95`` ``None`` when either
         figure is undefined).
     """
-    table_a, table_b = day_table(a), day_table(b)
+    shared = tuple(sorted(set(people_of(a)) | set(people_of(b))))
+    table_a, table_b = cell_table(a, shared), cell_table(b, shared)
     if table_a.days != table_b.days:
         raise HarnessError(
             f"paired records must cover the same days, got {list(table_a.days)} and "
             f"{list(table_b.days)}"
         )
-    ones = np.ones((1, len(table_a.days)))
-    weights = day_weights(len(table_a.days), replicates=replicates, seed=seed)
+    spread_a, spread_b = replicated(
+        [table_a, table_b], figures, replicates=replicates, seed=seed, people=people
+    )
     out = {}
     for name in figures:
-        value_a = float(figure_values(table_a, name, ones)[0])
-        value_b = float(figure_values(table_b, name, ones)[0])
+        value_a = float(figure_values(table_a, name, np.ones((1, len(table_a.cell_day))))[0])
+        value_b = float(figure_values(table_b, name, np.ones((1, len(table_b.cell_day))))[0])
         difference = value_a - value_b
         ci = None
         if np.isfinite(difference):
-            spread = figure_values(table_a, name, weights) - figure_values(table_b, name, weights)
-            ci = _intervals([spread])[0]
+            ci = _intervals([spread_a[name] - spread_b[name]])[0]
         out[name] = {"a": value_a, "b": value_b, "difference": difference, "ci95": ci}
     return out
 

@@ -186,7 +186,9 @@ def test_schema_and_intervals(hand):
     assert set(hand["training"]) == {
         "precision", "recall", "f1", "auc", "ci95", "f1_ci95", "auc_ci95",
     }  # fmt: skip
-    assert hand["bootstrap"] == {"replicates": 200, "seed": 1, "days": 2}
+    assert hand["bootstrap"] == {
+        "replicates": 200, "seed": 1, "days": 2, "people": 5, "resampled": "days and people",
+    }  # fmt: skip
 
 
 def test_root_cause_recomputed_from_records_is_exactly_the_reported_figure():
@@ -238,7 +240,7 @@ def test_undefined_figures_have_no_interval():
         w["needs_training"] = False  # one class only: no AUC
     for p in recs[0]["posts"]:
         p["faults"], p["culprits"] = [], []
-    m = metrics.run_metrics(recs, tau_D=0.5, replicates=50)
+    m = metrics.run_metrics(recs, tau_D=0.5, replicates=50, people=False)
     assert math.isnan(m["training"]["auc"]) and m["training"]["auc_ci95"] is None
     assert math.isnan(m["faults_explained"]["value"]) and m["faults_explained"]["ci95"] is None
     assert m["equipment_attribution"]["n"] == 0 and m["equipment_attribution"]["ci95"] is None
@@ -261,11 +263,13 @@ def _resampled(shifts, weights):
 @settings(max_examples=25, deadline=None)
 @given(weights=st.lists(st.integers(0, 3), min_size=2, max_size=2).filter(lambda w: sum(w) > 0))
 def test_a_replicate_equals_the_figures_of_the_resampled_records(weights):
-    table = metrics.day_table(records())
-    resampled = metrics.day_table(_resampled(records(), weights))
-    ones = np.ones((1, len(resampled.days)))
+    table = metrics.cell_table(records())
+    resampled = metrics.cell_table(_resampled(records(), weights))
+    ones = np.ones((1, len(resampled.cell_day)))
+    people = np.ones((1, len(table.people) + 1))
+    cells = table.weights(np.array([weights], dtype=float), people)
     for name in metrics.FIGURES:
-        got = metrics.figure_values(table, name, np.array([weights], dtype=float))[0]
+        got = metrics.figure_values(table, name, cells)[0]
         expected = metrics.figure_values(resampled, name, ones)[0]
         if math.isnan(expected):
             assert math.isnan(got), name
@@ -287,7 +291,7 @@ def test_weighted_auc_equals_scikit_learn_with_day_weights_as_sample_weights(row
     labels = np.array([r[1] for r in rows])
     day = np.array([r[2] for r in rows])
     w = np.array(weights, dtype=float)
-    table = metrics.pair_table(scores, labels, day, n_days=4)
+    table = metrics.ranking(scores, labels, day)
     got = metrics.weighted_auc(table, w[None, :])[0]
     sample_weight = w[day]
     if len(set(labels[sample_weight > 0])) < 2:
@@ -297,14 +301,18 @@ def test_weighted_auc_equals_scikit_learn_with_day_weights_as_sample_weights(row
         assert got == pytest.approx(expected, abs=1e-12)
 
 
-def test_pair_table_leaves_out_undefined_scores():
-    table = metrics.pair_table(
+def test_ranking_leaves_out_undefined_scores():
+    table = metrics.ranking(
         np.array([0.9, 0.1, np.nan, 0.2]), np.array([True, False, True, False]),
-        np.array([0, 0, 1, 1]), n_days=2,
+        np.array([0, 0, 1, 1]),
     )  # fmt: skip
-    np.testing.assert_array_equal(table.positives, [1, 0])
-    np.testing.assert_array_equal(table.wins, [[1, 1], [0, 0]])
+    np.testing.assert_array_equal(table.cells, [0, 1, 0])  # ascending: 0.1, 0.2, 0.9
+    np.testing.assert_array_equal(table.positive, [False, False, True])
     assert metrics.weighted_auc(table, np.ones((1, 2)))[0] == 1.0
+    assert (
+        metrics.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
+        != metrics.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
+    )  # only negatives left: NaN
 
 
 def test_day_weights_are_seeded_multinomial_draws():
@@ -316,20 +324,26 @@ def test_day_weights_are_seeded_multinomial_draws():
 
 
 def test_intervals_are_reproducible_and_cover_the_figure():
-    a = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2)
-    b = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2)
+    a = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2, people=False)
+    b = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2, people=False)
     assert a == b
     low, high = a["root_cause"]["f1_ci95"]
     # day 1 alone: tp 2, fp 0, fn 1 (f1 0.8); day 2 alone: tp 0 (f1 0): the figure lies between
     assert 0.0 <= low <= a["root_cause"]["f1"] <= high <= 0.8
+    # people drawn too: a replicate of w1 and w6 alone names every culprit it holds (F1 1)
+    both = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2)
+    assert both["root_cause"]["f1_ci95"][1] == 1.0
 
 
 def test_intervals_are_percentiles_of_the_defined_replicates():
     recs = records()
     recs[2]["workers"][0]["needs_training"] = True  # day 2: nobody without the need
     m = metrics.run_metrics(recs, tau_D=0.5, replicates=300, seed=4)
-    table = metrics.day_table(recs)
-    weights = metrics.day_weights(2, replicates=300, seed=4)
+    table = metrics.cell_table(recs)
+    weights = table.weights(
+        metrics.day_weights(2, replicates=300, seed=4),
+        metrics.person_weights(len(table.people), replicates=300, seed=4),
+    )
     auc = metrics.figure_values(table, "training.auc", weights)
     assert np.isnan(auc).any()  # replicates of day 2 alone have one class
     expected = np.percentile(auc[~np.isnan(auc)], [2.5, 97.5])
@@ -401,3 +415,79 @@ def test_bad_figure_and_replicates_are_rejected():
         metrics.paired_difference(records(), records(), figures=["root_cause.auc"])
     with pytest.raises(HarnessError, match="`replicates` must be an int >= 0, got -1"):
         metrics.run_metrics(records(), tau_D=0.5, replicates=-1)
+
+
+def _two_wanderers(days: int) -> list[dict]:
+    """Every day the same two wanderers: w1 always flagged, w2 never; and a normal worker."""
+    out = []
+    for day in range(1, days + 1):
+        out.append(
+            shift(
+                day, "day",
+                posts=[post(1)],
+                workers=[
+                    worker("w1", Z=0.5, Y=1.0, management=True, training=False,
+                           needs_management=True, needs_training=False),
+                    worker("w2", Z=0.1, Y=1.0, management=False, training=False,
+                           needs_management=True, needs_training=False),
+                    worker("w3", Z=0.0, Y=1.0, management=False, training=False,
+                           needs_management=False, needs_training=False),
+                ],
+                causes=[],
+            )
+        )  # fmt: skip
+    return out
+
+
+def test_a_figure_on_two_people_gets_a_wide_interval():
+    """Management F1 2/3 (tp 1, fn 1) every day: the day bootstrap sees no spread at all, the
+    two-way one draws w1 twice (F1 1) or w2 twice (F1 0)."""
+    recs = _two_wanderers(10)
+    days_only = metrics.run_metrics(recs, tau_D=0.5, replicates=400, seed=1, people=False)
+    both = metrics.run_metrics(recs, tau_D=0.5, replicates=400, seed=1)
+    assert days_only["management"]["f1"] == pytest.approx(2 / 3)
+    assert days_only["management"]["ci95"] == [pytest.approx(2 / 3)] * 2
+    low, high = both["management"]["ci95"]
+    assert low == 0.0 and high == 1.0
+    assert both["bootstrap"]["people"] == 3 and both["bootstrap"]["resampled"] == "days and people"
+
+
+def test_many_people_and_days_give_an_interval_close_to_the_day_only_one():
+    """60 people over 40 days, outcomes driven by the day (every worker of a bad day missed):
+    resampling people changes little, so the two intervals nearly agree."""
+    rng = np.random.default_rng(0)
+    recs = []
+    for day in range(1, 41):
+        caught = rng.random() < 0.7
+        recs.append(
+            shift(
+                day, "day",
+                posts=[post(1)],
+                workers=[
+                    worker(f"w{k}", Z=0.5, Y=1.0, management=bool(caught or k % 2),
+                           training=False, needs_management=True, needs_training=False)
+                    for k in range(60)
+                ],
+                causes=[],
+            )
+        )  # fmt: skip
+    both = metrics.run_metrics(recs, tau_D=0.5, replicates=1000, seed=2)
+    days = metrics.run_metrics(recs, tau_D=0.5, replicates=1000, seed=2, people=False)
+    width_both = np.diff(both["management"]["ci95"])[0]
+    width_days = np.diff(days["management"]["ci95"])[0]
+    assert width_days > 0.05
+    assert width_days <= width_both <= 1.3 * width_days
+
+
+def test_paired_difference_resamples_people_too():
+    """Tuned flags w2 as well: +1/3 recall on every day; only the people make it uncertain."""
+    base = _two_wanderers(6)
+    tuned = copy.deepcopy(base)
+    for rec in tuned:
+        rec["workers"][1]["management"] = True
+    out = metrics.paired_difference(
+        tuned, base, figures=["management.recall"], replicates=400, seed=0
+    )["management.recall"]
+    assert out["difference"] == pytest.approx(0.5)
+    low, high = out["ci95"]
+    assert low == 0.0 and high == 1.0  # w2 drawn twice: +1; w2 not drawn: 0
