@@ -30,6 +30,7 @@ from core._scores import (
     onpost_state_batch,
     proficiency,
     proficiency_batch,
+    proficiency_floors,
     proficiency_seconds,
 )
 from core._types import (
@@ -73,6 +74,7 @@ __all__ = [
     "onpost_state_batch",
     "proficiency",
     "proficiency_batch",
+    "proficiency_floors",
     "proficiency_seconds",
     "track_shift",
 ]

@@ -390,6 +390,49 @@ def proficiency_batch(
     return out
 
 
+def proficiency_floors(
+    stats: HistoryStats,
+    speeds: np.ndarray,
+    rho_mins: Sequence[float],
+    params: ModelParams = ModelParams(),
+    *,
+    positions: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`proficiency_batch` at several reliability floors ρ′ at once (for tuning).
+
+    The per-second terms ``q̄_t / (1 + σ²_t)`` do not depend on ρ′; sorted by ρ_t, their
+    running sums give Y for every floor from one pass (equal to :func:`proficiency_batch` up
+    to the order of summation).
+
+    Args:
+        rho_mins: the floors ρ′.
+        params: ``eps`` and ``proficiency_seconds`` are used (``rho_min`` is not).
+
+    Returns:
+        ``(len(rho_mins), w)`` values; NaN where a worker's K is empty.
+    """
+    v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
+    check_shape("speeds", v, (None, stats.T, N_KEYPOINTS))
+    floors = np.asarray(rho_mins, dtype=np.float64)
+    on_post = _on_post_seconds(stats, positions, v.shape[0], params)
+    _, inverse, eps_inverse = stats.proficiency_terms(0.0, params.eps)  # K for ρ′ = 0
+    order = np.argsort(-stats.rho, kind="stable")
+    # seconds with ρ_t ≥ ρ′: a prefix of the descending order
+    kept = np.searchsorted(-stats.rho[order], -floors, side="right")
+    base = (stats.standard != 0)[order]
+    out = np.full((floors.size, v.shape[0]), np.nan)
+    for w in range(v.shape[0]):
+        q = v[w] * inverse + eps_inverse
+        mean, variance = _ratio_moments(q)
+        keep = base if on_post is None else base & on_post[w][order]
+        terms = np.where(keep, (mean / (1.0 + variance))[order], 0.0)
+        sums = np.concatenate([[0.0], np.cumsum(terms)])
+        counts = np.concatenate([[0], np.cumsum(keep)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, w] = np.where(counts[kept] > 0, sums[kept] / counts[kept], np.nan)
+    return out
+
+
 def _on_post_seconds(
     stats: HistoryStats, positions: np.ndarray | None, w: int, params: ModelParams
 ) -> np.ndarray | None:

@@ -313,7 +313,17 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
     help="where the hazard levels come from (as for run)",
 )
 @click.option("--cv", type=click.IntRange(min=2), metavar="K",
-              help="also K-fold cross-validation over blocks of the evaluated days")  # fmt: skip
+              help="also K-fold cross-validation over blocks of the evaluated days "
+                   "(then it decides the recommendation)")  # fmt: skip
+@click.option("--params", "params_path", type=click.Path(path_type=Path),
+              help="the start: trial 0, what tuning must beat [default: MODEL.md]")  # fmt: skip
+@click.option("--sweep", type=click.Choice(["thresholds", "none"]), default="thresholds",
+              show_default=True,
+              help="tau_Z and tau_Y set per trial by an exact sweep, or sampled")  # fmt: skip
+@click.option("--min-gain", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
+              show_default=True,
+              help="recommend the tuned params only when the lower end of the 95% interval of "
+                   "their held-out gain over the start exceeds this")  # fmt: skip
 @cache_option
 @ray_options
 @progress_option
@@ -329,7 +339,8 @@ def tune(**kw: Any) -> int:
         seed=kw["seed"], tune=kw["tune_names"], ranges=kw["ranges"],
         batch_size=kw["batch_size"], address=kw["address"], workers=kw["workers"],
         timeout=kw["timeout"], cache_dir=kw["cache"], progress=not kw["no_progress"],
-        graders=kw["graders"], cv=kw["cv"],
+        graders=kw["graders"], cv=kw["cv"], params_path=kw["params_path"], sweep=kw["sweep"],
+        min_gain=kw["min_gain"],
     )  # fmt: skip
     summary = run_tune(config)
     if kw["as_json"]:

@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from harness import interrupts
 from harness._errors import HarnessError
+from harness.batched_optuna import BatchedJournal, BatchTPESampler
 from harness.progress import progress_bar
 
 JOURNAL = "optuna.journal"
@@ -122,6 +123,13 @@ class StudyStore:
         if self.guard is not None:
             self.guard.record()
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """A batch of asks and tells written at once (a journal file; else no-op)."""
+        backend = getattr(self.storage, "_backend", None)
+        if isinstance(backend, BatchedJournal):
+            return backend.batch()
+        return contextlib.nullcontext()
+
 
 def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
     """Open ``url`` (an Optuna URL or a ``.journal`` path; default :data:`JOURNAL`), verified.
@@ -131,7 +139,7 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
     """
     text = str(url) if url is not None else JOURNAL
     if "://" not in text:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+        from optuna.storages.journal import JournalStorage
 
         path = Path(text).resolve()
         if path.is_dir():
@@ -140,7 +148,7 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
         guard.verify()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            storage = JournalStorage(JournalFileBackend(str(path)))
+            storage = JournalStorage(BatchedJournal(str(path)))
         except (OSError, ValueError) as exc:
             raise HarnessError(f"Optuna journal {str(path)!r} cannot be opened: {exc}") from None
         return StudyStore(storage, str(path), guard)
@@ -211,15 +219,18 @@ def create_study(
     seed: int,
     metric_names: Sequence[str] | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    batch_size: int = 1,
 ) -> tuple[optuna.Study, bool]:
     """The one study factory: create ``name`` or load it to resume; ``(study, resumed)``.
 
-    TPE for one objective, NSGA-II for several, both seeded; ``metric_names`` name the
-    objectives for Optuna's tools (optuna-dashboard shows them instead of "Objective 0").
+    TPE for one objective (fitted once per batch of ``batch_size`` asks:
+    :class:`harness.batched_optuna.BatchTPESampler`), NSGA-II for several, both seeded;
+    ``metric_names`` name the objectives for Optuna's tools (optuna-dashboard shows them
+    instead of "Objective 0").
     """
     resumed = name in study_names(store)
     sampler: optuna.samplers.BaseSampler = (
-        optuna.samplers.TPESampler(seed=seed)
+        BatchTPESampler(batch_size=batch_size, seed=seed)
         if len(directions) == 1
         else optuna.samplers.NSGAIISampler(seed=seed)
     )
@@ -300,6 +311,15 @@ class OptimizeStats:
         return self.optuna_seconds / self.seconds if self.seconds else float("nan")
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A trial's objective values and the user attributes to store with them (e.g. the
+    thresholds a sweep chose)."""
+
+    values: tuple[float, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
 def optimize(
     study: optuna.Study,
     *,
@@ -310,17 +330,20 @@ def optimize(
     on_batch: Callable[[list[FrozenTrial]], None] | None = None,
     progress: bool = False,
     max_failures: int | None = None,
+    store: StudyStore | None = None,
 ) -> OptimizeStats:
     """Ask/tell until ``study`` holds ``n_complete`` COMPLETE trials (resume-friendly).
 
     Args:
         distributions: the search space (``study.ask``'s fixed distributions).
         evaluate_batch: given the asked trials' ``(number, params)``, trial number → its
-            objective values (a tuple) or why it failed (a str).
+            objective values (a tuple, or :class:`Scored` with attributes) or why it failed
+            (a str).
         on_batch: called with each batch's finished trials right after they are told (e.g. to
             log them to MLflow), so an interrupted session loses none.
         max_failures: stop with :class:`HarnessError` when this session has failed that many
             trials (default: ``n_complete``).
+        store: the study's storage: each batch's asks and tells are written at once.
     """
     limit = n_complete if max_failures is None else max_failures
     done = count(study, COMPLETE)
@@ -331,22 +354,27 @@ def optimize(
         while done < n_complete:
             t0 = time.perf_counter()
             size = min(batch_size, n_complete - done)
-            asked = [study.ask(dict(distributions)) for _ in range(size)]
-            t1 = time.perf_counter()
-            results = evaluate_batch([(t.number, dict(t.params)) for t in asked])
-            t2 = time.perf_counter()
-            last_reason = ""
-            for t in asked:
-                outcome = results.get(t.number, "no result")
-                if isinstance(outcome, tuple) and all(v == v for v in outcome):
-                    study.tell(t, list(outcome))
-                    done += 1
-                    bar.update(1)
-                else:
-                    last_reason = str(outcome)
-                    t.set_user_attr("fail_reason", last_reason)
-                    study.tell(t, state=FAIL)
-                    failed += 1
+            with store.batch() if store is not None else contextlib.nullcontext():
+                asked = [study.ask(dict(distributions)) for _ in range(size)]
+                t1 = time.perf_counter()
+                results = evaluate_batch([(t.number, dict(t.params)) for t in asked])
+                t2 = time.perf_counter()
+                last_reason = ""
+                for t in asked:
+                    outcome = results.get(t.number, "no result")
+                    if isinstance(outcome, Scored):
+                        for key, value in outcome.attrs.items():
+                            t.set_user_attr(key, value)
+                        outcome = outcome.values
+                    if isinstance(outcome, tuple) and all(v == v for v in outcome):
+                        study.tell(t, list(outcome))
+                        done += 1
+                        bar.update(1)
+                    else:
+                        last_reason = str(outcome)
+                        t.set_user_attr("fail_reason", last_reason)
+                        study.tell(t, state=FAIL)
+                        failed += 1
             optuna_s += (t1 - t0) + (time.perf_counter() - t2)
             session += len(asked)
             if on_batch is not None:

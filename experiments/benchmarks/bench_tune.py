@@ -1,8 +1,13 @@
-"""Threshold-study throughput on cached features: trials/s and Optuna's share of the time.
+"""Threshold-study throughput on cached features: trials/s with the exact threshold sweep and
+with ``--sweep none``, and Optuna's share of the time.
 
-Builds the demo scenario's features once on Ray (2 CPUs), then runs a TPE study over the
-thresholds ``tau_D, tau_P, tau_Z, tau_Y, lam, direction`` (no Y rescoring) with the default
-journal storage in a temporary folder, and the same over the full space for comparison.
+Builds the scenario's features once on Ray (2 CPUs, true levels), scores Z and Y at every
+grid point of the search space (``rho_min`` × ``eps`` × ``proficiency_seconds``; timed
+apart: what a long study pays once), then runs a TPE study over MODEL.md's default space
+from MODEL.md's start, once sweeping τ_Z and τ_Y and once sampling them, with the default
+journal storage in a temporary folder. A trial is one point of the sampled parameters (with
+its swept thresholds). Also prints each study's best root-cause F1 on these days against the
+start's.
 
 Run: ``python3 experiments/benchmarks/bench_tune.py [--trials N] [--scenario PATH]``.
 """
@@ -11,12 +16,17 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import core
 from harness import graders, studies
 from harness.execution import ray_session
-from harness.tuning import RayEvaluator, build_features, get_objective, make_space
+from harness.tuning import build_features, get_objective, make_space
+from harness.tuning._features import score_key
+from harness.tuning._sweep import plan_sweep
+from harness.tuning._tune import Study, enqueue_start, rho_grid
 from sim import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,13 +36,13 @@ REPO = Path(__file__).resolve().parents[2]
 class Config:
     """Benchmark settings."""
 
-    scenario: Path = REPO / "experiments" / "scenarios" / "demo.yaml"
-    """Scenario whose evaluated shifts are cached."""
-    trials: int = 500
+    scenario: Path = REPO / "experiments" / "scenarios" / "eight-post.yaml"
+    """Scenario whose evaluated shifts are cached (8 posts, 14 evaluated days)."""
+    trials: int = 1000
     """Trials per study."""
     workers: int = 2
     """Ray CPUs (and tasks per batch)."""
-    batch_size: int = 16
+    batch_size: int = 32
     """Trials asked per batch."""
 
 
@@ -44,6 +54,7 @@ def main() -> None:
     cfg = Config(scenario=args.scenario, trials=args.trials)
 
     scenario = load_scenario(cfg.scenario)
+    objective = get_objective("root_cause_f1")
     with (
         ray_session(address=None, workers=cfg.workers, timeout=10) as session,
         tempfile.TemporaryDirectory() as tmp,
@@ -52,27 +63,48 @@ def main() -> None:
             scenario, cache_dir=Path(".hazard-cache"), max_in_flight=session.max_in_flight,
             progress=False, levels_of=graders.true_levels,
         )  # fmt: skip
+        space = make_space()
+        cache = cache.with_rho_grid(rho_grid(space))
+        eps = space.ranges["eps"]
+        grid = [
+            core.ModelParams(eps=round(eps.low + k * eps.step, 9), proficiency_seconds=s)
+            for k in range(round((eps.high - eps.low) / eps.step) + 1)
+            for s in core.PROFICIENCY_SECONDS
+        ]  # fmt: skip
+        started = time.perf_counter()
+        cache.get(score_key(p) for p in grid)
+        print(
+            f"{scenario.name}: {len(features.shifts)} shifts, "
+            f"{sum(len(s.rows) for s in features.shifts)} worker-shifts; Z and Y at "
+            f"{len(cache)} grid points in {time.perf_counter() - started:.1f} s"
+        )
+        start_value = None
         store = studies.open_storage(Path(tmp) / "bench.journal")
-        thresholds = ("tau_D", "tau_P", "tau_Z", "tau_Y", "lam", "direction")
-        for label, names in (("thresholds (cached features)", thresholds), ("full", None)):
-            space = make_space(names=names)
-            evaluator = RayEvaluator(
-                space=space, features=features, rows=features.rows_of(features.days),
-                cache=cache, objectives=(get_objective("root_cause_f1"),), workers=cfg.workers,
-            )  # fmt: skip
+        days = Study(features, cache, features.days)
+        for sweep in ("thresholds", "none"):
+            plan, _ = plan_sweep(sweep, [objective.name], dict(space.ranges), space.base)
+            searched = space.without(plan.names if plan else ())
             study, _ = studies.create_study(
-                name=label, store=store, directions=["maximize"], seed=scenario.seed
+                name=sweep,
+                store=store,
+                directions=["maximize"],
+                seed=scenario.seed,
+                batch_size=cfg.batch_size,
             )
+            enqueue_start(study, searched, space.base)
             stats = studies.optimize(
-                study, distributions=space.distributions(), evaluate_batch=evaluator,
-                n_complete=cfg.trials, batch_size=cfg.batch_size,
+                study, distributions=searched.distributions(),
+                evaluate_batch=days.evaluator((objective,), searched, plan, cfg.workers),
+                n_complete=cfg.trials, batch_size=cfg.batch_size, store=store,
             )  # fmt: skip
+            if sweep == "none":
+                start_value = study.trials[0].value
             print(
-                f"{label}: {stats.trials} trials in {stats.seconds:.2f} s = "
-                f"{stats.trials_per_s:.1f} trials/s; Optuna {stats.optuna_fraction:.0%} "
-                f"of the time; best root-cause F1 {study.best_value:.3f}; "
-                f"Y sets cached {len(cache)}"
+                f"sweep {sweep}: {stats.trials} trials in {stats.seconds:.2f} s = "
+                f"{stats.trials_per_s:.0f} trials/s; Optuna {stats.optuna_fraction:.0%} of the "
+                f"time; best root-cause F1 {study.best_value:.3f}"
             )
+        print(f"start (MODEL.md's defaults, trial 0 of --sweep none): {start_value:.3f}")
 
 
 if __name__ == "__main__":

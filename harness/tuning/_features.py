@@ -7,17 +7,20 @@ evaluated workers' measured arrays (in the object store). Which parameters chang
 - ``tau_D, tau_P, tau_Z, tau_Y`` are thresholds, and ``lam, direction`` only shape P, which
   :func:`core.decide_shift` computes from the cached dwell matrix: all cost microseconds.
 - ``history_pool, history_window_days`` change the post databases, hence Z and Y;
-  ``rho_min, eps`` change Y. Z and Y are rescored on Ray, one task per post that slides the
-  post's database over the evaluated days (:func:`harness.pipeline.post_databases`) and scores
-  the cached arrays at every missing key at once; results are cached per
-  ``(history_pool, history_window_days, rho_min, eps)`` (the search space puts all four on
-  grids, so points recur).
-- ``alpha`` shapes positions at pixel fidelity only; the signal fidelity emits positions
-  directly, so it changes nothing here (the search space leaves it out).
+  ``rho_min, eps, proficiency_seconds`` change Y. Z and Y are rescored on Ray, one task per
+  post that slides the post's database over the evaluated days
+  (:func:`harness.pipeline.post_databases`) and scores the cached arrays at every missing
+  key at once — every ``rho_min`` of the search grid from one pass
+  (:func:`core.proficiency_floors`); results are cached per :data:`ScoreKey` (the search
+  space puts the numbers on grids, so points recur).
+- ``alpha`` shapes positions at pixel fidelity only; tuning reads signal-fidelity features,
+  so a pixel scenario is refused (:func:`harness.tuning.make_tune_config`).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -33,9 +36,11 @@ from harness.graders import Levels
 from harness.metrics import run_metrics
 from harness.pipeline import LineShift, ensure_records, group_by_shift, line_shifts, post_databases
 from harness.pipeline import score_posts as score_all_posts
+from harness.tuning._sweep import Stacked, stack
 
-ScoreKey = tuple[str, int, float, float]
-"""``(history_pool, history_window_days, rho_min, eps)``: the key of a set of Z and Y."""
+ScoreKey = tuple[str, int, float, float, str]
+"""``(history_pool, history_window_days, rho_min, eps, proficiency_seconds)``: the key of a
+set of Z and Y."""
 Scores = list[tuple[np.ndarray, np.ndarray]]
 """Per cached shift, ``(Z, Y)`` of its workers (in the shift's row order)."""
 
@@ -47,6 +52,7 @@ def score_key(params: core.ModelParams) -> ScoreKey:
         int(params.history_window_days),
         round(params.rho_min, 9),
         round(params.eps, 9),
+        params.proficiency_seconds,
     )
 
 
@@ -57,6 +63,11 @@ class Features:
     G: np.ndarray
     T: float
     shifts: tuple[LineShift, ...]
+
+    @functools.cached_property
+    def stacked(self) -> Stacked:
+        """The shifts as flat arrays for threshold sweeps (built once)."""
+        return stack(self.G, self.T, self.shifts)
 
     @property
     def days(self) -> tuple[int, ...]:
@@ -130,13 +141,16 @@ def rescore_post(
     keys: Sequence[ScoreKey],
     arrays: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
 ) -> dict[ScoreKey, dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
-    """Task: Z and Y of one post's evaluated workers (``arrays`` per (day, shift)) at each key."""
+    """Task: Z and Y of one post's evaluated workers (``arrays`` per (day, shift)) at each key;
+    the keys that differ only in ``rho_min`` share one pass."""
     out: dict[ScoreKey, dict] = {key: {} for key in keys}
     by_window: dict[tuple[str, int], list[ScoreKey]] = defaultdict(list)
     for key in keys:
         by_window[key[:2]].append(key)
     for (pool, window), group in by_window.items():
-        base = core.ModelParams(history_pool=pool, history_window_days=window)  # type: ignore[arg-type]
+        by_terms: dict[tuple[float, str], list[ScoreKey]] = defaultdict(list)
+        for key in group:
+            by_terms[(key[3], key[4])].append(key)
         for (day, shift), stats in window_stats(scenario, store_root, post, pool, window).items():
             positions, speeds = arrays[(day, shift)]
             if not len(positions):
@@ -144,9 +158,13 @@ def rescore_post(
                     out[key][(day, shift)] = (np.zeros(0), np.zeros(0))
                 continue
             z = core.onpost_state_batch(stats, positions)
-            for key in group:
-                params = replace(base, rho_min=key[2], eps=key[3])
-                out[key][(day, shift)] = (z, core.proficiency_batch(stats, speeds, params))
+            for (eps, seconds), same in by_terms.items():
+                params = core.ModelParams(eps=eps, proficiency_seconds=seconds)  # type: ignore[arg-type]
+                floors = core.proficiency_floors(
+                    stats, speeds, [key[2] for key in same], params, positions=positions
+                )
+                for key, y in zip(same, floors, strict=True):
+                    out[key][(day, shift)] = (z, y)
     return out
 
 
@@ -154,7 +172,8 @@ class ScoreCache:
     """Z and Y of every cached worker-shift per :data:`ScoreKey`; missing keys scored on Ray.
 
     Each post's evaluated arrays stay in the object store; one :func:`rescore_post` task per
-    post scores all missing keys of a request at once.
+    post scores all missing keys of a request at once, and with them every ``rho_min`` of
+    ``rho_grid`` at the same other values (one pass scores them all).
     """
 
     def __init__(
@@ -166,7 +185,9 @@ class ScoreCache:
         layout: dict[int, dict[int, slice]],
         order: list[tuple[int, str]],
         known: dict[ScoreKey, Scores],
+        rho_grid: Sequence[float] = (),
     ) -> None:
+        self._rho_grid = tuple(round(float(r), 9) for r in rho_grid)
         self._scenario = scenario_ref
         self._root = store_root
         self._arrays = arrays
@@ -177,10 +198,17 @@ class ScoreCache:
     def __len__(self) -> int:
         return len(self._known)
 
+    def with_rho_grid(self, rho_grid: Sequence[float]) -> ScoreCache:
+        """This cache (sharing its scores) filling every ``rho_min`` of ``rho_grid`` at once."""
+        other = copy.copy(self)
+        other._rho_grid = tuple(round(float(r), 9) for r in rho_grid)
+        return other
+
     def get(self, keys: Iterable[ScoreKey]) -> dict[ScoreKey, Scores]:
         """Per key, the scores of every cached shift, scoring the missing keys on Ray."""
         wanted = list(dict.fromkeys(keys))
-        missing = [k for k in wanted if k not in self._known]
+        grid = [(*k[:2], rho, *k[3:]) for k in wanted for rho in self._rho_grid]
+        missing = [k for k in dict.fromkeys(wanted + grid) if k not in self._known]
         if missing:
             posts = list(self._arrays)
             refs = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import core
@@ -45,12 +45,16 @@ RANGES: dict[str, Range] = {
     "history_window_days": Range(
         10, 60, step=5, integer=True, why="W: MODEL.md's month (30) within 10..60 days"
     ),
-    "alpha": Range(0.01, 0.5, why="pixel fidelity only (signal emits positions directly)"),
+    "proficiency_seconds": Range(
+        choices=core.PROFICIENCY_SECONDS, why="both of MODEL.md (the patent's and the variant)"
+    ),
 }
 """Default ranges of the tunables of MODEL.md ("The parameters the harness tunes")."""
 
-PIXEL_ONLY = ("alpha",)
-"""Tunables with no effect at signal fidelity."""
+NOT_TUNABLE = {
+    "alpha": "it shapes pixel-fidelity positions, and tuning reads signal-fidelity features",
+}
+"""Parameters of ``core.ModelParams`` that ``tune`` leaves alone, and why."""
 OPT_IN = ("history_pool", "history_window_days")
 """Tunables searched only when named (``--tune``): each new value rebuilds every post's
 database over the evaluated days, so they cost far more per trial than the thresholds."""
@@ -86,6 +90,10 @@ class SearchSpace:
                 total += abs(float(values[name]) - float(base[name])) / (r.high - r.low)
         return total
 
+    def without(self, names: Sequence[str]) -> SearchSpace:
+        """The space less ``names`` (e.g. the swept thresholds, which the sampler leaves)."""
+        return replace(self, ranges={n: r for n, r in self.ranges.items() if n not in names})
+
     def describe(self) -> dict[str, str]:
         """One line per tuned parameter (for logs and MLflow params)."""
         return {
@@ -102,34 +110,28 @@ def make_space(
     *,
     names: Sequence[str] | None = None,
     overrides: Mapping[str, tuple[float, float]] | None = None,
-    fidelity: str = "signal",
     base: core.ModelParams = core.ModelParams(),
 ) -> SearchSpace:
-    """The search space over ``names`` (default: every tunable with an effect at ``fidelity``).
+    """The search space over ``names`` (default: every tunable but the opt-in ones).
 
     Args:
-        names: parameters to tune (default: every tunable with an effect, but the opt-in ones
-            of :data:`OPT_IN` unless ``overrides`` name them); the others keep ``base``.
+        names: parameters to tune (default: every tunable, but the opt-in ones of
+            :data:`OPT_IN` unless ``overrides`` name them); the others keep ``base``.
         overrides: ``name → (low, high)`` replacing a default range; the parameter is tuned.
-        fidelity: ``"signal"`` leaves out :data:`PIXEL_ONLY` (it has no effect there).
-        base: values of the parameters that are not tuned.
+        base: values of the parameters that are not tuned (the study's start).
 
     Raises:
-        HarnessError: an unknown or ineffective name, or a range outside the parameter's domain.
+        HarnessError: an unknown or untunable name, or a range outside the parameter's domain.
     """
     overrides = dict(overrides or {})
-    effective = [n for n in RANGES if fidelity == "pixel" or n not in PIXEL_ONLY]
-    default = [n for n in effective if n not in OPT_IN] + [n for n in overrides if n in OPT_IN]
+    default = [n for n in RANGES if n not in OPT_IN] + [n for n in overrides if n in OPT_IN]
     chosen = default if names is None else list(dict.fromkeys(names))
     for name in [*chosen, *overrides]:
+        if name in NOT_TUNABLE:
+            raise HarnessError(f"{name!r} is not tunable: {NOT_TUNABLE[name]}")
         if name not in RANGES:
             raise HarnessError(
                 f"unknown tunable {name!r}; expected one of {list(RANGES)}{suggest(name, RANGES)}"
-            )
-        if name not in effective:
-            raise HarnessError(
-                f"{name!r} only changes pixel-fidelity positions and has no effect at "
-                f"{fidelity} fidelity; leave it out of --tune/--range"
             )
     if names is not None:
         outside = [n for n in overrides if n not in chosen]

@@ -11,6 +11,7 @@ import itertools
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from harness import logs, outputs, preflight, settings, studies
 from harness._errors import HarnessError
 from harness.execution import ray_session
 from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
-from harness.inputs import dump_params, load_scenario_file
+from harness.inputs import dump_params, load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import interval, paired_difference, run_metrics, too_small_to_tell
 from harness.tracking import (
@@ -52,9 +53,11 @@ from harness.tuning._objectives import (
 )
 from harness.tuning._space import SearchSpace, make_space
 from harness.tuning._study import RayEvaluator
+from harness.tuning._sweep import SWEEPS, SweepPlan, plan_sweep
 
 LOG = logging.getLogger("harness.tune")
 BEST_PARAMS = "best_params.yaml"
+CANDIDATE_PARAMS = "candidate_params.yaml"
 TRIALS = "trials.parquet"
 COMPARISON = "comparison.csv"
 PARETO = "pareto.parquet"
@@ -68,7 +71,7 @@ REPORTED = (
     ("training_f1", "training.f1"),
     ("training_auc", "training.auc"),
 )
-"""Columns of the tuned-vs-default table: name and figure of the run metrics."""
+"""Columns of the tuned-vs-start table: name and figure of the run metrics."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,16 @@ class TuneConfig:
     """Where the levels come from (as ``run --graders``): tune against what the model sees."""
     cv: int | None = None
     """K of a K-fold cross-validation over blocks of the evaluated days (None: none)."""
+    start: core.ModelParams = core.ModelParams()
+    """Where the study starts (trial 0) and what the tuned parameters must beat."""
+    start_path: Path | None = None
+    """The params file the start came from (None: MODEL.md's defaults)."""
+    sweep: str = "thresholds"
+    """``thresholds``: τ_Z and τ_Y swept exactly per trial where the objective allows;
+    ``none``: sampled like the rest."""
+    min_gain: float = 0.0
+    """The tuned params are recommended only when the lower end of the 95 % interval of their
+    held-out (or cross-validated) gain over the start exceeds this."""
 
 
 def _positive(name: str, value: int | None, low: int = 1) -> None:
@@ -132,12 +145,30 @@ def make_tune_config(
     progress: bool = True,
     graders: str = AUTO,
     cv: int | None = None,
+    params_path: str | Path | None = None,
+    sweep: str = "thresholds",
+    min_gain: float = 0.0,
 ) -> TuneConfig:
     """Check every input of a study before any work; raises :class:`HarnessError`."""
     scenario = load_scenario_file(scenario_path)
+    if scenario.fidelity != "signal":
+        raise HarnessError(
+            f"scenario {scenario.name!r} has fidelity: {scenario.fidelity}, but tune scores "
+            "signal-fidelity features (the calibrated model of the pixel path); tune a copy "
+            "with fidelity: signal, then check the result with run --fidelity pixel"
+        )
     parse_spec(graders, scenario.n_posts)
     resolved = resolve_objectives(objectives)
-    space = make_space(names=tune, overrides=ranges, fidelity=scenario.fidelity)
+    start = load_params(params_path)
+    space = make_space(names=tune, overrides=ranges, base=start)
+    if sweep not in SWEEPS:
+        raise HarnessError(f"--sweep must be one of {list(SWEEPS)}, got {sweep!r}")
+    if (
+        isinstance(min_gain, bool)
+        or not isinstance(min_gain, (int, float))
+        or not (0.0 <= min_gain < 1.0)
+    ):
+        raise HarnessError(f"--min-gain must be a number in [0, 1), got {min_gain!r}")
     _positive("trials", n_trials)
     _positive("batch-size", batch_size)
     _positive("seed", seed, low=0)
@@ -184,6 +215,10 @@ def make_tune_config(
         batch_size=batch_size or 8 * (where.workers or 2),
         graders=grading,
         cv=cv,
+        start=start,
+        start_path=Path(params_path) if params_path else None,
+        sweep=sweep,
+        min_gain=float(min_gain),
     )
 
 
@@ -204,6 +239,8 @@ def tune(config: TuneConfig) -> dict[str, Any]:
     """Run (or resume) the study, write the outputs into the output folder, log to MLflow."""
     scenario, c = config.scenario, config.compute
     names = [o.name for o in config.objectives]
+    plan, no_sweep = plan_sweep(config.sweep, names, dict(config.space.ranges), config.start)
+    searched = config.space.without(plan.names if plan else ())
     attrs = {
         "scenario": scenario.name,
         "seed": scenario.seed,
@@ -211,6 +248,8 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         "objectives": names,
         "tuning_days": list(config.tuning_days),
         "holdout_days": list(config.holdout_days),
+        "start": config.start.to_dict(),
+        "swept": list(plan.names) if plan else [],
     }
     with (
         handle_signals(),
@@ -224,8 +263,11 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             directions=[o.direction for o in config.objectives],
             seed=config.seed,
             metric_names=names,
+            batch_size=config.batch_size,
         )
         _check_attrs(study, resumed, attrs)
+        if not study.trials:
+            enqueue_start(study, searched, config.start)
         if config.store.guard is None:
             studies.take_lease(study)
         recovered = studies.recover_stale(study)
@@ -259,32 +301,30 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                     scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
                     progress=c.progress, levels_of=levels_of,
                 )  # fmt: skip
-                evaluator = RayEvaluator(
-                    space=config.space,
-                    features=features.select(config.tuning_days),
-                    rows=features.rows_of(config.tuning_days),
-                    cache=cache,
-                    objectives=config.objectives,
-                    workers=session.workers,
-                )
+                cache = cache.with_rho_grid(rho_grid(config.space))
+                study_days = Study(features, cache, config.tuning_days)
                 stats = studies.optimize(
                     study,
-                    distributions=config.space.distributions(),
-                    evaluate_batch=evaluator,
+                    distributions=searched.distributions(),
+                    evaluate_batch=study_days.evaluator(
+                        config.objectives, searched, plan, session.workers
+                    ),
                     n_complete=config.n_trials,
                     batch_size=config.batch_size,
                     on_batch=log_batch,
                     progress=c.progress,
+                    store=config.store,
                 )
-                rows = features.rows_of(config.tuning_days)
                 best, front = choose_best(
-                    study, config.space, config.objectives,
-                    features.select(config.tuning_days), rows, cache,
+                    study, searched, config.objectives, study_days.features, study_days.rows,
+                    cache,
                 )  # fmt: skip
                 comparison = compare(config, features, cache, best)
                 cv = None
                 if config.cv:
                     cv = cross_validate(config, features, cache, session.workers, c.progress)
+            recommendation = recommend(config, comparison, cv)
+            chosen = best if recommendation["recommendation"] == "tuned" else config.start
             summary = {
                 "study": config.study_name,
                 "storage": config.store.description,
@@ -295,7 +335,15 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 "trials_session": stats.trials,
                 "trials_per_s": stats.trials_per_s,
                 "optuna_fraction": stats.optuna_fraction,
-                "best_params": best.to_dict(),
+                "sweep": config.sweep if plan else "none",
+                "swept": list(plan.names) if plan else [],
+                "sampled": list(searched.ranges),
+                "not_swept_because": no_sweep or None,
+                "start": config.start.to_dict(),
+                "start_source": str(config.start_path) if config.start_path else "MODEL.md",
+                **recommendation,
+                "best_params": chosen.to_dict(),
+                "candidate_params": best.to_dict(),
                 "pareto_front": [
                     {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
                 ],
@@ -307,12 +355,68 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             }
             if comparison["too_small_to_tell"]:
                 LOG.warning(
-                    "the held-out days are too few to tell tuned from default apart: %s",
+                    "the held-out days are too few to tell tuned from start apart: %s",
                     "; ".join(comparison["too_small_to_tell"]),
                 )
-            _write(staging, study, best, front, summary, config)
+            _write(staging, study, chosen, best, front, summary, config)
             _log(summary, stats, len(study.trials), staging)
     return summary
+
+
+@dataclass(frozen=True)
+class Study:
+    """The days a study scores its trials on: their cached features and rows in the cache."""
+
+    all_features: Features
+    cache: ScoreCache
+    days: tuple[int, ...]
+
+    @property
+    def features(self) -> Features:
+        """The features of the study's days."""
+        return self.all_features.select(self.days)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Their rows in the cache's scores."""
+        return self.all_features.rows_of(self.days)
+
+    def evaluator(
+        self,
+        objectives: tuple[Objective, ...],
+        space: SearchSpace,
+        plan: SweepPlan | None,
+        workers: int,
+    ) -> RayEvaluator:
+        """Scores trial batches on these days on Ray."""
+        return RayEvaluator(
+            space=space, features=self.features, rows=self.rows, cache=self.cache,
+            objectives=objectives, workers=workers, plan=plan,
+        )  # fmt: skip
+
+
+def rho_grid(space: SearchSpace) -> tuple[float, ...]:
+    """Every ``rho_min`` the space can sample (scored together, one pass per other key)."""
+    r = space.ranges.get("rho_min")
+    if r is None or r.step is None:
+        return ()
+    count = round((r.high - r.low) / r.step) + 1
+    return tuple(round(r.low + k * r.step, 9) for k in range(count))
+
+
+def enqueue_start(study: studies.Study, space: SearchSpace, start: core.ModelParams) -> None:
+    """Trial 0 of a new study: the start's values of the sampled parameters."""
+    values = start.to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a start off a range's grid is still the start
+        study.enqueue_trial(
+            {name: values[name] for name in space.ranges}, user_attrs={"start": True}
+        )
+
+
+def trial_params(space: SearchSpace, trial: Any) -> core.ModelParams:
+    """A trial's model parameters: the sampled ones and the thresholds its sweep chose."""
+    return space.params({**trial.params, **trial.user_attrs.get("swept", {})})
 
 
 def _check_attrs(study: studies.Study, resumed: bool, attrs: dict[str, Any]) -> None:
@@ -343,10 +447,11 @@ def choose_best(
 ) -> tuple[core.ModelParams, list[Any]]:
     """The best trial's parameters, and the Pareto front (empty for one objective).
 
-    With one objective, of the trials that share the best value the one nearest MODEL.md's
-    defaults is chosen (on few tuning shifts many settings tie, and the extreme ones do not
-    carry over to new days). With several objectives the Pareto trial with the best
-    root-cause F1 on the tuning days (``features``, at ``rows`` of the cache) is chosen.
+    With one objective, of the trials that share the best value the one nearest the start
+    is chosen (on few tuning shifts many settings tie, and the extreme ones do not carry over
+    to new days); trial 0 is the start itself, so the best is never below it. With several
+    objectives the Pareto trial with the best root-cause F1 on the tuning days (``features``,
+    at ``rows`` of the cache) is chosen.
     """
     if not studies.count(study, studies.COMPLETE):
         raise HarnessError(
@@ -361,9 +466,9 @@ def choose_best(
             if abs(t.value - best) <= 1e-12
         ]
         nearest = min(tied, key=lambda t: (space.distance_to_base(t.params), t.number))
-        return space.params(nearest.params), []
+        return trial_params(space, nearest), []
     front = study.best_trials
-    candidates = [space.params(t.params) for t in front]
+    candidates = [trial_params(space, t) for t in front]
     found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
     scores = [f1(evaluate(features, p, pick(found[score_key(p)], rows))) for p in candidates]
@@ -380,12 +485,12 @@ def _records(
 def compare(
     config: TuneConfig, features: Features, cache: ScoreCache, best: core.ModelParams
 ) -> dict[str, Any]:
-    """Tuned vs MODEL.md's defaults on the tuning and held-out days, each figure with its 95 %
-    interval; the paired difference on the held-out days; whether they are too few to tell."""
-    default, seed = core.ModelParams(), config.scenario.seed
+    """Tuned vs the start on the tuning and held-out days, each figure with its 95 % interval;
+    the paired difference on the held-out days; whether they are too few to tell."""
+    seed = config.scenario.seed
     figure = config.objectives[0].figure
     table, records, too_small = [], {}, []
-    for label, params in (("default", default), ("tuned", best)):
+    for label, params in (("start", config.start), ("tuned", best)):
         for split, days in (("tuning", config.tuning_days), ("held-out", config.holdout_days)):
             records[label, split] = _records(features, cache, params, days)
             found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
@@ -398,9 +503,46 @@ def compare(
             if (label, split) == ("tuned", "held-out"):
                 too_small = too_small_to_tell(found, figure=figure)
     paired = paired_difference(
-        records["tuned", "held-out"], records["default", "held-out"], seed=seed
+        records["tuned", "held-out"], records["start", "held-out"], seed=seed
     )
     return {"table": table, "paired": paired, "too_small_to_tell": too_small}
+
+
+def recommend(
+    config: TuneConfig, comparison: dict[str, Any], cv: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Whether to hand back the tuned params or the start, and why.
+
+    The tuned params are recommended only when the 95 % interval of their paired gain over
+    the start on days the study did not see — the cross-validation's left-out blocks with
+    ``--cv``, else the held-out days — lies above ``min_gain``.
+    """
+    objective = config.objectives[0]
+    if cv is not None:
+        gain, evidence = cv["pooled"], f"{cv['k']}-fold cross-validation's left-out days"
+    else:
+        gain, evidence = comparison["paired"][objective.figure], "held-out days"
+    difference, ci = gain["difference"], gain["ci95"]
+    shown = f"{difference:+.3f} {_ci(ci)}" if math.isfinite(difference) else "undefined"
+    if ci is not None and ci[0] > config.min_gain:
+        verdict, reason = (
+            "tuned",
+            (f"tuned − start {objective.name} on the {evidence}: {shown}, above {config.min_gain}"),
+        )
+    else:
+        verdict, reason = (
+            "start",
+            (
+                f"tuned − start {objective.name} on the {evidence}: {shown}, not above "
+                f"{config.min_gain}: the gain is not shown, so the start stays"
+            ),
+        )
+    return {
+        "recommendation": verdict,
+        "recommendation_reason": reason,
+        "recommendation_gain": {"difference": difference, "ci95": ci, "on": evidence},
+        "min_gain": config.min_gain,
+    }
 
 
 def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
@@ -412,73 +554,84 @@ def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
 def cross_validate(
     config: TuneConfig, features: Features, cache: ScoreCache, workers: int, progress: bool
 ) -> dict[str, Any]:
-    """K-fold cross-validation over blocks of the evaluated days: a study on K−1 blocks, its
-    best parameters and the defaults scored on the left-out block (paired)."""
+    """K-fold cross-validation over blocks of the evaluated days: a study (started at the
+    start, sweeping as the main one) on K−1 blocks; its best parameters and the start scored
+    on the left-out block (paired), and pooled over every block (each day left out once)."""
     k = config.cv
     days = tuple(config.tuning_days + config.holdout_days)
     objective = config.objectives[0]
-    folds = []
+    names = [o.name for o in config.objectives]
+    plan, _ = plan_sweep(config.sweep, names, dict(config.space.ranges), config.start)
+    searched = config.space.without(plan.names if plan else ())
+    folds, tuned_all, start_all = [], [], []
     for fold, held_out in enumerate(day_blocks(days, k), start=1):
         train = tuple(d for d in days if d not in held_out)
         study, _ = studies.create_study(
             name=f"{config.study_name}-cv{fold}of{k}", store=config.store,
             directions=[o.direction for o in config.objectives], seed=config.seed + fold,
-            metric_names=[o.name for o in config.objectives],
+            metric_names=names, batch_size=config.batch_size,
         )  # fmt: skip
-        rows = features.rows_of(train)
+        if not study.trials:
+            enqueue_start(study, searched, config.start)
+        fold_days = Study(features, cache, train)
         studies.optimize(
             study,
-            distributions=config.space.distributions(),
-            evaluate_batch=RayEvaluator(
-                space=config.space,
-                features=features.select(train),
-                rows=rows,
-                cache=cache,
-                objectives=config.objectives,
-                workers=workers,
-            ),
+            distributions=searched.distributions(),
+            evaluate_batch=fold_days.evaluator(config.objectives, searched, plan, workers),
             n_complete=config.n_trials,
             batch_size=config.batch_size,
             on_batch=lambda _: config.store.record(),
             progress=progress,
+            store=config.store,
         )
         best, _ = choose_best(
-            study, config.space, config.objectives, features.select(train), rows, cache
+            study, searched, config.objectives, fold_days.features, fold_days.rows, cache
         )
         tuned = _records(features, cache, best, held_out)
-        default = _records(features, cache, core.ModelParams(), held_out)
+        start = _records(features, cache, config.start, held_out)
+        tuned_all += tuned
+        start_all += start
         paired = paired_difference(
-            tuned, default, figures=(objective.figure,), seed=config.scenario.seed
+            tuned, start, figures=(objective.figure,), seed=config.scenario.seed
         )[objective.figure]
         folds.append(
             {
                 "fold": fold,
                 "held_out_days": list(held_out),
                 "tuned": paired["a"],
-                "default": paired["b"],
+                "start": paired["b"],
                 "difference": paired["difference"],
                 "difference_ci95": paired["ci95"],
                 "best_params": best.to_dict(),
             }
         )
     out: dict[str, Any] = {"k": k, "objective": objective.name, "folds": folds}
-    for key in ("tuned", "default", "difference"):
+    for key in ("tuned", "start", "difference"):
         values = np.array([f[key] for f in folds], dtype=float)
         out[f"{key}_mean"] = float(np.nanmean(values))
         out[f"{key}_sd"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+    pooled = paired_difference(
+        tuned_all, start_all, figures=(objective.figure,), seed=config.scenario.seed
+    )[objective.figure]
+    out["pooled"] = {
+        "tuned": pooled["a"], "start": pooled["b"], "difference": pooled["difference"],
+        "ci95": pooled["ci95"],
+    }  # fmt: skip
     return out
 
 
 def _write(
     folder: Path,
     study: studies.Study,
-    best: core.ModelParams,
+    recommended: core.ModelParams,
+    candidate: core.ModelParams,
     front: list[Any],
     summary: dict[str, Any],
     config: TuneConfig,
 ) -> None:
     names = [o.name for o in config.objectives]
-    dump_params(best, folder / BEST_PARAMS)
+    dump_params(recommended, folder / BEST_PARAMS)
+    dump_params(candidate, folder / CANDIDATE_PARAMS)
     studies.trials_frame(study, names).to_parquet(folder / TRIALS, index=False)
     table = pd.DataFrame(summary["comparison"])
     for column in [c for c in table.columns if c.endswith("_ci95")]:
@@ -496,12 +649,13 @@ def _write(
 
 
 def _log(summary: dict[str, Any], stats: studies.OptimizeStats, total: int, folder: Path) -> None:
-    """The parent run's metrics (tuned vs default per split, the paired difference, the
+    """The parent run's metrics (tuned vs start per split, the paired difference, the
     cross-validation's spread) and artifacts."""
     metrics: dict[str, Any] = {
         "trials_per_s": stats.trials_per_s,
         "optuna_fraction": stats.optuna_fraction,
         "trials_total": total,
+        "recommended_tuned": float(summary["recommendation"] == "tuned"),
     }
     for rec in summary["comparison"]:
         key = f"{rec['days'].replace('-', '')}.{rec['params']}"
@@ -524,7 +678,7 @@ def _ci(value: Any) -> str:
 
 
 def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
-    """The console summary of a study: trials, tuned vs default with intervals, the paired
+    """The console summary of a study: trials, tuned vs start with intervals, the paired
     held-out difference, the cross-validation, and where things are."""
     objective = config.objectives[0]
     lines = [
@@ -543,8 +697,8 @@ def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
         )
     diff = summary["held_out_difference"][objective.figure]
     lines.append(
-        f"held-out {objective.name}: tuned − default = {diff['difference']:+.3f} "
-        f"{_ci(diff['ci95'])} (paired bootstrap over the held-out days)"
+        f"held-out {objective.name}: tuned − start = {diff['difference']:+.3f} "
+        f"{_ci(diff['ci95'])} (paired bootstrap over held-out days and people)"
     )
     for reason in summary["too_small_to_tell"]:
         lines.append(f"too small to tell: {reason}")
@@ -552,13 +706,22 @@ def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
         cv = summary["cv"]
         lines.append(
             f"{cv['k']}-fold cross-validation over blocks of days ({cv['objective']} on the "
-            f"left-out block): tuned {cv['tuned_mean']:.3f} ± {cv['tuned_sd']:.3f}, default "
-            f"{cv['default_mean']:.3f} ± {cv['default_sd']:.3f}, difference "
+            f"left-out block): tuned {cv['tuned_mean']:.3f} ± {cv['tuned_sd']:.3f}, start "
+            f"{cv['start_mean']:.3f} ± {cv['start_sd']:.3f}, difference "
             f"{cv['difference_mean']:+.3f} ± {cv['difference_sd']:.3f} (mean ± sd over folds)"
         )
     for point in summary["pareto_front"]:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in point.items() if k != "number")
         lines.append(f"Pareto trial {shown} (#{point['number']})")
-    lines.append(f"best params: {config.out_dir / BEST_PARAMS}")
+    held = (
+        "recommended: the tuned params"
+        if summary["recommendation"] == "tuned"
+        else ("recommended: the start")
+    )
+    lines.append(f"{held} ({summary['recommendation_reason']})")
+    lines.append(
+        f"best params: {config.out_dir / BEST_PARAMS}; tuned candidate: "
+        f"{config.out_dir / CANDIDATE_PARAMS}"
+    )
     lines.append(f"resume with: --study {summary['study']}; MLflow run {summary['mlflow_run_id']}")
     return "\n".join(lines)

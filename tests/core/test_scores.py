@@ -257,3 +257,21 @@ def test_proficiency_seconds_average_to_proficiency():
     t = int(np.flatnonzero(keep)[0])
     q = (speeds[t] + 0.5) / (history_speeds[:, t].mean(axis=0) + 0.5)
     assert mean[t] == pytest.approx(q.mean()) and variance[t] == pytest.approx(q.var())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), seconds=st.sampled_from(["all", "on_post"]))
+def test_proficiency_floors_equal_one_call_per_floor(seed, seconds):
+    rng = np.random.default_rng(seed)
+    n, m, T = 3, 4, int(rng.integers(5, 60))
+    post, history, _, history_speeds, _ = literal.random_inputs(rng, n=n, m=m, T=T)
+    stats = core.history_stats(history, post, n, history_speeds)
+    speeds = rng.gamma(2.0, 5.0, size=(3, T, 14))
+    positions = rng.integers(0, n + 1, size=(3, T))
+    params = ModelParams(eps=float(rng.uniform(0.2, 3)), proficiency_seconds=seconds)
+    floors = [0.0, 0.05, 0.3, 0.6, 0.95, 1.0]
+    got = core.proficiency_floors(stats, speeds, floors, params, positions=positions)
+    for row, floor in enumerate(floors):
+        at = ModelParams(rho_min=floor, eps=params.eps, proficiency_seconds=seconds)
+        expected = core.proficiency_batch(stats, speeds, at, positions=positions)
+        np.testing.assert_allclose(got[row], expected, rtol=1e-12, atol=1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import optuna
@@ -29,18 +30,32 @@ def _config(scenario: Path, out: str, **kwargs):
     return make_tune_config(scenario, out, workers=2, progress=False, batch_size=4, **kwargs)
 
 
+@pytest.mark.slow
 def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
     summary = tune(_config(tiny, "out", n_trials=8, study_name="e2e"))
     out = Path("out")
-    for name in ("best_params.yaml", "trials.parquet", "comparison.csv", "tune.json"):
+    for name in ("best_params.yaml", "candidate_params.yaml", "trials.parquet", "comparison.csv",
+                 "tune.json"):  # fmt: skip
         assert (out / name).exists(), name
     assert summary["trials_session"] == 8 and summary["trials_complete"] == 8
     assert {(r["params"], r["days"]) for r in summary["comparison"]} == {
-        (p, d) for p in ("default", "tuned") for d in ("tuning", "held-out")
+        (p, d) for p in ("start", "tuned") for d in ("tuning", "held-out")
     }
     params = make_config(tiny, "run-out", params_path=out / "best_params.yaml").params
     assert params.to_dict() == summary["best_params"]
     assert load_params(out / "best_params.yaml") == params
+    assert load_params(out / "candidate_params.yaml").to_dict() == summary["candidate_params"]
+    # the start is trial 0, and the in-sample best never falls below it
+    study = optuna.load_study(study_name="e2e", storage=open_storage(None).storage)
+    assert study.trials[0].user_attrs["start"] is True
+    rows = {(r["params"], r["days"]): r for r in summary["comparison"]}
+    assert rows["tuned", "tuning"]["root_cause_f1"] >= rows["start", "tuning"]["root_cause_f1"]
+    assert study.best_value >= rows["start", "tuning"]["root_cause_f1"]
+    assert summary["swept"] == ["tau_Z", "tau_Y"] and "tau_Z" not in summary["sampled"]
+    chosen = (
+        summary["candidate_params"] if summary["recommendation"] == "tuned" else (summary["start"])
+    )
+    assert summary["best_params"] == chosen
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert len(runs) == 1 + 8  # parent + one child per trial
     assert {r.info.status for r in runs} == {"FINISHED"}
@@ -82,7 +97,10 @@ def test_resume_with_other_objective_is_refused(tiny: Path):
         ({"ranges": {"tau_P": (0.5, 1.5)}}, "tau_P"),
         ({"ranges": {"tau_Z": (0.4, 0.2)}}, "low < high"),
         ({"ranges": {"tua_D": (0.1, 0.2)}}, "did you mean 'tau_D'"),
-        ({"tune": ("alpha",)}, "no effect at signal fidelity"),
+        ({"tune": ("alpha",)}, "'alpha' is not tunable"),
+        ({"sweep": "grid"}, "--sweep must be one of"),
+        ({"min_gain": -0.1}, "--min-gain must be a number in"),
+        ({"min_gain": 1.0}, "--min-gain must be a number in"),
         ({"tune": ("tau_D",), "ranges": {"tau_Z": (0.1, 0.2)}}, "--tune leaves out"),
         ({"holdout_days": 4}, "--holdout-days must be in 1..3"),
         ({"n_trials": 0}, "--trials"),
@@ -127,12 +145,14 @@ def test_day_blocks_cover_the_days_in_order():
     assert day_blocks((1, 2, 3), 3) == [(1,), (2,), (3,)]
 
 
+@pytest.mark.slow
 def test_paired_difference_and_cross_validation_are_reported(tiny: Path, capsys):
     code = main(["tune", str(tiny), "--out", "out", "--trials", "6", "--batch-size", "3",
                  "--workers", "2", "--cv", "2", "--study", "cv", "--no-progress"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
-    assert "held-out root_cause_f1: tuned − default = " in out and "2-fold cross-validation" in out
+    assert "held-out root_cause_f1: tuned − start = " in out and "2-fold cross-validation" in out
+    assert "recommended: the " in out
     summary = json.loads(Path("out/tune.json").read_text())
     diff = summary["held_out_difference"]["root_cause.f1"]
     rows = {(r["params"], r["days"]): r for r in summary["comparison"]}
@@ -142,3 +162,48 @@ def test_paired_difference_and_cross_validation_are_reported(tiny: Path, capsys)
     cv = summary["cv"]
     assert cv["k"] == 2 and [f["held_out_days"] for f in cv["folds"]] == [[5, 6], [7, 8]]
     assert summary["too_small_to_tell"]  # four tiny days: too few culprits to tell
+    assert summary["recommendation_gain"]["on"] == "2-fold cross-validation's left-out days"
+    assert summary["recommendation_gain"]["difference"] == cv["pooled"]["difference"]
+
+
+def test_a_pixel_scenario_is_refused_with_how(tmp_path: Path):
+    path = tmp_path / "pixel.yaml"
+    path.write_text(yaml.safe_dump({**TUNE_TINY, "fidelity": "pixel"}))
+    with pytest.raises(HarnessError, match=r"fidelity: pixel.*tune a copy with fidelity: signal"):
+        _config(path, tmp_path / "out")
+
+
+def _recommend(ci, *, min_gain=0.0, cv=None):
+    from harness.tuning._objectives import get_objective
+    from harness.tuning._tune import recommend
+
+    config = SimpleNamespace(objectives=(get_objective("root_cause_f1"),), min_gain=min_gain)
+    difference = 0.0 if ci is None else sum(ci) / 2
+    comparison = {"paired": {"root_cause.f1": {"difference": difference, "ci95": ci}}}
+    return recommend(config, comparison, cv)
+
+
+@pytest.mark.parametrize(
+    ("ci", "min_gain", "verdict"),
+    [
+        ([0.01, 0.2], 0.0, "tuned"),  # the whole interval above 0
+        ([0.0, 0.2], 0.0, "start"),  # touching 0 is not above it
+        ([-0.05, 0.3], 0.0, "start"),
+        ([-0.3, -0.1], 0.0, "start"),  # worse: never handed back
+        ([0.03, 0.2], 0.05, "start"),  # --min-gain demands more
+        ([0.06, 0.2], 0.05, "tuned"),
+        (None, 0.0, "start"),  # undefined: nothing shown
+    ],
+)
+def test_recommendation_rule(ci, min_gain, verdict):
+    out = _recommend(ci, min_gain=min_gain)
+    assert out["recommendation"] == verdict
+    assert out["recommendation_gain"]["on"] == "held-out days"
+    assert ("stays" in out["recommendation_reason"]) == (verdict == "start")
+
+
+def test_recommendation_follows_the_cross_validation_when_there_is_one():
+    cv = {"k": 3, "pooled": {"difference": 0.1, "ci95": [0.02, 0.2]}}
+    out = _recommend([-0.2, 0.4], cv=cv)
+    assert out["recommendation"] == "tuned"
+    assert out["recommendation_gain"]["on"] == "3-fold cross-validation's left-out days"

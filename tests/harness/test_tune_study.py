@@ -45,7 +45,7 @@ SPACE = make_space(names=("tau_D",))
 
 @pytest.mark.slow
 def test_killed_worker_ends_trials_failed_not_hung(ray_running):
-    def die(features, batch, ys, objectives):
+    def die(features, batch, ys, objectives, plan):
         os._exit(1)
 
     study = _study()
@@ -61,7 +61,7 @@ def test_killed_worker_ends_trials_failed_not_hung(ray_running):
 def test_worker_killed_once_is_retried(ray_running, tmp_path: Path):
     marker = str(tmp_path / "died")
 
-    def die_once(features, batch, ys, objectives):
+    def die_once(features, batch, ys, objectives, plan):
         if not os.path.exists(marker):
             open(marker, "w").close()
             os._exit(1)
