@@ -360,6 +360,8 @@ def tune(**kw: Any) -> int:
 @click.option("--epochs", type=POSITIVE, default=30, help="epochs per trial")
 @click.option("--augment", type=click.IntRange(min=0), default=8,
               help="extra simulated shift changes per history one")  # fmt: skip
+@click.option("--min-macro-f1", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="least held-out macro-F1 of a champion (and majority class + 0.1)")  # fmt: skip
 @device_option
 @ray_options
 @progress_option
@@ -372,13 +374,16 @@ def train(**kw: Any) -> int:
         kw["scenario"], kw["out"], posts=kw["posts"], trials=kw["trials"], epochs=kw["epochs"],
         augment=kw["augment"], address=kw["address"], workers=kw["workers"],
         timeout=kw["timeout"], device=kw["device"], progress=not kw["no_progress"],
+        min_macro_f1=kw["min_macro_f1"],
     )  # fmt: skip
     summary = run_train(config)
     for post, r in summary["posts"].items():
+        gate = r["champion"]
         click.echo(
             f"grader-post-{post} v{r['registered_version']}: test macro-F1 "
-            f"{r['test']['macro_f1']:.3f} (val {r['val']['macro_f1']:.3f}, "
-            f"{r['trials']['complete']} complete / {r['trials']['pruned']} pruned trials)"
+            f"{r['test']['macro_f1']:.3f} (floor {gate['floor']:.3f}; val "
+            f"{r['val']['macro_f1']:.3f}, {r['trials']['complete']} complete / "
+            f"{r['trials']['pruned']} pruned trials): {gate['decision'].replace('_', ' ')}"
         )
     click.echo(f"summary: {config.out_dir / 'train.json'}; MLflow run {summary['mlflow_run_id']}")
     return 0

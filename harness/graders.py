@@ -10,13 +10,21 @@
   versions;
 - ``truth``: the true levels (a perfect grader), for experiments that want one.
 
-``results.json`` says which graders gave the levels (:meth:`GraderPlan.describe`).
+**The floor.** A registered grader is only used when its held-out macro-F1 clears its floor:
+``max(--min-macro-f1 (0.5), the majority-class predictor's macro-F1 + 0.1)`` on the same
+held-out examples (:func:`floor`; ``train`` records both in the version's tags). ``auto``
+trains the recipe's graders instead of champions below it; ``champion`` refuses in one line
+naming the post and the figure; an explicitly named version below it is used with a warning.
+
+``results.json`` says which graders gave the levels and each post's held-out macro-F1
+(:meth:`GraderPlan.describe`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -43,6 +51,27 @@ RECIPE: dict[str, Any] = {
 """The on-demand grader's fixed recipe (``train`` searches it instead)."""
 MIN_HISTORY_DAYS = 3
 """History days an on-demand grader needs (its data are split by day)."""
+MIN_MACRO_F1 = 0.5
+"""Default least held-out macro-F1 of a grader that may reach a run (``--min-macro-f1``)."""
+FLOOR_MARGIN = 0.1
+"""How far above the majority-class predictor's macro-F1 a grader must be."""
+LOG = logging.getLogger(__name__)
+
+
+def majority_macro_f1(labels: np.ndarray) -> float:
+    """Macro-F1 of always predicting the most frequent of ``labels`` (on those labels)."""
+    from core.perception import classification_scores
+
+    labels = np.asarray(labels, dtype=np.int64)
+    guess = np.full_like(labels, int(np.bincount(labels).argmax()))
+    return classification_scores(labels, guess)["macro_f1"]
+
+
+def floor(labels: np.ndarray, min_macro_f1: float = MIN_MACRO_F1) -> float:
+    """The held-out macro-F1 a grader must reach on held-out ``labels`` (see the module doc)."""
+    return max(float(min_macro_f1), majority_macro_f1(labels) + FLOOR_MARGIN)
+
+
 SPEC_HELP = "auto | truth | champion | latest | POST=VERSION,..."
 
 
@@ -119,7 +148,7 @@ class GraderPlan:
 
 def plan(spec: str, scenario: sim.Scenario) -> GraderPlan:
     """Resolve ``--graders`` against the registry (MLflow must be reachable)."""
-    from harness.registry import TAG_GRADING_KEY, champion, resolve_versions
+    from harness.registry import TAG_GRADING_KEY, champion, quality, resolve_versions
 
     asked = parse_spec(spec, scenario.n_posts)
     if asked == TRUTH:
@@ -128,7 +157,12 @@ def plan(spec: str, scenario: sim.Scenario) -> GraderPlan:
     if asked == AUTO:
         found = {p: champion(p) for p in range(1, scenario.n_posts + 1)}
         if all(v is not None and v.tags.get(TAG_GRADING_KEY) == key for v in found.values()):
-            return GraderPlan("registry", spec, {p: str(v.version) for p, v in found.items()}, key)
+            below = {p: quality(v) for p, v in found.items() if not quality(v)["clears"]}
+            if not below:
+                versions = {p: str(v.version) for p, v in found.items()}
+                return GraderPlan("registry", spec, versions, key)
+            for post, q in below.items():
+                LOG.warning("post %d: %s; training the recipe's grader instead", post, q["why"])
         if scenario.days.history < MIN_HISTORY_DAYS:
             raise HarnessError(
                 f"--graders auto trains graders on the history's shift changes and needs >= "
@@ -136,8 +170,21 @@ def plan(spec: str, scenario: sim.Scenario) -> GraderPlan:
                 f"days.history = {scenario.days.history}: raise it, or use --graders truth"
             )
         return GraderPlan("on_demand", spec, key=key)
-    assert isinstance(asked, dict)
-    return GraderPlan("registry", spec, resolve_versions(asked), key)
+    if not isinstance(asked, dict):
+        raise HarnessError(f"--graders must be {SPEC_HELP}, got {spec!r}")
+    versions = resolve_versions(asked)
+    for post, version in versions.items():
+        q = quality(post, version)
+        if q["clears"]:
+            continue
+        if asked[post] == "champion":
+            raise HarnessError(
+                f"--graders {spec}: post {post}'s champion: {q['why']}; train a better one "
+                f"(hazard-harness train SCENARIO.yaml --out DIR --posts {post}) or use "
+                "--graders auto"
+            )
+        LOG.warning("post %d: %s; used because it was named", post, q["why"])
+    return GraderPlan("registry", spec, versions, key)
 
 
 Levels = Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray]

@@ -34,6 +34,8 @@ from harness.tracking import tracking_uri
 CHAMPION = "champion"
 LATEST = "latest"
 TAG_GRADING_KEY = "grading_key"
+TAG_MACRO_F1 = "held_out_macro_f1"
+TAG_FLOOR = "floor"
 
 
 def model_name(post: int) -> str:
@@ -119,15 +121,41 @@ def resolve_versions(versions: dict[int, str]) -> dict[int, str]:
 
 
 def version_info(post: int, version: str) -> dict[str, Any]:
-    """What ``results.json`` says of a registered version: model, version, aliases, tags."""
+    """What ``results.json`` says of a registered version: model, version, aliases, tags, and
+    its held-out macro-F1 against its floor."""
     found = _client().get_model_version(model_name(post), version)
+    q = quality(found)
     return {
         "model": model_name(post),
         "version": str(found.version),
         "aliases": list(found.aliases),
         "scenario": found.tags.get("scenario"),
         TAG_GRADING_KEY: found.tags.get(TAG_GRADING_KEY),
+        "macro_f1": q["macro_f1"],
+        "floor": q["floor"],
     }
+
+
+def quality(version: Any, number: str | None = None) -> dict[str, Any]:
+    """A version's held-out macro-F1 against its floor (the tags ``train`` sets): ``macro_f1``,
+    ``floor``, ``clears`` and, when it does not, ``why``.
+
+    Args:
+        version: a ModelVersion, or the post when ``number`` names the version.
+    """
+    if number is not None:
+        version = _client().get_model_version(model_name(int(version)), number)
+    label = f"{version.name} version {version.version}"
+    try:
+        f1, bar = float(version.tags[TAG_MACRO_F1]), float(version.tags[TAG_FLOOR])
+    except (KeyError, ValueError):
+        return {"macro_f1": None, "floor": None, "clears": False,
+                "why": f"{label} has no recorded held-out macro-F1 and floor (trained before "
+                       "the floor)"}  # fmt: skip
+    out = {"macro_f1": f1, "floor": bar, "clears": f1 >= bar}
+    if not out["clears"]:
+        out["why"] = f"{label} has held-out macro-F1 {f1:.3f}, below its floor {bar:.3f}"
+    return out
 
 
 def load_graders(versions: dict[int, str]) -> dict[int, GradingNet]:

@@ -31,6 +31,7 @@ The driver registers the best network of each post (:mod:`harness.registry`) and
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ from harness.execution import map_unordered, ray_session
 from harness.grading_data import GradingData, history_shift_states, post_examples
 from harness.inputs import load_scenario_file
 from harness.tracking import log_artifacts, log_dict, log_metrics, tracked_run
+
+LOG = logging.getLogger("harness.train")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class TrainConfig:
     """Augmentation rounds: extra simulated shift changes per history shift change."""
     device: str = "cpu"
     """Torch device of the training (resolved from ``--device``)."""
+    min_macro_f1: float = 0.5
+    """The least held-out macro-F1 a version needs to become champion (see
+    :func:`harness.graders.floor`)."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +116,15 @@ def make_train_config(
     timeout: float | None = None,
     device: str = "auto",
     progress: bool = True,
+    min_macro_f1: float = 0.5,
 ) -> TrainConfig:
     """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
+    if (
+        isinstance(min_macro_f1, bool)
+        or not isinstance(min_macro_f1, (int, float))
+        or not 0.0 <= min_macro_f1 <= 1.0
+    ):
+        raise HarnessError(f"--min-macro-f1 must be a number in [0, 1], got {min_macro_f1!r}")
     scenario = load_scenario_file(scenario_path)
     for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -136,6 +149,7 @@ def make_train_config(
         epochs=epochs,
         augment=augment,
         device=resolved_device,
+        min_macro_f1=float(min_macro_f1),
     )
 
 
@@ -266,17 +280,21 @@ def _real_scores(net: Any, test: GradingData) -> dict[str, Any]:
 
 
 def quality_gate(
-    post: int, version: str, new_f1: float, test_set: dict[str, np.ndarray]
+    post: int, version: str, new_f1: float, test_set: dict[str, np.ndarray], bar: float
 ) -> dict[str, Any]:
-    """Crown ``version`` champion only if it beats the current champion on the same held-out
-    examples (macro-F1); returns the decision and both scores."""
+    """Crown ``version`` champion only if its held-out macro-F1 clears the floor ``bar`` and
+    beats the current champion on the same held-out examples; the decision and the scores."""
     from core.perception import evaluate_grader
     from harness.registry import champion, crown, load_graders
 
     current = champion(post)
+    scores = {"new_macro_f1": new_f1, "floor": bar}
+    if new_f1 < bar:
+        kept = None if current is None else str(current.version)
+        return {"decision": "below_floor", "version": kept, **scores}
     if current is None:
         crown(post, version)
-        return {"decision": "first", "version": version, "new_macro_f1": new_f1}
+        return {"decision": "first", "version": version, **scores}
     net = load_graders({post: str(current.version)})[post]
     old_f1 = evaluate_grader(net, test_set["images"], test_set["env"], test_set["labels"])[
         "macro_f1"
@@ -287,7 +305,7 @@ def quality_gate(
     return {
         "decision": "crowned" if beats else "kept",
         "version": version if beats else str(current.version),
-        "new_macro_f1": new_f1,
+        **scores,
         "champion_macro_f1": old_f1,
     }
 
@@ -301,8 +319,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     import torch
 
     from core.perception import GradingNet, save_model
-    from harness.graders import grading_key
-    from harness.registry import TAG_GRADING_KEY, log_grader
+    from harness.graders import floor, grading_key
+    from harness.registry import TAG_FLOOR, TAG_GRADING_KEY, TAG_MACRO_F1, log_grader
 
     scenario, c = config.scenario, config.compute
     started = time.perf_counter()
@@ -366,16 +384,25 @@ def train(config: TrainConfig) -> dict[str, Any]:
             ):
                 log_metrics({k: r[k] for k in ("val", "test", "test_real", "trials", "timings")})
                 log_dict({"confusion": r["test"]["confusion"]}, "confusion.json")
+                bar = floor(r["test_set"]["labels"], config.min_macro_f1)
                 version = log_grader(
                     net,
                     post=post,
                     tags={"scenario": scenario.name, "seed": str(scenario.seed),
-                          TAG_GRADING_KEY: grading_key(scenario)},
+                          TAG_GRADING_KEY: grading_key(scenario),
+                          TAG_MACRO_F1: f"{r['test']['macro_f1']:.6f}", TAG_FLOOR: f"{bar:.6f}"},
                     input_example=r["input_example"],
                     metadata=metadata,
                 )  # fmt: skip
-                gate = quality_gate(post, version, r["test"]["macro_f1"], r["test_set"])
-                log_metrics({"champion": {k: v for k, v in gate.items() if k != "decision"}})
+                gate = quality_gate(post, version, r["test"]["macro_f1"], r["test_set"], bar)
+                if gate["decision"] == "below_floor":
+                    LOG.warning(
+                        "post %d: version %s has held-out macro-F1 %.3f, below the floor %.3f: "
+                        "registered, not champion (run --graders auto will not use it)",
+                        post, version, r["test"]["macro_f1"], bar,
+                    )  # fmt: skip
+                log_metrics({"champion": {k: v for k, v in gate.items()
+                                          if k not in ("decision", "version")}})  # fmt: skip
             summary["posts"][str(post)] = {
                 "registered_version": version,
                 "champion": gate,

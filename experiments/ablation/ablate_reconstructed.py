@@ -2,9 +2,10 @@
 
 One factor at a time from MODEL.md's defaults: ``direction`` (out / both), ``lam`` (weight of
 G in P), ``eps`` (proficiency ratio offset), ``rho_min`` (reliability floor of Y's seconds),
-and the post database's ``history_pool`` (post / post_shift) and ``history_window_days``, on
-every evaluated day of every scenario given, each figure with its 95 % day-bootstrap
-interval. Features are computed once per scenario on Ray; each option is a re-decision (Z and
+the post database's ``history_pool`` (post / post_shift) and ``history_window_days``, and
+the seconds Y is made of (``proficiency_seconds``: all, the patent's, or on_post, MODEL.md's
+variant), on every evaluated day of every scenario given, each figure with its 95 % interval
+(two-way bootstrap over days and people). Features are computed once per scenario on Ray; each option is a re-decision (Z and
 Y are rescored on Ray for a new database or ``eps``/``rho_min``).
 Writes ``ablation.csv`` and logs it to MLflow (experiment
 ``hazard-harness/ablation``). The forms of Z and Y are not options of ``core`` yet, so they
@@ -48,6 +49,7 @@ class Config:
             "rho_min": (0.0, 0.3, 0.6),
             "history_pool": ("post", "post_shift"),
             "history_window_days": (10, 30, 60),
+            "proficiency_seconds": ("all", "on_post"),
         }
     )
     """Values per reconstructed choice (the others stay at MODEL.md's defaults)."""
@@ -90,6 +92,9 @@ def main() -> None:
                         "management_auc_ci95": interval(m, "management.auc"),
                         "training_auc": m["training"]["auc"],
                         "training_auc_ci95": interval(m, "training.auc"),
+                        "training_precision": m["training"]["precision"],
+                        "training_f1": m["training"]["f1"],
+                        "training_f1_ci95": interval(m, "training.f1"),
                     })  # fmt: skip
 
     table = pd.DataFrame(rows)

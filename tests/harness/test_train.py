@@ -75,7 +75,12 @@ def test_a_small_study_runs_end_to_end(trained):
     assert sorted(summary["posts"]) == ["1", "2", "3", "4"]
     for r in summary["posts"].values():
         assert r["registered_version"] == "1"
-        assert r["champion"]["decision"] == "first" and r["champion"]["version"] == "1"
+        gate = r["champion"]
+        assert gate["floor"] >= 0.5 and gate["new_macro_f1"] == r["test"]["macro_f1"]
+        if r["test"]["macro_f1"] >= gate["floor"]:
+            assert gate["decision"] == "first" and gate["version"] == "1"
+        else:  # a useless grader is registered but never crowned
+            assert gate["decision"] == "below_floor" and gate["version"] is None
         assert r["trials"]["complete"] + r["trials"]["pruned"] == 2
         assert 0 <= r["test"]["macro_f1"] <= 1
         assert set(r["params"]) == {"channels", "depth", "lr", "batch_size", "input_size"}
@@ -96,7 +101,8 @@ def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(tr
     for post in range(1, 5):
         version = client.get_model_version(model_name(post), "1")
         assert version.tags["scenario"] == "tiny" and version.tags["seed"] == "5"
-        assert version.aliases == ["champion"] and version.tags["grading_key"]
+        clears = float(version.tags["held_out_macro_f1"]) >= float(version.tags["floor"])
+        assert version.aliases == (["champion"] if clears else []) and version.tags["grading_key"]
         run_artifacts = [a.path for a in client.list_artifacts(version.run_id)]
         assert "confusion.json" in run_artifacts
         logged = [a.path for a in client.list_artifacts(version.run_id, "grader")]
@@ -175,3 +181,52 @@ def test_run_takes_its_levels_from_the_registered_graders(trained, monkeypatch, 
         expected = levels_of(scenario, record["day"], record["shift"], states)
         assert [p["level"] for p in record["posts"]] == expected.tolist()
         assert [p["true_level"] for p in record["posts"]] == [s.true_level for s in states]
+
+
+def test_the_floor_is_half_or_the_majority_class_and_a_margin():
+    from harness.graders import floor, majority_macro_f1
+
+    # always 0 on [0, 0, 0, 1]: F1 of level 0 is 2·0.75/1.75, of level 1 is 0: macro 0.4286
+    assert majority_macro_f1(np.array([0, 0, 0, 1])) == pytest.approx(3 / 7)
+    assert floor(np.array([0, 0, 0, 1])) == pytest.approx(3 / 7 + 0.1)
+    assert floor(np.array([0, 1, 2, 3, 4])) == 0.5  # majority 1/15: the 0.5 wins
+    assert floor(np.array([0, 1, 2, 3, 4]), 0.7) == 0.7
+
+
+def test_graders_below_the_floor_never_reach_a_run(trained, monkeypatch, tiny_yaml, capsys):
+    """A champion below its floor: `champion` refuses naming the post and the figure, `auto`
+    trains the recipe's graders instead."""
+    from harness.graders import grading_key, plan
+    from harness.registry import crown
+
+    base, _ = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{base / 'mlflow.db'}")
+    client = MlflowClient()
+    saved = {p: dict(client.get_model_version(model_name(p), "1").tags) for p in range(1, 5)}
+    key = grading_key(sim.load_scenario(tiny_yaml))
+    try:
+        for post in range(1, 5):
+            crown(post, "1")
+            tags = {"held_out_macro_f1": "0.9", "floor": "0.5", "grading_key": key}
+            if post == 3:
+                tags["held_out_macro_f1"] = "0.12"
+            for name, value in tags.items():
+                client.set_model_version_tag(model_name(post), "1", name, value)
+        assert main(["run", str(tiny_yaml), "--out", "out", "--graders", "champion"]) == 2
+        err = capsys.readouterr().err
+        assert (
+            "post 3's champion: grader-post-3 version 1 has held-out macro-F1 0.120, below "
+            "its floor 0.500" in err
+        )
+        assert not Path("out").exists()
+        assert plan("auto", sim.load_scenario(tiny_yaml)).source == "on_demand"
+        client.set_model_version_tag(model_name(3), "1", "held_out_macro_f1", "0.6")
+        chosen = plan("auto", sim.load_scenario(tiny_yaml))
+        assert chosen.source == "registry"
+        described = chosen.describe()["posts"]["3"]
+        assert described["macro_f1"] == 0.6 and described["floor"] == 0.5
+    finally:
+        for post, tags in saved.items():
+            for name, value in tags.items():
+                client.set_model_version_tag(model_name(post), "1", name, value)
