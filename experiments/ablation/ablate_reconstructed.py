@@ -5,11 +5,12 @@ G in P), ``eps`` (proficiency ratio offset), ``rho_min`` (reliability floor of Y
 the post database's ``history_pool`` (post / post_shift) and ``history_window_days``, and
 the seconds Y is made of (``proficiency_seconds``: all, the patent's, or on_post, MODEL.md's
 variant), on every evaluated day of every scenario given, each figure with its 95 % interval
-(two-way bootstrap over days and people). Features are computed once per scenario on Ray; each option is a re-decision (Z and
-Y are rescored on Ray for a new database or ``eps``/``rho_min``).
+(two-way bootstrap over days and people). Features are computed once per scenario on Ray;
+each option is a re-decision (Z and Y are rescored on Ray for a new database, ``eps``,
+``rho_min`` or ``proficiency_seconds``).
 Writes ``ablation.csv`` and logs it to MLflow (experiment
-``hazard-harness/ablation``). The forms of Z and Y are not options of ``core`` yet, so they
-are not ablated here.
+``hazard-harness/ablation``). The forms of Z and Y beyond these options are not options of
+``core``, so they are not ablated here.
 
 Run: ``python3 experiments/ablation/ablate_reconstructed.py SCENARIO.yaml [...] --out DIR``.
 """
