@@ -20,13 +20,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import core
 from harness import graders, studies
 from harness.execution import ray_session
 from harness.tuning import build_features, get_objective, make_space
 from harness.tuning._features import score_key
 from harness.tuning._sweep import plan_sweep
-from harness.tuning._tune import Study, enqueue_start, rho_grid
+from harness.tuning._tune import Study, enqueue_start, rho_grid, score_grid
 from sim import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,14 +64,8 @@ def main() -> None:
         )  # fmt: skip
         space = make_space()
         cache = cache.with_rho_grid(rho_grid(space))
-        eps = space.ranges["eps"]
-        grid = [
-            core.ModelParams(eps=round(eps.low + k * eps.step, 9), proficiency_seconds=s)
-            for k in range(round((eps.high - eps.low) / eps.step) + 1)
-            for s in core.PROFICIENCY_SECONDS
-        ]  # fmt: skip
         started = time.perf_counter()
-        cache.get(score_key(p) for p in grid)
+        cache.get(score_key(p) for p in score_grid(space))
         print(
             f"{scenario.name}: {len(features.shifts)} shifts, "
             f"{sum(len(s.rows) for s in features.shifts)} worker-shifts; Z and Y at "

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +302,9 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                     progress=c.progress, levels_of=levels_of,
                 )  # fmt: skip
                 cache = cache.with_rho_grid(rho_grid(config.space))
+                prefill_started = time.perf_counter()
+                cache.get(score_key(p) for p in score_grid(config.space))
+                prefill_s = time.perf_counter() - prefill_started
                 study_days = Study(features, cache, config.tuning_days)
                 stats = studies.optimize(
                     study,
@@ -335,6 +338,8 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 "trials_session": stats.trials,
                 "trials_per_s": stats.trials_per_s,
                 "optuna_fraction": stats.optuna_fraction,
+                "rescoring_s": prefill_s,
+                "score_sets": len(cache),
                 "sweep": config.sweep if plan else "none",
                 "swept": list(plan.names) if plan else [],
                 "sampled": list(searched.ranges),
@@ -395,6 +400,33 @@ class Study:
         )  # fmt: skip
 
 
+PREFILL_GROUPS = 100
+"""Most rescoring passes (points of the grid but ``rho_min``) scored before a study starts."""
+
+
+def score_grid(space: SearchSpace) -> list[core.ModelParams]:
+    """One parameter set per rescoring pass the space can ask for (every grid point of the
+    Y-shaping parameters but ``rho_min``, which each pass scores whole), or none when the
+    space has a continuous one or more than :data:`PREFILL_GROUPS` points."""
+    axes: dict[str, list[Any]] = {}
+    for name in ("eps", "proficiency_seconds", "history_pool", "history_window_days"):
+        r = space.ranges.get(name)
+        if r is None:
+            continue
+        if r.choices is not None:
+            axes[name] = list(r.choices)
+        elif r.step is not None:
+            count = round((r.high - r.low) / r.step) + 1
+            axes[name] = [r.low + k * r.step for k in range(count)]
+            axes[name] = [int(v) if r.integer else round(v, 9) for v in axes[name]]
+        else:
+            return []
+    points = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+    if len(points) > PREFILL_GROUPS:
+        return []
+    return [replace(space.base, **point) for point in points]
+
+
 def rho_grid(space: SearchSpace) -> tuple[float, ...]:
     """Every ``rho_min`` the space can sample (scored together, one pass per other key)."""
     r = space.ranges.get("rho_min")
@@ -416,7 +448,7 @@ def enqueue_start(study: studies.Study, space: SearchSpace, start: core.ModelPar
 
 def trial_params(space: SearchSpace, trial: Any) -> core.ModelParams:
     """A trial's model parameters: the sampled ones and the thresholds its sweep chose."""
-    return space.params({**trial.params, **trial.user_attrs.get("swept", {})})
+    return replace(space.params(trial.params), **trial.user_attrs.get("swept", {}))
 
 
 def _check_attrs(study: studies.Study, resumed: bool, attrs: dict[str, Any]) -> None:

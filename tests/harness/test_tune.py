@@ -11,12 +11,13 @@ import optuna
 import pytest
 import yaml
 
+import core
 from harness._errors import HarnessError
 from harness.cli import main
 from harness.inputs import load_params
 from harness.run import make_config
 from harness.studies import open_storage
-from harness.tuning import make_tune_config, tune
+from harness.tuning import get_objective, make_tune_config, tune
 from tests.harness.conftest import TUNE_TINY
 
 
@@ -207,3 +208,47 @@ def test_recommendation_follows_the_cross_validation_when_there_is_one():
     out = _recommend([-0.2, 0.4], cv=cv)
     assert out["recommendation"] == "tuned"
     assert out["recommendation_gain"]["on"] == "3-fold cross-validation's left-out days"
+
+
+def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
+    """Whatever the objective, the enqueued start is scored first, so the study's best (and
+    choose_best's pick) is at least the start's value."""
+    from harness import studies
+    from harness.tuning import make_space
+    from harness.tuning._tune import choose_best, enqueue_start, trial_params
+
+    start = core.ModelParams(tau_D=1.1, lam=0.3, direction="both", eps=2.5)
+    space = make_space(names=("tau_D", "lam", "direction", "eps"), base=start)
+    store = studies.open_storage(tmp_path / "s.journal")
+    study, _ = studies.create_study(
+        name="s", store=store, directions=["maximize"], seed=0, batch_size=4
+    )
+    enqueue_start(study, space, start)
+
+    def peak_at_the_start(asked):  # the start is the optimum: nothing may beat it
+        return {
+            n: (-abs(v["tau_D"] - 1.1) - abs(v["lam"] - 0.3) - (v["direction"] != "both"),)
+            for n, v in asked
+        }
+
+    studies.optimize(
+        study, distributions=space.distributions(), evaluate_batch=peak_at_the_start,
+        n_complete=12, batch_size=4, store=store,
+    )  # fmt: skip
+    first = study.trials[0]
+    assert first.user_attrs["start"] is True and trial_params(space, first) == start
+    assert first.value == 0.0 and study.best_value == 0.0
+    best, _ = choose_best(study, space, (get_objective("root_cause_f1"),), None, None, None)
+    assert best == start  # ties go to the trial nearest the start: the start itself
+
+
+def test_a_trials_params_carry_the_thresholds_its_sweep_chose():
+    from harness.tuning import make_space
+    from harness.tuning._tune import trial_params
+
+    space = make_space().without(("tau_Z", "tau_Y"))
+    trial = optuna.trial.create_trial(
+        params={"tau_D": 0.9}, distributions={"tau_D": space.distributions()["tau_D"]},
+        value=0.5, user_attrs={"swept": {"tau_Z": 0.33, "tau_Y": 0.71}},
+    )  # fmt: skip
+    assert trial_params(space, trial) == core.ModelParams(tau_D=0.9, tau_Z=0.33, tau_Y=0.71)
