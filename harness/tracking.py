@@ -271,56 +271,38 @@ def log_dict(data: Mapping[str, Any], name: str) -> None:
     mlflow.log_dict(dict(data), name)
 
 
-def log_child_runs(
-    children: Sequence[tuple[str, Mapping[str, Any], Mapping[str, float], str]],
-    *,
-    parent_run_id: str,
+TRIAL_COMPLETE = "trial.complete"
+"""The per-trial metric every logged trial has (1 complete, 0 failed), at step = its number."""
+
+
+def log_trials(
+    trials: Sequence[tuple[int, Mapping[str, float], Mapping[str, Any], bool]], *, run_id: str
 ) -> None:
-    """Log finished child runs ``(name, params, metrics, status)`` of the parent, batched.
+    """Log a study's trials ``(number, objective values, params, complete)`` on its run, as
+    metrics at step = the trial's number: ``trial.complete``, ``trial.<objective>`` and
+    ``trial.param.<name>`` for numeric parameters (MLflow charts them as the optimisation
+    history). One call per 1,000 values: thousands of sub-millisecond trials stay cheap, where
+    a run per trial cost three database writes each."""
+    from mlflow.entities import Metric
 
-    Each child is created, logged in one batch call and ended with its status (``FINISHED``
-    or ``FAILED``), so none is left RUNNING; meant for many fast trials.
-    """
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
-
-    if not children:
-        return
-    client = _client()
-    experiment_id = client.get_run(parent_run_id).info.experiment_id
     now = int(time.time() * 1000)
-    for name, params, metrics, status in children:
-        run = client.create_run(
-            experiment_id, tags={MLFLOW_PARENT_RUN_ID: parent_run_id, MLFLOW_RUN_NAME: name}
-        )
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-            params=[Param(k, str(v)) for k, v in flatten(params).items()],
-            tags=[RunTag(k, v) for k, v in source_version().items()],
-        )
-        client.set_terminated(run.info.run_id, status=status)
-
-
-def child_run_names(parent_run_id: str) -> set[str]:
-    """Names of the child runs already logged under ``parent_run_id``."""
-    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-
+    metrics = []
+    for number, values, params, complete in trials:
+        metrics.append(Metric(TRIAL_COMPLETE, float(complete), now, number))
+        metrics += [Metric(f"trial.{k}", float(v), now, number) for k, v in values.items()]
+        metrics += [
+            Metric(f"trial.param.{k}", float(v), now, number)
+            for k, v in params.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
     client = _client()
-    experiment_id = client.get_run(parent_run_id).info.experiment_id
-    names: set[str] = set()
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
-            max_results=1000,
-            page_token=token,
-        )
-        names.update(r.info.run_name for r in page)
-        token = page.token
-        if not token:
-            return names
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
+def logged_trials(run_id: str) -> set[int]:
+    """Numbers of the trials already logged on a study's run."""
+    return {m.step for m in _client().get_metric_history(run_id, TRIAL_COMPLETE)}
 
 
 def study_runs(study: str) -> list[dict[str, Any]]:
@@ -334,7 +316,7 @@ def study_runs(study: str) -> list[dict[str, Any]]:
     runs = client.search_runs(
         experiments, filter_string=f"tags.`optuna.study` = '{study}'", max_results=100
     )
-    return [{"run_id": r.info.run_id, "trials": len(child_run_names(r.info.run_id))} for r in runs]
+    return [{"run_id": r.info.run_id, "trials": len(logged_trials(r.info.run_id))} for r in runs]
 
 
 def run_exists(run_id: str) -> bool:

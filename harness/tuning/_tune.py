@@ -1,7 +1,8 @@
 """``hazard-harness tune``: a study on the tuning days, reported on held-out days, logged.
 
-Every trial reaches MLflow as a child run right after its batch is told (batched calls), so
-an interrupted session loses none; a resumed session logs whatever an earlier one could not.
+Every trial reaches MLflow right after its batch is told — as metrics of the study's run at
+step = the trial's number (one batched call per batch) — so an interrupted session loses
+none; a resumed session logs whatever an earlier one could not.
 ``--trials N`` means N COMPLETE trials (failed placeholders of recovered trials don't count).
 """
 
@@ -29,10 +30,10 @@ from harness.inputs import dump_params, load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import interval, paired_difference, run_metrics, too_small_to_tell
 from harness.tracking import (
-    child_run_names,
     log_artifacts,
-    log_child_runs,
     log_metrics,
+    log_trials,
+    logged_trials,
     study_runs,
     tracked_run,
 )
@@ -281,15 +282,15 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             run_id=study.user_attrs.get("mlflow_run_id"),
         ) as run_id:
             study.set_user_attr("mlflow_run_id", run_id)
-            logged = child_run_names(run_id)
+            logged = logged_trials(run_id)
 
             def log_batch(trials: list[Any]) -> None:
                 config.store.record()
                 if config.store.guard is None:
                     studies.take_lease(study)
-                fresh = [t for t in trials if f"trial-{t.number}" not in logged]
-                log_child_runs([_child(t, names) for t in fresh], parent_run_id=run_id)
-                logged.update(f"trial-{t.number}" for t in fresh)
+                fresh = [t for t in trials if t.number not in logged]
+                log_trials([_logged(t, names) for t in fresh], run_id=run_id)
+                logged.update(t.number for t in fresh)
 
             log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))
             with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
@@ -463,10 +464,10 @@ def _check_attrs(study: studies.Study, resumed: bool, attrs: dict[str, Any]) -> 
         )
 
 
-def _child(trial: Any, names: list[str]) -> tuple[str, dict, dict, str]:
+def _logged(trial: Any, names: list[str]) -> tuple[int, dict, dict, bool]:
     values = {n: v for n, v in zip(names, trial.values or (), strict=False) if math.isfinite(v)}
-    status = "FINISHED" if trial.state == studies.COMPLETE else "FAILED"
-    return f"trial-{trial.number}", dict(trial.params), values, status
+    params = {**trial.params, **trial.user_attrs.get("swept", {})}
+    return trial.number, values, params, trial.state == studies.COMPLETE
 
 
 def choose_best(

@@ -111,13 +111,13 @@ def test_complete_trials_count_not_failed_ones(tmp_path):
 
 
 def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml, tmp_path):
-    from harness.tracking import log_child_runs, tracked_run
+    from harness.tracking import log_trials, tracked_run
     from harness.tuning import make_tune_config
 
     with tracked_run(
         experiment="e", run_name="tune-x", params={}, command="tune", tags={"optuna.study": "x"}
     ) as run_id:
-        log_child_runs([("trial-0", {"a": 1}, {"f": 0.5}, "FINISHED")], parent_run_id=run_id)
+        log_trials([(0, {"f": 0.5}, {"a": 1}, True)], run_id=run_id)
     with pytest.raises(HarnessError, match=r"logged 1 trials of study 'x', but .* holds no"):
         make_tune_config(tune_yaml, "out", study_name="x", workers=1)
 
@@ -134,12 +134,11 @@ def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
     with pytest.raises(Interrupted):
         tune(config())
     monkeypatch.delenv(ENV_FAULT)
-    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(children) == 4  # the first batch reached MLflow before the interrupt
-    assert {r.info.status for r in runs if r not in children} == {"KILLED"}
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "trial.complete")
+    assert sorted(m.step for m in history) == [0, 1, 2, 3]  # the first batch, before the cut
+    assert run.info.status == "KILLED"
     summary = tune(config())
     assert summary["resumed"] and summary["trials_complete"] == 8
-    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
-    names = [r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert sorted(names) == sorted(f"trial-{k}" for k in range(8))  # each once
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "trial.complete")
+    assert sorted(m.step for m in history) == list(range(8))  # each once
