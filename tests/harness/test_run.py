@@ -59,6 +59,7 @@ def test_results_json_follows_the_contract(tiny_run):
         "alpha",
         "history_pool",
         "history_window_days",
+        "proficiency_seconds",
     }
     assert isinstance(results["mlflow_run_id"], str) and results["mlflow_run_id"]
     assert [(s["day"], s["shift"]) for s in results["shifts"]] == [
