@@ -305,7 +305,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
               help="comma-separated tunables [default: all that act at the fidelity]")  # fmt: skip
 @click.option("--range", "ranges", multiple=True, callback=_ranges, metavar="NAME=LOW:HIGH",
               help="replaces a default range (repeatable)")  # fmt: skip
-@click.option("--batch-size", type=POSITIVE, help="trials asked per batch [default: 8 per worker]")
+@click.option("--batch-size", type=POSITIVE, help="trials asked per batch [default: 32 per worker]")
 @click.option(
     "--graders",
     default="auto",

@@ -104,7 +104,7 @@ class TuneConfig:
     seed: int
     """Sampler seed (default: the scenario's)."""
     batch_size: int
-    """Trials asked per batch (spread over the Ray workers)."""
+    """Trials asked per batch (default 32 per worker: a TPE fit and a journal write each)."""
     graders: GraderPlan
     """Where the levels come from (as ``run --graders``): tune against what the model sees."""
     cv: int | None = None
@@ -213,7 +213,7 @@ def make_tune_config(
         tuning_days=days[:-k],
         holdout_days=days[-k:],
         seed=scenario.seed if seed is None else seed,
-        batch_size=batch_size or 8 * (where.workers or 2),
+        batch_size=batch_size or 32 * (where.workers or 2),
         graders=grading,
         cv=cv,
         start=start,
