@@ -187,6 +187,8 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
     fig.colorbar(image, ax=ax)
     save("hazard_degree.png", fig)
+    if "level_confusion" not in results["metrics"]:  # no labels: no truth to compare with
+        return out
     confusion = np.array(results["metrics"]["level_confusion"])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(confusion, cmap="Blues")
@@ -206,6 +208,8 @@ def _graders_line(results: dict[str, Any]) -> str:
         return f"registered graders ({versions})"
     if source == "on_demand":
         return f"graders trained on demand (key {g.get('grading_key')})"
+    if source == "records":
+        return "the records folder's levels (levels.parquet: the plant's grading)"
     return "the true levels (a perfect grader)"
 
 
