@@ -434,7 +434,7 @@ def check_seconds_files(m: Manifest) -> list[Path]:
     for path in files:
         where = str(path.relative_to(m.folder))
         try:
-            meta = pq.ParquetFile(path)
+            meta = pq.ParquetFile(path, page_checksum_verification=True)
         except (pa.ArrowException, OSError) as exc:
             raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
         check_schema(meta.schema_arrow, SECONDS_COLUMNS, where)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import core
@@ -54,7 +55,7 @@ class _Part:
 
 def _read_part(path: Path, where: str, post: int) -> _Part | None:
     """The rows of ``post`` in one file, with their row numbers in the file."""
-    f = pq.ParquetFile(path)
+    f = pq.ParquetFile(path, page_checksum_verification=True)
     names = [c.name for c in SECONDS_COLUMNS if c.name in f.schema_arrow.names]
     col = f.schema_arrow.get_field_index("post")
     pieces, offset = [], 0
@@ -234,7 +235,10 @@ def read_post(m: Manifest, post: int) -> dict[tuple[int, str], list[core.WorkerS
     seen: dict[tuple[int, str, str], str] = {}
     for path in m.seconds_files():
         where = str(path.relative_to(m.folder))
-        part = _read_part(path, where, post)
+        try:
+            part = _read_part(path, where, post)
+        except (pa.ArrowException, OSError) as exc:
+            raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
         if part is None:
             continue
         _check_values(part, m)
