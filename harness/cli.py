@@ -296,7 +296,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 
 
 @command(cli)
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="output folder (best_params.yaml, tune.json, …)")  # fmt: skip
 @click.option("--trials", type=POSITIVE, default=100, help="completed trials the study should hold")
@@ -326,7 +326,10 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @progress_option
 @json_option
 def tune(**kw: Any) -> int:
-    """Tune the model's thresholds with Optuna on SCENARIO's tuning days; report held-out days."""
+    """Tune the model's thresholds with Optuna on SOURCE's tuning days; report held-out days.
+
+    SOURCE is a scenario YAML or a labelled records folder (docs/records.md).
+    """
     from harness.tuning import make_tune_config
     from harness.tuning import tune as run_tune
 

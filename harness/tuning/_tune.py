@@ -27,6 +27,8 @@ from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import dump_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import interval, paired_difference, run_metrics, too_small_to_tell
+from harness.records import Records, is_records
+from harness.records import load as load_records
 from harness.tracking import (
     child_run_names,
     log_artifacts,
@@ -105,6 +107,8 @@ class TuneConfig:
     """Where the levels come from (as ``run --graders``): tune against what the model sees."""
     cv: int | None = None
     """K of a K-fold cross-validation over blocks of the evaluated days (None: none)."""
+    records: Records | None = None
+    """The labelled records folder when SOURCE is one (its line stands in for a scenario)."""
 
 
 def _positive(name: str, value: int | None, low: int = 1) -> None:
@@ -133,9 +137,23 @@ def make_tune_config(
     graders: str = AUTO,
     cv: int | None = None,
 ) -> TuneConfig:
-    """Check every input of a study before any work; raises :class:`HarnessError`."""
-    scenario = load_scenario_file(scenario_path)
-    parse_spec(graders, scenario.n_posts)
+    """Check every input of a study before any work; raises :class:`HarnessError`.
+
+    ``scenario_path`` is a scenario YAML or a labelled records folder (``docs/records.md``).
+    """
+    recorded = None
+    if is_records(scenario_path):
+        recorded = load_records(scenario_path)
+        if recorded.labels is None:
+            raise HarnessError(
+                f"tune needs labels to score trials; records folder {str(scenario_path)!r} "
+                "has none (labels/posts.parquet, labels/workers.parquet: docs/records.md)"
+            )
+        recorded.check_graders(graders)
+        scenario = recorded.scenario
+    else:
+        scenario = load_scenario_file(scenario_path)
+        parse_spec(graders, scenario.n_posts)
     resolved = resolve_objectives(objectives)
     space = make_space(names=tune, overrides=ranges, fidelity=scenario.fidelity)
     _positive("trials", n_trials)
@@ -164,7 +182,7 @@ def make_tune_config(
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_cost(scenario, cache=cache, workers=where.workers)
     preflight.check_tracking(where.timeout)
-    grading = plan(graders, scenario)
+    grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
     store = studies.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_study_not_lost(store, name)
@@ -184,6 +202,7 @@ def make_tune_config(
         batch_size=batch_size or 8 * (where.workers or 2),
         graders=grading,
         cv=cv,
+        records=recorded,
     )
 
 
@@ -251,13 +270,16 @@ def tune(config: TuneConfig) -> dict[str, Any]:
 
             log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))
             with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-                levels_of, _ = levels_source(
-                    config.graders, scenario, config.cache_dir,
-                    max_in_flight=session.max_in_flight, progress=c.progress,
-                )  # fmt: skip
+                if config.records is not None:
+                    levels_of, _ = config.records.levels_source(config.graders.requested)
+                else:
+                    levels_of, _ = levels_source(
+                        config.graders, scenario, config.cache_dir,
+                        max_in_flight=session.max_in_flight, progress=c.progress,
+                    )  # fmt: skip
                 features, cache = build_features(
                     scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
-                    progress=c.progress, levels_of=levels_of,
+                    progress=c.progress, levels_of=levels_of, records=config.records,
                 )  # fmt: skip
                 evaluator = RayEvaluator(
                     space=config.space,

@@ -218,3 +218,30 @@ def test_scenario_only_options_are_refused_for_records(
 ) -> None:
     assert main(["run", str(exported), "--out", str(tmp_path / "o"), *option]) == 2
     assert "records folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tune_on_records_matches_tune_on_the_scenario_with_true_levels(tmp_path: Path) -> None:
+    from harness.tuning import make_tune_config, tune
+    from tests.harness.conftest import TUNE_TINY
+
+    scenario = write_yaml(tmp_path / "tt.yaml", TUNE_TINY)
+    folder = tmp_path / "ttrec"
+    export_scenario(sim.load_scenario(TUNE_TINY), folder)
+    summaries = [
+        tune(make_tune_config(source, f"out-{k}", n_trials=8, study_name=f"s{k}", workers=1,
+                              batch_size=4, progress=False, graders="truth",
+                              storage=str(tmp_path / f"{k}.journal")))
+        for k, source in enumerate((scenario, folder))
+    ]  # fmt: skip
+    assert summaries[0]["best_params"] == summaries[1]["best_params"]
+    assert summaries[0]["comparison"] == summaries[1]["comparison"]
+
+
+def test_tune_refuses_records_without_labels(
+    records_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(records_copy / "labels")
+    assert main(["tune", str(records_copy), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "tune needs labels" in err and len(err.strip().splitlines()) == 1
