@@ -45,8 +45,12 @@ class _Part:
     where: str
     file_rows: np.ndarray
     day: np.ndarray
-    shift: list[str]
-    worker: list[str]
+    shift: np.ndarray
+    """Codes into ``shift_names``."""
+    shift_names: list[str | None]
+    worker: np.ndarray
+    """Codes into ``worker_names``."""
+    worker_names: list[str | None]
     t: np.ndarray
     area: np.ndarray
     speeds: np.ndarray
@@ -78,13 +82,25 @@ def _read_part(path: Path, where: str, post: int) -> _Part | None:
             [t.column(name).to_numpy(zero_copy_only=False) for _, t in pieces]
         ).astype(dtype)
 
+    def codes(name: str) -> tuple[np.ndarray, list[str | None]]:
+        column = pa.chunked_array([t.column(name) for _, t in pieces])
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        encoded = column.combine_chunks().dictionary_encode()
+        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return indices.astype(np.int64), encoded.dictionary.to_pylist()
+
     speeds = np.stack([cat(c, np.float32) for c in SPEED_COLUMNS], axis=1)
+    shift, shift_names = codes("shift")
+    worker, worker_names = codes("worker")
     return _Part(
         where=where,
         file_rows=np.concatenate([r for r, _ in pieces]),
         day=cat("day", np.int64),
-        shift=[s for _, t in pieces for s in t.column("shift").to_pylist()],
-        worker=[w for _, t in pieces for w in t.column("worker").to_pylist()],
+        shift=shift,
+        shift_names=shift_names,
+        worker=worker,
+        worker_names=worker_names,
         t=cat("t", np.int64),
         area=cat("area", np.int64),
         speeds=speeds,
@@ -107,16 +123,19 @@ def _check_values(part: _Part, m: Manifest) -> None:
             f"day {int(part.day[bad][0])} is outside the recorded "
             f"days 1..{m.days} (days.history + days.evaluate)",
         )
-    bad = np.array([s not in m.shifts for s in part.shift])
+    unknown = [k for k, name in enumerate(part.shift_names) if name not in m.shifts]
+    bad = np.isin(part.shift, unknown) | (part.shift < 0)
     if bad.any():
+        code = int(part.shift[np.argmax(bad)])
+        name = part.shift_names[code] if code >= 0 else None
         raise _fail(
             part,
             "shift",
             bad,
-            f"{part.shift[int(np.argmax(bad))]!r} is not one of the "
-            f"manifest's shifts {list(m.shifts)}",
+            f"{name!r} is not one of the manifest's shifts {list(m.shifts)}",
         )
-    bad = np.array([not isinstance(w, str) or not w for w in part.worker])
+    empty = [k for k, name in enumerate(part.worker_names) if not name]
+    bad = np.isin(part.worker, empty) | (part.worker < 0)
     if bad.any():
         raise _fail(part, "worker", bad, "empty or null worker id")
     bad = (part.area < 0) | (part.area > m.posts)
@@ -150,14 +169,16 @@ def _check_values(part: _Part, m: Manifest) -> None:
 
 def _runs(part: _Part, m: Manifest) -> list[tuple[tuple[int, str, str], int, int]]:
     """The worker-shifts of a file as ``(key, first row, end row)``, each checked whole."""
-    keys = list(zip(part.day.tolist(), part.shift, part.worker, strict=True))
-    n = len(keys)
-    starts = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]]
+    n = len(part.t)
+    change = (np.diff(part.day) != 0) | (np.diff(part.shift) != 0) | (np.diff(part.worker) != 0)
+    starts = [0, *(np.flatnonzero(change) + 1).tolist()]
     out = []
     T = m.T
     for a, b in zip(starts, [*starts[1:], n], strict=True):
         t = part.t[a:b]
-        d, s, w = keys[a]
+        d = int(part.day[a])
+        s = str(part.shift_names[part.shift[a]])
+        w = str(part.worker_names[part.worker[a]])
         who = f"worker {w!r} day {d} shift {s}"
         local = np.zeros(n, dtype=bool)
         step = np.diff(t)
