@@ -59,9 +59,10 @@ class _Part:
 
 def _read_part(path: Path, where: str, post: int) -> _Part | None:
     """The rows of ``post`` in one file, with their row numbers in the file."""
-    f = pq.ParquetFile(path, page_checksum_verification=True)
-    names = [c.name for c in SECONDS_COLUMNS if c.name in f.schema_arrow.names]
-    col = f.schema_arrow.get_field_index("post")
+    f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=["shift", "worker"])
+    schema = f.schema_arrow
+    names = [c.name for c in SECONDS_COLUMNS if c.name in schema.names]
+    col = schema.get_field_index("post")
     pieces, offset = [], 0
     for g in range(f.num_row_groups):
         meta = f.metadata.row_group(g)
@@ -83,12 +84,21 @@ def _read_part(path: Path, where: str, post: int) -> _Part | None:
         ).astype(dtype)
 
     def codes(name: str) -> tuple[np.ndarray, list[str | None]]:
-        column = pa.chunked_array([t.column(name) for _, t in pieces])
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        encoded = column.combine_chunks().dictionary_encode()
-        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        return indices.astype(np.int64), encoded.dictionary.to_pylist()
+        """Per row, a code into the names of the column (read dictionary-encoded)."""
+        known: dict[str | None, int] = {}
+        out = []
+        for _, t in pieces:
+            for chunk in t.column(name).chunks:
+                if not pa.types.is_dictionary(chunk.type):
+                    chunk = chunk.dictionary_encode()
+                mapping = np.array(
+                    [known.setdefault(v, len(known)) for v in chunk.dictionary.to_pylist()]
+                    + [known.setdefault(None, len(known))],
+                    dtype=np.int64,
+                )
+                idx = chunk.indices.fill_null(len(mapping) - 1).to_numpy(zero_copy_only=False)
+                out.append(mapping[idx])
+        return np.concatenate(out), list(known)
 
     speeds = np.stack([cat(c, np.float32) for c in SPEED_COLUMNS], axis=1)
     shift, shift_names = codes("shift")
