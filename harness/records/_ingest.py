@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import core
 import sim
 from harness import interrupts
-from harness.execution import map_unordered
+from harness.execution import map_unordered, put
 from harness.records._format import (
     MANIFEST,
     SECONDS_COLUMNS,
@@ -341,7 +341,8 @@ def ingest(
     """
     interrupts.checkpoint("history")
     root = cache_dir / "records" / ingest_key(m)
-    jobs = ((p, (m, p, str(root))) for p in range(1, m.posts + 1))
+    manifest = put(m)  # once: G is n × n
+    jobs = ((p, (manifest, p, str(root))) for p in range(1, m.posts + 1))
     keys: set[WorkerShiftKey] = set()
     problems: dict[int, str] = {}
     for post, found in map_unordered(

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 import core
 import sim
+from harness.execution import gather, put
 from harness.graders import AUTO, TRUTH, Levels, true_levels
 from harness.records._format import (
     LABELS_POSTS,
@@ -54,12 +55,14 @@ GRADERS = (AUTO, TRUTH)
 class RecordsSource:
     """The evaluated workers of a post-shift: the stored records, with their labels.
 
-    Picklable (Ray ships it to the scoring tasks). ``labels`` is None without labels.
+    Picklable (Ray ships it to the scoring tasks). ``labels`` holds, per post, an object-store
+    reference to that post's worker labels (so a task gets only its post's); None without
+    labels.
     """
 
     store_root: str
     rate_hz: float
-    labels: dict[tuple[int, str, int, str], dict[str, Any]] | None
+    labels: dict[int, Any] | None
 
     def __call__(
         self, scenario: sim.Scenario, *, post: int, day: int, shift: str
@@ -75,10 +78,11 @@ class RecordsSource:
         speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
         positions = positions.reshape(len(workers), T)
         speeds = speeds.reshape(len(workers), T, core.N_KEYPOINTS)
+        labels = None if self.labels is None else gather([self.labels[post]])[0]
         out = []
         for k, worker in enumerate(workers):
             record = core.WorkerShift(worker, post, positions[k], speeds[k])
-            label = None if self.labels is None else self.labels[(day, shift, post, worker)]
+            label = None if labels is None else labels[(day, shift, worker)]
             out.append(_worker(record, label, self.rate_hz))
         return out
 
@@ -149,7 +153,14 @@ class Records:
         )
         if self.labels is not None:
             check_labels(self.manifest, self.labels, keys)
-        labels = None if self.labels is None else self.labels.workers
+        labels = None
+        if self.labels is not None:
+            by_post: dict[int, dict[tuple[int, str, str], dict[str, Any]]] = {
+                p: {} for p in range(1, self.manifest.posts + 1)
+            }
+            for (day, shift, post, worker), label in self.labels.workers.items():
+                by_post[post][(day, shift, worker)] = label
+            labels = {p: put(found) for p, found in by_post.items()}
         return root, RecordsSource(str(root), self.manifest.rate_hz, labels)
 
     def check_graders(self, spec: str) -> None:
