@@ -18,7 +18,13 @@ from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
-from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
+from harness.pipeline import (
+    decide_shifts,
+    ensure_records,
+    group_by_shift,
+    score_posts,
+    simulated_states,
+)
 from harness.sources import Fidelities, check_keypoint_weights
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
@@ -196,13 +202,11 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
         for post in sorted(by_shift[key])
         for e in by_shift[key][post].evidence
     ]
-    if recorded is None:
-        shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
-    else:
-        shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of,
-                               states_of=recorded.states)  # fmt: skip
-        if recorded.labels is None:
-            shifts = records.strip_truth(shifts)
+    states_of = simulated_states if recorded is None else recorded.states
+    shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of,
+                           states_of=states_of)  # fmt: skip
+    if recorded is not None and recorded.labels is None:
+        shifts = records.strip_truth(shifts)
     return Evaluation(shifts, provenance, evidence)
 
 
