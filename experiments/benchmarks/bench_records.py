@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -166,6 +167,7 @@ def main() -> None:
         "driver_peak_MB": round(peaks.driver / 2**20, 1),
         "worker_peak_MB": round(max(peaks.worker, task_peak) / 2**20, 1),
     }
+    shutil.rmtree(work, ignore_errors=True)  # what this script made (exported folder, store)
     print(json.dumps(report, indent=2))
 
 

@@ -269,3 +269,24 @@ def test_any_file_layout_reads_the_same(exported: Path, tmp_path: Path) -> None:
                 np.testing.assert_array_equal(x.positions, y.positions)
                 np.testing.assert_array_equal(x.speeds, y.speeds)
     assert main(["records", "check", str(folder)]) == 0
+
+
+@pytest.mark.slow
+def test_benchmark_runs_on_a_tiny_budget(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness.conftest import REPO
+
+    script = REPO / "experiments" / "benchmarks" / "bench_records.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--posts", "2", "--history-days", "1", "--evaluate-days",
+         "1", "--length-s", "120", "--workers", "1", "--cache", str(tmp_path / "cache")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["rows"] == 2 * 2 * 2 * 120 and report["rows_per_s"] > 0
+    assert report["driver_peak_MB"] > 0 and report["worker_peak_MB"] > 0
