@@ -134,6 +134,8 @@ def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
             ]
             truth = ", ".join(p["culprits"]) or ("equipment/environment" if p["faults"]
                                                  else "no fault")  # fmt: skip
+            if p.get("true_level", 0) is None:  # a records folder without labels
+                truth = "no labels"
             members = [w for j in p["set"] for w in by_post.get(j, ())]
             hazards.append({**p, "causes": causes, "truth": truth, "members": members})
         missed = [p for p in rec["posts"] if p["faults"] and not p["hazard"]]

@@ -95,6 +95,7 @@ def test_records_without_labels_run_with_metrics_unavailable(
     for name in ("posts.parquet", "workers.parquet", "root_causes.parquet", "report.html"):
         assert (out / name).is_file()
     assert pd.read_parquet(out / "posts.parquet")["true_level"].isna().all()
+    assert "no labels" in (out / "report.html").read_text()
     assert json.loads((out / "evidence.json").read_text())
     assert main(["run", str(records_copy), "--out", str(tmp_path / "t"), "--graders",
                  "truth"]) == 2  # fmt: skip
