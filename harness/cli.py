@@ -142,7 +142,7 @@ def cli() -> None:
 
 
 @command(cli)
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--fidelity", type=click.Choice(FIDELITIES), help="override the scenario's")
 @click.option(
@@ -177,7 +177,11 @@ def cli() -> None:
 @progress_option
 @json_option
 def run(**kw: Any) -> int:
-    """Run SCENARIO end to end: simulate, score on Ray, write DIR/results.json, log to MLflow."""
+    """Run SOURCE end to end: score on Ray, write DIR/results.json, log to MLflow.
+
+    SOURCE is a scenario YAML (simulated) or a records folder (a plant's recorded shifts,
+    docs/records.md; found by its records.json).
+    """
     from harness.run import make_config
     from harness.run import run as run_scenario
 
@@ -194,12 +198,15 @@ def run(**kw: Any) -> int:
         _print_json({k: results[k] for k in ("scenario", "seed", "fidelity", "mlflow_run_id")}
                     | {"metrics": m, "out": str(config.out_dir)})  # fmt: skip
         return 0
-    rc = m["root_cause"]
-    click.echo(
-        f"root-cause F1 {rc['f1']:.3f} (precision {rc['precision']:.3f}, recall "
-        f"{rc['recall']:.3f}); management AUC {m['management']['auc']:.3f}; training AUC "
-        f"{m['training']['auc']:.3f}"
-    )
+    if m.get("available") is False:
+        click.echo(f"metrics unavailable: {m['reason']}")
+    else:
+        rc = m["root_cause"]
+        click.echo(
+            f"root-cause F1 {rc['f1']:.3f} (precision {rc['precision']:.3f}, recall "
+            f"{rc['recall']:.3f}); management AUC {m['management']['auc']:.3f}; training AUC "
+            f"{m['training']['auc']:.3f}"
+        )
     from harness.reporting import sources_lines
 
     for line in sources_lines(results):
@@ -289,7 +296,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 
 
 @command(cli)
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="output folder (best_params.yaml, tune.json, …)")  # fmt: skip
 @click.option("--trials", type=POSITIVE, default=100, help="completed trials the study should hold")
@@ -329,7 +336,10 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @progress_option
 @json_option
 def tune(**kw: Any) -> int:
-    """Tune the model's thresholds with Optuna on SCENARIO's tuning days; report held-out days."""
+    """Tune the model's thresholds with Optuna on SOURCE's tuning days; report held-out days.
+
+    SOURCE is a scenario YAML or a labelled records folder (docs/records.md).
+    """
     from harness.tuning import make_tune_config
     from harness.tuning import tune as run_tune
 
@@ -386,6 +396,51 @@ def train(**kw: Any) -> int:
             f"{r['trials']['pruned']} pruned trials): {gate['decision'].replace('_', ' ')}"
         )
     click.echo(f"summary: {config.out_dir / 'train.json'}; MLflow run {summary['mlflow_run_id']}")
+    return 0
+
+
+@cli.group()
+def records() -> None:
+    """Plant records (docs/records.md): export a scenario in the format, check a folder."""
+
+
+@command(records, "export")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="records folder")
+@json_option
+def records_export(**kw: Any) -> int:
+    """Write SCENARIO (history and evaluated days, its truth as labels) as a records folder."""
+    from harness.preflight import check_writable
+    from harness.records.commands import export
+
+    summary = export(kw["scenario"], check_writable(kw["out"], option="--out"))
+    if kw["as_json"]:
+        _print_json(summary)
+    else:
+        click.echo(
+            f"records: {summary['out']} ({summary['posts']} posts, {summary['days']} days,"
+            f" {summary['worker_shifts']} worker-shifts, {summary['rows']} rows)"
+        )
+    return 0
+
+
+@command(records, "check")
+@click.argument("folder", type=click.Path(path_type=Path))
+@json_option
+def records_check(**kw: Any) -> int:
+    """Check a records folder row by row without running it (exit 2: the first problem)."""
+    from harness.records.commands import check
+
+    summary = check(kw["folder"])
+    if kw["as_json"]:
+        _print_json(summary)
+    else:
+        click.echo(
+            f"{summary['folder']}: valid records, format version "
+            f"{summary['format_version']} ({summary['posts']} posts, {summary['days']} "
+            f"days, {summary['worker_shifts']} worker-shifts, labels: "
+            f"{'yes' if summary['labelled'] else 'no'})"
+        )
     return 0
 
 

@@ -488,17 +488,30 @@ class LineShift:
         return _shift_record(self.day, self.shift, table, self.true_D, self.states, self.rows)
 
 
+StatesOf = Callable[[sim.Scenario, int, str, list[sim.WorkerSummary]], tuple[sim.PostState, ...]]
+"""``(scenario, day, shift, the shift's worker summaries) -> post states`` (the truth)."""
+
+
+def simulated_states(
+    scenario: sim.Scenario, day: int, shift: str, workers: list[sim.WorkerSummary]
+) -> tuple[sim.PostState, ...]:
+    """The simulator's post states of a shift change (a scenario's truth)."""
+    return sim.simulate_post_states(scenario, day=day, shift=shift, workers=workers)
+
+
 def line_shifts(
     scenario: sim.Scenario,
     post_shifts: dict[tuple[int, str], dict[int, PostShift]],
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
+    states_of: StatesOf = simulated_states,
 ) -> list[LineShift]:
     """Every evaluated shift assembled from its posts' results, in (day, shift) order.
 
     Args:
         post_shifts: per (day, shift), per post, the scoring result.
         levels_of: the levels the model sees for a shift's post states (the grading).
+        states_of: the post states (the simulator's; a records folder's from its labels).
     """
     out = []
     for day in scenario.evaluate_days:
@@ -506,7 +519,7 @@ def line_shifts(
             by_post = post_shifts[(day, shift)]
             ordered = [by_post[p] for p in range(1, scenario.n_posts + 1)]
             summaries = [s for ps in ordered for s in ps.summaries]
-            states = sim.simulate_post_states(scenario, day=day, shift=shift, workers=summaries)
+            states = states_of(scenario, day, shift, summaries)
             out.append(
                 LineShift(
                     day=day,
@@ -527,12 +540,13 @@ def decide_shifts(
     params: core.ModelParams,
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
+    states_of: StatesOf = simulated_states,
 ) -> list[dict[str, Any]]:
     """Line-level decisions of every evaluated shift as ``results.json`` shift records."""
     T = scenario.shifts.length_s
     return [
         s.record(scenario.G, T, params)
-        for s in line_shifts(scenario, post_shifts, levels_of=levels_of)
+        for s in line_shifts(scenario, post_shifts, levels_of=levels_of, states_of=states_of)
     ]
 
 

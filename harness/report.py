@@ -134,6 +134,8 @@ def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
             ]
             truth = ", ".join(p["culprits"]) or ("equipment/environment" if p["faults"]
                                                  else "no fault")  # fmt: skip
+            if p.get("true_level", 0) is None:  # a records folder without labels
+                truth = "no labels"
             members = [w for j in p["set"] for w in by_post.get(j, ())]
             hazards.append({**p, "causes": causes, "truth": truth, "members": members})
         missed = [p for p in rec["posts"] if p["faults"] and not p["hazard"]]
@@ -187,6 +189,8 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
     fig.colorbar(image, ax=ax)
     save("hazard_degree.png", fig)
+    if "level_confusion" not in results["metrics"]:  # no labels: no truth to compare with
+        return out
     confusion = np.array(results["metrics"]["level_confusion"])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(confusion, cmap="Blues")
@@ -206,6 +210,8 @@ def _graders_line(results: dict[str, Any]) -> str:
         return f"registered graders ({versions})"
     if source == "on_demand":
         return f"graders trained on demand (key {g.get('grading_key')})"
+    if source == "records":
+        return "the records folder's levels (levels.parquet: the plant's grading)"
     return "the true levels (a perfect grader)"
 
 

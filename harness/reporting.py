@@ -198,9 +198,14 @@ def sources_lines(results: dict[str, Any]) -> list[str]:
     elif source == "registry":
         versions = ", ".join(f"{p}: v{v['version']}" for p, v in (g.get("posts") or {}).items())
         levels = f"registered grading DNNs (post: version {versions})"
+    elif source == "records":
+        levels = "the records folder's levels (levels.parquet)"
     else:
         levels = "the true hazard levels (--graders truth: a perfect grader)"
     p = results.get("perception") or {}
+    if p.get("source") == "records":
+        labels = "with labels" if p.get("labelled") else "without labels: metrics unavailable"
+        return [f"levels:  {levels}", f"speeds and areas: records folder {p['folder']} ({labels})"]
     evaluated = p.get("evaluated_days") or {}
     net = ""
     if p.get("keypoint_weights_sha256"):

@@ -1,4 +1,5 @@
-"""``hazard-harness run``: a scenario through the simulator and the model, scored and logged."""
+"""``hazard-harness run``: a scenario (simulated) or a records folder (a plant's recorded
+shifts, :mod:`harness.records`) through the model, scored and logged."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from typing import Any
 
 import core
 import sim
-from harness import logs, outputs, preflight, report, settings, tables
+from harness import logs, outputs, preflight, records, report, settings, tables
 from harness._errors import HarnessError
 from harness.execution import RaySession, ray_session
 from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import run_metrics
-from harness.pipeline import decide_shifts, ensure_records, group_by_shift, score_posts
+from harness.pipeline import (
+    decide_shifts,
+    ensure_records,
+    group_by_shift,
+    score_posts,
+    simulated_states,
+)
 from harness.sources import Fidelities, check_keypoint_weights
 from harness.tracking import log_artifacts, log_metrics, source_version, tracked_run
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
@@ -45,6 +52,8 @@ class RunConfig:
     """Where the levels come from (``--graders``, resolved)."""
     params_path: Path | None = None
     """The params file given, if any (named in the MLflow run name)."""
+    records: records.Records | None = None
+    """The records folder when SOURCE is one (its manifest's line stands in for a scenario)."""
 
 
 def make_config(
@@ -65,10 +74,34 @@ def make_config(
 ) -> RunConfig:
     """Check every input of a run before any work; raises :class:`HarnessError` with the reason.
 
+    ``scenario_path`` is a scenario YAML or a records folder (it holds ``records.json``).
     ``graders`` is ``--graders`` (see :mod:`harness.graders`); every registered version it
     names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends
     the first evaluated days of a signal run through the pixel path.
     """
+    if records.is_records(scenario_path):
+        simulated = {"--fidelity": fidelity is not None, "--pixel-days": bool(pixel_days),
+                     "--history-fidelity": history_fidelity != "signal",
+                     "--keypoint-weights": keypoint_weights is not None}  # fmt: skip
+        for option, given in simulated.items():
+            if given:
+                raise HarnessError(f"{option} applies to a scenario; {str(scenario_path)!r} is "
+                                   "a records folder (its arrays are recorded)")  # fmt: skip
+        recorded = records.load(scenario_path)
+        recorded.check_graders(graders)
+        scenario = recorded.scenario
+        out = preflight.check_writable(Path(out_dir), option="--out")
+        cache = preflight.check_writable(settings.cache_dir(cache_dir), option="--cache")
+        where = preflight.compute(address=address, workers=workers, timeout=timeout,
+                                  progress=progress)  # fmt: skip
+        preflight.check_cost(scenario, cache=cache, workers=where.workers)
+        preflight.check_tracking(where.timeout)
+        return RunConfig(
+            scenario_path=Path(scenario_path), scenario=scenario,
+            params=load_params(params_path), out_dir=out, compute=where, cache_dir=cache,
+            fidelities=Fidelities(evaluate="signal"), graders=GraderPlan("truth", graders),
+            params_path=Path(params_path) if params_path else None, records=recorded,
+        )  # fmt: skip
     scenario = load_scenario_file(scenario_path)
     if fidelity is not None:
         if fidelity not in settings.FIDELITIES:
@@ -130,14 +163,20 @@ class Evaluation:
 
 
 def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
-    """Score the scenario on Ray (already started)."""
+    """Score the scenario or the records folder on Ray (already started)."""
     scenario = config.scenario
     progress = config.compute.progress
-    store_root = ensure_records(
-        scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress,
-        source=config.fidelities.history_source(),
-    )  # fmt: skip
-    source = config.fidelities.evaluation_source()
+    recorded = config.records
+    if recorded is not None:
+        store_root, source = recorded.prepare(
+            config.cache_dir, max_in_flight=session.max_in_flight, progress=progress
+        )
+    else:
+        store_root = ensure_records(
+            scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress,
+            source=config.fidelities.history_source(),
+        )  # fmt: skip
+        source = config.fidelities.evaluation_source()
     by_shift = group_by_shift(
         score_posts(
             scenario,
@@ -148,10 +187,13 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
             source=source,
         )
     )
-    levels_of, provenance = levels_source(
-        config.graders, scenario, config.cache_dir, max_in_flight=session.max_in_flight,
-        progress=progress,
-    )  # fmt: skip
+    if recorded is not None:
+        levels_of, provenance = recorded.levels_source(config.graders.requested)
+    else:
+        levels_of, provenance = levels_source(
+            config.graders, scenario, config.cache_dir, max_in_flight=session.max_in_flight,
+            progress=progress,
+        )  # fmt: skip
     if config.graders.source == "on_demand":
         log_metrics({"graders": provenance["posts"]})
     evidence = [
@@ -160,12 +202,20 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
         for post in sorted(by_shift[key])
         for e in by_shift[key][post].evidence
     ]
-    records = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of)
-    return Evaluation(records, provenance, evidence)
+    states_of = simulated_states if recorded is None else recorded.states
+    shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of,
+                           states_of=states_of)  # fmt: skip
+    if recorded is not None and recorded.labels is None:
+        shifts = records.strip_truth(shifts)
+    return Evaluation(shifts, provenance, evidence)
 
 
 def run_name(config: RunConfig) -> str:
     """An MLflow run name that says what differs: scenario, fidelity, graders, params file."""
+    if config.records is not None:
+        levels = "true-levels" if config.graders.requested == "truth" else "records-levels"
+        stem = [config.params_path.stem] if config.params_path is not None else []
+        return "-".join([config.scenario.name, "records", levels, *stem])
     parts = [config.scenario.name, config.scenario.fidelity]
     if config.fidelities.pixel_days:
         parts.append(f"pixel-{len(config.fidelities.pixel_days)}d")
@@ -182,10 +232,11 @@ def run(config: RunConfig) -> dict[str, Any]:
     """Run, write the outputs into ``config.out_dir`` and log everything to MLflow."""
     scenario = config.scenario
     started = time.perf_counter()
+    fidelity = "records" if config.records is not None else scenario.fidelity
     params = {
         "scenario": scenario.name,
         "seed": scenario.seed,
-        "fidelity": scenario.fidelity,
+        "fidelity": fidelity,
         "history_fidelity": config.fidelities.history,
         "pixel_days": len(config.fidelities.pixel_days),
         "model": config.params.to_dict(),
@@ -206,20 +257,29 @@ def run(config: RunConfig) -> dict[str, Any]:
         c = config.compute
         with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
             done = evaluate(config, session)
+        recorded = config.records
+        labelled = recorded is None or recorded.labels is not None
         results = {
             "scenario": scenario.name,
             "seed": scenario.seed,
-            "fidelity": scenario.fidelity,
+            "fidelity": fidelity,
             "params": config.params.to_dict(),
             "graders": done.graders,
-            "perception": config.fidelities.describe(scenario),
+            "perception": (
+                config.fidelities.describe(scenario) if recorded is None else recorded.describe()
+            ),
             "mlflow_run_id": run_id,
             "code": source_version(),
             "shifts": done.records,
-            "metrics": run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed),
+            "metrics": (
+                run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed)
+                if labelled
+                else records.unavailable_metrics(done.records)
+            ),
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
-        write_all(results, staging, config.scenario_path, done.evidence)
+        copy = config.scenario_path / records.MANIFEST if recorded else config.scenario_path
+        write_all(results, staging, copy, done.evidence)
         log_metrics(results["metrics"])
         log_artifacts(staging)
     return results
@@ -231,10 +291,12 @@ def write_all(
     scenario_path: Path | None,
     evidence: list[dict[str, Any]],
 ) -> None:
-    """results.json, Parquet tables, the evidence, the report and a copy of the scenario."""
+    """results.json, Parquet tables, the evidence, the report and a copy of the scenario (or
+    of a records folder's manifest)."""
     tables.write(results, folder)
     outputs.write_json(folder / report.EVIDENCE, evidence)
     report.write_report(results, folder, evidence)
     if scenario_path is not None:
-        shutil.copyfile(scenario_path, folder / "scenario.yaml")
+        name = records.MANIFEST if scenario_path.name == records.MANIFEST else "scenario.yaml"
+        shutil.copyfile(scenario_path, folder / name)
     outputs.write_json(folder / outputs.RESULTS, results)

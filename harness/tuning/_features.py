@@ -34,8 +34,17 @@ import sim
 from harness.execution import gather, put, submit
 from harness.graders import Levels
 from harness.metrics import run_metrics
-from harness.pipeline import LineShift, ensure_records, group_by_shift, line_shifts, post_databases
+from harness.pipeline import (
+    LineShift,
+    ensure_records,
+    group_by_shift,
+    line_shifts,
+    post_databases,
+    simulated_states,
+)
 from harness.pipeline import score_posts as score_all_posts
+from harness.records import Records
+from harness.sources import signal_workers
 from harness.tuning._sweep import Stacked, stack
 
 ScoreKey = tuple[str, int, float, float, str]
@@ -239,20 +248,33 @@ def build_features(
     max_in_flight: int,
     progress: bool,
     levels_of: Levels,
+    records: Records | None = None,
 ) -> tuple[Features, ScoreCache]:
     """Simulate and score the scenario's evaluated shifts once (Ray must be running).
 
+    With ``records`` (a labelled records folder; ``scenario`` is its line) the shifts are its
+    recorded ones, and the post states its labels.
+
     Returns the cached features and a score cache seeded with MODEL.md's defaults.
     """
-    store_root = ensure_records(scenario, cache_dir, max_in_flight=max_in_flight, progress=progress)
+    if records is not None:
+        store_root, source = records.prepare(
+            cache_dir, max_in_flight=max_in_flight, progress=progress
+        )
+        states_of = records.states
+    else:
+        store_root = ensure_records(
+            scenario, cache_dir, max_in_flight=max_in_flight, progress=progress
+        )
+        source, states_of = signal_workers, simulated_states
     default = core.ModelParams()
     by_shift = group_by_shift(
         score_all_posts(
             scenario, store_root, default, max_in_flight=max_in_flight, progress=progress,
-            with_arrays=True,
+            with_arrays=True, source=source,
         )
     )  # fmt: skip
-    shifts = line_shifts(scenario, by_shift, levels_of=levels_of)
+    shifts = line_shifts(scenario, by_shift, levels_of=levels_of, states_of=states_of)
     order = [(s.day, s.shift) for s in shifts]
     arrays, layout = {}, {}
     for post in range(1, scenario.n_posts + 1):

@@ -29,6 +29,8 @@ from harness.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.inputs import dump_params, load_params, load_scenario_file
 from harness.interrupts import handle_signals
 from harness.metrics import interval, paired_difference, run_metrics, too_small_to_tell
+from harness.records import Records, is_records
+from harness.records import load as load_records
 from harness.tracking import (
     log_artifacts,
     log_metrics,
@@ -119,6 +121,8 @@ class TuneConfig:
     min_gain: float = 0.0
     """The tuned params are recommended only when the lower end of the 95 % interval of their
     held-out (or cross-validated) gain over the start exceeds this."""
+    records: Records | None = None
+    """The labelled records folder when SOURCE is one (its line stands in for a scenario)."""
 
 
 def _positive(name: str, value: int | None, low: int = 1) -> None:
@@ -150,15 +154,29 @@ def make_tune_config(
     sweep: str = "thresholds",
     min_gain: float = 0.0,
 ) -> TuneConfig:
-    """Check every input of a study before any work; raises :class:`HarnessError`."""
-    scenario = load_scenario_file(scenario_path)
-    if scenario.fidelity != "signal":
-        raise HarnessError(
-            f"scenario {scenario.name!r} has fidelity: {scenario.fidelity}, but tune scores "
-            "signal-fidelity features (the calibrated model of the pixel path); tune a copy "
-            "with fidelity: signal, then check the result with run --fidelity pixel"
-        )
-    parse_spec(graders, scenario.n_posts)
+    """Check every input of a study before any work; raises :class:`HarnessError`.
+
+    ``scenario_path`` is a scenario YAML or a labelled records folder (``docs/records.md``).
+    """
+    recorded = None
+    if is_records(scenario_path):
+        recorded = load_records(scenario_path)
+        if recorded.labels is None:
+            raise HarnessError(
+                f"tune needs labels to score trials; records folder {str(scenario_path)!r} "
+                "has none (labels/posts.parquet, labels/workers.parquet: docs/records.md)"
+            )
+        recorded.check_graders(graders)
+        scenario = recorded.scenario
+    else:
+        scenario = load_scenario_file(scenario_path)
+        if scenario.fidelity != "signal":
+            raise HarnessError(
+                f"scenario {scenario.name!r} has fidelity: {scenario.fidelity}, but tune scores "
+                "signal-fidelity features (the calibrated model of the pixel path); tune a copy "
+                "with fidelity: signal, then check the result with run --fidelity pixel"
+            )
+        parse_spec(graders, scenario.n_posts)
     resolved = resolve_objectives(objectives)
     start = load_params(params_path)
     space = make_space(names=tune, overrides=ranges, base=start)
@@ -196,7 +214,7 @@ def make_tune_config(
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_cost(scenario, cache=cache, workers=where.workers)
     preflight.check_tracking(where.timeout)
-    grading = plan(graders, scenario)
+    grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
     store = studies.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_study_not_lost(store, name)
@@ -220,6 +238,7 @@ def make_tune_config(
         start_path=Path(params_path) if params_path else None,
         sweep=sweep,
         min_gain=float(min_gain),
+        records=recorded,
     )
 
 
@@ -294,13 +313,16 @@ def tune(config: TuneConfig) -> dict[str, Any]:
 
             log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))
             with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-                levels_of, _ = levels_source(
-                    config.graders, scenario, config.cache_dir,
-                    max_in_flight=session.max_in_flight, progress=c.progress,
-                )  # fmt: skip
+                if config.records is not None:
+                    levels_of, _ = config.records.levels_source(config.graders.requested)
+                else:
+                    levels_of, _ = levels_source(
+                        config.graders, scenario, config.cache_dir,
+                        max_in_flight=session.max_in_flight, progress=c.progress,
+                    )  # fmt: skip
                 features, cache = build_features(
                     scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
-                    progress=c.progress, levels_of=levels_of,
+                    progress=c.progress, levels_of=levels_of, records=config.records,
                 )  # fmt: skip
                 cache = cache.with_rho_grid(rho_grid(config.space))
                 prefill_started = time.perf_counter()

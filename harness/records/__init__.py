@@ -1,0 +1,44 @@
+"""Plant records: a plant's own recorded shifts in a documented format (``docs/records.md``).
+
+A records folder feeds the same rolling post databases, scoring, decisions, metrics and
+evidence as a scenario (``run SOURCE`` detects it by its ``records.json``);
+``records export`` writes a simulated scenario in the format, its truth as labels.
+"""
+
+from __future__ import annotations
+
+from harness.records._export import export_scenario
+from harness.records._format import (
+    FORMAT_VERSION,
+    MANIFEST,
+    MAX_NAN_RUN_S,
+    Manifest,
+    RecordsError,
+    is_records,
+    read_manifest,
+)
+from harness.records._ingest import read_post
+from harness.records._source import (
+    Records,
+    RecordsSource,
+    load,
+    strip_truth,
+    unavailable_metrics,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "MAX_NAN_RUN_S",
+    "Manifest",
+    "Records",
+    "RecordsError",
+    "RecordsSource",
+    "export_scenario",
+    "is_records",
+    "load",
+    "read_manifest",
+    "read_post",
+    "strip_truth",
+    "unavailable_metrics",
+]

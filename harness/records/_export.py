@@ -1,0 +1,200 @@
+"""``hazard-harness records export``: a simulated scenario written as a records folder.
+
+Every day (history and evaluated), shift and post is simulated at signal fidelity, exactly
+the arrays ``run`` stores and scores (:func:`harness.sources.signal_workers`); one
+``seconds/post-<post>.parquet`` per post (a row group per shift), the true levels as the
+levels (a perfect grader: photos are not exported) with the environment readings, and the
+simulator's truth as labels. So ``run`` on the folder reproduces ``run SCENARIO --graders
+truth``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import core
+import sim
+from harness import outputs
+from harness.records._format import (
+    LABELS_POSTS,
+    LABELS_WORKERS,
+    LEVELS,
+    MANIFEST,
+    SECONDS,
+    SPEED_COLUMNS,
+    manifest_json,
+)
+from harness.sources import signal_workers
+from sim.scenario import QUANTITIES
+
+SOURCES = {
+    "area": "simulator (signal fidelity): measured area ids with the fitted position lag",
+    "speeds": "simulator (signal fidelity): keypoint speeds with the fitted speed error, px/s",
+    "level": "simulator truth (a perfect grader; photos are not exported)",
+    "environment": "simulator: the post's sensors at the shift change",
+    "labels": "simulator truth: faults, their causes and culprits; effective worker traits",
+}
+SECONDS_SCHEMA = pa.schema(
+    [
+        ("day", pa.int32()),
+        ("shift", pa.string()),
+        ("post", pa.int32()),
+        ("worker", pa.string()),
+        ("t", pa.int32()),
+        ("area", pa.int16()),
+        *((c, pa.float32()) for c in SPEED_COLUMNS),
+    ]
+)
+FAULT = pa.struct(
+    [
+        ("kind", pa.string()),
+        ("severity", pa.int8()),
+        ("cause", pa.string()),
+        ("culprits", pa.list_(pa.string())),
+    ]
+)
+WRITE = {"compression": "zstd", "write_page_checksum": True}
+"""Parquet options of every records table (page checksums, as the history store)."""
+
+
+def _seconds(day: int, shift: str, post: int, records: list[core.WorkerShift]) -> pa.Table:
+    """The per-second rows of one post-shift's workers."""
+    T = len(records[0].positions)
+    n = len(records) * T
+    speeds = np.concatenate([np.asarray(r.speeds, np.float32) for r in records])
+    columns: dict[str, Any] = {
+        "day": np.full(n, day, np.int32),
+        "shift": pa.array([shift] * n, pa.string()),
+        "post": np.full(n, post, np.int32),
+        "worker": pa.array([r.worker for r in records for _ in range(T)], pa.string()),
+        "t": np.tile(np.arange(T, dtype=np.int32), len(records)),
+        "area": np.concatenate([np.asarray(r.positions, np.int16) for r in records]),
+    }
+    columns.update({c: speeds[:, k] for k, c in enumerate(SPEED_COLUMNS)})
+    return pa.table(columns, schema=SECONDS_SCHEMA)
+
+
+def _worker_label(day: int, shift: str, w: sim.SimWorker) -> dict[str, Any]:
+    spec = w.spec
+    row: dict[str, Any] = {
+        "day": day,
+        "shift": shift,
+        "post": w.record.post,
+        "worker": w.record.worker,
+        "true_needs_management": bool(w.needs_management),
+        "true_needs_training": bool(w.needs_training),
+        "true_profile": w.profile,
+        "true_skill": w.skill,
+        "true_offpost_rate": w.offpost_rate,
+        "true_plateau_skill": None,
+        "true_plateau_offpost_rate": None,
+        "days_at_post": None,
+        "floater": None,
+        "covering": None,
+    }
+    if spec is not None:
+        row.update(
+            true_plateau_skill=spec.plateau_skill,
+            true_plateau_offpost_rate=spec.plateau_offpost_rate,
+            days_at_post=spec.days_at_post,
+            floater=spec.floater,
+            covering=spec.covering,
+        )
+    return row
+
+
+WORKER_LABEL_TYPES = {
+    "day": pa.int32(),
+    "shift": pa.string(),
+    "post": pa.int32(),
+    "worker": pa.string(),
+    "true_needs_management": pa.bool_(),
+    "true_needs_training": pa.bool_(),
+    "true_profile": pa.string(),
+    "true_skill": pa.float64(),
+    "true_offpost_rate": pa.float64(),
+    "true_plateau_skill": pa.float64(),
+    "true_plateau_offpost_rate": pa.float64(),
+    "days_at_post": pa.int32(),
+    "floater": pa.bool_(),
+    "covering": pa.string(),
+}
+
+
+def _table(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa.Table:
+    return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})
+
+
+def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
+    """Write ``scenario`` as a records folder in ``out`` (staged; published when complete).
+
+    Returns a summary: the folder, days, posts, worker-shifts and rows written.
+    """
+    days = range(1, scenario.days.history + scenario.days.evaluate + 1)
+    summaries: dict[tuple[int, str], dict[int, list[sim.WorkerSummary]]] = defaultdict(dict)
+    worker_rows: list[dict[str, Any]] = []
+    rows = 0
+    with outputs.staged(out) as staging:
+        (staging / SECONDS).mkdir()
+        for post in range(1, scenario.n_posts + 1):
+            path = staging / SECONDS / f"post-{post:05d}.parquet"
+            with pq.ParquetWriter(path, SECONDS_SCHEMA, **WRITE) as writer:  # type: ignore[arg-type]
+                for day in days:
+                    for shift in scenario.shift_names:
+                        workers = signal_workers(scenario, post=post, day=day, shift=shift)
+                        summaries[(day, shift)][post] = [w.summary() for w in workers]
+                        worker_rows.extend(_worker_label(day, shift, w) for w in workers)
+                        if workers:
+                            table = _seconds(day, shift, post, [w.record for w in workers])
+                            writer.write_table(table)
+                            rows += table.num_rows
+        level_rows, label_rows = [], []
+        for day in days:
+            for shift in scenario.shift_names:
+                by_post = summaries[(day, shift)]
+                ordered = [s for p in range(1, scenario.n_posts + 1) for s in by_post[p]]
+                for s in sim.simulate_post_states(scenario, day=day, shift=shift, workers=ordered):
+                    key = {"day": day, "shift": shift, "post": s.post}
+                    env = {
+                        f"env_{q}": float(v) for q, v in zip(QUANTITIES, s.environment, strict=True)
+                    }
+                    level_rows.append({**key, "level": int(s.true_level), **env})
+                    faults = [
+                        {
+                            "kind": f.kind,
+                            "severity": f.severity,
+                            "cause": f.cause,
+                            "culprits": list(f.culprits),
+                        }
+                        for f in s.faults
+                    ]
+                    label_rows.append({**key, "true_level": int(s.true_level), "faults": faults})
+        keys = {"day": pa.int32(), "shift": pa.string(), "post": pa.int32()}
+        env_types = {f"env_{q}": pa.float64() for q in QUANTITIES}
+        pq.write_table(
+            _table(level_rows, {**keys, "level": pa.int8(), **env_types}), staging / LEVELS, **WRITE
+        )
+        (staging / "labels").mkdir()
+        pq.write_table(
+            _table(label_rows, {**keys, "true_level": pa.int8(), "faults": pa.list_(FAULT)}),
+            staging / LABELS_POSTS,
+            **WRITE,
+        )
+        pq.write_table(_table(worker_rows, WORKER_LABEL_TYPES), staging / LABELS_WORKERS, **WRITE)
+        manifest = manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return {
+        "out": os.fspath(out),
+        "days": len(days),
+        "posts": scenario.n_posts,
+        "worker_shifts": len(worker_rows),
+        "rows": rows,
+    }

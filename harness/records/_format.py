@@ -1,0 +1,648 @@
+"""The plant-record format, version 1: the manifest, the tables' columns, the file checks.
+
+A records folder (``docs/records.md`` is the data dictionary)::
+
+    records.json             the manifest (:class:`Manifest`)
+    seconds/*.parquet        one row per worker-shift and sample (:data:`SECONDS_COLUMNS`)
+    levels.parquet           one row per post and shift change (:data:`LEVEL_COLUMNS`)
+    labels/posts.parquet     optional: the truth per post and shift change
+    labels/workers.parquet   optional: the truth per worker-shift
+
+The checks here read the manifest and the Parquet footers (column names and types, the
+``post`` statistics of each row group) plus the small tables whole; the rows of ``seconds``
+are checked post by post where they are read (:mod:`harness.records._ingest`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import core
+import sim
+from harness._errors import HarnessError
+from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, SHIFT_NAMES
+
+FORMAT = "hazard-harness records"
+FORMAT_VERSION = 1
+MANIFEST = "records.json"
+SECONDS = "seconds"
+LEVELS = "levels.parquet"
+LABELS_POSTS = "labels/posts.parquet"
+LABELS_WORKERS = "labels/workers.parquet"
+MAX_NAN_RUN_S = 60.0
+"""Longest run of seconds a keypoint's speed may be NaN (unseen); shorter runs are filled by
+linear interpolation between the seen neighbours, longer ones are an error."""
+SPEED_COLUMNS: tuple[str, ...] = tuple(f"speed_{k}" for k in core.KEYPOINTS)
+"""The 14 keypoint-speed columns, in ``core.KEYPOINTS`` order."""
+FAULT_CAUSES: tuple[str, ...] = ("worker", "equipment", "environment")
+
+
+class RecordsError(HarnessError):
+    """A records folder that does not follow the format: one line naming file, column, rows."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a records table: its name, type family, whether required, and meaning."""
+
+    name: str
+    kind: str
+    """``int``, ``float``, ``string``, ``bool`` or ``faults`` (a list of fault structs)."""
+    description: str
+    required: bool = True
+
+
+SECONDS_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int", "day number, 1 = the first recorded day"),
+    Column("shift", "string", "shift name, one of the manifest's shifts"),
+    Column("post", "int", "post the worker clocked in at, 1..n"),
+    Column("worker", "string", "worker id from the clock-in (follows the person)"),
+    Column("t", "int", "sample since clock-in, 0..T-1 (T = shift length_s × rate_hz)"),
+    Column("area", "int", "area the worker is in: a post 1..n, 0 anywhere else"),
+    *(
+        Column(c, "float", f"speed of keypoint {c[6:]} (speed_units); NaN when unseen")
+        for c in SPEED_COLUMNS
+    ),
+    Column(
+        "reliability",
+        "float",
+        "tracking confidence in [0, 1] (checked, not used by the model)",
+        required=False,
+    ),
+)
+LEVEL_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int", "day of the shift that ends"),
+    Column("shift", "string", "shift that ends"),
+    Column("post", "int", "post 1..n"),
+    Column("level", "int", "hazard level d_i in 0..4 the plant's grading gives"),
+)
+LABEL_POST_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int", "day of the shift that ends"),
+    Column("shift", "string", "shift that ends"),
+    Column("post", "int", "post 1..n"),
+    Column("true_level", "int", "the experts' hazard level 0..4"),
+    Column(
+        "faults",
+        "faults",
+        "the faults found: kind, severity 1..4, cause (worker, "
+        "equipment, environment), culprits (worker ids; given exactly for cause worker)",
+    ),
+)
+LABEL_WORKER_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int", "day"),
+    Column("shift", "string", "shift"),
+    Column("post", "int", "post the worker clocked in at"),
+    Column("worker", "string", "worker id, as in seconds"),
+    Column("true_needs_management", "bool", "the worker truly needs management (off post)"),
+    Column("true_needs_training", "bool", "the worker truly needs training (low proficiency)"),
+    Column("true_profile", "string", "a free word for the worker (e.g. novice)", required=False),
+    Column("true_skill", "float", "the worker's skill (simulated scenarios)", required=False),
+    Column("true_offpost_rate", "float", "the worker's off-post rate", required=False),
+    Column("true_plateau_skill", "float", "the person's own skill", required=False),
+    Column("true_plateau_offpost_rate", "float", "the person's own off-post rate", required=False),
+    Column("days_at_post", "int", "days the worker had worked this post before", required=False),
+    Column("floater", "bool", "a floater without a post of its own", required=False),
+    Column("covering", "string", "the absent worker a floater covers", required=False),
+)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``records.json``, checked (see ``docs/records.md``)."""
+
+    folder: Path
+    name: str
+    posts: int
+    G: np.ndarray
+    shifts: tuple[str, ...]
+    length_s: float
+    rate_hz: float
+    history_days: int
+    evaluate_days: int
+    seed: int = 0
+    workers_per_post: int = 1
+    speed_units: str = "px/s"
+    environment: tuple[str, ...] = ()
+    floor_polygons: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def T(self) -> int:
+        """Samples per shift."""
+        return round(self.length_s * self.rate_hz)
+
+    @property
+    def days(self) -> int:
+        """Recorded days: history then evaluated."""
+        return self.history_days + self.evaluate_days
+
+    @property
+    def max_nan_run(self) -> int:
+        """:data:`MAX_NAN_RUN_S` in samples."""
+        return math.floor(MAX_NAN_RUN_S * self.rate_hz)
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the folder holds labels."""
+        return (self.folder / LABELS_POSTS).is_file()
+
+    def scenario(self) -> sim.Scenario:
+        """The line as the pipeline's scenario (no simulation: posts, G, shifts, days)."""
+        return sim.Scenario.model_validate(
+            {
+                "name": self.name,
+                "seed": self.seed,
+                "line": {"posts": self.posts, "correlation": self.G.tolist()},
+                "shifts": {
+                    "per_day": len(self.shifts),
+                    "length_s": self.length_s,
+                    "rate_hz": self.rate_hz,
+                },
+                "days": {"history": self.history_days, "evaluate": self.evaluate_days},
+                "workers": {"per_post": self.workers_per_post},
+            }
+        )
+
+    def seconds_files(self) -> list[Path]:
+        """The ``seconds`` Parquet files, sorted by path."""
+        return sorted((self.folder / SECONDS).rglob("*.parquet"))
+
+
+def is_records(path: str | Path) -> bool:
+    """Whether ``path`` is a records folder (a folder holding ``records.json``)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _need(ok: bool, key: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise RecordsError(f"{MANIFEST}: `{key}` must be {expected}, got {got!r}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_manifest(folder: str | Path) -> Manifest:
+    """The checked manifest of a records folder; :class:`RecordsError` names the key."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise RecordsError(f"{str(folder)!r} is not a records folder: it has no {MANIFEST}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordsError(f"{MANIFEST}: not readable JSON: {exc}") from None
+    _need(isinstance(data, dict), "(top level)", "an object", type(data).__name__)
+    known = {
+        "format",
+        "format_version",
+        "name",
+        "seed",
+        "line",
+        "shifts",
+        "rate_hz",
+        "speed_units",
+        "days",
+        "environment",
+        "sources",
+    }
+    for key in data:
+        _need(key in known, key, f"one of {sorted(known)}", key)
+    _need(data.get("format") == FORMAT, "format", repr(FORMAT), data.get("format"))
+    version = data.get("format_version")
+    _need(
+        version == FORMAT_VERSION,
+        "format_version",
+        f"{FORMAT_VERSION} (this harness reads version {FORMAT_VERSION})",
+        version,
+    )
+    name = data.get("name")
+    _need(isinstance(name, str) and bool(name), "name", "a non-empty string", name)
+    seed = data.get("seed", 0)
+    _need(_int(seed) and seed >= 0, "seed", "an integer >= 0", seed)
+    line = data.get("line")
+    _need(isinstance(line, dict), "line", "an object", line)
+    posts = line.get("posts")
+    _need(
+        _int(posts) and 1 <= posts <= MAX_POSTS,
+        "line.posts",
+        f"an integer in 1..{MAX_POSTS}",
+        posts,
+    )
+    corr = line.get("correlation", "chain")
+    if corr == "chain":
+        idx = np.arange(posts)
+        G = (np.abs(idx[:, None] - idx[None, :]) <= 1).astype(np.float64)
+    else:
+        ok = (
+            isinstance(corr, list)
+            and len(corr) == posts
+            and all(
+                isinstance(r, list)
+                and len(r) == posts
+                and all(_number(v) and 0 <= v <= 1 for v in r)
+                for r in corr
+            )
+        )
+        _need(ok, "line.correlation", f'"chain" or a {posts}×{posts} matrix of [0, 1]', "…")
+        G = np.array(corr, dtype=np.float64)
+    per_post = line.get("workers_per_post", 1)
+    _need(
+        _int(per_post) and 1 <= per_post <= 100,
+        "line.workers_per_post",
+        "an integer in 1..100",
+        per_post,
+    )
+    polygons = line.get("floor_polygons", {})
+    _need(
+        isinstance(polygons, dict), "line.floor_polygons", "an object post → [[x, y], …]", polygons
+    )
+    shifts = data.get("shifts")
+    _need(
+        isinstance(shifts, list) and 1 <= len(shifts) <= 2,
+        "shifts",
+        "a list of 1 or 2 shifts {name, length_s}",
+        shifts,
+    )
+    names = tuple(s.get("name") if isinstance(s, dict) else None for s in shifts)
+    expected = SHIFT_NAMES[: len(shifts)]
+    _need(
+        names == expected,
+        "shifts[].name",
+        f"{list(expected)} in that order (version 1 knows day and night shifts)",
+        list(names),
+    )
+    lengths = [s.get("length_s") for s in shifts]
+    for k, length in enumerate(lengths):
+        _need(
+            _number(length) and 0 < length <= DAY_S,
+            f"shifts[{k}].length_s",
+            f"seconds in (0, {DAY_S:.0f}]",
+            length,
+        )
+    _need(
+        len(set(lengths)) == 1,
+        "shifts[].length_s",
+        "the same for every shift (the post databases align shifts second by second)",
+        lengths,
+    )
+    rate = data.get("rate_hz", 1.0)
+    _need(
+        _number(rate) and 0 < rate <= MAX_RATE_HZ,
+        "rate_hz",
+        f"samples per second in (0, {MAX_RATE_HZ:g}]",
+        rate,
+    )
+    samples = lengths[0] * rate
+    _need(
+        abs(samples - round(samples)) < 1e-6,
+        "shifts[].length_s",
+        "a whole number of samples (length_s × rate_hz)",
+        lengths[0],
+    )
+    days = data.get("days")
+    _need(isinstance(days, dict), "days", "an object {history, evaluate}", days)
+    history, evaluate = days.get("history"), days.get("evaluate")
+    _need(
+        _int(history) and 0 <= history <= MAX_DAYS,
+        "days.history",
+        f"an integer in 0..{MAX_DAYS}",
+        history,
+    )
+    _need(
+        _int(evaluate) and 1 <= evaluate <= MAX_DAYS,
+        "days.evaluate",
+        f"an integer in 1..{MAX_DAYS}",
+        evaluate,
+    )
+    env = data.get("environment", [])
+    _need(
+        isinstance(env, list) and all(isinstance(q, str) and q.isidentifier() for q in env),
+        "environment",
+        "a list of quantity names like temperature_c",
+        env,
+    )
+    units = data.get("speed_units", "px/s")
+    _need(isinstance(units, str), "speed_units", "a string", units)
+    sources = data.get("sources", {})
+    _need(isinstance(sources, dict), "sources", "an object column → where it comes from", sources)
+    return Manifest(
+        folder=folder,
+        name=name,
+        posts=posts,
+        G=G,
+        shifts=names,
+        length_s=float(lengths[0]),
+        rate_hz=float(rate),
+        history_days=history,
+        evaluate_days=evaluate,
+        seed=seed,
+        workers_per_post=per_post,
+        speed_units=units,
+        environment=tuple(env),
+        floor_polygons=polygons,
+        sources={str(k): str(v) for k, v in sources.items()},
+    )
+
+
+def manifest_json(
+    scenario: sim.Scenario, *, sources: dict[str, str], environment: tuple[str, ...]
+) -> dict[str, Any]:
+    """The ``records.json`` of a simulated scenario (what ``records export`` writes)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": scenario.name,
+        "seed": scenario.seed,
+        "line": {
+            "posts": scenario.n_posts,
+            "correlation": scenario.G.tolist(),
+            "workers_per_post": scenario.workers.per_post,
+        },
+        "shifts": [{"name": s, "length_s": scenario.shifts.length_s} for s in scenario.shift_names],
+        "rate_hz": scenario.shifts.rate_hz,
+        "speed_units": "px/s",
+        "days": {"history": scenario.days.history, "evaluate": scenario.days.evaluate},
+        "environment": list(environment),
+        "sources": sources,
+    }
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def _is_kind(t: pa.DataType, kind: str) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return {
+        "int": pa.types.is_integer,
+        "float": pa.types.is_floating,
+        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
+        "bool": pa.types.is_boolean,
+        "faults": lambda x: pa.types.is_list(x) or pa.types.is_large_list(x),
+    }[kind](t)
+
+
+def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
+    """Every required column present, every known column of its type family."""
+    for c in columns:
+        if c.name not in schema.names:
+            if c.required:
+                raise RecordsError(f"{where}: column `{c.name}` is missing ({c.description})")
+            continue
+        t = schema.field(c.name).type
+        if not _is_kind(t, c.kind):
+            raise RecordsError(f"{where}: column `{c.name}` must be {c.kind}, got {t}")
+
+
+def read_table(folder: Path, name: str) -> pa.Table:
+    """A small records table, page checksums verified."""
+    try:
+        return pq.read_table(folder / name, page_checksum_verification=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordsError(f"{name}: cannot be read: {' '.join(str(exc).split())}") from None
+
+
+def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
+    """``rows a–b``: the first run of True in ``mask`` (file rows via ``offsets``)."""
+    hits = np.flatnonzero(mask)
+    start = end = int(hits[0])
+    while end + 1 < len(mask) and mask[end + 1]:
+        end += 1
+    if offsets is not None:
+        start, end = int(offsets[start]), int(offsets[end])
+    return f"row {start}" if start == end else f"rows {start}–{end}"
+
+
+def check_seconds_files(m: Manifest) -> list[Path]:
+    """Schemas of every ``seconds`` file, and every ``post`` in 1..n (statistics, else read)."""
+    files = m.seconds_files()
+    if not files:
+        raise RecordsError(f"{SECONDS}/: no Parquet files (one row per worker-shift and sample)")
+    for path in files:
+        where = str(path.relative_to(m.folder))
+        try:
+            meta = pq.ParquetFile(path, page_checksum_verification=True)
+        except (pa.ArrowException, OSError) as exc:
+            raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
+        check_schema(meta.schema_arrow, SECONDS_COLUMNS, where)
+        col = meta.schema_arrow.get_field_index("post")
+        offset = 0
+        for g in range(meta.num_row_groups):
+            group = meta.metadata.row_group(g)
+            stats = group.column(col).statistics
+            if not (
+                stats is not None and stats.has_min_max and stats.min >= 1 and stats.max <= m.posts
+            ):
+                post = meta.read_row_group(g, columns=["post"]).column(0).to_numpy()
+                bad = (post < 1) | (post > m.posts)
+                if bad.any():
+                    raise RecordsError(
+                        f"{where}: column `post` {rows(bad, offset + np.arange(len(bad)))}: post "
+                        f"{int(post[bad][0])} is outside the line 1..{m.posts}"
+                    )
+            offset += group.num_rows
+    return files
+
+
+def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, ...]:
+    """day, shift index, post of a small table, each checked against the manifest."""
+    day = table.column("day").to_numpy(zero_copy_only=False)
+    bad = (day < 1) | (day > m.days)
+    if bad.any():
+        raise RecordsError(
+            f"{where}: column `day` {rows(bad)}: day {int(day[bad][0])} is "
+            f"outside the recorded days 1..{m.days}"
+        )
+    names = table.column("shift").to_pylist()
+    known = {s: k for k, s in enumerate(m.shifts)}
+    shift = np.array([known.get(s, -1) for s in names], dtype=np.int64)
+    bad = shift < 0
+    if bad.any():
+        raise RecordsError(
+            f"{where}: column `shift` {rows(bad)}: {names[int(np.argmax(bad))]!r}"
+            f" is not one of the manifest's shifts {list(m.shifts)}"
+        )
+    post = table.column("post").to_numpy(zero_copy_only=False)
+    bad = (post < 1) | (post > m.posts)
+    if bad.any():
+        raise RecordsError(
+            f"{where}: column `post` {rows(bad)}: post {int(post[bad][0])} is "
+            f"outside the line 1..{m.posts}"
+        )
+    return day, shift, post
+
+
+def _no_duplicates(keys: np.ndarray, where: str, what: str) -> None:
+    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        k = int(first[np.argmax(counts > 1)])
+        dup = np.flatnonzero((keys == keys[k]).all(axis=1))
+        raise RecordsError(f"{where}: rows {int(dup[0])} and {int(dup[1])} repeat the same {what}")
+
+
+@dataclass(frozen=True)
+class LevelTable:
+    """``levels.parquet``: the level and environment of every (day, shift, post)."""
+
+    level: dict[tuple[int, str, int], int]
+    environment: dict[tuple[int, str, int], np.ndarray]
+
+
+def read_levels(m: Manifest) -> LevelTable:
+    """Checked levels: keys in range, no repeats, levels in 0..4, every evaluated shift change
+    of every post present."""
+    table = read_table(m.folder, LEVELS)
+    check_schema(table.schema, LEVEL_COLUMNS, LEVELS)
+    env_cols = tuple(f"env_{q}" for q in m.environment)
+    check_schema(
+        table.schema,
+        tuple(Column(c, "float", q) for c, q in zip(env_cols, m.environment, strict=True)),
+        LEVELS,
+    )
+    day, shift, post = _keys_check(table, m, LEVELS)
+    _no_duplicates(np.stack([day, shift, post], axis=1), LEVELS, "(day, shift, post)")
+    level = table.column("level").to_numpy(zero_copy_only=False)
+    bad = (level < 0) | (level > 4)
+    if bad.any():
+        raise RecordsError(
+            f"{LEVELS}: column `level` {rows(bad)}: level {int(level[bad][0])} is outside 0..4"
+        )
+    env = (
+        np.stack([table.column(c).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
+        if env_cols
+        else np.zeros((len(day), 0))
+    )
+    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
+    out = LevelTable(
+        level={k: int(v) for k, v in zip(keys, level, strict=True)},
+        environment={k: env[i].astype(np.float64) for i, k in enumerate(keys)},
+    )
+    for d in range(m.history_days + 1, m.days + 1):
+        for s in m.shifts:
+            for p in range(1, m.posts + 1):
+                if (d, s, p) not in out.level:
+                    raise RecordsError(
+                        f"{LEVELS}: no row for day {d}, shift {s}, post {p}: "
+                        "every evaluated shift change of every post needs its "
+                        "level"
+                    )
+    return out
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labels: per (day, shift, post) the true level and faults, per worker-shift truth."""
+
+    posts: dict[tuple[int, str, int], tuple[int, tuple[sim.Fault, ...]]]
+    workers: dict[tuple[int, str, int, str], dict[str, Any]]
+
+
+def read_labels(m: Manifest) -> Labels | None:
+    """Checked labels (both tables or neither), or None when the folder has none."""
+    have = [(m.folder / n).is_file() for n in (LABELS_POSTS, LABELS_WORKERS)]
+    if not any(have):
+        return None
+    if not all(have):
+        missing = LABELS_WORKERS if have[0] else LABELS_POSTS
+        raise RecordsError(f"{missing}: missing (labels come as both tables or neither)")
+    table = read_table(m.folder, LABELS_POSTS)
+    check_schema(table.schema, LABEL_POST_COLUMNS, LABELS_POSTS)
+    day, shift, post = _keys_check(table, m, LABELS_POSTS)
+    _no_duplicates(np.stack([day, shift, post], axis=1), LABELS_POSTS, "(day, shift, post)")
+    level = table.column("true_level").to_numpy(zero_copy_only=False)
+    bad = (level < 0) | (level > 4)
+    if bad.any():
+        raise RecordsError(
+            f"{LABELS_POSTS}: column `true_level` {rows(bad)}: level "
+            f"{int(level[bad][0])} is outside 0..4"
+        )
+    posts = {}
+    for i, faults in enumerate(table.column("faults").to_pylist()):
+        made = []
+        for f in faults or ():
+            try:
+                made.append(
+                    sim.Fault(
+                        kind=str(f["kind"]),
+                        severity=int(f["severity"]),
+                        cause=str(f["cause"]),
+                        culprits=tuple(f.get("culprits") or ()),
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RecordsError(
+                    f"{LABELS_POSTS}: column `faults` row {i}: {exc} (each fault:"
+                    " kind, severity 1..4, cause in worker|equipment|"
+                    "environment, culprits for cause worker)"
+                ) from None
+        key = (int(day[i]), m.shifts[shift[i]], int(post[i]))
+        posts[key] = (int(level[i]), tuple(made))
+    table = read_table(m.folder, LABELS_WORKERS)
+    check_schema(table.schema, LABEL_WORKER_COLUMNS, LABELS_WORKERS)
+    day, shift, post = _keys_check(table, m, LABELS_WORKERS)
+    names = table.column("worker").to_pylist()
+    for c in ("true_needs_management", "true_needs_training"):
+        bad = table.column(c).is_null().to_numpy(zero_copy_only=False)
+        if bad.any():
+            raise RecordsError(f"{LABELS_WORKERS}: column `{c}` {rows(bad)}: null (true or false)")
+    extra = [c.name for c in LABEL_WORKER_COLUMNS[4:] if c.name in table.schema.names]
+    values = {c: table.column(c).to_pylist() for c in extra}
+    workers: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        key = (int(day[i]), m.shifts[shift[i]], int(post[i]), str(name))
+        if key in workers:
+            raise RecordsError(f"{LABELS_WORKERS}: row {i} repeats the worker-shift {key}")
+        workers[key] = {c: values[c][i] for c in extra}
+    return Labels(posts=posts, workers=workers)
+
+
+def check_labels(
+    m: Manifest, labels: Labels, worker_shifts: set[tuple[int, str, int, str]]
+) -> None:
+    """Labels name only recorded workers, and every evaluated shift has its labels."""
+    for i, key in enumerate(labels.workers):
+        if key not in worker_shifts:
+            d, s, p, w = key
+            raise RecordsError(
+                f"{LABELS_WORKERS}: row {i} names worker {w!r} on day {d}, shift "
+                f"{s}, post {p}, who is not in {SECONDS}/ then"
+            )
+    people = {w for _, _, _, w in worker_shifts}
+    for i, ((d, s, p), (_, faults)) in enumerate(labels.posts.items()):
+        for f in faults:
+            for w in f.culprits:
+                if w not in people:
+                    raise RecordsError(
+                        f"{LABELS_POSTS}: column `faults` row {i}: culprit {w!r} "
+                        f"(day {d}, shift {s}, post {p}) is not a recorded "
+                        "worker"
+                    )
+    evaluated = range(m.history_days + 1, m.days + 1)
+    for key in sorted(worker_shifts):
+        if key[0] in evaluated and key not in labels.workers:
+            d, s, p, w = key
+            raise RecordsError(
+                f"{LABELS_WORKERS}: no row for worker {w!r} on day {d}, shift {s},"
+                f" post {p}: every evaluated worker-shift needs its labels"
+            )
+    for d in evaluated:
+        for s in m.shifts:
+            for p in range(1, m.posts + 1):
+                if (d, s, p) not in labels.posts:
+                    raise RecordsError(
+                        f"{LABELS_POSTS}: no row for day {d}, shift {s}, post {p}:"
+                        " every evaluated shift change needs its labels"
+                    )

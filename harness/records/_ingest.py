@@ -1,0 +1,362 @@
+"""The ``seconds`` rows of one post: read, checked, turned into the history store's records.
+
+One Ray task per post reads only that post's rows (row groups whose ``post`` statistics
+exclude it are skipped), checks them (sorted, whole worker-shifts, areas, speeds, NaN runs),
+fills short NaN runs and writes the post's worker-shifts into a :class:`sim.HistoryStore` in
+the cache, one file per post, shift and day, exactly as the simulator's history is stored; the
+rolling post databases and the records source read them from there. The driver only gets each
+post's worker-shift keys back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import core
+import sim
+from harness import interrupts
+from harness.execution import map_unordered, put
+from harness.records._format import (
+    MANIFEST,
+    SECONDS_COLUMNS,
+    SPEED_COLUMNS,
+    Manifest,
+    RecordsError,
+    rows,
+)
+
+DONE = "ingested.json"
+"""Written last in a post's store folder: its worker-shift keys (the post is complete)."""
+WorkerShiftKey = tuple[int, str, int, str]
+"""``(day, shift, post, worker)``."""
+
+
+@dataclass
+class _Part:
+    """One file's rows of the post."""
+
+    where: str
+    file_rows: np.ndarray
+    day: np.ndarray
+    shift: np.ndarray
+    """Codes into ``shift_names``."""
+    shift_names: list[str | None]
+    worker: np.ndarray
+    """Codes into ``worker_names``."""
+    worker_names: list[str | None]
+    t: np.ndarray
+    area: np.ndarray
+    speeds: np.ndarray
+    reliability: np.ndarray | None
+
+
+def _read_part(path: Path, where: str, post: int) -> _Part | None:
+    """The rows of ``post`` in one file, with their row numbers in the file."""
+    f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=["shift", "worker"])
+    schema = f.schema_arrow
+    names = [c.name for c in SECONDS_COLUMNS if c.name in schema.names]
+    col = schema.get_field_index("post")
+    pieces, offset = [], 0
+    for g in range(f.num_row_groups):
+        meta = f.metadata.row_group(g)
+        stats = meta.column(col).statistics
+        if stats is not None and stats.has_min_max and not stats.min <= post <= stats.max:
+            offset += meta.num_rows
+            continue
+        table = f.read_row_group(g, columns=names)
+        mask = table.column("post").to_numpy() == post
+        if mask.any():
+            pieces.append((offset + np.flatnonzero(mask), table.filter(mask)))
+        offset += meta.num_rows
+    if not pieces:
+        return None
+
+    def cat(name: str, dtype: type) -> np.ndarray:
+        return np.concatenate(
+            [t.column(name).to_numpy(zero_copy_only=False) for _, t in pieces]
+        ).astype(dtype)
+
+    def codes(name: str) -> tuple[np.ndarray, list[str | None]]:
+        """Per row, a code into the names of the column (read dictionary-encoded)."""
+        known: dict[str | None, int] = {}
+        out = []
+        for _, t in pieces:
+            for chunk in t.column(name).chunks:
+                if not pa.types.is_dictionary(chunk.type):
+                    chunk = chunk.dictionary_encode()
+                mapping = np.array(
+                    [known.setdefault(v, len(known)) for v in chunk.dictionary.to_pylist()]
+                    + [known.setdefault(None, len(known))],
+                    dtype=np.int64,
+                )
+                idx = chunk.indices.fill_null(len(mapping) - 1).to_numpy(zero_copy_only=False)
+                out.append(mapping[idx])
+        return np.concatenate(out), list(known)
+
+    speeds = np.stack([cat(c, np.float32) for c in SPEED_COLUMNS], axis=1)
+    shift, shift_names = codes("shift")
+    worker, worker_names = codes("worker")
+    return _Part(
+        where=where,
+        file_rows=np.concatenate([r for r, _ in pieces]),
+        day=cat("day", np.int64),
+        shift=shift,
+        shift_names=shift_names,
+        worker=worker,
+        worker_names=worker_names,
+        t=cat("t", np.int64),
+        area=cat("area", np.int64),
+        speeds=speeds,
+        reliability=cat("reliability", np.float64) if "reliability" in names else None,
+    )
+
+
+def _fail(part: _Part, column: str, mask: np.ndarray, what: str) -> RecordsError:
+    return RecordsError(f"{part.where}: column `{column}` {rows(mask, part.file_rows)}: {what}")
+
+
+def _check_values(part: _Part, m: Manifest) -> None:
+    """Per-row checks: day, shift, area, speeds, reliability, worker ids."""
+    bad = (part.day < 1) | (part.day > m.days)
+    if bad.any():
+        raise _fail(
+            part,
+            "day",
+            bad,
+            f"day {int(part.day[bad][0])} is outside the recorded "
+            f"days 1..{m.days} (days.history + days.evaluate)",
+        )
+    unknown = [k for k, name in enumerate(part.shift_names) if name not in m.shifts]
+    bad = np.isin(part.shift, unknown) | (part.shift < 0)
+    if bad.any():
+        code = int(part.shift[np.argmax(bad)])
+        name = part.shift_names[code] if code >= 0 else None
+        raise _fail(
+            part,
+            "shift",
+            bad,
+            f"{name!r} is not one of the manifest's shifts {list(m.shifts)}",
+        )
+    empty = [k for k, name in enumerate(part.worker_names) if not name]
+    bad = np.isin(part.worker, empty) | (part.worker < 0)
+    if bad.any():
+        raise _fail(part, "worker", bad, "empty or null worker id")
+    bad = (part.area < 0) | (part.area > m.posts)
+    if bad.any():
+        raise _fail(
+            part,
+            "area",
+            bad,
+            f"area id {int(part.area[bad][0])} is outside 0..{m.posts}"
+            " (a post, or 0 off the posts)",
+        )
+    neg = part.speeds < 0
+    if neg.any():
+        k = int(np.argmax(neg.any(axis=0)))
+        raise _fail(
+            part,
+            SPEED_COLUMNS[k],
+            neg[:, k],
+            f"negative speed {float(part.speeds[neg[:, k], k][0]):g} (speeds are magnitudes ≥ 0)",
+        )
+    inf = np.isinf(part.speeds)
+    if inf.any():
+        k = int(np.argmax(inf.any(axis=0)))
+        raise _fail(part, SPEED_COLUMNS[k], inf[:, k], "infinite speed (NaN marks unseen)")
+    if part.reliability is not None:
+        r = part.reliability
+        bad = ~np.isnan(r) & ((r < 0) | (r > 1))
+        if bad.any():
+            raise _fail(part, "reliability", bad, f"{float(r[bad][0]):g} is outside [0, 1]")
+
+
+def _runs(part: _Part, m: Manifest) -> list[tuple[tuple[int, str, str], int, int]]:
+    """The worker-shifts of a file as ``(key, first row, end row)``, each checked whole."""
+    n = len(part.t)
+    change = (np.diff(part.day) != 0) | (np.diff(part.shift) != 0) | (np.diff(part.worker) != 0)
+    starts = [0, *(np.flatnonzero(change) + 1).tolist()]
+    out = []
+    T = m.T
+    for a, b in zip(starts, [*starts[1:], n], strict=True):
+        t = part.t[a:b]
+        d = int(part.day[a])
+        s = str(part.shift_names[part.shift[a]])
+        w = str(part.worker_names[part.worker[a]])
+        who = f"worker {w!r} day {d} shift {s}"
+        local = np.zeros(n, dtype=bool)
+        step = np.diff(t)
+        if (t >= T).any() or (t < 0).any():
+            local[a:b] = (t >= T) | (t < 0)
+            raise _fail(
+                part,
+                "t",
+                local,
+                f"t = {int(t[(t >= T) | (t < 0)][0])} for {who}: the "
+                f"worker-shift is longer than the manifest's shift {s} "
+                f"({m.length_s:g} s × {m.rate_hz:g} Hz = {T} samples, t in 0..{T - 1})",
+            )
+        for bad, what in (
+            (step == 0, "duplicate worker-seconds (t repeats)"),
+            (
+                step < 0,
+                "unsorted worker-seconds (t goes back; sort by day, shift, post, worker, t)",
+            ),
+        ):
+            if bad.any():
+                i = a + int(np.argmax(bad))
+                local[i : i + 2] = True
+                raise _fail(part, "t", local, f"{what} for {who}")
+        if len(t) != T:
+            gap = np.flatnonzero(step > 1)
+            i = a + int(gap[0]) if len(gap) else (a if t[0] != 0 else b - 1)
+            local[i : min(i + 2, b)] = True
+            raise _fail(
+                part,
+                "t",
+                local,
+                f"{who} has {len(t)} of its {T} samples (missing "
+                "seconds: every sample 0..T-1 of a worker-shift needs a row; unseen "
+                "keypoints are NaN speeds, not missing rows)",
+            )
+        out.append(((d, s, w), a, b))
+    return out
+
+
+def _filled(part: _Part, a: int, b: int, limit: int) -> np.ndarray:
+    """The ``(T, 14)`` speeds of rows a..b, NaN runs of ≤ ``limit`` samples interpolated."""
+    v = part.speeds[a:b].copy()
+    nan = np.isnan(v)
+    if not nan.any():
+        return v
+    idx = np.arange(len(v))
+    for k in np.flatnonzero(nan.any(axis=0)):
+        col = nan[:, k]
+        edges = np.diff(np.r_[0, col.astype(np.int8), 0])
+        begin, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        longest = int(np.argmax(end - begin))
+        if end[longest] - begin[longest] > limit:
+            mask = np.zeros(len(part.t), dtype=bool)
+            mask[a + begin[longest] : a + end[longest]] = True
+            raise _fail(
+                part,
+                SPEED_COLUMNS[k],
+                mask,
+                f"NaN (unseen) for {end[longest] - begin[longest]}"
+                f" samples in a row, more than the format's limit of {limit} "
+                "(MAX_NAN_RUN_S × rate_hz; docs/records.md)",
+            )
+        v[col, k] = np.interp(idx[col], idx[~col], v[~col, k])
+    return v
+
+
+def read_post(m: Manifest, post: int) -> dict[tuple[int, str], list[core.WorkerShift]]:
+    """The checked worker-shifts of ``post`` per (day, shift), in order of first appearance.
+
+    Raises:
+        RecordsError: the first problem, naming the file, the column and the rows.
+    """
+    by_shift: dict[tuple[int, str], list[core.WorkerShift]] = {}
+    seen: dict[tuple[int, str, str], str] = {}
+    for path in m.seconds_files():
+        where = str(path.relative_to(m.folder))
+        try:
+            part = _read_part(path, where, post)
+        except (pa.ArrowException, OSError) as exc:
+            raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
+        if part is None:
+            continue
+        _check_values(part, m)
+        for (d, s, w), a, b in _runs(part, m):
+            if (d, s, w) in seen:
+                mask = np.zeros(len(part.t), dtype=bool)
+                mask[a:b] = True
+                raise _fail(
+                    part,
+                    "worker",
+                    mask,
+                    f"worker {w!r} day {d} shift {s} post {post} "
+                    f"appears again (also in {seen[(d, s, w)]}): a worker-shift's "
+                    "rows must be contiguous, sorted by t",
+                )
+            seen[(d, s, w)] = where
+            record = core.WorkerShift(
+                worker=w,
+                post=post,
+                positions=part.area[a:b].astype(np.int16),
+                speeds=_filled(part, a, b, m.max_nan_run),
+            )
+            by_shift.setdefault((d, s), []).append(record)
+    return by_shift
+
+
+def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey] | str:
+    """Task: check the post's rows and store its worker-shifts (every day and shift, empty
+    where nobody worked); returns its worker-shift keys, or the one-line problem."""
+    interrupts.checkpoint("task")
+    store = sim.HistoryStore(store_root)
+    done = store.root / f"post={post}" / DONE
+    if done.is_file():
+        return [tuple(k) for k in json.loads(done.read_text())]  # type: ignore[misc]
+    try:
+        by_shift = read_post(m, post)
+    except RecordsError as exc:
+        return str(exc)
+    keys = []
+    for d in range(1, m.days + 1):
+        for s in m.shifts:
+            records = by_shift.get((d, s), [])
+            store.write(post=post, shift=s, day=d, records=records, samples=m.T)
+            keys.extend((d, s, post, r.worker) for r in records)
+    done.write_text(json.dumps(keys))
+    return keys  # type: ignore[return-value]
+
+
+def ingest_key(m: Manifest) -> str:
+    """Cache key of a records folder: its files (path, size, mtime) and this code."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in m.folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        digest.update(f"{path.relative_to(m.folder)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update((Path(sim.__file__).parent / "store.py").read_bytes())
+    digest.update((m.folder / MANIFEST).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ingest(
+    m: Manifest, cache_dir: Path, *, max_in_flight: int, progress: bool
+) -> tuple[Path, set[WorkerShiftKey]]:
+    """Check and store every post's rows on Ray (one task per post; Ray must be running).
+
+    Returns the store's folder and every worker-shift key. A bad post raises its
+    :class:`RecordsError` (the first post in post order that has one).
+    """
+    interrupts.checkpoint("history")
+    root = cache_dir / "records" / ingest_key(m)
+    manifest = put(m)  # once: G is n × n
+    jobs = ((p, (manifest, p, str(root))) for p in range(1, m.posts + 1))
+    keys: set[WorkerShiftKey] = set()
+    problems: dict[int, str] = {}
+    for post, found in map_unordered(
+        ingest_post,
+        jobs,
+        total=m.posts,
+        max_in_flight=max_in_flight,
+        desc="records",
+        progress=progress,
+    ):
+        if isinstance(found, str):
+            problems[int(post)] = found  # type: ignore[arg-type]
+        else:
+            keys.update(found)
+    if problems:
+        raise RecordsError(problems[min(problems)])
+    return root, keys
