@@ -1,9 +1,10 @@
 """Look at a run's report as a person would: in a real headless Chromium.
 
 Loads ``RUN_DIR/report.html``, follows the first link from a shift's table to a flagged
-worker's evidence page, lets the page's scripts run, and checks that the decision and its
-interactive figures rendered (Plotly draws ``svg.main-svg`` elements); screenshots both pages
-into ``--out``. Exits 1 with the reason when something is missing.
+worker's evidence section (an anchor of the same page), lets the page's scripts run, and
+checks that the decision and its interactive figures rendered (Plotly draws ``svg.main-svg``
+elements), with no network (the page is self-contained); screenshots both views into
+``--out``. Exits 1 with the reason when something is missing.
 
 Needs Chromium (Debian: ``apt-get install chromium``).
 
@@ -23,8 +24,9 @@ from pathlib import Path
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--virtual-time-budget=10000",
+    "--virtual-time-budget=10000", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
 )  # fmt: skip
+"""Headless, and offline: every request but ``file:`` goes to a closed port."""
 
 
 def chromium() -> str:
@@ -36,12 +38,12 @@ def chromium() -> str:
     sys.exit("no Chromium found: apt-get install chromium")
 
 
-def browse(page: Path, *, profile: str, screenshot: Path | None = None) -> str:
-    """The page's DOM after its scripts ran (and a screenshot of it)."""
+def browse(page: Path, *, profile: str, anchor: str = "", screenshot: Path | None = None) -> str:
+    """The page's DOM after its scripts ran, opened at ``anchor`` (and a screenshot of it)."""
     extra = [f"--screenshot={screenshot}", "--window-size=1300,2400"] if screenshot else []
     done = subprocess.run(
         [chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, "--dump-dom",
-         page.resolve().as_uri()],
+         page.resolve().as_uri() + anchor],
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     return done.stdout
@@ -52,20 +54,29 @@ def check(run_dir: Path, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     problems = []
     with tempfile.TemporaryDirectory() as profile:
-        dom = browse(run_dir / "report.html", profile=profile, screenshot=out / "report.png")
+        report = run_dir / "report.html"
+        dom = browse(report, profile=profile, screenshot=out / "report.png")
         if "Root causes by shift" not in dom:
             problems.append("report.html did not render its shift tables")
-        links = re.findall(r'href="(decisions/[^"]+\.html)"', dom)
+        shifts = dom[dom.find("Root causes by shift") :]
+        links = re.findall(r'href="(#e-[^"]+)"', shifts)
         if not links:
-            return [*problems, "no link from a shift to a flagged worker's evidence page"]
-        page = run_dir / links[0]
-        dom = browse(page, profile=profile, screenshot=out / "decision.png")
-        if "Why the model named this worker" not in dom:
-            problems.append(f"{links[0]} does not say why the worker was named")
-        plots = dom.count('class="main-svg"')
+            return [*problems, "no link from a shift to a flagged worker's evidence"]
+        dom = browse(report, profile=profile, anchor=links[0], screenshot=out / "decision.png")
+        section = _section(dom, links[0][1:])
+        if "Why the model named this worker" not in section:
+            problems.append(f"the evidence {links[0]} does not say why the worker was named")
+        plots = section.count('class="main-svg"')
         if plots < 4:
-            problems.append(f"{links[0]} rendered {plots} Plotly figures, expected >= 4")
+            problems.append(f"the evidence {links[0]} drew {plots} Plotly figures, expected >= 4")
     return problems
+
+
+def _section(dom: str, anchor: str) -> str:
+    """The markup of the evidence section ``anchor`` in a dumped DOM ("" if absent)."""
+    start = dom.find(f'id="{anchor}"')
+    end = dom.find('<section class="evidence"', start + 1)
+    return dom[start : end if end > 0 else len(dom)] if start >= 0 else ""
 
 
 def main() -> None:
@@ -78,7 +89,7 @@ def main() -> None:
         print(f"problem: {problem}")
     if problems:
         sys.exit(1)
-    print(f"report and a decision page render with their figures; screenshots in {args.out}")
+    print(f"report and a decision's evidence render with their figures; screenshots in {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Interactive Plotly figures of one worker-shift's evidence (see :mod:`harness.evidence`)."""
+"""Interactive Plotly figures of one worker-shift's evidence (see :mod:`harness.evidence`).
+
+Figures leave here as Plotly JSON without their template: the report holds the template and
+plotly.js once and draws each figure when its section is shown.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
-_CONFIG = {"displaylogo": False, "responsive": True}
+CONFIG = {"displaylogo": False, "responsive": True}
+"""Plotly's config for every evidence figure."""
 
 
-def _div(fig: go.Figure) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
+def _json(fig: go.Figure) -> str:
+    data = fig.to_plotly_json()
+    data["layout"].pop("template", None)
+    return pio.json.to_json_plotly(data)
+
+
+def template_json() -> str:
+    """The figures' shared Plotly template (the default one), as JSON."""
+    return pio.json.to_json_plotly(pio.templates[pio.templates.default].to_plotly_json())
 
 
 def _steps(runs: list[list[float]]) -> tuple[list[float], list[float]]:
@@ -99,10 +112,10 @@ def history_figure(e: dict[str, Any]) -> go.Figure:
 
 
 def figures(e: dict[str, Any], *, n_posts: int | None) -> dict[str, str]:
-    """The evidence page's figures as HTML divs (Plotly loaded once by the page)."""
+    """The evidence's figures as Plotly JSON without the template (:func:`template_json`)."""
     return {
-        "position": _div(position_figure(e)),
-        "floor": _div(floor_figure(e, n_posts)),
-        "motion": _div(motion_figure(e)),
-        "history": _div(history_figure(e)),
+        "position": _json(position_figure(e)),
+        "floor": _json(floor_figure(e, n_posts)),
+        "motion": _json(motion_figure(e)),
+        "history": _json(history_figure(e)),
     }

@@ -348,8 +348,13 @@ def run_exists(run_id: str) -> bool:
     return True
 
 
-def download_artifact(run_id: str, path: str, dst: Path) -> Path:
+def download_artifact(
+    run_id: str, path: str, dst: Path, *, missing_ok: bool = False
+) -> Path | None:
     """Download the artifact ``path`` of ``run_id`` into ``dst``.
+
+    Returns:
+        The local path, or None when the artifact is missing and ``missing_ok``.
 
     Raises:
         HarnessError: no such run or artifact.
@@ -362,6 +367,8 @@ def download_artifact(run_id: str, path: str, dst: Path) -> Path:
             run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking_uri()
         )
     except (MlflowException, OSError) as exc:
+        if missing_ok:
+            return None
         raise HarnessError(
             f"{run_id!r} is neither a run folder nor an MLflow run with {path} at {tracking_uri()}"
         ) from exc
