@@ -23,6 +23,12 @@ def _json(fig: go.Figure) -> str:
     return pio.json.to_json_plotly(data)
 
 
+def count_ticks(values: list[float], *, bins: int) -> dict[str, Any]:
+    """Axis settings for a histogram's count axis: whole-number ticks, about five of them."""
+    top = int(np.histogram(values, bins=bins)[0].max()) if values else 1
+    return {"tick0": 0, "dtick": max(1, -(-top // 5)), "rangemode": "tozero"}
+
+
 def template_json() -> str:
     """The figures' shared Plotly template (the default one), as JSON."""
     return pio.json.to_json_plotly(pio.templates[pio.templates.default].to_plotly_json())
@@ -103,6 +109,7 @@ def history_figure(e: dict[str, Any]) -> go.Figure:
         values = [v for v in e["history"][key] if v is not None]
         fig.add_trace(go.Histogram(x=values, name=f"database {key}", marker_color="#95a5a6",
                                    nbinsx=20), row=1, col=col)  # fmt: skip
+        fig.update_yaxes(title_text="records", row=1, col=col, **count_ticks(values, bins=20))
         fig.add_vline(x=tau, line={"color": "#000", "dash": "dash"}, row=1, col=col)
         if e[key] is not None:
             fig.add_vline(x=e[key], line={"color": "#c0392b", "width": 3}, row=1, col=col)

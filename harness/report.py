@@ -155,6 +155,11 @@ def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
+def shift_label(day: int, shift: str) -> str:
+    """A shift as the figures name it: ``day 7, night shift``."""
+    return f"day {day}, {shift} shift"
+
+
 def figures(results: dict[str, Any]) -> dict[str, bytes]:
     """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
     level confusion (rows: true level, columns: the model's level)."""
@@ -162,6 +167,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     frames = tables.frames(results)
     workers, posts = frames["workers"], frames["posts"]
@@ -187,6 +193,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
         ax.axvline(threshold, color="k", linestyle="--", label="threshold")
         ax.set_xlabel(column)
         ax.set_ylabel("worker-shifts")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: whole ticks
         ax.legend()
         save(name, fig)
     grid = posts.pivot_table(index=["day", "shift"], columns="post", values="D", sort=False)
@@ -195,7 +202,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     )
     image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")
     ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [f"{d} {s}" for d, s in grid.index])
+    ax.set_yticks(range(grid.shape[0]), [shift_label(d, s) for d, s in grid.index])
     ax.set_xlabel("post")
     ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
     fig.colorbar(image, ax=ax)
@@ -203,6 +210,8 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     confusion = np.array(results["metrics"]["level_confusion"])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(confusion.shape[1]))
+    ax.set_yticks(range(confusion.shape[0]))
     for (i, j), v in np.ndenumerate(confusion):
         ax.text(j, i, str(v), ha="center", va="center")
     ax.set_xlabel("level the model saw (its grader)")

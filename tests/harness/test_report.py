@@ -156,3 +156,13 @@ def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path)
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert Path("screens/decision.png").stat().st_size > 10_000
+
+
+def test_figures_name_shifts_in_words_and_count_in_whole_numbers():
+    from harness import evidence_plots
+
+    assert report.shift_label(4, "day") == "day 4, day shift"  # not "4 day"
+    fig = evidence_plots.history_figure(EVIDENCE[0])  # two database records: counts 0..1
+    for axis in (fig.layout.yaxis, fig.layout.yaxis2):
+        assert axis.dtick == 1 and axis.tick0 == 0
+    assert evidence_plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
