@@ -217,6 +217,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             "code": source_version(),
             "shifts": done.records,
             "metrics": run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed),
+            "units": tables.UNITS,
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
         write_all(results, staging, config.scenario_path, done.evidence)

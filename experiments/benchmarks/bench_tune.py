@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import graders, studies
+from harness import graders, logs, studies
 from harness.execution import ray_session
 from harness.tuning import RayEvaluator, build_features, get_objective, make_space
 from sim import load_scenario
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=Config.trials)
     parser.add_argument("--scenario", type=Path, default=Config.scenario)
     args = parser.parse_args()
+    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
     cfg = Config(scenario=args.scenario, trials=args.trials)
 
     scenario = load_scenario(cfg.scenario)

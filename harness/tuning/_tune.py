@@ -246,7 +246,9 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 if config.store.guard is None:
                     studies.take_lease(study)
                 fresh = [t for t in trials if f"trial-{t.number}" not in logged]
-                log_child_runs([_child(t, names) for t in fresh], parent_run_id=run_id)
+                log_child_runs(
+                    [_child(t, names) for t in fresh], parent_run_id=run_id, command="tune"
+                )
                 logged.update(f"trial-{t.number}" for t in fresh)
 
             log_batch(study.get_trials(deepcopy=False, states=studies.FINISHED))

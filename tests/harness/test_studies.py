@@ -117,7 +117,9 @@ def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml,
     with tracked_run(
         experiment="e", run_name="tune-x", params={}, command="tune", tags={"optuna.study": "x"}
     ) as run_id:
-        log_child_runs([("trial-0", {"a": 1}, {"f": 0.5}, "FINISHED")], parent_run_id=run_id)
+        log_child_runs(
+            [("trial-0", {"a": 1}, {"f": 0.5}, "FINISHED")], parent_run_id=run_id, command="tune"
+        )
     with pytest.raises(HarnessError, match=r"logged 1 trials of study 'x', but .* holds no"):
         make_tune_config(tune_yaml, "out", study_name="x", workers=1)
 
