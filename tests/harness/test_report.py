@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -166,3 +167,67 @@ def test_figures_name_shifts_in_words_and_count_in_whole_numbers():
     for axis in (fig.layout.yaxis, fig.layout.yaxis2):
         assert axis.dtick == 1 and axis.tick0 == 0
     assert evidence_plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real ``mlflow server`` on a free loopback port; its URI. Stopped by its pids."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180  # a deadline for start-up, not a pace
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        yield uri
+    finally:
+        for proc in [*psutil.Process(server.pid).children(recursive=True), server]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        server.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Chromium (apt-get install chromium)"
+)
+def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_path, monkeypatch):
+    """MLflow shows report.html alone in a sandboxed frame: the link to the evidence, the
+    evidence and its figures work there, from the page alone, with no network."""
+    import subprocess
+    import sys
+
+    from harness.tracking import log_artifacts, tracked_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    report.write_report(_results(), run, EVIDENCE)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
+        log_artifacts(run)
+    script = Path(__file__).resolve().parents[2] / "experiments/check_report_in_browser.py"
+    for where in (["--mlflow-run", run_id], [str(run)]):
+        done = subprocess.run([sys.executable, str(script), *where, "--out", "screens"],
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
