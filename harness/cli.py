@@ -263,9 +263,14 @@ def report(**kw: Any) -> int:
     """(Re)build the HTML report of a run from its folder or its MLflow run id (SOURCE)."""
     from harness.reporting import rebuild_report
 
-    path = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"],
-                          worker=kw["worker"], cache_dir=kw["cache"])  # fmt: skip
+    path, anchors = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"],
+                                   worker=kw["worker"], cache_dir=kw["cache"])  # fmt: skip
     click.echo(f"report: {path}")
+    if anchors:
+        click.echo(
+            f"evidence of {kw['worker']}: {path.resolve().as_uri()}#{anchors[0]}"
+            + (f" and {len(anchors) - 1} more shift(s)" if len(anchors) > 1 else "")
+        )
     return 0
 
 

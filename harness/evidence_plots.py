@@ -1,4 +1,8 @@
-"""Interactive Plotly figures of one worker-shift's evidence (see :mod:`harness.evidence`)."""
+"""Interactive Plotly figures of one worker-shift's evidence (see :mod:`harness.evidence`).
+
+Figures leave here as Plotly JSON without their template: the report holds the template and
+plotly.js once and draws each figure when its section is shown.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,28 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
-_CONFIG = {"displaylogo": False, "responsive": True}
+CONFIG = {"displaylogo": False, "responsive": True}
+"""Plotly's config for every evidence figure."""
 
 
-def _div(fig: go.Figure) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
+def _json(fig: go.Figure) -> str:
+    data = fig.to_plotly_json()
+    data["layout"].pop("template", None)
+    return pio.json.to_json_plotly(data)
+
+
+def count_ticks(values: list[float], *, bins: int) -> dict[str, Any]:
+    """Axis settings for a histogram's count axis: whole-number ticks, about five of them."""
+    top = int(np.histogram(values, bins=bins)[0].max()) if values else 1
+    return {"tick0": 0, "dtick": max(1, -(-top // 5)), "rangemode": "tozero"}
+
+
+def template_json() -> str:
+    """The figures' shared Plotly template (the default one), as JSON."""
+    return pio.json.to_json_plotly(pio.templates[pio.templates.default].to_plotly_json())
 
 
 def _steps(runs: list[list[float]]) -> tuple[list[float], list[float]]:
@@ -90,6 +109,7 @@ def history_figure(e: dict[str, Any]) -> go.Figure:
         values = [v for v in e["history"][key] if v is not None]
         fig.add_trace(go.Histogram(x=values, name=f"database {key}", marker_color="#95a5a6",
                                    nbinsx=20), row=1, col=col)  # fmt: skip
+        fig.update_yaxes(title_text="records", row=1, col=col, **count_ticks(values, bins=20))
         fig.add_vline(x=tau, line={"color": "#000", "dash": "dash"}, row=1, col=col)
         if e[key] is not None:
             fig.add_vline(x=e[key], line={"color": "#c0392b", "width": 3}, row=1, col=col)
@@ -99,10 +119,10 @@ def history_figure(e: dict[str, Any]) -> go.Figure:
 
 
 def figures(e: dict[str, Any], *, n_posts: int | None) -> dict[str, str]:
-    """The evidence page's figures as HTML divs (Plotly loaded once by the page)."""
+    """The evidence's figures as Plotly JSON without the template (:func:`template_json`)."""
     return {
-        "position": _div(position_figure(e)),
-        "floor": _div(floor_figure(e, n_posts)),
-        "motion": _div(motion_figure(e)),
-        "history": _div(history_figure(e)),
+        "position": _json(position_figure(e)),
+        "floor": _json(floor_figure(e, n_posts)),
+        "motion": _json(motion_figure(e)),
+        "history": _json(history_figure(e)),
     }

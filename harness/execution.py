@@ -1,14 +1,15 @@
 """Ray adapter: the only module that talks to Ray.
 
-Local by default (``ray.init`` with the workers' CPUs), an existing cluster via ``--address`` or
-``RAY_ADDRESS``. A cluster address is probed before ``ray.init`` so that an unreachable or
-unauthenticated cluster is reported in seconds with the fix, not after Ray's own minutes of
-retries: one gRPC call to the cluster's GCS with a timeout tells "unreachable",
-"not a Ray cluster" and "token authentication required" apart. Ray (since 2.52) supports token
-authentication and ``ray start`` enables it by default (since 2.59); the driver then needs
-``RAY_AUTH_MODE=token`` and the cluster's token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
-``~/.ray/auth_token``). When a token is available and ``RAY_AUTH_MODE`` is unset, the adapter
-turns token mode on for this driver (a token is accepted by clusters without authentication).
+Local by default (``ray.init(address="local")`` with the workers' CPUs: never a cluster Ray
+would find on its own), an existing cluster via ``--address`` or ``RAY_ADDRESS``. A cluster
+address is probed before ``ray.init`` so that an unreachable or unauthenticated cluster is
+reported in seconds with the fix, not after Ray's own minutes of retries: one gRPC call to the
+cluster's GCS with a timeout tells "unreachable", "not a Ray cluster" and "token authentication
+required" apart. Ray (since 2.52) supports token authentication and ``ray start`` enables it by
+default (since 2.59); the driver then needs ``RAY_AUTH_MODE=token`` and the cluster's token
+(``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``). When a token is
+available and ``RAY_AUTH_MODE`` is unset, the adapter turns token mode on for this driver (a
+token is accepted by clusters without authentication).
 
 Work goes out as module-level functions with one CPU each; results stream back with
 ``ray.wait`` so the driver holds only what has not been folded in yet; tasks are retried when
@@ -162,24 +163,7 @@ def ray_session(
     if address and address not in ("auto", "local"):
         probe_cluster(address, timeout=timeout)
     try:
-        if address:
-            import core
-            import harness
-            import sim
-
-            ray.init(
-                address=address,
-                runtime_env={"py_modules": [core, sim, harness]},
-                log_to_driver=False,
-                logging_level="WARNING",
-            )
-        else:
-            ray.init(
-                num_cpus=workers,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
+        ray.init(**init_arguments(address, workers))
     except SystemExit as exc:  # Ray's SIGTERM handler while it starts
         raise interrupts.as_interrupt(exc) from None
     except ConnectionError as exc:
@@ -192,6 +176,33 @@ def ray_session(
     finally:
         ray.shutdown()
         interrupts.reinstall()
+
+
+def init_arguments(address: str | None, workers: int | None) -> dict[str, Any]:
+    """The arguments of ``ray.init``: join ``address``, else start a local Ray of our own.
+
+    Without an address Ray would look for a cluster itself (``RAY_ADDRESS``, then the address
+    file a ``ray start`` on this host leaves behind, even once that cluster is dead) and join
+    it; ``address="local"`` always starts a fresh local Ray with ``workers`` CPUs.
+    """
+    if address:
+        import core
+        import harness
+        import sim
+
+        return {
+            "address": address,
+            "runtime_env": {"py_modules": [core, sim, harness]},
+            "log_to_driver": False,
+            "logging_level": "WARNING",
+        }
+    return {
+        "address": "local",
+        "num_cpus": workers,
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
 
 
 def cluster_cpus() -> int:

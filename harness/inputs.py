@@ -6,6 +6,7 @@ One loader each, shared by every command, so that a bad file gets the same one-l
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,7 @@ import core
 import sim
 from harness._errors import HarnessError
 from sim._yaml import read_yaml
+from sim.registry import unknown_key
 
 
 def load_scenario_file(path: str | Path) -> sim.Scenario:
@@ -41,6 +43,10 @@ def load_params(path: str | Path | None) -> core.ModelParams:
         raise HarnessError(
             f"params file {str(path)!r} must hold a mapping of parameters, got {got}"
         )
+    known = [f.name for f in dataclasses.fields(core.ModelParams)]
+    unknown = [unknown_key(str(key), str(key), known) for key in values if key not in known]
+    if unknown:  # worded as a scenario's unknown key, with "did you mean"
+        raise HarnessError(f"params file {str(path)!r}: {'; '.join(unknown)}")
     try:
         return core.ModelParams.from_dict(values)
     except (core.ModelInputError, TypeError) as exc:

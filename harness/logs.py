@@ -1,13 +1,18 @@
 """Where messages go: the console for the harness's own words, a log file for library notices.
 
-Without ``-v`` the console shows only what a command prints and warnings of the harness
-itself; notices of Ray, MLflow, Optuna, Alembic and Python warnings go to the log file of the
-command's output folder (:func:`log_to`), if any. With ``-v`` they are shown on the console too.
+One policy for every command and script (they call :func:`configure` first): without ``-v``
+the console shows only what a command prints and warnings of the harness itself; notices of
+Ray, MLflow, Optuna, Alembic and Python warnings, and what MLflow prints itself ("Successfully
+registered model", "Created version"), go to the log file of the command's output folder
+(:func:`log_to`), if any. With ``-v`` they are shown on the console too. Libraries draw no
+progress bars (MLflow's artifact downloads, uploads) and no "View run" links; the harness's
+own bars are drawn only on a terminal (:mod:`harness.progress`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -20,6 +25,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _QUIET_ENV = {
     "MLFLOW_CONFIGURE_LOGGING": "false",  # MLflow's loggers propagate to ours
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # no "View run" links on stdout
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # no "Downloading artifacts" bars
     "RAY_USAGE_STATS_ENABLED": "0",
 }
 
@@ -62,6 +68,38 @@ def adopt(name: str) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     logger.propagate = True
+
+
+class _PrintsToLog(io.TextIOBase):
+    """A stream whose lines become INFO records of a library's logger."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.logger = logging.getLogger(name)
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info(line.rstrip())
+        return len(text)
+
+
+def adopt_mlflow() -> None:
+    """Route MLflow's loggers and what it prints itself (``eprint``) through ours (idempotent).
+
+    Call after importing mlflow: MLflow writes "Successfully registered model …" and "Created
+    version …" straight to stderr through one module-level stream, replaced here.
+    """
+    from mlflow.utils import logging_utils
+
+    adopt("mlflow")
+    if not isinstance(logging_utils.MLFLOW_LOGGING_STREAM, _PrintsToLog):
+        logging_utils.MLFLOW_LOGGING_STREAM = _PrintsToLog("mlflow")
 
 
 @contextlib.contextmanager

@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 import sim
 from core import ModelInputError
@@ -51,6 +50,7 @@ from harness import logs, outputs, preflight, settings
 from harness._errors import HarnessError
 from harness.grading_data import history_day_states, post_examples, split_days
 from harness.interrupts import handle_signals
+from harness.progress import progress_bar
 from harness.sources import (
     BOX_JITTER,
     PixelSource,
@@ -240,7 +240,7 @@ def train_keypoints(
                 # ONNX Runtime, Ray) can deadlock in the child.
                 multiprocessing_context="spawn" if data_workers else None,
             )  # fmt: skip
-            bar = tqdm(total=steps, initial=start, disable=not progress, desc="keypoints")
+            bar = progress_bar(total=steps, initial=start, enabled=progress, desc="keypoints")
             for step, (crops, targets) in enumerate(batches, start=start):
                 for group in opt.param_groups:
                     group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))

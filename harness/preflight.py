@@ -9,6 +9,7 @@ the figure and the keys that drive it.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -83,8 +84,12 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
     try:  # a real write: os.access says yes to root on a read-only file system
         tempfile.TemporaryFile(dir=existing).close()
     except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:  # an existing folder that refuses files: /proc, /sys
+            why = "a virtual file system such as /proc or /sys, not storage"
         raise HarnessError(
-            f"{option} {str(path)!r} is not writable ({existing}: {exc.strerror or exc})"
+            f"{option} {str(path)!r} cannot be written: {str(existing)!r} accepts no new files "
+            f"({why}); choose a folder on a writable disk"
         ) from None
     return path
 

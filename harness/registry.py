@@ -10,7 +10,9 @@ current champion on the post's held-out macro-F1 (the quality gate).
 No pickle, either way: the model is logged as code (:mod:`harness.mlflow_models.grader`) with
 the project's safetensors weights as its artifact, and the harness loads a version by
 downloading that artifact and reading it with :func:`core.perception.load_model` (content hash
-verified), never through ``mlflow.pyfunc.load_model``. Only the driver talks to MLflow.
+verified), never through ``mlflow.pyfunc.load_model``. Elsewhere a version loads with
+``mlflow.pyfunc.load_model`` and nothing but its logged requirements: the ``core`` package
+travels with it (:func:`save_grader`). Only the driver talks to MLflow.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
+import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -29,7 +32,7 @@ from core.perception import GradingNet, load_model, save_model
 from harness import interrupts
 from harness._errors import HarnessError
 from harness.mlflow_models import grader as grader_code
-from harness.tracking import tracking_uri
+from harness.tracking import tracking_uri, use_mlflow
 
 CHAMPION = "champion"
 LATEST = "latest"
@@ -44,8 +47,53 @@ def model_name(post: int) -> str:
 
 
 def _client() -> MlflowClient:
-    mlflow.set_tracking_uri(tracking_uri())
+    use_mlflow()
     return MlflowClient(tracking_uri())
+
+
+GRADER_REQUIREMENTS = ("torch", "safetensors", "numpy", "opencv-python-headless")
+"""What a registered grader needs besides MLflow, pinned to the training machine's versions."""
+
+
+def grader_requirements() -> list[str]:
+    """:data:`GRADER_REQUIREMENTS` pinned (``torch==2.13.0``; a local label like ``+cpu`` is
+    dropped: pip matches it, and an index holds only the plain version)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name).split('+')[0]}" for name in GRADER_REQUIREMENTS]
+
+
+def save_grader(net: GradingNet, folder: Path, *, input_example: dict[str, np.ndarray],
+                metadata: dict[str, Any]) -> Path:  # fmt: skip
+    """Write ``net`` as a self-contained MLflow pyfunc model in ``folder``.
+
+    Self-contained: the model code (:mod:`harness.mlflow_models.grader`) and the ``core``
+    package it imports travel inside (``code_paths``), the weights are safetensors, the
+    requirements are pinned, and the MLmodel file names no path of this machine (MLflow
+    records the model code's absolute path; only its file name is used to load it).
+    """
+    import core
+
+    weights = folder.parent / f"{folder.name}-weights" / "grader"  # kept as artifacts/grader
+    save_model(net, weights / grader_code.WEIGHTS_FILE, metadata=metadata)
+    with warnings.catch_warnings():  # the signature comes from the input example
+        warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+        mlflow.pyfunc.save_model(
+            path=str(folder),
+            python_model=grader_code.__file__,
+            artifacts={"grader": str(weights)},
+            code_paths=[str(Path(core.__file__).parent)],
+            input_example=input_example,
+            pip_requirements=grader_requirements(),
+        )
+    mlmodel = folder / "MLmodel"
+    spec = yaml.safe_load(mlmodel.read_text())
+    flavor = spec["flavors"]["python_function"]
+    flavor["model_code_path"] = Path(flavor["model_code_path"]).name
+    for artifact in flavor.get("artifacts", {}).values():
+        artifact["uri"] = artifact["path"]
+    mlmodel.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return folder
 
 
 def log_grader(
@@ -56,23 +104,16 @@ def log_grader(
     input_example: dict[str, np.ndarray],
     metadata: dict[str, Any],
 ) -> str:
-    """Log ``net`` in the active run and register it as ``grader-post-<post>``; the version."""
+    """Log ``net`` in the active run (artifact ``grader``, see :func:`save_grader`) and register
+    it as ``grader-post-<post>``; the version."""
     interrupts.checkpoint("registering")
-    mlflow.set_tracking_uri(tracking_uri())
+    use_mlflow()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "grader"  # MLflow keeps the folder's name: artifacts/grader
-        save_model(net, folder / grader_code.WEIGHTS_FILE, metadata=metadata)
-        with warnings.catch_warnings():  # the signature comes from the input example
-            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
-            info = mlflow.pyfunc.log_model(
-                name="grader",
-                python_model=grader_code.__file__,
-                artifacts={"grader": str(folder)},
-                input_example=input_example,
-                registered_model_name=model_name(post),
-                pip_requirements=["torch", "safetensors", "numpy", "opencv-python-headless"],
-            )
-    version = str(info.registered_model_version)
+        folder = save_grader(net, Path(tmp) / "grader", input_example=input_example,
+                             metadata=metadata)  # fmt: skip
+        mlflow.log_artifacts(str(folder), "grader")
+    run_id = mlflow.active_run().info.run_id
+    version = str(mlflow.register_model(f"runs:/{run_id}/grader", model_name(post)).version)
     client = _client()
     for key, value in {**tags, "post": str(post)}.items():
         client.set_model_version_tag(model_name(post), version, key, value)

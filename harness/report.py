@@ -1,13 +1,15 @@
-"""The run report: ``report.html`` and one evidence page per decision, from Jinja2 templates.
+"""The run report: one self-contained ``report.html``, from Jinja2 templates.
 
-``report.html`` is self-contained (figures embedded as PNG data, so it renders inside MLflow's
-artifact viewer): a summary a safety manager reads first (headline figures with their 95 %
-intervals; per worker, how often flagged and for what, beside the truth), the figures, and
-per shift the hazard posts, their sets, the model's root causes (each linked to its evidence
-page), why a hazard post with nobody flagged was attributed to equipment, and the missed
-hazards. ``decisions/<day>-<shift>-<worker>.html`` shows the evidence behind a decision
-(:mod:`harness.evidence`) as interactive Plotly figures (``decisions/plotly.min.js`` is written
-beside them, so the pages need no server and no network). Templates autoescape everything a
+One page, so that it reads the same from the run folder, offline, and inside MLflow's
+artifact viewer (which shows an HTML artifact alone in a sandboxed frame: links to other
+files and scripts loaded by path go nowhere there). It holds a summary a safety manager reads
+first (headline figures with their 95 % intervals; per worker, how often flagged and for
+what, beside the truth), the figures (embedded PNG), and per shift the hazard posts, their
+sets, the model's root causes (each linked to its evidence section), why a hazard post with
+nobody flagged was attributed to equipment, and the missed hazards. Each evidence section
+(anchor :func:`decision_anchor`) shows the evidence behind a worker-shift
+(:mod:`harness.evidence`) as interactive Plotly figures: plotly.js is inlined once, each
+figure is JSON drawn when its section scrolls into view. Templates autoescape everything a
 ``results.json`` carries.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -22,10 +25,11 @@ from typing import Any
 
 import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from harness import tables
 
-DECISIONS = "decisions"
+REPORT = "report.html"
 EVIDENCE = "evidence.json"
 PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusion.png")
 HEADLINE = (
@@ -59,14 +63,23 @@ ENV = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+
+
+def _json_script(text: str, kind: str) -> Markup:
+    """JSON text as an inert ``<script>`` element (``<``, ``>``, ``&`` escaped)."""
+    safe = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/json" class="{kind}">{safe}</script>')
+
+
 ENV.filters["num"] = _num
 ENV.filters["interval"] = _interval
+ENV.filters["figure"] = lambda text: _json_script(text, "plotly-figure")
 
 
-def decision_name(day: int, shift: str, worker: str) -> str:
-    """The evidence page of a worker-shift, relative to the report folder."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in worker)
-    return f"{DECISIONS}/d{day}-{shift}-{safe}.html"
+def decision_anchor(day: int, shift: str, worker: str) -> str:
+    """The id of a worker-shift's evidence section in ``report.html``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in f"{shift}-{worker}")
+    return f"e-d{day}-{safe}"
 
 
 def _get(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -128,7 +141,7 @@ def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
         hazards = []
         for p in (p for p in rec["posts"] if p["hazard"]):
             causes = [
-                {**c, "link": decision_name(rec["day"], rec["shift"], c["worker"])}
+                {**c, "link": "#" + decision_anchor(rec["day"], rec["shift"], c["worker"])}
                 for c in rec["root_causes"]
                 if c["hazard_post"] == p["post"]
             ]
@@ -144,6 +157,11 @@ def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
+def shift_label(day: int, shift: str) -> str:
+    """A shift as the figures name it: ``day 7, night shift``."""
+    return f"day {day}, {shift} shift"
+
+
 def figures(results: dict[str, Any]) -> dict[str, bytes]:
     """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
     level confusion (rows: true level, columns: the model's level)."""
@@ -151,6 +169,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     frames = tables.frames(results)
     workers, posts = frames["workers"], frames["posts"]
@@ -176,6 +195,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
         ax.axvline(threshold, color="k", linestyle="--", label="threshold")
         ax.set_xlabel(column)
         ax.set_ylabel("worker-shifts")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: whole ticks
         ax.legend()
         save(name, fig)
     grid = posts.pivot_table(index=["day", "shift"], columns="post", values="D", sort=False)
@@ -184,7 +204,7 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     )
     image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="magma_r")
     ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [f"{d} {s}" for d, s in grid.index])
+    ax.set_yticks(range(grid.shape[0]), [shift_label(d, s) for d, s in grid.index])
     ax.set_xlabel("post")
     ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
     fig.colorbar(image, ax=ax)
@@ -194,6 +214,8 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     confusion = np.array(results["metrics"]["level_confusion"])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(confusion.shape[1]))
+    ax.set_yticks(range(confusion.shape[0]))
     for (i, j), v in np.ndenumerate(confusion):
         ax.text(j, i, str(v), ha="center", va="center")
     ax.set_xlabel("level the model saw (its grader)")
@@ -218,14 +240,16 @@ def _graders_line(results: dict[str, Any]) -> str:
 def write_report(
     results: dict[str, Any], folder: Path, evidence: list[dict[str, Any]] | None = None
 ) -> Path:
-    """Write ``report.html``, the figure files and the evidence pages into ``folder``."""
+    """Write ``report.html`` (with a section per evidence record) and the figure files."""
     pngs = figures(results)
     for name, data in pngs.items():
         (folder / name).write_bytes(data)
     days = sorted({rec["day"] for rec in results["shifts"]})
+    sections = evidence_sections(results, evidence or [])
     pages = {}
-    for e in evidence or ():
-        pages.setdefault(e["worker"], decision_name(e["day"], e["shift"], e["worker"]))
+    for x in sections:
+        pages.setdefault(x["e"]["worker"], "#" + x["anchor"])
+    plotly = _plotly_assets() if sections else None
     page = ENV.get_template("report.html.j2").render(
         r=results,
         pages=pages,
@@ -235,26 +259,36 @@ def write_report(
         workers=worker_summary(results),
         figures={k: base64.b64encode(v).decode() for k, v in pngs.items()},
         shifts=shift_sections(results),
+        evidence=sections,
+        plotly=plotly,
     )
-    path = folder / "report.html"
+    path = folder / REPORT
     path.write_text(page, encoding="utf-8")
-    if evidence:
-        write_decisions(results, folder, evidence)
     return path
 
 
-def write_decisions(results: dict[str, Any], folder: Path, evidence: list[dict[str, Any]]) -> None:
-    """One page per evidence record, with plotly.min.js beside them."""
+def _plotly_assets() -> dict[str, Any]:
+    """plotly.js, the figures' template and config: inlined once per report."""
     from plotly.offline import get_plotlyjs
 
     from harness import evidence_plots
 
-    target = folder / DECISIONS
-    target.mkdir(exist_ok=True)
-    (target / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    return {
+        "js": Markup(get_plotlyjs().replace("</script", "<\\/script")),
+        "template": _json_script(evidence_plots.template_json(), "plotly-template"),
+        "config": _json_script(json.dumps(evidence_plots.CONFIG), "plotly-config"),
+    }
+
+
+def evidence_sections(
+    results: dict[str, Any], evidence: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per evidence record, what its section shows: decisions, figures and the truth."""
+    from harness import evidence_plots
+
     records = {(r["day"], r["shift"]): r for r in results["shifts"]}
-    template = ENV.get_template("decision.html.j2")
-    for e in evidence:
+    sections = []
+    for e in sorted(evidence, key=lambda e: (e["day"], e["shift"], e["worker"])):
         rec = records.get((e["day"], e["shift"]), {"root_causes": [], "posts": [], "workers": []})
         posts = {p["post"]: p for p in rec["posts"]}
         decisions = [
@@ -263,16 +297,15 @@ def write_decisions(results: dict[str, Any], folder: Path, evidence: list[dict[s
             if c["worker"] == e["worker"]
         ]
         worker = next((w for w in rec["workers"] if w["worker"] == e["worker"]), {})
-        html = template.render(
-            e=e,
-            decisions=decisions,
-            checked=worker.get("checked", False),
-            figures=evidence_plots.figures(e, n_posts=len(rec["posts"]) or None),
-            truth=evidence_truth(worker, rec),
-        )
-        (folder / decision_name(e["day"], e["shift"], e["worker"])).write_text(
-            html, encoding="utf-8"
-        )
+        sections.append({
+            "e": e,
+            "anchor": decision_anchor(e["day"], e["shift"], e["worker"]),
+            "decisions": decisions,
+            "checked": worker.get("checked", False),
+            "figures": evidence_plots.figures(e, n_posts=len(rec["posts"]) or None),
+            "truth": evidence_truth(worker, rec),
+        })  # fmt: skip
+    return sections
 
 
 def evidence_truth(worker: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pydantic
 
 from harness import outputs, preflight
 from harness._errors import HarnessError
-from harness.report import EVIDENCE, decision_name, write_report
+from harness.report import EVIDENCE, decision_anchor, write_report
 from harness.settings import connect_timeout
 
 
@@ -91,11 +91,14 @@ def rebuild_report(
     timeout: float | None = None,
     worker: str | None = None,
     cache_dir: Path | None = None,
-) -> Path:
-    """Rebuild plots and ``report.html`` from ``results.json`` in a folder or an MLflow run.
+) -> tuple[Path, list[str]]:
+    """Rebuild plots and ``report.html`` (with its evidence) from a run folder or MLflow run.
 
-    With ``worker``, also the evidence pages of every shift that worker worked, recomputed
-    from the run's scenario, parameters and the cached records (rebuilt if missing).
+    With ``worker``, also the evidence of every shift that worker worked, recomputed from the
+    run's scenario, parameters and the cached records (rebuilt if missing).
+
+    Returns:
+        The report's path, and the anchors of ``worker``'s evidence sections (else none).
     """
     folder = Path(source)
     if folder.is_dir():
@@ -103,6 +106,7 @@ def rebuild_report(
         if not results_path.is_file():
             raise HarnessError(f"{source!r} holds no {outputs.RESULTS}: is it a run folder?")
         target = Path(out) if out else folder
+        fetch = None
     else:
         if folder.exists():
             raise HarnessError(f"{source!r} is a file; give a run folder or an MLflow run id")
@@ -111,24 +115,26 @@ def rebuild_report(
         preflight.check_tracking(connect_timeout(timeout))
         results_path = download_artifact(source, outputs.RESULTS, Path(tempfile.mkdtemp()))
         target = Path(out) if out else Path(f"report-{source}")
+
+        def fetch(name: str) -> None:
+            download_artifact(source, name, results_path.parent, missing_ok=True)
+
     preflight.check_writable(target, option="--out")
     results = read_results(results_path)
     target.mkdir(parents=True, exist_ok=True)
+    if fetch is not None:
+        fetch(EVIDENCE)
     evidence_path = results_path.with_name(EVIDENCE)
     evidence = json.loads(evidence_path.read_text()) if evidence_path.is_file() else []
+    anchors: list[str] = []
     if worker is not None:
+        if fetch is not None:
+            fetch("scenario.yaml")
         scenario_path = results_path.with_name("scenario.yaml")
-        if not scenario_path.is_file() and not folder.is_dir():
-            from harness.tracking import download_artifact
-
-            scenario_path = download_artifact(source, "scenario.yaml", results_path.parent)
         evidence = _merge(evidence, evidence_for(results, scenario_path, worker, cache_dir))
-    path = write_report(results, target, evidence)
-    if worker is not None:
-        shown = [decision_name(e["day"], e["shift"], e["worker"]) for e in evidence
-                 if e["worker"] == worker]  # fmt: skip
-        return target / shown[0]
-    return path
+        mine = sorted((e["day"], e["shift"]) for e in evidence if e["worker"] == worker)
+        anchors = [decision_anchor(day, shift, worker) for day, shift in mine]
+    return write_report(results, target, evidence), anchors
 
 
 def evidence_for(

@@ -276,6 +276,7 @@ def run(config: RunConfig) -> dict[str, Any]:
                 if labelled
                 else records.unavailable_metrics(done.records)
             ),
+            "units": tables.UNITS,
         }
         results["timings"] = {"wall_s": time.perf_counter() - started}
         copy = config.scenario_path / records.MANIFEST if recorded else config.scenario_path

@@ -1,10 +1,13 @@
-"""A run's results as Parquet tables for pandas: typed columns, Arrow lists, described columns.
+"""A run's results as Parquet tables for every tool: typed columns, Arrow lists, described.
 
 Three tables, one row per (day, shift, post), per worker-shift, and per root-cause decision.
 Lists are Arrow lists (``set``, ``reasons``, ``true_faults``), never joined strings; columns
-holding the simulator's truth (what a real plant never has) are prefixed ``true_``; every
-column's meaning is in the Parquet schema (field metadata ``description``), so
-``pyarrow.parquet.read_schema(path).field(name).metadata`` explains it.
+holding the simulator's truth (what a real plant never has) are prefixed ``true_``. Every
+column's meaning is written three times, for three kinds of reader: in the Arrow field
+metadata (``description``; pyarrow, pandas), in the file's key-value metadata
+(``description.<column>`` and ``table``; DuckDB's ``parquet_kv_metadata``, Polars'
+``read_parquet_metadata``), and in ``tables.md`` beside the tables, with the units of
+``results.json`` (:data:`UNITS`, also in ``results.json`` itself).
 """
 
 from __future__ import annotations
@@ -21,7 +24,28 @@ import pyarrow.parquet as pq
 POSTS = "posts.parquet"
 WORKERS = "workers.parquet"
 ROOT_CAUSES = "root_causes.parquet"
+DICTIONARY = "tables.md"
 DESCRIPTION = b"description"
+
+_FRACTION = "fraction, 0..1"
+UNITS: dict[str, str] = {
+    "day": "day number, 1-based: the history days first, then the evaluated days",
+    "level": "hazard level, integer 0 (none) .. 4; also true_level",
+    "D": "hazard degree, dimensionless: 0.2·(d_i + Σ_j g_ij·d_j) of levels 0..4; also true_D "
+    "and params.tau_D",
+    "Z": "on-post state, fraction 0..1 of the ρ-weighted seconds off the standard post; also "
+    "params.tau_Z",
+    "Y": "proficiency, dimensionless: keypoint-speed ratio to the post's standard motion "
+    "(1 = standard) over 1 + its variance; null when no second counts; also params.tau_Y",
+    "params.lam, params.tau_P, params.rho_min, params.alpha": _FRACTION,
+    "params.eps": "speed, pixels per second (px/s)",
+    "params.history_window_days": "days",
+    "metrics: precision, recall, f1, auc, accuracy, value, level_accuracy": _FRACTION,
+    "metrics: tp, fp, fn, tn, explained, total, n, worker_shifts, post_shifts": "counts",
+    "metrics: *ci95": "[low, high] of the same unit: a 95 % bootstrap interval over days",
+    "timings: *_s": "seconds (wall clock)",
+}
+"""The units of ``results.json``'s numbers (it carries this mapping as ``units``)."""
 
 
 @dataclass(frozen=True)
@@ -115,10 +139,22 @@ ROOT_CAUSE_COLUMNS = (
 )  # fmt: skip
 
 
-def _table(rows: Iterable[dict[str, Any]], columns: tuple[Column, ...]) -> pa.Table:
+TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
+    POSTS: ("one row per (day, shift, post): the model's levels, D and hazard sets", POST_COLUMNS),
+    WORKERS: ("one row per worker-shift: Z, Y, the flags and the truth", WORKER_COLUMNS),
+    ROOT_CAUSES: ("one row per root-cause decision (day, shift, hazard post, worker)",
+                  ROOT_CAUSE_COLUMNS),
+}  # fmt: skip
+"""Each table's file name, what a row is, and its columns."""
+
+
+def _table(rows: Iterable[dict[str, Any]], name: str) -> pa.Table:
+    what, columns = TABLES[name]
     rows = list(rows)
+    described = {f"description.{c.name}": c.description for c in columns}
     schema = pa.schema(
-        [pa.field(c.name, c.type, metadata={DESCRIPTION: c.description}) for c in columns]
+        [pa.field(c.name, c.type, metadata={DESCRIPTION: c.description}) for c in columns],
+        metadata={"table": what, **described},
     )
     return pa.table({c.name: pa.array([c.get(r) for r in rows], c.type) for c in columns},
                     schema=schema)  # fmt: skip
@@ -150,16 +186,32 @@ def build(results: dict[str, Any]) -> dict[str, pa.Table]:
                 "true_needs_training": worker["needs_training"],
             })  # fmt: skip
     return {
-        POSTS: _table(posts, POST_COLUMNS),
-        WORKERS: _table(workers, WORKER_COLUMNS),
-        ROOT_CAUSES: _table(causes, ROOT_CAUSE_COLUMNS),
+        POSTS: _table(posts, POSTS),
+        WORKERS: _table(workers, WORKERS),
+        ROOT_CAUSES: _table(causes, ROOT_CAUSES),
     }
 
 
+def data_dictionary() -> str:
+    """``tables.md``: every table's columns (type, meaning) and the units of results.json."""
+    lines = ["# Data dictionary", "",
+             "Columns starting with `true_` hold the simulator's truth (a real plant has none).",
+             "The same descriptions are in each Parquet file's metadata.", ""]  # fmt: skip
+    for name, (what, columns) in TABLES.items():
+        lines += [f"## {name}", "", f"{what.capitalize()}.", "",
+                  "| column | type | meaning |", "| --- | --- | --- |"]  # fmt: skip
+        lines += [f"| `{c.name}` | {c.type} | {c.description} |" for c in columns]
+        lines.append("")
+    lines += ["## results.json: units", "", "| field | unit |", "| --- | --- |"]
+    lines += [f"| {field} | {unit} |" for field, unit in UNITS.items()]
+    return "\n".join(lines) + "\n"
+
+
 def write(results: dict[str, Any], folder: Path) -> None:
-    """Write the three tables into ``folder``."""
+    """Write the three tables and their data dictionary (``tables.md``) into ``folder``."""
     for name, table in build(results).items():
         pq.write_table(table, folder / name)
+    (folder / DICTIONARY).write_text(data_dictionary(), encoding="utf-8")
 
 
 def frames(results: dict[str, Any]) -> dict[str, pd.DataFrame]:

@@ -8,7 +8,8 @@ SQLite file ``mlflow.db`` in the working folder. Only the driver logs: no concur
   reported in seconds, not after minutes of retries.
 - :func:`tracked_run` ends every run FINISHED, FAILED or KILLED (interrupts). Each run is
   tagged with the host and process that ran it, the git commit (or a hash of the source when
-  not in git) and the command.
+  not in git) and the command, and carries MLflow's own ``mlflow.source.name`` / ``.type`` /
+  ``.git.commit``.
 - A process killed outright (SIGKILL, power loss) cannot end its run; the next command on the
   same tracking store finds runs of this host whose process is gone and marks them FAILED
   with a note (:func:`recover_stale_runs`).
@@ -42,6 +43,10 @@ TAG_COMMAND = "hazard_harness.command"
 TAG_GIT = "hazard_harness.git_commit"
 TAG_SOURCE = "hazard_harness.source_hash"
 TAG_NOTE = "hazard_harness.note"
+MLFLOW_SOURCE_NAME = "mlflow.source.name"
+MLFLOW_SOURCE_TYPE = "mlflow.source.type"
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+"""MLflow's own source fields: its UI shows them and its search filters on them."""
 _HTTP_LIMITS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -93,11 +98,19 @@ def check_server(*, timeout: float) -> None:
             )
 
 
-def _client() -> Any:
+def use_mlflow() -> Any:
+    """The mlflow module, set to the tracking URI in force, its output routed by harness.logs."""
     import mlflow
 
+    from harness.logs import adopt_mlflow
+
+    adopt_mlflow()
     mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.MlflowClient(tracking_uri())
+    return mlflow
+
+
+def _client() -> Any:
+    return use_mlflow().MlflowClient(tracking_uri())
 
 
 @functools.cache
@@ -134,8 +147,21 @@ def _process_tags(command: str) -> dict[str, str]:
         TAG_PID: str(me.pid),
         TAG_PID_STARTED: f"{me.create_time():.3f}",
         TAG_COMMAND: command,
-        **source_version(),
+        **source_tags(command),
     }
+
+
+def source_tags(command: str) -> dict[str, str]:
+    """MLflow's source fields (``command``: a CLI command, or a script's path) and ours."""
+    version = source_version()
+    tags = {
+        MLFLOW_SOURCE_NAME: command if command.endswith(".py") else f"hazard-harness {command}",
+        MLFLOW_SOURCE_TYPE: "LOCAL",
+        **version,
+    }
+    if TAG_GIT in version:  # MLflow wants the bare commit; ours keeps "-dirty"
+        tags[MLFLOW_GIT_COMMIT] = version[TAG_GIT].removesuffix("-dirty")
+    return tags
 
 
 def recover_stale_runs() -> list[str]:
@@ -195,11 +221,9 @@ def tracked_run(
     interrupt (:class:`harness.interrupts.Interrupted`, Ctrl-C) ends the run KILLED, any other
     exception FAILED; both are re-raised.
     """
-    import mlflow
-
+    mlflow = use_mlflow()
     if parent_run_id is None:
         recover_stale_runs()
-    mlflow.set_tracking_uri(tracking_uri())
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.start_run(
         run_name=run_name,
@@ -254,6 +278,19 @@ def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
     import mlflow
 
     mlflow.log_metrics(finite_numbers(metrics), step=step)
+
+
+def log_curves(curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+    """Log ``{name: [(step, value), ...]}`` in the active run, batched (finite values only)."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(name, float(v), now, int(step)) for name, points in curves.items()
+               for step, v in points if math.isfinite(v)]  # fmt: skip
+    run_id = mlflow.active_run().info.run_id
+    for start in range(0, len(metrics), 1000):  # MLflow's limit per batch
+        _client().log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
 def log_artifacts(folder: Path) -> None:
@@ -330,20 +367,27 @@ def run_exists(run_id: str) -> bool:
     return True
 
 
-def download_artifact(run_id: str, path: str, dst: Path) -> Path:
+def download_artifact(
+    run_id: str, path: str, dst: Path, *, missing_ok: bool = False
+) -> Path | None:
     """Download the artifact ``path`` of ``run_id`` into ``dst``.
+
+    Returns:
+        The local path, or None when the artifact is missing and ``missing_ok``.
 
     Raises:
         HarnessError: no such run or artifact.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
 
+    mlflow = use_mlflow()
     try:
         local = mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking_uri()
         )
     except (MlflowException, OSError) as exc:
+        if missing_ok:
+            return None
         raise HarnessError(
             f"{run_id!r} is neither a run folder nor an MLflow run with {path} at {tracking_uri()}"
         ) from exc

@@ -19,7 +19,8 @@ log-uniform in [1e-3, 1e-2], ``batch_size`` in {16, 32, 64}, ``input_size`` in {
 ``on_epoch`` hook); ``MedianPruner`` stops a trial below the median of earlier trials at the
 same epoch, after 2 complete trials and a third of the epochs. A trial's value is its
 validation macro-F1 after the last epoch; the best trial's network is kept in the task (no
-retraining) and scored on the test days.
+retraining) and scored on the test days. Its child run in MLflow holds its curves by epoch
+(``step``): ``train_loss`` every epoch, ``val_macro_f1`` at every validation pass.
 
 **Determinism:** trial ``k`` of post ``i`` trains with a seed derived from
 ``(scenario seed, i, k)`` and the sampler's seed from ``(scenario seed, i)``, one torch thread
@@ -45,7 +46,7 @@ from harness._errors import HarnessError
 from harness.execution import map_unordered, ray_session
 from harness.grading_data import GradingData, history_shift_states, post_examples
 from harness.inputs import load_scenario_file
-from harness.tracking import log_artifacts, log_dict, log_metrics, tracked_run
+from harness.tracking import log_artifacts, log_curves, log_dict, log_metrics, tracked_run
 
 LOG = logging.getLogger("harness.train")
 
@@ -209,6 +210,7 @@ def post_study(
     def objective(trial: Any) -> float:
         params = suggest(trial)
         scores: list[float] = []
+        evaluated: list[int] = []
         eval_s = 0.0
 
         def report(epoch: int, net: Any) -> None:
@@ -218,6 +220,7 @@ def post_study(
                 return
             t0 = time.perf_counter()
             scores.append(evaluate_grader(net, val.images, val.env, val.labels)["macro_f1"])
+            evaluated.append(epoch)
             trial.report(scores[-1], epoch)
             eval_s += time.perf_counter() - t0
             if trial.should_prune():
@@ -225,7 +228,7 @@ def post_study(
 
         t0 = time.perf_counter()
         try:
-            net, _ = train_grader(
+            net, history = train_grader(
                 train.images, train.env, train.labels,
                 seed=derived_seed(scenario.seed, post, trial.number),
                 epochs=budget.epochs, on_epoch=report, **params,
@@ -233,7 +236,12 @@ def post_study(
         finally:
             spent["train_s"] += time.perf_counter() - t0 - eval_s
         if scores[-1] > best["value"]:
-            best.update(value=scores[-1], net=net, params=params, trial=trial.number)
+            curves = {
+                "train_loss": list(enumerate(history["loss"])),
+                "val_macro_f1": list(zip(evaluated, scores, strict=True)),
+            }
+            best.update(value=scores[-1], net=net, params=params, trial=trial.number,
+                        curves=curves)  # fmt: skip
         return scores[-1]
 
     study_started = time.perf_counter()
@@ -248,6 +256,7 @@ def post_study(
         "config": net.config,
         "state": {k: v.numpy().copy() for k, v in net.state_dict().items()},
         "val": {"macro_f1": best["value"]},
+        "curves": best["curves"],
         "test": evaluate_grader(net, test.images, test.env, test.labels),
         "test_real": _real_scores(net, test),
         "trials": {
@@ -383,6 +392,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 parent_run_id=run_id,
             ):
                 log_metrics({k: r[k] for k in ("val", "test", "test_real", "trials", "timings")})
+                log_curves(r["curves"])
                 log_dict({"confusion": r["test"]["confusion"]}, "confusion.json")
                 bar = floor(r["test_set"]["labels"], config.min_macro_f1)
                 version = log_grader(

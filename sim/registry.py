@@ -18,6 +18,12 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def unknown_key(path: str, key: str, known: list[str]) -> str:
+    """``"path: unknown key, expected one of [...]; did you mean 'x'?"``: one wording for every
+    file users write (scenarios, params files)."""
+    return f"{path}: unknown key, expected one of {known}{suggest(key, known)}"
+
+
 class Registry(Generic[T]):
     """Named items of one kind (worker profiles, fault kinds), looked up by name.
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim._errors import ScenarioError
 from sim._yaml import read_yaml
-from sim.registry import FAULT_KINDS, PROFILES, suggest
+from sim.registry import FAULT_KINDS, PROFILES, suggest, unknown_key
 
 SHIFT_NAMES: tuple[str, ...] = ("day", "night")
 """Shift names in order within a day; a line with one shift a day has only ``"day"``."""
@@ -403,7 +403,7 @@ def _describe(exc: pydantic.ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             known = _fields_at(err["loc"][:-1])
             key = str(err["loc"][-1])
-            lines.append(f"{path}: unknown key, expected one of {known}{suggest(key, known)}")
+            lines.append(unknown_key(path, key, known))
         elif err["type"] == "missing":
             lines.append(f"{path}: expected a value, got nothing (the key is required)")
         elif not path:

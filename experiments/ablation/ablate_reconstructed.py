@@ -8,7 +8,7 @@ variant), on every evaluated day of every scenario given, each figure with its 9
 (two-way bootstrap over days and people). Features are computed once per scenario on Ray;
 each option is a re-decision (Z and Y are rescored on Ray for a new database, ``eps``,
 ``rho_min`` or ``proficiency_seconds``).
-Writes ``ablation.csv`` and logs it to MLflow (experiment
+Writes ``ablation.csv`` (library notices in ``harness.log``) and logs it to MLflow (experiment
 ``hazard-harness/ablation``). The forms of Z and Y beyond these options are not options of
 ``core``, so they are not ablated here.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 import core
-from harness import graders
+from harness import graders, logs
 from harness.execution import ray_session
 from harness.metrics import interval, run_metrics
 from harness.settings import cache_dir
@@ -62,8 +62,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenarios", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("-v", "--verbose", action="store_true", help="library notices too")
     args = parser.parse_args()
+    logs.configure(verbose=args.verbose)  # the commands' console policy (harness.logs)
     cfg = Config(scenarios=tuple(args.scenarios), out=args.out)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    with logs.log_to(cfg.out):
+        ablate(cfg)
+
+
+def ablate(cfg: Config) -> None:
+    """Every option on every scenario: the table on stdout, in ``ablation.csv`` and MLflow."""
 
     scenarios = [load_scenario(p) for p in cfg.scenarios]
     rows = []
@@ -99,13 +108,12 @@ def main() -> None:
                     })  # fmt: skip
 
     table = pd.DataFrame(rows)
-    cfg.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(cfg.out / "ablation.csv", index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     with tracked_run(
         experiment="hazard-harness/ablation", run_name="ablate-reconstructed",
         params={"scenarios": ",".join(s.name for s in scenarios), "options": cfg.options},
-        command="ablation",
+        command="experiments/ablation/ablate_reconstructed.py",
     ):  # fmt: skip
         log_metrics({
             f"{r['scenario']}.{r['option']}:{r['value']}.root_cause_f1": r["root_cause_f1"]

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import core
-from harness import settings
+from harness import logs, settings
 from harness.execution import ray_session
 from harness.inputs import load_scenario_file
 from harness.metrics import day_weights
@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--write-doc", action="store_true", help=f"update {DOC.name}")
     parser.add_argument("--fit", action="store_true", help="fit the signal speed model")
     args = parser.parse_args()
+    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
     scenario = load_scenario_file(args.scenario)
     if args.fit:
         from sim.workers import SPEED_ERROR_FILE

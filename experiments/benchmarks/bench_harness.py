@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / ".hazard-cache")
     parser.add_argument("--posts", type=int, default=100)
     args = parser.parse_args()
+    from harness import logs
+
+    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     work = Path(tempfile.mkdtemp())
     cache = args.cache.resolve()

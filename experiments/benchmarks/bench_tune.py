@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import graders, studies
+from harness import graders, logs, studies
 from harness.execution import ray_session
 from harness.tuning import build_features, get_objective, make_space
 from harness.tuning._features import score_key
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=Config.batch_size)
     parser.add_argument("--scenario", type=Path, default=Config.scenario)
     args = parser.parse_args()
+    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
     cfg = Config(scenario=args.scenario, trials=args.trials, batch_size=args.batch_size)
 
     scenario = load_scenario(cfg.scenario)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,6 +24,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start_head(temp: Path, env: dict[str, str]) -> str:
+    """``ray start --head`` on a free port with its files under ``temp``; its address."""
+    port = _free_port()
+    ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    subprocess.run(
+        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+         f"--temp-dir={temp}", "--disable-usage-stats"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return f"127.0.0.1:{port}"
+
+
+def _stop_head(temp: Path) -> None:
+    """Kill the processes of the cluster whose files are under ``temp`` (never ``ray stop``)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if str(temp) in " ".join(proc.info["cmdline"] or []):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
 @pytest.fixture
 def token_cluster(tmp_path_factory: pytest.TempPathFactory):
     """``ray start --head`` as Ray sets it up by default where a token exists (``ray.init()``
@@ -30,7 +51,6 @@ def token_cluster(tmp_path_factory: pytest.TempPathFactory):
     stopped by their temp dir, never by ``ray stop`` (other clusters may live here)."""
     temp = tmp_path_factory.mktemp("ray")
     home = tmp_path_factory.mktemp("home")
-    port = _free_port()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
     for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)  # Ray's defaults: token authentication, a token made in HOME
@@ -38,17 +58,36 @@ def token_cluster(tmp_path_factory: pytest.TempPathFactory):
     subprocess.run(
         [ray, "get-auth-token", "--generate"], env=env, check=True, capture_output=True, timeout=60
     )
-    subprocess.run(
-        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--disable-usage-stats"],
-        env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    address = _start_head(temp, env)
     try:
-        yield f"127.0.0.1:{port}", (home / ".ray" / "auth_token").read_text().strip()
+        yield address, (home / ".ray" / "auth_token").read_text().strip()
     finally:
-        for proc in psutil.process_iter(["cmdline"]):
-            if str(temp) in " ".join(proc.info["cmdline"] or []):
-                proc.kill()
+        _stop_head(temp)
+
+
+@pytest.mark.slow
+def test_no_address_runs_a_local_ray_beside_a_live_or_dead_ray_start_cluster(
+    tmp_path_factory, tiny_yaml, monkeypatch, capsys
+):
+    """Ray's own auto-detection would join the cluster whose address file ``ray start`` left
+    (in ``$RAY_TMPDIR/ray``, here a private one) and fail on ``num_cpus``; no address means a
+    local Ray of our own, while the cluster lives and after it died."""
+    tmpdir = tmp_path_factory.mktemp("raytmp")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmpdir))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    temp = tmpdir / "ray"
+    _start_head(temp, env)
+    try:
+        assert (temp / "ray_current_cluster").is_file()  # what Ray's auto-detection reads
+        code = main(["run", str(tiny_yaml), "--out", "live", "--workers", "1", "--no-progress"])
+        assert code == 0, capsys.readouterr().err
+    finally:
+        _stop_head(temp)
+    assert (temp / "ray_current_cluster").is_file()  # left behind by the dead cluster
+    code = main(["run", str(tiny_yaml), "--out", "dead", "--workers", "1", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert (Path("live") / "results.json").is_file() and (Path("dead") / "results.json").is_file()
 
 
 @pytest.mark.slow

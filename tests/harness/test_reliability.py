@@ -51,7 +51,12 @@ def test_bad_scenario_is_rejected_before_ray_starts(change, expected, tmp_path, 
     ("text", "expected"),
     [
         ("lam: 2.0\n", "ModelParams.lam must be in [0.0, 1.0], got 2.0"),
-        ("tau_z: 0.3\n", "unknown model parameter(s) ['tau_z']"),
+        (
+            "tau_z: 0.3\n",
+            "tau_z: unknown key, expected one of ['tau_D', 'lam', 'tau_P', "
+            "'direction', 'rho_min', 'eps', 'tau_Z', 'tau_Y', 'alpha', "
+            "'history_pool', 'history_window_days']; did you mean 'tau_Z'?",
+        ),
         ("direction: sideways\n", "ModelParams.direction must be one of"),
         ("- 1\n- 2\n", "must hold a mapping of parameters, got list"),
         ("lam: [\n", "is not valid YAML"),
@@ -111,3 +116,13 @@ def test_killed_worker_is_retried_and_results_are_identical(tmp_path, monkeypatc
         records = evaluate(config, session)
     assert marker.exists(), "no scoring task reached the fault hook"
     assert records == clean["shifts"]
+
+
+def test_an_out_folder_on_a_virtual_file_system_is_refused_with_the_reason(tiny_yaml, capsys):
+    assert main(["run", str(tiny_yaml), "--out", "/proc/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "hazard-harness run: error: --out '/proc/x' cannot be written: '/proc' accepts no new "
+        "files (a virtual file system such as /proc or /sys, not storage); choose a folder on a "
+        "writable disk"
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -62,29 +64,58 @@ def test_the_report_links_decisions_and_lists_missed_hazards(tmp_path):
     results["shifts"][0]["posts"][1]["faults"] = ["sign_missing"]
     results["shifts"][0]["posts"][1]["hazard"] = False
     page = report.write_report(results, tmp_path).read_text()
-    assert 'href="decisions/d7-day-b.html"' in page  # b is named a root cause
+    assert 'href="#e-d7-day-b"' in page  # b is named a root cause
     assert "Missed hazards" in page and "post 2 (true level 0" in page
     assert 'src="data:image/png;base64,' in page  # figures embedded: MLflow's viewer shows them
     assert "[0.400, 0.800]" in page  # root-cause F1's interval
 
 
-def test_evidence_pages_show_the_decision_and_its_figures(tmp_path):
-    bins = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
-            "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
-    evidence = [{
-        "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
-        "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
-        "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
-        "offpost_minutes": 0.5, "bins": bins, "dwell_s": [0, 60, 60],
-        "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
-                    "Y_median": 1.0, "Y_p10": 1.0},
-        "database": {"records": 2, "days": [1, 6], "pool": "post"},
-    }]  # fmt: skip
-    report.write_report(_results(), tmp_path, evidence)
-    page = (tmp_path / "decisions" / "d7-day-b.html").read_text()
+BINS = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
+        "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
+EVIDENCE = [{
+    "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
+    "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
+    "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
+    "offpost_minutes": 0.5, "bins": BINS, "dwell_s": [0, 60, 60],
+    "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
+                "Y_median": 1.0, "Y_p10": 1.0},
+    "database": {"records": 2, "days": [1, 6], "pool": "post"},
+}]  # fmt: skip
+
+
+def dead_links(page: str) -> list[str]:
+    """Links of ``page`` that lead nowhere inside it (every link must be an anchor of it)."""
+    page = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)  # the markup, not plotly.js
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    links = re.findall(r'\bhref="([^"]*)"', page) + re.findall(r'\bsrc="([^"]*)"', page)
+    return [u for u in links if not (u.startswith("#") and u[1:] in ids)
+            and not u.startswith("data:")]  # fmt: skip
+
+
+def test_evidence_sections_show_the_decision_and_its_figures_in_the_one_page(tmp_path):
+    evidence = EVIDENCE
+    page = report.write_report(_results(), tmp_path, evidence).read_text()
+    assert 'id="e-d7-day-b"' in page and 'href="#e-d7-day-b"' in page
     assert "strengthen management" in page and "off_post" in page
-    assert page.count('class="plotly-graph-div"') == 4
-    assert (tmp_path / "decisions" / "plotly.min.js").stat().st_size > 1_000_000
+    assert page.count('class="plotly-figure"') == 4  # drawn by the page when shown
+    assert page.count("* plotly.js v") == 1  # inlined once: no file beside it, no network
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*report.PLOTS, "report.html"])
+    assert not dead_links(page)
+
+
+def test_report_of_an_mlflow_run_rebuilds_every_section_it_links(tmp_path, capsys):
+    from harness.tracking import log_artifacts, tracked_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(_results()))
+    (run / report.EVIDENCE).write_text(json.dumps(EVIDENCE))
+    with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
+        log_artifacts(run)
+    assert main(["report", run_id, "--out", "rebuilt"]) == 0, capsys.readouterr().err
+    page = (tmp_path / "rebuilt" / "report.html").read_text()
+    assert 'href="#e-d7-day-b"' in page and 'id="e-d7-day-b"' in page
+    assert not dead_links(page)
 
 
 @pytest.mark.slow
@@ -95,10 +126,13 @@ def test_report_worker_recomputes_any_workers_evidence(tmp_path, tiny_yaml):
     quiet = next(w["worker"] for s in results["shifts"] for w in s["workers"]
                  if not w["management"] and not w["training"])  # fmt: skip
     assert main(["report", "run", "--worker", quiet, "--out", "again"]) == 0
-    pages = sorted(Path("again/decisions").glob(f"*{quiet}*.html"))
+    page = Path("again/report.html").read_text()
     worked = [s for s in results["shifts"] for w in s["workers"] if w["worker"] == quiet]
-    assert len(pages) == len(worked)
-    assert "named this worker a root cause of no hazard post" in pages[0].read_text()
+    assert len(re.findall(f'<section class="evidence" id="e-d[0-9]+-[a-z]+-{quiet}"', page)) == len(
+        worked
+    )
+    assert "named this worker a root cause of no hazard post" in page
+    assert not dead_links(page)
     evidence = json.loads(Path("run/evidence.json").read_text())
     for e in evidence:  # the run's evidence agrees with its results
         row = next(w for s in results["shifts"] if (s["day"], s["shift"]) == (e["day"], e["shift"])
@@ -123,3 +157,77 @@ def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path)
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert Path("screens/decision.png").stat().st_size > 10_000
+
+
+def test_figures_name_shifts_in_words_and_count_in_whole_numbers():
+    from harness import evidence_plots
+
+    assert report.shift_label(4, "day") == "day 4, day shift"  # not "4 day"
+    fig = evidence_plots.history_figure(EVIDENCE[0])  # two database records: counts 0..1
+    for axis in (fig.layout.yaxis, fig.layout.yaxis2):
+        assert axis.dtick == 1 and axis.tick0 == 0
+    assert evidence_plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real ``mlflow server`` on a free loopback port; its URI. Stopped by its pids."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180  # a deadline for start-up, not a pace
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(1)
+        yield uri
+    finally:
+        for proc in [*psutil.Process(server.pid).children(recursive=True), server]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        server.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Chromium (apt-get install chromium)"
+)
+def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_path, monkeypatch):
+    """MLflow shows report.html alone in a sandboxed frame: the link to the evidence, the
+    evidence and its figures work there, from the page alone, with no network."""
+    import subprocess
+    import sys
+
+    from harness.tracking import log_artifacts, tracked_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    report.write_report(_results(), run, EVIDENCE)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
+        log_artifacts(run)
+    script = Path(__file__).resolve().parents[2] / "experiments/check_report_in_browser.py"
+    for where in (["--mlflow-run", run_id], [str(run)]):
+        done = subprocess.run([sys.executable, str(script), *where, "--out", "screens"],
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -62,6 +62,7 @@ def test_results_json_follows_the_contract(tiny_run):
         "proficiency_seconds",
     }
     assert isinstance(results["mlflow_run_id"], str) and results["mlflow_run_id"]
+    assert results["units"]["params.eps"] == "speed, pixels per second (px/s)"  # names its units
     assert [(s["day"], s["shift"]) for s in results["shifts"]] == [
         (7, "day"), (7, "night"), (8, "day"), (8, "night"), (9, "day"), (9, "night"),
     ]  # fmt: skip
@@ -117,6 +118,11 @@ def test_mlflow_run_is_finished_with_metrics_and_artifacts(tiny_run):
     )
     names = {a.path for a in mlflow.MlflowClient().list_artifacts(run_.info.run_id)}
     assert {"results.json", "report.html", "scenario.yaml"} <= names
+    tags = run_.data.tags  # MLflow's own source fields, which its UI and search read
+    assert tags["mlflow.source.name"] == "hazard-harness run"
+    assert tags["mlflow.source.type"] == "LOCAL"
+    commit = results["code"]["hazard_harness.git_commit"].removesuffix("-dirty")
+    assert tags["mlflow.source.git.commit"] == commit and len(commit) == 40
 
 
 def test_same_results_with_one_and_two_workers(tiny_run, tiny_yaml, tmp_path):

@@ -65,3 +65,20 @@ def test_every_column_carries_a_description(tmp_path):
         schema = pq.read_schema(tmp_path / name)
         for field in schema:
             assert field.metadata and field.metadata[tables.DESCRIPTION], (name, field.name)
+
+
+def test_descriptions_reach_duckdb_and_a_person(tmp_path):
+    import duckdb
+
+    tables.write(RESULTS, tmp_path)
+    path = str(tmp_path / tables.WORKERS)
+    rows = duckdb.sql(
+        "SELECT decode(key), decode(value) FROM parquet_kv_metadata(?)", params=[path]
+    ).fetchall()  # what DuckDB (and Polars' read_parquet_metadata) show
+    kv = dict(rows)
+    assert kv["description.Z"] == "on-post state Z (larger: more off post)"
+    assert kv["table"].startswith("one row per worker-shift")
+    assert {f"description.{c.name}" for c in tables.WORKER_COLUMNS} <= set(kv)
+    dictionary = (tmp_path / tables.DICTIONARY).read_text()
+    assert "## workers.parquet" in dictionary and "| `true_culprit` | bool |" in dictionary
+    assert "| params.eps | speed, pixels per second (px/s) |" in dictionary

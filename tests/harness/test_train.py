@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -88,6 +89,19 @@ def test_a_small_study_runs_end_to_end(trained):
     mlflow.set_tracking_uri(f"sqlite:///{base / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True)
     assert set(runs["status"]) == {"FINISHED"} and len(runs) == 5
+
+
+def test_each_graders_run_logs_its_loss_and_macro_f1_by_epoch(trained):
+    base, _ = trained
+    client = MlflowClient(f"sqlite:///{base / 'mlflow.db'}")
+    summary = json.loads((base / "out" / "train.json").read_text())
+    version = client.get_model_version(model_name(1), "1")
+    loss = client.get_metric_history(version.run_id, "train_loss")
+    f1 = client.get_metric_history(version.run_id, "val_macro_f1")
+    epochs = summary["epochs"]
+    assert sorted(m.step for m in loss) == list(range(epochs))  # TINY_BUDGET: 2 epochs
+    assert sorted(m.step for m in f1) == [epochs - 1]  # every 2nd epoch and the last
+    assert f1[-1].value == pytest.approx(summary["posts"]["1"]["val"]["macro_f1"])
 
 
 def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(trained):
@@ -230,3 +244,55 @@ def test_graders_below_the_floor_never_reach_a_run(trained, monkeypatch, tiny_ya
         for post, tags in saved.items():
             for name, value in tags.items():
                 client.set_model_version_tag(model_name(post), "1", name, value)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_a_registered_grader_loads_and_predicts_in_a_fresh_venv_with_only_its_requirements(
+    tmp_path,
+):
+    """A real venv (no system packages, not this project) gets only the version's logged
+    requirements; ``mlflow.pyfunc.load_model`` there predicts what the harness predicts."""
+    import subprocess
+    import sys
+
+    from core.perception import GradingNet
+    from harness.registry import log_grader
+    from harness.tracking import tracked_run
+    from tests.harness.conftest import REPO
+
+    net = GradingNet(channels=8, depth=2, input_size=32)
+    rng = np.random.default_rng(0)
+    example = {"diff": rng.integers(0, 256, (6, 48, 48, 3), dtype=np.uint8),
+               "env": rng.normal(size=(6, 3))}  # fmt: skip
+    with tracked_run(experiment="g", run_name="grader-post-1", params={}, command="train"):
+        log_grader(net, post=1, tags={}, input_example=example, metadata={"post": 1})
+    model = Path(mlflow.artifacts.download_artifacts("models:/grader-post-1/1",
+                                                     dst_path=str(tmp_path / "model")))  # fmt: skip
+    for name in ("MLmodel", "requirements.txt", "python_env.yaml", "conda.yaml"):
+        text = (model / name).read_text()
+        assert str(REPO) not in text and "/tmp/" not in text, name  # no path of this machine
+    np.savez(tmp_path / "input.npz", **example)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "-r", str(model / "requirements.txt")],
+        capture_output=True, text=True, timeout=2000, env=env,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    where = tmp_path / "elsewhere"  # not the repository: `core` is not on the path
+    where.mkdir()
+    assert subprocess.run([python, "-c", "import core"], cwd=where, env=env,
+                          capture_output=True).returncode != 0  # fmt: skip
+    script = (
+        "import json, sys, mlflow, numpy as np\n"
+        "x = dict(np.load(sys.argv[2]))\n"
+        "print(json.dumps(mlflow.pyfunc.load_model(sys.argv[1]).predict(x).tolist()))\n"
+    )
+    done = subprocess.run([python, "-c", script, str(model), str(tmp_path / "input.npz")],
+                          cwd=where, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    levels = json.loads(done.stdout.strip().splitlines()[-1])
+    assert levels == predict_levels(net, example["diff"], example["env"]).tolist()
