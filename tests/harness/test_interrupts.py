@@ -20,7 +20,7 @@ import pytest
 from harness import interrupts
 from harness.cli import main
 from harness.tracking import TAG_NOTE, recover_stale_runs, tracking_uri
-from tests.harness.conftest import REPO, TINY, write_yaml
+from tests.harness.conftest import REPO, TINY, TUNE_TINY, write_yaml
 
 
 def test_a_signal_raises_interrupted_once_and_later_ones_are_only_reported(capsys):
@@ -65,8 +65,10 @@ def _statuses(db: Path) -> list[str]:
         return [row[0] for row in conn.execute("select status from runs")]
 
 
-def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.CompletedProcess:
-    scenario = write_yaml(tmp_path / "tiny.yaml", TINY)
+def _run_with_fault(
+    tmp_path: Path, fault: str, *extra: str, command: str = "run"
+) -> subprocess.CompletedProcess:
+    scenario = write_yaml(tmp_path / "tiny.yaml", TUNE_TINY if command == "tune" else TINY)
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
@@ -75,19 +77,22 @@ def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.Compl
         interrupts.ENV_FAULT: fault,
     }
     env.pop("RAY_ADDRESS", None)
-    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", "out", *extra]
+    argv = [sys.executable, "-m", "harness.cli", command, str(scenario), "--out", "out", *extra]
     return subprocess.run(
         [*argv, "--workers", "1", "--graders", "truth"], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
 
 
-def _assert_clean_interrupt(tmp_path: Path, done: subprocess.CompletedProcess, sig: int) -> None:
+def _assert_clean_interrupt(
+    tmp_path: Path, done: subprocess.CompletedProcess, sig: int, command: str = "run"
+) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 128 + sig, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    assert lines[-1].startswith("hazard-harness run: interrupted by"), lines
-    assert _statuses(tmp_path / "mlflow.db") == ["KILLED"]
+    assert lines[-1].startswith(f"hazard-harness {command}: interrupted by"), lines
+    statuses = _statuses(tmp_path / "mlflow.db")  # tune: the study's run and finished trials
+    assert statuses[0] == "KILLED" and "RUNNING" not in statuses, statuses
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.partial-*"))
 
@@ -102,7 +107,33 @@ def test_run_interrupted_at_a_moment_ends_killed_and_leaves_nothing(tmp_path, mo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moment", ["ray_start", "history", "scoring", "writing", "logging"])
+@pytest.mark.parametrize("command", ["run", "tune"])
+def test_sigterm_while_ray_shuts_down_is_an_interrupt_not_a_death(tmp_path, command):
+    """Ray's driver used to reset SIGTERM to its default action while shutting down (exit -15,
+    staging folder left, MLflow run RUNNING)."""
+    extra = ("--trials", "2", "--storage", str(tmp_path / "s.journal")) if command == "tune" else ()
+    done = _run_with_fault(tmp_path, "ray_shutdown:SIGTERM", *extra, command=command)
+    _assert_clean_interrupt(tmp_path, done, signal.SIGTERM, command)
+
+
+def test_a_signal_while_held_is_raised_when_the_block_ends():
+    finished = []
+    with (
+        pytest.raises(interrupts.Interrupted) as info,
+        interrupts.handle_signals(),
+        interrupts.held(),
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        with interrupts.held():  # nested: still held until the outer block ends
+            os.kill(os.getpid(), signal.SIGINT)  # a second signal: reported only
+        finished.append(1)
+    assert finished == [1] and info.value.signum == signal.SIGTERM
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "moment", ["ray_start", "history", "scoring", "writing", "logging", "ray_shutdown"]
+)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_every_moment_and_signal(tmp_path, moment, sig):
     done = _run_with_fault(tmp_path, f"{moment}:{signal.Signals(sig).name}")
