@@ -6,6 +6,8 @@ One loader each, shared by every command, so that a bad file gets the same one-l
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -13,7 +15,30 @@ import yaml
 import core
 import sim
 from harness._errors import HarnessError
-from sim._yaml import read_yaml
+from sim._yaml import read_limited, read_yaml
+
+ID_PATTERN = r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}$"
+"""An id that names files (a shift, a worker): letters, digits and ``_ . @ -``, not starting
+with a dot, at most 64 characters (so never a path)."""
+
+
+def check_id(value: object, *, what: str) -> str:
+    """``value`` if it is an id (:data:`ID_PATTERN`), else a HarnessError naming ``what``."""
+    if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
+        raise HarnessError(
+            f"{what} must be an id of at most 64 letters, digits and _ . @ - (not starting "
+            f"with a dot), got {value!r:.80}"
+        )
+    return value
+
+
+def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (a ``what``), refusing devices, FIFOs, folders
+    and files over ``max_bytes`` in one line (see :func:`sim._yaml.read_limited`)."""
+    try:
+        return read_limited(path, source=f"{what} {str(path)!r}", max_bytes=max_bytes)
+    except sim.ScenarioError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 def load_scenario_file(path: str | Path) -> sim.Scenario:

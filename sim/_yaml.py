@@ -8,6 +8,7 @@ before the parser recurses into it.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +60,44 @@ def parse_yaml(text: str, *, source: str) -> Any:
         raise ScenarioError(f"{source} is nested too deeply to be a scenario") from None
 
 
+def read_limited(path: str | os.PathLike[str], *, source: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them.
+
+    A folder, a device (``/dev/zero``), a FIFO or a socket is refused without reading it (a
+    FIFO is opened without waiting for a writer), and so is a larger file: before reading,
+    and again if it grew meanwhile.
+
+    Raises:
+        ScenarioError: naming ``source`` (e.g. ``"scenario file 'x.yaml'"``) and why.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(f"{source} is a folder, expected a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{source} is not a regular file (a device, FIFO or socket)")
+        if info.st_size > max_bytes:
+            raise ScenarioError(f"{source} is larger than {max_bytes:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ScenarioError(f"{source} is larger than {max_bytes:,} bytes")
+    return data
+
+
 def read_yaml(path: str | os.PathLike[str], *, what: str) -> Any:
     """Read and parse the YAML file ``path`` (a ``what``, e.g. "scenario file") strictly."""
     path = Path(path)
     source = f"{what} {str(path)!r}"
-    try:
-        if path.is_dir():
-            raise ScenarioError(f"{source} is a folder, expected a YAML file")
-        if path.stat().st_size > MAX_BYTES:
-            raise ScenarioError(f"{source} is larger than {MAX_BYTES // 2**20} MB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    data = read_limited(path, source=source, max_bytes=MAX_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

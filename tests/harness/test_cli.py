@@ -8,12 +8,16 @@ unreachable outside systems.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -41,6 +45,61 @@ def _results_dir(tmp: Path, text: str) -> str:
     folder.mkdir()
     (folder / "results.json").write_text(text)
     return str(folder)
+
+
+def _run_folder(tmp: Path, *, results: Any = None, evidence: Any = None, raw: str = "") -> str:
+    """A run folder: the report tests' results.json (or ``results``) and evidence.json
+    (``evidence``, or the text ``raw``)."""
+    from tests.harness.test_report import _results
+
+    folder = tmp / "run"
+    folder.mkdir(exist_ok=True)
+    data = _results() if results is None else results
+    (folder / "results.json").write_text(json.dumps(data))
+    if raw or evidence is not None:
+        (folder / "evidence.json").write_text(raw or json.dumps(evidence))
+    return str(folder)
+
+
+ESCAPE = "x/../../../ESCAPED"
+"""A shift that would climb out of the run folder from ``decisions/d7-x``."""
+
+
+def _escape(tmp: Path, *, planted: bool) -> str:
+    """A run folder whose results and evidence name the shift :data:`ESCAPE` (with the
+    ``decisions/`` entry that lets the climb resolve when ``planted``)."""
+    from tests.harness.test_report import EVIDENCE, _results
+
+    results = _results()
+    results["shifts"][0]["shift"] = ESCAPE
+    folder = _run_folder(tmp, results=results, evidence=[{**EVIDENCE, "shift": ESCAPE}])
+    if planted:
+        (tmp / "run" / "decisions" / "d7-x").mkdir(parents=True)
+    return folder
+
+
+def _fifo_evidence(tmp: Path) -> str:
+    folder = _run_folder(tmp)
+    os.mkfifo(tmp / "run" / "evidence.json")
+    return folder
+
+
+def _changed(path: str, value: Any, *, evidence: bool = False) -> Callable[[Path], str]:
+    """A run folder whose results.json (or evidence.json) has ``value`` at the dotted ``path``."""
+    from tests.harness.test_report import EVIDENCE, _results
+
+    def make(tmp: Path) -> str:
+        data = copy.deepcopy([EVIDENCE] if evidence else _results())
+        *keys, last = path.split(".")
+        node = data
+        for key in keys:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = value
+        if evidence:
+            return _run_folder(tmp, evidence=data)
+        return _run_folder(tmp, results=data)
+
+    return make
 
 
 LINE = {"posts": 4, "correlation": "chain"}
@@ -122,6 +181,37 @@ CASES = [
     ("report-bad-json", lambda t: ["report", _results_dir(t, "{not json")], "not valid JSON"),
     ("report-not-results", lambda t: ["report", _results_dir(t, "[1, 2]")],
      "not a results.json"),
+    ("report-escape-planted", lambda t: ["report", _escape(t, planted=True)],
+     "shifts.0.shift: String should match pattern"),
+    ("report-escape", lambda t: ["report", _escape(t, planted=False)], "shifts.0.shift"),
+    ("report-escape-evidence-only", lambda t: ["report", _changed("0.shift", ESCAPE,
+                                               evidence=True)(t)], "0.shift: String should"),
+    ("report-evidence-garbage", lambda t: ["report", _run_folder(t, raw="\x00garbage")],
+     "evidence file"),
+    ("report-evidence-truncated", lambda t: ["report", _run_folder(t, raw='[{"worker": "b"')],
+     "not valid JSON"),
+    ("report-evidence-empty-entry", lambda t: ["report", _run_folder(t, evidence=[{}])],
+     "0.worker: Field required"),
+    ("report-evidence-mapping", lambda t: ["report", _run_folder(t, evidence={"a": 1})],
+     "is not an evidence.json"),
+    ("report-evidence-stranger", lambda t: ["report", _changed("0.worker", "zed",
+                                            evidence=True)(t)], "no worker-shift of the run"),
+    ("report-evidence-fifo", lambda t: ["report", _fifo_evidence(t)], "not a regular file"),
+    ("report-level-99", lambda t: ["report", _changed("shifts.0.posts.0.level", 99)(t)],
+     "shifts.0.posts.0.level"),
+    ("report-cause-off-set", lambda t: ["report", _changed("shifts.0.posts.0.set", [1])(t)],
+     "root_causes[0].post 2 is not in the hazard set [1]"),
+    ("report-hazard-post-99", lambda t: ["report", _changed(
+        "shifts.0.root_causes.0.hazard_post", 99)(t)], "shifts.0: root_causes[0].hazard_post 99 is not"),
+    ("report-hazard-post-not-hazard", lambda t: ["report", _changed(
+        "shifts.0.posts.0.hazard", False)(t)], "hazard_post 1 is not a hazard post"),
+    ("report-f1-text", lambda t: ["report", _changed("metrics.root_cause", {"f1": "x"})(t)],
+     "root_cause.f1 (root-cause F1 (worker level)) must be a number"),
+    ("report-seed-text", lambda t: ["report", _changed("seed", "5")(t)], "seed"),
+    ("report-params-bad", lambda t: ["report", _changed("params", {"tau_D": "x"})(t)],
+     "ModelParams.tau_D"),
+    ("report-worker-path", lambda t: ["report", _run_folder(t), "--worker", "../../etc/passwd",
+                                      "--out", "o"], "--worker must be an id"),
     ("report-out-file", lambda t: ["report", _results_dir(t, json.dumps(
         {"scenario": "x", "params": {}, "shifts": [], "metrics": {}})), "--out", _file(t)],
      "--out"),
@@ -202,6 +292,7 @@ def test_bad_input_exits_2_with_one_line(name, argv, expected, tmp_path, capsys)
     assert lines[0].startswith("hazard-harness"), lines[0]
     assert not ray.is_initialized()
     assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.rglob("*ESCAPED*")) and not list(tmp_path.rglob("report.html"))
     assert _runs(tmp_path / "mlflow.db") == 0
     assert seconds < 10
 

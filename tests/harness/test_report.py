@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import report
+from harness._errors import HarnessError
 from harness.cli import main
 from tests.harness.test_tables import RESULTS
 
@@ -29,6 +30,20 @@ METRICS = {
 }  # fmt: skip
 
 
+BINS = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
+        "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
+EVIDENCE = {
+    "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
+    "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
+    "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
+    "offpost_minutes": 0.5, "bins": BINS, "dwell_s": [0, 60, 60],
+    "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
+                "Y_median": 1.0, "Y_p10": 1.0},
+    "database": {"records": 2, "days": [1, 6], "pool": "post"},
+}  # fmt: skip
+"""One worker-shift's evidence (worker b of :data:`RESULTS`'s shift)."""
+
+
 def _results(**changes) -> dict:
     results = copy.deepcopy(RESULTS)
     results.update(scenario="tiny", seed=5, fidelity="signal", mlflow_run_id="r1",
@@ -41,10 +56,13 @@ def _results(**changes) -> dict:
 def test_crafted_fields_are_escaped_not_executed(tmp_path):
     evil = "<script>alert(1)</script>"
     results = _results(fidelity=evil, scenario=evil)
-    results["shifts"][0]["shift"] = evil
+    results["shifts"][0]["root_causes"][0]["reasons"] = [evil]
     results["shifts"][0]["workers"][0]["profile"] = evil
     page = report.write_report(results, tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    results["shifts"][0]["shift"] = evil  # names files: refused, never escaped into a name
+    with pytest.raises(HarnessError, match="shift must be an id"):
+        report.write_report(results, tmp_path)
 
 
 def test_a_results_json_with_wrong_types_is_refused_in_one_line(tmp_path, capsys):
@@ -69,17 +87,7 @@ def test_the_report_links_decisions_and_lists_missed_hazards(tmp_path):
 
 
 def test_evidence_pages_show_the_decision_and_its_figures(tmp_path):
-    bins = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
-            "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
-    evidence = [{
-        "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
-        "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
-        "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
-        "offpost_minutes": 0.5, "bins": bins, "dwell_s": [0, 60, 60],
-        "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
-                    "Y_median": 1.0, "Y_p10": 1.0},
-        "database": {"records": 2, "days": [1, 6], "pool": "post"},
-    }]  # fmt: skip
+    evidence = [copy.deepcopy(EVIDENCE)]
     report.write_report(_results(), tmp_path, evidence)
     page = (tmp_path / "decisions" / "d7-day-b.html").read_text()
     assert "strengthen management" in page and "off_post" in page
