@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ MIN_HISTORY_DAYS = 3
 SPEC_HELP = "auto | truth | champion | latest | POST=VERSION,..."
 
 
+_NUMBER = re.compile(r"[0-9]{1,9}")
+"""A post or a registry version in ``--graders`` (ASCII digits: ``'²'.isdigit()`` is true)."""
+
+
 def parse_spec(spec: str, n_posts: int) -> str | dict[int, str]:
     """``auto``/``truth``, or the registry version asked per post 1..n.
 
@@ -64,9 +69,9 @@ def parse_spec(spec: str, n_posts: int) -> str | dict[int, str]:
         post, sep, version = (part.strip() for part in item.partition("="))
         if (
             not sep
-            or not post.isdigit()
+            or not _NUMBER.fullmatch(post)
             or not 1 <= int(post) <= n_posts
-            or not (version.isdigit() or version in (CHAMPION, LATEST))
+            or not (_NUMBER.fullmatch(version) or version in (CHAMPION, LATEST))
         ):
             raise HarnessError(
                 f"--graders must be {SPEC_HELP} with posts in 1..{n_posts} (e.g. '1=3,2=latest'),"

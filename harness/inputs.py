@@ -17,6 +17,8 @@ import sim
 from harness._errors import HarnessError
 from sim._yaml import read_limited, read_yaml
 
+MAX_PARAM_INT = 10**15
+"""Largest integer a params file may give (a float holds it exactly; 400 digits do not fit)."""
 ID_PATTERN = r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}$"
 """An id that names files (a shift, a worker): letters, digits and ``_ . @ -``, not starting
 with a dot, at most 64 characters (so never a path)."""
@@ -66,6 +68,12 @@ def load_params(path: str | Path | None) -> core.ModelParams:
         raise HarnessError(
             f"params file {str(path)!r} must hold a mapping of parameters, got {got}"
         )
+    for key, value in values.items():
+        if isinstance(value, int) and abs(value) > MAX_PARAM_INT:
+            raise HarnessError(
+                f"params file {str(path)!r}: {key} must be a number of at most 15 digits, got "
+                f"an integer of {len(str(abs(value)))} digits"
+            )
     try:
         return core.ModelParams.from_dict(values)
     except (core.ModelInputError, TypeError) as exc:

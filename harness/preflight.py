@@ -90,10 +90,87 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
 
 
 def check_tracking(timeout: float) -> None:
-    """The MLflow tracking store answers and can be written (see :func:`tracking.check_server`)."""
-    from harness.tracking import check_server
+    """The MLflow tracking store is one MLflow can use, answers and can be written (see
+    :func:`check_tracking_uri` and :func:`tracking.check_server`); a new SQLite store is
+    created here, by one command at a time."""
+    from harness.tracking import check_server, tracking_uri
 
+    uri = tracking_uri()
+    database = check_tracking_uri(uri)
     check_server(timeout=timeout)
+    if database is not None:
+        _create_store(uri, database)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+_DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "databricks", "http", "https")
+"""Tracking URI schemes checked by MLflow itself or by :func:`tracking.check_server`."""
+
+
+def check_tracking_uri(uri: str) -> Path | None:
+    """Refuse a tracking URI that MLflow cannot use, before it hangs or fails late: an unknown
+    scheme, a SQLite path that is a folder, a device or not a SQLite database, a store folder
+    that cannot be written. Returns the SQLite file of a ``sqlite:///`` URI.
+
+    Raises:
+        HarnessError: naming ``MLFLOW_TRACKING_URI``, what came and what is expected.
+    """
+    from harness.settings import ENV_MLFLOW_URI
+
+    scheme, sep, rest = uri.partition("://")
+    scheme = scheme.split("+")[0].lower() if sep else ""
+    expected = (
+        "http(s)://HOST:PORT, sqlite:///FILE, file:///FOLDER, a folder, or a database URL "
+        f"({', '.join(_DATABASE_SCHEMES[:3])})"
+    )
+    if scheme in _DATABASE_SCHEMES:
+        return None
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise HarnessError(f"{ENV_MLFLOW_URI} must name a SQLite file (sqlite:///FILE), "
+                               f"got {uri!r}")  # fmt: skip
+        path = Path(rest[1:])
+        option = f"{ENV_MLFLOW_URI}'s database"
+        if path.exists():
+            if not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise HarnessError(f"{option} {str(path)!r} is {kind}; expected a SQLite file")
+            with open(path, "rb") as file:
+                head = file.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise HarnessError(
+                    f"{option} {str(path)!r} is not a SQLite database: point "
+                    f"{ENV_MLFLOW_URI} at an MLflow database or a new file"
+                )
+        return check_writable(path, option=option, folder=False)
+    if scheme in ("file", ""):
+        check_writable(Path(rest if sep else uri), option=f"{ENV_MLFLOW_URI}'s folder")
+        return None
+    raise HarnessError(f"{ENV_MLFLOW_URI} must be {expected}, got {uri!r}")
+
+
+def _create_store(uri: str, database: Path) -> None:
+    """Create the MLflow tables of a new SQLite store under an exclusive lock of its file, so
+    that two commands starting on a fresh store do not both create them (``table ... already
+    exists``). SQLite locks byte ranges with ``fcntl``; ``flock`` does not interfere."""
+    import fcntl
+
+    import mlflow
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database, "ab") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        except Exception as exc:  # SQLAlchemy and MLflow raise many types for a bad store
+            detail = " ".join(str(exc).split())[:200]
+            raise HarnessError(
+                f"the MLflow database {str(database)!r} cannot be opened "
+                f"({type(exc).__name__}: {detail})"
+            ) from None
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ MAX_DEPTH = 32
 """Deepest nesting of mappings and lists a user file may have."""
 MAX_BYTES = 16 * 2**20
 """Largest user file read (a scenario is a few KB)."""
+MAX_NODES = 1_000_000
+"""Most values (scalars, lists, mappings) a user file may expand to, aliases expanded: an
+alias bomb ("billion laughs") is refused before anything is built from it."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -36,6 +39,11 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth = depth - 1
 
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -47,6 +55,56 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node | None) -> None:
+    """Refuse a document that, aliases expanded, holds more than :data:`MAX_NODES` values or
+    nests deeper than :data:`MAX_DEPTH`, or an alias inside the value it names.
+
+    Aliases share the node they name, so composing is linear in the file; building Python
+    objects from it and validating them would not be. Each node is measured once, without
+    recursion."""
+    if root is None:
+        return
+    measured: dict[int, tuple[int, int]] = {}  # id -> (values, depth), aliases expanded
+    active = {id(root)}
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is not None:
+            if id(child) in active:
+                raise yaml.YAMLError(
+                    f"the alias at line {child.start_mark.line + 1} is inside the value it names"
+                )
+            if id(child) not in measured:
+                active.add(id(child))
+                stack.append((child, iter(_children(child))))
+            continue
+        stack.pop()
+        active.discard(id(node))
+        parts = [measured[id(c)] for c in _children(node)]
+        values = 1 + sum(v for v, _ in parts)
+        depth = 1 + max((d for _, d in parts), default=0)
+        line = node.start_mark.line + 1
+        if values > MAX_NODES:
+            raise yaml.YAMLError(
+                f"the value at line {line} expands to more than {MAX_NODES:,} values through "
+                "aliases (an alias bomb?)"
+            )
+        if depth > MAX_DEPTH:
+            raise yaml.YAMLError(
+                f"the value at line {line} nests deeper than {MAX_DEPTH} levels through aliases"
+            )
+        measured[id(node)] = (values, depth)
 
 
 def parse_yaml(text: str, *, source: str) -> Any:

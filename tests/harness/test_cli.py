@@ -78,6 +78,42 @@ def _escape(tmp: Path, *, planted: bool) -> str:
     return folder
 
 
+def _fifo(tmp: Path) -> str:
+    os.mkfifo(tmp / "fifo.yaml")
+    return str(tmp / "fifo.yaml")
+
+
+LAUGHS = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)
+"""The 'billion laughs': 9 ** 10 values from a few hundred bytes."""
+ALIAS_BOMB = "b: &b [" + ", ".join(["1"] * 1000) + "]\nc: [" + ", ".join(["*b"] * 2000) + "]\n"
+"""Many aliases of one long list: two million values from 14 KB."""
+
+
+def _weights_without(tmp: Path, key: str) -> str:
+    """A copy of the shipped keypoint weights whose sidecar lacks ``key``."""
+    import shutil
+
+    from core.perception import onnx_path, sidecar_path
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+
+    for source in (DEFAULT_KEYPOINT_WEIGHTS, onnx_path(DEFAULT_KEYPOINT_WEIGHTS)):
+        shutil.copy(source, tmp / source.name)
+    weights = tmp / DEFAULT_KEYPOINT_WEIGHTS.name
+    sidecar = json.loads(sidecar_path(DEFAULT_KEYPOINT_WEIGHTS).read_text())
+    del sidecar[key]
+    sidecar_path(weights).write_text(json.dumps(sidecar))
+    return str(weights)
+
+
+def _garbage_checkpoint(tmp: Path) -> str:
+    out = tmp / "net"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"\x80\x04garbage" * 50)
+    return str(out)
+
+
 def _fifo_evidence(tmp: Path) -> str:
     folder = _run_folder(tmp)
     os.mkfifo(tmp / "run" / "evidence.json")
@@ -125,6 +161,16 @@ CASES = [
                                        "--out", "o"], "equipment.fault_rate"),
     ("run-per-post-huge", lambda t: ["run", _scenario(t, workers={"per_post": 10**6}),
                                      "--out", "o"], "workers.per_post"),
+    ("run-dev-zero", lambda t: ["run", "/dev/zero", "--out", "o"], "not a regular file"),
+    ("run-fifo", lambda t: ["run", _fifo(t), "--out", "o"], "not a regular file"),
+    ("run-billion-laughs", lambda t: ["run", _text(t, "l.yaml", LAUGHS), "--out", "o"],
+     "alias bomb"),
+    ("run-alias-bomb", lambda t: ["run", _text(t, "b.yaml", ALIAS_BOMB), "--out", "o"],
+     "alias bomb"),
+    ("run-alias-cycle", lambda t: ["run", _text(t, "c.yaml", "a: &x [1, *x]\n"), "--out", "o"],
+     "inside the value it names"),
+    ("run-seed-400-digits", lambda t: ["run", _scenario(t, seed=10**400), "--out", "o"],
+     "seed"),
     ("run-unknown-key", lambda t: ["run", _scenario(t, lines=LINE), "--out", "o"], "lines"),
     # run: options
     ("run-out-is-file", lambda t: ["run", _scenario(t), "--out", _file(t)], "--out"),
@@ -156,6 +202,20 @@ CASES = [
      "no.yaml"),
     ("run-params-bad", lambda t: ["run", _scenario(t), "--out", "o", "--params",
                                   _text(t, "p.yaml", "lam: 2\n")], "ModelParams.lam"),
+    ("run-params-dev-zero", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                       "/dev/zero"], "not a regular file"),
+    ("run-params-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                         _text(t, "p.yaml", "tau_D: 1" + "0" * 400)],
+     "tau_D must be a number of at most 15 digits"),
+    ("run-graders-superscript", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
+                                           "²=1"], "--graders"),
+    ("run-graders-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
+                                          "1=" + "9" * 400], "--graders"),
+    ("run-weights-no-metadata", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity",
+                                           "pixel", "--keypoint-weights",
+                                           _weights_without(t, "metadata")], "`metadata`"),
+    ("run-timeout-huge", lambda t: ["run", _scenario(t), "--out", "o", "--timeout", "1e300"],
+     "--timeout"),
     ("run-graders", lambda t: ["run", _scenario(t), "--out", "o", "--graders", "best"],
      "--graders"),
     ("run-weights-missing", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity", "pixel",
@@ -234,6 +294,12 @@ CASES = [
      "--storage"),
     ("tune-storage-url", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
                                     "nosuchdb://x"], "cannot be opened"),
+    ("tune-trials-huge", lambda t: ["tune", _scenario(t), "--out", "o", "--trials",
+                                    "1000000000"], "--trials"),
+    ("tune-batch-huge", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size",
+                                   "1000000000"], "--batch-size"),
+    ("tune-seed-400-digits", lambda t: ["tune", _scenario(t), "--out", "o", "--seed",
+                                        "9" * 400], "--seed"),
     ("tune-batch-0", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size", "0"],
      "--batch-size"),
     # train
@@ -243,6 +309,10 @@ CASES = [
      "--epochs"),
     ("train-device", lambda t: ["train", _scenario(t), "--out", "o", "--device", "tpu"],
      "--device"),
+    ("train-augment-huge", lambda t: ["train", _scenario(t), "--out", "o", "--augment",
+                                      "1000000000"], "--augment"),
+    ("train-trials-huge", lambda t: ["train", _scenario(t), "--out", "o", "--trials",
+                                     "1000000000"], "--trials"),
     ("train-cuda", lambda t: ["train", _scenario(t), "--out", "o", "--device", "cuda"],
      "CUDA"),
     # perception
@@ -251,9 +321,26 @@ CASES = [
      "--batch-size"),
     ("ptrain-threads", lambda t: ["perception", "train", "--out", "o", "--threads", "0"],
      "--threads"),
+    ("ptrain-channels-huge", lambda t: ["perception", "train", "--out", "o", "--channels",
+                                        "100000,100000,100000"], "--channels"),
+    ("ptrain-batch-huge", lambda t: ["perception", "train", "--out", "o", "--batch-size",
+                                     "1000000000"], "--batch-size"),
+    ("ptrain-threads-huge", lambda t: ["perception", "train", "--out", "o", "--threads",
+                                       "100000"], "--threads"),
+    ("ptrain-data-workers-huge", lambda t: ["perception", "train", "--out", "o",
+                                            "--data-workers", "100000"], "--data-workers"),
+    ("ptrain-garbage-checkpoint", lambda t: ["perception", "train", "--out",
+                                             _garbage_checkpoint(t), "--steps", "1"],
+     "cannot be resumed (UnpicklingError"),
     ("ptrain-out-file", lambda t: ["perception", "train", "--out", _file(t)], "--out"),
     ("peval-frames", lambda t: ["perception", "eval", "--out", "o", "--frames", "0"],
      "--frames"),
+    ("peval-frames-huge", lambda t: ["perception", "eval", "--out", "o", "--frames",
+                                     "1000000000"], "--frames"),
+    ("peval-frames-1", lambda t: ["perception", "eval", "--out", "o", "--frames", "1"],
+     "--frames"),
+    ("peval-weights-no-metadata", lambda t: ["perception", "eval", "--out", "o", "--weights",
+                                             _weights_without(t, "metadata")], "`metadata`"),
     ("peval-length-nan", lambda t: ["perception", "eval", "--out", "o", "--length-s", "nan"],
      "--length-s"),
     ("peval-grading-seconds", lambda t: ["perception", "eval", "--out", "o",
@@ -295,6 +382,35 @@ def test_bad_input_exits_2_with_one_line(name, argv, expected, tmp_path, capsys)
     assert not list(tmp_path.rglob("*ESCAPED*")) and not list(tmp_path.rglob("report.html"))
     assert _runs(tmp_path / "mlflow.db") == 0
     assert seconds < 10
+
+
+def _garbage_db(tmp: Path) -> str:
+    (tmp / "g.db").write_bytes(b"not a database" * 100)
+    return f"sqlite:///{tmp / 'g.db'}"
+
+
+TRACKING_URIS = [
+    ("gopher", lambda t: "gopher://x", "MLFLOW_TRACKING_URI must be http(s)://"),
+    ("sqlite-folder", lambda t: f"sqlite:///{t}", "is a folder; expected a SQLite file"),
+    ("sqlite-garbage", _garbage_db, "is not a SQLite database"),
+    ("sqlite-device", lambda t: "sqlite:////dev/zero", "is not a regular file"),
+    ("sqlite-unwritable", lambda t: "sqlite:////proc/hh/mlflow.db", "not writable"),
+    ("file-proc", lambda t: "file:///proc/mlruns", "not writable"),
+    ("folder-under-file", lambda t: _file(t) + "/mlruns", "is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize(("name", "uri", "expected"), TRACKING_URIS,
+                         ids=[c[0] for c in TRACKING_URIS])  # fmt: skip
+def test_a_tracking_uri_mlflow_cannot_use_is_refused_in_one_line(
+    name, uri, expected, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri(tmp_path))
+    start = time.perf_counter()
+    code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and expected in lines[0], lines
+    assert time.perf_counter() - start < 10 and not (tmp_path / "o").exists()
 
 
 def test_unreachable_mlflow_server_is_reported_in_seconds(tmp_path, monkeypatch, capsys):
