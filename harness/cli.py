@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from harness._errors import HarnessError
-from harness.interrupts import Interrupted
+from harness.interrupts import reset, taken
 from harness.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
 
 PROG = "hazard-harness"
@@ -518,6 +518,7 @@ def _invoked(args: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the command's exit code; 2 with one line on bad input; 128+n on signal n."""
     args = list(sys.argv[1:] if argv is None else argv)
+    reset()
     try:
         with cli.make_context(PROG, args) as ctx:
             return int(cli.invoke(ctx) or 0)
@@ -532,12 +533,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo(f"{PROG}: interrupted", err=True)
         return 130
-    except Interrupted as exc:
-        click.echo(f"{_invoked(args)}: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo(f"{PROG}: interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        interrupt = taken(exc)
+        if interrupt is None:
+            click.echo(f"{PROG}: interrupted", err=True)
+            return 130
+        click.echo(f"{_invoked(args)}: {interrupt}", err=True)
+        return interrupt.exit_code
     except _project_errors() as exc:
         line = " ".join(str(exc).split())
         click.echo(f"{_invoked(args)}: error: {line}", err=True)

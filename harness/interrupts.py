@@ -108,7 +108,7 @@ def handle_signals() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     outermost = _STATE.depth == 0
     if outermost:
-        _STATE.received, _STATE.warned, _STATE.pending = None, False, None
+        reset()
     _STATE.depth += 1
     _install()
     try:
@@ -147,6 +147,20 @@ def held() -> Iterator[None]:
         if not outer and _STATE.pending is not None:
             signum, _STATE.pending = _STATE.pending, None
             raise Interrupted(signum)
+
+
+def reset() -> None:
+    """Forget the signals taken so far (a new command starts)."""
+    _STATE.received, _STATE.warned, _STATE.pending = None, False, None
+
+
+def taken(exc: KeyboardInterrupt) -> Interrupted | None:
+    """The interrupt behind ``exc``: itself, or the signal this module's handler took when a
+    library re-raised it as a plain ``KeyboardInterrupt`` (``ray.get`` and ``ray.wait`` do);
+    None for a Ctrl-C no handler of this module saw."""
+    if isinstance(exc, Interrupted):
+        return exc
+    return Interrupted(_STATE.received) if _STATE.received is not None else None
 
 
 def as_interrupt(exc: SystemExit) -> BaseException:

@@ -235,6 +235,8 @@ def rebuild_report(
     else:
         if folder.exists():
             raise HarnessError(f"{source!r} is a file; give a run folder or an MLflow run id")
+        if "/" in source or source.startswith("."):
+            raise HarnessError(f"{source!r} is no run folder, and not an MLflow run id either")
         from harness.tracking import download_artifact
 
         preflight.check_tracking(connect_timeout(timeout))

@@ -237,6 +237,7 @@ CASES = [
      "--out"),
     # report
     ("report-missing", lambda t: ["report", str(t / "nothing-here")], "nothing-here"),
+    ("report-missing-path", lambda t: ["report", "../../nowhere"], "no run folder, and not"),
     ("report-empty-folder", lambda t: ["report", str(t)], "holds no results.json"),
     ("report-bad-json", lambda t: ["report", _results_dir(t, "{not json")], "not valid JSON"),
     ("report-not-results", lambda t: ["report", _results_dir(t, "[1, 2]")],

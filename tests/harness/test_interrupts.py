@@ -181,16 +181,72 @@ def test_interrupted_maps_to_one_line_and_128_plus_signal(monkeypatch, capsys):
     assert err == ["hazard-harness run: interrupted by SIGHUP"]
 
 
+def test_an_interrupt_ray_re_raised_as_a_plain_keyboardinterrupt_keeps_its_signal(
+    monkeypatch, capsys
+):
+    """``ray.get``/``ray.wait`` turn the handler's Interrupted into a bare KeyboardInterrupt
+    (an interrupted ``train`` in its studies exited 130 with a generic line)."""
+
+    def blocked_in_ray(*args, **kwargs):
+        with interrupts.handle_signals():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except interrupts.Interrupted:
+                raise KeyboardInterrupt from None  # what Ray raises instead
+
+    monkeypatch.setattr("harness.train.make_train_config", blocked_in_ray)
+    assert main(["train", "x.yaml", "--out", "o"]) == 143
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "hazard-harness train: interrupted by SIGTERM"
+    ]
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt  # no handler of ours saw it: the generic line
+
+    monkeypatch.setattr("harness.train.make_train_config", ctrl_c)
+    assert main(["train", "x.yaml", "--out", "o"]) == 130
+    assert capsys.readouterr().err.strip() == "hazard-harness: interrupted"
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_driver_waits_on_ray_is_an_interrupt(tmp_path):
+    from harness.execution import gather, ray_session, submit
+
+    with pytest.raises(KeyboardInterrupt) as info, interrupts.handle_signals():  # noqa: SIM117
+        with ray_session(address=None, workers=1, timeout=10):
+            gather([submit(_signal_the_driver, os.getpid())])
+    assert interrupts.taken(info.value).signum == signal.SIGTERM
+
+
+def _signal_the_driver(pid: int) -> None:
+    """Task: SIGTERM the driver, then hold until the driver stops waiting."""
+    import time
+
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(30)
+
+
 def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_path):
     from harness.outputs import remove_orphans, staged
 
     dead = tmp_path / ".out.partial-999999999"
     dead.mkdir()
     (dead / "results.json").write_text("{}")
+    other = tmp_path / ".other-run.partial-999999998"  # another output folder's
+    other.mkdir()
+    reused = tmp_path / f".third.partial-{os.getppid()}"  # its pid now names a newer process
+    reused.mkdir()
+    os.utime(reused, (0, 0))
+    live = tmp_path / f".fourth.partial-{os.getppid()}x"  # not a staging folder's name
+    live.mkdir()
+    working = tmp_path / f".fifth.partial-{os.getppid()}"
     mine = tmp_path / f".out.partial-{os.getpid()}"
     with staged(tmp_path / "out") as staging:
         assert staging == mine and staging.is_dir()
-        assert not dead.exists()
+        assert not dead.exists() and not other.exists() and not reused.exists()
+        assert live.exists()
+        working.mkdir()  # a live process's (started before its folder): kept
+        assert remove_orphans(tmp_path / "x") == [] and working.exists()
         (staging / "a.txt").write_text("a")
     assert (tmp_path / "out" / "a.txt").read_text() == "a" and not mine.exists()
     assert remove_orphans(tmp_path / "out") == []
