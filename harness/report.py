@@ -68,7 +68,7 @@ ENV.filters["interval"] = _interval
 def decision_name(day: int, shift: str, worker: str) -> str:
     """The evidence page of a worker-shift, relative to the report folder (a day that is not a
     whole number or a shift that is not an id is refused: names never leave the folder)."""
-    if type(day) is not int:
+    if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
         raise HarnessError(f"day must be a whole number, got {day!r:.40}")
     check_id(shift, what="shift")
     safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in worker)

@@ -151,6 +151,9 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
         path = Path(text).resolve()
         if path.is_dir():
             raise HarnessError(f"--storage {text!r} is a folder; expected a .journal file")
+        if path.exists() and not path.is_file():
+            raise HarnessError(f"--storage {text!r} is not a regular file (a device or FIFO); "
+                               "expected a .journal file")  # fmt: skip
         guard = JournalGuard(path)
         guard.verify()
         try:

@@ -293,6 +293,8 @@ CASES = [
      "--holdout-days"),
     ("tune-storage-folder", lambda t: ["tune", _scenario(t), "--out", "o", "--storage", str(t)],
      "--storage"),
+    ("tune-storage-device", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
+                                       "/dev/zero"], "not a regular file"),
     ("tune-storage-url", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
                                     "nosuchdb://x"], "cannot be opened"),
     ("tune-trials-huge", lambda t: ["tune", _scenario(t), "--out", "o", "--trials",
