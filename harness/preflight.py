@@ -9,9 +9,11 @@ the figure and the keys that drive it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,15 +93,11 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
 
 def check_tracking(timeout: float) -> None:
     """The MLflow tracking store is one MLflow can use, answers and can be written (see
-    :func:`check_tracking_uri` and :func:`tracking.check_server`); a new SQLite store is
-    created here, by one command at a time."""
+    :func:`check_tracking_uri` and :func:`tracking.check_server`)."""
     from harness.tracking import check_server, tracking_uri
 
-    uri = tracking_uri()
-    database = check_tracking_uri(uri)
+    check_tracking_uri(tracking_uri())
     check_server(timeout=timeout)
-    if database is not None:
-        _create_store(uri, database)
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -148,29 +146,6 @@ def check_tracking_uri(uri: str) -> Path | None:
         check_writable(Path(rest if sep else uri), option=f"{ENV_MLFLOW_URI}'s folder")
         return None
     raise HarnessError(f"{ENV_MLFLOW_URI} must be {expected}, got {uri!r}")
-
-
-def _create_store(uri: str, database: Path) -> None:
-    """Create the MLflow tables of a new SQLite store under an exclusive lock of its file, so
-    that two commands starting on a fresh store do not both create them (``table ... already
-    exists``). SQLite locks byte ranges with ``fcntl``; ``flock`` does not interfere."""
-    import fcntl
-
-    import mlflow
-
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database, "ab") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        try:
-            mlflow.MlflowClient(uri).search_experiments(max_results=1)
-        except Exception as exc:  # SQLAlchemy and MLflow raise many types for a bad store
-            detail = " ".join(str(exc).split())[:200]
-            raise HarnessError(
-                f"the MLflow database {str(database)!r} cannot be opened "
-                f"({type(exc).__name__}: {detail})"
-            ) from None
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -239,3 +214,24 @@ def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> C
                 "--workers or those keys"
             )
     return cost
+
+
+@contextlib.contextmanager
+def store_created(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock of a ``sqlite:///`` store's file while the block first uses it,
+    so that two commands starting on a fresh store do not both create its tables (``table
+    ... already exists``). SQLite locks byte ranges with ``fcntl``; ``flock`` does not
+    interfere. Other stores: no lock."""
+    import fcntl
+
+    database = check_tracking_uri(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database, "ab") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)

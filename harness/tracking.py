@@ -198,7 +198,10 @@ def tracked_run(
     import mlflow
 
     if parent_run_id is None:
-        recover_stale_runs()
+        from harness.preflight import store_created
+
+        with store_created(tracking_uri()):  # the first use creates a SQLite store's tables
+            recover_stale_runs()
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.start_run(

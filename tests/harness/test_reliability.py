@@ -125,7 +125,11 @@ def test_commands_starting_on_a_fresh_mlflow_store_do_not_race(tmp_path):
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}",
            "PYTHONPATH": str(REPO)}  # fmt: skip
-    code = "from harness.preflight import check_tracking; check_tracking(10)"
+    code = (
+        "from harness.preflight import store_created; from harness.tracking import "
+        "recover_stale_runs, tracking_uri\nwith store_created(tracking_uri()):\n"
+        "    recover_stale_runs()"
+    )  # what every command's tracked_run does first
     starts = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE,
                                text=True) for _ in range(3)]  # fmt: skip
     errors = [p.communicate(timeout=300)[1] for p in starts]
