@@ -138,6 +138,30 @@ class _Results(_Strict):
         return params
 
 
+class _History(_Strict):
+    Z: list[_Number | None]
+    Y: list[_Number | None]
+    Z_median: _Number | None
+    Z_p90: _Number | None
+    Y_median: _Number | None
+    Y_p10: _Number | None
+
+
+class _Bins(_Strict):
+    t_min: list[_Number]
+    rho: list[_Number | None]
+    off_post: list[_Number | None]
+    k_share: list[_Number | None]
+    qbar: list[_Number | None]
+    var: list[_Number | None]
+
+
+class _Database(_Strict):
+    records: int
+    days: list[int]
+    pool: str
+
+
 class _Evidence(_Strict):
     """The keys of an ``evidence.json`` entry the decision pages read (extra keys allowed)."""
 
@@ -154,10 +178,10 @@ class _Evidence(_Strict):
     positions: list[_Run]
     standard: list[_Run]
     offpost_minutes: _Number
-    bins: dict[str, list[_Number | None]]
+    bins: _Bins
     dwell_s: list[_Number]
-    history: dict[str, Any]
-    database: dict[str, Any]
+    history: _History
+    database: _Database
 
 
 def _validated(model: Any, data: Any, path: Path, what: str) -> None:
