@@ -83,7 +83,8 @@ def _check_expansion(root: yaml.Node | None) -> None:
         if child is not None:
             if id(child) in active:
                 raise yaml.YAMLError(
-                    f"the alias at line {child.start_mark.line + 1} is inside the value it names"
+                    f"the value anchored at line {child.start_mark.line + 1} holds an alias of "
+                    "itself (the alias is inside the value it names)"
                 )
             if id(child) not in measured:
                 active.add(id(child))
