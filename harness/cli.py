@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import click
 
 from harness._errors import HarnessError
-from harness.interrupts import Interrupted
+from harness.interrupts import reset, taken
 from harness.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
 
 PROG = "hazard-harness"
@@ -40,8 +41,10 @@ class Finite(click.ParamType):
 
     name = "number"
 
-    def __init__(self, low: float | None = None, *, low_open: bool = False) -> None:
-        self.low, self.low_open = low, low_open
+    def __init__(
+        self, low: float | None = None, *, low_open: bool = False, high: float | None = None
+    ) -> None:
+        self.low, self.low_open, self.high = low, low_open, high
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
         try:
@@ -53,11 +56,30 @@ class Finite(click.ParamType):
         if self.low is not None and (number <= self.low if self.low_open else number < self.low):
             bound = f"{'>' if self.low_open else '>='} {self.low:g}"
             self.fail(f"expected a number {bound}, got {value}", param, ctx)
+        if self.high is not None and number > self.high:
+            self.fail(f"expected a number <= {self.high:g}, got {value}", param, ctx)
         return number
 
 
-POSITIVE = click.IntRange(min=1)
-POSITIVE_SECONDS = Finite(0.0, low_open=True)
+POSITIVE_SECONDS = Finite(0.0, low_open=True, high=86_400.0)
+MAX_SEED = 2**63 - 1
+"""Largest seed (an int64, as a scenario's ``seed``: MLflow and the stores keep it as one)."""
+SEED = click.IntRange(0, MAX_SEED)
+MAX_WORKERS = 4096
+"""Most Ray workers asked for (a local Ray is further bounded by the cores)."""
+MAX_DAYS = 3650
+"""Most days of anything (ten years, as in a scenario)."""
+MIN_EVAL_FRAMES = 32
+"""Fewest held-out frames ``perception eval`` scores (fewer may hold no person to score)."""
+MAX_CHANNELS = 1024
+"""Most channels of one encoder stage of the keypoint network."""
+CORES = os.cpu_count() or 1
+"""This machine's cores: the bound of torch threads and rendering processes."""
+
+
+def count(low: int, high: int) -> click.IntRange:
+    """An integer option within ``[low, high]`` (click names the range in its refusal)."""
+    return click.IntRange(low, high)
 
 
 def _version() -> str:
@@ -106,7 +128,7 @@ ray_options = _options(
     ),
     click.option(
         "--workers",
-        type=POSITIVE,
+        type=count(1, MAX_WORKERS),
         help="Ray workers (one CPU each) [default: all local cores, or the whole cluster]",
     ),
     timeout_option,
@@ -218,12 +240,14 @@ def run(**kw: Any) -> int:
 
 
 @command(cli)
-@click.option("--posts", type=POSITIVE, required=True, help="posts on the synthetic line")
-@click.option("--days", type=POSITIVE, required=True, help="evaluated days (one shift a day)")
+@click.option("--posts", type=count(1, 10_000), required=True,
+              help="posts on the synthetic line")  # fmt: skip
+@click.option("--days", type=count(1, MAX_DAYS), required=True,
+              help="evaluated days (one shift a day)")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/stress"),
               help="output folder")  # fmt: skip
-@click.option("--length-s", type=POSITIVE, default=28_800, help="shift length (s, 1 Hz)")
-@click.option("--history-days", type=POSITIVE, default=5, help="history days")
+@click.option("--length-s", type=count(1, 86_400), default=28_800, help="shift length (s, 1 Hz)")
+@click.option("--history-days", type=count(1, MAX_DAYS), default=5, help="history days")
 @click.option("--no-baseline", is_flag=True, help="skip the one-worker timing (no scaling)")
 @cache_option
 @ray_options
@@ -304,27 +328,29 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="output folder (best_params.yaml, tune.json, …)")  # fmt: skip
-@click.option("--trials", type=POSITIVE, default=100, help="completed trials the study should hold")
+@click.option("--trials", type=count(1, 100_000), default=100,
+              help="completed trials the study should hold")  # fmt: skip
 @click.option("--objective", default="root_cause_f1", callback=_names,
               help="objective, or several comma-separated (Pareto front, NSGA-II)")  # fmt: skip
 @click.option("--study", help="study name; an existing study is resumed [default: new name]")
 @click.option("--storage",
               help="Optuna storage URL or .journal file [default: ./optuna.journal]")  # fmt: skip
-@click.option("--holdout-days", type=POSITIVE,
+@click.option("--holdout-days", type=count(1, MAX_DAYS),
               help="last evaluated days held out [default: a third, >= 1]")  # fmt: skip
-@click.option("--seed", type=click.IntRange(min=0), help="sampler seed [default: the scenario's]")
+@click.option("--seed", type=SEED, help="sampler seed [default: the scenario's]")
 @click.option("--tune", "tune_names", callback=_names,
               help="comma-separated tunables [default: all that act at the fidelity]")  # fmt: skip
 @click.option("--range", "ranges", multiple=True, callback=_ranges, metavar="NAME=LOW:HIGH",
               help="replaces a default range (repeatable)")  # fmt: skip
-@click.option("--batch-size", type=POSITIVE, help="trials asked per batch [default: 32 per worker]")
+@click.option("--batch-size", type=count(1, 10_000),
+              help="trials asked per batch [default: 32 per worker]")  # fmt: skip
 @click.option(
     "--graders",
     default="auto",
     metavar="auto|truth|champion|latest|POST=VERSION,...",
     help="where the hazard levels come from (as for run)",
 )
-@click.option("--cv", type=click.IntRange(min=2), metavar="K",
+@click.option("--cv", type=count(2, MAX_DAYS), metavar="K",
               help="also K-fold cross-validation over blocks of the evaluated days "
                    "(then it decides the recommendation)")  # fmt: skip
 @click.option("--params", "params_path", type=click.Path(path_type=Path),
@@ -371,9 +397,9 @@ def tune(**kw: Any) -> int:
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--posts", default="all", help="'all' or post numbers like 1,3,5")
-@click.option("--trials", type=POSITIVE, default=10, help="Optuna trials per post")
-@click.option("--epochs", type=POSITIVE, default=30, help="epochs per trial")
-@click.option("--augment", type=click.IntRange(min=0), default=8,
+@click.option("--trials", type=count(1, 10_000), default=10, help="Optuna trials per post")
+@click.option("--epochs", type=count(1, 10_000), default=30, help="epochs per trial")
+@click.option("--augment", type=count(0, 1_000), default=8,
               help="extra simulated shift changes per history one")  # fmt: skip
 @click.option("--min-macro-f1", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="least held-out macro-F1 of a champion (and majority class + 0.1)")  # fmt: skip
@@ -456,13 +482,14 @@ def perception() -> None:
 
 @command(perception, "train")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
-@click.option("--steps", type=POSITIVE, default=6000, help="training steps")
-@click.option("--seed", type=click.IntRange(min=0), default=0, help="seed of weights and data")
-@click.option("--batch-size", type=POSITIVE, default=32, help="frames rendered per step")
+@click.option("--steps", type=count(1, 10_000_000), default=6000, help="training steps")
+@click.option("--seed", type=SEED, default=0, help="seed of weights and data")
+@click.option("--batch-size", type=count(1, 1024), default=32, help="frames rendered per step")
 @click.option("--channels", default="16,32,64,128", callback=lambda c, p, v: _channels(v),
               help="channels per encoder stage, comma-separated")  # fmt: skip
-@click.option("--threads", type=POSITIVE, default=1, help="torch CPU threads")
-@click.option("--data-workers", type=click.IntRange(min=0), default=0,
+@click.option("--threads", type=count(1, CORES), default=1,
+              help="torch CPU threads (at most this machine's cores)")  # fmt: skip
+@click.option("--data-workers", type=count(0, CORES), default=0,
               help="processes rendering batches ahead (same weights, faster)")  # fmt: skip
 @click.option("--no-resume", is_flag=True, help="ignore a checkpoint in --out")
 @device_option
@@ -484,12 +511,15 @@ def perception_train(**kw: Any) -> int:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
 @click.option("--weights", type=click.Path(path_type=Path),
               help="keypoint weights [default: the shipped network]")  # fmt: skip
-@click.option("--seed", type=click.IntRange(min=0), default=0,
+@click.option("--seed", type=click.IntRange(0, MAX_SEED - 1_000_003), default=0,
               help="held-out data use seed + 1000003")  # fmt: skip
-@click.option("--posts", type=POSITIVE, default=3, help="posts of the evaluated line")
-@click.option("--length-s", type=Finite(1.0), default=600.0, help="evaluated shift length (s)")
-@click.option("--frames", type=POSITIVE, default=512, help="frames for PCK and OKS AP")
-@click.option("--grading-days", type=click.IntRange(min=5), default=40, help="photo days per post")
+@click.option("--posts", type=count(1, 100), default=3, help="posts of the evaluated line")
+@click.option("--length-s", type=Finite(1.0, high=86_400.0), default=600.0,
+              help="evaluated shift length (s)")  # fmt: skip
+@click.option("--frames", type=count(MIN_EVAL_FRAMES, 4096), default=512,
+              help="frames for PCK and OKS AP")  # fmt: skip
+@click.option("--grading-days", type=count(5, MAX_DAYS), default=40,
+              help="photo days per post")  # fmt: skip
 @click.option(
     "--grading-seconds",
     type=POSITIVE_SECONDS,
@@ -519,8 +549,10 @@ def _channels(value: str) -> tuple[int, ...]:
         channels = tuple(int(c) for c in value.split(","))
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if len(channels) < 2 or min(channels) < 1:
-        raise click.BadParameter(f"expected >= 2 positive channel counts, got {value!r}")
+    if not 2 <= len(channels) <= 8 or not all(1 <= c <= MAX_CHANNELS for c in channels):
+        raise click.BadParameter(
+            f"expected 2 to 8 channel counts, each in [1, {MAX_CHANNELS}], got {value!r}"
+        )
     return channels
 
 
@@ -562,6 +594,7 @@ def _invoked(args: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the command's exit code; 2 with one line on bad input; 128+n on signal n."""
     args = list(sys.argv[1:] if argv is None else argv)
+    reset()
     try:
         with cli.make_context(PROG, args) as ctx:
             return int(cli.invoke(ctx) or 0)
@@ -576,12 +609,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo(f"{PROG}: interrupted", err=True)
         return 130
-    except Interrupted as exc:
-        click.echo(f"{_invoked(args)}: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo(f"{PROG}: interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        interrupt = taken(exc)
+        if interrupt is None:
+            click.echo(f"{PROG}: interrupted", err=True)
+            return 130
+        click.echo(f"{_invoked(args)}: {interrupt}", err=True)
+        return interrupt.exit_code
     except _project_errors() as exc:
         line = " ".join(str(exc).split())
         click.echo(f"{_invoked(args)}: error: {line}", err=True)

@@ -162,6 +162,7 @@ def ray_session(
     interrupts.checkpoint("ray_start")
     if address and address not in ("auto", "local"):
         probe_cluster(address, timeout=timeout)
+    _keep_signal_handlers()
     try:
         ray.init(**init_arguments(address, workers))
     except SystemExit as exc:  # Ray's SIGTERM handler while it starts
@@ -174,8 +175,19 @@ def ray_session(
         session = RaySession(_check_cluster_workers(workers, address), address)
         yield session
     finally:
-        ray.shutdown()
-        interrupts.reinstall()
+        with interrupts.held():  # the shutdown completes, then the interrupt is raised
+            ray.shutdown()
+            interrupts.checkpoint("ray_shutdown")  # where Ray used to leave SIGTERM deadly
+            interrupts.reinstall()
+
+
+def _keep_signal_handlers() -> None:
+    """Keep Ray's driver from resetting SIGTERM to its default action (death) while it shuts
+    down: its C++ failure signal handler, which only prints a stack on a crash, is turned off
+    in this process (not in Ray's workers) before ``ray.init`` (see :mod:`harness.interrupts`)."""
+    from ray._private import ray_constants
+
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
 
 
 def init_arguments(address: str | None, workers: int | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,10 @@ def floor(labels: np.ndarray, min_macro_f1: float = MIN_MACRO_F1) -> float:
 SPEC_HELP = "auto | truth | champion | latest | POST=VERSION,..."
 
 
+_NUMBER = re.compile(r"[0-9]{1,9}")
+"""A post or a registry version in ``--graders`` (ASCII digits: ``'²'.isdigit()`` is true)."""
+
+
 def parse_spec(spec: str, n_posts: int) -> str | dict[int, str]:
     """``auto``/``truth``, or the registry version asked per post 1..n.
 
@@ -93,9 +98,9 @@ def parse_spec(spec: str, n_posts: int) -> str | dict[int, str]:
         post, sep, version = (part.strip() for part in item.partition("="))
         if (
             not sep
-            or not post.isdigit()
+            or not _NUMBER.fullmatch(post)
             or not 1 <= int(post) <= n_posts
-            or not (version.isdigit() or version in (CHAMPION, LATEST))
+            or not (_NUMBER.fullmatch(version) or version in (CHAMPION, LATEST))
         ):
             raise HarnessError(
                 f"--graders must be {SPEC_HELP} with posts in 1..{n_posts} (e.g. '1=3,2=latest'),"

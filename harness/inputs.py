@@ -7,6 +7,8 @@ One loader each, shared by every command, so that a bad file gets the same one-l
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -14,8 +16,33 @@ import yaml
 import core
 import sim
 from harness._errors import HarnessError
-from sim._yaml import read_yaml
+from sim._yaml import read_limited, read_yaml
 from sim.registry import unknown_key
+
+MAX_PARAM_INT = 10**15
+"""Largest integer a params file may give (a float holds it exactly; 400 digits do not fit)."""
+ID_PATTERN = r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,63}$"
+"""An id that names files (a shift, a worker): letters, digits and ``_ . @ -``, not starting
+with a dot, at most 64 characters (so never a path)."""
+
+
+def check_id(value: object, *, what: str) -> str:
+    """``value`` if it is an id (:data:`ID_PATTERN`), else a HarnessError naming ``what``."""
+    if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
+        raise HarnessError(
+            f"{what} must be an id of at most 64 letters, digits and _ . @ - (not starting "
+            f"with a dot), got {value!r:.80}"
+        )
+    return value
+
+
+def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (a ``what``), refusing devices, FIFOs, folders
+    and files over ``max_bytes`` in one line (see :func:`sim._yaml.read_limited`)."""
+    try:
+        return read_limited(path, source=f"{what} {str(path)!r}", max_bytes=max_bytes)
+    except sim.ScenarioError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 def load_scenario_file(path: str | Path) -> sim.Scenario:
@@ -47,6 +74,12 @@ def load_params(path: str | Path | None) -> core.ModelParams:
     unknown = [unknown_key(str(key), str(key), known) for key in values if key not in known]
     if unknown:  # worded as a scenario's unknown key, with "did you mean"
         raise HarnessError(f"params file {str(path)!r}: {'; '.join(unknown)}")
+    for key, value in values.items():
+        if isinstance(value, int) and abs(value) > MAX_PARAM_INT:
+            raise HarnessError(
+                f"params file {str(path)!r}: {key} must be a number of at most 15 digits, got "
+                f"an integer of {len(str(abs(value)))} digits"
+            )
     try:
         return core.ModelParams.from_dict(values)
     except (core.ModelInputError, TypeError) as exc:

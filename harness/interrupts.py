@@ -8,9 +8,12 @@ Further signals while that cleanup runs are reported once and otherwise ignored,
 Ctrl-C never prints a traceback (SIGKILL is the way to stop a cleanup that hangs; the next
 command marks a run a killed process left RUNNING as FAILED).
 
-Ray replaces the SIGTERM handler while it starts, and after ``ray.shutdown()`` the handler is
-no longer installed at the OS level although Python still reports it; the Ray adapter calls
-:func:`reinstall` after both.
+Ray replaces the SIGTERM handler while it starts; the Ray adapter calls :func:`reinstall`
+after it. Ray's driver also installs a C++ "failure signal handler" (SIGTERM among its
+signals) and, a moment into ``ray.shutdown()``, resets those signals to their default action
+(death) while Python still reports its handler: the adapter turns that handler off in the
+driver, and holds signals (:func:`held`) while Ray shuts down so that the shutdown completes
+before the interrupt is raised.
 
 **Fault hooks for tests.** :func:`checkpoint` marks a named moment of a command. When the
 environment variable :data:`ENV_FAULT` is ``"<moment>:<SIGNAL>"`` (e.g. ``"writing:SIGTERM"``),
@@ -42,9 +45,10 @@ MOMENTS: tuple[str, ...] = (
     "writing",
     "logging",
     "registering",
+    "ray_shutdown",
 )
 """The moments :func:`checkpoint` marks (``task``: inside a Ray scoring task; ``trials``:
-between two batches of a study's trials)."""
+between two batches of a study's trials; ``ray_shutdown``: Ray's processes exiting)."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -64,6 +68,8 @@ class _State:
     received: int | None = None
     warned = False
     depth = 0
+    holding = False
+    pending: int | None = None
 
 
 _STATE = _State()
@@ -72,6 +78,9 @@ _STATE = _State()
 def _handler(signum: int, frame: Any) -> None:
     if _STATE.received is None:
         _STATE.received = signum
+        if _STATE.holding:
+            _STATE.pending = signum
+            return
         raise Interrupted(signum)
     if not _STATE.warned:
         _STATE.warned = True
@@ -99,7 +108,7 @@ def handle_signals() -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     outermost = _STATE.depth == 0
     if outermost:
-        _STATE.received, _STATE.warned = None, False
+        reset()
     _STATE.depth += 1
     _install()
     try:
@@ -122,6 +131,36 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Inside the block the first signal is only recorded, and raised as :class:`Interrupted`
+    when the block ends: for a block that must complete (Ray shutting down), whatever its
+    threads, unlike :func:`deferred`."""
+    outer = _STATE.holding
+    _STATE.holding = True
+    try:
+        yield
+    finally:
+        _STATE.holding = outer
+        if not outer and _STATE.pending is not None:
+            signum, _STATE.pending = _STATE.pending, None
+            raise Interrupted(signum)
+
+
+def reset() -> None:
+    """Forget the signals taken so far (a new command starts)."""
+    _STATE.received, _STATE.warned, _STATE.pending = None, False, None
+
+
+def taken(exc: KeyboardInterrupt) -> Interrupted | None:
+    """The interrupt behind ``exc``: itself, or the signal this module's handler took when a
+    library re-raised it as a plain ``KeyboardInterrupt`` (``ray.get`` and ``ray.wait`` do);
+    None for a Ctrl-C no handler of this module saw."""
+    if isinstance(exc, Interrupted):
+        return exc
+    return Interrupted(_STATE.received) if _STATE.received is not None else None
 
 
 def as_interrupt(exc: SystemExit) -> BaseException:

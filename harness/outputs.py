@@ -26,7 +26,8 @@ _PREFIX = ".{name}.partial-"
 def staged(out_dir: Path) -> Iterator[Path]:
     """A staging folder whose files are moved into ``out_dir`` when the block succeeds.
 
-    Staging folders that a killed process left beside ``out_dir`` are removed first.
+    Staging folders that killed processes left beside ``out_dir`` (for any output folder
+    there) are removed first.
     """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_orphans(out_dir)
@@ -48,13 +49,20 @@ def staged(out_dir: Path) -> Iterator[Path]:
 
 
 def remove_orphans(out_dir: Path) -> list[Path]:
-    """Remove the staging folders of ``out_dir`` whose process is gone; returns them."""
+    """Remove the staging folders beside ``out_dir`` (of any output folder there) whose
+    process is gone, or is another process that reuses the pid; returns them."""
     import psutil
 
     removed = []
-    for folder in out_dir.parent.glob(f"{_PREFIX.format(name=out_dir.name)}*"):
+    for folder in out_dir.parent.glob(f"{_PREFIX.format(name='*')}*"):
         pid = folder.name.rpartition("-")[2]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+        if not pid.isdigit() or not folder.is_dir() or int(pid) == os.getpid():
+            continue
+        try:
+            alive = psutil.Process(int(pid)).create_time() <= folder.stat().st_mtime + 1
+        except (psutil.Error, OSError):
+            alive = False
+        if not alive:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

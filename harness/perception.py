@@ -223,11 +223,7 @@ def train_keypoints(
             opt = torch.optim.Adam(net.parameters(), lr=lr)
             start, losses = 0, []
             if resume and ckpt_path.is_file():
-                state = torch.load(ckpt_path, weights_only=True, map_location=torch_device)
-                net.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-                start = int(state["step"])
-                losses = state["losses"].tolist()
+                start, losses = _resume(ckpt_path, net, opt, torch_device)
             net.train()
             batches = torch.utils.data.DataLoader(
                 _Batches(seed=seed, start=start, steps=steps, batch_size=batch_size,
@@ -285,6 +281,29 @@ def train_keypoints(
     }
     save_model(net, out / WEIGHTS_NAME, metadata=metadata, onnx=True)
     return metadata
+
+
+def _resume(
+    path: Path, net: KeypointNet, opt: torch.optim.Optimizer, device: torch.device
+) -> tuple[int, list[float]]:
+    """Load the checkpoint ``path`` into ``net`` and ``opt``: the next step and the losses.
+
+    Raises:
+        HarnessError: a checkpoint that is not one of this network (garbage, truncated, other
+            ``--channels``), naming it and the fix.
+    """
+    try:
+        state = torch.load(path, weights_only=True, map_location=device)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, losses = int(state["step"]), state["losses"].tolist()
+    except Exception as exc:  # torch.load and load_state_dict raise many types for a bad file
+        detail = " ".join(str(exc).split())[:200]
+        raise HarnessError(
+            f"checkpoint {str(path)!r} cannot be resumed ({type(exc).__name__}: {detail}): "
+            "delete it or pass --no-resume"
+        ) from None
+    return start, losses
 
 
 def train_command(

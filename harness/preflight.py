@@ -9,10 +9,12 @@ the figure and the keys that drive it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +97,60 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
 
 
 def check_tracking(timeout: float) -> None:
-    """The MLflow tracking store answers and can be written (see :func:`tracking.check_server`)."""
-    from harness.tracking import check_server
+    """The MLflow tracking store is one MLflow can use, answers and can be written (see
+    :func:`check_tracking_uri` and :func:`tracking.check_server`)."""
+    from harness.tracking import check_server, tracking_uri
 
+    check_tracking_uri(tracking_uri())
     check_server(timeout=timeout)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+_DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "databricks", "http", "https")
+"""Tracking URI schemes checked by MLflow itself or by :func:`tracking.check_server`."""
+
+
+def check_tracking_uri(uri: str) -> Path | None:
+    """Refuse a tracking URI that MLflow cannot use, before it hangs or fails late: an unknown
+    scheme, a SQLite path that is a folder, a device or not a SQLite database, a store folder
+    that cannot be written. Returns the SQLite file of a ``sqlite:///`` URI.
+
+    Raises:
+        HarnessError: naming ``MLFLOW_TRACKING_URI``, what came and what is expected.
+    """
+    from harness.settings import ENV_MLFLOW_URI
+
+    scheme, sep, rest = uri.partition("://")
+    scheme = scheme.split("+")[0].lower() if sep else ""
+    expected = (
+        "http(s)://HOST:PORT, sqlite:///FILE, file:///FOLDER, a folder, or a database URL "
+        f"({', '.join(_DATABASE_SCHEMES[:3])})"
+    )
+    if scheme in _DATABASE_SCHEMES:
+        return None
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise HarnessError(f"{ENV_MLFLOW_URI} must name a SQLite file (sqlite:///FILE), "
+                               f"got {uri!r}")  # fmt: skip
+        path = Path(rest[1:])
+        option = f"{ENV_MLFLOW_URI}'s database"
+        if path.exists():
+            if not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise HarnessError(f"{option} {str(path)!r} is {kind}; expected a SQLite file")
+            with open(path, "rb") as file:
+                head = file.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise HarnessError(
+                    f"{option} {str(path)!r} is not a SQLite database: point "
+                    f"{ENV_MLFLOW_URI} at an MLflow database or a new file"
+                )
+        return check_writable(path, option=option, folder=False)
+    if scheme in ("file", ""):
+        check_writable(Path(rest if sep else uri), option=f"{ENV_MLFLOW_URI}'s folder")
+        return None
+    raise HarnessError(f"{ENV_MLFLOW_URI} must be {expected}, got {uri!r}")
 
 
 @dataclass(frozen=True)
@@ -167,3 +219,24 @@ def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> C
                 "--workers or those keys"
             )
     return cost
+
+
+@contextlib.contextmanager
+def store_created(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock of a ``sqlite:///`` store's file while the block first uses it,
+    so that two commands starting on a fresh store do not both create its tables (``table
+    ... already exists``). SQLite locks byte ranges with ``fcntl``; ``flock`` does not
+    interfere. Other stores: no lock."""
+    import fcntl
+
+    database = check_tracking_uri(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database, "ab") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)

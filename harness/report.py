@@ -28,6 +28,8 @@ import numpy as np
 from markupsafe import Markup
 
 from harness import tables
+from harness._errors import HarnessError
+from harness.inputs import check_id
 
 REPORT = "report.html"
 EVIDENCE = "evidence.json"
@@ -77,7 +79,11 @@ ENV.filters["figure"] = lambda text: _json_script(text, "plotly-figure")
 
 
 def decision_anchor(day: int, shift: str, worker: str) -> str:
-    """The id of a worker-shift's evidence section in ``report.html``."""
+    """The id of a worker-shift's evidence section in ``report.html`` (a day that is not a
+    whole number or a shift that is not an id is refused)."""
+    if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
+        raise HarnessError(f"day must be a whole number, got {day!r:.40}")
+    check_id(shift, what="shift")
     safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in f"{shift}-{worker}")
     return f"e-d{day}-{safe}"
 

@@ -5,55 +5,120 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
+import core
 from harness import outputs, preflight
 from harness._errors import HarnessError
-from harness.report import EVIDENCE, decision_anchor, write_report
+from harness.inputs import ID_PATTERN, check_id, read_regular
+from harness.report import EVIDENCE, HEADLINE, decision_anchor, write_report
 from harness.settings import connect_timeout
+from sim.scenario import MAX_POSTS
+
+MAX_RUN_FILE_BYTES = 1 << 30
+"""Largest ``results.json`` or ``evidence.json`` read (a year of a large line is ~100 MB)."""
 
 
-class _Post(pydantic.BaseModel):
-    post: int
-    level: int
-    true_level: int
-    D: float
-    true_D: float
+MAX_DAY = 100_000
+"""Largest day number a run file may name (a scenario has at most 2 × 3,650 days)."""
+_Id = Annotated[str, pydantic.StringConstraints(pattern=ID_PATTERN)]
+_Day = Annotated[int, pydantic.Field(ge=1, le=MAX_DAY)]
+_PostNo = Annotated[int, pydantic.Field(ge=1, le=MAX_POSTS)]
+_Level = Annotated[int, pydantic.Field(ge=0, le=len(core.LEVEL_NAMES) - 1)]
+_Number = Annotated[float, pydantic.Field(allow_inf_nan=True)]
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(strict=True)
+
+
+class _Post(_Strict):
+    post: _PostNo
+    level: _Level
+    true_level: _Level
+    D: _Number
+    true_D: _Number
     hazard: bool
-    set: list[int]
+    set: list[_PostNo]
     faults: list[str]
-    culprits: list[str]
+    culprits: list[_Id]
 
 
-class _Worker(pydantic.BaseModel):
-    worker: str
-    post: int
-    Z: float
-    Y: float | None
+class _Worker(_Strict):
+    worker: _Id
+    post: _PostNo
+    Z: _Number
+    Y: _Number | None
     management: bool
     training: bool
     checked: bool
 
 
-class _Cause(pydantic.BaseModel):
-    hazard_post: int
-    post: int
-    worker: str
+class _Cause(_Strict):
+    hazard_post: _PostNo
+    post: _PostNo
+    worker: _Id
     reasons: list[str]
 
 
-class _Shift(pydantic.BaseModel):
-    day: int
-    shift: str
+class _Shift(_Strict):
+    day: _Day
+    shift: _Id
     posts: list[_Post]
     workers: list[_Worker]
     root_causes: list[_Cause]
-    equipment_causes: list[int]
+    equipment_causes: list[_PostNo]
+
+    @pydantic.model_validator(mode="after")
+    def _causes_name_this_shift(self) -> _Shift:
+        """Every root cause names a hazard post of this shift, a post of its set, a worker of
+        the shift (so the report links only what exists)."""
+        posts = {p.post: p for p in self.posts}
+        workers = {w.worker for w in self.workers}
+        for k, c in enumerate(self.root_causes):
+            hazard = posts.get(c.hazard_post)
+            if hazard is None or not hazard.hazard:
+                raise ValueError(f"root_causes[{k}].hazard_post {c.hazard_post} is not a hazard "
+                                 f"post of day {self.day} {self.shift}")  # fmt: skip
+            if c.post not in hazard.set:
+                raise ValueError(f"root_causes[{k}].post {c.post} is not in the hazard set "
+                                 f"{hazard.set} of post {c.hazard_post}")  # fmt: skip
+            if c.worker not in workers:
+                raise ValueError(f"root_causes[{k}].worker {c.worker!r} did not work this shift")
+        return self
 
 
-class _Results(pydantic.BaseModel):
+_Pair = Annotated[list[_Number | None], pydantic.Field(min_length=2, max_length=2)]
+_Run = Annotated[list[_Number], pydantic.Field(min_length=3, max_length=3)]
+
+
+class _Ci(_Strict):
+    value: _Pair | None
+
+
+def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The report's headline figures are numbers (or null) and their intervals pairs."""
+    for name, path, ci in HEADLINE:
+        value = metrics
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{'.'.join(path)} ({name}) must be a number, got {value!r:.40}")
+        group = metrics.get(path[0]) if len(path) > 1 else metrics
+        if ci and isinstance(group, dict):
+            _Ci(value=group.get(ci))
+    confusion = metrics.get("level_confusion")
+    size = len(core.LEVEL_NAMES)
+    if not (isinstance(confusion, list) and len(confusion) == size and all(
+            isinstance(r, list) and len(r) == size and all(type(v) is int for v in r)
+            for r in confusion)):  # fmt: skip
+        raise ValueError(f"level_confusion must be {size} × {size} counts")
+    return metrics
+
+
+class _Results(_Strict):
     """The parts of ``results.json`` the report reads, typed (extra keys are allowed)."""
 
     scenario: str
@@ -61,27 +126,115 @@ class _Results(pydantic.BaseModel):
     fidelity: str
     params: dict[str, Any]
     shifts: list[_Shift]
-    metrics: dict[str, Any]
+    metrics: Annotated[dict[str, Any], pydantic.AfterValidator(_check_headline)]
+
+    @pydantic.field_validator("params")
+    @classmethod
+    def _model_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            core.ModelParams.from_dict(params)
+        except (core.ModelInputError, TypeError, OverflowError) as exc:
+            raise ValueError(str(exc)) from None
+        return params
+
+
+class _History(_Strict):
+    Z: list[_Number | None]
+    Y: list[_Number | None]
+    Z_median: _Number | None
+    Z_p90: _Number | None
+    Y_median: _Number | None
+    Y_p10: _Number | None
+
+
+class _Bins(_Strict):
+    t_min: list[_Number]
+    rho: list[_Number | None]
+    off_post: list[_Number | None]
+    k_share: list[_Number | None]
+    qbar: list[_Number | None]
+    var: list[_Number | None]
+
+
+class _Database(_Strict):
+    records: int
+    days: list[int]
+    pool: str
+
+
+class _Evidence(_Strict):
+    """The keys of an ``evidence.json`` entry the decision pages read (extra keys allowed)."""
+
+    worker: _Id
+    post: _PostNo
+    day: _Day
+    shift: _Id
+    Z: _Number
+    Y: _Number | None
+    tau_Z: _Number
+    tau_Y: _Number
+    rho_min: _Number
+    T: int
+    positions: list[_Run]
+    standard: list[_Run]
+    offpost_minutes: _Number
+    bins: _Bins
+    dwell_s: list[_Number]
+    history: _History
+    database: _Database
+
+
+def _validated(model: Any, data: Any, path: Path, what: str) -> None:
+    try:
+        model.validate_python(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        got = f"; got {first['input']!r:.60}" if first["type"] != "value_error" else ""
+        raise HarnessError(
+            f"{str(path)!r} is not {what} of hazard-harness: {where}: "
+            f"{first['msg'].removeprefix('Value error, ')}{got}"
+            f" ({exc.error_count()} problem(s))"
+        ) from None
+
+
+_RESULTS = pydantic.TypeAdapter(_Results)
+_EVIDENCE = pydantic.TypeAdapter(list[_Evidence])
+
+
+def _read_json(path: Path, *, what: str) -> Any:
+    try:
+        return json.loads(read_regular(path, what=what, max_bytes=MAX_RUN_FILE_BYTES))
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"{what} {str(path)!r} is not UTF-8 text: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{what} {str(path)!r} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HarnessError(f"{what} {str(path)!r} is nested too deeply") from None
 
 
 def read_results(path: Path) -> dict[str, Any]:
     """A run's ``results.json``; a missing, unreadable or malformed one is a HarnessError."""
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"cannot read {str(path)!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{str(path)!r} is not valid JSON: {exc}") from None
-    try:
-        _Results.model_validate(results)
-    except pydantic.ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise HarnessError(
-            f"{str(path)!r} is not a results.json of hazard-harness: {where}: {first['msg']}"
-            f" ({exc.error_count()} problem(s))"
-        ) from None
+    results = _read_json(path, what="results file")
+    _validated(_RESULTS, results, path, "a results.json")
     return results
+
+
+def read_evidence(path: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of ``results``."""
+    if not path.exists():
+        return []
+    evidence = _read_json(path, what="evidence file")
+    _validated(_EVIDENCE, evidence, path, "an evidence.json")
+    worked = {(rec["day"], rec["shift"], w["worker"]) for rec in results["shifts"]
+              for w in rec["workers"]}  # fmt: skip
+    for k, e in enumerate(evidence):
+        if (e["day"], e["shift"], e["worker"]) not in worked:
+            raise HarnessError(
+                f"{str(path)!r}: entry {k} (day {e['day']}, shift {e['shift']!r}, worker "
+                f"{e['worker']!r}) is no worker-shift of the run's results.json"
+            )
+    return evidence
 
 
 def rebuild_report(
@@ -110,6 +263,8 @@ def rebuild_report(
     else:
         if folder.exists():
             raise HarnessError(f"{source!r} is a file; give a run folder or an MLflow run id")
+        if "/" in source or source.startswith("."):
+            raise HarnessError(f"{source!r} is no run folder, and not an MLflow run id either")
         from harness.tracking import download_artifact
 
         preflight.check_tracking(connect_timeout(timeout))
@@ -121,11 +276,11 @@ def rebuild_report(
 
     preflight.check_writable(target, option="--out")
     results = read_results(results_path)
-    target.mkdir(parents=True, exist_ok=True)
+    if worker is not None:
+        check_id(worker, what="--worker")
     if fetch is not None:
         fetch(EVIDENCE)
-    evidence_path = results_path.with_name(EVIDENCE)
-    evidence = json.loads(evidence_path.read_text()) if evidence_path.is_file() else []
+    evidence = read_evidence(results_path.with_name(EVIDENCE), results)
     anchors: list[str] = []
     if worker is not None:
         if fetch is not None:
@@ -134,6 +289,7 @@ def rebuild_report(
         evidence = _merge(evidence, evidence_for(results, scenario_path, worker, cache_dir))
         mine = sorted((e["day"], e["shift"]) for e in evidence if e["worker"] == worker)
         anchors = [decision_anchor(day, shift, worker) for day, shift in mine]
+    target.mkdir(parents=True, exist_ok=True)
     return write_report(results, target, evidence), anchors
 
 

@@ -28,7 +28,9 @@ camera repeats its second one, as :func:`core.perception.keypoint_speeds` does a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +59,8 @@ from core.perception import (
 from harness._errors import HarnessError
 from sim.camera import Randomisation, Scene, detect_boxes, identify, random_appearance
 from sim.camera import render_frames as render_camera_frames
+
+LOG = logging.getLogger(__name__)
 
 CHUNK = 256
 """Samples rendered and perceived at a time (about 60 MB of frames)."""
@@ -306,11 +310,25 @@ def check_keypoint_weights(path: str | os.PathLike[str]) -> Path:
             f"keypoint weights {str(path)!r} are missing: train them with "
             f"`hazard-harness perception train --out {path.parent}` or pass their path"
         )
+    fallback = onnx_fallback(str(path))
+    if fallback:
+        LOG.warning("keypoint weights %s: the ONNX graph is not used (%s); the pixel path runs "
+                    "the network with torch", path, fallback)  # fmt: skip
+    return path
+
+
+@functools.cache
+def onnx_fallback(path: str) -> str:
+    """Why the ONNX graph beside the keypoint weights ``path`` cannot be used on the CPU
+    (missing or corrupt: torch runs the network instead), or ``""`` (loaded once a process).
+
+    Raises:
+        HarnessError: the weights themselves (or their sidecar) do not load, naming the file.
+    """
     try:
-        keypoint_runner(path, device="cpu")
+        return keypoint_runner(path, device="cpu").fallback
     except (core.ModelInputError, ValueError, OSError, RuntimeError) as exc:
         raise HarnessError(f"keypoint weights {str(path)!r} cannot be loaded: {exc}") from None
-    return path
 
 
 @dataclass(frozen=True)
@@ -402,6 +420,9 @@ class Fidelities:
             "keypoint_weights": self.weights if self.uses_pixels else None,
             "keypoint_weights_sha256": (
                 weights_sha256(self.weights) if self.uses_pixels and self.weights else None
+            ),
+            "onnx_fallback": (
+                onnx_fallback(self.weights) or None if self.uses_pixels and self.weights else None
             ),
         }
 

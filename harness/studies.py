@@ -4,16 +4,19 @@
 any Optuna storage URL works too (``sqlite:///optuna.db``, a shared RDB).
 
 **One driver per study.** A study is driven by one ``tune`` process at a time (parallelism is
-on Ray): a second driver on the same journal is refused with one line naming the first (an
-exclusive ``flock`` on ``<journal>.driver``); on an RDB the study holds a lease (host, pid,
-heartbeat) that a second driver respects while it is fresh. Trials a dead driver left
-RUNNING are failed and enqueued again when the study is resumed.
+on Ray): a second driver on the same journal file is refused with one line naming the first
+(an exclusive ``flock`` of the journal file itself, so a hard link or another path to it is
+the same journal; the holder is written in ``<journal>.driver``); on an RDB the study holds a
+lease (host, pid, heartbeat) that a second driver respects while it is fresh. Trials a dead
+driver left RUNNING are failed and enqueued again when the study is resumed.
 
 **A guarded journal.** After every batch the driver records the journal's size and the
-SHA-256 of its content in ``<journal>.sum``. Opening the journal verifies it: lost records
-(a deleted line, an emptied file), changed bytes, or an incomplete line are reported in one
-line naming the file and how to recover, never used silently (a trial that silently lost a
-parameter, a study that silently restarts).
+SHA-256 of its content in ``<journal>.sum``, and whether a driver is still at work on it.
+Opening the journal verifies it: lost records (a deleted line, an emptied file), changed
+bytes, an incomplete line, or records past the recorded size when no driver was at work (a
+trial appended by something else) are reported in one line naming the file and how to
+recover, never used silently (a trial that silently lost a parameter, a study that silently
+restarts). Records past the size that a killed driver left (its last batch) are kept.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class JournalGuard:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sum_path = path.with_name(path.name + ".sum")
+        self.driving = False
+        """Set while this process drives the journal (:func:`exclusive`)."""
 
     def _recovery(self) -> str:
         return (
@@ -98,12 +103,22 @@ class JournalGuard:
                     f"while writing?): remove that line if it is the last, else "
                     f"{self._recovery()}"
                 ) from None
+        if recorded is not None and recorded.get("driver", "") is None:
+            size = int(recorded["size"])
+            if len(data) > size:
+                raise HarnessError(
+                    f"Optuna journal {self.path} holds {len(data) - size} bytes past the "
+                    f"{size} its last driver recorded when it closed the study: records "
+                    f"appended by something else are not used; {self._recovery()}"
+                )
 
     def record(self) -> None:
         """Record the journal's current size and hash (atomically)."""
         data = self.path.read_bytes() if self.path.is_file() else b""
         tmp = self.sum_path.with_name(self.sum_path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
+        driver = _me() if self.driving else None
+        tmp.write_text(json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                   "driver": driver}))  # fmt: skip
         os.replace(tmp, self.sum_path)
 
 
@@ -144,6 +159,9 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
         path = Path(text).resolve()
         if path.is_dir():
             raise HarnessError(f"--storage {text!r} is a folder; expected a .journal file")
+        if path.exists() and not path.is_file():
+            raise HarnessError(f"--storage {text!r} is not a regular file (a device or FIFO); "
+                               "expected a .journal file")  # fmt: skip
         guard = JournalGuard(path)
         guard.verify()
         try:
@@ -167,27 +185,31 @@ def study_names(store: StudyStore) -> list[str]:
 @contextlib.contextmanager
 def exclusive(store: StudyStore, study: str) -> Iterator[None]:
     """Hold ``study`` for this driver alone (see the module docstring); refuse if held."""
-    if store.guard is not None:
-        path = store.guard.path.with_name(store.guard.path.name + ".driver")
-        with open(path, "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    guard = store.guard
+    if guard is not None:
+        holder_path = guard.path.with_name(guard.path.name + ".driver")
+        with open(guard.path, "ab") as journal, open(holder_path, "a+") as holder:
+            try:  # the journal file itself, whatever the path (a hard link is the same file)
+                fcntl.flock(journal, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                lock.seek(0)
-                holder = lock.read().strip() or "another process"
+                holder.seek(0)
+                who = holder.read().strip() or "another process, through another path"
                 raise HarnessError(
                     f"Optuna journal {store.description} is in use by another tune driver "
-                    f"({holder}): wait for it to finish, or use another --storage"
+                    f"({who}): wait for it to finish, or use another --storage"
                 ) from None
-            lock.seek(0)
-            lock.truncate()
-            lock.write(f"pid {os.getpid()} on {socket.gethostname()}, study {study!r}")
-            lock.flush()
+            holder.seek(0)
+            holder.truncate()
+            holder.write(f"pid {os.getpid()} on {socket.gethostname()}, study {study!r}")
+            holder.flush()
+            guard.driving = True
             try:
                 yield
             finally:
-                lock.truncate(0)
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                guard.driving = False
+                guard.record()  # closed: records past this size are no driver's
+                holder.truncate(0)
+                fcntl.flock(journal, fcntl.LOCK_UN)
         return
     yield  # an RDB study is held by its lease (see take_lease)
 

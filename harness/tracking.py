@@ -223,7 +223,10 @@ def tracked_run(
     """
     mlflow = use_mlflow()
     if parent_run_id is None:
-        recover_stale_runs()
+        from harness.preflight import store_created
+
+        with store_created(tracking_uri()):  # the first use creates a SQLite store's tables
+            recover_stale_runs()
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.start_run(
         run_name=run_name,

@@ -8,6 +8,7 @@ before the parser recurses into it.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ MAX_DEPTH = 32
 """Deepest nesting of mappings and lists a user file may have."""
 MAX_BYTES = 16 * 2**20
 """Largest user file read (a scenario is a few KB)."""
+MAX_NODES = 1_000_000
+"""Most values (scalars, lists, mappings) a user file may expand to, aliases expanded: an
+alias bomb ("billion laughs") is refused before anything is built from it."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -35,6 +39,11 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth = depth - 1
 
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -48,6 +57,57 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node | None) -> None:
+    """Refuse a document that, aliases expanded, holds more than :data:`MAX_NODES` values or
+    nests deeper than :data:`MAX_DEPTH`, or an alias inside the value it names.
+
+    Aliases share the node they name, so composing is linear in the file; building Python
+    objects from it and validating them would not be. Each node is measured once, without
+    recursion."""
+    if root is None:
+        return
+    measured: dict[int, tuple[int, int]] = {}  # id -> (values, depth), aliases expanded
+    active = {id(root)}
+    stack = [(root, iter(_children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is not None:
+            if id(child) in active:
+                raise yaml.YAMLError(
+                    f"the value anchored at line {child.start_mark.line + 1} holds an alias of "
+                    "itself (the alias is inside the value it names)"
+                )
+            if id(child) not in measured:
+                active.add(id(child))
+                stack.append((child, iter(_children(child))))
+            continue
+        stack.pop()
+        active.discard(id(node))
+        parts = [measured[id(c)] for c in _children(node)]
+        values = 1 + sum(v for v, _ in parts)
+        depth = 1 + max((d for _, d in parts), default=0)
+        line = node.start_mark.line + 1
+        if values > MAX_NODES:
+            raise yaml.YAMLError(
+                f"the value at line {line} expands to more than {MAX_NODES:,} values through "
+                "aliases (an alias bomb?)"
+            )
+        if depth > MAX_DEPTH:
+            raise yaml.YAMLError(
+                f"the value at line {line} nests deeper than {MAX_DEPTH} levels through aliases"
+            )
+        measured[id(node)] = (values, depth)
+
+
 def parse_yaml(text: str, *, source: str) -> Any:
     """Parse ``text`` strictly; errors are :class:`ScenarioError` naming ``source``."""
     try:
@@ -59,18 +119,44 @@ def parse_yaml(text: str, *, source: str) -> Any:
         raise ScenarioError(f"{source} is nested too deeply to be a scenario") from None
 
 
+def read_limited(path: str | os.PathLike[str], *, source: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them.
+
+    A folder, a device (``/dev/zero``), a FIFO or a socket is refused without reading it (a
+    FIFO is opened without waiting for a writer), and so is a larger file: before reading,
+    and again if it grew meanwhile.
+
+    Raises:
+        ScenarioError: naming ``source`` (e.g. ``"scenario file 'x.yaml'"``) and why.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(f"{source} is a folder, expected a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{source} is not a regular file (a device, FIFO or socket)")
+        if info.st_size > max_bytes:
+            raise ScenarioError(f"{source} is larger than {max_bytes:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ScenarioError(f"{source} is larger than {max_bytes:,} bytes")
+    return data
+
+
 def read_yaml(path: str | os.PathLike[str], *, what: str) -> Any:
     """Read and parse the YAML file ``path`` (a ``what``, e.g. "scenario file") strictly."""
     path = Path(path)
     source = f"{what} {str(path)!r}"
-    try:
-        if path.is_dir():
-            raise ScenarioError(f"{source} is a folder, expected a YAML file")
-        if path.stat().st_size > MAX_BYTES:
-            raise ScenarioError(f"{source} is larger than {MAX_BYTES // 2**20} MB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {source}: {exc.strerror or exc}") from None
+    data = read_limited(path, source=source, max_bytes=MAX_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -27,6 +27,8 @@ SHIFT_NAMES: tuple[str, ...] = ("day", "night")
 QUANTITIES: tuple[str, ...] = ("temperature_c", "humidity_pct", "pressure_kpa")
 """Environment quantities, in the order of every environment vector."""
 
+MAX_SEED = 2**63 - 1
+"""Largest seed (an int64, as MLflow and the stores keep it)."""
 MAX_POSTS = 10_000
 """Most posts on one line (a plant's line; a larger study is several scenarios)."""
 DAY_S = 86_400.0
@@ -239,7 +241,7 @@ class Scenario(_Model):
     """A validated scenario (see ``experiments/scenarios/demo.yaml``)."""
 
     name: Annotated[str, Field(min_length=1)]
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     line: Line
     shifts: Shifts = Shifts()
     days: Days = Days()

@@ -7,11 +7,14 @@ written under a hidden temporary name and renamed into place, so an interrupted 
 leaves a partial file where readers look. Every data page carries a CRC checksum that reads
 verify, so a damaged file (garbled or zeroed bytes, truncation) raises :class:`StoreError`
 instead of being used; the store is derived data, and :func:`build_history` rebuilds what is
-damaged or missing.
+damaged or missing. Each file also carries its identity in its Parquet metadata (the store's
+records key, which is the root folder's name, and its post, shift and day), checked on every
+read: a file copied to another day, shift, post or store is damaged, never used.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +28,8 @@ from sim._errors import StoreError
 from sim.scenario import Scenario
 from sim.workers import SimWorker, simulate_workers
 
+IDENTITY = b"hazard_harness.identity"
+"""Parquet metadata key of a day file's identity (see the module docstring)."""
 WorkersOf = Callable[..., list[SimWorker]]
 """``(scenario, *, post, day, shift) -> workers``: where stored records come from."""
 
@@ -47,6 +52,9 @@ class HistoryStore:
         if not isinstance(shift, str) or not shift.isidentifier():
             raise StoreError(f"`shift` must be a shift name like 'day', got {shift!r}")
         return self.root / f"post={post}" / f"shift={shift}"
+
+    def _identity(self, post: int, shift: str, day: int) -> dict[str, object]:
+        return {"records": self.root.name, "post": int(post), "shift": shift, "day": int(day)}
 
     def write(
         self,
@@ -87,7 +95,7 @@ class HistoryStore:
                 "positions": pa.FixedSizeListArray.from_arrays(pa.array(positions), n),
                 "speeds": pa.FixedSizeListArray.from_arrays(pa.array(speeds), n * N_KEYPOINTS),
             }
-        )
+        ).replace_schema_metadata({IDENTITY: json.dumps(self._identity(post, shift, day))})
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"day={day}.parquet"
         tmp = folder / f".day={day}.parquet.{os.getpid()}.tmp"
@@ -126,7 +134,7 @@ class HistoryStore:
         rows: list[tuple[int, str, np.ndarray, np.ndarray]] = []
         lengths = set()
         for day in wanted:
-            n, found = _read_file(folder / f"day={day}.parquet", post)
+            n, found = _read_file(folder / f"day={day}.parquet", self._identity(post, shift, day))
             lengths.add(n)
             rows.extend(found)
         if len(lengths) > 1:
@@ -142,12 +150,13 @@ class HistoryStore:
         )
 
     def damaged(self, *, post: int, shift: str) -> list[int]:
-        """Days of the post and shift whose file fails to read (bad checksum, truncated)."""
+        """Days of the post and shift whose file fails to read (bad checksum, truncated) or is
+        not that day's (its identity names another store, post, shift or day)."""
         folder = self._folder(post, shift)
         bad = []
         for day in self.days(post=post, shift=shift):
             try:
-                _read_file(folder / f"day={day}.parquet", post)
+                _read_file(folder / f"day={day}.parquet", self._identity(post, shift, day))
             except StoreError:
                 bad.append(day)
         return bad
@@ -157,23 +166,41 @@ class HistoryStore:
         (self._folder(post, shift) / f"day={day}.parquet").unlink(missing_ok=True)
 
 
-def _read_file(path: Path, post: int) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
-    """T and the rows ``(day, worker, positions, speeds)`` of one day file."""
+def _read_file(
+    path: Path, identity: dict[str, object]
+) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
+    """T and the rows ``(day, worker, positions, speeds)`` of the day file ``identity`` names."""
+    post = identity["post"]
     if not path.is_file():
         raise StoreError(f"post {post}: history file {str(path)!r} does not exist")
     try:
         table = pq.read_table(path, page_checksum_verification=True)
+        stored = json.loads((table.schema.metadata or {}).get(IDENTITY, b"null"))
         n = table.schema.field("positions").type.list_size
         positions = table.column("positions").combine_chunks().flatten().to_numpy()
         speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
         days = table.column("day").to_pylist()
         workers = table.column("worker").to_pylist()
-    except (pa.ArrowException, OSError, KeyError, AttributeError) as exc:
+    except (pa.ArrowException, OSError, KeyError, AttributeError, ValueError) as exc:
         raise StoreError(f"post {post}: cannot read history file {str(path)!r}: {exc}") from exc
+    if stored != identity:
+        raise StoreError(
+            f"post {post}: history file {str(path)!r} is {_named(stored)}, not {_named(identity)}"
+            " (copied or moved?)"
+        )
     m = len(workers)
+    if set(days) - {identity["day"]}:
+        raise StoreError(f"post {post}: history file {str(path)!r} holds days {sorted(set(days))}")
     positions = positions.reshape(m, n)
     speeds = speeds.reshape(m, n, N_KEYPOINTS)
     return n, [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]
+
+
+def _named(identity: object) -> str:
+    if not isinstance(identity, dict):
+        return "a file without its identity"
+    return (f"post {identity.get('post')} {identity.get('shift')} day {identity.get('day')} of "
+            f"records {identity.get('records')!r}")  # fmt: skip
 
 
 def build_history(

@@ -37,6 +37,8 @@ class KeypointRunner:
         runtime: ``"onnxruntime"`` or ``"torch"``.
         device: where torch runs (``"cpu"`` for ONNX Runtime).
         batch_size: crops per forward pass.
+        fallback: why the weights' ONNX graph was not used where ``runtime="auto"`` would
+            have (missing or corrupt), else ``""``.
     """
 
     input_size: int
@@ -44,6 +46,7 @@ class KeypointRunner:
     runtime: str
     device: str
     batch_size: int = 256
+    fallback: str = ""
     _net: KeypointNet | None = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
 
@@ -92,6 +95,7 @@ def keypoint_runner(
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ModelInputError(f"`threads` must be an int >= 1, got {threads!r}")
     dev = resolve_device(device)
+    fallback = ""
     if isinstance(weights, KeypointNet):
         if runtime == "onnxruntime":
             raise ModelInputError("`runtime` 'onnxruntime' needs saved weights, got a network")
@@ -107,9 +111,10 @@ def keypoint_runner(
         if has_graph:
             try:
                 graph = load_onnx(weights)
-            except ModelInputError:
+            except ModelInputError as exc:
                 if runtime == "onnxruntime":
                     raise
+                fallback = str(exc)
             else:
                 return _onnx_runner(net, graph, threads=threads)
     net.eval()
@@ -118,6 +123,7 @@ def keypoint_runner(
         heatmap_size=net.heatmap_size,
         runtime="torch",
         device=str(dev),
+        fallback=fallback,
         _net=net.to(dev),
     )
 

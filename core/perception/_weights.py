@@ -92,7 +92,7 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
         )
     try:
         sidecar = json.loads(meta_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelInputError(f"weights sidecar {meta_file} is not valid JSON: {exc}") from None
     if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str):
         raise ModelInputError(
@@ -105,8 +105,13 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
             f"sidecar {meta_file}: architecture must be one of {sorted(_ARCHITECTURES)}, "
             f"got {arch!r}"
         )
-    if not isinstance(sidecar.get("config"), dict):
-        raise ModelInputError(f"sidecar {meta_file} must hold the network's `config` object")
+    for key in ("config", "metadata"):
+        if not isinstance(sidecar.get(key), dict):
+            raise ModelInputError(
+                f"weights sidecar {meta_file} must hold the network's `{key}` object, got "
+                f"{type(sidecar.get(key)).__name__}; save the weights again with "
+                "core.perception.save_model"
+            )
     return sidecar
 
 

@@ -8,12 +8,16 @@ unreachable outside systems.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -43,6 +47,97 @@ def _results_dir(tmp: Path, text: str) -> str:
     return str(folder)
 
 
+def _run_folder(tmp: Path, *, results: Any = None, evidence: Any = None, raw: str = "") -> str:
+    """A run folder: the report tests' results.json (or ``results``) and evidence.json
+    (``evidence``, or the text ``raw``)."""
+    from tests.harness.test_report import _results
+
+    folder = tmp / "run"
+    folder.mkdir(exist_ok=True)
+    data = _results() if results is None else results
+    (folder / "results.json").write_text(json.dumps(data))
+    if raw or evidence is not None:
+        (folder / "evidence.json").write_text(raw or json.dumps(evidence))
+    return str(folder)
+
+
+ESCAPE = "x/../../../ESCAPED"
+"""A shift that would climb out of the run folder from ``decisions/d7-x``."""
+
+
+def _escape(tmp: Path, *, planted: bool) -> str:
+    """A run folder whose results and evidence name the shift :data:`ESCAPE` (with the
+    ``decisions/`` entry that lets the climb resolve when ``planted``)."""
+    from tests.harness.test_report import EVIDENCE, _results
+
+    results = _results()
+    results["shifts"][0]["shift"] = ESCAPE
+    folder = _run_folder(tmp, results=results, evidence=[{**EVIDENCE, "shift": ESCAPE}])
+    if planted:
+        (tmp / "run" / "decisions" / "d7-x").mkdir(parents=True)
+    return folder
+
+
+def _fifo(tmp: Path) -> str:
+    os.mkfifo(tmp / "fifo.yaml")
+    return str(tmp / "fifo.yaml")
+
+
+LAUGHS = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)
+"""The 'billion laughs': 9 ** 10 values from a few hundred bytes."""
+ALIAS_BOMB = "b: &b [" + ", ".join(["1"] * 1000) + "]\nc: [" + ", ".join(["*b"] * 2000) + "]\n"
+"""Many aliases of one long list: two million values from 14 KB."""
+
+
+def _weights_without(tmp: Path, key: str) -> str:
+    """A copy of the shipped keypoint weights whose sidecar lacks ``key``."""
+    import shutil
+
+    from core.perception import onnx_path, sidecar_path
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+
+    for source in (DEFAULT_KEYPOINT_WEIGHTS, onnx_path(DEFAULT_KEYPOINT_WEIGHTS)):
+        shutil.copy(source, tmp / source.name)
+    weights = tmp / DEFAULT_KEYPOINT_WEIGHTS.name
+    sidecar = json.loads(sidecar_path(DEFAULT_KEYPOINT_WEIGHTS).read_text())
+    del sidecar[key]
+    sidecar_path(weights).write_text(json.dumps(sidecar))
+    return str(weights)
+
+
+def _garbage_checkpoint(tmp: Path) -> str:
+    out = tmp / "net"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"\x80\x04garbage" * 50)
+    return str(out)
+
+
+def _fifo_evidence(tmp: Path) -> str:
+    folder = _run_folder(tmp)
+    os.mkfifo(tmp / "run" / "evidence.json")
+    return folder
+
+
+def _changed(path: str, value: Any, *, evidence: bool = False) -> Callable[[Path], str]:
+    """A run folder whose results.json (or evidence.json) has ``value`` at the dotted ``path``."""
+    from tests.harness.test_report import EVIDENCE, _results
+
+    def make(tmp: Path) -> str:
+        data = copy.deepcopy([EVIDENCE] if evidence else _results())
+        *keys, last = path.split(".")
+        node = data
+        for key in keys:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = value
+        if evidence:
+            return _run_folder(tmp, evidence=data)
+        return _run_folder(tmp, results=data)
+
+    return make
+
+
 LINE = {"posts": 4, "correlation": "chain"}
 CASES = [
     # run: the scenario file
@@ -66,6 +161,16 @@ CASES = [
                                        "--out", "o"], "equipment.fault_rate"),
     ("run-per-post-huge", lambda t: ["run", _scenario(t, workers={"per_post": 10**6}),
                                      "--out", "o"], "workers.per_post"),
+    ("run-dev-zero", lambda t: ["run", "/dev/zero", "--out", "o"], "not a regular file"),
+    ("run-fifo", lambda t: ["run", _fifo(t), "--out", "o"], "not a regular file"),
+    ("run-billion-laughs", lambda t: ["run", _text(t, "l.yaml", LAUGHS), "--out", "o"],
+     "alias bomb"),
+    ("run-alias-bomb", lambda t: ["run", _text(t, "b.yaml", ALIAS_BOMB), "--out", "o"],
+     "alias bomb"),
+    ("run-alias-cycle", lambda t: ["run", _text(t, "c.yaml", "a: &x [1, *x]\n"), "--out", "o"],
+     "inside the value it names"),
+    ("run-seed-400-digits", lambda t: ["run", _scenario(t, seed=10**400), "--out", "o"],
+     "seed"),
     ("run-unknown-key", lambda t: ["run", _scenario(t, lines=LINE), "--out", "o"], "lines"),
     # run: options
     ("run-out-is-file", lambda t: ["run", _scenario(t), "--out", _file(t)], "--out"),
@@ -97,6 +202,20 @@ CASES = [
      "no.yaml"),
     ("run-params-bad", lambda t: ["run", _scenario(t), "--out", "o", "--params",
                                   _text(t, "p.yaml", "lam: 2\n")], "ModelParams.lam"),
+    ("run-params-dev-zero", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                       "/dev/zero"], "not a regular file"),
+    ("run-params-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                         _text(t, "p.yaml", "tau_D: 1" + "0" * 400)],
+     "tau_D must be a number of at most 15 digits"),
+    ("run-graders-superscript", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
+                                           "²=1"], "--graders"),
+    ("run-graders-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
+                                          "1=" + "9" * 400], "--graders"),
+    ("run-weights-no-metadata", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity",
+                                           "pixel", "--keypoint-weights",
+                                           _weights_without(t, "metadata")], "`metadata`"),
+    ("run-timeout-huge", lambda t: ["run", _scenario(t), "--out", "o", "--timeout", "1e300"],
+     "--timeout"),
     ("run-graders", lambda t: ["run", _scenario(t), "--out", "o", "--graders", "best"],
      "--graders"),
     ("run-weights-missing", lambda t: ["run", _scenario(t), "--out", "o", "--fidelity", "pixel",
@@ -118,10 +237,46 @@ CASES = [
      "--out"),
     # report
     ("report-missing", lambda t: ["report", str(t / "nothing-here")], "nothing-here"),
+    ("report-missing-path", lambda t: ["report", "../../nowhere"], "no run folder, and not"),
     ("report-empty-folder", lambda t: ["report", str(t)], "holds no results.json"),
     ("report-bad-json", lambda t: ["report", _results_dir(t, "{not json")], "not valid JSON"),
     ("report-not-results", lambda t: ["report", _results_dir(t, "[1, 2]")],
      "not a results.json"),
+    ("report-escape-planted", lambda t: ["report", _escape(t, planted=True)],
+     "shifts.0.shift: String should match pattern"),
+    ("report-escape", lambda t: ["report", _escape(t, planted=False)], "shifts.0.shift"),
+    ("report-escape-evidence-only", lambda t: ["report", _changed("0.shift", ESCAPE,
+                                               evidence=True)(t)], "0.shift: String should"),
+    ("report-evidence-garbage", lambda t: ["report", _run_folder(t, raw="\x00garbage")],
+     "evidence file"),
+    ("report-evidence-truncated", lambda t: ["report", _run_folder(t, raw='[{"worker": "b"')],
+     "not valid JSON"),
+    ("report-evidence-empty-entry", lambda t: ["report", _run_folder(t, evidence=[{}])],
+     "0.worker: Field required"),
+    ("report-evidence-mapping", lambda t: ["report", _run_folder(t, evidence={"a": 1})],
+     "is not an evidence.json"),
+    ("report-evidence-no-history", lambda t: ["report", _changed("0.history", {"Z": []},
+                                              evidence=True)(t)], "0.history.Y: Field required"),
+    ("report-evidence-no-bins", lambda t: ["report", _changed("0.bins", {}, evidence=True)(t)],
+     "0.bins.t_min: Field required"),
+    ("report-evidence-stranger", lambda t: ["report", _changed("0.worker", "zed",
+                                            evidence=True)(t)], "no worker-shift of the run"),
+    ("report-evidence-fifo", lambda t: ["report", _fifo_evidence(t)], "not a regular file"),
+    ("report-level-99", lambda t: ["report", _changed("shifts.0.posts.0.level", 99)(t)],
+     "shifts.0.posts.0.level"),
+    ("report-cause-off-set", lambda t: ["report", _changed("shifts.0.posts.0.set", [1])(t)],
+     "root_causes[0].post 2 is not in the hazard set [1]"),
+    ("report-hazard-post-99", lambda t: ["report", _changed(
+        "shifts.0.root_causes.0.hazard_post", 99)(t)], "shifts.0: root_causes[0].hazard_post 99 is not"),
+    ("report-hazard-post-not-hazard", lambda t: ["report", _changed(
+        "shifts.0.posts.0.hazard", False)(t)], "hazard_post 1 is not a hazard post"),
+    ("report-f1-text", lambda t: ["report", _changed("metrics.root_cause", {"f1": "x"})(t)],
+     "root_cause.f1 (root-cause F1 (worker level)) must be a number"),
+    ("report-seed-text", lambda t: ["report", _changed("seed", "5")(t)], "seed"),
+    ("report-params-bad", lambda t: ["report", _changed("params", {"tau_D": "x"})(t)],
+     "ModelParams.tau_D"),
+    ("report-worker-path", lambda t: ["report", _run_folder(t), "--worker", "../../etc/passwd",
+                                      "--out", "o"], "--worker must be an id"),
     ("report-out-file", lambda t: ["report", _results_dir(t, json.dumps(
         {"scenario": "x", "params": {}, "shifts": [], "metrics": {}})), "--out", _file(t)],
      "--out"),
@@ -142,8 +297,16 @@ CASES = [
      "--holdout-days"),
     ("tune-storage-folder", lambda t: ["tune", _scenario(t), "--out", "o", "--storage", str(t)],
      "--storage"),
+    ("tune-storage-device", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
+                                       "/dev/zero"], "not a regular file"),
     ("tune-storage-url", lambda t: ["tune", _scenario(t), "--out", "o", "--storage",
                                     "nosuchdb://x"], "cannot be opened"),
+    ("tune-trials-huge", lambda t: ["tune", _scenario(t), "--out", "o", "--trials",
+                                    "1000000000"], "--trials"),
+    ("tune-batch-huge", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size",
+                                   "1000000000"], "--batch-size"),
+    ("tune-seed-400-digits", lambda t: ["tune", _scenario(t), "--out", "o", "--seed",
+                                        "9" * 400], "--seed"),
     ("tune-batch-0", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size", "0"],
      "--batch-size"),
     # train
@@ -153,6 +316,10 @@ CASES = [
      "--epochs"),
     ("train-device", lambda t: ["train", _scenario(t), "--out", "o", "--device", "tpu"],
      "--device"),
+    ("train-augment-huge", lambda t: ["train", _scenario(t), "--out", "o", "--augment",
+                                      "1000000000"], "--augment"),
+    ("train-trials-huge", lambda t: ["train", _scenario(t), "--out", "o", "--trials",
+                                     "1000000000"], "--trials"),
     ("train-cuda", lambda t: ["train", _scenario(t), "--out", "o", "--device", "cuda"],
      "CUDA"),
     # perception
@@ -161,9 +328,26 @@ CASES = [
      "--batch-size"),
     ("ptrain-threads", lambda t: ["perception", "train", "--out", "o", "--threads", "0"],
      "--threads"),
+    ("ptrain-channels-huge", lambda t: ["perception", "train", "--out", "o", "--channels",
+                                        "100000,100000,100000"], "--channels"),
+    ("ptrain-batch-huge", lambda t: ["perception", "train", "--out", "o", "--batch-size",
+                                     "1000000000"], "--batch-size"),
+    ("ptrain-threads-huge", lambda t: ["perception", "train", "--out", "o", "--threads",
+                                       "100000"], "--threads"),
+    ("ptrain-data-workers-huge", lambda t: ["perception", "train", "--out", "o",
+                                            "--data-workers", "100000"], "--data-workers"),
+    ("ptrain-garbage-checkpoint", lambda t: ["perception", "train", "--out",
+                                             _garbage_checkpoint(t), "--steps", "1"],
+     "cannot be resumed (UnpicklingError"),
     ("ptrain-out-file", lambda t: ["perception", "train", "--out", _file(t)], "--out"),
     ("peval-frames", lambda t: ["perception", "eval", "--out", "o", "--frames", "0"],
      "--frames"),
+    ("peval-frames-huge", lambda t: ["perception", "eval", "--out", "o", "--frames",
+                                     "1000000000"], "--frames"),
+    ("peval-frames-1", lambda t: ["perception", "eval", "--out", "o", "--frames", "1"],
+     "--frames"),
+    ("peval-weights-no-metadata", lambda t: ["perception", "eval", "--out", "o", "--weights",
+                                             _weights_without(t, "metadata")], "`metadata`"),
     ("peval-length-nan", lambda t: ["perception", "eval", "--out", "o", "--length-s", "nan"],
      "--length-s"),
     ("peval-grading-seconds", lambda t: ["perception", "eval", "--out", "o",
@@ -202,8 +386,38 @@ def test_bad_input_exits_2_with_one_line(name, argv, expected, tmp_path, capsys)
     assert lines[0].startswith("hazard-harness"), lines[0]
     assert not ray.is_initialized()
     assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.rglob("*ESCAPED*")) and not list(tmp_path.rglob("report.html"))
     assert _runs(tmp_path / "mlflow.db") == 0
     assert seconds < 10
+
+
+def _garbage_db(tmp: Path) -> str:
+    (tmp / "g.db").write_bytes(b"not a database" * 100)
+    return f"sqlite:///{tmp / 'g.db'}"
+
+
+TRACKING_URIS = [
+    ("gopher", lambda t: "gopher://x", "MLFLOW_TRACKING_URI must be http(s)://"),
+    ("sqlite-folder", lambda t: f"sqlite:///{t}", "is a folder; expected a SQLite file"),
+    ("sqlite-garbage", _garbage_db, "is not a SQLite database"),
+    ("sqlite-device", lambda t: "sqlite:////dev/zero", "is not a regular file"),
+    ("sqlite-unwritable", lambda t: "sqlite:////proc/hh/mlflow.db", "not writable"),
+    ("file-proc", lambda t: "file:///proc/mlruns", "not writable"),
+    ("folder-under-file", lambda t: _file(t) + "/mlruns", "is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize(("name", "uri", "expected"), TRACKING_URIS,
+                         ids=[c[0] for c in TRACKING_URIS])  # fmt: skip
+def test_a_tracking_uri_mlflow_cannot_use_is_refused_in_one_line(
+    name, uri, expected, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri(tmp_path))
+    start = time.perf_counter()
+    code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and expected in lines[0], lines
+    assert time.perf_counter() - start < 10 and not (tmp_path / "o").exists()
 
 
 def test_unreachable_mlflow_server_is_reported_in_seconds(tmp_path, monkeypatch, capsys):

@@ -20,7 +20,7 @@ import pytest
 from harness import interrupts
 from harness.cli import main
 from harness.tracking import TAG_NOTE, recover_stale_runs, tracking_uri
-from tests.harness.conftest import REPO, TINY, write_yaml
+from tests.harness.conftest import REPO, TINY, TUNE_TINY, write_yaml
 
 
 def test_a_signal_raises_interrupted_once_and_later_ones_are_only_reported(capsys):
@@ -65,8 +65,10 @@ def _statuses(db: Path) -> list[str]:
         return [row[0] for row in conn.execute("select status from runs")]
 
 
-def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.CompletedProcess:
-    scenario = write_yaml(tmp_path / "tiny.yaml", TINY)
+def _run_with_fault(
+    tmp_path: Path, fault: str, *extra: str, command: str = "run"
+) -> subprocess.CompletedProcess:
+    scenario = write_yaml(tmp_path / "tiny.yaml", TUNE_TINY if command == "tune" else TINY)
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
@@ -75,19 +77,22 @@ def _run_with_fault(tmp_path: Path, fault: str, *extra: str) -> subprocess.Compl
         interrupts.ENV_FAULT: fault,
     }
     env.pop("RAY_ADDRESS", None)
-    argv = [sys.executable, "-m", "harness.cli", "run", str(scenario), "--out", "out", *extra]
+    argv = [sys.executable, "-m", "harness.cli", command, str(scenario), "--out", "out", *extra]
     return subprocess.run(
         [*argv, "--workers", "1", "--graders", "truth"], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
 
 
-def _assert_clean_interrupt(tmp_path: Path, done: subprocess.CompletedProcess, sig: int) -> None:
+def _assert_clean_interrupt(
+    tmp_path: Path, done: subprocess.CompletedProcess, sig: int, command: str = "run"
+) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 128 + sig, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    assert lines[-1].startswith("hazard-harness run: interrupted by"), lines
-    assert _statuses(tmp_path / "mlflow.db") == ["KILLED"]
+    assert lines[-1].startswith(f"hazard-harness {command}: interrupted by"), lines
+    statuses = _statuses(tmp_path / "mlflow.db")  # tune: the study's run and finished trials
+    assert statuses[0] == "KILLED" and "RUNNING" not in statuses, statuses
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.partial-*"))
 
@@ -102,7 +107,33 @@ def test_run_interrupted_at_a_moment_ends_killed_and_leaves_nothing(tmp_path, mo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moment", ["ray_start", "history", "scoring", "writing", "logging"])
+@pytest.mark.parametrize("command", ["run", "tune"])
+def test_sigterm_while_ray_shuts_down_is_an_interrupt_not_a_death(tmp_path, command):
+    """Ray's driver used to reset SIGTERM to its default action while shutting down (exit -15,
+    staging folder left, MLflow run RUNNING)."""
+    extra = ("--trials", "2", "--storage", str(tmp_path / "s.journal")) if command == "tune" else ()
+    done = _run_with_fault(tmp_path, "ray_shutdown:SIGTERM", *extra, command=command)
+    _assert_clean_interrupt(tmp_path, done, signal.SIGTERM, command)
+
+
+def test_a_signal_while_held_is_raised_when_the_block_ends():
+    finished = []
+    with (
+        pytest.raises(interrupts.Interrupted) as info,
+        interrupts.handle_signals(),
+        interrupts.held(),
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        with interrupts.held():  # nested: still held until the outer block ends
+            os.kill(os.getpid(), signal.SIGINT)  # a second signal: reported only
+        finished.append(1)
+    assert finished == [1] and info.value.signum == signal.SIGTERM
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "moment", ["ray_start", "history", "scoring", "writing", "logging", "ray_shutdown"]
+)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_every_moment_and_signal(tmp_path, moment, sig):
     done = _run_with_fault(tmp_path, f"{moment}:{signal.Signals(sig).name}")
@@ -150,16 +181,72 @@ def test_interrupted_maps_to_one_line_and_128_plus_signal(monkeypatch, capsys):
     assert err == ["hazard-harness run: interrupted by SIGHUP"]
 
 
+def test_an_interrupt_ray_re_raised_as_a_plain_keyboardinterrupt_keeps_its_signal(
+    monkeypatch, capsys
+):
+    """``ray.get``/``ray.wait`` turn the handler's Interrupted into a bare KeyboardInterrupt
+    (an interrupted ``train`` in its studies exited 130 with a generic line)."""
+
+    def blocked_in_ray(*args, **kwargs):
+        with interrupts.handle_signals():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except interrupts.Interrupted:
+                raise KeyboardInterrupt from None  # what Ray raises instead
+
+    monkeypatch.setattr("harness.train.make_train_config", blocked_in_ray)
+    assert main(["train", "x.yaml", "--out", "o"]) == 143
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "hazard-harness train: interrupted by SIGTERM"
+    ]
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt  # no handler of ours saw it: the generic line
+
+    monkeypatch.setattr("harness.train.make_train_config", ctrl_c)
+    assert main(["train", "x.yaml", "--out", "o"]) == 130
+    assert capsys.readouterr().err.strip() == "hazard-harness: interrupted"
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_driver_waits_on_ray_is_an_interrupt(tmp_path):
+    from harness.execution import gather, ray_session, submit
+
+    with pytest.raises(KeyboardInterrupt) as info, interrupts.handle_signals():  # noqa: SIM117
+        with ray_session(address=None, workers=1, timeout=10):
+            gather([submit(_signal_the_driver, os.getpid())])
+    assert interrupts.taken(info.value).signum == signal.SIGTERM
+
+
+def _signal_the_driver(pid: int) -> None:
+    """Task: SIGTERM the driver, then hold until the driver stops waiting."""
+    import time
+
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(30)
+
+
 def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_path):
     from harness.outputs import remove_orphans, staged
 
     dead = tmp_path / ".out.partial-999999999"
     dead.mkdir()
     (dead / "results.json").write_text("{}")
+    other = tmp_path / ".other-run.partial-999999998"  # another output folder's
+    other.mkdir()
+    reused = tmp_path / f".third.partial-{os.getppid()}"  # its pid now names a newer process
+    reused.mkdir()
+    os.utime(reused, (0, 0))
+    live = tmp_path / f".fourth.partial-{os.getppid()}x"  # not a staging folder's name
+    live.mkdir()
+    working = tmp_path / f".fifth.partial-{os.getppid()}"
     mine = tmp_path / f".out.partial-{os.getpid()}"
     with staged(tmp_path / "out") as staging:
         assert staging == mine and staging.is_dir()
-        assert not dead.exists()
+        assert not dead.exists() and not other.exists() and not reused.exists()
+        assert live.exists()
+        working.mkdir()  # a live process's (started before its folder): kept
+        assert remove_orphans(tmp_path / "x") == [] and working.exists()
         (staging / "a.txt").write_text("a")
     assert (tmp_path / "out" / "a.txt").read_text() == "a" and not mine.exists()
     assert remove_orphans(tmp_path / "out") == []

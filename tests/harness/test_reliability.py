@@ -8,6 +8,7 @@ import ray
 
 from harness.cli import main
 from harness.execution import ray_session
+from harness.inputs import load_scenario_file
 from harness.interrupts import ENV_FAULT
 from harness.run import evaluate, make_config, run
 from tests.harness.conftest import comparable, tiny_scenario, write_yaml
@@ -126,3 +127,51 @@ def test_an_out_folder_on_a_virtual_file_system_is_refused_with_the_reason(tiny_
         "files (a virtual file system such as /proc or /sys, not storage); choose a folder on a "
         "writable disk"
     )
+
+
+@pytest.mark.slow
+def test_commands_starting_on_a_fresh_mlflow_store_do_not_race(tmp_path):
+    """Without the lock two of three processes died: ``table latest_metrics already exists``."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness.conftest import REPO
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}",
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    code = (
+        "from harness.preflight import store_created; from harness.tracking import "
+        "recover_stale_runs, tracking_uri\nwith store_created(tracking_uri()):\n"
+        "    recover_stale_runs()"
+    )  # what every command's tracked_run does first
+    starts = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE,
+                               text=True) for _ in range(3)]  # fmt: skip
+    errors = [p.communicate(timeout=300)[1] for p in starts]
+    assert [p.returncode for p in starts] == [0, 0, 0], errors
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_an_unusable_onnx_graph_is_said_once_and_recorded(damage, tmp_path, caplog):
+    import shutil
+
+    from core.perception import onnx_path
+    from harness.sources import Fidelities, check_keypoint_weights, onnx_fallback
+    from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+
+    weights = tmp_path / DEFAULT_KEYPOINT_WEIGHTS.name
+    for source in DEFAULT_KEYPOINT_WEIGHTS.parent.glob(f"{DEFAULT_KEYPOINT_WEIGHTS.stem}.*"):
+        shutil.copy(source, tmp_path / source.name)
+    if damage == "missing":
+        onnx_path(weights).unlink()
+    else:
+        onnx_path(weights).write_bytes(b"\x00" * 64)
+    onnx_fallback.cache_clear()
+    check_keypoint_weights(weights)
+    notices = [r.getMessage() for r in caplog.records if "ONNX graph is not used" in r.message]
+    assert len(notices) == 1 and str(weights) in notices[0]
+    scenario = load_scenario_file(write_yaml(tmp_path / "s.yaml", tiny_scenario()))
+    described = Fidelities("pixel", weights=str(weights)).describe(scenario)
+    assert "ONNX graph" in described["onnx_fallback"] or "sha256" in described["onnx_fallback"]
+    shipped = Fidelities("pixel", weights=str(DEFAULT_KEYPOINT_WEIGHTS)).describe(scenario)
+    assert shipped["onnx_fallback"] is None

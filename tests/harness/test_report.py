@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import report
+from harness._errors import HarnessError
 from harness.cli import main
 from tests.harness.test_tables import RESULTS
 
@@ -31,6 +32,20 @@ METRICS = {
 }  # fmt: skip
 
 
+BINS = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
+        "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
+EVIDENCE = {
+    "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
+    "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
+    "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
+    "offpost_minutes": 0.5, "bins": BINS, "dwell_s": [0, 60, 60],
+    "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
+                "Y_median": 1.0, "Y_p10": 1.0},
+    "database": {"records": 2, "days": [1, 6], "pool": "post"},
+}  # fmt: skip
+"""One worker-shift's evidence (worker b of :data:`RESULTS`'s shift)."""
+
+
 def _results(**changes) -> dict:
     results = copy.deepcopy(RESULTS)
     results.update(scenario="tiny", seed=5, fidelity="signal", mlflow_run_id="r1",
@@ -43,10 +58,13 @@ def _results(**changes) -> dict:
 def test_crafted_fields_are_escaped_not_executed(tmp_path):
     evil = "<script>alert(1)</script>"
     results = _results(fidelity=evil, scenario=evil)
-    results["shifts"][0]["shift"] = evil
+    results["shifts"][0]["root_causes"][0]["reasons"] = [evil]
     results["shifts"][0]["workers"][0]["profile"] = evil
     page = report.write_report(results, tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    results["shifts"][0]["shift"] = evil  # names files: refused, never escaped into a name
+    with pytest.raises(HarnessError, match="shift must be an id"):
+        report.write_report(results, tmp_path)
 
 
 def test_a_results_json_with_wrong_types_is_refused_in_one_line(tmp_path, capsys):
@@ -70,19 +88,6 @@ def test_the_report_links_decisions_and_lists_missed_hazards(tmp_path):
     assert "[0.400, 0.800]" in page  # root-cause F1's interval
 
 
-BINS = {"t_min": [0, 1], "rho": [0.5, 0.9], "off_post": [10, 0], "k_share": [1, 1],
-        "qbar": [0.9, 1.1], "var": [0.1, 0.2]}  # fmt: skip
-EVIDENCE = [{
-    "worker": "b", "post": 2, "day": 7, "shift": "day", "Z": 0.3, "Y": None, "tau_Z": 0.2,
-    "tau_Y": 0.8, "rho_min": 0.3, "T": 120, "rate_hz": 1.0,
-    "positions": [[0, 60, 2], [60, 60, 1]], "standard": [[0, 120, 2]],
-    "offpost_minutes": 0.5, "bins": BINS, "dwell_s": [0, 60, 60],
-    "history": {"Z": [0.0, 0.1], "Y": [1.0, None], "Z_median": 0.05, "Z_p90": 0.09,
-                "Y_median": 1.0, "Y_p10": 1.0},
-    "database": {"records": 2, "days": [1, 6], "pool": "post"},
-}]  # fmt: skip
-
-
 def dead_links(page: str) -> list[str]:
     """Links of ``page`` that lead nowhere inside it (every link must be an anchor of it)."""
     page = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)  # the markup, not plotly.js
@@ -93,7 +98,7 @@ def dead_links(page: str) -> list[str]:
 
 
 def test_evidence_sections_show_the_decision_and_its_figures_in_the_one_page(tmp_path):
-    evidence = EVIDENCE
+    evidence = [copy.deepcopy(EVIDENCE)]
     page = report.write_report(_results(), tmp_path, evidence).read_text()
     assert 'id="e-d7-day-b"' in page and 'href="#e-d7-day-b"' in page
     assert "strengthen management" in page and "off_post" in page
@@ -109,7 +114,7 @@ def test_report_of_an_mlflow_run_rebuilds_every_section_it_links(tmp_path, capsy
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.json").write_text(json.dumps(_results()))
-    (run / report.EVIDENCE).write_text(json.dumps(EVIDENCE))
+    (run / report.EVIDENCE).write_text(json.dumps([EVIDENCE]))
     with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
         log_artifacts(run)
     assert main(["report", run_id, "--out", "rebuilt"]) == 0, capsys.readouterr().err
@@ -163,7 +168,7 @@ def test_figures_name_shifts_in_words_and_count_in_whole_numbers():
     from harness import evidence_plots
 
     assert report.shift_label(4, "day") == "day 4, day shift"  # not "4 day"
-    fig = evidence_plots.history_figure(EVIDENCE[0])  # two database records: counts 0..1
+    fig = evidence_plots.history_figure(EVIDENCE)  # two database records: counts 0..1
     for axis in (fig.layout.yaxis, fig.layout.yaxis2):
         assert axis.dtick == 1 and axis.tick0 == 0
     assert evidence_plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
@@ -222,7 +227,7 @@ def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_p
 
     run = tmp_path / "run"
     run.mkdir()
-    report.write_report(_results(), run, EVIDENCE)
+    report.write_report(_results(), run, [EVIDENCE])
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
         log_artifacts(run)

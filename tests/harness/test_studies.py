@@ -142,3 +142,45 @@ def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
     assert summary["resumed"] and summary["trials_complete"] == 8
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "trial.complete")
     assert sorted(m.step for m in history) == list(range(8))  # each once
+
+
+def _append_trial(path: Path, x: float) -> None:
+    """A valid COMPLETE trial written to the journal by Optuna, past any guard."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    study = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(path))))
+    study.add_trial(optuna.trial.create_trial(params={"x": x}, values=[x],
+                                              distributions={"x": studies.float_range(0, 1)}))  # fmt: skip
+
+
+def test_a_trial_appended_after_the_driver_closed_the_journal_is_refused(tmp_path):
+    store = _journal(tmp_path)
+    path = Path(store.description)
+    _append_trial(path, 0.999)
+    with pytest.raises(HarnessError, match=r"bytes past the .* recorded when it closed"):
+        studies.open_storage(path)
+
+
+def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
+    store = _journal(tmp_path)
+    path = Path(store.description)
+    store.guard.driving = True  # as inside exclusive() when the driver is SIGKILLed
+    store.record()
+    _append_trial(path, 0.5)  # its batch, written before it could record again
+    study, _ = studies.create_study(
+        name="s", store=studies.open_storage(path), directions=["maximize"], seed=0
+    )
+    assert studies.count(study, studies.COMPLETE) == 7
+
+
+def test_a_hard_linked_journal_is_the_same_study_for_the_driver_lock(tmp_path):
+    store = studies.open_storage(tmp_path / "h.journal")
+    (tmp_path / "h2.journal").hardlink_to(tmp_path / "h.journal")
+    with studies.exclusive(store, "a"):
+        linked = studies.open_storage(tmp_path / "h2.journal")
+        with (
+            pytest.raises(HarnessError, match="in use by another tune driver"),
+            studies.exclusive(linked, "a"),
+        ):
+            pass

@@ -46,9 +46,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     [
         (["--posts", "0,5"], "--posts must be 'all' or post numbers in 1..4"),
         (["--posts", "two"], "--posts must be 'all' or post numbers in 1..4"),
-        (["--trials", "0"], "'--trials': 0 is not in the range x>=1"),
-        (["--epochs", "-2"], "'--epochs': -2 is not in the range x>=1"),
-        (["--augment", "-1"], "'--augment': -1 is not in the range x>=0"),
+        (["--trials", "0"], "'--trials': 0 is not in the range 1<=x<=10000"),
+        (["--epochs", "-2"], "'--epochs': -2 is not in the range 1<=x<=10000"),
+        (["--augment", "-1"], "'--augment': -1 is not in the range 0<=x<=1000"),
     ],
 )
 def test_bad_ranges_are_rejected_with_a_clear_message(tiny_yaml, capsys, args, message):

@@ -68,10 +68,13 @@ def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
 def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
     first = tune(_config(tiny, "out", n_trials=4, study_name="resume"))
     assert first["trials_total"] == 4
-    study = optuna.load_study(study_name="resume", storage=open_storage(None).storage)
+    store = open_storage(None)
+    study = optuna.load_study(study_name="resume", storage=store.storage)
     kept = [t.params for t in study.trials]
+    store.guard.driving = True  # a driver at work records its batches as such…
+    store.record()
     stale = study.ask({"tau_D": optuna.distributions.FloatDistribution(0.2, 1.6)})
-    # the driver dies here: trial `stale` stays RUNNING in the journal
+    # …and dies here: trial `stale` stays RUNNING in the journal, past the recorded size
 
     second = tune(_config(tiny, "out", n_trials=8, study_name="resume"))
     assert second["resumed"] and second["recovered_trials"] == 1

@@ -94,3 +94,38 @@ def test_build_history_fills_every_history_day_once(small, tmp_path) -> None:
     first = simulate_workers(small, post=4, day=2, shift="night")[0].record
     stored = store.read(post=4, shift="night", days=[2])
     assert np.array_equal(stored.speeds[0], first.speeds)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "found"),
+    [
+        (("a", 1, "day", 1), ("a", 1, "day", 2), "is post 1 day day 1"),  # another day
+        (("a", 2, "day", 1), ("a", 1, "day", 1), "is post 2 day day 1"),  # another post
+        (("a", 1, "day", 1), ("a", 1, "night", 1), "is post 1 day day 1"),  # another shift
+        (("b", 1, "day", 1), ("a", 1, "day", 1), "of records 'b'"),  # another store
+    ],
+    ids=["day", "post", "shift", "store"],
+)
+def test_a_copied_history_file_is_damaged_and_rebuilt_not_used(
+    small, tmp_path, source, target, found
+) -> None:
+    import shutil
+
+    def file(store: str, post: int, shift: str, day: int):
+        return tmp_path / store / f"post={post}" / f"shift={shift}" / f"day={day}.parquet"
+
+    store_of, post, shift, day = source
+    HistoryStore(tmp_path / store_of).write(post=post, shift=shift, day=day,
+                                            records=_records(small, post, day))  # fmt: skip
+    store_to, post, shift, day = target
+    file(*target).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(file(*source), file(*target))
+    store = HistoryStore(tmp_path / store_to)
+    with pytest.raises(StoreError, match=f"{found}.*copied or moved"):
+        store.read(post=post, shift=shift, days=[day])
+    assert store.damaged(post=post, shift=shift) == [day]
+    rebuilt = build_history(small, store, posts=[post], days=[day])
+    assert (post, shift, day) in rebuilt
+    assert store.read(post=post, shift=shift, days=[day]).m == len(
+        simulate_workers(small, post=post, day=day, shift=shift)
+    )
