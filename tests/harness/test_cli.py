@@ -401,8 +401,8 @@ TRACKING_URIS = [
     ("sqlite-folder", lambda t: f"sqlite:///{t}", "is a folder; expected a SQLite file"),
     ("sqlite-garbage", _garbage_db, "is not a SQLite database"),
     ("sqlite-device", lambda t: "sqlite:////dev/zero", "is not a regular file"),
-    ("sqlite-unwritable", lambda t: "sqlite:////proc/hh/mlflow.db", "not writable"),
-    ("file-proc", lambda t: "file:///proc/mlruns", "not writable"),
+    ("sqlite-unwritable", lambda t: "sqlite:////proc/hh/mlflow.db", "cannot be written"),
+    ("file-proc", lambda t: "file:///proc/mlruns", "cannot be written"),
     ("folder-under-file", lambda t: _file(t) + "/mlruns", "is a file, not a folder"),
 ]
 

@@ -65,7 +65,7 @@ def test_report_of_an_mlflow_run_piped_prints_only_its_path(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.json").write_text(json.dumps(_results()))
-    (run / "evidence.json").write_text(json.dumps(EVIDENCE))
+    (run / "evidence.json").write_text(json.dumps([EVIDENCE]))
     with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
         log_artifacts(run)
     out = piped("report", run_id, "--out", "rebuilt")

@@ -56,7 +56,7 @@ def test_bad_scenario_is_rejected_before_ray_starts(change, expected, tmp_path, 
             "tau_z: 0.3\n",
             "tau_z: unknown key, expected one of ['tau_D', 'lam', 'tau_P', "
             "'direction', 'rho_min', 'eps', 'tau_Z', 'tau_Y', 'alpha', "
-            "'history_pool', 'history_window_days']; did you mean 'tau_Z'?",
+            "'history_pool', 'history_window_days', 'proficiency_seconds']; did you mean 'tau_Z'?",
         ),
         ("direction: sideways\n", "ModelParams.direction must be one of"),
         ("- 1\n- 2\n", "must hold a mapping of parameters, got list"),
