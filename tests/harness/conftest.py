@@ -74,14 +74,19 @@ def tune_yaml(tmp_path: Path) -> Path:
     return write_yaml(tmp_path / "tiny.yaml", TUNE_TINY)
 
 
+def isolate(mp: pytest.MonkeyPatch, base: Path) -> Path:
+    """Give ``base`` its own MLflow database, history cache and working folder (local Ray)."""
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+    mp.setenv("HAZARD_HARNESS_CACHE", str(base / "cache"))
+    mp.delenv("RAY_ADDRESS", raising=False)
+    mp.chdir(base)
+    return base
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own MLflow database, history cache and working folder."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("HAZARD_HARNESS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return isolate(monkeypatch, tmp_path)
 
 
 def comparable(results: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import logs
-from tests.harness.conftest import REPO, TINY, TUNE_TINY, write_yaml
+from tests.harness.conftest import REPO, TINY, TUNE_TINY, isolate, write_yaml
 
 LIBRARY_LINES = re.compile(
     r"Downloading artifacts|Uploading artifacts|Successfully registered model|Created version"
@@ -77,10 +77,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory):
     """A working folder whose MLflow holds graders of every tiny post (``train``, piped)."""
     base = tmp_path_factory.mktemp("console")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
-    mp.setenv("HAZARD_HARNESS_CACHE", str(base / "cache"))
-    mp.delenv("RAY_ADDRESS", raising=False)
-    mp.chdir(base)
+    isolate(mp, base)
     try:
         scenario = write_yaml(base / "tiny.yaml", TINY)
         out = piped("train", str(scenario), "--out", "graders", "--posts", "all", "--trials", "1",

@@ -14,7 +14,7 @@ from harness.reporting import sources_lines
 from harness.run import make_config, run
 from harness.sources import Fidelities, MixedSource, weights_sha256
 from harness.tracking import tracking_uri
-from tests.harness.conftest import comparable
+from tests.harness.conftest import comparable, isolate
 
 POST_KEYS = {"post", "level", "true_level", "D", "hazard", "set"}
 WORKER_KEYS = {"worker", "post", "Z", "Y", "management", "training", "checked"}
@@ -28,9 +28,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, int]
 
     base = tmp_path_factory.mktemp("run")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
-    mp.setenv("HAZARD_HARNESS_CACHE", str(base / "cache"))
-    mp.chdir(base)
+    isolate(mp, base)
     try:
         scenario = write_yaml(base / "tiny.yaml", TINY)
         code = main(

@@ -18,7 +18,7 @@ from harness.graders import GraderLevels
 from harness.grading_data import history_day_states, post_examples, shift_change_diff, split_days
 from harness.registry import load_graders, model_name
 from harness.train import StudyBudget, post_study
-from tests.harness.conftest import TINY, write_yaml
+from tests.harness.conftest import TINY, isolate, write_yaml
 
 TINY_BUDGET = ["--trials", "2", "--epochs", "2", "--augment", "1"]
 
@@ -28,10 +28,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """One CLI train of every post of the tiny scenario (shared by the registry and run tests)."""
     base = tmp_path_factory.mktemp("train")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
-    mp.setenv("HAZARD_HARNESS_CACHE", str(base / "cache"))
-    mp.delenv("RAY_ADDRESS", raising=False)
-    mp.chdir(base)
+    isolate(mp, base)
     try:
         scenario = write_yaml(base / "tiny.yaml", TINY)
         argv = ["train", str(scenario), "--out", "out", "--posts", "all", *TINY_BUDGET]
