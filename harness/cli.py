@@ -23,9 +23,9 @@ from typing import Any
 
 import click
 
-from harness._errors import HarnessError
-from harness.interrupts import reset, taken
-from harness.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
+from harness.runtime.errors import HarnessError
+from harness.runtime.interrupts import reset, taken
+from harness.runtime.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
 
 PROG = "hazard-harness"
 CONTEXT = {
@@ -147,7 +147,7 @@ def command(group: click.Group, name: str | None = None) -> Callable:
     def declare(fn: Callable[..., int]) -> click.Command:
         @functools.wraps(fn)
         def body(**kw: Any) -> int:
-            from harness import logs
+            from harness.runtime import logs
 
             logs.configure(verbose=kw.pop("verbose"))
             return fn(**kw)
@@ -204,8 +204,8 @@ def run(**kw: Any) -> int:
     SOURCE is a scenario YAML (simulated) or a records folder (a plant's recorded shifts,
     docs/records.md; found by its records.json).
     """
-    from harness.run import make_config
-    from harness.run import run as run_scenario
+    from harness.commands.run import make_config
+    from harness.commands.run import run as run_scenario
 
     config = make_config(
         kw["scenario"], kw["out"], fidelity=kw["fidelity"], params_path=kw["params"],
@@ -229,7 +229,7 @@ def run(**kw: Any) -> int:
             f"{rc['recall']:.3f}); management AUC {m['management']['auc']:.3f}; training AUC "
             f"{m['training']['auc']:.3f}"
         )
-    from harness.reporting import sources_lines
+    from harness.commands.report import sources_lines
 
     for line in sources_lines(results):
         click.echo(line)
@@ -255,8 +255,8 @@ def run(**kw: Any) -> int:
 @json_option
 def stress(**kw: Any) -> int:
     """Stress-test many posts in parallel: throughput, latency, memory, scaling."""
-    from harness.stress import make_stress_config
-    from harness.stress import stress as run_stress
+    from harness.commands.stress import make_stress_config
+    from harness.commands.stress import stress as run_stress
 
     config = make_stress_config(
         posts=kw["posts"], days=kw["days"], out_dir=kw["out"], workers=kw["workers"],
@@ -285,7 +285,7 @@ def stress(**kw: Any) -> int:
 @timeout_option
 def report(**kw: Any) -> int:
     """(Re)build the HTML report of a run from its folder or its MLflow run id (SOURCE)."""
-    from harness.reporting import rebuild_report
+    from harness.commands.report import rebuild_report
 
     path, anchors = rebuild_report(kw["source"], out=kw["out"], timeout=kw["timeout"],
                                    worker=kw["worker"], cache_dir=kw["cache"])  # fmt: skip
@@ -371,8 +371,8 @@ def tune(**kw: Any) -> int:
 
     SOURCE is a scenario YAML or a labelled records folder (docs/records.md).
     """
-    from harness.tuning import make_tune_config
-    from harness.tuning import tune as run_tune
+    from harness.commands.tune import make_tune_config
+    from harness.commands.tune import tune as run_tune
 
     config = make_tune_config(
         kw["scenario"], kw["out"], n_trials=kw["trials"], objectives=kw["objective"],
@@ -387,7 +387,7 @@ def tune(**kw: Any) -> int:
     if kw["as_json"]:
         _print_json(summary)
         return 0
-    from harness.tuning import format_summary
+    from harness.commands.tune import format_summary
 
     click.echo(format_summary(summary, config))
     return 0
@@ -408,8 +408,8 @@ def tune(**kw: Any) -> int:
 @progress_option
 def train(**kw: Any) -> int:
     """Train and register one grading DNN per post of SCENARIO (Optuna studies on Ray)."""
-    from harness.train import make_train_config
-    from harness.train import train as run_train
+    from harness.commands.train import make_train_config
+    from harness.commands.train import train as run_train
 
     config = make_train_config(
         kw["scenario"], kw["out"], posts=kw["posts"], trials=kw["trials"], epochs=kw["epochs"],
@@ -441,8 +441,8 @@ def records() -> None:
 @json_option
 def records_export(**kw: Any) -> int:
     """Write SCENARIO (history and evaluated days, its truth as labels) as a records folder."""
-    from harness.preflight import check_writable
-    from harness.records.commands import export
+    from harness.commands.records import export
+    from harness.runtime.inputs import check_writable
 
     summary = export(kw["scenario"], check_writable(kw["out"], option="--out"))
     if kw["as_json"]:
@@ -460,7 +460,7 @@ def records_export(**kw: Any) -> int:
 @json_option
 def records_check(**kw: Any) -> int:
     """Check a records folder row by row without running it (exit 2: the first problem)."""
-    from harness.records.commands import check
+    from harness.commands.records import check
 
     summary = check(kw["folder"])
     if kw["as_json"]:
@@ -496,7 +496,7 @@ def perception() -> None:
 @progress_option
 def perception_train(**kw: Any) -> int:
     """Train the keypoint network on rendered frames (seeded, resumable)."""
-    from harness.perception import train_command
+    from harness.commands.perception import train_command
 
     metadata = train_command(
         kw["out"], steps=kw["steps"], seed=kw["seed"], batch_size=kw["batch_size"],
@@ -532,7 +532,7 @@ def perception_train(**kw: Any) -> int:
 @timeout_option
 def perception_eval(**kw: Any) -> int:
     """Evaluate perception on held-out frames; write DIR/perception.json."""
-    from harness.perception import eval_command
+    from harness.commands.perception import eval_command
 
     table = eval_command(
         kw["out"], weights=kw["weights"], seed=kw["seed"], posts=kw["posts"],
@@ -557,7 +557,7 @@ def _channels(value: str) -> tuple[int, ...]:
 
 
 def _print_json(data: Any) -> None:
-    from harness.outputs import json_safe
+    from harness.outputs.staging import json_safe
 
     click.echo(json.dumps(json_safe(data), indent=2))
 

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from core import KEYPOINTS, N_KEYPOINTS
+from sim._errors import SimError
 
 FRAME_WIDTH = 320
 FRAME_HEIGHT = 240
@@ -55,7 +56,7 @@ _RIGHT_SHADE = 0.72
 """Brightness of a figure's right-side limbs, so that left and right can be told apart."""
 
 
-class CameraError(ValueError):
+class CameraError(SimError):
     """Bad input to the camera or photo renderers; names the argument, expected and got."""
 
 

@@ -24,11 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 import core
-from harness import graders, logs
-from harness.execution import ray_session
-from harness.metrics import interval, run_metrics
-from harness.settings import cache_dir
-from harness.tracking import log_artifacts, log_metrics, tracked_run
+from harness.adapters.mlflow_tracking import log_artifacts, log_metrics, tracked_run
+from harness.adapters.ray_cluster import ray_session
+from harness.evaluation import graders
+from harness.evaluation.metrics import interval, run_metrics
+from harness.runtime import logs
+from harness.runtime.settings import cache_dir
 from harness.tuning import build_features
 from harness.tuning._features import score_key, shift_records
 from sim import load_scenario
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     parser.add_argument("-v", "--verbose", action="store_true", help="library notices too")
     args = parser.parse_args()
-    logs.configure(verbose=args.verbose)  # the commands' console policy (harness.logs)
+    logs.configure(verbose=args.verbose)  # the commands' console policy (harness.runtime.logs)
     cfg = Config(scenarios=tuple(args.scenarios), out=args.out)
     cfg.out.mkdir(parents=True, exist_ok=True)
     with logs.log_to(cfg.out):

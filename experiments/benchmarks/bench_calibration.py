@@ -32,12 +32,14 @@ from pathlib import Path
 import numpy as np
 
 import core
-from harness import logs, settings
-from harness.execution import ray_session
-from harness.inputs import load_scenario_file
-from harness.metrics import day_weights
-from harness.pipeline import ensure_records, score_posts
-from harness.sources import Fidelities, weights_sha256
+from harness.adapters.ray_cluster import ray_session
+from harness.evaluation.fidelities import Fidelities
+from harness.evaluation.history import ensure_records
+from harness.evaluation.metrics import day_weights
+from harness.evaluation.pixels import weights_sha256
+from harness.evaluation.scoring import score_posts
+from harness.runtime import logs, settings
+from harness.runtime.inputs import load_scenario_file
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +118,7 @@ def fit(scenario, weights: Path, out: Path) -> None:
     import json
 
     import sim
-    from harness.sources import PixelSource, true_speeds
+    from harness.evaluation.pixels import PixelSource, true_speeds
     from sim.workers import MOVING_PX_S
 
     pixel = PixelSource(weights=str(weights), alpha=core.ModelParams().alpha)
@@ -160,7 +162,7 @@ def main() -> None:
     parser.add_argument("--write-doc", action="store_true", help=f"update {DOC.name}")
     parser.add_argument("--fit", action="store_true", help="fit the signal speed model")
     args = parser.parse_args()
-    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
+    logs.configure(verbose=False)  # the commands' console policy (harness.runtime.logs)
     scenario = load_scenario_file(args.scenario)
     if args.fit:
         from sim.workers import SPEED_ERROR_FILE

@@ -45,15 +45,12 @@ def in_process(posts: int, days: int, length_s: int, history_days: int, cache: P
     """The scoring phase of a stress run (history stats, simulation, Z and Y), as plain calls
     in this process; the line decisions run after it, untimed, as in ``stress``."""
     import core
-    from harness import graders
-    from harness.execution import ray_session
-    from harness.pipeline import (
-        decide_shifts,
-        ensure_records,
-        group_by_shift,
-        score_posts_task,
-    )
-    from harness.stress import make_stress_config, stress_scenario
+    from harness.adapters.ray_cluster import ray_session
+    from harness.commands.stress import make_stress_config, stress_scenario
+    from harness.evaluation import graders
+    from harness.evaluation.history import ensure_records
+    from harness.evaluation.line import decide_shifts
+    from harness.evaluation.scoring import group_by_shift, score_posts_task
 
     config = make_stress_config(posts=posts, days=days, out_dir=Path(tempfile.mkdtemp()),
                                 length_s=length_s, history_days=history_days, cache_dir=cache,
@@ -76,9 +73,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / ".hazard-cache")
     parser.add_argument("--posts", type=int, default=100)
     args = parser.parse_args()
-    from harness import logs
+    from harness.runtime import logs
 
-    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
+    logs.configure(verbose=False)  # the commands' console policy (harness.runtime.logs)
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     work = Path(tempfile.mkdtemp())
     cache = args.cache.resolve()

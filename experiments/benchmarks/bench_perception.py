@@ -6,7 +6,8 @@ Run from the repository root (the shipped weights are the default):
     PYTHONPATH=. python3 experiments/benchmarks/bench_perception.py [--weights FILE]
 
 Everything runs on one CPU thread. The throughput figures time what
-``harness.sources.perceive_worker`` does per worker-frame, rendering excluded: crop warps,
+``harness.evaluation.pixels.perceive_worker`` does per worker-frame, rendering excluded: crop
+warps,
 network, heatmap decoding, foot-heatmap warps, grey conversion + fused Lucas-Kanade, floor
 accumulation + area lookup; ``end to end`` is ``perceive_worker`` itself. Each figure is
 given per wall-clock second and per CPU second of this process: on a shared machine other
@@ -42,8 +43,8 @@ from core.perception import (
     speed_median_rel_err,
     train_grader,
 )
-from harness.perception import evaluate_keypoints
-from harness.sources import (
+from harness.commands.perception import evaluate_keypoints
+from harness.evaluation.pixels import (
     GRID_STRIDE,
     POST_FLOOR_PX,
     Chunk,

@@ -5,7 +5,8 @@
    (``records export``'s code; not timed). An existing folder can be given instead.
 2. On a local Ray with ``--workers`` workers, timed: the records are checked and stored post
    by post (:meth:`harness.records.Records.prepare`: one task per post reads only its rows),
-   then scored against the rolling post databases (:func:`harness.pipeline.score_posts`) and
+   then scored against the rolling post databases (:func:`harness.evaluation.scoring.score_posts`)
+   and
    decided on the driver, as ``run`` does (no MLflow, report or evidence).
 3. A sampler thread reads the resident memory of this driver and of its Ray worker processes
    (``ray::…``) every 0.1 s: the peaks, beside the folder's size on disk and in memory (rows ×
@@ -125,8 +126,9 @@ def main() -> None:
 
     import core
     from harness import records
-    from harness.execution import ray_session, warm_workers
-    from harness.pipeline import decide_shifts, group_by_shift, score_posts
+    from harness.adapters.ray_cluster import ray_session, warm_workers
+    from harness.evaluation.line import decide_shifts
+    from harness.evaluation.scoring import group_by_shift, score_posts
 
     recorded = records.load(folder)
     m = recorded.manifest

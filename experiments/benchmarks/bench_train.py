@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import logs
-from harness.train import make_train_config, train
+from harness.commands.train import make_train_config, train
+from harness.runtime import logs
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def main() -> None:
     for name, default in vars(Config()).items():
         parser.add_argument(f"--{name}", type=type(default), default=default)
     config = Config(**vars(parser.parse_args()))
-    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
+    logs.configure(verbose=False)  # the commands' console policy (harness.runtime.logs)
     scenario = str(Path(config.scenario).resolve())
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"

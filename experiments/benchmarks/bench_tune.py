@@ -20,12 +20,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import graders, logs, studies
-from harness.execution import ray_session
+from harness.adapters import optuna_studies
+from harness.adapters.ray_cluster import ray_session
+from harness.commands.tune import Study, enqueue_start, rho_grid, score_grid
+from harness.evaluation import graders
+from harness.runtime import logs
 from harness.tuning import build_features, get_objective, make_space
 from harness.tuning._features import score_key
 from harness.tuning._sweep import plan_sweep
-from harness.tuning._tune import Study, enqueue_start, rho_grid, score_grid
 from sim import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +53,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=Config.batch_size)
     parser.add_argument("--scenario", type=Path, default=Config.scenario)
     args = parser.parse_args()
-    logs.configure(verbose=False)  # the commands' console policy (harness.logs)
+    logs.configure(verbose=False)  # the commands' console policy (harness.runtime.logs)
     cfg = Config(scenario=args.scenario, trials=args.trials, batch_size=args.batch_size)
 
     scenario = load_scenario(cfg.scenario)
@@ -74,12 +76,12 @@ def main() -> None:
             f"{len(cache)} grid points in {time.perf_counter() - started:.1f} s"
         )
         start_value = None
-        store = studies.open_storage(Path(tmp) / "bench.journal")
+        store = optuna_studies.open_storage(Path(tmp) / "bench.journal")
         days = Study(features, cache, features.days)
         for sweep in ("thresholds", "none"):
             plan, _ = plan_sweep(sweep, [objective.name], dict(space.ranges), space.base)
             searched = space.without(plan.names if plan else ())
-            study, _ = studies.create_study(
+            study, _ = optuna_studies.create_study(
                 name=sweep,
                 store=store,
                 directions=["maximize"],
@@ -87,7 +89,7 @@ def main() -> None:
                 batch_size=cfg.batch_size,
             )
             enqueue_start(study, searched, space.base)
-            stats = studies.optimize(
+            stats = optuna_studies.optimize(
                 study, distributions=searched.distributions(),
                 evaluate_batch=days.evaluator((objective,), searched, plan, cfg.workers),
                 n_complete=cfg.trials, batch_size=cfg.batch_size, store=store,

@@ -1,7 +1,7 @@
 """``hazard-harness records export``: a simulated scenario written as a records folder.
 
 Every day (history and evaluated), shift and post is simulated at signal fidelity, exactly
-the arrays ``run`` stores and scores (:func:`harness.sources.signal_workers`); one
+the arrays ``run`` stores and scores (:func:`harness.evaluation.fidelities.signal_workers`); one
 ``seconds/post-<post>.parquet`` per post (a row group per shift), the true levels as the
 levels (a perfect grader: photos are not exported) with the environment readings, and the
 simulator's truth as labels. So ``run`` on the folder reproduces ``run SCENARIO --graders
@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 import core
 import sim
-from harness import outputs
+from harness.evaluation.fidelities import signal_workers
+from harness.outputs import staging
 from harness.records._format import (
     LABELS_POSTS,
     LABELS_WORKERS,
@@ -32,7 +33,6 @@ from harness.records._format import (
     SPEED_COLUMNS,
     manifest_json,
 )
-from harness.sources import signal_workers
 from sim.scenario import QUANTITIES
 
 SOURCES = {
@@ -142,10 +142,10 @@ def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
     summaries: dict[tuple[int, str], dict[int, list[sim.WorkerSummary]]] = defaultdict(dict)
     worker_rows: list[dict[str, Any]] = []
     rows = 0
-    with outputs.staged(out) as staging:
-        (staging / SECONDS).mkdir()
+    with staging.staged(out) as stage:
+        (stage / SECONDS).mkdir()
         for post in range(1, scenario.n_posts + 1):
-            path = staging / SECONDS / f"post-{post:05d}.parquet"
+            path = stage / SECONDS / f"post-{post:05d}.parquet"
             with pq.ParquetWriter(path, SECONDS_SCHEMA, **WRITE) as writer:  # type: ignore[arg-type]
                 for day in days:
                     for shift in scenario.shift_names:
@@ -180,17 +180,17 @@ def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
         keys = {"day": pa.int32(), "shift": pa.string(), "post": pa.int32()}
         env_types = {f"env_{q}": pa.float64() for q in QUANTITIES}
         pq.write_table(
-            _table(level_rows, {**keys, "level": pa.int8(), **env_types}), staging / LEVELS, **WRITE
+            _table(level_rows, {**keys, "level": pa.int8(), **env_types}), stage / LEVELS, **WRITE
         )
-        (staging / "labels").mkdir()
+        (stage / "labels").mkdir()
         pq.write_table(
             _table(label_rows, {**keys, "true_level": pa.int8(), "faults": pa.list_(FAULT)}),
-            staging / LABELS_POSTS,
+            stage / LABELS_POSTS,
             **WRITE,
         )
-        pq.write_table(_table(worker_rows, WORKER_LABEL_TYPES), staging / LABELS_WORKERS, **WRITE)
+        pq.write_table(_table(worker_rows, WORKER_LABEL_TYPES), stage / LABELS_WORKERS, **WRITE)
         manifest = manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return {
         "out": os.fspath(out),
         "days": len(days),

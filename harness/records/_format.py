@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 import core
 import sim
-from harness._errors import HarnessError
+from harness.runtime.errors import HarnessError
 from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, SHIFT_NAMES
 
 FORMAT = "hazard-harness records"

@@ -10,7 +10,6 @@ post's worker-shift keys back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,7 @@ import pyarrow.parquet as pq
 
 import core
 import sim
-from harness import interrupts
-from harness.execution import map_unordered, put
+from harness.adapters.ray_cluster import map_unordered, put
 from harness.records._format import (
     MANIFEST,
     SECONDS_COLUMNS,
@@ -31,7 +29,11 @@ from harness.records._format import (
     RecordsError,
     rows,
 )
+from harness.runtime import interrupts
+from harness.runtime.cache_keys import cache_key
 
+INGEST_CODE = ("harness/records", "sim/store.py", "core")
+"""What turns a records folder into history stores: what :func:`ingest_key` hashes."""
 DONE = "ingested.json"
 """Written last in a post's store folder: its worker-shift keys (the post is complete)."""
 WorkerShiftKey = tuple[int, str, int, str]
@@ -319,16 +321,14 @@ def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey]
 
 
 def ingest_key(m: Manifest) -> str:
-    """Cache key of a records folder: its files (path, size, mtime) and this code."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in m.folder.rglob("*") if p.is_file()):
-        st = path.stat()
-        digest.update(f"{path.relative_to(m.folder)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
-    digest.update((Path(sim.__file__).parent / "store.py").read_bytes())
-    digest.update((m.folder / MANIFEST).read_bytes())
-    return digest.hexdigest()[:16]
+    """Cache key of a records folder: its files (path, size, mtime), its manifest and the code
+    that ingests it (:mod:`harness.runtime.cache_keys`)."""
+    stats = [
+        f"{path.relative_to(m.folder)}:{st.st_size}:{st.st_mtime_ns}".encode()
+        for path in sorted(p for p in m.folder.rglob("*") if p.is_file())
+        for st in [path.stat()]
+    ]
+    return cache_key(None, *INGEST_CODE, extra=[*stats, (m.folder / MANIFEST).read_bytes()])
 
 
 def ingest(

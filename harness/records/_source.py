@@ -3,7 +3,8 @@
 :func:`load` checks everything the driver can check cheaply before any work (the manifest,
 the Parquet footers, the levels and labels tables); :meth:`Records.prepare` then checks and
 stores every post's rows on Ray (:mod:`harness.records._ingest`) and returns what the
-pipeline's :func:`harness.pipeline.score_posts` takes: the store of the post databases and a
+pipeline's :func:`harness.evaluation.scoring.score_posts` takes: the store of the post databases
+and a
 worker source. The decisions use the records' levels (or the labels' true levels with
 ``--graders truth``) and post states built from the labels; without labels the shift records
 carry no truth (:func:`strip_truth`) and the metrics are unavailable.
@@ -21,8 +22,8 @@ import pyarrow.parquet as pq
 
 import core
 import sim
-from harness.execution import gather, put
-from harness.graders import AUTO, TRUTH, Levels, true_levels
+from harness.adapters.ray_cluster import gather, put
+from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
 from harness.records._format import (
     LABELS_POSTS,
     LEVELS,

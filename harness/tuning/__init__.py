@@ -1,7 +1,8 @@
 """Threshold tuning of the tracking model: an Optuna study over cached features on Ray.
 
 See :mod:`harness.tuning._features` for what is cached and what a trial recomputes,
-:mod:`harness.tuning._study` for trial batches on Ray, and :mod:`harness.studies` (the Optuna
+:mod:`harness.tuning._study` for trial batches on Ray, and :mod:`harness.adapters.optuna_studies`
+(the Optuna
 adapter) for storage, resume and the ask/tell loop.
 """
 
@@ -11,7 +12,6 @@ from harness.tuning._features import Features, ScoreCache, build_features, evalu
 from harness.tuning._objectives import OBJECTIVES, Objective, get_objective
 from harness.tuning._space import RANGES, SearchSpace, make_space
 from harness.tuning._study import RayEvaluator
-from harness.tuning._tune import TuneConfig, format_summary, make_tune_config, tune
 
 __all__ = [
     "OBJECTIVES",
@@ -21,12 +21,8 @@ __all__ = [
     "RayEvaluator",
     "ScoreCache",
     "SearchSpace",
-    "TuneConfig",
     "build_features",
     "evaluate",
-    "format_summary",
     "get_objective",
     "make_space",
-    "make_tune_config",
-    "tune",
 ]

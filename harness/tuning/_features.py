@@ -9,7 +9,7 @@ evaluated workers' measured arrays (in the object store). Which parameters chang
 - ``history_pool, history_window_days`` change the post databases, hence Z and Y;
   ``rho_min, eps, proficiency_seconds`` change Y. Z and Y are rescored on Ray, one task per
   post that slides the post's database over the evaluated days
-  (:func:`harness.pipeline.post_databases`) and scores the cached arrays at every missing
+  (:func:`harness.evaluation.history.post_databases`) and scores the cached arrays at every missing
   key at once — every ``rho_min`` of the search grid from one pass
   (:func:`core.proficiency_floors`); results are cached per :data:`ScoreKey` (the search
   space puts the numbers on grids, so points recur).
@@ -31,20 +31,15 @@ import numpy as np
 
 import core
 import sim
-from harness.execution import gather, put, submit
-from harness.graders import Levels
-from harness.metrics import run_metrics
-from harness.pipeline import (
-    LineShift,
-    ensure_records,
-    group_by_shift,
-    line_shifts,
-    post_databases,
-    simulated_states,
-)
-from harness.pipeline import score_posts as score_all_posts
+from harness.adapters.ray_cluster import gather, put, submit
+from harness.evaluation.fidelities import signal_workers
+from harness.evaluation.graders import Levels
+from harness.evaluation.history import ensure_records, post_databases
+from harness.evaluation.line import LineShift, line_shifts, simulated_states
+from harness.evaluation.metrics import run_metrics
+from harness.evaluation.scoring import group_by_shift
+from harness.evaluation.scoring import score_posts as score_all_posts
 from harness.records import Records
-from harness.sources import signal_workers
 from harness.tuning._sweep import Stacked, stack
 
 ScoreKey = tuple[str, int, float, float, str]
@@ -109,7 +104,8 @@ def pick(scores: Scores, rows: Iterable[int]) -> Scores:
 
 
 def evaluate(features: Features, params: core.ModelParams, scores: Scores) -> dict[str, Any]:
-    """The run metrics of ``params`` on the cached shifts (see :mod:`harness.metrics`)."""
+    """The run metrics of ``params`` on the cached shifts (see
+    :mod:`harness.evaluation.metrics`)."""
     return run_metrics(shift_records(features, params, scores), tau_D=params.tau_D, replicates=0)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness._errors import HarnessError
+from harness.runtime.errors import HarnessError
 from sim.registry import suggest
 
 DEFAULT_OBJECTIVE = "root_cause_f1"
@@ -14,14 +14,15 @@ DEFAULT_OBJECTIVE = "root_cause_f1"
 
 @dataclass(frozen=True)
 class Objective:
-    """A number computed from :func:`harness.metrics.run_metrics`'s dict, and its direction."""
+    """A number computed from :func:`harness.evaluation.metrics.run_metrics`'s dict, and its
+    direction."""
 
     name: str
     direction: Literal["maximize", "minimize"]
     value: Callable[[dict[str, Any]], float]
     """The objective's value from a metrics dict (NaN makes the trial fail)."""
     figure: str = ""
-    """The figure of :func:`harness.metrics.run_metrics` it reads, as ``group.key``."""
+    """The figure of :func:`harness.evaluation.metrics.run_metrics` it reads, as ``group.key``."""
 
 
 def _objective(name: str, *path: str) -> Objective:

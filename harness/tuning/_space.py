@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import core
-from harness import studies
-from harness._errors import HarnessError
+from harness.adapters import optuna_studies
+from harness.runtime.errors import HarnessError
 from sim.registry import suggest
 
 
@@ -26,10 +26,10 @@ class Range:
     def distribution(self) -> Any:
         """The Optuna distribution of the range."""
         if self.choices is not None:
-            return studies.categorical(self.choices)
+            return optuna_studies.categorical(self.choices)
         if self.integer:
-            return studies.int_range(int(self.low), int(self.high), step=int(self.step or 1))
-        return studies.float_range(self.low, self.high, step=self.step)
+            return optuna_studies.int_range(int(self.low), int(self.high), step=int(self.step or 1))
+        return optuna_studies.float_range(self.low, self.high, step=self.step)
 
 
 RANGES: dict[str, Range] = {

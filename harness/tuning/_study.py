@@ -3,7 +3,8 @@
 Why ask/tell over Ray tasks rather than Ray Tune with ``OptunaSearch``: a threshold trial on
 cached features takes about a millisecond, while a Ray Tune trial is an actor with its own
 start-up, reporting and checkpointing (tens of milliseconds at best) — the overhead would be
-most of the study. The driver asks a batch of trials (:func:`harness.studies.optimize`; TPE's
+most of the study. The driver asks a batch of trials
+(:func:`harness.adapters.optuna_studies.optimize`; TPE's
 constant liar keeps a batch diverse), sends them as one task per worker with the features
 already in the object store, and tells the results. Only the driver talks to the storage.
 
@@ -23,8 +24,8 @@ from typing import Any
 import numpy as np
 
 import core
-from harness.execution import TaskFailed, gather, put, submit
-from harness.studies import Scored
+from harness.adapters.optuna_studies import Scored
+from harness.adapters.ray_cluster import TaskFailed, gather, put, submit
 from harness.tuning._features import Features, ScoreCache, Scores, evaluate, pick, score_key
 from harness.tuning._objectives import Objective, objective_values
 from harness.tuning._space import SearchSpace

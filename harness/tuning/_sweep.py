@@ -97,7 +97,7 @@ class Stacked:
 
 
 def stack(G: np.ndarray, T: float, shifts: Sequence) -> Stacked:
-    """:class:`Stacked` of cached line shifts (``harness.pipeline.LineShift``)."""
+    """:class:`Stacked` of cached line shifts (``harness.evaluation.line.LineShift``)."""
     shift_of, posts, culprit, management, training = [], [], [], [], []
     culprits = 0
     for row, s in enumerate(shifts):
@@ -237,7 +237,7 @@ def _named_counts(z: np.ndarray, y: np.ndarray, culprit: np.ndarray, z_cuts: Cut
 
 
 def _figure(objective: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Precision, recall or F1 (0 where undefined, as :mod:`harness.metrics`)."""
+    """Precision, recall or F1 (0 where undefined, as :mod:`harness.evaluation.metrics`)."""
     tp, fp, fn = (np.asarray(a, dtype=np.float64) for a in (tp, fp, fn))
     with np.errstate(divide="ignore", invalid="ignore"):
         if objective == "root_cause_precision":

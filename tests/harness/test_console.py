@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import logs
+from harness.runtime import logs
 from tests.harness.conftest import REPO, TINY, TUNE_TINY, isolate, write_yaml
 
 LIBRARY_LINES = re.compile(
@@ -59,7 +59,7 @@ def test_mlflows_own_prints_go_to_the_log_not_the_console(tmp_path, capfd):
 
 
 def test_report_of_an_mlflow_run_piped_prints_only_its_path(tmp_path):
-    from harness.tracking import log_artifacts, tracked_run
+    from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
     from tests.harness.test_report import EVIDENCE, _results
 
     run = tmp_path / "run"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import core
-from harness.evidence import database_scores, runs, worker_evidence
+from harness.evaluation.evidence import database_scores, runs, worker_evidence
 
 
 def test_runs_encode_the_record_exactly():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.execution import init_arguments
+from harness.adapters.ray_cluster import init_arguments
 
 
 def test_no_address_starts_a_local_ray_of_its_own_never_a_found_cluster():

@@ -17,9 +17,9 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from harness import interrupts
+from harness.adapters.mlflow_tracking import TAG_NOTE, recover_stale_runs, tracking_uri
 from harness.cli import main
-from harness.tracking import TAG_NOTE, recover_stale_runs, tracking_uri
+from harness.runtime import interrupts
 from tests.harness.conftest import REPO, TINY, TUNE_TINY, write_yaml
 
 
@@ -175,7 +175,7 @@ def test_interrupted_maps_to_one_line_and_128_plus_signal(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise interrupts.Interrupted(signal.SIGHUP)
 
-    monkeypatch.setattr("harness.run.make_config", interrupted)
+    monkeypatch.setattr("harness.commands.run.make_config", interrupted)
     assert main(["run", "x.yaml", "--out", "o"]) == 129
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["hazard-harness run: interrupted by SIGHUP"]
@@ -194,7 +194,7 @@ def test_an_interrupt_ray_re_raised_as_a_plain_keyboardinterrupt_keeps_its_signa
             except interrupts.Interrupted:
                 raise KeyboardInterrupt from None  # what Ray raises instead
 
-    monkeypatch.setattr("harness.train.make_train_config", blocked_in_ray)
+    monkeypatch.setattr("harness.commands.train.make_train_config", blocked_in_ray)
     assert main(["train", "x.yaml", "--out", "o"]) == 143
     assert capsys.readouterr().err.strip().splitlines() == [
         "hazard-harness train: interrupted by SIGTERM"
@@ -203,14 +203,14 @@ def test_an_interrupt_ray_re_raised_as_a_plain_keyboardinterrupt_keeps_its_signa
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt  # no handler of ours saw it: the generic line
 
-    monkeypatch.setattr("harness.train.make_train_config", ctrl_c)
+    monkeypatch.setattr("harness.commands.train.make_train_config", ctrl_c)
     assert main(["train", "x.yaml", "--out", "o"]) == 130
     assert capsys.readouterr().err.strip() == "hazard-harness: interrupted"
 
 
 @pytest.mark.slow
 def test_a_signal_while_the_driver_waits_on_ray_is_an_interrupt(tmp_path):
-    from harness.execution import gather, ray_session, submit
+    from harness.adapters.ray_cluster import gather, ray_session, submit
 
     with pytest.raises(KeyboardInterrupt) as info, interrupts.handle_signals():  # noqa: SIM117
         with ray_session(address=None, workers=1, timeout=10):
@@ -227,7 +227,7 @@ def _signal_the_driver(pid: int) -> None:
 
 
 def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_path):
-    from harness.outputs import remove_orphans, staged
+    from harness.outputs.staging import remove_orphans, staged
 
     dead = tmp_path / ".out.partial-999999999"
     dead.mkdir()
@@ -253,7 +253,7 @@ def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_p
 
 
 def test_progress_bars_are_drawn_only_on_a_terminal(capsys):
-    from harness.progress import progress_bar
+    from harness.runtime.progress import progress_bar
 
     with progress_bar(total=3, desc="x", enabled=True) as bar:
         bar.update(3)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from harness import metrics
-from harness._errors import HarnessError
+from harness.evaluation import metrics
+from harness.runtime.errors import HarnessError
 
 
 def post(number, *, hazard=False, faults=(), culprits=(), level=0, true_level=0, D=0.0, true_D=0.0):

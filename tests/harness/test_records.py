@@ -16,8 +16,8 @@ import pytest
 
 import sim
 from harness.cli import main
+from harness.commands.run import make_config, run
 from harness.records import MAX_NAN_RUN_S, export_scenario, load, read_post
-from harness.run import make_config, run
 from tests.harness.conftest import TINY, comparable, write_yaml
 
 POST1 = "seconds/post-00001.parquet"
@@ -223,7 +223,7 @@ def test_scenario_only_options_are_refused_for_records(
 
 @pytest.mark.slow
 def test_tune_on_records_matches_tune_on_the_scenario_with_true_levels(tmp_path: Path) -> None:
-    from harness.tuning import make_tune_config, tune
+    from harness.commands.tune import make_tune_config, tune
     from tests.harness.conftest import TUNE_TINY
 
     scenario = write_yaml(tmp_path / "tt.yaml", TUNE_TINY)

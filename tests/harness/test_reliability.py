@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import ray
 
+from harness.adapters.ray_cluster import ray_session
 from harness.cli import main
-from harness.execution import ray_session
-from harness.inputs import load_scenario_file
-from harness.interrupts import ENV_FAULT
-from harness.run import evaluate, make_config, run
+from harness.commands.run import evaluate, make_config, run
+from harness.runtime.inputs import load_scenario_file
+from harness.runtime.interrupts import ENV_FAULT
 from tests.harness.conftest import comparable, tiny_scenario, write_yaml
 
 BAD_SCENARIOS = [
@@ -141,7 +141,7 @@ def test_commands_starting_on_a_fresh_mlflow_store_do_not_race(tmp_path):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}",
            "PYTHONPATH": str(REPO)}  # fmt: skip
     code = (
-        "from harness.preflight import store_created; from harness.tracking import "
+        "from harness.adapters.mlflow_tracking import store_created, "
         "recover_stale_runs, tracking_uri\nwith store_created(tracking_uri()):\n"
         "    recover_stale_runs()"
     )  # what every command's tracked_run does first
@@ -156,7 +156,8 @@ def test_an_unusable_onnx_graph_is_said_once_and_recorded(damage, tmp_path, capl
     import shutil
 
     from core.perception import onnx_path
-    from harness.sources import Fidelities, check_keypoint_weights, onnx_fallback
+    from harness.evaluation.fidelities import Fidelities
+    from harness.evaluation.pixels import check_keypoint_weights, onnx_fallback
     from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
     weights = tmp_path / DEFAULT_KEYPOINT_WEIGHTS.name

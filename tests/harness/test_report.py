@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
-from harness._errors import HarnessError
 from harness.cli import main
+from harness.outputs import report
+from harness.runtime.errors import HarnessError
 from tests.harness.test_tables import RESULTS
 
 METRICS = {
@@ -109,7 +109,7 @@ def test_evidence_sections_show_the_decision_and_its_figures_in_the_one_page(tmp
 
 
 def test_report_of_an_mlflow_run_rebuilds_every_section_it_links(tmp_path, capsys):
-    from harness.tracking import log_artifacts, tracked_run
+    from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
 
     run = tmp_path / "run"
     run.mkdir()
@@ -165,13 +165,13 @@ def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path)
 
 
 def test_figures_name_shifts_in_words_and_count_in_whole_numbers():
-    from harness import evidence_plots
+    from harness.outputs import plots
 
     assert report.shift_label(4, "day") == "day 4, day shift"  # not "4 day"
-    fig = evidence_plots.history_figure(EVIDENCE)  # two database records: counts 0..1
+    fig = plots.history_figure(EVIDENCE)  # two database records: counts 0..1
     for axis in (fig.layout.yaxis, fig.layout.yaxis2):
         assert axis.dtick == 1 and axis.tick0 == 0
-    assert evidence_plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
+    assert plots.count_ticks([0.5] * 23, bins=20)["dtick"] == 5  # 23 in one bin
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_p
     import subprocess
     import sys
 
-    from harness.tracking import log_artifacts, tracked_run
+    from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
 
     run = tmp_path / "run"
     run.mkdir()

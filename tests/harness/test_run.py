@@ -9,11 +9,12 @@ import mlflow
 import pandas as pd
 import pytest
 
+from harness.adapters.mlflow_tracking import tracking_uri
 from harness.cli import main
-from harness.reporting import sources_lines
-from harness.run import make_config, run
-from harness.sources import Fidelities, MixedSource, weights_sha256
-from harness.tracking import tracking_uri
+from harness.commands.report import sources_lines
+from harness.commands.run import make_config, run
+from harness.evaluation.fidelities import Fidelities, MixedSource
+from harness.evaluation.pixels import weights_sha256
 from tests.harness.conftest import comparable, isolate
 
 POST_KEYS = {"post", "level", "true_level", "D", "hazard", "set"}
@@ -236,7 +237,7 @@ def test_pixel_days_send_the_first_evaluated_days_through_the_pixel_path(
     [{"fidelity": "pixel"}, {"history_fidelity": "pixel"}, {"pixel_days": 1}],
 )
 def test_pixel_fidelity_without_weights_fails_before_any_work(tmp_path: Path, kwargs) -> None:
-    from harness._errors import HarnessError
+    from harness.runtime.errors import HarnessError
     from tests.harness.conftest import TINY, write_yaml
 
     scenario = write_yaml(tmp_path / "t.yaml", TINY)

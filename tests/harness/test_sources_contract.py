@@ -9,14 +9,12 @@ import pytest
 
 import sim
 from core import N_KEYPOINTS
-from harness.sources import (
+from harness.evaluation.fidelities import WorkerSource, make_source, signal_workers
+from harness.evaluation.pixels import (
     Chunk,
     PixelSource,
-    WorkerSource,
-    make_source,
     perceive_worker,
     render_worker,
-    signal_workers,
     true_speeds,
 )
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from harness import studies
-from harness._errors import HarnessError
-from harness.interrupts import ENV_FAULT, Interrupted
+from harness.adapters import optuna_studies
+from harness.runtime.errors import HarnessError
+from harness.runtime.interrupts import ENV_FAULT, Interrupted
 
 
-def _journal(tmp_path: Path, trials: int = 6) -> studies.StudyStore:
-    store = studies.open_storage(tmp_path / "s.journal")
-    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
-    space = {"x": studies.float_range(0.0, 1.0)}
-    studies.optimize(
+def _journal(tmp_path: Path, trials: int = 6) -> optuna_studies.StudyStore:
+    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    space = {"x": optuna_studies.float_range(0.0, 1.0)}
+    optuna_studies.optimize(
         study,
         distributions=space,
         evaluate_batch=lambda asked: {n: (p["x"],) for n, p in asked},
@@ -34,9 +34,11 @@ def _lines(path: Path) -> list[bytes]:
 
 def test_an_intact_journal_opens_and_keeps_its_trials(tmp_path):
     _journal(tmp_path)
-    store = studies.open_storage(tmp_path / "s.journal")
-    study, resumed = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
-    assert resumed and studies.count(study, studies.COMPLETE) == 6
+    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    study, resumed = optuna_studies.create_study(
+        name="s", store=store, directions=["maximize"], seed=0
+    )
+    assert resumed and optuna_studies.count(study, optuna_studies.COMPLETE) == 6
 
 
 @pytest.mark.parametrize(
@@ -53,7 +55,7 @@ def test_a_damaged_journal_is_reported_not_used(tmp_path, damage, message):
     path = Path(store.description)
     path.write_bytes(b"".join(damage(_lines(path))))
     with pytest.raises(HarnessError, match=message) as info:
-        studies.open_storage(path)
+        optuna_studies.open_storage(path)
     assert str(path) in str(info.value) and "restore" in str(info.value)
 
 
@@ -63,56 +65,56 @@ def test_a_torn_last_line_names_the_line_and_the_fix(tmp_path):
     with path.open("ab") as f:
         f.write(b'{"op_code": 5, "worker_id": "x", "trial_id"')  # a crash mid-write
     with pytest.raises(HarnessError, match=r"line \d+ is incomplete or garbled"):
-        studies.open_storage(path)
+        optuna_studies.open_storage(path)
 
 
 def test_a_second_driver_is_refused_with_one_line(tmp_path):
-    store = studies.open_storage(tmp_path / "s.journal")
-    with studies.exclusive(store, "a"):
-        second = studies.open_storage(tmp_path / "s.journal")
+    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    with optuna_studies.exclusive(store, "a"):
+        second = optuna_studies.open_storage(tmp_path / "s.journal")
         with (
             pytest.raises(HarnessError, match="in use by another tune driver") as info,
-            studies.exclusive(second, "a"),
+            optuna_studies.exclusive(second, "a"),
         ):
             pass
         assert "pid" in str(info.value)
-    with studies.exclusive(store, "a"):  # released: usable again
+    with optuna_studies.exclusive(store, "a"):  # released: usable again
         pass
 
 
 def test_an_rdb_study_lease_refuses_a_live_foreign_driver(tmp_path):
-    store = studies.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
-    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
-    studies.take_lease(study)
+    store = optuna_studies.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
+    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    optuna_studies.take_lease(study)
     study.set_user_attr("driver", {**study.user_attrs["driver"], "pid": 1})  # someone else
     with pytest.raises(HarnessError, match="is driven by pid 1"):
-        studies.take_lease(study)
+        optuna_studies.take_lease(study)
 
 
 def test_complete_trials_count_not_failed_ones(tmp_path):
-    store = studies.open_storage(tmp_path / "s.journal")
-    study, _ = studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
     calls = []
 
     def every_other_fails(asked):
         calls.append(len(asked))
         return {n: ((p["x"],) if n % 2 else "boom") for n, p in asked}
 
-    studies.optimize(
+    optuna_studies.optimize(
         study,
-        distributions={"x": studies.float_range(0.0, 1.0)},
+        distributions={"x": optuna_studies.float_range(0.0, 1.0)},
         evaluate_batch=every_other_fails,
         n_complete=4,
         batch_size=2,
         max_failures=10,
     )
-    assert studies.count(study, studies.COMPLETE) == 4
-    assert studies.count(study, studies.FAIL) >= 4
+    assert optuna_studies.count(study, optuna_studies.COMPLETE) == 4
+    assert optuna_studies.count(study, optuna_studies.FAIL) >= 4
 
 
 def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml, tmp_path):
-    from harness.tracking import log_trials, tracked_run
-    from harness.tuning import make_tune_config
+    from harness.adapters.mlflow_tracking import log_trials, tracked_run
+    from harness.commands.tune import make_tune_config
 
     with tracked_run(
         experiment="e", run_name="tune-x", params={}, command="tune", tags={"optuna.study": "x"}
@@ -124,7 +126,7 @@ def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml,
 
 @pytest.mark.slow
 def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
-    from harness.tuning import make_tune_config, tune
+    from harness.commands.tune import make_tune_config, tune
 
     def config():
         return make_tune_config(tune_yaml, "out", n_trials=8, study_name="cut", batch_size=4,
@@ -151,7 +153,7 @@ def _append_trial(path: Path, x: float) -> None:
 
     study = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(path))))
     study.add_trial(optuna.trial.create_trial(params={"x": x}, values=[x],
-                                              distributions={"x": studies.float_range(0, 1)}))  # fmt: skip
+                                              distributions={"x": optuna_studies.float_range(0, 1)}))  # fmt: skip
 
 
 def test_a_trial_appended_after_the_driver_closed_the_journal_is_refused(tmp_path):
@@ -159,7 +161,7 @@ def test_a_trial_appended_after_the_driver_closed_the_journal_is_refused(tmp_pat
     path = Path(store.description)
     _append_trial(path, 0.999)
     with pytest.raises(HarnessError, match=r"bytes past the .* recorded when it closed"):
-        studies.open_storage(path)
+        optuna_studies.open_storage(path)
 
 
 def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
@@ -168,19 +170,19 @@ def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
     store.guard.driving = True  # as inside exclusive() when the driver is SIGKILLed
     store.record()
     _append_trial(path, 0.5)  # its batch, written before it could record again
-    study, _ = studies.create_study(
-        name="s", store=studies.open_storage(path), directions=["maximize"], seed=0
+    study, _ = optuna_studies.create_study(
+        name="s", store=optuna_studies.open_storage(path), directions=["maximize"], seed=0
     )
-    assert studies.count(study, studies.COMPLETE) == 7
+    assert optuna_studies.count(study, optuna_studies.COMPLETE) == 7
 
 
 def test_a_hard_linked_journal_is_the_same_study_for_the_driver_lock(tmp_path):
-    store = studies.open_storage(tmp_path / "h.journal")
+    store = optuna_studies.open_storage(tmp_path / "h.journal")
     (tmp_path / "h2.journal").hardlink_to(tmp_path / "h.journal")
-    with studies.exclusive(store, "a"):
-        linked = studies.open_storage(tmp_path / "h2.journal")
+    with optuna_studies.exclusive(store, "a"):
+        linked = optuna_studies.open_storage(tmp_path / "h2.journal")
         with (
             pytest.raises(HarnessError, match="in use by another tune driver"),
-            studies.exclusive(linked, "a"),
+            optuna_studies.exclusive(linked, "a"),
         ):
             pass

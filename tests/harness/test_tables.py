@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
-from harness import tables
+from harness.outputs import tables
 
 RESULTS = {
     "shifts": [

@@ -13,11 +13,16 @@ from mlflow.tracking import MlflowClient
 
 import sim
 from core.perception import load_model, predict_levels
+from harness.adapters.mlflow_registry import load_graders, model_name
 from harness.cli import main
-from harness.graders import GraderLevels
-from harness.grading_data import history_day_states, post_examples, shift_change_diff, split_days
-from harness.registry import load_graders, model_name
-from harness.train import StudyBudget, post_study
+from harness.commands.train import StudyBudget, post_study
+from harness.evaluation.graders import GraderLevels
+from harness.evaluation.grading_data import (
+    history_day_states,
+    post_examples,
+    shift_change_diff,
+    split_days,
+)
 from tests.harness.conftest import TINY, isolate, write_yaml
 
 TINY_BUDGET = ["--trials", "2", "--epochs", "2", "--augment", "1"]
@@ -195,7 +200,7 @@ def test_run_takes_its_levels_from_the_registered_graders(trained, monkeypatch, 
 
 
 def test_the_floor_is_half_or_the_majority_class_and_a_margin():
-    from harness.graders import floor, majority_macro_f1
+    from harness.evaluation.graders import floor, majority_macro_f1
 
     # always 0 on [0, 0, 0, 1]: F1 of level 0 is 2·0.75/1.75, of level 1 is 0: macro 0.4286
     assert majority_macro_f1(np.array([0, 0, 0, 1])) == pytest.approx(3 / 7)
@@ -207,8 +212,8 @@ def test_the_floor_is_half_or_the_majority_class_and_a_margin():
 def test_graders_below_the_floor_never_reach_a_run(trained, monkeypatch, tiny_yaml, capsys):
     """A champion below its floor: `champion` refuses naming the post and the figure, `auto`
     trains the recipe's graders instead."""
-    from harness.graders import grading_key, plan
-    from harness.registry import crown
+    from harness.adapters.mlflow_registry import crown
+    from harness.evaluation.graders import grading_key, plan
 
     base, _ = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
@@ -254,8 +259,8 @@ def test_a_registered_grader_loads_and_predicts_in_a_fresh_venv_with_only_its_re
     import sys
 
     from core.perception import GradingNet
-    from harness.registry import log_grader
-    from harness.tracking import tracked_run
+    from harness.adapters.mlflow_registry import log_grader
+    from harness.adapters.mlflow_tracking import tracked_run
     from tests.harness.conftest import REPO
 
     net = GradingNet(channels=8, depth=2, input_size=32)

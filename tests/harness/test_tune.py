@@ -12,12 +12,13 @@ import pytest
 import yaml
 
 import core
-from harness._errors import HarnessError
+from harness.adapters.optuna_studies import open_storage
 from harness.cli import main
-from harness.inputs import load_params
-from harness.run import make_config
-from harness.studies import open_storage
-from harness.tuning import get_objective, make_tune_config, tune
+from harness.commands.run import make_config
+from harness.commands.tune import make_tune_config, tune
+from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import load_params
+from harness.tuning import get_objective
 from tests.harness.conftest import TUNE_TINY
 
 
@@ -143,7 +144,7 @@ def test_distance_to_base_ranks_ties_toward_model_md_defaults():
 
 
 def test_day_blocks_cover_the_days_in_order():
-    from harness.tuning._tune import day_blocks
+    from harness.commands.tune import day_blocks
 
     assert day_blocks((31, 32, 33, 34, 35), 2) == [(31, 32), (33, 34, 35)]
     assert day_blocks((1, 2, 3), 3) == [(1,), (2,), (3,)]
@@ -178,8 +179,8 @@ def test_a_pixel_scenario_is_refused_with_how(tmp_path: Path):
 
 
 def _recommend(ci, *, min_gain=0.0, cv=None):
+    from harness.commands.tune import recommend
     from harness.tuning._objectives import get_objective
-    from harness.tuning._tune import recommend
 
     config = SimpleNamespace(objectives=(get_objective("root_cause_f1"),), min_gain=min_gain)
     difference = 0.0 if ci is None else sum(ci) / 2
@@ -216,14 +217,14 @@ def test_recommendation_follows_the_cross_validation_when_there_is_one():
 def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
     """Whatever the objective, the enqueued start is scored first, so the study's best (and
     choose_best's pick) is at least the start's value."""
-    from harness import studies
+    from harness.adapters import optuna_studies
+    from harness.commands.tune import choose_best, enqueue_start, trial_params
     from harness.tuning import make_space
-    from harness.tuning._tune import choose_best, enqueue_start, trial_params
 
     start = core.ModelParams(tau_D=1.1, lam=0.3, direction="both", eps=2.5)
     space = make_space(names=("tau_D", "lam", "direction", "eps"), base=start)
-    store = studies.open_storage(tmp_path / "s.journal")
-    study, _ = studies.create_study(
+    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(
         name="s", store=store, directions=["maximize"], seed=0, batch_size=4
     )
     enqueue_start(study, space, start)
@@ -234,7 +235,7 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
             for n, v in asked
         }
 
-    studies.optimize(
+    optuna_studies.optimize(
         study, distributions=space.distributions(), evaluate_batch=peak_at_the_start,
         n_complete=12, batch_size=4, store=store,
     )  # fmt: skip
@@ -246,8 +247,8 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
 
 
 def test_a_trials_params_carry_the_thresholds_its_sweep_chose():
+    from harness.commands.tune import trial_params
     from harness.tuning import make_space
-    from harness.tuning._tune import trial_params
 
     space = make_space().without(("tau_Z", "tau_Y"))
     trial = optuna.trial.create_trial(

@@ -10,9 +10,9 @@ import optuna
 import pytest
 
 import core
-from harness import studies
-from harness._errors import HarnessError
-from harness.execution import ray_session
+from harness.adapters import optuna_studies
+from harness.adapters.ray_cluster import ray_session
+from harness.runtime.errors import HarnessError
 from harness.tuning import Features, RayEvaluator, ScoreCache, make_space
 from harness.tuning._features import score_key
 
@@ -50,7 +50,7 @@ def test_killed_worker_ends_trials_failed_not_hung(ray_running):
 
     study = _study()
     with pytest.raises(HarnessError, match=r"2 trials of study .* failed"):
-        studies.optimize(
+        optuna_studies.optimize(
             study, distributions=SPACE.distributions(), evaluate_batch=_evaluator(die),
             n_complete=2, batch_size=2, max_failures=2,
         )  # fmt: skip
@@ -68,7 +68,7 @@ def test_worker_killed_once_is_retried(ray_running, tmp_path: Path):
         return {number: (params.tau_D,) for number, params in batch}
 
     study = _study()
-    studies.optimize(
+    optuna_studies.optimize(
         study, distributions=SPACE.distributions(), evaluate_batch=_evaluator(die_once),
         n_complete=3, batch_size=3,
     )  # fmt: skip

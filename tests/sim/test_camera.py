@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+import sim
 from sim.camera import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
@@ -65,8 +66,10 @@ def test_frames_may_hold_different_numbers_of_workers() -> None:
 
 
 def test_render_rejects_bad_keypoints() -> None:
-    with pytest.raises(CameraError, match="keypoints"):
+    with pytest.raises(CameraError, match="keypoints") as caught:
         render_frames(np.zeros((2, 1, 13, 2)), appearances=[], rng=np.random.default_rng(0))
+    # a SimError: the CLI prints it as one line (exit 2), not as a traceback
+    assert isinstance(caught.value, sim.SimError)
 
 
 def test_sampled_poses_are_in_frame_with_plausible_height() -> None:

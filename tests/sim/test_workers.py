@@ -172,7 +172,7 @@ def test_moving_keypoints_carry_the_fitted_speed_error(monkeypatch) -> None:
     levels, quantiles = sw.speed_error()
     monkeypatch.setattr(sw, "speed_error", lambda: (levels, np.full_like(quantiles, np.log(2))))
     doubled = simulate_workers(sc, post=1, day=1, shift="day", keypoints=True)[0]
-    from harness.sources import true_speeds
+    from harness.evaluation.pixels import true_speeds
 
     v = true_speeds(doubled)[1:]
     got = doubled.record.speeds[1:]

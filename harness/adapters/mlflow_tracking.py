@@ -1,0 +1,465 @@
+"""MLflow adapter: where runs go, a run that always ends, and runs a killed process left behind.
+
+The tracking URI is ``MLFLOW_TRACKING_URI`` when set (a tracking server for clusters), else a
+SQLite file ``mlflow.db`` in the working folder. Only the driver logs: no concurrent writers.
+
+- A server is checked before any work (:func:`check_server`, one HTTP request with the
+  connection timeout) and MLflow's own HTTP retries are bounded, so an unreachable server is
+  reported in seconds, not after minutes of retries.
+- :func:`tracked_run` ends every run FINISHED, FAILED or KILLED (interrupts). Each run is
+  tagged with the host and process that ran it, the git commit (or a hash of the source when
+  not in git) and the command, and carries MLflow's own ``mlflow.source.name`` / ``.type`` /
+  ``.git.commit``.
+- A process killed outright (SIGKILL, power loss) cannot end its run; the next command on the
+  same tracking store finds runs of this host whose process is gone and marks them FAILED
+  with a note (:func:`recover_stale_runs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import math
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.runtime import interrupts
+from harness.runtime.cache_keys import ROOT, cache_key
+from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_writable
+from harness.runtime.settings import ENV_MLFLOW_URI
+
+DEFAULT_DB = "mlflow.db"
+TAG_HOST = "hazard_harness.host"
+TAG_PID = "hazard_harness.pid"
+TAG_PID_STARTED = "hazard_harness.pid_started"
+TAG_COMMAND = "hazard_harness.command"
+TAG_GIT = "hazard_harness.git_commit"
+TAG_SOURCE = "hazard_harness.source_hash"
+TAG_NOTE = "hazard_harness.note"
+MLFLOW_SOURCE_NAME = "mlflow.source.name"
+MLFLOW_SOURCE_TYPE = "mlflow.source.type"
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+"""MLflow's own source fields: its UI shows them and its search filters on them."""
+_HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
+
+
+def tracking_uri() -> str:
+    """The tracking URI in force: the environment's, else the SQLite file in the working folder."""
+    return os.environ.get(ENV_MLFLOW_URI) or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_server(*, timeout: float) -> None:
+    """Check the tracking store is usable before any work; bound MLflow's HTTP retries.
+
+    A tracking server must answer its ``/health`` endpoint within ``timeout`` seconds; a SQLite
+    file's folder must be writable.
+
+    Raises:
+        HarnessError: naming the URI and the fix.
+    """
+    uri = tracking_uri()
+    for name, value in _HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(timeout))))
+    if _is_server(uri):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                if response.status != 200:
+                    raise OSError(f"HTTP {response.status}")
+        except (OSError, urllib.error.URLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise HarnessError(
+                f"the MLflow tracking server {uri} does not answer {url} within {timeout:g} s "
+                f"({reason}): start it, or fix {ENV_MLFLOW_URI} (unset it to log to ./"
+                f"{DEFAULT_DB}), or raise --timeout / HAZARD_HARNESS_TIMEOUT"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not os.access(folder, os.W_OK):
+            raise HarnessError(
+                f"the MLflow database {uri} is in a folder this user cannot write: run from a "
+                f"writable folder or set {ENV_MLFLOW_URI}"
+            )
+
+
+def use_mlflow() -> Any:
+    """The mlflow module, set to the tracking URI in force, its output routed by
+    harness.runtime.logs."""
+    import mlflow
+
+    from harness.runtime.logs import adopt_mlflow
+
+    adopt_mlflow()
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def _client() -> Any:
+    return use_mlflow().MlflowClient(tracking_uri())
+
+
+@functools.cache
+def source_version() -> dict[str, str]:
+    """The git commit of the code (with ``-dirty`` when changed), and a hash of its source."""
+    tags = {TAG_SOURCE: cache_key(None, "core", "sim", "harness")}
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "core", "sim", "harness"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        tags[TAG_GIT] = commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return tags
+
+
+def _process_tags(command: str) -> dict[str, str]:
+    import psutil
+
+    me = psutil.Process()
+    return {
+        TAG_HOST: socket.gethostname(),
+        TAG_PID: str(me.pid),
+        TAG_PID_STARTED: f"{me.create_time():.3f}",
+        TAG_COMMAND: command,
+        **source_tags(command),
+    }
+
+
+def source_tags(command: str) -> dict[str, str]:
+    """MLflow's source fields (``command``: a CLI command, or a script's path) and ours."""
+    version = source_version()
+    tags = {
+        MLFLOW_SOURCE_NAME: command if command.endswith(".py") else f"hazard-harness {command}",
+        MLFLOW_SOURCE_TYPE: "LOCAL",
+        **version,
+    }
+    if TAG_GIT in version:  # MLflow wants the bare commit; ours keeps "-dirty"
+        tags[MLFLOW_GIT_COMMIT] = version[TAG_GIT].removesuffix("-dirty")
+    return tags
+
+
+def recover_stale_runs() -> list[str]:
+    """Mark FAILED the RUNNING runs of this host whose process is gone; their ids.
+
+    A run is stale when the process recorded in its tags no longer exists, or a different
+    process now has its pid (start times differ). Runs of other hosts are left alone.
+    """
+    import psutil
+    from mlflow.entities import ViewType
+
+    client = _client()
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{TAG_HOST}` = '{host}'",
+        max_results=1000,
+    )
+    stale = []
+    for run in runs:
+        tags = run.data.tags
+        try:
+            pid, started = int(tags[TAG_PID]), float(tags[TAG_PID_STARTED])
+            alive = psutil.pid_exists(pid) and abs(psutil.Process(pid).create_time() - started) < 1
+        except (KeyError, ValueError, psutil.Error):
+            alive = False
+        if alive:
+            continue
+        note = (
+            f"marked FAILED by pid {os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}: the "
+            f"process that ran it (pid {tags.get(TAG_PID, '?')}) ended without closing it "
+            "(killed?)"
+        )
+        client.set_tag(run.info.run_id, TAG_NOTE, note)
+        client.set_terminated(run.info.run_id, status="FAILED")
+        stale.append(run.info.run_id)
+    return stale
+
+
+@contextlib.contextmanager
+def tracked_run(
+    *,
+    experiment: str,
+    run_name: str,
+    params: Mapping[str, Any],
+    command: str,
+    tags: Mapping[str, str] | None = None,
+    parent_run_id: str | None = None,
+    run_id: str | None = None,
+) -> Iterator[str]:
+    """Start an MLflow run, yield its id, and end it FINISHED, FAILED or KILLED.
+
+    With ``run_id``, that run is resumed instead (e.g. a resumed study's parent run). An
+    interrupt (:class:`harness.runtime.interrupts.Interrupted`, Ctrl-C) ends the run KILLED, any
+    other
+    exception FAILED; both are re-raised.
+    """
+    mlflow = use_mlflow()
+    if parent_run_id is None:
+        with store_created(tracking_uri()):  # the first use creates a SQLite store's tables
+            recover_stale_runs()
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    run = mlflow.start_run(
+        run_name=run_name,
+        experiment_id=experiment_id,
+        tags={**_process_tags(command), **dict(tags or {})},
+        nested=parent_run_id is not None,
+        parent_run_id=parent_run_id,
+        run_id=run_id,
+    )
+    status = "FAILED"
+    try:
+        if run_id is None:
+            mlflow.log_params(flatten(params))
+        yield run.info.run_id
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status=status)
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``a.b.c`` keys (MLflow params are flat)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def finite_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numbers of a nested mapping as flat ``a.b`` keys; an interval ``[low, high]``
+    becomes ``a.b.low`` and ``a.b.high`` (NaN, other lists, text left out)."""
+    out = {}
+    for key, value in flatten(metrics).items():
+        if isinstance(value, (list, tuple)) and key.endswith("ci95") and len(value) == 2:
+            items = [(f"{key}.low", value[0]), (f"{key}.high", value[1])]
+        else:
+            items = [(key, value)]
+        for name, v in items:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                out[name] = float(v)
+    return out
+
+
+def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
+    """Log the finite numbers of a nested metrics mapping in the active run."""
+    import mlflow
+
+    mlflow.log_metrics(finite_numbers(metrics), step=step)
+
+
+def log_curves(curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+    """Log ``{name: [(step, value), ...]}`` in the active run, batched (finite values only)."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(name, float(v), now, int(step)) for name, points in curves.items()
+               for step, v in points if math.isfinite(v)]  # fmt: skip
+    run_id = mlflow.active_run().info.run_id
+    for start in range(0, len(metrics), 1000):  # MLflow's limit per batch
+        _client().log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
+def log_artifacts(folder: Path) -> None:
+    """Log every file of ``folder`` as artifacts of the active run."""
+    import mlflow
+
+    interrupts.checkpoint("logging")
+    mlflow.log_artifacts(str(folder))
+
+
+def log_dict(data: Mapping[str, Any], name: str) -> None:
+    """Log ``data`` as a JSON artifact ``name`` of the active run."""
+    import mlflow
+
+    mlflow.log_dict(dict(data), name)
+
+
+TRIAL_COMPLETE = "trial.complete"
+"""The per-trial metric every logged trial has (1 complete, 0 failed), at step = its number."""
+
+
+def log_trials(
+    trials: Sequence[tuple[int, Mapping[str, float], Mapping[str, Any], bool]], *, run_id: str
+) -> None:
+    """Log a study's trials ``(number, objective values, params, complete)`` on its run, as
+    metrics at step = the trial's number: ``trial.complete``, ``trial.<objective>`` and
+    ``trial.param.<name>`` for numeric parameters (MLflow charts them as the optimisation
+    history). One call per 1,000 values: thousands of sub-millisecond trials stay cheap, where
+    a run per trial cost three database writes each."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = []
+    for number, values, params, complete in trials:
+        metrics.append(Metric(TRIAL_COMPLETE, float(complete), now, number))
+        metrics += [Metric(f"trial.{k}", float(v), now, number) for k, v in values.items()]
+        metrics += [
+            Metric(f"trial.param.{k}", float(v), now, number)
+            for k, v in params.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+    client = _client()
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[start : start + 1000])
+
+
+def logged_trials(run_id: str) -> set[int]:
+    """Numbers of the trials already logged on a study's run."""
+    return {m.step for m in _client().get_metric_history(run_id, TRIAL_COMPLETE)}
+
+
+def study_runs(study: str) -> list[dict[str, Any]]:
+    """The ``tune`` runs of an Optuna study (tag ``optuna.study``) and their logged trials."""
+    from mlflow.entities import ViewType
+
+    client = _client()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments, filter_string=f"tags.`optuna.study` = '{study}'", max_results=100
+    )
+    return [{"run_id": r.info.run_id, "trials": len(logged_trials(r.info.run_id))} for r in runs]
+
+
+def run_exists(run_id: str) -> bool:
+    """Whether ``run_id`` names a run of the tracking store."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        _client().get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
+def download_artifact(
+    run_id: str, path: str, dst: Path, *, missing_ok: bool = False
+) -> Path | None:
+    """Download the artifact ``path`` of ``run_id`` into ``dst``.
+
+    Returns:
+        The local path, or None when the artifact is missing and ``missing_ok``.
+
+    Raises:
+        HarnessError: no such run or artifact.
+    """
+    from mlflow.exceptions import MlflowException
+
+    mlflow = use_mlflow()
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking_uri()
+        )
+    except (MlflowException, OSError) as exc:
+        if missing_ok:
+            return None
+        raise HarnessError(
+            f"{run_id!r} is neither a run folder nor an MLflow run with {path} at {tracking_uri()}"
+        ) from exc
+    return Path(local)
+
+
+def check_store(timeout: float) -> None:
+    """The MLflow tracking store is one MLflow can use, answers and can be written (see
+    :func:`check_tracking_uri` and :func:`check_server`)."""
+    check_tracking_uri(tracking_uri())
+    check_server(timeout=timeout)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+_DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "databricks", "http", "https")
+"""Tracking URI schemes checked by MLflow itself or by :func:`check_server`."""
+
+
+def check_tracking_uri(uri: str) -> Path | None:
+    """Refuse a tracking URI that MLflow cannot use, before it hangs or fails late: an unknown
+    scheme, a SQLite path that is a folder, a device or not a SQLite database, a store folder
+    that cannot be written. Returns the SQLite file of a ``sqlite:///`` URI.
+
+    Raises:
+        HarnessError: naming ``MLFLOW_TRACKING_URI``, what came and what is expected.
+    """
+    scheme, sep, rest = uri.partition("://")
+    scheme = scheme.split("+")[0].lower() if sep else ""
+    expected = (
+        "http(s)://HOST:PORT, sqlite:///FILE, file:///FOLDER, a folder, or a database URL "
+        f"({', '.join(_DATABASE_SCHEMES[:3])})"
+    )
+    if scheme in _DATABASE_SCHEMES:
+        return None
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise HarnessError(f"{ENV_MLFLOW_URI} must name a SQLite file (sqlite:///FILE), "
+                               f"got {uri!r}")  # fmt: skip
+        path = Path(rest[1:])
+        option = f"{ENV_MLFLOW_URI}'s database"
+        if path.exists():
+            if not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise HarnessError(f"{option} {str(path)!r} is {kind}; expected a SQLite file")
+            with open(path, "rb") as file:
+                head = file.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise HarnessError(
+                    f"{option} {str(path)!r} is not a SQLite database: point "
+                    f"{ENV_MLFLOW_URI} at an MLflow database or a new file"
+                )
+        return check_writable(path, option=option, folder=False)
+    if scheme in ("file", ""):
+        check_writable(Path(rest if sep else uri), option=f"{ENV_MLFLOW_URI}'s folder")
+        return None
+    raise HarnessError(f"{ENV_MLFLOW_URI} must be {expected}, got {uri!r}")
+
+
+@contextlib.contextmanager
+def store_created(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock of a ``sqlite:///`` store's file while the block first uses it,
+    so that two commands starting on a fresh store do not both create its tables (``table
+    ... already exists``). SQLite locks byte ranges with ``fcntl``; ``flock`` does not
+    interfere. Other stores: no lock."""
+    database = check_tracking_uri(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database, "ab") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)

@@ -1,0 +1,323 @@
+"""Ray adapter: the only module that talks to Ray.
+
+Local by default (``ray.init(address="local")`` with the workers' CPUs: never a cluster Ray
+would find on its own), an existing cluster via ``--address`` or ``RAY_ADDRESS``. A cluster
+address is probed before ``ray.init`` so that an unreachable or unauthenticated cluster is
+reported in seconds with the fix, not after Ray's own minutes of retries: one gRPC call to the
+cluster's GCS with a timeout tells "unreachable", "not a Ray cluster" and "token authentication
+required" apart. Ray (since 2.52) supports token authentication and ``ray start`` enables it by
+default (since 2.59); the driver then needs ``RAY_AUTH_MODE=token`` and the cluster's token
+(``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``). When a token is
+available and ``RAY_AUTH_MODE`` is unset, the adapter turns token mode on for this driver (a
+token is accepted by clusters without authentication).
+
+Work goes out as module-level functions with one CPU each; results stream back with
+``ray.wait`` so the driver holds only what has not been folded in yet; tasks are retried when
+a worker dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import socket
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.runtime import interrupts
+from harness.runtime.errors import HarnessError
+from harness.runtime.progress import progress_bar
+
+TASK_RETRIES = 3
+"""Times a task is retried when its worker dies."""
+AUTH_TOKEN_FILE = Path("~/.ray/auth_token")
+"""Where ``ray start`` / ``ray get-auth-token --generate`` keep the cluster token."""
+_REMOTE: dict[Callable[..., Any], Any] = {}
+
+
+class TaskFailed(HarnessError):
+    """A Ray task failed for good (its worker kept dying, or it raised)."""
+
+
+@dataclass(frozen=True)
+class RaySession:
+    """A connected Ray: how many one-CPU workers the commands may keep busy."""
+
+    workers: int
+    """Workers: ``--workers``, else every CPU of the local machine or of the cluster."""
+    address: str | None
+    """The cluster joined, or None for a local Ray."""
+
+    @property
+    def max_in_flight(self) -> int:
+        """Tasks kept pending at once (see :func:`harness.runtime.settings.max_in_flight`)."""
+        from harness.runtime.settings import max_in_flight
+
+        return max_in_flight(self.workers)
+
+
+def auth_token() -> str | None:
+    """The Ray token this driver would send: ``RAY_AUTH_TOKEN``, its path, or the default file."""
+    token = os.environ.get("RAY_AUTH_TOKEN")
+    if token:
+        return token.strip()
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    candidate = Path(path) if path else AUTH_TOKEN_FILE.expanduser()
+    try:
+        return candidate.read_text().strip() or None
+    except OSError:
+        if path:
+            raise HarnessError(
+                f"RAY_AUTH_TOKEN_PATH names {path!r}, which cannot be read: point it at the "
+                "cluster's token file (`ray get-auth-token` on the head node prints the token)"
+            ) from None
+        return None
+
+
+def _split(address: str) -> tuple[str, int]:
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise HarnessError(
+            f"--address must be HOST:PORT (the cluster's GCS, e.g. head-node:6379) or "
+            f"ray://HOST:PORT (Ray client), got {address!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+def probe_cluster(address: str, *, timeout: float) -> None:
+    """Check that ``address`` answers as a Ray cluster this driver may join, within ``timeout``.
+
+    Raises:
+        HarnessError: unreachable, not a Ray cluster, or token authentication missing or wrong;
+            the message names the address and the fix.
+    """
+    host, port = _split(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot reach the Ray cluster at {address!r} within {timeout:g} s ({exc}): is it "
+            "up (`ray status` on its head node)? Check --address / RAY_ADDRESS, or raise "
+            "--timeout / HAZARD_HARNESS_TIMEOUT"
+        ) from None
+    if address.startswith("ray://"):
+        return  # the Ray client server speaks its own protocol; ray.init checks the rest
+    import grpc
+
+    token = auth_token()
+    metadata = [("authorization", f"Bearer {token}")] if token else []
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    call = channel.unary_unary(
+        "/ray.rpc.NodeInfoGcsService/GetClusterId",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    try:
+        call(b"", timeout=timeout, metadata=metadata)
+    except grpc.RpcError as exc:
+        code = exc.code()
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            have = "its token was refused" if token else "this driver has no token"
+            raise HarnessError(
+                f"the Ray cluster at {address!r} requires token authentication and {have}: "
+                "export RAY_AUTH_TOKEN=<token> (on the head node `ray get-auth-token` prints it) "
+                "or RAY_AUTH_TOKEN_PATH=<file>; see the README's cluster recipe"
+            ) from None
+        raise HarnessError(
+            f"{address!r} does not answer as a Ray cluster's GCS ({code.name}: {exc.details()}); "
+            "give the head node's GCS port (default 6379), or ray://HOST:10001 for a Ray client"
+        ) from None
+    finally:
+        channel.close()
+    if token and not os.environ.get("RAY_AUTH_MODE"):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+@contextlib.contextmanager
+def ray_session(
+    *, address: str | None, workers: int | None, timeout: float
+) -> Iterator[RaySession]:
+    """Use the Ray already connected, else join ``address`` or start Ray locally.
+
+    Locally, ``workers`` CPUs are given to Ray, so at most ``workers`` one-CPU tasks run at
+    once. On a cluster the project's packages travel in the runtime environment and
+    ``workers`` (default: the cluster's CPUs) bounds the tasks in flight. Only a session
+    started here is shut down here; the signal handlers are re-installed after Ray starts and
+    stops (see :mod:`harness.runtime.interrupts`).
+    """
+    import ray
+
+    from harness.runtime.logs import adopt
+
+    adopt("ray")
+    if ray.is_initialized():
+        yield RaySession(workers or cluster_cpus(), address)
+        return
+    interrupts.checkpoint("ray_start")
+    if address and address not in ("auto", "local"):
+        probe_cluster(address, timeout=timeout)
+    _keep_signal_handlers()
+    try:
+        ray.init(**init_arguments(address, workers))
+    except SystemExit as exc:  # Ray's SIGTERM handler while it starts
+        raise interrupts.as_interrupt(exc) from None
+    except ConnectionError as exc:
+        raise HarnessError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
+    finally:
+        interrupts.reinstall()
+    try:
+        session = RaySession(_check_cluster_workers(workers, address), address)
+        yield session
+    finally:
+        with interrupts.held():  # the shutdown completes, then the interrupt is raised
+            ray.shutdown()
+            interrupts.checkpoint("ray_shutdown")  # where Ray used to leave SIGTERM deadly
+            interrupts.reinstall()
+
+
+def _keep_signal_handlers() -> None:
+    """Keep Ray's driver from resetting SIGTERM to its default action (death) while it shuts
+    down: its C++ failure signal handler, which only prints a stack on a crash, is turned off
+    in this process (not in Ray's workers) before ``ray.init`` (see
+    :mod:`harness.runtime.interrupts`)."""
+    from ray._private import ray_constants
+
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+
+
+def init_arguments(address: str | None, workers: int | None) -> dict[str, Any]:
+    """The arguments of ``ray.init``: join ``address``, else start a local Ray of our own.
+
+    Without an address Ray would look for a cluster itself (``RAY_ADDRESS``, then the address
+    file a ``ray start`` on this host leaves behind, even once that cluster is dead) and join
+    it; ``address="local"`` always starts a fresh local Ray with ``workers`` CPUs.
+    """
+    if address:
+        import core
+        import harness
+        import sim
+
+        return {
+            "address": address,
+            "runtime_env": {"py_modules": [core, sim, harness]},
+            "log_to_driver": False,
+            "logging_level": "WARNING",
+        }
+    return {
+        "address": "local",
+        "num_cpus": workers,
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+
+
+def cluster_cpus() -> int:
+    """CPUs of the connected Ray (the whole cluster)."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _check_cluster_workers(workers: int | None, address: str | None) -> int:
+    cpus = cluster_cpus()
+    if workers is None:
+        return cpus
+    if address and workers > cpus:
+        raise HarnessError(
+            f"--workers must be <= {cpus} (the CPUs of the Ray cluster at {address!r}), "
+            f"got {workers}"
+        )
+    return workers
+
+
+def _remote(fn: Callable[..., Any]) -> Any:
+    import ray
+
+    if fn not in _REMOTE:
+        _REMOTE[fn] = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)(fn)
+    return _REMOTE[fn]
+
+
+def put(value: Any) -> Any:
+    """Put ``value`` in the object store once; tasks receive the reference by value."""
+    import ray
+
+    return ray.put(value)
+
+
+def submit(fn: Callable[..., Any], *args: Any) -> Any:
+    """Start ``fn(*args)`` as a one-CPU task (retried if its worker dies); its reference."""
+    return _remote(fn).remote(*args)
+
+
+def gather(refs: Sequence[Any]) -> list[Any]:
+    """The results of ``refs`` in order; a task that failed for good raises :class:`TaskFailed`."""
+    import ray
+
+    try:
+        return ray.get(list(refs))
+    except ray.exceptions.RayError as exc:
+        raise TaskFailed(
+            f"a Ray task failed ({type(exc).__name__}, after {TASK_RETRIES} retries): {exc}"
+        ) from exc
+
+
+def map_unordered(
+    fn: Callable[..., Any],
+    jobs: Iterable[tuple[Hashable, tuple[Any, ...]]],
+    *,
+    total: int,
+    max_in_flight: int,
+    desc: str,
+    progress: bool = True,
+) -> Iterator[tuple[Hashable, Any]]:
+    """Run ``fn(*args)`` for every ``(key, args)`` as Ray tasks; yield ``(key, result)``.
+
+    At most ``max_in_flight`` tasks are pending at once, so memory stays bounded for any
+    number of jobs. Results come in completion order: callers key them, never rely on order.
+    """
+    import ray
+
+    remote = _remote(fn)
+    pending: dict[Any, Hashable] = {}
+    it = iter(jobs)
+
+    def fill() -> None:
+        for key, args in it:
+            pending[remote.remote(*args)] = key
+            if len(pending) >= max_in_flight:
+                break
+
+    with progress_bar(total=total, desc=desc, enabled=progress) as bar:
+        fill()
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                key = pending.pop(ref)
+                (result,) = gather([ref])
+                yield key, result
+                bar.update()
+            fill()
+
+
+def _ready(module: str, hold_s: float) -> int:
+    """Task: import ``module`` and hold the worker a moment, so each task lands on its own."""
+    importlib.import_module(module)
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
+    """Start ``count`` one-CPU workers with ``module`` imported, before anything is timed.
+
+    Ray starts worker processes lazily; without this the first timed tasks pay for process
+    start and imports. Returns the number of distinct worker processes reached.
+    """
+    return len(set(gather([submit(_ready, module, hold_s) for _ in range(count)])))

@@ -1,0 +1,140 @@
+"""Checks every command makes before any work: outputs, outside systems, and the cost.
+
+A command that cannot work says so in seconds, before an MLflow run, a Ray session or a
+history exists: an output path that cannot be written, an MLflow server or a Ray cluster that
+does not answer (within ``--timeout``), or a scenario whose arrays cannot fit this machine's
+memory or its cache disk. The cost is estimated from the scenario's keys, and a refusal names
+the figure and the keys that drive it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import sim
+from harness.adapters.mlflow_tracking import check_store
+from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_writable
+from harness.runtime.settings import connect_timeout, ray_address, resolve_workers
+
+RECORD_BYTES_PER_SAMPLE = 2 + 14 * 4
+"""Stored bytes per sample of a worker record: an int16 area id and 14 float32 speeds."""
+WORK_FACTOR = 4
+"""A scoring task holds its window's records and float64 statistics: about this many bytes
+per stored byte."""
+PIXEL_CHUNK_BYTES = 256 * 240 * 320 * 3 * 3
+"""Frames, crops and heatmaps a pixel-fidelity task holds per chunk."""
+MEMORY_SHARE = 0.8
+"""Share of the available memory the workers' tasks may plan to use."""
+DISK_SHARE = 0.9
+"""Share of the cache disk's free space a new history may plan to use."""
+
+check_tracking = check_store
+"""The MLflow store is usable, answers and can be written (the adapter's check)."""
+__all__ = [
+    "Compute",
+    "Cost",
+    "check_cost",
+    "check_tracking",
+    "check_writable",
+    "compute",
+    "estimate",
+]
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a command's Ray work runs, checked (see :func:`compute`)."""
+
+    address: str | None
+    """The cluster to join, or None for a local Ray."""
+    workers: int | None
+    """One-CPU workers; None on a cluster means all of its CPUs (known once connected)."""
+    timeout: float
+    """Seconds to wait for the cluster or the MLflow server."""
+    progress: bool = True
+    """Draw progress bars (on a terminal only)."""
+
+
+def compute(
+    *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
+) -> Compute:
+    """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
+    from harness.adapters.ray_cluster import probe_cluster
+
+    resolved = ray_address(address)
+    seconds = connect_timeout(timeout)
+    count = resolve_workers(workers, address=resolved)
+    if resolved and resolved not in ("auto", "local"):
+        probe_cluster(resolved, timeout=seconds)
+    return Compute(resolved, count, seconds, progress)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a scenario costs, estimated from its keys."""
+
+    worker_shifts: int
+    """Evaluated worker-shifts."""
+    history_bytes: int
+    """Bytes of the stored records (history and evaluated days)."""
+    task_bytes: int
+    """Memory one scoring task holds."""
+
+
+def estimate(scenario: sim.Scenario, *, window_days: int = 30) -> Cost:
+    """The cost of ``scenario`` (records of every simulated day; a task's database window)."""
+    people = scenario.workers.per_post
+    shifts = scenario.shifts.per_day
+    days = scenario.days.history + scenario.days.evaluate
+    record = scenario.samples_per_shift * RECORD_BYTES_PER_SAMPLE
+    window = min(window_days, days) * shifts * people * record
+    task = WORK_FACTOR * window
+    if scenario.fidelity == "pixel":
+        task += PIXEL_CHUNK_BYTES
+    return Cost(
+        worker_shifts=scenario.n_posts * people * shifts * scenario.days.evaluate,
+        history_bytes=scenario.n_posts * people * shifts * days * record,
+        task_bytes=task,
+    )
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.3g} GB"
+
+
+def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> Cost:
+    """Refuse a scenario whose history cannot fit the cache disk or whose tasks cannot fit the
+    memory of this machine, naming the figure and the keys; returns the estimate."""
+    import psutil
+
+    cost = estimate(scenario)
+    drivers = (
+        f"line.posts {scenario.n_posts} × workers.per_post {scenario.workers.per_post} × "
+        f"shifts.per_day {scenario.shifts.per_day} × "
+        f"{scenario.days.history + scenario.days.evaluate} days (days.history + days.evaluate) × "
+        f"{scenario.samples_per_shift} samples (shifts.length_s × shifts.rate_hz) × "
+        f"{RECORD_BYTES_PER_SAMPLE} B"
+    )
+    existing = Path(cache)
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if cost.history_bytes > DISK_SHARE * free:
+        raise HarnessError(
+            f"the scenario's records need {_gb(cost.history_bytes)} in the cache ({drivers}); "
+            f"{existing} has {_gb(free)} free: lower those keys or point --cache at a larger disk"
+        )
+    if workers is not None:
+        available = psutil.virtual_memory().available
+        need = workers * cost.task_bytes
+        if need > MEMORY_SHARE * available:
+            raise HarnessError(
+                f"{workers} workers would each hold {_gb(cost.task_bytes)} (a post's month of "
+                f"records: shifts.length_s × shifts.rate_hz × workers.per_post × shifts.per_day), "
+                f"{_gb(need)} in all; this machine has {_gb(available)} available: lower "
+                "--workers or those keys"
+            )
+    return cost

@@ -1,0 +1,221 @@
+"""``hazard-harness stress``: many posts in parallel — throughput, latency, memory, scaling.
+
+A synthetic line of ``posts`` normal workers (chain correlation, one shift a day) is scored on
+``days`` evaluated days; the scoring phase is timed with all workers busy and, for the scaling
+efficiency, again with one task at a time on the same Ray instance.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import core
+import sim
+from harness.adapters.mlflow_tracking import log_artifacts, log_metrics, tracked_run
+from harness.adapters.ray_cluster import ray_session, warm_workers
+from harness.commands import preflight
+from harness.evaluation import graders
+from harness.evaluation.history import ensure_records
+from harness.evaluation.line import decide_shifts
+from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
+from harness.outputs import staging
+from harness.runtime import logs, settings
+from harness.runtime.errors import HarnessError
+from harness.runtime.interrupts import handle_signals
+
+
+@dataclass(frozen=True)
+class StressConfig:
+    """Arguments of a stress run, checked (see :func:`make_stress_config`)."""
+
+    posts: int
+    """Posts on the synthetic line."""
+    days: int
+    """Evaluated days (one shift a day)."""
+    out_dir: Path
+    """Where stress.json and stress.png go."""
+    compute: preflight.Compute
+    """Where the Ray work runs."""
+    length_s: int = 28_800
+    """Shift length in seconds (1 Hz)."""
+    history_days: int = 5
+    """History days simulated (cached) before the evaluated days."""
+    seed: int = 0
+    """Scenario seed."""
+    baseline: bool = True
+    """Also time one task at a time for the scaling efficiency."""
+    cache_dir: Path = settings.DEFAULT_CACHE
+    """History cache."""
+
+
+def make_stress_config(
+    *,
+    posts: int,
+    days: int,
+    out_dir: str | Path,
+    workers: int | None = None,
+    address: str | None = None,
+    timeout: float | None = None,
+    length_s: int = 28_800,
+    history_days: int = 5,
+    seed: int = 0,
+    baseline: bool = True,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> StressConfig:
+    """Check the arguments of a stress run before any work (:class:`HarnessError` if bad)."""
+    for name, value in (("posts", posts), ("days", days), ("length-s", length_s),
+                        ("history-days", history_days)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise HarnessError(f"--{name} must be an integer >= 1, got {value!r}")
+    if posts > sim.scenario.MAX_POSTS:
+        raise HarnessError(f"--posts must be <= {sim.scenario.MAX_POSTS}, got {posts}")
+    cache = settings.cache_dir(cache_dir)
+    config = StressConfig(
+        posts=posts, days=days, out_dir=preflight.check_writable(Path(out_dir), option="--out"),
+        compute=preflight.compute(address=address, workers=workers, timeout=timeout,
+                                  progress=progress),
+        length_s=length_s, history_days=history_days, seed=seed, baseline=baseline,
+        cache_dir=preflight.check_writable(cache, option="--cache"),
+    )  # fmt: skip
+    preflight.check_cost(stress_scenario(config), cache=cache, workers=config.compute.workers)
+    preflight.check_tracking(config.compute.timeout)
+    return config
+
+
+def stress_scenario(config: StressConfig) -> sim.Scenario:
+    """The synthetic line a stress run scores."""
+    try:
+        return sim.load_scenario(
+            {
+                "name": f"stress-{config.posts}",
+                "seed": config.seed,
+                "line": {"posts": config.posts, "correlation": "chain"},
+                "shifts": {"per_day": 1, "length_s": config.length_s, "rate_hz": 1.0},
+                "days": {"history": config.history_days, "evaluate": config.days},
+                "equipment": {"fault_rate": 0.05},
+            }
+        )
+    except sim.ScenarioError as exc:  # e.g. --length-s beyond a day
+        raise HarnessError(f"stress line: {exc} (from --posts/--days/--length-s)") from None
+
+
+def _timed_scoring(
+    scenario: sim.Scenario, store_root: Path, in_flight: int, progress: bool
+) -> tuple[float, list[PostShift]]:
+    start = time.perf_counter()
+    results = list(
+        score_posts(scenario, store_root, core.ModelParams(), max_in_flight=in_flight,
+                    progress=progress)
+    )  # fmt: skip
+    return time.perf_counter() - start, results
+
+
+def stress(config: StressConfig) -> dict[str, Any]:
+    """Run the stress test, write ``stress.json`` and ``stress.png``, log to MLflow."""
+    scenario = stress_scenario(config)
+    c = config.compute
+    started = time.perf_counter()
+    params = {"posts": config.posts, "days": config.days, "workers": c.workers or "all",
+              "length_s": config.length_s, "fidelity": "signal"}  # fmt: skip
+    with (
+        handle_signals(),
+        staging.staged(config.out_dir) as stage,
+        logs.log_to(stage),
+        tracked_run(
+            experiment="hazard-harness/stress",
+            run_name=f"stress-{config.posts}posts-{config.days}days",
+            params=params,
+            command="stress",
+        ),
+    ):
+        start = time.perf_counter()
+        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+            n_workers = session.workers
+            in_flight = session.max_in_flight
+            warm_workers(n_workers, module="harness.evaluation.scoring")
+            ray_start_s = time.perf_counter() - start
+            setup_s = start - started  # MLflow run and output folder
+            start = time.perf_counter()
+            root = ensure_records(
+                scenario, config.cache_dir, max_in_flight=in_flight, progress=c.progress
+            )
+            history_s = time.perf_counter() - start
+            wall, results = _timed_scoring(scenario, root, in_flight, c.progress)
+            start = time.perf_counter()
+            decide_shifts(
+                scenario, group_by_shift(results), core.ModelParams(), levels_of=graders.true_levels
+            )
+            decide_s = time.perf_counter() - start
+            baseline_wall = None
+            if config.baseline and n_workers > 1:
+                baseline_wall, _ = _timed_scoring(scenario, root, 1, c.progress)
+        report = _figures(config, n_workers, wall, results, baseline_wall, history_s, decide_s)
+        report["ray_start_s"] = ray_start_s
+        report["setup_s"] = setup_s
+        staging.write_json(stage / "stress.json", report)
+        _plot(results, report, stage / "stress.png")
+        log_metrics({k: v for k, v in report.items() if not isinstance(v, (list, dict))})
+        log_artifacts(stage)
+    return report
+
+
+def _figures(
+    config: StressConfig,
+    n_workers: int,
+    wall: float,
+    results: list[PostShift],
+    baseline_wall: float | None,
+    history_s: float,
+    decide_s: float,
+) -> dict[str, Any]:
+    latencies = np.array([ps.seconds for ps in results])
+    post_shifts = len(results)
+    throughput = post_shifts / wall
+    report: dict[str, Any] = {
+        "posts": config.posts,
+        "days": config.days,
+        "workers": n_workers,
+        "length_s": config.length_s,
+        "post_shifts": post_shifts,
+        "scoring_wall_s": wall,
+        "throughput_post_shifts_per_s": throughput,
+        "latency_p50_s": float(np.percentile(latencies, 50)),
+        "latency_p90_s": float(np.percentile(latencies, 90)),
+        "latency_p99_s": float(np.percentile(latencies, 99)),
+        "worker_peak_rss_mb": max(ps.peak_rss for ps in results) / 2**20,
+        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "history_build_s": history_s,
+        "decide_s": decide_s,
+    }
+    if baseline_wall is not None:
+        one = post_shifts / baseline_wall
+        report["throughput_one_worker"] = one
+        report["scaling_efficiency"] = throughput / (n_workers * one)
+    return report
+
+
+def _plot(results: list[PostShift], report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.hist([ps.seconds * 1e3 for ps in results], bins=40, color="tab:blue")
+    left.set_xlabel("latency per post-shift (ms)")
+    left.set_ylabel("post-shifts")
+    bars = {f"{report['workers']} workers": report["throughput_post_shifts_per_s"]}
+    if "throughput_one_worker" in report:
+        bars = {"1 worker": report["throughput_one_worker"], **bars}
+    right.bar(list(bars), list(bars.values()), color="tab:green")
+    right.set_ylabel("post-shifts / s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,787 @@
+"""``hazard-harness tune``: a study on the tuning days, reported on held-out days, logged.
+
+Every trial reaches MLflow right after its batch is told — as metrics of the study's run at
+step = the trial's number (one batched call per batch) — so an interrupted session loses
+none; a resumed session logs whatever an earlier one could not.
+``--trials N`` means N COMPLETE trials (failed placeholders of recovered trials don't count).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import core
+import sim
+from harness.adapters import optuna_studies
+from harness.adapters.mlflow_tracking import (
+    log_artifacts,
+    log_metrics,
+    log_trials,
+    logged_trials,
+    study_runs,
+    tracked_run,
+)
+from harness.adapters.ray_cluster import ray_session
+from harness.commands import preflight
+from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
+from harness.evaluation.metrics import interval, paired_difference, run_metrics, too_small_to_tell
+from harness.outputs import staging
+from harness.records import Records, is_records
+from harness.records import load as load_records
+from harness.runtime import logs, settings
+from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import dump_params, load_params, load_scenario_file
+from harness.runtime.interrupts import handle_signals
+from harness.tuning._features import (
+    Features,
+    ScoreCache,
+    build_features,
+    evaluate,
+    pick,
+    score_key,
+    shift_records,
+)
+from harness.tuning._objectives import (
+    DEFAULT_OBJECTIVE,
+    Objective,
+    get_objective,
+    resolve_objectives,
+)
+from harness.tuning._space import SearchSpace, make_space
+from harness.tuning._study import RayEvaluator
+from harness.tuning._sweep import SWEEPS, SweepPlan, plan_sweep
+
+LOG = logging.getLogger("harness.tune")
+BEST_PARAMS = "best_params.yaml"
+CANDIDATE_PARAMS = "candidate_params.yaml"
+TRIALS = "trials.parquet"
+COMPARISON = "comparison.csv"
+PARETO = "pareto.parquet"
+REPORTED = (
+    ("root_cause_f1", "root_cause.f1"),
+    ("root_cause_precision", "root_cause.precision"),
+    ("root_cause_recall", "root_cause.recall"),
+    ("faults_explained", "faults_explained.value"),
+    ("management_f1", "management.f1"),
+    ("management_auc", "management.auc"),
+    ("training_f1", "training.f1"),
+    ("training_auc", "training.auc"),
+)
+"""Columns of the tuned-vs-start table: name and figure of the run metrics."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Everything ``tune`` needs, checked before any work starts."""
+
+    scenario: sim.Scenario
+    """The validated scenario."""
+    out_dir: Path
+    """Where best_params.yaml, trials.parquet, tune.json and the plots go."""
+    compute: preflight.Compute
+    """Where the Ray work runs."""
+    cache_dir: Path
+    """History stores."""
+    space: SearchSpace
+    """Tuned parameters and their ranges."""
+    objectives: tuple[Objective, ...]
+    """What the study optimises (several: multi-objective, NSGA-II)."""
+    n_trials: int
+    """Completed trials the study should hold (a resumed study runs the rest)."""
+    study_name: str
+    """Optuna study name; an existing one is resumed."""
+    store: optuna_studies.StudyStore
+    """The opened (and verified) Optuna storage."""
+    tuning_days: tuple[int, ...]
+    """Evaluated days the study sees."""
+    holdout_days: tuple[int, ...]
+    """The last evaluated days, never seen by the study."""
+    seed: int
+    """Sampler seed (default: the scenario's)."""
+    batch_size: int
+    """Trials asked per batch (default 32 per worker: a TPE fit and a journal write each)."""
+    graders: GraderPlan
+    """Where the levels come from (as ``run --graders``): tune against what the model sees."""
+    cv: int | None = None
+    """K of a K-fold cross-validation over blocks of the evaluated days (None: none)."""
+    start: core.ModelParams = core.ModelParams()
+    """Where the study starts (trial 0) and what the tuned parameters must beat."""
+    start_path: Path | None = None
+    """The params file the start came from (None: MODEL.md's defaults)."""
+    sweep: str = "thresholds"
+    """``thresholds``: τ_Z and τ_Y swept exactly per trial where the objective allows;
+    ``none``: sampled like the rest."""
+    min_gain: float = 0.0
+    """The tuned params are recommended only when the lower end of the 95 % interval of their
+    held-out (or cross-validated) gain over the start exceeds this."""
+    records: Records | None = None
+    """The labelled records folder when SOURCE is one (its line stands in for a scenario)."""
+
+
+def _positive(name: str, value: int | None, low: int = 1) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+        raise HarnessError(f"--{name} must be an integer >= {low}, got {value!r}")
+
+
+def make_tune_config(
+    scenario_path: str | Path,
+    out_dir: str | Path,
+    *,
+    n_trials: int = 100,
+    objectives: tuple[str | Objective, ...] = (DEFAULT_OBJECTIVE,),
+    study_name: str | None = None,
+    storage: str | None = None,
+    holdout_days: int | None = None,
+    seed: int | None = None,
+    tune: tuple[str, ...] | None = None,
+    ranges: dict[str, tuple[float, float]] | None = None,
+    batch_size: int | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    graders: str = AUTO,
+    cv: int | None = None,
+    params_path: str | Path | None = None,
+    sweep: str = "thresholds",
+    min_gain: float = 0.0,
+) -> TuneConfig:
+    """Check every input of a study before any work; raises :class:`HarnessError`.
+
+    ``scenario_path`` is a scenario YAML or a labelled records folder (``docs/records.md``).
+    """
+    recorded = None
+    if is_records(scenario_path):
+        recorded = load_records(scenario_path)
+        if recorded.labels is None:
+            raise HarnessError(
+                f"tune needs labels to score trials; records folder {str(scenario_path)!r} "
+                "has none (labels/posts.parquet, labels/workers.parquet: docs/records.md)"
+            )
+        recorded.check_graders(graders)
+        scenario = recorded.scenario
+    else:
+        scenario = load_scenario_file(scenario_path)
+        if scenario.fidelity != "signal":
+            raise HarnessError(
+                f"scenario {scenario.name!r} has fidelity: {scenario.fidelity}, but tune scores "
+                "signal-fidelity features (the calibrated model of the pixel path); tune a copy "
+                "with fidelity: signal, then check the result with run --fidelity pixel"
+            )
+        parse_spec(graders, scenario.n_posts)
+    resolved = resolve_objectives(objectives)
+    start = load_params(params_path)
+    space = make_space(names=tune, overrides=ranges, base=start)
+    if sweep not in SWEEPS:
+        raise HarnessError(f"--sweep must be one of {list(SWEEPS)}, got {sweep!r}")
+    if (
+        isinstance(min_gain, bool)
+        or not isinstance(min_gain, (int, float))
+        or not (0.0 <= min_gain < 1.0)
+    ):
+        raise HarnessError(f"--min-gain must be a number in [0, 1), got {min_gain!r}")
+    _positive("trials", n_trials)
+    _positive("batch-size", batch_size)
+    _positive("seed", seed, low=0)
+    days = tuple(scenario.evaluate_days)
+    if len(days) < 2:
+        raise HarnessError(
+            f"tuning needs >= 2 evaluated days (tuning + held-out), the scenario has "
+            f"{len(days)}: raise days.evaluate"
+        )
+    _positive("cv", cv, low=2)
+    if cv is not None and cv > len(days):
+        raise HarnessError(
+            f"--cv must be <= the evaluated days ({len(days)}, days.evaluate), got {cv}"
+        )
+    k = max(1, round(len(days) / 3)) if holdout_days is None else holdout_days
+    if not 1 <= k < len(days):
+        raise HarnessError(f"--holdout-days must be in 1..{len(days) - 1}, got {k}")
+    cache = settings.cache_dir(cache_dir)
+    out = preflight.check_writable(Path(out_dir), option="--out")
+    preflight.check_writable(cache, option="--cache")
+    if storage is None or "://" not in storage:
+        journal = Path(storage or optuna_studies.JOURNAL)
+        preflight.check_writable(journal, option="--storage", folder=False)
+    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    preflight.check_cost(scenario, cache=cache, workers=where.workers)
+    preflight.check_tracking(where.timeout)
+    grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
+    store = optuna_studies.open_storage(storage)
+    name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_study_not_lost(store, name)
+    return TuneConfig(
+        scenario=scenario,
+        out_dir=out,
+        compute=where,
+        cache_dir=cache,
+        space=space,
+        objectives=resolved,
+        n_trials=n_trials,
+        study_name=name,
+        store=store,
+        tuning_days=days[:-k],
+        holdout_days=days[-k:],
+        seed=scenario.seed if seed is None else seed,
+        batch_size=batch_size or 32 * (where.workers or 2),
+        graders=grading,
+        cv=cv,
+        start=start,
+        start_path=Path(params_path) if params_path else None,
+        sweep=sweep,
+        min_gain=float(min_gain),
+        records=recorded,
+    )
+
+
+def _check_study_not_lost(store: optuna_studies.StudyStore, name: str) -> None:
+    """A study MLflow logged trials of must be in the storage: else it was lost, not new."""
+    if name in optuna_studies.study_names(store):
+        return
+    for run in study_runs(name):
+        if run["trials"] > 0:
+            raise HarnessError(
+                f"MLflow run {run['run_id']} logged {run['trials']} trials of study {name!r}, "
+                f"but {store.description} holds no such study (emptied, deleted, or another "
+                "storage?): restore it, pass the --storage it used, or choose a new --study"
+            )
+
+
+def tune(config: TuneConfig) -> dict[str, Any]:
+    """Run (or resume) the study, write the outputs into the output folder, log to MLflow."""
+    scenario, c = config.scenario, config.compute
+    names = [o.name for o in config.objectives]
+    plan, no_sweep = plan_sweep(config.sweep, names, dict(config.space.ranges), config.start)
+    searched = config.space.without(plan.names if plan else ())
+    attrs = {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "graders": config.graders.requested,
+        "objectives": names,
+        "tuning_days": list(config.tuning_days),
+        "holdout_days": list(config.holdout_days),
+        "start": config.start.to_dict(),
+        "swept": list(plan.names) if plan else [],
+    }
+    with (
+        handle_signals(),
+        staging.staged(config.out_dir) as stage,
+        logs.log_to(stage),
+        optuna_studies.exclusive(config.store, config.study_name),
+    ):
+        study, resumed = optuna_studies.create_study(
+            name=config.study_name,
+            store=config.store,
+            directions=[o.direction for o in config.objectives],
+            seed=config.seed,
+            metric_names=names,
+            batch_size=config.batch_size,
+        )
+        _check_attrs(study, resumed, attrs)
+        if not study.trials:
+            enqueue_start(study, searched, config.start)
+        if config.store.guard is None:
+            optuna_studies.take_lease(study)
+        recovered = optuna_studies.recover_stale(study)
+        config.store.record()
+        with tracked_run(
+            experiment=f"hazard-harness/{scenario.name}",
+            run_name=f"tune-{config.study_name}",
+            params={**attrs, "study": config.study_name, "space": config.space.describe()},
+            command="tune",
+            tags={"optuna.study": config.study_name, "optuna.storage": config.store.description},
+            run_id=study.user_attrs.get("mlflow_run_id"),
+        ) as run_id:
+            study.set_user_attr("mlflow_run_id", run_id)
+            logged = logged_trials(run_id)
+
+            def log_batch(trials: list[Any]) -> None:
+                config.store.record()
+                if config.store.guard is None:
+                    optuna_studies.take_lease(study)
+                fresh = [t for t in trials if t.number not in logged]
+                log_trials([_logged(t, names) for t in fresh], run_id=run_id)
+                logged.update(t.number for t in fresh)
+
+            log_batch(study.get_trials(deepcopy=False, states=optuna_studies.FINISHED))
+            with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+                if config.records is not None:
+                    levels_of, _ = config.records.levels_source(config.graders.requested)
+                else:
+                    levels_of, _ = levels_source(
+                        config.graders, scenario, config.cache_dir,
+                        max_in_flight=session.max_in_flight, progress=c.progress,
+                    )  # fmt: skip
+                features, cache = build_features(
+                    scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
+                    progress=c.progress, levels_of=levels_of, records=config.records,
+                )  # fmt: skip
+                cache = cache.with_rho_grid(rho_grid(config.space))
+                prefill_started = time.perf_counter()
+                cache.get(score_key(p) for p in score_grid(config.space))
+                prefill_s = time.perf_counter() - prefill_started
+                study_days = Study(features, cache, config.tuning_days)
+                stats = optuna_studies.optimize(
+                    study,
+                    distributions=searched.distributions(),
+                    evaluate_batch=study_days.evaluator(
+                        config.objectives, searched, plan, session.workers
+                    ),
+                    n_complete=config.n_trials,
+                    batch_size=config.batch_size,
+                    on_batch=log_batch,
+                    progress=c.progress,
+                    store=config.store,
+                )
+                best, front = choose_best(
+                    study, searched, config.objectives, study_days.features, study_days.rows,
+                    cache,
+                )  # fmt: skip
+                comparison = compare(config, features, cache, best)
+                cv = None
+                if config.cv:
+                    cv = cross_validate(config, features, cache, session.workers, c.progress)
+            recommendation = recommend(config, comparison, cv)
+            chosen = best if recommendation["recommendation"] == "tuned" else config.start
+            summary = {
+                "study": config.study_name,
+                "storage": config.store.description,
+                "resumed": resumed,
+                "recovered_trials": recovered,
+                "trials_total": len(study.trials),
+                "trials_complete": optuna_studies.count(study, optuna_studies.COMPLETE),
+                "trials_session": stats.trials,
+                "trials_per_s": stats.trials_per_s,
+                "optuna_fraction": stats.optuna_fraction,
+                "rescoring_s": prefill_s,
+                "score_sets": len(cache),
+                "sweep": config.sweep if plan else "none",
+                "swept": list(plan.names) if plan else [],
+                "sampled": list(searched.ranges),
+                "not_swept_because": no_sweep or None,
+                "start": config.start.to_dict(),
+                "start_source": str(config.start_path) if config.start_path else "MODEL.md",
+                **recommendation,
+                "best_params": chosen.to_dict(),
+                "candidate_params": best.to_dict(),
+                "pareto_front": [
+                    {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
+                ],
+                "comparison": comparison["table"],
+                "held_out_difference": comparison["paired"],
+                "too_small_to_tell": comparison["too_small_to_tell"],
+                "cv": cv,
+                "mlflow_run_id": run_id,
+            }
+            if comparison["too_small_to_tell"]:
+                LOG.warning(
+                    "the held-out days are too few to tell tuned from start apart: %s",
+                    "; ".join(comparison["too_small_to_tell"]),
+                )
+            _write(stage, study, chosen, best, front, summary, config)
+            _log(summary, stats, len(study.trials), stage)
+    return summary
+
+
+@dataclass(frozen=True)
+class Study:
+    """The days a study scores its trials on: their cached features and rows in the cache."""
+
+    all_features: Features
+    cache: ScoreCache
+    days: tuple[int, ...]
+
+    @property
+    def features(self) -> Features:
+        """The features of the study's days."""
+        return self.all_features.select(self.days)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Their rows in the cache's scores."""
+        return self.all_features.rows_of(self.days)
+
+    def evaluator(
+        self,
+        objectives: tuple[Objective, ...],
+        space: SearchSpace,
+        plan: SweepPlan | None,
+        workers: int,
+    ) -> RayEvaluator:
+        """Scores trial batches on these days on Ray."""
+        return RayEvaluator(
+            space=space, features=self.features, rows=self.rows, cache=self.cache,
+            objectives=objectives, workers=workers, plan=plan,
+        )  # fmt: skip
+
+
+PREFILL_GROUPS = 100
+"""Most rescoring passes (points of the grid but ``rho_min``) scored before a study starts."""
+
+
+def score_grid(space: SearchSpace) -> list[core.ModelParams]:
+    """One parameter set per rescoring pass the space can ask for (every grid point of the
+    Y-shaping parameters but ``rho_min``, which each pass scores whole), or none when the
+    space has a continuous one or more than :data:`PREFILL_GROUPS` points."""
+    axes: dict[str, list[Any]] = {}
+    for name in ("eps", "proficiency_seconds", "history_pool", "history_window_days"):
+        r = space.ranges.get(name)
+        if r is None:
+            continue
+        if r.choices is not None:
+            axes[name] = list(r.choices)
+        elif r.step is not None:
+            count = round((r.high - r.low) / r.step) + 1
+            axes[name] = [r.low + k * r.step for k in range(count)]
+            axes[name] = [int(v) if r.integer else round(v, 9) for v in axes[name]]
+        else:
+            return []
+    points = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+    if len(points) > PREFILL_GROUPS:
+        return []
+    return [replace(space.base, **point) for point in points]
+
+
+def rho_grid(space: SearchSpace) -> tuple[float, ...]:
+    """Every ``rho_min`` the space can sample (scored together, one pass per other key)."""
+    r = space.ranges.get("rho_min")
+    if r is None or r.step is None:
+        return ()
+    count = round((r.high - r.low) / r.step) + 1
+    return tuple(round(r.low + k * r.step, 9) for k in range(count))
+
+
+def enqueue_start(study: optuna_studies.Study, space: SearchSpace, start: core.ModelParams) -> None:
+    """Trial 0 of a new study: the start's values of the sampled parameters."""
+    values = start.to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a start off a range's grid is still the start
+        study.enqueue_trial(
+            {name: values[name] for name in space.ranges}, user_attrs={"start": True}
+        )
+
+
+def trial_params(space: SearchSpace, trial: Any) -> core.ModelParams:
+    """A trial's model parameters: the sampled ones and the thresholds its sweep chose."""
+    return replace(space.params(trial.params), **trial.user_attrs.get("swept", {}))
+
+
+def _check_attrs(study: optuna_studies.Study, resumed: bool, attrs: dict[str, Any]) -> None:
+    if not resumed:
+        study.set_user_attr("config", attrs)
+        return
+    stored = study.user_attrs.get("config")
+    if stored != attrs:
+        raise HarnessError(
+            f"study {study.study_name!r} was made with {stored}, not {attrs}; resume it with "
+            "the same scenario, objectives and hold-out days, or pick a new --study name"
+        )
+
+
+def _logged(trial: Any, names: list[str]) -> tuple[int, dict, dict, bool]:
+    values = {n: v for n, v in zip(names, trial.values or (), strict=False) if math.isfinite(v)}
+    params = {**trial.params, **trial.user_attrs.get("swept", {})}
+    return trial.number, values, params, trial.state == optuna_studies.COMPLETE
+
+
+def choose_best(
+    study: optuna_studies.Study,
+    space: SearchSpace,
+    objectives: tuple[Objective, ...],
+    features: Features,
+    rows: np.ndarray,
+    cache: ScoreCache,
+) -> tuple[core.ModelParams, list[Any]]:
+    """The best trial's parameters, and the Pareto front (empty for one objective).
+
+    With one objective, of the trials that share the best value the one nearest the start
+    is chosen (on few tuning shifts many settings tie, and the extreme ones do not carry over
+    to new days); trial 0 is the start itself, so the best is never below it. With several
+    objectives the Pareto trial with the best root-cause F1 on the tuning days (``features``,
+    at ``rows`` of the cache) is chosen.
+    """
+    if not optuna_studies.count(study, optuna_studies.COMPLETE):
+        raise HarnessError(
+            f"no trial of study {study.study_name!r} completed; see the fail_reason of its "
+            "trials (trials.parquet)"
+        )
+    if len(objectives) == 1:
+        best = study.best_value
+        tied = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(optuna_studies.COMPLETE,))
+            if abs(t.value - best) <= 1e-12
+        ]
+        nearest = min(tied, key=lambda t: (space.distance_to_base(t.params), t.number))
+        return trial_params(space, nearest), []
+    front = study.best_trials
+    candidates = [trial_params(space, t) for t in front]
+    found = cache.get(score_key(p) for p in candidates)
+    f1 = get_objective(DEFAULT_OBJECTIVE).value
+    scores = [f1(evaluate(features, p, pick(found[score_key(p)], rows))) for p in candidates]
+    return candidates[int(np.argmax(scores))], front
+
+
+def _records(
+    features: Features, cache: ScoreCache, params: core.ModelParams, days: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    scores = cache.get([score_key(params)])[score_key(params)]
+    return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
+
+
+def compare(
+    config: TuneConfig, features: Features, cache: ScoreCache, best: core.ModelParams
+) -> dict[str, Any]:
+    """Tuned vs the start on the tuning and held-out days, each figure with its 95 % interval;
+    the paired difference on the held-out days; whether they are too few to tell."""
+    seed = config.scenario.seed
+    figure = config.objectives[0].figure
+    table, records, too_small = [], {}, []
+    for label, params in (("start", config.start), ("tuned", best)):
+        for split, days in (("tuning", config.tuning_days), ("held-out", config.holdout_days)):
+            records[label, split] = _records(features, cache, params, days)
+            found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
+            row: dict[str, Any] = {"params": label, "days": split}
+            for name, fig in REPORTED:
+                group, key = fig.split(".")
+                row[name] = float(found[group][key])
+                row[f"{name}_ci95"] = interval(found, fig)
+            table.append(row)
+            if (label, split) == ("tuned", "held-out"):
+                too_small = too_small_to_tell(found, figure=figure)
+    paired = paired_difference(
+        records["tuned", "held-out"], records["start", "held-out"], seed=seed
+    )
+    return {"table": table, "paired": paired, "too_small_to_tell": too_small}
+
+
+def recommend(
+    config: TuneConfig, comparison: dict[str, Any], cv: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Whether to hand back the tuned params or the start, and why.
+
+    The tuned params are recommended only when the 95 % interval of their paired gain over
+    the start on days the study did not see — the cross-validation's left-out blocks with
+    ``--cv``, else the held-out days — lies above ``min_gain``.
+    """
+    objective = config.objectives[0]
+    if cv is not None:
+        gain, evidence = cv["pooled"], f"{cv['k']}-fold cross-validation's left-out days"
+    else:
+        gain, evidence = comparison["paired"][objective.figure], "held-out days"
+    difference, ci = gain["difference"], gain["ci95"]
+    shown = f"{difference:+.3f} {_ci(ci)}" if math.isfinite(difference) else "undefined"
+    if ci is not None and ci[0] > config.min_gain:
+        verdict, reason = (
+            "tuned",
+            (f"tuned − start {objective.name} on the {evidence}: {shown}, above {config.min_gain}"),
+        )
+    else:
+        verdict, reason = (
+            "start",
+            (
+                f"tuned − start {objective.name} on the {evidence}: {shown}, not above "
+                f"{config.min_gain}: the gain is not shown, so the start stays"
+            ),
+        )
+    return {
+        "recommendation": verdict,
+        "recommendation_reason": reason,
+        "recommendation_gain": {"difference": difference, "ci95": ci, "on": evidence},
+        "min_gain": config.min_gain,
+    }
+
+
+def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
+    """``days`` cut into ``k`` contiguous blocks of nearly equal size (earliest first)."""
+    cuts = np.linspace(0, len(days), k + 1).round().astype(int)
+    return [tuple(days[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+def cross_validate(
+    config: TuneConfig, features: Features, cache: ScoreCache, workers: int, progress: bool
+) -> dict[str, Any]:
+    """K-fold cross-validation over blocks of the evaluated days: a study (started at the
+    start, sweeping as the main one) on K−1 blocks; its best parameters and the start scored
+    on the left-out block (paired), and pooled over every block (each day left out once)."""
+    k = config.cv
+    days = tuple(config.tuning_days + config.holdout_days)
+    objective = config.objectives[0]
+    names = [o.name for o in config.objectives]
+    plan, _ = plan_sweep(config.sweep, names, dict(config.space.ranges), config.start)
+    searched = config.space.without(plan.names if plan else ())
+    folds, tuned_all, start_all = [], [], []
+    for fold, held_out in enumerate(day_blocks(days, k), start=1):
+        train = tuple(d for d in days if d not in held_out)
+        study, _ = optuna_studies.create_study(
+            name=f"{config.study_name}-cv{fold}of{k}", store=config.store,
+            directions=[o.direction for o in config.objectives], seed=config.seed + fold,
+            metric_names=names, batch_size=config.batch_size,
+        )  # fmt: skip
+        if not study.trials:
+            enqueue_start(study, searched, config.start)
+        fold_days = Study(features, cache, train)
+        optuna_studies.optimize(
+            study,
+            distributions=searched.distributions(),
+            evaluate_batch=fold_days.evaluator(config.objectives, searched, plan, workers),
+            n_complete=config.n_trials,
+            batch_size=config.batch_size,
+            on_batch=lambda _: config.store.record(),
+            progress=progress,
+            store=config.store,
+        )
+        best, _ = choose_best(
+            study, searched, config.objectives, fold_days.features, fold_days.rows, cache
+        )
+        tuned = _records(features, cache, best, held_out)
+        start = _records(features, cache, config.start, held_out)
+        tuned_all += tuned
+        start_all += start
+        paired = paired_difference(
+            tuned, start, figures=(objective.figure,), seed=config.scenario.seed
+        )[objective.figure]
+        folds.append(
+            {
+                "fold": fold,
+                "held_out_days": list(held_out),
+                "tuned": paired["a"],
+                "start": paired["b"],
+                "difference": paired["difference"],
+                "difference_ci95": paired["ci95"],
+                "best_params": best.to_dict(),
+            }
+        )
+    out: dict[str, Any] = {"k": k, "objective": objective.name, "folds": folds}
+    for key in ("tuned", "start", "difference"):
+        values = np.array([f[key] for f in folds], dtype=float)
+        out[f"{key}_mean"] = float(np.nanmean(values))
+        out[f"{key}_sd"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+    pooled = paired_difference(
+        tuned_all, start_all, figures=(objective.figure,), seed=config.scenario.seed
+    )[objective.figure]
+    out["pooled"] = {
+        "tuned": pooled["a"], "start": pooled["b"], "difference": pooled["difference"],
+        "ci95": pooled["ci95"],
+    }  # fmt: skip
+    return out
+
+
+def _write(
+    folder: Path,
+    study: optuna_studies.Study,
+    recommended: core.ModelParams,
+    candidate: core.ModelParams,
+    front: list[Any],
+    summary: dict[str, Any],
+    config: TuneConfig,
+) -> None:
+    names = [o.name for o in config.objectives]
+    dump_params(recommended, folder / BEST_PARAMS)
+    dump_params(candidate, folder / CANDIDATE_PARAMS)
+    optuna_studies.trials_frame(study, names).to_parquet(folder / TRIALS, index=False)
+    table = pd.DataFrame(summary["comparison"])
+    for column in [c for c in table.columns if c.endswith("_ci95")]:
+        bounds = table.pop(column).map(lambda v: v if v else [None, None])
+        table[f"{column}_low"] = bounds.map(lambda v: v[0])
+        table[f"{column}_high"] = bounds.map(lambda v: v[1])
+    table.to_csv(folder / COMPARISON, index=False)
+    if front:
+        pd.DataFrame(
+            [{"number": t.number, **dict(zip(names, t.values, strict=True)), **t.params}
+             for t in front]
+        ).to_parquet(folder / PARETO, index=False)  # fmt: skip
+    optuna_studies.save_plots(study, folder, names)
+    staging.write_json(folder / "tune.json", summary)
+
+
+def _log(
+    summary: dict[str, Any], stats: optuna_studies.OptimizeStats, total: int, folder: Path
+) -> None:
+    """The parent run's metrics (tuned vs start per split, the paired difference, the
+    cross-validation's spread) and artifacts."""
+    metrics: dict[str, Any] = {
+        "trials_per_s": stats.trials_per_s,
+        "optuna_fraction": stats.optuna_fraction,
+        "trials_total": total,
+        "recommended_tuned": float(summary["recommendation"] == "tuned"),
+    }
+    for rec in summary["comparison"]:
+        key = f"{rec['days'].replace('-', '')}.{rec['params']}"
+        metrics[key] = {k: v for k, v in rec.items() if k not in ("params", "days")}
+    metrics["heldout_difference"] = {
+        name.replace(".", "_"): {
+            "value": d["difference"],
+            **dict(zip(("low", "high"), d["ci95"] or (), strict=False)),
+        }
+        for name, d in summary["held_out_difference"].items()
+    }
+    if summary["cv"]:
+        metrics["cv"] = {k: v for k, v in summary["cv"].items() if isinstance(v, float)}
+    log_metrics(metrics)
+    log_artifacts(folder)
+
+
+def _ci(value: Any) -> str:
+    return f"[{value[0]:.3f}, {value[1]:.3f}]" if value else "[n/a]"
+
+
+def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
+    """The console summary of a study: trials, tuned vs start with intervals, the paired
+    held-out difference, the cross-validation, and where things are."""
+    objective = config.objectives[0]
+    lines = [
+        f"study {summary['study']}: {summary['trials_session']} trials this session, "
+        f"{summary['trials_complete']} complete of {summary['trials_total']}; "
+        f"{summary['trials_per_s']:.1f} trials/s, Optuna {100 * summary['optuna_fraction']:.0f}% "
+        "of the time",
+        f"{'params':8} {'days':9} {'root-cause F1 [95% CI]':>24} {'faults expl.':>12} "
+        f"{'mgmt AUC':>8} {'train AUC':>9}",
+    ]
+    for row in summary["comparison"]:
+        lines.append(
+            f"{row['params']:8} {row['days']:9} {row['root_cause_f1']:6.3f} "
+            f"{_ci(row['root_cause_f1_ci95']):>17} {row['faults_explained']:12.3f} "
+            f"{row['management_auc']:8.3f} {row['training_auc']:9.3f}"
+        )
+    diff = summary["held_out_difference"][objective.figure]
+    lines.append(
+        f"held-out {objective.name}: tuned − start = {diff['difference']:+.3f} "
+        f"{_ci(diff['ci95'])} (paired bootstrap over held-out days and people)"
+    )
+    for reason in summary["too_small_to_tell"]:
+        lines.append(f"too small to tell: {reason}")
+    if summary["cv"]:
+        cv = summary["cv"]
+        lines.append(
+            f"{cv['k']}-fold cross-validation over blocks of days ({cv['objective']} on the "
+            f"left-out block): tuned {cv['tuned_mean']:.3f} ± {cv['tuned_sd']:.3f}, start "
+            f"{cv['start_mean']:.3f} ± {cv['start_sd']:.3f}, difference "
+            f"{cv['difference_mean']:+.3f} ± {cv['difference_sd']:.3f} (mean ± sd over folds)"
+        )
+    for point in summary["pareto_front"]:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in point.items() if k != "number")
+        lines.append(f"Pareto trial {shown} (#{point['number']})")
+    held = (
+        "recommended: the tuned params"
+        if summary["recommendation"] == "tuned"
+        else ("recommended: the start")
+    )
+    lines.append(f"{held} ({summary['recommendation_reason']})")
+    lines.append(
+        f"best params: {config.out_dir / BEST_PARAMS}; tuned candidate: "
+        f"{config.out_dir / CANDIDATE_PARAMS}"
+    )
+    lines.append(f"resume with: --study {summary['study']}; MLflow run {summary['mlflow_run_id']}")
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+"""The evaluation pieces: post histories and databases, worker sources, scoring, graders,
+line decisions, metrics."""

@@ -1,0 +1,140 @@
+"""Sources of the worker arrays of a post-shift: the signal fidelity and the pixel fidelity.
+
+Both return :class:`sim.SimWorker` lists whose ``record`` holds what perception gives
+(``core.WorkerShift``: ``(T,)`` area ids, ``(T, 14)`` keypoint speeds in px/s) and whose other
+fields hold the ground truth, so the scoring code does not know which fidelity it runs.
+
+The signal fidelity is the simulator's arrays with its measurement-noise model; the pixel
+fidelity renders frames and runs perception (:mod:`harness.evaluation.pixels`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import sim
+from harness.evaluation.pixels import PixelSource, onnx_fallback, weights_sha256
+from harness.runtime.errors import HarnessError
+
+
+class WorkerSource(Protocol):
+    """What the scoring task asks for: the workers of one post-shift."""
+
+    def __call__(
+        self, scenario: sim.Scenario, *, post: int, day: int, shift: str
+    ) -> list[sim.SimWorker]: ...
+
+
+def signal_workers(
+    scenario: sim.Scenario, *, post: int, day: int, shift: str
+) -> list[sim.SimWorker]:
+    """Signal fidelity: the simulator's arrays with its fitted measurement-noise model."""
+    return sim.simulate_workers(scenario, post=post, day=day, shift=shift)
+
+
+@dataclass(frozen=True)
+class MixedSource:
+    """The pixel fidelity on ``pixel_days``, the signal fidelity on every other day."""
+
+    pixel: PixelSource
+    pixel_days: frozenset[int]
+
+    def __call__(
+        self, scenario: sim.Scenario, *, post: int, day: int, shift: str
+    ) -> list[sim.SimWorker]:
+        source = self.pixel if day in self.pixel_days else signal_workers
+        return source(scenario, post=post, day=day, shift=shift)
+
+
+def records_tag(source: WorkerSource) -> str:
+    """What tells records made by ``source`` apart in the cache: ``""`` for the signal
+    fidelity, the weights' sha256 and α for the pixel fidelity."""
+    if source is signal_workers:
+        return ""
+    if isinstance(source, PixelSource):
+        return f"pixel-{weights_sha256(source.weights)[:12]}-a{source.alpha:g}"
+    raise ValueError(f"stored records come from the signal or the pixel source, not {source!r}")
+
+
+def make_source(
+    fidelity: str,
+    *,
+    weights: str | None = None,
+    alpha: float = 0.05,
+    pixel_days: frozenset[int] = frozenset(),
+) -> WorkerSource:
+    """The source of a fidelity (``"signal"`` or ``"pixel"``, which needs ``weights``);
+    ``pixel_days`` turn a signal source into a :class:`MixedSource`."""
+    if fidelity not in ("signal", "pixel"):
+        raise ValueError(f"`fidelity` must be 'signal' or 'pixel', got {fidelity!r}")
+    if fidelity == "signal" and not pixel_days:
+        return signal_workers
+    if weights is None:
+        raise ValueError("the pixel fidelity needs `weights` (keypoint-network weights)")
+    pixel = PixelSource(weights=weights, alpha=alpha)
+    return pixel if fidelity == "pixel" else MixedSource(pixel, frozenset(pixel_days))
+
+
+@dataclass(frozen=True)
+class Fidelities:
+    """Where a run's records come from: the evaluated days' and the history's fidelity.
+
+    ``evaluate`` is the scenario's fidelity; with ``"signal"``, ``pixel_days`` still go
+    through the pixel path (``run --pixel-days``). ``history`` makes the stored records
+    (``run --history-fidelity``), which every post database reads.
+    """
+
+    evaluate: str
+    history: str = "signal"
+    pixel_days: frozenset[int] = frozenset()
+    weights: str | None = None
+    alpha: float = 0.05
+
+    @property
+    def uses_pixels(self) -> bool:
+        """Whether anything goes through the keypoint network."""
+        return "pixel" in (self.evaluate, self.history) or bool(self.pixel_days)
+
+    def evaluation_source(self) -> WorkerSource:
+        """The source of the evaluated shifts' workers."""
+        return make_source(self.evaluate, weights=self.weights, alpha=self.alpha,
+                           pixel_days=self.pixel_days)  # fmt: skip
+
+    def history_source(self) -> WorkerSource:
+        """The source of the stored records."""
+        return make_source(self.history, weights=self.weights, alpha=self.alpha)
+
+    def describe(self, scenario: sim.Scenario) -> dict[str, object]:
+        """``results.json``'s ``perception``: which days went through which path, and the
+        keypoint network's weights (path and sha256) where any did."""
+        days = list(scenario.evaluate_days)
+        pixel = days if self.evaluate == "pixel" else sorted(self.pixel_days)
+        return {
+            "evaluated_days": {"pixel": pixel, "signal": [d for d in days if d not in pixel]},
+            "history": self.history,
+            "alpha": self.alpha,
+            "keypoint_weights": self.weights if self.uses_pixels else None,
+            "keypoint_weights_sha256": (
+                weights_sha256(self.weights) if self.uses_pixels and self.weights else None
+            ),
+            "onnx_fallback": (
+                onnx_fallback(self.weights) or None if self.uses_pixels and self.weights else None
+            ),
+        }
+
+    @classmethod
+    def of_results(cls, results: dict[str, object]) -> Fidelities:
+        """The fidelities a ``results.json`` was made with (see :meth:`describe`)."""
+        p = results.get("perception") or {}
+        if not isinstance(p, dict):
+            raise HarnessError("results.json: `perception` must be an object")
+        evaluated = p.get("evaluated_days") or {}
+        signal = results["fidelity"] == "signal"
+        return cls(
+            evaluate=str(results["fidelity"]),
+            history=str(p.get("history", "signal")),
+            pixel_days=frozenset(evaluated.get("pixel", ()) if signal else ()),
+            weights=p.get("keypoint_weights"),
+            alpha=float(p.get("alpha", 0.05)),
+        )

@@ -1,0 +1,221 @@
+"""The stored records of every day and the post databases that slide over them.
+
+**The post database** (MODEL.md): for a shift on day d, a post's database holds its records
+of days ``d − W .. d − 1`` (``ModelParams.history_window_days``), of every shift type
+(``history_pool = "post"``) or of the evaluated shift's type (``"post_shift"``), whoever
+worked them. So every day is simulated first (history and evaluated days alike, cached in a
+checksummed Parquet store keyed by :func:`records_key`) and scored after: days stay
+independent of the order tasks run in. A database slides day by day over the evaluated days
+(:class:`Database`: the counts and speed sums are additive, so a slide adds one day's records
+and drops one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import core
+import sim
+from harness.adapters.ray_cluster import map_unordered
+from harness.evaluation.evidence import database_scores
+from harness.evaluation.fidelities import WorkerSource, records_tag, signal_workers
+from harness.runtime import interrupts
+from harness.runtime.cache_keys import cache_key
+
+LOG = logging.getLogger(__name__)
+RECORDS_CODE = (
+    "core", "sim", "harness/evaluation/history.py", "harness/evaluation/fidelities.py",
+    "harness/evaluation/pixels.py",
+)  # fmt: skip
+"""What makes stored records: the packages and modules :func:`records_key` hashes."""
+
+
+def records_key(scenario: sim.Scenario) -> str:
+    """Cache key of a scenario's stored records: the content that shapes them and the code and
+    data files that make them (:mod:`harness.runtime.cache_keys`).
+
+    The number of evaluated days, equipment, environment, name and fidelity do not change a
+    stored day; the simulator, the model types, the worker sources and this module do.
+    """
+    content = scenario.model_dump(
+        mode="json", exclude={"name", "fidelity", "equipment", "environment"}
+    )
+    content["days"].pop("evaluate", None)
+    return cache_key(content, *RECORDS_CODE)
+
+
+def stored_days(scenario: sim.Scenario) -> range:
+    """Every day the post databases need: the history days and the evaluated days."""
+    return range(1, scenario.days.history + scenario.days.evaluate + 1)
+
+
+def records_root(
+    scenario: sim.Scenario, cache_dir: Path, source: WorkerSource = signal_workers
+) -> Path:
+    """The folder of the scenario's stored records made by ``source`` in the cache."""
+    tag = records_tag(source)
+    return cache_dir / "history" / (records_key(scenario) + (f"-{tag}" if tag else ""))
+
+
+def build_post_records(
+    scenario: sim.Scenario, store_root: str, post: int, source: WorkerSource = signal_workers
+) -> list[tuple[int, str, int]]:
+    """Task: verify the post's stored days, rebuild damaged ones, make and store the
+    missing ones with ``source``; returns the rebuilt ``(post, shift, day)`` files."""
+    store = sim.HistoryStore(store_root)
+    return sim.build_history(
+        scenario, store, posts=[post], days=stored_days(scenario), workers=source
+    )
+
+
+def ensure_records(
+    scenario: sim.Scenario,
+    cache_dir: Path,
+    *,
+    max_in_flight: int,
+    progress: bool,
+    source: WorkerSource = signal_workers,
+) -> Path:
+    """Build (or reuse) the scenario's stored records in the cache; returns their folder.
+
+    ``source`` makes the records (the history fidelity: signal unless ``run
+    --history-fidelity pixel``). Every post's stored files are verified (checksums) by its
+    task; damaged or missing ones are rebuilt, with a warning naming them.
+    """
+    interrupts.checkpoint("history")
+    root = records_root(scenario, cache_dir, source)
+    posts = range(1, scenario.n_posts + 1)
+    jobs = ((p, (scenario, str(root), p, source)) for p in posts)
+    for post, rebuilt in map_unordered(
+        build_post_records,
+        jobs,
+        total=len(posts),
+        max_in_flight=max_in_flight,
+        desc="records",
+        progress=progress,
+    ):
+        if rebuilt:
+            days = ", ".join(f"{shift} {day}" for _, shift, day in rebuilt)
+            LOG.warning("post %s: damaged history files rebuilt (%s) in %s", post, days, root)
+    return root
+
+
+@dataclass
+class Database:
+    """A post's database for one pool of shift types, sliding day by day (MODEL.md).
+
+    Holds the records of the days in the window; :meth:`slide_to` moves it to the database
+    of day d (days ``d − W .. d − 1``), reading entering days from the store and dropping
+    leaving ones. The statistics come from :class:`core.HistoryWindow` (incremental) where it
+    pays, else from :func:`core.history_stats` of the held records.
+    """
+
+    store: sim.HistoryStore
+    post: int
+    n_posts: int
+    T: int
+    shifts: tuple[str, ...]
+    window_days: int
+    days: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _window: core.HistoryWindow | None = None
+    _stats: core.HistoryStats | None = None
+    _scores: dict[str, Any] | None = None
+
+    def scores(self, params: core.ModelParams) -> dict[str, Any]:
+        """The held records' own Z and Y against the statistics (once per slide)."""
+        if self._scores is None:
+            self._scores = database_scores(self.stats(), self.records(), params)
+        return self._scores
+
+    def slide_to(self, day: int) -> None:
+        """Hold the records of days ``max(1, day − W) .. day − 1``."""
+        target = set(range(max(1, day - self.window_days), day))
+        for old in sorted(set(self.days) - target):
+            positions, speeds = self.days.pop(old)
+            if self._window is not None and len(positions):
+                self._window.remove(positions, speeds)
+        for new in sorted(target - set(self.days)):
+            self.days[new] = self._read(new)
+        self._stats = self._scores = None
+
+    def _read(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        parts = [self.store.read(post=self.post, shift=s, days=[day]) for s in self.shifts]
+        positions = np.concatenate([p.positions for p in parts])
+        speeds = np.concatenate([p.speeds for p in parts])
+        if self._window is not None and len(positions):
+            self._window.add(positions, speeds)
+        return positions, speeds
+
+    def records(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held records: ``(m, T)`` positions and ``(m, T, 14)`` speeds, by day."""
+        ordered = [self.days[d] for d in sorted(self.days)]
+        return np.concatenate([p for p, _ in ordered]), np.concatenate([v for _, v in ordered])
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First and last day held."""
+        return min(self.days), max(self.days)
+
+    def stats(self) -> core.HistoryStats:
+        """The statistics of the held records (computed once per slide)."""
+        if self._stats is None:
+            m = sum(len(p) for p, _ in self.days.values())
+            if m == 0:
+                raise core.ModelInputError(
+                    f"post {self.post}: its database holds no records (days "
+                    f"{sorted(self.days)}): nobody worked it in the window"
+                )
+            if self._window is not None:
+                self._stats = self._window.stats()
+            else:
+                positions, speeds = self.records()
+                self._stats = core.history_stats(positions, self.post, self.n_posts, speeds)
+        return self._stats
+
+    @classmethod
+    def open(
+        cls,
+        store: sim.HistoryStore,
+        scenario: sim.Scenario,
+        post: int,
+        shifts: tuple[str, ...],
+        params: core.ModelParams,
+    ) -> Database:
+        """An empty database of ``post`` for ``shifts``, incremental where that pays."""
+        W = params.history_window_days
+        m = W * len(shifts) * scenario.workers.per_post
+        window = None
+        if core.HistoryWindow.pays(n_posts=scenario.n_posts, m=m):
+            window = core.HistoryWindow(
+                post=post, n_posts=scenario.n_posts, T=scenario.samples_per_shift
+            )
+        return cls(store, post, scenario.n_posts, scenario.samples_per_shift, shifts, W,
+                   _window=window)  # fmt: skip
+
+
+def post_databases(
+    scenario: sim.Scenario,
+    store: sim.HistoryStore,
+    post: int,
+    params: core.ModelParams,
+    days: Iterable[int],
+) -> Iterator[tuple[int, str, Database]]:
+    """The post's database for every evaluated ``(day, shift)`` (see :class:`Database`).
+
+    One database slides over the days for ``history_pool = "post"`` (both shift types share
+    it); one per shift type for ``"post_shift"``.
+    """
+    shifts = scenario.shift_names
+    pools = [(s,) for s in shifts] if params.history_pool == "post_shift" else [shifts]
+    for pool in pools:
+        database = Database.open(store, scenario, post, pool, params)
+        for day in days:
+            database.slide_to(day)
+            for shift in pool:
+                yield day, shift, database

@@ -1,0 +1,1 @@
+"""What every room shares: settings, errors, input files, interrupts, logs, progress bars."""
