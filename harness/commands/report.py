@@ -11,88 +11,23 @@ import pydantic
 
 import core
 from harness.commands import preflight
+from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
 from harness.outputs import staging
 from harness.outputs.report import EVIDENCE, HEADLINE, decision_anchor, write_report
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import ID_PATTERN, check_id, read_regular
+from harness.runtime.inputs import check_id, read_regular
 from harness.runtime.settings import connect_timeout
-from sim.scenario import MAX_POSTS
 
 MAX_RUN_FILE_BYTES = 1 << 30
 """Largest ``results.json`` or ``evidence.json`` read (a year of a large line is ~100 MB)."""
-
-
-MAX_DAY = 100_000
-"""Largest day number a run file may name (a scenario has at most 2 × 3,650 days)."""
-_Id = Annotated[str, pydantic.StringConstraints(pattern=ID_PATTERN)]
-_Day = Annotated[int, pydantic.Field(ge=1, le=MAX_DAY)]
-_PostNo = Annotated[int, pydantic.Field(ge=1, le=MAX_POSTS)]
-_Level = Annotated[int, pydantic.Field(ge=0, le=len(core.LEVEL_NAMES) - 1)]
-_Number = Annotated[float, pydantic.Field(allow_inf_nan=True)]
 
 
 class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(strict=True)
 
 
-class _Post(_Strict):
-    post: _PostNo
-    level: _Level
-    true_level: _Level
-    D: _Number
-    true_D: _Number
-    hazard: bool
-    set: list[_PostNo]
-    faults: list[str]
-    culprits: list[_Id]
-
-
-class _Worker(_Strict):
-    worker: _Id
-    post: _PostNo
-    Z: _Number
-    Y: _Number | None
-    management: bool
-    training: bool
-    checked: bool
-
-
-class _Cause(_Strict):
-    hazard_post: _PostNo
-    post: _PostNo
-    worker: _Id
-    reasons: list[str]
-
-
-class _Shift(_Strict):
-    day: _Day
-    shift: _Id
-    posts: list[_Post]
-    workers: list[_Worker]
-    root_causes: list[_Cause]
-    equipment_causes: list[_PostNo]
-
-    @pydantic.model_validator(mode="after")
-    def _causes_name_this_shift(self) -> _Shift:
-        """Every root cause names a hazard post of this shift, a post of its set, a worker of
-        the shift (so the report links only what exists)."""
-        posts = {p.post: p for p in self.posts}
-        workers = {w.worker for w in self.workers}
-        for k, c in enumerate(self.root_causes):
-            hazard = posts.get(c.hazard_post)
-            if hazard is None or not hazard.hazard:
-                raise ValueError(f"root_causes[{k}].hazard_post {c.hazard_post} is not a hazard "
-                                 f"post of day {self.day} {self.shift}")  # fmt: skip
-            if c.post not in hazard.set:
-                raise ValueError(f"root_causes[{k}].post {c.post} is not in the hazard set "
-                                 f"{hazard.set} of post {c.hazard_post}")  # fmt: skip
-            if c.worker not in workers:
-                raise ValueError(f"root_causes[{k}].worker {c.worker!r} did not work this shift")
-        return self
-
-
-_Pair = Annotated[list[_Number | None], pydantic.Field(min_length=2, max_length=2)]
-_Run = Annotated[list[_Number], pydantic.Field(min_length=3, max_length=3)]
+_Pair = Annotated[list[Number | None], pydantic.Field(min_length=2, max_length=2)]
+_Run = Annotated[list[Number], pydantic.Field(min_length=3, max_length=3)]
 
 
 class _Ci(_Strict):
@@ -119,42 +54,22 @@ def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
-class _Results(_Strict):
-    """The parts of ``results.json`` the report reads, typed (extra keys are allowed)."""
-
-    scenario: str
-    seed: int
-    fidelity: str
-    params: dict[str, Any]
-    shifts: list[_Shift]
-    metrics: Annotated[dict[str, Any], pydantic.AfterValidator(_check_headline)]
-
-    @pydantic.field_validator("params")
-    @classmethod
-    def _model_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            core.ModelParams.from_dict(params)
-        except (core.ModelInputError, TypeError, OverflowError) as exc:
-            raise ValueError(str(exc)) from None
-        return params
-
-
 class _History(_Strict):
-    Z: list[_Number | None]
-    Y: list[_Number | None]
-    Z_median: _Number | None
-    Z_p90: _Number | None
-    Y_median: _Number | None
-    Y_p10: _Number | None
+    Z: list[Number | None]
+    Y: list[Number | None]
+    Z_median: Number | None
+    Z_p90: Number | None
+    Y_median: Number | None
+    Y_p10: Number | None
 
 
 class _Bins(_Strict):
-    t_min: list[_Number]
-    rho: list[_Number | None]
-    off_post: list[_Number | None]
-    k_share: list[_Number | None]
-    qbar: list[_Number | None]
-    var: list[_Number | None]
+    t_min: list[Number]
+    rho: list[Number | None]
+    off_post: list[Number | None]
+    k_share: list[Number | None]
+    qbar: list[Number | None]
+    var: list[Number | None]
 
 
 class _Database(_Strict):
@@ -166,40 +81,44 @@ class _Database(_Strict):
 class _Evidence(_Strict):
     """The keys of an ``evidence.json`` entry the decision pages read (extra keys allowed)."""
 
-    worker: _Id
-    post: _PostNo
-    day: _Day
-    shift: _Id
-    Z: _Number
-    Y: _Number | None
-    tau_Z: _Number
-    tau_Y: _Number
-    rho_min: _Number
+    worker: Id
+    post: PostNo
+    day: Day
+    shift: Id
+    Z: Number
+    Y: Number | None
+    tau_Z: Number
+    tau_Y: Number
+    rho_min: Number
     T: int
     positions: list[_Run]
     standard: list[_Run]
-    offpost_minutes: _Number
+    offpost_minutes: Number
     bins: _Bins
-    dwell_s: list[_Number]
+    dwell_s: list[Number]
     history: _History
     database: _Database
+
+
+def _problem(exc: pydantic.ValidationError, path: Path, what: str) -> HarnessError:
+    """One line naming the file, the first bad key, what it must be and what came."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    got = f"; got {first['input']!r:.60}" if first["type"] != "value_error" else ""
+    return HarnessError(
+        f"{str(path)!r} is not {what} of hazard-harness: {where}: "
+        f"{first['msg'].removeprefix('Value error, ')}{got}"
+        f" ({exc.error_count()} problem(s))"
+    )
 
 
 def _validated(model: Any, data: Any, path: Path, what: str) -> None:
     try:
         model.validate_python(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        got = f"; got {first['input']!r:.60}" if first["type"] != "value_error" else ""
-        raise HarnessError(
-            f"{str(path)!r} is not {what} of hazard-harness: {where}: "
-            f"{first['msg'].removeprefix('Value error, ')}{got}"
-            f" ({exc.error_count()} problem(s))"
-        ) from None
+        raise _problem(exc, path, what) from None
 
 
-_RESULTS = pydantic.TypeAdapter(_Results)
 _EVIDENCE = pydantic.TypeAdapter(list[_Evidence])
 
 
@@ -214,21 +133,31 @@ def _read_json(path: Path, *, what: str) -> Any:
         raise HarnessError(f"{what} {str(path)!r} is nested too deeply") from None
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    """A run's ``results.json``; a missing, unreadable or malformed one is a HarnessError."""
-    results = _read_json(path, what="results file")
-    _validated(_RESULTS, results, path, "a results.json")
-    return results
+def read_results(path: Path) -> RunRecord:
+    """A run's ``results.json`` as its records; a missing, unreadable or malformed one (or one
+    whose headline figures the report cannot show) is a HarnessError."""
+    data = _read_json(path, what="results file")
+    try:
+        result = RunRecord.from_json(data)
+        try:
+            _check_headline(result.metrics)
+        except ValueError as exc:
+            raise ValueError(f"metrics: {exc}") from None
+    except pydantic.ValidationError as exc:
+        raise _problem(exc, path, "a results.json") from None
+    except ValueError as exc:
+        what = f"{str(path)!r} is not a results.json of hazard-harness"
+        raise HarnessError(f"{what}: {exc}") from None
+    return result
 
 
-def read_evidence(path: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
-    """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of ``results``."""
+def read_evidence(path: Path, result: RunRecord) -> list[dict[str, Any]]:
+    """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of the run."""
     if not path.exists():
         return []
     evidence = _read_json(path, what="evidence file")
     _validated(_EVIDENCE, evidence, path, "an evidence.json")
-    worked = {(rec["day"], rec["shift"], w["worker"]) for rec in results["shifts"]
-              for w in rec["workers"]}  # fmt: skip
+    worked = {(rec.day, rec.shift, w.worker) for rec in result.shifts for w in rec.workers}
     for k, e in enumerate(evidence):
         if (e["day"], e["shift"], e["worker"]) not in worked:
             raise HarnessError(
@@ -276,26 +205,26 @@ def rebuild_report(
             download_artifact(source, name, results_path.parent, missing_ok=True)
 
     preflight.check_writable(target, option="--out")
-    results = read_results(results_path)
+    result = read_results(results_path)
     if worker is not None:
         check_id(worker, what="--worker")
     if fetch is not None:
         fetch(EVIDENCE)
-    evidence = read_evidence(results_path.with_name(EVIDENCE), results)
+    evidence = read_evidence(results_path.with_name(EVIDENCE), result)
     anchors: list[str] = []
     if worker is not None:
         if fetch is not None:
             fetch("scenario.yaml")
         scenario_path = results_path.with_name("scenario.yaml")
-        evidence = _merge(evidence, evidence_for(results, scenario_path, worker, cache_dir))
+        evidence = _merge(evidence, evidence_for(result, scenario_path, worker, cache_dir))
         mine = sorted((e["day"], e["shift"]) for e in evidence if e["worker"] == worker)
         anchors = [decision_anchor(day, shift, worker) for day, shift in mine]
     target.mkdir(parents=True, exist_ok=True)
-    return write_report(results, target, evidence), anchors
+    return write_report(result, target, evidence), anchors
 
 
 def evidence_for(
-    results: dict[str, Any], scenario_path: Path, worker: str, cache_dir: Path | None
+    result: RunRecord, scenario_path: Path, worker: str, cache_dir: Path | None
 ) -> list[dict[str, Any]]:
     """The evidence of ``worker`` on every shift of the run it worked (see the pipeline)."""
     import core
@@ -307,20 +236,18 @@ def evidence_for(
     from harness.runtime.inputs import load_scenario_file
     from harness.runtime.settings import cache_dir as resolve_cache
 
-    shifts = [(rec["day"], rec["shift"], w["post"]) for rec in results["shifts"]
-              for w in rec["workers"] if w["worker"] == worker]  # fmt: skip
+    shifts = [(rec.day, rec.shift, w.post) for rec in result.shifts
+              for w in rec.workers if w.worker == worker]  # fmt: skip
     if not shifts:
-        known = sorted({w["worker"] for rec in results["shifts"] for w in rec["workers"]})
+        known = sorted({w.worker for rec in result.shifts for w in rec.workers})
         raise HarnessError(f"--worker {worker!r} worked no shift of this run; workers: {known}")
     if not scenario_path.is_file():
         raise HarnessError(f"{str(scenario_path)!r} is missing: --worker needs the run's scenario")
-    scenario = load_scenario_file(scenario_path).model_copy(
-        update={"fidelity": results["fidelity"]}
-    )
-    params = core.ModelParams.from_dict(results["params"])
-    fidelities = Fidelities.of_results(results)
+    scenario = load_scenario_file(scenario_path).model_copy(update={"fidelity": result.fidelity})
+    params = core.ModelParams.from_dict(result.params)
+    fidelities = Fidelities.of_results(result.fidelity, result.perception)
     if fidelities.uses_pixels:
-        recorded = str((results.get("perception") or {}).get("keypoint_weights_sha256") or "")
+        recorded = str(result.perception.get("keypoint_weights_sha256") or "")
         weights = Path(fidelities.weights or "")
         if not recorded or not weights.is_file() or weights_sha256(weights) != recorded:
             raise HarnessError(

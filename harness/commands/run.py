@@ -21,6 +21,7 @@ from harness.evaluation.history import ensure_records
 from harness.evaluation.line import decide_shifts, simulated_states
 from harness.evaluation.metrics import run_metrics
 from harness.evaluation.pixels import check_keypoint_weights
+from harness.evaluation.results import RunRecord, ShiftRecord
 from harness.evaluation.scoring import group_by_shift, score_posts
 from harness.outputs import report, staging, tables
 from harness.runtime import logs, settings
@@ -155,8 +156,8 @@ def make_config(
 class Evaluation:
     """What a run computed: the shift records, where the levels came from, the evidence."""
 
-    records: list[dict[str, Any]]
-    """``results.json``'s shift records."""
+    records: list[ShiftRecord]
+    """The shift records."""
     graders: dict[str, Any]
     """Provenance of the levels (:meth:`harness.evaluation.graders.GraderPlan.describe`)."""
     evidence: list[dict[str, Any]]
@@ -207,7 +208,7 @@ def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
     shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of,
                            states_of=states_of)  # fmt: skip
     if recorded is not None and recorded.labels is None:
-        shifts = records.strip_truth(shifts)
+        shifts = [s.without_truth() for s in shifts]
     return Evaluation(shifts, provenance, evidence)
 
 
@@ -260,45 +261,46 @@ def run(config: RunConfig) -> dict[str, Any]:
             done = evaluate(config, session)
         recorded = config.records
         labelled = recorded is None or recorded.labels is not None
-        results = {
-            "scenario": scenario.name,
-            "seed": scenario.seed,
-            "fidelity": fidelity,
-            "params": config.params.to_dict(),
-            "graders": done.graders,
-            "perception": (
+        result = RunRecord(
+            scenario=scenario.name,
+            seed=scenario.seed,
+            fidelity=fidelity,
+            params=config.params.to_dict(),
+            graders=done.graders,
+            perception=(
                 config.fidelities.describe(scenario) if recorded is None else recorded.describe()
             ),
-            "mlflow_run_id": run_id,
-            "code": source_version(),
-            "shifts": done.records,
-            "metrics": (
+            mlflow_run_id=run_id,
+            code=source_version(),
+            shifts=tuple(done.records),
+            metrics=(
                 run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed)
                 if labelled
                 else records.unavailable_metrics(done.records)
             ),
-            "units": tables.UNITS,
-        }
-        results["timings"] = {"wall_s": time.perf_counter() - started}
+            timings={"wall_s": time.perf_counter() - started},
+        )
         copy = config.scenario_path / records.MANIFEST if recorded else config.scenario_path
-        write_all(results, stage, copy, done.evidence)
-        log_metrics(results["metrics"])
+        results = write_all(result, stage, copy, done.evidence)
+        log_metrics(result.metrics)
         log_artifacts(stage)
     return results
 
 
 def write_all(
-    results: dict[str, Any],
+    result: RunRecord,
     folder: Path,
     scenario_path: Path | None,
     evidence: list[dict[str, Any]],
-) -> None:
+) -> dict[str, Any]:
     """results.json, Parquet tables, the evidence, the report and a copy of the scenario (or
-    of a records folder's manifest)."""
-    tables.write(results, folder)
+    of a records folder's manifest); returns results.json's content."""
+    tables.write(result, folder)
     staging.write_json(folder / report.EVIDENCE, evidence)
-    report.write_report(results, folder, evidence)
+    report.write_report(result, folder, evidence)
     if scenario_path is not None:
         name = records.MANIFEST if scenario_path.name == records.MANIFEST else "scenario.yaml"
         shutil.copyfile(scenario_path, folder / name)
+    results = result.to_json()
     staging.write_json(folder / staging.RESULTS, results)
+    return results

@@ -35,6 +35,7 @@ from harness.adapters.ray_cluster import ray_session
 from harness.commands import preflight
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.evaluation.metrics import interval, paired_difference, run_metrics, too_small_to_tell
+from harness.evaluation.results import ShiftRecord
 from harness.outputs import staging
 from harness.records import Records, is_records
 from harness.records import load as load_records
@@ -535,7 +536,7 @@ def choose_best(
 
 def _records(
     features: Features, cache: ScoreCache, params: core.ModelParams, days: tuple[int, ...]
-) -> list[dict[str, Any]]:
+) -> list[ShiftRecord]:
     scores = cache.get([score_key(params)])[score_key(params)]
     return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
 

@@ -124,17 +124,17 @@ class Fidelities:
         }
 
     @classmethod
-    def of_results(cls, results: dict[str, object]) -> Fidelities:
-        """The fidelities a ``results.json`` was made with (see :meth:`describe`)."""
-        p = results.get("perception") or {}
-        if not isinstance(p, dict):
-            raise HarnessError("results.json: `perception` must be an object")
-        evaluated = p.get("evaluated_days") or {}
-        signal = results["fidelity"] == "signal"
+    def of_results(cls, fidelity: str, perception: dict[str, object]) -> Fidelities:
+        """The fidelities a run was made with, from its ``fidelity`` and ``perception``
+        (see :meth:`describe`)."""
+        evaluated = perception.get("evaluated_days") or {}
+        if not isinstance(evaluated, dict):
+            raise HarnessError("results.json: `perception.evaluated_days` must be an object")
+        signal = fidelity == "signal"
         return cls(
-            evaluate=str(results["fidelity"]),
-            history=str(p.get("history", "signal")),
+            evaluate=fidelity,
+            history=str(perception.get("history", "signal")),
             pixel_days=frozenset(evaluated.get("pixel", ()) if signal else ()),
-            weights=p.get("keypoint_weights"),
-            alpha=float(p.get("alpha", 0.05)),
+            weights=perception.get("keypoint_weights"),  # type: ignore[arg-type]
+            alpha=float(perception.get("alpha", 0.05)),  # type: ignore[arg-type]
         )

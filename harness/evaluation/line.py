@@ -7,13 +7,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import core
 import sim
-from harness.evaluation.results import shift_record
+from harness.evaluation.results import ShiftRecord, shift_record
 from harness.evaluation.scoring import PostShift, WorkerRow
 
 
@@ -59,8 +58,8 @@ class LineShift:
         params: core.ModelParams,
         Z: np.ndarray | None = None,
         Y: np.ndarray | None = None,
-    ) -> dict[str, Any]:
-        """The shift's ``results.json`` record at ``params`` (``Z``, ``Y`` override the rows').
+    ) -> ShiftRecord:
+        """The shift's record at ``params`` (``Z``, ``Y`` override the rows').
 
         Cheap enough for every trial of a threshold study: the worker arrays are built once.
         """
@@ -131,8 +130,8 @@ def decide_shifts(
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
     states_of: StatesOf = simulated_states,
-) -> list[dict[str, Any]]:
-    """Line-level decisions of every evaluated shift as ``results.json`` shift records."""
+) -> list[ShiftRecord]:
+    """Line-level decisions of every evaluated shift as shift records."""
     T = scenario.shifts.length_s
     return [
         s.record(scenario.G, T, params)

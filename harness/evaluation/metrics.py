@@ -1,8 +1,9 @@
 """Metrics of the model's decisions against the simulator's truth, with bootstrap intervals.
 
-Pure functions of ``results.json`` shift records (no I/O, no Ray), in the style of TrackEval:
-each evaluated day's counts (:func:`day_table`) are kept apart from their combination
-(:func:`figure_values`), so a figure and its bootstrap replicates come from one code path.
+Pure functions of shift records (:mod:`harness.evaluation.results`; no I/O, no Ray), in the
+style of TrackEval: each evaluated day's counts (:func:`day_table`) are kept apart from their
+combination (:func:`figure_values`), so a figure and its bootstrap replicates come from one
+code path.
 
 Definitions (a shift record is one entry of ``results.json``'s ``shifts``):
 
@@ -61,6 +62,7 @@ from typing import Any
 import numpy as np
 
 import core
+from harness.evaluation.results import ShiftRecord, WorkerRecord
 from harness.runtime.errors import HarnessError
 
 DEFAULT_REPLICATES = 2000
@@ -102,12 +104,6 @@ _GROUP_HEADLINE = {
 """Each group's headline figure: its interval is the group's ``ci95``."""
 _FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
 """Worker flags: name (also the record's flag key), score key, label key."""
-_RECORD_KEYS = {
-    "shift record": {"day", "shift", "posts", "workers", "root_causes"},
-    "post": {"post", "level", "true_level", "D", "true_D", "hazard", "faults", "culprits"},
-    "worker": {"worker", "Z", "Y", "management", "training", "needs_management", "needs_training"},
-    "root cause": {"hazard_post", "worker"},
-}
 
 
 NOBODY = ""
@@ -157,23 +153,21 @@ class CellTable:
         return day_w[:, self.cell_day] * person_w[:, self.cell_person]
 
 
-def people_of(shifts: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+def people_of(shifts: Sequence[ShiftRecord]) -> tuple[str, ...]:
     """The sorted worker ids of shift records (workers and culprits)."""
-    found = {str(w["worker"]) for rec in shifts for w in rec["workers"]}
-    found |= {str(c) for rec in shifts for p in rec["posts"] for c in p["culprits"]}
+    found = {w.worker for rec in shifts for w in rec.workers}
+    found |= {c for rec in shifts for c in rec.culprits}
     return tuple(sorted(found - {NOBODY}))
 
 
-def cell_table(
-    shifts: Sequence[Mapping[str, Any]], people: Sequence[str] | None = None
-) -> CellTable:
-    """Per-(day, person) counts of the headline figures from ``results.json`` shift records.
+def cell_table(shifts: Sequence[ShiftRecord], people: Sequence[str] | None = None) -> CellTable:
+    """Per-(day, person) counts of the headline figures from shift records.
 
     Args:
         people: the person rows (default :func:`people_of`); paired tables share one.
     """
     _check_records(shifts)
-    days = tuple(sorted({int(rec["day"]) for rec in shifts}))
+    days = tuple(sorted({rec.day for rec in shifts}))
     people = people_of(shifts) if people is None else tuple(people)
     day_row = {d: g for g, d in enumerate(days)}
     person_row = {p: k for k, p in enumerate(people)}
@@ -185,29 +179,25 @@ def cell_table(
 
     units: dict[str, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
     sample_cells: list[int] = []
-    workers: list[Mapping[str, Any]] = []
+    workers: list[WorkerRecord] = []
     for rec in shifts:
-        g = day_row[int(rec["day"])]
-        named_at: dict[int, set[str]] = defaultdict(set)
-        for c in rec["root_causes"]:
-            named_at[c["hazard_post"]].add(c["worker"])
-        named = set().union(*named_at.values())
-        culprits = {w for p in rec["posts"] for w in p["culprits"]}
+        g = day_row[rec.day]
+        named_at, named, culprits = rec.named_at, rec.named, rec.culprits
         for w in sorted(named):
             units["root_cause"].append((cell(g, w), (w in culprits, w not in culprits, 0)))
         units["root_cause"].extend((cell(g, w), (0, 0, 1)) for w in sorted(culprits - named))
-        for p in rec["posts"]:
-            there = named_at.get(p["post"], set())
-            for fault in _worker_faults(p):
+        for p in rec.posts:
+            there = named_at.get(p.post, set())
+            for fault in p.worker_faults():
                 units["faults_explained"].append(
                     (cell(g, min(fault)), (bool(there & set(fault)), 1))
                 )
-            if p["hazard"] and p["faults"]:
-                agree = (not there) == (not p["culprits"])
+            if p.hazard and p.faults:
+                agree = (not there) == (not p.culprits)
                 units["equipment_attribution"].append((cell(g, NOBODY), (agree, 1)))
-        for w in rec["workers"]:
+        for w in rec.workers:
             workers.append(w)
-            sample_cells.append(cell(g, w["worker"]))
+            sample_cells.append(cell(g, w.worker))
     n_cells = len(cells)
     widths = {"root_cause": 3, "faults_explained": 2, "equipment_attribution": 2}
     counts = {}
@@ -220,13 +210,13 @@ def cell_table(
     at = np.array(sample_cells, dtype=np.intp)
     rankings = {}
     for name, score_key, label_key in _FLAGS:
-        flags = np.array([w[name] for w in workers], dtype=bool)
-        labels = np.array([w[label_key] for w in workers], dtype=bool)
+        flags = np.array([getattr(w, name) for w in workers], dtype=bool)
+        labels = np.array([getattr(w, label_key) for w in workers], dtype=bool)
         table = np.zeros((n_cells, 3), dtype=np.int64)
         for col, mask in enumerate((flags & labels, flags & ~labels, ~flags & labels)):
             table[:, col] = np.bincount(at[mask], minlength=n_cells)
         counts[name] = table
-        scores = np.array([np.nan if w[score_key] is None else w[score_key] for w in workers])
+        scores = np.array([_or_nan(getattr(w, score_key)) for w in workers])
         if score_key == "Y":
             scores = -scores  # a low proficiency ranks a worker as needing training
         rankings[name] = ranking(scores, labels, at)
@@ -235,11 +225,8 @@ def cell_table(
     return CellTable(days, people, cell_day, cell_person, counts, rankings)
 
 
-def _worker_faults(post: Mapping[str, Any]) -> list[list[str]]:
-    """The culprits of each worker-caused fault of a post record (see the module doc)."""
-    if "fault_culprits" in post:
-        return [list(f) for f in post["fault_culprits"] if f]
-    return [[w] for w in post["culprits"]]
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else value
 
 
 def ranking(scores: np.ndarray, labels: np.ndarray, cells: np.ndarray) -> Ranking:
@@ -402,14 +389,14 @@ def replicated(
 
 
 def run_metrics(
-    shifts: Sequence[Mapping[str, Any]],
+    shifts: Sequence[ShiftRecord],
     *,
     tau_D: float,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
     people: bool = True,
 ) -> dict[str, Any]:
-    """All metrics of a run from its ``results.json`` shift records (see the module doc).
+    """All metrics of a run from its shift records (see the module doc).
 
     Args:
         shifts: the shift records.
@@ -471,10 +458,10 @@ def run_metrics(
         **{k: float(v) for k, v in zip(("precision", "recall", "f1"), scores, strict=True)},
         **pairs,
     }
-    posts = [p for rec in shifts for p in rec["posts"]]
-    confusion = core.confusion_matrix([p["true_level"] for p in posts], [p["level"] for p in posts])
-    detected = np.array([p["D"] > tau_D for p in posts])
-    truly = np.array([p["true_D"] > tau_D for p in posts])
+    posts = [p for rec in shifts for p in rec.posts]
+    confusion = core.confusion_matrix([p.true_level for p in posts], [p.level for p in posts])
+    detected = np.array([tau_D < p.D for p in posts])
+    truly = np.array([p.true_D > tau_D for p in posts])
     out["hazard_detection"] = {
         "tp": int(np.sum(detected & truly)),
         "fp": int(np.sum(detected & ~truly)),
@@ -483,7 +470,7 @@ def run_metrics(
     }
     out["level_accuracy"] = float(np.trace(confusion) / max(1, confusion.sum()))
     out["level_confusion"] = confusion.tolist()
-    out["worker_shifts"] = sum(len(rec["workers"]) for rec in shifts)
+    out["worker_shifts"] = sum(len(rec.workers) for rec in shifts)
     out["post_shifts"] = len(posts)
     out["bootstrap"] = {
         "replicates": replicates,
@@ -495,19 +482,19 @@ def run_metrics(
     return out
 
 
-def _pair_counts(shifts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def _pair_counts(shifts: Sequence[ShiftRecord]) -> dict[str, int]:
     """tp, fp, fn of the (day, shift, hazard post, worker) pairs (root_cause_pairs)."""
     tp = fp = fn = 0
     for rec in shifts:
-        named = {(c["hazard_post"], c["worker"]) for c in rec["root_causes"]}
-        truth = {(p["post"], w) for p in rec["posts"] for w in p["culprits"]}
+        named = {(c.hazard_post, c.worker) for c in rec.root_causes}
+        truth = {(p.post, w) for p in rec.posts for w in p.culprits}
         tp, fp, fn = tp + len(named & truth), fp + len(named - truth), fn + len(truth - named)
     return {"tp": tp, "fp": fp, "fn": fn}
 
 
 def paired_difference(
-    a: Sequence[Mapping[str, Any]],
-    b: Sequence[Mapping[str, Any]],
+    a: Sequence[ShiftRecord],
+    b: Sequence[ShiftRecord],
     *,
     figures: Sequence[str] = HEADLINE,
     replicates: int = DEFAULT_REPLICATES,
@@ -585,19 +572,7 @@ def too_small_to_tell(
     return reasons
 
 
-def _check_records(shifts: Sequence[Mapping[str, Any]]) -> None:
-    """Raise unless every shift record and its items carry the keys the metrics read."""
+def _check_records(shifts: Sequence[ShiftRecord]) -> None:
+    """Raise unless there is a shift record to score."""
     if not shifts:
         raise HarnessError("`shifts` must hold at least one shift record, got none")
-    for k, rec in enumerate(shifts):
-        items = [("shift record", rec)]
-        items += [("post", p) for p in rec.get("posts", ())]
-        items += [("worker", w) for w in rec.get("workers", ())]
-        items += [("root cause", c) for c in rec.get("root_causes", ())]
-        for kind, item in items:
-            missing = _RECORD_KEYS[kind] - set(item)
-            if missing:
-                raise HarnessError(
-                    f"shifts[{k}]: a {kind} lacks key(s) {sorted(missing)}; expected "
-                    f"results.json shift records"
-                )

@@ -27,6 +27,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
+from harness.evaluation.results import RunRecord, ShiftRecord, WorkerRecord
 from harness.outputs import tables
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id
@@ -112,53 +113,53 @@ def headline(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def worker_summary(results: dict[str, Any]) -> list[dict[str, Any]]:
+def worker_summary(result: RunRecord) -> list[dict[str, Any]]:
     """Per worker over the evaluated days: shifts, flags, decisions and truth counts."""
     rows: dict[str, dict[str, Any]] = {}
-    for rec in results["shifts"]:
-        culprits = {w for p in rec["posts"] for w in p["culprits"]}
-        named = {c["worker"] for c in rec["root_causes"]}
-        for w in rec["workers"]:
+    for rec in result.shifts:
+        for w in rec.workers:
             row = rows.setdefault(
-                w["worker"],
-                {"worker": w["worker"], "posts": set(), "shifts": 0, "named": 0,
+                w.worker,
+                {"worker": w.worker, "posts": set(), "shifts": 0, "named": 0,
                  "management": 0, "training": 0, "culprit": 0, "needs_management": 0,
                  "needs_training": 0},
             )  # fmt: skip
-            row["posts"].add(w["post"])
+            row["posts"].add(w.post)
             row["shifts"] += 1
-            row["named"] += w["worker"] in named
-            row["management"] += bool(w["management"])
-            row["training"] += bool(w["training"])
-            row["culprit"] += w["worker"] in culprits
-            row["needs_management"] += bool(w["needs_management"])
-            row["needs_training"] += bool(w["needs_training"])
+            row["named"] += w.worker in rec.named
+            row["management"] += bool(w.management)
+            row["training"] += bool(w.training)
+            row["culprit"] += w.worker in rec.culprits
+            row["needs_management"] += bool(w.needs_management)
+            row["needs_training"] += bool(w.needs_training)
     out = [{**r, "posts": sorted(r["posts"])} for r in rows.values()]
     return sorted(out, key=lambda r: (-r["named"], -r["culprit"], r["worker"]))
 
 
-def shift_sections(results: dict[str, Any]) -> list[dict[str, Any]]:
+def shift_sections(result: RunRecord) -> list[dict[str, Any]]:
     """Per shift: hazard posts with causes (linked), why-nobody members, missed hazards."""
     sections = []
-    for rec in results["shifts"]:
+    for rec in result.shifts:
         by_post = defaultdict(list)
-        for w in rec["workers"]:
-            by_post[w["post"]].append(w)
+        for w in rec.workers:
+            by_post[w.post].append(w)
         hazards = []
-        for p in (p for p in rec["posts"] if p["hazard"]):
+        for p in (p for p in rec.posts if p.hazard):
             causes = [
-                {**c, "link": "#" + decision_anchor(rec["day"], rec["shift"], c["worker"])}
-                for c in rec["root_causes"]
-                if c["hazard_post"] == p["post"]
-            ]
-            truth = ", ".join(p["culprits"]) or ("equipment/environment" if p["faults"]
-                                                 else "no fault")  # fmt: skip
-            if p.get("true_level", 0) is None:  # a records folder without labels
+                {"worker": c.worker, "post": c.post, "reasons": c.reasons,
+                 "link": "#" + decision_anchor(rec.day, rec.shift, c.worker)}
+                for c in rec.root_causes
+                if c.hazard_post == p.post
+            ]  # fmt: skip
+            truth = ", ".join(p.culprits) or ("equipment/environment" if p.faults
+                                              else "no fault")  # fmt: skip
+            if p.true_level is None:  # a records folder without labels
                 truth = "no labels"
-            members = [w for j in p["set"] for w in by_post.get(j, ())]
-            hazards.append({**p, "causes": causes, "truth": truth, "members": members})
-        missed = [p for p in rec["posts"] if p["faults"] and not p["hazard"]]
-        sections.append({"day": rec["day"], "shift": rec["shift"], "hazards": hazards,
+            members = [w for j in p.set for w in by_post.get(j, ())]
+            hazards.append({"post": p.post, "D": p.D, "set": p.set, "causes": causes,
+                            "truth": truth, "members": members})  # fmt: skip
+        missed = [p for p in rec.posts if p.faults and not p.hazard]
+        sections.append({"day": rec.day, "shift": rec.shift, "hazards": hazards,
                          "missed": missed})  # fmt: skip
     return sections
 
@@ -168,7 +169,7 @@ def shift_label(day: int, shift: str) -> str:
     return f"day {day}, {shift} shift"
 
 
-def figures(results: dict[str, Any]) -> dict[str, bytes]:
+def figures(result: RunRecord) -> dict[str, bytes]:
     """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
     level confusion (rows: true level, columns: the model's level)."""
     import matplotlib
@@ -177,9 +178,9 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    frames = tables.frames(results)
+    frames = tables.frames(result)
     workers, posts = frames["workers"], frames["posts"]
-    params = results["params"]
+    params = result.params
     out = {}
 
     def save(name: str, fig: Any) -> None:
@@ -215,9 +216,9 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     ax.set_title(f"hazard degree D (hazard when > {params['tau_D']})")
     fig.colorbar(image, ax=ax)
     save("hazard_degree.png", fig)
-    if "level_confusion" not in results["metrics"]:  # no labels: no truth to compare with
+    if "level_confusion" not in result.metrics:  # no labels: no truth to compare with
         return out
-    confusion = np.array(results["metrics"]["level_confusion"])
+    confusion = np.array(result.metrics["level_confusion"])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(confusion, cmap="Blues")
     ax.set_xticks(range(confusion.shape[1]))
@@ -230,8 +231,8 @@ def figures(results: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
-def _graders_line(results: dict[str, Any]) -> str:
-    g = results.get("graders") or {}
+def _graders_line(result: RunRecord) -> str:
+    g = result.graders
     source = g.get("source", "truth")
     if source == "registry":
         versions = ", ".join(f"{p}: v{v['version']}" for p, v in g.get("posts", {}).items())
@@ -244,27 +245,26 @@ def _graders_line(results: dict[str, Any]) -> str:
 
 
 def write_report(
-    results: dict[str, Any], folder: Path, evidence: list[dict[str, Any]] | None = None
+    result: RunRecord, folder: Path, evidence: list[dict[str, Any]] | None = None
 ) -> Path:
     """Write ``report.html`` (with a section per evidence record) and the figure files."""
-    pngs = figures(results)
+    pngs = figures(result)
     for name, data in pngs.items():
         (folder / name).write_bytes(data)
-    days = sorted({rec["day"] for rec in results["shifts"]})
-    sections = evidence_sections(results, evidence or [])
+    sections = evidence_sections(result, evidence or [])
     pages = {}
     for x in sections:
         pages.setdefault(x["e"]["worker"], "#" + x["anchor"])
     plotly = _plotly_assets() if sections else None
     page = ENV.get_template("report.html.j2").render(
-        r=results,
+        r=result,
         pages=pages,
-        graders_line=_graders_line(results),
-        evaluated_days=len(days),
-        headline=headline(results["metrics"]),
-        workers=worker_summary(results),
+        graders_line=_graders_line(result),
+        evaluated_days=len(result.days),
+        headline=headline(result.metrics),
+        workers=worker_summary(result),
         figures={k: base64.b64encode(v).decode() for k, v in pngs.items()},
-        shifts=shift_sections(results),
+        shifts=shift_sections(result),
         evidence=sections,
         plotly=plotly,
     )
@@ -286,40 +286,43 @@ def _plotly_assets() -> dict[str, Any]:
     }
 
 
-def evidence_sections(
-    results: dict[str, Any], evidence: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def evidence_sections(result: RunRecord, evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per evidence record, what its section shows: decisions, figures and the truth."""
     from harness.outputs import plots
 
-    records = {(r["day"], r["shift"]): r for r in results["shifts"]}
+    records = {(r.day, r.shift): r for r in result.shifts}
     sections = []
     for e in sorted(evidence, key=lambda e: (e["day"], e["shift"], e["worker"])):
-        rec = records.get((e["day"], e["shift"]), {"root_causes": [], "posts": [], "workers": []})
-        posts = {p["post"]: p for p in rec["posts"]}
+        rec = records.get((e["day"], e["shift"]))
+        posts = {p.post: p for p in rec.posts} if rec else {}
         decisions = [
-            {**c, "D": posts[c["hazard_post"]]["D"], "set": posts[c["hazard_post"]]["set"]}
-            for c in rec["root_causes"]
-            if c["worker"] == e["worker"]
-        ]
-        worker = next((w for w in rec["workers"] if w["worker"] == e["worker"]), {})
+            {"hazard_post": c.hazard_post, "post": c.post, "reasons": c.reasons,
+             "D": posts[c.hazard_post].D, "set": posts[c.hazard_post].set}
+            for c in (rec.root_causes if rec else ())
+            if c.worker == e["worker"]
+        ]  # fmt: skip
+        worker = next((w for w in rec.workers if w.worker == e["worker"]), None) if rec else None
         sections.append({
             "e": e,
             "anchor": decision_anchor(e["day"], e["shift"], e["worker"]),
             "decisions": decisions,
-            "checked": worker.get("checked", False),
-            "figures": plots.figures(e, n_posts=len(rec["posts"]) or None),
+            "checked": worker.checked if worker else False,
+            "figures": plots.figures(e, n_posts=len(rec.posts) if rec else None),
             "truth": evidence_truth(worker, rec),
         })  # fmt: skip
     return sections
 
 
-def evidence_truth(worker: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+def evidence_truth(worker: WorkerRecord | None, rec: ShiftRecord | None) -> dict[str, Any]:
     """The simulator's truth about a worker-shift, for its evidence page."""
-    caused = [f"post {p['post']} ({', '.join(p['faults'])})" for p in rec["posts"]
-              if worker.get("worker") in p["culprits"]]  # fmt: skip
-    known = ("profile", "needs_management", "needs_training")
-    truth = {k.removeprefix("true_"): v for k, v in worker.items()
-             if k in known or k.startswith("true_")}  # fmt: skip
+    if worker is None or rec is None:
+        return {"caused faults at": "none"}
+    caused = [f"post {p.post} ({', '.join(p.faults)})" for p in rec.posts
+              if worker.worker in p.culprits]  # fmt: skip
+    truth: dict[str, Any] = {
+        "profile": worker.profile,
+        "needs_management": worker.needs_management,
+        "needs_training": worker.needs_training,
+    }
     truth["caused faults at"] = ", ".join(caused) or "none"
     return truth

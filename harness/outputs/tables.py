@@ -21,31 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.evaluation.results import UNITS, RunRecord
+
 POSTS = "posts.parquet"
 WORKERS = "workers.parquet"
 ROOT_CAUSES = "root_causes.parquet"
 DICTIONARY = "tables.md"
 DESCRIPTION = b"description"
-
-_FRACTION = "fraction, 0..1"
-UNITS: dict[str, str] = {
-    "day": "day number, 1-based: the history days first, then the evaluated days",
-    "level": "hazard level, integer 0 (none) .. 4; also true_level",
-    "D": "hazard degree, dimensionless: 0.2·(d_i + Σ_j g_ij·d_j) of levels 0..4; also true_D "
-    "and params.tau_D",
-    "Z": "on-post state, fraction 0..1 of the ρ-weighted seconds off the standard post; also "
-    "params.tau_Z",
-    "Y": "proficiency, dimensionless: keypoint-speed ratio to the post's standard motion "
-    "(1 = standard) over 1 + its variance; null when no second counts; also params.tau_Y",
-    "params.lam, params.tau_P, params.rho_min, params.alpha": _FRACTION,
-    "params.eps": "speed, pixels per second (px/s)",
-    "params.history_window_days": "days",
-    "metrics: precision, recall, f1, auc, accuracy, value, level_accuracy": _FRACTION,
-    "metrics: tp, fp, fn, tn, explained, total, n, worker_shifts, post_shifts": "counts",
-    "metrics: *ci95": "[low, high] of the same unit: a 95 % bootstrap interval over days",
-    "timings: *_s": "seconds (wall clock)",
-}
-"""The units of ``results.json``'s numbers (it carries this mapping as ``units``)."""
 
 
 @dataclass(frozen=True)
@@ -160,30 +142,28 @@ def _table(rows: Iterable[dict[str, Any]], name: str) -> pa.Table:
                     schema=schema)  # fmt: skip
 
 
-def _shift_rows(results: dict[str, Any]) -> Iterable[tuple[dict, dict]]:
-    for rec in results["shifts"]:
-        yield rec, {"day": rec["day"], "shift": rec["shift"]}
-
-
-def build(results: dict[str, Any]) -> dict[str, pa.Table]:
-    """The three tables of a run's ``results.json``."""
+def build(result: RunRecord) -> dict[str, pa.Table]:
+    """The three tables of a run's records."""
     posts, workers, causes = [], [], []
-    for rec, key in _shift_rows(results):
-        by_post = {p["post"]: p for p in rec["posts"]}
-        culprits = {w for p in rec["posts"] for w in p["culprits"]}
-        named = {c["worker"] for c in rec["root_causes"]}
-        truth = {w["worker"]: w for w in rec["workers"]}
-        posts.extend({**key, **p, "_equipment": rec["equipment_causes"]} for p in rec["posts"])
-        workers.extend({**key, **w, "_named": named, "_culprits": culprits} for w in rec["workers"])
-        for c in rec["root_causes"]:
-            worker = truth[c["worker"]]
-            hazard = by_post[c["hazard_post"]]
+    for rec in result.shifts:
+        key = {"day": rec.day, "shift": rec.shift}
+        by_post = {p.post: p for p in rec.posts}
+        truth = {w.worker: w for w in rec.workers}
+        posts.extend({**key, **vars(p), "_equipment": rec.equipment_causes} for p in rec.posts)
+        workers.extend(
+            {**key, **vars(w), **(vars(w.roster) if w.roster else {}), "_named": rec.named,
+             "_culprits": rec.culprits}
+            for w in rec.workers
+        )  # fmt: skip
+        for c in rec.root_causes:
+            worker = truth[c.worker]
+            hazard = by_post[c.hazard_post]
             causes.append({
-                **key, **c, "D": hazard["D"], "set": hazard["set"], "Z": worker["Z"],
-                "Y": worker["Y"], "true_culprit": c["worker"] in culprits,
-                "true_culprit_here": c["worker"] in hazard["culprits"],
-                "true_needs_management": worker["needs_management"],
-                "true_needs_training": worker["needs_training"],
+                **key, **vars(c), "D": hazard.D, "set": hazard.set, "Z": worker.Z,
+                "Y": worker.Y, "true_culprit": c.worker in rec.culprits,
+                "true_culprit_here": c.worker in hazard.culprits,
+                "true_needs_management": worker.needs_management,
+                "true_needs_training": worker.needs_training,
             })  # fmt: skip
     return {
         POSTS: _table(posts, POSTS),
@@ -207,13 +187,13 @@ def data_dictionary() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(results: dict[str, Any], folder: Path) -> None:
+def write(result: RunRecord, folder: Path) -> None:
     """Write the three tables and their data dictionary (``tables.md``) into ``folder``."""
-    for name, table in build(results).items():
+    for name, table in build(result).items():
         pq.write_table(table, folder / name)
     (folder / DICTIONARY).write_text(data_dictionary(), encoding="utf-8")
 
 
-def frames(results: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def frames(result: RunRecord) -> dict[str, pd.DataFrame]:
     """The tables as pandas frames (for plots)."""
-    return {name.removesuffix(".parquet"): t.to_pandas() for name, t in build(results).items()}
+    return {name.removesuffix(".parquet"): t.to_pandas() for name, t in build(result).items()}

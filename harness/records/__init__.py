@@ -22,7 +22,6 @@ from harness.records._source import (
     Records,
     RecordsSource,
     load,
-    strip_truth,
     unavailable_metrics,
 )
 
@@ -39,6 +38,5 @@ __all__ = [
     "load",
     "read_manifest",
     "read_post",
-    "strip_truth",
     "unavailable_metrics",
 ]

@@ -7,11 +7,13 @@ pipeline's :func:`harness.evaluation.scoring.score_posts` takes: the store of th
 and a
 worker source. The decisions use the records' levels (or the labels' true levels with
 ``--graders truth``) and post states built from the labels; without labels the shift records
-carry no truth (:func:`strip_truth`) and the metrics are unavailable.
+carry no truth (:meth:`harness.evaluation.results.ShiftRecord.without_truth`) and the metrics
+are unavailable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import core
 import sim
 from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
+from harness.evaluation.results import ShiftRecord
 from harness.records._format import (
     LABELS_POSTS,
     LEVELS,
@@ -191,7 +194,7 @@ class Records:
         self, scenario: sim.Scenario, day: int, shift: str, workers: Any
     ) -> tuple[sim.PostState, ...]:
         """The post states of a shift change from the labels (without: the records' levels
-        stand in for the true ones, and :func:`strip_truth` removes them after)."""
+        stand in for the true ones; ``ShiftRecord.without_truth`` removes them after)."""
         out = []
         for post in range(1, scenario.n_posts + 1):
             key = (day, shift, post)
@@ -232,26 +235,12 @@ def load(folder: str | Path) -> Records:
     return Records(manifest=m, levels=read_levels(m), labels=read_labels(m))
 
 
-TRUTH_POST_KEYS = ("true_level", "true_D", "equipment_cause")
-TRUTH_WORKER_KEYS = ("profile", "needs_management", "needs_training")
-
-
-def strip_truth(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Shift records without the truth an unlabelled folder lacks (null, lists empty)."""
-    for rec in records:
-        for p in rec["posts"]:
-            p.update(dict.fromkeys(TRUTH_POST_KEYS), faults=[], culprits=[], fault_culprits=[])
-        for w in rec["workers"]:
-            w.update(dict.fromkeys(TRUTH_WORKER_KEYS))
-    return records
-
-
-def unavailable_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
+def unavailable_metrics(records: Sequence[ShiftRecord]) -> dict[str, Any]:
     """The metrics of an unlabelled run: unavailable (never zero), with the counts."""
     return {
         "available": False,
         "reason": "the records folder has no labels (labels/posts.parquet, "
         "labels/workers.parquet): decisions only",
-        "worker_shifts": sum(len(r["workers"]) for r in records),
-        "post_shifts": sum(len(r["posts"]) for r in records),
+        "worker_shifts": sum(len(r.workers) for r in records),
+        "post_shifts": sum(len(r.posts) for r in records),
     }

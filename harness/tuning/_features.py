@@ -37,6 +37,7 @@ from harness.evaluation.graders import Levels
 from harness.evaluation.history import ensure_records, post_databases
 from harness.evaluation.line import LineShift, line_shifts, simulated_states
 from harness.evaluation.metrics import run_metrics
+from harness.evaluation.results import ShiftRecord
 from harness.evaluation.scoring import group_by_shift
 from harness.evaluation.scoring import score_posts as score_all_posts
 from harness.records import Records
@@ -90,8 +91,8 @@ class Features:
 
 def shift_records(
     features: Features, params: core.ModelParams, scores: Scores
-) -> list[dict[str, Any]]:
-    """``results.json`` shift records of ``params`` from cached features and its scores."""
+) -> list[ShiftRecord]:
+    """The shift records of ``params`` from cached features and its scores."""
     return [
         s.record(features.G, features.T, params, Z=z, Y=y)
         for s, (z, y) in zip(features.shifts, scores, strict=True)

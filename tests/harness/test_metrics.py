@@ -7,12 +7,14 @@ import copy
 import math
 
 import numpy as np
+import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from harness.evaluation import metrics
+from harness.evaluation.results import shifts_from_json as typed
 from harness.runtime.errors import HarnessError
 
 
@@ -106,7 +108,7 @@ def records():
 
 @pytest.fixture(scope="module")
 def hand():
-    return metrics.run_metrics(records(), tau_D=0.5, replicates=200, seed=1)
+    return metrics.run_metrics(typed(records()), tau_D=0.5, replicates=200, seed=1)
 
 
 def test_root_cause_by_hand(hand):
@@ -211,7 +213,7 @@ def test_root_cause_recomputed_from_records_is_exactly_the_reported_figure():
                     causes=[(1, w) for w in named],
                 )
             )  # fmt: skip
-    m = metrics.run_metrics(shifts, tau_D=0.5, replicates=0)
+    m = metrics.run_metrics(typed(shifts), tau_D=0.5, replicates=0)
     tp = fp = fn = 0
     for rec in shifts:
         named = {c["worker"] for c in rec["root_causes"]}
@@ -229,7 +231,7 @@ def test_fault_culprits_count_each_fault_once_when_the_record_has_them():
     night = recs[1]["posts"][1]
     night["culprits"] = ["w5", "w6"]
     night["fault_culprits"] = [["w5", "w6"], ["w5"], []]  # a joint fault, w5's, an equipment one
-    m = metrics.run_metrics(recs, tau_D=0.5, replicates=0)
+    m = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=0)
     # the joint fault is explained (w6 named at post 2), w5's alone is not: 2 of 5
     assert (m["faults_explained"]["explained"], m["faults_explained"]["total"]) == (2, 5)
 
@@ -240,7 +242,7 @@ def test_undefined_figures_have_no_interval():
         w["needs_training"] = False  # one class only: no AUC
     for p in recs[0]["posts"]:
         p["faults"], p["culprits"] = [], []
-    m = metrics.run_metrics(recs, tau_D=0.5, replicates=50, people=False)
+    m = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=50, people=False)
     assert math.isnan(m["training"]["auc"]) and m["training"]["auc_ci95"] is None
     assert math.isnan(m["faults_explained"]["value"]) and m["faults_explained"]["ci95"] is None
     assert m["equipment_attribution"]["n"] == 0 and m["equipment_attribution"]["ci95"] is None
@@ -256,15 +258,15 @@ def _resampled(shifts, weights):
         for copy_k in range(int(weights[g])):
             for rec in shifts:
                 if rec["day"] == day:
-                    out.append({**copy.deepcopy(rec), "day": 1000 * g + copy_k})
+                    out.append({**copy.deepcopy(rec), "day": 1000 * g + copy_k + 1})
     return out
 
 
 @settings(max_examples=25, deadline=None)
 @given(weights=st.lists(st.integers(0, 3), min_size=2, max_size=2).filter(lambda w: sum(w) > 0))
 def test_a_replicate_equals_the_figures_of_the_resampled_records(weights):
-    table = metrics.cell_table(records())
-    resampled = metrics.cell_table(_resampled(records(), weights))
+    table = metrics.cell_table(typed(records()))
+    resampled = metrics.cell_table(typed(_resampled(records(), weights)))
     ones = np.ones((1, len(resampled.cell_day)))
     people = np.ones((1, len(table.people) + 1))
     cells = table.weights(np.array([weights], dtype=float), people)
@@ -324,22 +326,22 @@ def test_day_weights_are_seeded_multinomial_draws():
 
 
 def test_intervals_are_reproducible_and_cover_the_figure():
-    a = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2, people=False)
-    b = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2, people=False)
+    a = metrics.run_metrics(typed(records()), tau_D=0.5, replicates=300, seed=2, people=False)
+    b = metrics.run_metrics(typed(records()), tau_D=0.5, replicates=300, seed=2, people=False)
     assert a == b
     low, high = a["root_cause"]["f1_ci95"]
     # day 1 alone: tp 2, fp 0, fn 1 (f1 0.8); day 2 alone: tp 0 (f1 0): the figure lies between
     assert 0.0 <= low <= a["root_cause"]["f1"] <= high <= 0.8
     # people drawn too: a replicate of w1 and w6 alone names every culprit it holds (F1 1)
-    both = metrics.run_metrics(records(), tau_D=0.5, replicates=300, seed=2)
+    both = metrics.run_metrics(typed(records()), tau_D=0.5, replicates=300, seed=2)
     assert both["root_cause"]["f1_ci95"][1] == 1.0
 
 
 def test_intervals_are_percentiles_of_the_defined_replicates():
     recs = records()
     recs[2]["workers"][0]["needs_training"] = True  # day 2: nobody without the need
-    m = metrics.run_metrics(recs, tau_D=0.5, replicates=300, seed=4)
-    table = metrics.cell_table(recs)
+    m = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=300, seed=4)
+    table = metrics.cell_table(typed(recs))
     weights = table.weights(
         metrics.day_weights(2, replicates=300, seed=4),
         metrics.person_weights(len(table.people), replicates=300, seed=4),
@@ -353,7 +355,7 @@ def test_intervals_are_percentiles_of_the_defined_replicates():
 
 
 def test_paired_difference_of_the_same_records_is_zero():
-    out = metrics.paired_difference(records(), records(), replicates=100)
+    out = metrics.paired_difference(typed(records()), typed(records()), replicates=100)
     assert set(out) == set(metrics.HEADLINE)
     assert out["root_cause.f1"] == {
         "a": pytest.approx(4 / 7), "b": pytest.approx(4 / 7), "difference": 0.0,
@@ -365,7 +367,7 @@ def test_paired_difference_by_hand():
     better = records()
     better[2]["root_causes"] = [{"hazard_post": 1, "post": 1, "worker": "w1", "reasons": []}]
     out = metrics.paired_difference(
-        better, records(), figures=["root_cause.recall"], replicates=400, seed=0
+        typed(better), typed(records()), figures=["root_cause.recall"], replicates=400, seed=0
     )["root_cause.recall"]
     # the better model also names w1 on day 2: recall 3/4 against 2/4
     assert out["a"] == 0.75 and out["b"] == 0.5 and out["difference"] == 0.25
@@ -376,7 +378,7 @@ def test_paired_difference_by_hand():
 
 def test_paired_records_must_cover_the_same_days():
     with pytest.raises(HarnessError, match=r"same days, got \[1, 2\] and \[1\]"):
-        metrics.paired_difference(records(), records()[:2])
+        metrics.paired_difference(typed(records()), typed(records()[:2]))
 
 
 def test_too_small_to_tell(hand):
@@ -384,37 +386,37 @@ def test_too_small_to_tell(hand):
     assert reasons[0] == "only 4 true culprits (fewer than 20)"
     assert reasons[1].startswith("root_cause.f1's 95 % interval [")
     assert metrics.too_small_to_tell(hand, min_culprits=4, max_half_width=1.0) == []
-    no_interval = metrics.run_metrics(records(), tau_D=0.5, replicates=0)
+    no_interval = metrics.run_metrics(typed(records()), tau_D=0.5, replicates=0)
     assert "root_cause.f1 has no interval" in metrics.too_small_to_tell(no_interval)
 
 
 @pytest.mark.parametrize(
-    ("mutate", "message"),
+    ("mutate", "where"),
     [
-        (lambda recs: recs.clear(), "`shifts` must hold at least one shift record"),
-        (
-            lambda recs: recs[1].pop("posts"),
-            r"shifts\[1\]: a shift record lacks key\(s\) \['posts'\]",
-        ),
-        (lambda recs: recs[0]["posts"][2].pop("culprits"), r"a post lacks key\(s\) \['culprits'\]"),
-        (
-            lambda recs: recs[2]["workers"][0].pop("Z"),
-            r"shifts\[2\]: a worker lacks key\(s\) \['Z'\]",
-        ),
+        (lambda recs: recs[1].pop("posts"), "1.posts"),
+        (lambda recs: recs[2]["workers"][0].pop("Z"), "2.workers.0.Z"),
+        (lambda recs: recs[0]["posts"][2].update(hazard="yes"), "0.posts.2.hazard"),
+        (lambda recs: recs[0]["root_causes"][0].update(worker="../x"), "0.root_causes.0.worker"),
     ],
 )
-def test_bad_records_are_rejected_with_the_key_named(mutate, message):
+def test_bad_records_are_rejected_with_the_key_named(mutate, where):
     recs = records()
     mutate(recs)
-    with pytest.raises(HarnessError, match=message):
-        metrics.run_metrics(recs, tau_D=0.5)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        typed(recs)
+    assert where in {".".join(map(str, e["loc"])) for e in caught.value.errors()}
+
+
+def test_no_records_is_an_error():
+    with pytest.raises(HarnessError, match="`shifts` must hold at least one shift record"):
+        metrics.run_metrics([], tau_D=0.5)
 
 
 def test_bad_figure_and_replicates_are_rejected():
     with pytest.raises(HarnessError, match=r"unknown figure 'root_cause\.auc'"):
-        metrics.paired_difference(records(), records(), figures=["root_cause.auc"])
+        metrics.paired_difference(typed(records()), typed(records()), figures=["root_cause.auc"])
     with pytest.raises(HarnessError, match="`replicates` must be an int >= 0, got -1"):
-        metrics.run_metrics(records(), tau_D=0.5, replicates=-1)
+        metrics.run_metrics(typed(records()), tau_D=0.5, replicates=-1)
 
 
 def _two_wanderers(days: int) -> list[dict]:
@@ -443,8 +445,8 @@ def test_a_figure_on_two_people_gets_a_wide_interval():
     """Management F1 2/3 (tp 1, fn 1) every day: the day bootstrap sees no spread at all, the
     two-way one draws w1 twice (F1 1) or w2 twice (F1 0)."""
     recs = _two_wanderers(10)
-    days_only = metrics.run_metrics(recs, tau_D=0.5, replicates=400, seed=1, people=False)
-    both = metrics.run_metrics(recs, tau_D=0.5, replicates=400, seed=1)
+    days_only = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=400, seed=1, people=False)
+    both = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=400, seed=1)
     assert days_only["management"]["f1"] == pytest.approx(2 / 3)
     assert days_only["management"]["ci95"] == [pytest.approx(2 / 3)] * 2
     low, high = both["management"]["ci95"]
@@ -471,8 +473,8 @@ def test_many_people_and_days_give_an_interval_close_to_the_day_only_one():
                 causes=[],
             )
         )  # fmt: skip
-    both = metrics.run_metrics(recs, tau_D=0.5, replicates=1000, seed=2)
-    days = metrics.run_metrics(recs, tau_D=0.5, replicates=1000, seed=2, people=False)
+    both = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=1000, seed=2)
+    days = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=1000, seed=2, people=False)
     width_both = np.diff(both["management"]["ci95"])[0]
     width_days = np.diff(days["management"]["ci95"])[0]
     assert width_days > 0.05
@@ -486,7 +488,7 @@ def test_paired_difference_resamples_people_too():
     for rec in tuned:
         rec["workers"][1]["management"] = True
     out = metrics.paired_difference(
-        tuned, base, figures=["management.recall"], replicates=400, seed=0
+        typed(tuned), typed(base), figures=["management.recall"], replicates=400, seed=0
     )["management.recall"]
     assert out["difference"] == pytest.approx(0.5)
     low, high = out["ci95"]

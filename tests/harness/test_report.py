@@ -12,6 +12,13 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.evaluation.results import (
+    CauseRecord,
+    PostRecord,
+    RunRecord,
+    ShiftRecord,
+    WorkerRecord,
+)
 from harness.outputs import report
 from harness.runtime.errors import HarnessError
 from tests.harness.test_tables import RESULTS
@@ -47,7 +54,8 @@ EVIDENCE = {
 
 
 def _results(**changes) -> dict:
-    results = copy.deepcopy(RESULTS)
+    """results.json of :data:`RESULTS` with ``changes`` (a dict: tests edit it as JSON)."""
+    results = copy.deepcopy(RESULTS.to_json())
     results.update(scenario="tiny", seed=5, fidelity="signal", mlflow_run_id="r1",
                    params={"tau_D": 0.5, "tau_Z": 0.2, "tau_Y": 0.8},
                    graders={"source": "truth", "requested": "truth"}, metrics=METRICS)  # fmt: skip
@@ -55,16 +63,29 @@ def _results(**changes) -> dict:
     return results
 
 
+def _run(results: dict) -> RunRecord:
+    """The records of an edited results.json, built as they are (unchecked: crafted values
+    must reach the report)."""
+    shifts = tuple(
+        ShiftRecord(**{**s, "posts": tuple(PostRecord(**p) for p in s["posts"]),
+                       "workers": tuple(WorkerRecord(**w) for w in s["workers"]),
+                       "root_causes": tuple(CauseRecord(**c) for c in s["root_causes"])})
+        for s in results["shifts"]
+    )  # fmt: skip
+    fields = {k: v for k, v in results.items() if k not in ("schema_version", "units")}
+    return RunRecord(**{**fields, "shifts": shifts})
+
+
 def test_crafted_fields_are_escaped_not_executed(tmp_path):
     evil = "<script>alert(1)</script>"
     results = _results(fidelity=evil, scenario=evil)
     results["shifts"][0]["root_causes"][0]["reasons"] = [evil]
     results["shifts"][0]["workers"][0]["profile"] = evil
-    page = report.write_report(results, tmp_path).read_text()
+    page = report.write_report(_run(results), tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     results["shifts"][0]["shift"] = evil  # names files: refused, never escaped into a name
     with pytest.raises(HarnessError, match="shift must be an id"):
-        report.write_report(results, tmp_path)
+        report.write_report(_run(results), tmp_path)
 
 
 def test_a_results_json_with_wrong_types_is_refused_in_one_line(tmp_path, capsys):
@@ -81,7 +102,7 @@ def test_the_report_links_decisions_and_lists_missed_hazards(tmp_path):
     results = _results()
     results["shifts"][0]["posts"][1]["faults"] = ["sign_missing"]
     results["shifts"][0]["posts"][1]["hazard"] = False
-    page = report.write_report(results, tmp_path).read_text()
+    page = report.write_report(_run(results), tmp_path).read_text()
     assert 'href="#e-d7-day-b"' in page  # b is named a root cause
     assert "Missed hazards" in page and "post 2 (true level 0" in page
     assert 'src="data:image/png;base64,' in page  # figures embedded: MLflow's viewer shows them
@@ -99,7 +120,7 @@ def dead_links(page: str) -> list[str]:
 
 def test_evidence_sections_show_the_decision_and_its_figures_in_the_one_page(tmp_path):
     evidence = [copy.deepcopy(EVIDENCE)]
-    page = report.write_report(_results(), tmp_path, evidence).read_text()
+    page = report.write_report(_run(_results()), tmp_path, evidence).read_text()
     assert 'id="e-d7-day-b"' in page and 'href="#e-d7-day-b"' in page
     assert "strengthen management" in page and "off_post" in page
     assert page.count('class="plotly-figure"') == 4  # drawn by the page when shown
@@ -227,7 +248,7 @@ def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_p
 
     run = tmp_path / "run"
     run.mkdir()
-    report.write_report(_results(), run, [EVIDENCE])
+    report.write_report(_run(_results()), run, [EVIDENCE])
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
         log_artifacts(run)

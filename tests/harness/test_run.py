@@ -226,7 +226,7 @@ def test_pixel_days_send_the_first_evaluated_days_through_the_pixel_path(
     described = config.fidelities.describe(sc)
     assert described["evaluated_days"] == {"pixel": [first], "signal": rest}
     results = {"fidelity": sc.fidelity, "perception": described}
-    assert Fidelities.of_results(results) == config.fidelities
+    assert Fidelities.of_results(sc.fidelity, described) == config.fidelities
     lines = sources_lines({"graders": {"source": "truth"}, **results})
     assert f"pixel path (keypoint network {tiny_keypoint_weights.name}" in lines[1]
     assert f"on day(s) {first};" in lines[1] and "post databases: signal model" in lines[1]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
+from harness.evaluation.results import RunRecord, shifts_from_json
 from harness.outputs import tables
 
-RESULTS = {
-    "shifts": [
+SHIFTS = [
         {
             "day": 7,
             "shift": "day",
@@ -33,8 +33,9 @@ RESULTS = {
             ],
             "equipment_causes": [],
         }
-    ]
-}  # fmt: skip
+]  # fmt: skip
+RESULTS = RunRecord(scenario="t", seed=1, fidelity="signal", params={},
+                    shifts=tuple(shifts_from_json(SHIFTS)), metrics={})  # fmt: skip
 
 
 def test_tables_have_typed_list_and_truth_columns(tmp_path):
