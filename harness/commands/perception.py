@@ -46,8 +46,9 @@ from core.perception import (
     torso_length,
     train_grader,
 )
-from harness.adapters.mlflow_tracking import log_artifacts, log_metrics, tracked_run
+from harness.adapters.mlflow_tracking import log_metrics
 from harness.commands import preflight
+from harness.commands.context import command_context
 from harness.evaluation.grading_data import history_day_states, post_examples, split_days
 from harness.evaluation.pixels import (
     BOX_JITTER,
@@ -58,7 +59,7 @@ from harness.evaluation.pixels import (
     true_speeds,
 )
 from harness.outputs import staging
-from harness.runtime import logs, settings
+from harness.runtime import settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.interrupts import handle_signals
 from harness.runtime.progress import progress_bar
@@ -367,17 +368,13 @@ def eval_command(
         "grading_seconds": grading_seconds,
         "runtime": runtime,
     }
-    with (
-        handle_signals(),
-        staging.staged(out) as stage,
-        logs.log_to(stage),
-        tracked_run(
+    with command_context(out) as ctx:
+        ctx.track(
             experiment="hazard-harness/perception",
             run_name=f"perception-eval-seed{seed}",
             params=params,
             command="perception eval",
-        ),
-    ):
+        )
         table = evaluate_perception(
             weights,
             seed=seed,
@@ -389,9 +386,8 @@ def eval_command(
             runtime=runtime,
             device=device,
         )
-        staging.write_json(stage / "perception.json", table)
+        staging.write_json(ctx.stage / "perception.json", table)
         log_metrics({k: v for k, v in table.items() if isinstance(v, float)})
-        log_artifacts(stage)
     return table
 
 

@@ -10,11 +10,13 @@ the figure and the keys that drive it.
 from __future__ import annotations
 
 import shutil
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sim
 from harness.adapters.mlflow_tracking import check_store
+from harness.adapters.ray_cluster import RaySession, probe_cluster, ray_session
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_writable
 from harness.runtime.settings import connect_timeout, ray_address, resolve_workers
@@ -57,13 +59,15 @@ class Compute:
     progress: bool = True
     """Draw progress bars (on a terminal only)."""
 
+    def ray(self) -> AbstractContextManager[RaySession]:
+        """The command's Ray session here (see :func:`harness.adapters.ray_cluster.ray_session`)."""
+        return ray_session(address=self.address, workers=self.workers, timeout=self.timeout)
+
 
 def compute(
     *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
 ) -> Compute:
     """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
-    from harness.adapters.ray_cluster import probe_cluster
-
     resolved = ray_address(address)
     seconds = connect_timeout(timeout)
     count = resolve_workers(workers, address=resolved)

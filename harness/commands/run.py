@@ -12,9 +12,10 @@ from typing import Any
 import core
 import sim
 from harness import records
-from harness.adapters.mlflow_tracking import log_artifacts, log_metrics, source_version, tracked_run
-from harness.adapters.ray_cluster import RaySession, ray_session
+from harness.adapters.mlflow_tracking import log_metrics, source_version
+from harness.adapters.ray_cluster import RaySession
 from harness.commands import preflight
+from harness.commands.context import command_context
 from harness.evaluation.fidelities import Fidelities
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.evaluation.history import ensure_records
@@ -24,10 +25,9 @@ from harness.evaluation.pixels import check_keypoint_weights
 from harness.evaluation.results import RunRecord, ShiftRecord
 from harness.evaluation.scoring import group_by_shift, score_posts
 from harness.outputs import report, staging, tables
-from harness.runtime import logs, settings
+from harness.runtime import settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params, load_scenario_file
-from harness.runtime.interrupts import handle_signals
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 
@@ -245,19 +245,14 @@ def run(config: RunConfig) -> dict[str, Any]:
         "graders": config.graders.requested,
         "params_file": str(config.params_path or ""),
     }
-    with (
-        handle_signals(),
-        staging.staged(config.out_dir) as stage,
-        logs.log_to(stage),
-        tracked_run(
+    with command_context(config.out_dir) as ctx:
+        run_id = ctx.track(
             experiment=f"hazard-harness/{scenario.name}",
             run_name=run_name(config),
             params=params,
             command="run",
-        ) as run_id,
-    ):
-        c = config.compute
-        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+        )
+        with config.compute.ray() as session:
             done = evaluate(config, session)
         recorded = config.records
         labelled = recorded is None or recorded.labels is not None
@@ -281,9 +276,8 @@ def run(config: RunConfig) -> dict[str, Any]:
             timings={"wall_s": time.perf_counter() - started},
         )
         copy = config.scenario_path / records.MANIFEST if recorded else config.scenario_path
-        results = write_all(result, stage, copy, done.evidence)
+        results = write_all(result, ctx.stage, copy, done.evidence)
         log_metrics(result.metrics)
-        log_artifacts(stage)
     return results
 
 

@@ -17,17 +17,17 @@ import numpy as np
 
 import core
 import sim
-from harness.adapters.mlflow_tracking import log_artifacts, log_metrics, tracked_run
-from harness.adapters.ray_cluster import ray_session, warm_workers
+from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.ray_cluster import warm_workers
 from harness.commands import preflight
+from harness.commands.context import command_context
 from harness.evaluation import graders
 from harness.evaluation.history import ensure_records
 from harness.evaluation.line import decide_shifts
 from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
 from harness.outputs import staging
-from harness.runtime import logs, settings
+from harness.runtime import settings
 from harness.runtime.errors import HarnessError
-from harness.runtime.interrupts import handle_signals
 
 
 @dataclass(frozen=True)
@@ -124,19 +124,15 @@ def stress(config: StressConfig) -> dict[str, Any]:
     started = time.perf_counter()
     params = {"posts": config.posts, "days": config.days, "workers": c.workers or "all",
               "length_s": config.length_s, "fidelity": "signal"}  # fmt: skip
-    with (
-        handle_signals(),
-        staging.staged(config.out_dir) as stage,
-        logs.log_to(stage),
-        tracked_run(
+    with command_context(config.out_dir) as ctx:
+        ctx.track(
             experiment="hazard-harness/stress",
             run_name=f"stress-{config.posts}posts-{config.days}days",
             params=params,
             command="stress",
-        ),
-    ):
+        )
         start = time.perf_counter()
-        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+        with c.ray() as session:
             n_workers = session.workers
             in_flight = session.max_in_flight
             warm_workers(n_workers, module="harness.evaluation.scoring")
@@ -159,10 +155,9 @@ def stress(config: StressConfig) -> dict[str, Any]:
         report = _figures(config, n_workers, wall, results, baseline_wall, history_s, decide_s)
         report["ray_start_s"] = ray_start_s
         report["setup_s"] = setup_s
-        staging.write_json(stage / "stress.json", report)
-        _plot(results, report, stage / "stress.png")
+        staging.write_json(ctx.stage / "stress.json", report)
+        _plot(results, report, ctx.stage / "stress.png")
         log_metrics({k: v for k, v in report.items() if not isinstance(v, (list, dict))})
-        log_artifacts(stage)
     return report
 
 

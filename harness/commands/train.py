@@ -45,17 +45,17 @@ import numpy as np
 import sim
 from harness.adapters import optuna_studies
 from harness.adapters.mlflow_tracking import (
-    log_artifacts,
     log_curves,
     log_dict,
     log_metrics,
     tracked_run,
 )
-from harness.adapters.ray_cluster import map_unordered, ray_session
+from harness.adapters.ray_cluster import map_unordered
 from harness.commands import preflight
+from harness.commands.context import command_context
 from harness.evaluation.grading_data import GradingData, history_shift_states, post_examples
 from harness.outputs import staging
-from harness.runtime import interrupts, logs, settings
+from harness.runtime import interrupts, settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_scenario_file
 
@@ -352,20 +352,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
     budget = StudyBudget(trials=config.trials, epochs=config.epochs, augment=config.augment)
     params = {"scenario": scenario.name, "seed": scenario.seed, "posts": list(config.posts),
               **asdict(budget)}  # fmt: skip
-    with (
-        interrupts.handle_signals(),
-        staging.staged(config.out_dir) as stage,
-        logs.log_to(stage),
-        tracked_run(
+    with command_context(config.out_dir) as ctx:
+        run_id = ctx.track(
             experiment=f"hazard-harness/{scenario.name}",
             run_name=f"train-{scenario.name}-seed{scenario.seed}",
             params=params,
             command="train",
-        ) as run_id,
-    ):
+        )
+        stage = ctx.stage
         journals = stage / "studies"
         journals.mkdir()
-        with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
+        with c.ray() as session:
             states = history_shift_states(
                 scenario, config.posts, max_in_flight=session.max_in_flight, progress=c.progress
             )
@@ -437,5 +434,4 @@ def train(config: TrainConfig) -> dict[str, Any]:
             }  # fmt: skip
         summary["wall_s"] = time.perf_counter() - started
         staging.write_json(stage / "train.json", summary)
-        log_artifacts(stage)
     return summary

@@ -24,25 +24,22 @@ import core
 import sim
 from harness.adapters import optuna_studies
 from harness.adapters.mlflow_tracking import (
-    log_artifacts,
     log_metrics,
     log_trials,
     logged_trials,
     study_runs,
-    tracked_run,
 )
-from harness.adapters.ray_cluster import ray_session
 from harness.commands import preflight
+from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
 from harness.evaluation.metrics import interval, paired_difference, run_metrics, too_small_to_tell
 from harness.evaluation.results import ShiftRecord
 from harness.outputs import staging
 from harness.records import Records, is_records
 from harness.records import load as load_records
-from harness.runtime import logs, settings
+from harness.runtime import settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import dump_params, load_params, load_scenario_file
-from harness.runtime.interrupts import handle_signals
 from harness.tuning._features import (
     Features,
     ScoreCache,
@@ -275,12 +272,8 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         "start": config.start.to_dict(),
         "swept": list(plan.names) if plan else [],
     }
-    with (
-        handle_signals(),
-        staging.staged(config.out_dir) as stage,
-        logs.log_to(stage),
-        optuna_studies.exclusive(config.store, config.study_name),
-    ):
+    with command_context(config.out_dir) as ctx:
+        ctx.hold(optuna_studies.exclusive(config.store, config.study_name))
         study, resumed = optuna_studies.create_study(
             name=config.study_name,
             store=config.store,
@@ -296,102 +289,102 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             optuna_studies.take_lease(study)
         recovered = optuna_studies.recover_stale(study)
         config.store.record()
-        with tracked_run(
+        run_id = ctx.track(
             experiment=f"hazard-harness/{scenario.name}",
             run_name=f"tune-{config.study_name}",
             params={**attrs, "study": config.study_name, "space": config.space.describe()},
             command="tune",
             tags={"optuna.study": config.study_name, "optuna.storage": config.store.description},
             run_id=study.user_attrs.get("mlflow_run_id"),
-        ) as run_id:
-            study.set_user_attr("mlflow_run_id", run_id)
-            logged = logged_trials(run_id)
+        )
+        study.set_user_attr("mlflow_run_id", run_id)
+        logged = logged_trials(run_id)
 
-            def log_batch(trials: list[Any]) -> None:
-                config.store.record()
-                if config.store.guard is None:
-                    optuna_studies.take_lease(study)
-                fresh = [t for t in trials if t.number not in logged]
-                log_trials([_logged(t, names) for t in fresh], run_id=run_id)
-                logged.update(t.number for t in fresh)
+        def log_batch(trials: list[Any]) -> None:
+            config.store.record()
+            if config.store.guard is None:
+                optuna_studies.take_lease(study)
+            fresh = [t for t in trials if t.number not in logged]
+            log_trials([_logged(t, names) for t in fresh], run_id=run_id)
+            logged.update(t.number for t in fresh)
 
-            log_batch(study.get_trials(deepcopy=False, states=optuna_studies.FINISHED))
-            with ray_session(address=c.address, workers=c.workers, timeout=c.timeout) as session:
-                if config.records is not None:
-                    levels_of, _ = config.records.levels_source(config.graders.requested)
-                else:
-                    levels_of, _ = levels_source(
-                        config.graders, scenario, config.cache_dir,
-                        max_in_flight=session.max_in_flight, progress=c.progress,
-                    )  # fmt: skip
-                features, cache = build_features(
-                    scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
-                    progress=c.progress, levels_of=levels_of, records=config.records,
+        log_batch(study.get_trials(deepcopy=False, states=optuna_studies.FINISHED))
+        with c.ray() as session:
+            if config.records is not None:
+                levels_of, _ = config.records.levels_source(config.graders.requested)
+            else:
+                levels_of, _ = levels_source(
+                    config.graders, scenario, config.cache_dir,
+                    max_in_flight=session.max_in_flight, progress=c.progress,
                 )  # fmt: skip
-                cache = cache.with_rho_grid(rho_grid(config.space))
-                prefill_started = time.perf_counter()
-                cache.get(score_key(p) for p in score_grid(config.space))
-                prefill_s = time.perf_counter() - prefill_started
-                study_days = Study(features, cache, config.tuning_days)
-                stats = optuna_studies.optimize(
-                    study,
-                    distributions=searched.distributions(),
-                    evaluate_batch=study_days.evaluator(
-                        config.objectives, searched, plan, session.workers
-                    ),
-                    n_complete=config.n_trials,
-                    batch_size=config.batch_size,
-                    on_batch=log_batch,
-                    progress=c.progress,
-                    store=config.store,
-                )
-                best, front = choose_best(
-                    study, searched, config.objectives, study_days.features, study_days.rows,
-                    cache,
-                )  # fmt: skip
-                comparison = compare(config, features, cache, best)
-                cv = None
-                if config.cv:
-                    cv = cross_validate(config, features, cache, session.workers, c.progress)
-            recommendation = recommend(config, comparison, cv)
-            chosen = best if recommendation["recommendation"] == "tuned" else config.start
-            summary = {
-                "study": config.study_name,
-                "storage": config.store.description,
-                "resumed": resumed,
-                "recovered_trials": recovered,
-                "trials_total": len(study.trials),
-                "trials_complete": optuna_studies.count(study, optuna_studies.COMPLETE),
-                "trials_session": stats.trials,
-                "trials_per_s": stats.trials_per_s,
-                "optuna_fraction": stats.optuna_fraction,
-                "rescoring_s": prefill_s,
-                "score_sets": len(cache),
-                "sweep": config.sweep if plan else "none",
-                "swept": list(plan.names) if plan else [],
-                "sampled": list(searched.ranges),
-                "not_swept_because": no_sweep or None,
-                "start": config.start.to_dict(),
-                "start_source": str(config.start_path) if config.start_path else "MODEL.md",
-                **recommendation,
-                "best_params": chosen.to_dict(),
-                "candidate_params": best.to_dict(),
-                "pareto_front": [
-                    {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
-                ],
-                "comparison": comparison["table"],
-                "held_out_difference": comparison["paired"],
-                "too_small_to_tell": comparison["too_small_to_tell"],
-                "cv": cv,
-                "mlflow_run_id": run_id,
-            }
-            if comparison["too_small_to_tell"]:
-                LOG.warning(
-                    "the held-out days are too few to tell tuned from start apart: %s",
-                    "; ".join(comparison["too_small_to_tell"]),
-                )
-            _write(stage, study, chosen, best, front, summary, config)
-            _log(summary, stats, len(study.trials), stage)
+            features, cache = build_features(
+                scenario, cache_dir=config.cache_dir, max_in_flight=session.max_in_flight,
+                progress=c.progress, levels_of=levels_of, records=config.records,
+            )  # fmt: skip
+            cache = cache.with_rho_grid(rho_grid(config.space))
+            prefill_started = time.perf_counter()
+            cache.get(score_key(p) for p in score_grid(config.space))
+            prefill_s = time.perf_counter() - prefill_started
+            study_days = Study(features, cache, config.tuning_days)
+            stats = optuna_studies.optimize(
+                study,
+                distributions=searched.distributions(),
+                evaluate_batch=study_days.evaluator(
+                    config.objectives, searched, plan, session.workers
+                ),
+                n_complete=config.n_trials,
+                batch_size=config.batch_size,
+                on_batch=log_batch,
+                progress=c.progress,
+                store=config.store,
+            )
+            best, front = choose_best(
+                study, searched, config.objectives, study_days.features, study_days.rows,
+                cache,
+            )  # fmt: skip
+            comparison = compare(config, features, cache, best)
+            cv = None
+            if config.cv:
+                cv = cross_validate(config, features, cache, session.workers, c.progress)
+        recommendation = recommend(config, comparison, cv)
+        chosen = best if recommendation["recommendation"] == "tuned" else config.start
+        summary = {
+            "study": config.study_name,
+            "storage": config.store.description,
+            "resumed": resumed,
+            "recovered_trials": recovered,
+            "trials_total": len(study.trials),
+            "trials_complete": optuna_studies.count(study, optuna_studies.COMPLETE),
+            "trials_session": stats.trials,
+            "trials_per_s": stats.trials_per_s,
+            "optuna_fraction": stats.optuna_fraction,
+            "rescoring_s": prefill_s,
+            "score_sets": len(cache),
+            "sweep": config.sweep if plan else "none",
+            "swept": list(plan.names) if plan else [],
+            "sampled": list(searched.ranges),
+            "not_swept_because": no_sweep or None,
+            "start": config.start.to_dict(),
+            "start_source": str(config.start_path) if config.start_path else "MODEL.md",
+            **recommendation,
+            "best_params": chosen.to_dict(),
+            "candidate_params": best.to_dict(),
+            "pareto_front": [
+                {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
+            ],
+            "comparison": comparison["table"],
+            "held_out_difference": comparison["paired"],
+            "too_small_to_tell": comparison["too_small_to_tell"],
+            "cv": cv,
+            "mlflow_run_id": run_id,
+        }
+        if comparison["too_small_to_tell"]:
+            LOG.warning(
+                "the held-out days are too few to tell tuned from start apart: %s",
+                "; ".join(comparison["too_small_to_tell"]),
+            )
+        _write(ctx.stage, study, chosen, best, front, summary, config)
+        _log(summary, stats, len(study.trials))
     return summary
 
 
@@ -707,11 +700,9 @@ def _write(
     staging.write_json(folder / "tune.json", summary)
 
 
-def _log(
-    summary: dict[str, Any], stats: optuna_studies.OptimizeStats, total: int, folder: Path
-) -> None:
+def _log(summary: dict[str, Any], stats: optuna_studies.OptimizeStats, total: int) -> None:
     """The parent run's metrics (tuned vs start per split, the paired difference, the
-    cross-validation's spread) and artifacts."""
+    cross-validation's spread)."""
     metrics: dict[str, Any] = {
         "trials_per_s": stats.trials_per_s,
         "optuna_fraction": stats.optuna_fraction,
@@ -731,7 +722,6 @@ def _log(
     if summary["cv"]:
         metrics["cv"] = {k: v for k, v in summary["cv"].items() if isinstance(v, float)}
     log_metrics(metrics)
-    log_artifacts(folder)
 
 
 def _ci(value: Any) -> str:
