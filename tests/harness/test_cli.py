@@ -50,7 +50,7 @@ def _results_dir(tmp: Path, text: str) -> str:
 def _run_folder(tmp: Path, *, results: Any = None, evidence: Any = None, raw: str = "") -> str:
     """A run folder: the report tests' results.json (or ``results``) and evidence.json
     (``evidence``, or the text ``raw``)."""
-    from tests.harness.test_report import _results
+    from tests.harness.outputs.test_report import _results
 
     folder = tmp / "run"
     folder.mkdir(exist_ok=True)
@@ -68,7 +68,7 @@ ESCAPE = "x/../../../ESCAPED"
 def _escape(tmp: Path, *, planted: bool) -> str:
     """A run folder whose results and evidence name the shift :data:`ESCAPE` (with the
     ``decisions/`` entry that lets the climb resolve when ``planted``)."""
-    from tests.harness.test_report import EVIDENCE, _results
+    from tests.harness.outputs.test_report import EVIDENCE, _results
 
     results = _results()
     results["shifts"][0]["shift"] = ESCAPE
@@ -122,7 +122,7 @@ def _fifo_evidence(tmp: Path) -> str:
 
 def _changed(path: str, value: Any, *, evidence: bool = False) -> Callable[[Path], str]:
     """A run folder whose results.json (or evidence.json) has ``value`` at the dotted ``path``."""
-    from tests.harness.test_report import EVIDENCE, _results
+    from tests.harness.outputs.test_report import EVIDENCE, _results
 
     def make(tmp: Path) -> str:
         data = copy.deepcopy([EVIDENCE] if evidence else _results())
@@ -466,6 +466,7 @@ def test_defaults_are_shown_in_help(capsys):
     assert "[default: 28800;" in text and "HAZARD_HARNESS_CACHE" in text
 
 
+@pytest.mark.slow
 def test_a_piped_run_prints_no_progress_frames_and_no_library_notices(tmp_path):
     import os
 

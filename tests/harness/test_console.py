@@ -58,9 +58,10 @@ def test_mlflows_own_prints_go_to_the_log_not_the_console(tmp_path, capfd):
     logging.getLogger("mlflow").handlers.clear()
 
 
+@pytest.mark.slow
 def test_report_of_an_mlflow_run_piped_prints_only_its_path(tmp_path):
     from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
-    from tests.harness.test_report import EVIDENCE, _results
+    from tests.harness.outputs.test_report import EVIDENCE, _results
 
     run = tmp_path / "run"
     run.mkdir()

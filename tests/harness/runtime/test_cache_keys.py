@@ -16,8 +16,7 @@ from harness.records._format import MANIFEST
 from harness.records._ingest import INGEST_CODE, ingest_key
 from harness.runtime import cache_keys
 from harness.runtime.cache_keys import cache_key, source_files
-
-from ..conftest import REPO, TINY
+from tests.harness.conftest import REPO, TINY
 
 
 @pytest.fixture(scope="module")

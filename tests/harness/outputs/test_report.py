@@ -21,7 +21,7 @@ from harness.evaluation.results import (
 )
 from harness.outputs import report
 from harness.runtime.errors import HarnessError
-from tests.harness.test_tables import RESULTS
+from tests.harness.outputs.test_tables import RESULTS
 
 METRICS = {
     "root_cause": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "tp": 1, "fp": 0, "fn": 1,
@@ -174,7 +174,7 @@ def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path)
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     demo = repo / "experiments/scenarios/demo.yaml"
     assert main(["run", str(demo), "--out", "run", "--workers", "2", "--no-progress",
                  "--graders", "truth"]) == 0  # fmt: skip
@@ -252,7 +252,7 @@ def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_p
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     with tracked_run(experiment="t", run_name="r", params={}, command="test") as run_id:
         log_artifacts(run)
-    script = Path(__file__).resolve().parents[2] / "experiments/check_report_in_browser.py"
+    script = Path(__file__).resolve().parents[3] / "experiments/check_report_in_browser.py"
     for where in (["--mlflow-run", run_id], [str(run)]):
         done = subprocess.run([sys.executable, str(script), *where, "--out", "screens"],
                               capture_output=True, text=True, timeout=300)  # fmt: skip

@@ -71,6 +71,7 @@ def test_too_few_history_days_are_rejected(tmp_path, capsys):
     assert "needs >= 3 history days" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_small_study_runs_end_to_end(trained):
     base, code = trained
     assert code == 0
@@ -93,6 +94,7 @@ def test_a_small_study_runs_end_to_end(trained):
     assert set(runs["status"]) == {"FINISHED"} and len(runs) == 5
 
 
+@pytest.mark.slow
 def test_each_graders_run_logs_its_loss_and_macro_f1_by_epoch(trained):
     base, _ = trained
     client = MlflowClient(f"sqlite:///{base / 'mlflow.db'}")
@@ -106,6 +108,7 @@ def test_each_graders_run_logs_its_loss_and_macro_f1_by_epoch(trained):
     assert f1[-1].value == pytest.approx(summary["posts"]["1"]["val"]["macro_f1"])
 
 
+@pytest.mark.slow
 def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(trained):
     base, _ = trained
     mlflow.set_tracking_uri(f"sqlite:///{base / 'mlflow.db'}")
@@ -174,6 +177,7 @@ def test_run_rejects_a_malformed_graders_option(tiny_yaml, capsys):
     assert "--graders must be auto | truth | champion | latest" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_names_the_missing_registered_version(trained, monkeypatch, tiny_yaml, capsys):
     base, _ = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
@@ -209,6 +213,7 @@ def test_the_floor_is_half_or_the_majority_class_and_a_margin():
     assert floor(np.array([0, 1, 2, 3, 4]), 0.7) == 0.7
 
 
+@pytest.mark.slow
 def test_graders_below_the_floor_never_reach_a_run(trained, monkeypatch, tiny_yaml, capsys):
     """A champion below its floor: `champion` refuses naming the post and the figure, `auto`
     trains the recipe's graders instead."""

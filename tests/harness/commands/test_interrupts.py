@@ -97,6 +97,7 @@ def _assert_clean_interrupt(
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("moment", "sig"),
     [("ray_start", signal.SIGINT), ("writing", signal.SIGTERM)],
@@ -159,6 +160,7 @@ def test_an_interrupted_run_reruns_to_identical_results(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_is_marked_failed_by_the_next_command(tmp_path, monkeypatch):
     done = _run_with_fault(tmp_path, "ray_start:SIGKILL")
     assert done.returncode == -signal.SIGKILL

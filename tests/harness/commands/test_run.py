@@ -124,12 +124,14 @@ def test_mlflow_run_is_finished_with_metrics_and_artifacts(tiny_run):
     assert tags["mlflow.source.git.commit"] == commit and len(commit) == 40
 
 
+@pytest.mark.slow
 def test_same_results_with_one_and_two_workers(tiny_run, tiny_yaml, tmp_path):
     _, two, _ = tiny_run
     one = run(make_config(tiny_yaml, tmp_path / "one", workers=1, progress=False))
     assert comparable(one) == comparable(two)
 
 
+@pytest.mark.slow
 def test_params_file_changes_decisions(tiny_yaml, tmp_path):
     (tmp_path / "p.yaml").write_text("tau_Z: 0.0\ntau_Y: 10.0\n")
     results = run(
@@ -158,6 +160,7 @@ def test_report_rebuilds_from_folder_and_from_mlflow_run(tiny_run, tmp_path, mon
     assert "neither a run folder nor an MLflow run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_stress_reports_throughput_latency_memory_and_scaling(tmp_path, capsys):
     code = main(["stress", "--posts", "4", "--days", "2", "--length-s", "600", "--history-days", "2",
                  "--workers", "2", "--out", str(tmp_path / "stress"), "--no-progress"])  # fmt: skip
@@ -175,13 +178,14 @@ def test_stress_reports_throughput_latency_memory_and_scaling(tmp_path, capsys):
     assert "stress report:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_run_at_pixel_fidelity_end_to_end(
     tmp_path: Path, tiny_keypoint_weights: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.harness.conftest import tiny_scenario, write_yaml
 
     # Ray's workers import this checkout's packages, whatever checkout is installed.
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[3]))
 
     data = tiny_scenario(
         line={"posts": 3, "correlation": "chain"},
@@ -255,7 +259,7 @@ def test_the_post_database_of_other_people_separates_the_day_one_cast(tmp_path):
     wanderer's off-post seconds lower its Y to the novices' (MODEL.md's Y counts them)."""
     from sklearn.metrics import roc_auc_score
 
-    scenario = Path(__file__).resolve().parents[2] / "experiments/scenarios/day-one.yaml"
+    scenario = Path(__file__).resolve().parents[3] / "experiments/scenarios/day-one.yaml"
     results = run(make_config(scenario, tmp_path / "o", workers=2, progress=False,
                               graders="truth"))  # fmt: skip
     assert results["metrics"]["management"]["auc"] >= 0.95
@@ -265,6 +269,7 @@ def test_the_post_database_of_other_people_separates_the_day_one_cast(tmp_path):
     assert results["params"]["history_pool"] == "post"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pool", ["post", "post_shift"])
 def test_rolling_window_results_do_not_depend_on_the_workers(tiny_yaml, tmp_path, pool):
     params = tmp_path / "p.yaml"

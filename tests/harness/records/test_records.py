@@ -53,6 +53,7 @@ def test_export_writes_the_documented_folder(exported: Path) -> None:
     assert main(["records", "check", str(exported)]) == 0
 
 
+@pytest.mark.slow
 def test_round_trip_reproduces_the_scenario_run_with_true_levels(
     exported: Path, tmp_path: Path
 ) -> None:
@@ -75,6 +76,7 @@ def test_round_trip_reproduces_the_scenario_run_with_true_levels(
     assert same == {k: v for k, v in comparable(simulated).items() if k in same}
 
 
+@pytest.mark.slow
 def test_records_without_labels_run_with_metrics_unavailable(
     records_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -58,6 +58,7 @@ def test_killed_worker_ends_trials_failed_not_hung(ray_running):
     assert all("WorkerCrashedError" in t.user_attrs["fail_reason"] for t in study.trials)
 
 
+@pytest.mark.slow
 def test_worker_killed_once_is_retried(ray_running, tmp_path: Path):
     marker = str(tmp_path / "died")
 

@@ -45,6 +45,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch) -
     assert metadata["steps"] == 4 and set(metadata["metrics"]) == {"pck", "oks_ap"}
 
 
+@pytest.mark.slow
 def test_training_with_a_data_worker_gives_the_same_weights(tmp_path) -> None:
     hp.train_keypoints(tmp_path / "inline", **TINY)
     hp.train_keypoints(tmp_path / "worker", **TINY, data_workers=1)
@@ -83,7 +84,7 @@ def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights:
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     out = tmp_path / "eval"
     args = ["--out", str(out), "--weights", str(tiny_keypoint_weights), "--posts", "2"]
     args += ["--length-s", "60", "--frames", "16", "--grading-days", "8"]
