@@ -24,6 +24,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from harness.runtime import interrupts
 from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
+from harness.runtime.settings import connect_timeout, ray_address, resolve_workers
 
 TASK_RETRIES = 3
 """Times a task is retried when its worker dies."""
@@ -321,3 +323,33 @@ def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
     start and imports. Returns the number of distinct worker processes reached.
     """
     return len(set(gather([submit(_ready, module, hold_s) for _ in range(count)])))
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a command's Ray work runs, checked (see :func:`compute`)."""
+
+    address: str | None
+    """The cluster to join, or None for a local Ray."""
+    workers: int | None
+    """One-CPU workers; None on a cluster means all of its CPUs (known once connected)."""
+    timeout: float
+    """Seconds to wait for the cluster or the MLflow server."""
+    progress: bool = True
+    """Draw progress bars (on a terminal only)."""
+
+    def ray(self) -> AbstractContextManager[RaySession]:
+        """The command's Ray session here (see :func:`harness.adapters.ray_cluster.ray_session`)."""
+        return ray_session(address=self.address, workers=self.workers, timeout=self.timeout)
+
+
+def compute(
+    *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
+) -> Compute:
+    """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
+    resolved = ray_address(address)
+    seconds = connect_timeout(timeout)
+    count = resolve_workers(workers, address=resolved)
+    if resolved and resolved not in ("auto", "local"):
+        probe_cluster(resolved, timeout=seconds)
+    return Compute(resolved, count, seconds, progress)

@@ -10,16 +10,14 @@ the figure and the keys that drive it.
 from __future__ import annotations
 
 import shutil
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sim
 from harness.adapters.mlflow_tracking import check_store
-from harness.adapters.ray_cluster import RaySession, probe_cluster, ray_session
+from harness.adapters.ray_cluster import Compute, compute
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_writable
-from harness.runtime.settings import connect_timeout, ray_address, resolve_workers
 
 RECORD_BYTES_PER_SAMPLE = 2 + 14 * 4
 """Stored bytes per sample of a worker record: an int16 area id and 14 float32 speeds."""
@@ -44,36 +42,6 @@ __all__ = [
     "compute",
     "estimate",
 ]
-
-
-@dataclass(frozen=True)
-class Compute:
-    """Where a command's Ray work runs, checked (see :func:`compute`)."""
-
-    address: str | None
-    """The cluster to join, or None for a local Ray."""
-    workers: int | None
-    """One-CPU workers; None on a cluster means all of its CPUs (known once connected)."""
-    timeout: float
-    """Seconds to wait for the cluster or the MLflow server."""
-    progress: bool = True
-    """Draw progress bars (on a terminal only)."""
-
-    def ray(self) -> AbstractContextManager[RaySession]:
-        """The command's Ray session here (see :func:`harness.adapters.ray_cluster.ray_session`)."""
-        return ray_session(address=self.address, workers=self.workers, timeout=self.timeout)
-
-
-def compute(
-    *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
-) -> Compute:
-    """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
-    resolved = ray_address(address)
-    seconds = connect_timeout(timeout)
-    count = resolve_workers(workers, address=resolved)
-    if resolved and resolved not in ("auto", "local"):
-        probe_cluster(resolved, timeout=seconds)
-    return Compute(resolved, count, seconds, progress)
 
 
 @dataclass(frozen=True)

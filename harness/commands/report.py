@@ -11,9 +11,10 @@ import pydantic
 
 import core
 from harness.commands import preflight
+from harness.evaluation.metrics import CATALOGUE, interval
 from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
 from harness.outputs import staging
-from harness.outputs.report import EVIDENCE, HEADLINE, decision_anchor, write_report
+from harness.outputs.report import EVIDENCE, decision_anchor, write_report
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id, read_regular
 from harness.runtime.settings import connect_timeout
@@ -36,15 +37,17 @@ class _Ci(_Strict):
 
 def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
     """The report's headline figures are numbers (or null) and their intervals pairs."""
-    for name, path, ci in HEADLINE:
-        value = metrics
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
+    for f in CATALOGUE:
+        group, key = f.path.split(".")
+        entry = metrics.get(group)
+        value = entry.get(key) if isinstance(entry, dict) else None
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"{'.'.join(path)} ({name}) must be a number, got {value!r:.40}")
-        group = metrics.get(path[0]) if len(path) > 1 else metrics
-        if ci and isinstance(group, dict):
-            _Ci(value=group.get(ci))
+            raise ValueError(f"{f.path} ({f.label}) must be a number, got {value!r:.40}")
+        if isinstance(entry, dict):
+            _Ci(value=interval(metrics, f.path))
+    value = metrics.get("level_accuracy")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"level_accuracy must be a number, got {value!r:.40}")
     confusion = metrics.get("level_confusion")
     size = len(core.LEVEL_NAMES)
     if not (isinstance(confusion, list) and len(confusion) == size and all(

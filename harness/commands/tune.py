@@ -32,7 +32,13 @@ from harness.adapters.mlflow_tracking import (
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
-from harness.evaluation.metrics import interval, paired_difference, run_metrics, too_small_to_tell
+from harness.evaluation.metrics import (
+    CATALOGUE,
+    interval,
+    paired_difference,
+    run_metrics,
+    too_small_to_tell,
+)
 from harness.evaluation.results import ShiftRecord
 from harness.outputs import staging
 from harness.records import Records, is_records
@@ -65,17 +71,6 @@ CANDIDATE_PARAMS = "candidate_params.yaml"
 TRIALS = "trials.parquet"
 COMPARISON = "comparison.csv"
 PARETO = "pareto.parquet"
-REPORTED = (
-    ("root_cause_f1", "root_cause.f1"),
-    ("root_cause_precision", "root_cause.precision"),
-    ("root_cause_recall", "root_cause.recall"),
-    ("faults_explained", "faults_explained.value"),
-    ("management_f1", "management.f1"),
-    ("management_auc", "management.auc"),
-    ("training_f1", "training.f1"),
-    ("training_auc", "training.auc"),
-)
-"""Columns of the tuned-vs-start table: name and figure of the run metrics."""
 
 
 @dataclass(frozen=True)
@@ -547,10 +542,10 @@ def compare(
             records[label, split] = _records(features, cache, params, days)
             found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
             row: dict[str, Any] = {"params": label, "days": split}
-            for name, fig in REPORTED:
-                group, key = fig.split(".")
-                row[name] = float(found[group][key])
-                row[f"{name}_ci95"] = interval(found, fig)
+            for f in CATALOGUE:
+                group, key = f.path.split(".")
+                row[f.name] = float(found[group][key])
+                row[f"{f.name}_ci95"] = interval(found, f.path)
             table.append(row)
             if (label, split) == ("tuned", "held-out"):
                 too_small = too_small_to_tell(found, figure=figure)

@@ -82,17 +82,35 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """The figures computed from the per-day counts (:func:`group_values`), by group."""
 FIGURES: tuple[str, ...] = tuple(f"{g}.{k}" for g, keys in GROUPS.items() for k in keys)
 """Every figure, as ``group.key`` of :func:`run_metrics`' dict."""
-HEADLINE: tuple[str, ...] = (
-    "root_cause.f1",
-    "root_cause.precision",
-    "root_cause.recall",
-    "faults_explained.value",
-    "equipment_attribution.accuracy",
-    "management.f1",
-    "management.auc",
-    "training.f1",
-    "training.auc",
-)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A headline figure of :func:`run_metrics`: where it sits and what it is called."""
+
+    path: str
+    """``group.key`` in :func:`run_metrics`' dict (its interval: :func:`interval`)."""
+    name: str
+    """The figure's one-word name: tuning objective, table column, MLflow metric."""
+    label: str
+    """What a reader of the report is told it is."""
+
+
+CATALOGUE: tuple[Figure, ...] = (
+    Figure("root_cause.f1", "root_cause_f1", "root-cause F1 (worker level)"),
+    Figure("root_cause.precision", "root_cause_precision", "root-cause precision (worker level)"),
+    Figure("root_cause.recall", "root_cause_recall", "root-cause recall (worker level)"),
+    Figure("faults_explained.value", "faults_explained", "faults explained"),
+    Figure("equipment_attribution.accuracy", "equipment_accuracy",
+           "equipment attribution accuracy"),
+    Figure("management.f1", "management_f1", "management flag F1"),
+    Figure("management.auc", "management_auc", "management ROC AUC of Z"),
+    Figure("training.f1", "training_f1", "training flag F1"),
+    Figure("training.auc", "training_auc", "training ROC AUC of −Y"),
+)  # fmt: skip
+"""The one catalogue of headline figures: the report, the tuning objectives and the tuned-vs-
+start table all read it."""
+HEADLINE: tuple[str, ...] = tuple(f.path for f in CATALOGUE)
 """The figures that carry an interval."""
 _GROUP_HEADLINE = {
     "root_cause": "f1",

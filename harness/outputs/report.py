@@ -27,6 +27,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
+from harness.evaluation.metrics import CATALOGUE, interval
 from harness.evaluation.results import RunRecord, ShiftRecord, WorkerRecord
 from harness.outputs import tables
 from harness.runtime.errors import HarnessError
@@ -35,18 +36,6 @@ from harness.runtime.inputs import check_id
 REPORT = "report.html"
 EVIDENCE = "evidence.json"
 PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusion.png")
-HEADLINE = (
-    ("root-cause precision (worker level)", ("root_cause", "precision"), "precision_ci95"),
-    ("root-cause recall (worker level)", ("root_cause", "recall"), "recall_ci95"),
-    ("root-cause F1 (worker level)", ("root_cause", "f1"), "f1_ci95"),
-    ("faults explained", ("faults_explained", "value"), "ci95"),
-    ("equipment attribution accuracy", ("equipment_attribution", "accuracy"), "ci95"),
-    ("management flag F1", ("management", "f1"), "f1_ci95"),
-    ("management ROC AUC of Z", ("management", "auc"), "auc_ci95"),
-    ("training flag F1", ("training", "f1"), "f1_ci95"),
-    ("training ROC AUC of −Y", ("training", "auc"), "auc_ci95"),
-    ("level accuracy (graders)", ("level_accuracy",), None),
-)
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -99,17 +88,17 @@ def _get(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def headline(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """The headline figures with their intervals, as the report shows them."""
+    """The headline figures (:data:`harness.evaluation.metrics.CATALOGUE`) with their
+    intervals, then the graders' level accuracy, as the report shows them; ``None`` where a
+    run has no such figure (a records folder without labels)."""
     rows = []
-    for name, path, ci in HEADLINE:
-        group = _get(metrics, path[:-1]) if len(path) > 1 else metrics
-        rows.append(
-            {
-                "name": name,
-                "value": _get(metrics, path),
-                "ci": group.get(ci) if ci and isinstance(group, dict) else None,
-            }
-        )
+    for f in CATALOGUE:
+        group = metrics.get(f.path.split(".")[0])
+        known = isinstance(group, dict)
+        rows.append({"name": f.label, "value": _get(metrics, tuple(f.path.split("."))),
+                     "ci": interval(metrics, f.path) if known else None})  # fmt: skip
+    rows.append({"name": "level accuracy (graders)", "value": metrics.get("level_accuracy"),
+                 "ci": None})  # fmt: skip
     return rows
 
 

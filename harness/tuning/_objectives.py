@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.evaluation.metrics import CATALOGUE
 from harness.runtime.errors import HarnessError
 from sim.registry import suggest
 
@@ -25,10 +26,6 @@ class Objective:
     """The figure of :func:`harness.evaluation.metrics.run_metrics` it reads, as ``group.key``."""
 
 
-def _objective(name: str, *path: str) -> Objective:
-    return Objective(name, "maximize", _metric(*path), ".".join(path))
-
-
 def _metric(*path: str) -> Callable[[dict[str, Any]], float]:
     def value(metrics: dict[str, Any]) -> float:
         for key in path:
@@ -38,16 +35,15 @@ def _metric(*path: str) -> Callable[[dict[str, Any]], float]:
     return value
 
 
+OPTIMISED = ("root_cause_f1", "root_cause_precision", "root_cause_recall", "management_f1",
+             "training_f1", "equipment_accuracy")  # fmt: skip
+"""The figures of :data:`harness.evaluation.metrics.CATALOGUE` a study may optimise (those a
+threshold moves)."""
 OBJECTIVES: dict[str, Objective] = {
-    o.name: o
-    for o in (
-        _objective("root_cause_f1", "root_cause", "f1"),
-        _objective("root_cause_precision", "root_cause", "precision"),
-        _objective("root_cause_recall", "root_cause", "recall"),
-        _objective("management_f1", "management", "f1"),
-        _objective("training_f1", "training", "f1"),
-        _objective("equipment_accuracy", "equipment_attribution", "accuracy"),
-    )
+    f.name: Objective(f.name, "maximize", _metric(*f.path.split(".")), f.path)
+    for name in OPTIMISED
+    for f in CATALOGUE
+    if f.name == name
 }
 """Registered objectives by name."""
 
