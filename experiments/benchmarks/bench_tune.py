@@ -22,10 +22,10 @@ from pathlib import Path
 
 from harness.adapters import optuna_studies
 from harness.adapters.ray_cluster import ray_session
-from harness.commands.tune import Study, enqueue_start, rho_grid, score_grid
 from harness.evaluation import graders
 from harness.runtime import logs
 from harness.tuning import build_features, get_objective, make_space
+from harness.tuning._choice import Study, enqueue_start, rho_grid, score_grid
 from harness.tuning._features import score_key
 from harness.tuning._sweep import plan_sweep
 from sim import load_scenario

@@ -144,7 +144,7 @@ def test_distance_to_base_ranks_ties_toward_model_md_defaults():
 
 
 def test_day_blocks_cover_the_days_in_order():
-    from harness.commands.tune import day_blocks
+    from harness.tuning._choice import day_blocks
 
     assert day_blocks((31, 32, 33, 34, 35), 2) == [(31, 32), (33, 34, 35)]
     assert day_blocks((1, 2, 3), 3) == [(1,), (2,), (3,)]
@@ -179,7 +179,7 @@ def test_a_pixel_scenario_is_refused_with_how(tmp_path: Path):
 
 
 def _recommend(ci, *, min_gain=0.0, cv=None):
-    from harness.commands.tune import recommend
+    from harness.tuning._choice import recommend
     from harness.tuning._objectives import get_objective
 
     config = SimpleNamespace(objectives=(get_objective("root_cause_f1"),), min_gain=min_gain)
@@ -218,8 +218,8 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
     """Whatever the objective, the enqueued start is scored first, so the study's best (and
     choose_best's pick) is at least the start's value."""
     from harness.adapters import optuna_studies
-    from harness.commands.tune import choose_best, enqueue_start, trial_params
     from harness.tuning import make_space
+    from harness.tuning._choice import choose_best, enqueue_start, trial_params
 
     start = core.ModelParams(tau_D=1.1, lam=0.3, direction="both", eps=2.5)
     space = make_space(names=("tau_D", "lam", "direction", "eps"), base=start)
@@ -247,8 +247,8 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
 
 
 def test_a_trials_params_carry_the_thresholds_its_sweep_chose():
-    from harness.commands.tune import trial_params
     from harness.tuning import make_space
+    from harness.tuning._choice import trial_params
 
     space = make_space().without(("tau_Z", "tau_Y"))
     trial = optuna.trial.create_trial(
