@@ -43,7 +43,6 @@ from core.perception import (
     speed_median_rel_err,
     train_grader,
 )
-from harness.commands.perception import evaluate_keypoints
 from harness.evaluation.pixels import (
     GRID_STRIDE,
     POST_FLOOR_PX,
@@ -52,6 +51,7 @@ from harness.evaluation.pixels import (
     render_worker,
     true_speeds,
 )
+from harness.training.keypoints import evaluate_keypoints
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 from sim.photos import FACILITIES, render_equipment_photo, standard_photo
 

@@ -19,7 +19,7 @@ from core.perception import (
     sidecar_path,
     to_crop,
 )
-from harness.commands.perception import heatmap_loss, keypoint_batch
+from harness.training.keypoints import heatmap_loss, keypoint_batch
 
 
 def test_crop_maps_round_trip_and_follow_the_pixels() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import harness.commands.perception as hp
+import harness.training.keypoints as hp
 
 TINY = {
     "steps": 4,
