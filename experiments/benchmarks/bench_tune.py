@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters import optuna_studies
+from harness.adapters import optuna_storage, optuna_studies
 from harness.adapters.ray_cluster import ray_session
 from harness.evaluation import graders
 from harness.runtime import logs
@@ -76,7 +76,7 @@ def main() -> None:
             f"{len(cache)} grid points in {time.perf_counter() - started:.1f} s"
         )
         start_value = None
-        store = optuna_studies.open_storage(Path(tmp) / "bench.journal")
+        store = optuna_storage.open_storage(Path(tmp) / "bench.journal")
         days = Study(features, cache, features.days)
         for sweep in ("thresholds", "none"):
             plan, _ = plan_sweep(sweep, [objective.name], dict(space.ranges), space.base)

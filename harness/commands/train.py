@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 import sim
-from harness.adapters import optuna_studies
+from harness.adapters import optuna_storage, optuna_studies
 from harness.adapters.mlflow_tracking import (
     log_curves,
     log_dict,
@@ -206,7 +206,7 @@ def post_study(
     data_s = time.perf_counter() - started
 
     Path(journal).unlink(missing_ok=True)
-    store = optuna_studies.open_storage(journal)
+    store = optuna_storage.open_storage(journal)
     study, _ = optuna_studies.create_study(
         name=f"grader-post-{post}",
         store=store,

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 import core
-from harness.adapters import optuna_studies
+from harness.adapters import optuna_storage, optuna_studies
 from harness.adapters.mlflow_tracking import (
     log_metrics,
     log_trials,
@@ -161,13 +161,13 @@ def make_tune_config(
     out = preflight.check_writable(Path(out_dir), option="--out")
     preflight.check_writable(cache, option="--cache")
     if storage is None or "://" not in storage:
-        journal = Path(storage or optuna_studies.JOURNAL)
+        journal = Path(storage or optuna_storage.JOURNAL)
         preflight.check_writable(journal, option="--storage", folder=False)
     where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
     preflight.check_cost(scenario, cache=cache, workers=where.workers)
     preflight.check_tracking(where.timeout)
     grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
-    store = optuna_studies.open_storage(storage)
+    store = optuna_storage.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     _check_study_not_lost(store, name)
     return TuneConfig(
@@ -194,9 +194,9 @@ def make_tune_config(
     )
 
 
-def _check_study_not_lost(store: optuna_studies.StudyStore, name: str) -> None:
+def _check_study_not_lost(store: optuna_storage.StudyStore, name: str) -> None:
     """A study MLflow logged trials of must be in the storage: else it was lost, not new."""
-    if name in optuna_studies.study_names(store):
+    if name in optuna_storage.study_names(store):
         return
     for run in study_runs(name):
         if run["trials"] > 0:
@@ -224,7 +224,7 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         "swept": list(plan.names) if plan else [],
     }
     with command_context(config.out_dir) as ctx:
-        ctx.hold(optuna_studies.exclusive(config.store, config.study_name))
+        ctx.hold(optuna_storage.exclusive(config.store, config.study_name))
         study, resumed = optuna_studies.create_study(
             name=config.study_name,
             store=config.store,
@@ -237,7 +237,7 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         if not study.trials:
             enqueue_start(study, searched, config.start)
         if config.store.guard is None:
-            optuna_studies.take_lease(study)
+            optuna_storage.take_lease(study)
         recovered = optuna_studies.recover_stale(study)
         config.store.record()
         run_id = ctx.track(
@@ -254,7 +254,7 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         def log_batch(trials: list[Any]) -> None:
             config.store.record()
             if config.store.guard is None:
-                optuna_studies.take_lease(study)
+                optuna_storage.take_lease(study)
             fresh = [t for t in trials if t.number not in logged]
             log_trials([_logged(t, names) for t in fresh], run_id=run_id)
             logged.update(t.number for t in fresh)

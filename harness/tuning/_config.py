@@ -7,7 +7,7 @@ from pathlib import Path
 
 import core
 import sim
-from harness.adapters import optuna_studies
+from harness.adapters import optuna_storage
 from harness.adapters.ray_cluster import Compute
 from harness.evaluation.graders import GraderPlan
 from harness.records import Records
@@ -37,7 +37,7 @@ class TuneConfig:
     """Completed trials the study should hold (a resumed study runs the rest)."""
     study_name: str
     """Optuna study name; an existing one is resumed."""
-    store: optuna_studies.StudyStore
+    store: optuna_storage.StudyStore
     """The opened (and verified) Optuna storage."""
     tuning_days: tuple[int, ...]
     """Evaluated days the study sees."""

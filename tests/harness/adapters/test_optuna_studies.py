@@ -8,13 +8,13 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from harness.adapters import optuna_studies
+from harness.adapters import optuna_storage, optuna_studies
 from harness.runtime.errors import HarnessError
 from harness.runtime.interrupts import ENV_FAULT, Interrupted
 
 
-def _journal(tmp_path: Path, trials: int = 6) -> optuna_studies.StudyStore:
-    store = optuna_studies.open_storage(tmp_path / "s.journal")
+def _journal(tmp_path: Path, trials: int = 6) -> optuna_storage.StudyStore:
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
     study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
     space = {"x": optuna_studies.float_range(0.0, 1.0)}
     optuna_studies.optimize(
@@ -34,7 +34,7 @@ def _lines(path: Path) -> list[bytes]:
 
 def test_an_intact_journal_opens_and_keeps_its_trials(tmp_path):
     _journal(tmp_path)
-    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
     study, resumed = optuna_studies.create_study(
         name="s", store=store, directions=["maximize"], seed=0
     )
@@ -55,7 +55,7 @@ def test_a_damaged_journal_is_reported_not_used(tmp_path, damage, message):
     path = Path(store.description)
     path.write_bytes(b"".join(damage(_lines(path))))
     with pytest.raises(HarnessError, match=message) as info:
-        optuna_studies.open_storage(path)
+        optuna_storage.open_storage(path)
     assert str(path) in str(info.value) and "restore" in str(info.value)
 
 
@@ -65,34 +65,34 @@ def test_a_torn_last_line_names_the_line_and_the_fix(tmp_path):
     with path.open("ab") as f:
         f.write(b'{"op_code": 5, "worker_id": "x", "trial_id"')  # a crash mid-write
     with pytest.raises(HarnessError, match=r"line \d+ is incomplete or garbled"):
-        optuna_studies.open_storage(path)
+        optuna_storage.open_storage(path)
 
 
 def test_a_second_driver_is_refused_with_one_line(tmp_path):
-    store = optuna_studies.open_storage(tmp_path / "s.journal")
-    with optuna_studies.exclusive(store, "a"):
-        second = optuna_studies.open_storage(tmp_path / "s.journal")
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
+    with optuna_storage.exclusive(store, "a"):
+        second = optuna_storage.open_storage(tmp_path / "s.journal")
         with (
             pytest.raises(HarnessError, match="in use by another tune driver") as info,
-            optuna_studies.exclusive(second, "a"),
+            optuna_storage.exclusive(second, "a"),
         ):
             pass
         assert "pid" in str(info.value)
-    with optuna_studies.exclusive(store, "a"):  # released: usable again
+    with optuna_storage.exclusive(store, "a"):  # released: usable again
         pass
 
 
 def test_an_rdb_study_lease_refuses_a_live_foreign_driver(tmp_path):
-    store = optuna_studies.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
+    store = optuna_storage.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
     study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
-    optuna_studies.take_lease(study)
+    optuna_storage.take_lease(study)
     study.set_user_attr("driver", {**study.user_attrs["driver"], "pid": 1})  # someone else
     with pytest.raises(HarnessError, match="is driven by pid 1"):
-        optuna_studies.take_lease(study)
+        optuna_storage.take_lease(study)
 
 
 def test_complete_trials_count_not_failed_ones(tmp_path):
-    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
     study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
     calls = []
 
@@ -161,7 +161,7 @@ def test_a_trial_appended_after_the_driver_closed_the_journal_is_refused(tmp_pat
     path = Path(store.description)
     _append_trial(path, 0.999)
     with pytest.raises(HarnessError, match=r"bytes past the .* recorded when it closed"):
-        optuna_studies.open_storage(path)
+        optuna_storage.open_storage(path)
 
 
 def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
@@ -171,18 +171,18 @@ def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
     store.record()
     _append_trial(path, 0.5)  # its batch, written before it could record again
     study, _ = optuna_studies.create_study(
-        name="s", store=optuna_studies.open_storage(path), directions=["maximize"], seed=0
+        name="s", store=optuna_storage.open_storage(path), directions=["maximize"], seed=0
     )
     assert optuna_studies.count(study, optuna_studies.COMPLETE) == 7
 
 
 def test_a_hard_linked_journal_is_the_same_study_for_the_driver_lock(tmp_path):
-    store = optuna_studies.open_storage(tmp_path / "h.journal")
+    store = optuna_storage.open_storage(tmp_path / "h.journal")
     (tmp_path / "h2.journal").hardlink_to(tmp_path / "h.journal")
-    with optuna_studies.exclusive(store, "a"):
-        linked = optuna_studies.open_storage(tmp_path / "h2.journal")
+    with optuna_storage.exclusive(store, "a"):
+        linked = optuna_storage.open_storage(tmp_path / "h2.journal")
         with (
             pytest.raises(HarnessError, match="in use by another tune driver"),
-            optuna_studies.exclusive(linked, "a"),
+            optuna_storage.exclusive(linked, "a"),
         ):
             pass

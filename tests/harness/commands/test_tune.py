@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import core
-from harness.adapters.optuna_studies import open_storage
+from harness.adapters.optuna_storage import open_storage
 from harness.cli import main
 from harness.commands.run import make_config
 from harness.commands.tune import make_tune_config, tune
@@ -217,13 +217,13 @@ def test_recommendation_follows_the_cross_validation_when_there_is_one():
 def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
     """Whatever the objective, the enqueued start is scored first, so the study's best (and
     choose_best's pick) is at least the start's value."""
-    from harness.adapters import optuna_studies
+    from harness.adapters import optuna_storage, optuna_studies
     from harness.tuning import make_space
     from harness.tuning._choice import choose_best, enqueue_start, trial_params
 
     start = core.ModelParams(tau_D=1.1, lam=0.3, direction="both", eps=2.5)
     space = make_space(names=("tau_D", "lam", "direction", "eps"), base=start)
-    store = optuna_studies.open_storage(tmp_path / "s.journal")
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
     study, _ = optuna_studies.create_study(
         name="s", store=store, directions=["maximize"], seed=0, batch_size=4
     )
