@@ -33,9 +33,9 @@ import numpy as np
 
 import core
 from harness.adapters.ray_cluster import ray_session
+from harness.evaluation.bootstrap import day_weights
 from harness.evaluation.fidelities import Fidelities
 from harness.evaluation.history import ensure_records
-from harness.evaluation.metrics import day_weights
 from harness.evaluation.pixels import weights_sha256
 from harness.evaluation.scoring import score_posts
 from harness.runtime import logs, settings

@@ -34,27 +34,13 @@ Definitions (a shift record is one entry of ``results.json``'s ``shifts``):
   ``level_confusion[i][j]`` counts post-shifts of true level i given level j
   (:func:`core.confusion_matrix`: rows = true level, columns = the model's level).
 
-**Intervals.** Each headline figure (:data:`HEADLINE`) gets a 95 % percentile interval from a
-seeded two-way bootstrap over evaluated *days* and *people* (worker ids): a replicate draws
-the days with replacement and, independently, the people with replacement, and weighs each
-(day, person) cell by the product of the two counts: the pigeonhole bootstrap of Owen (2007),
-"The pigeonhole bootstrap", Ann. Appl. Stat. 1(2):386–411 (product weights as in Owen &
-Eckles 2012, "Bootstrapping data arrays of arbitrary order"). People repeat across days, so
-a figure that rests on two people gets an interval as wide as those two people make it;
-over many people and days it comes close to the day-only bootstrap (``people=False``).
-Counts are summed per cell (:func:`cell_table`); a worker-caused fault belongs to its first
-culprit, an equipment attribution to no person (weight 1). The AUC weighs each worker-shift
-by its cell's weight. Replicates where a figure is undefined (no positives drawn, say) are
-left out; the interval is ``None`` when the figure itself is undefined, or when no interval
-was asked for (``replicates=0``). The paired version (:func:`paired_difference`) scores two
-sets of records of the same days and people (tuned and default) under the same replicates,
-so their difference gets its own interval.
+Each headline figure carries a 95 % interval from the two-way bootstrap of
+:mod:`harness.evaluation.bootstrap`, over the per-(day, person) cells of
+:mod:`harness.evaluation.cells`.
 """
 
 from __future__ import annotations
 
-import functools
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,26 +48,30 @@ from typing import Any
 import numpy as np
 
 import core
-from harness.evaluation.results import ShiftRecord, WorkerRecord
+from harness.evaluation.bootstrap import percentile_intervals, replicated
+from harness.evaluation.cells import (
+    _FLAGS,
+    GROUPS,
+    _prf,
+    cell_table,
+    figure_values,
+    group_values,
+    people_of,
+    split_figure,
+)
+from harness.evaluation.results import ShiftRecord
 from harness.runtime.errors import HarnessError
 
 DEFAULT_REPLICATES = 2000
 """Bootstrap replicates of a run's intervals."""
+
+
 MIN_CULPRITS = 20
 """Fewer true culprits than this on a set of days is too few to tell (see too_small_to_tell)."""
+
+
 MAX_HALF_WIDTH = 0.1
 """A 95 % interval wider than ± this is too wide to tell (see too_small_to_tell)."""
-
-GROUPS: dict[str, tuple[str, ...]] = {
-    "root_cause": ("precision", "recall", "f1"),
-    "faults_explained": ("value",),
-    "equipment_attribution": ("accuracy",),
-    "management": ("precision", "recall", "f1", "auc"),
-    "training": ("precision", "recall", "f1", "auc"),
-}
-"""The figures computed from the per-day counts (:func:`group_values`), by group."""
-FIGURES: tuple[str, ...] = tuple(f"{g}.{k}" for g, keys in GROUPS.items() for k in keys)
-"""Every figure, as ``group.key`` of :func:`run_metrics`' dict."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +100,12 @@ CATALOGUE: tuple[Figure, ...] = (
 )  # fmt: skip
 """The one catalogue of headline figures: the report, the tuning objectives and the tuned-vs-
 start table all read it."""
+
+
 HEADLINE: tuple[str, ...] = tuple(f.path for f in CATALOGUE)
 """The figures that carry an interval."""
+
+
 _GROUP_HEADLINE = {
     "root_cause": "f1",
     "faults_explained": "value",
@@ -120,290 +114,6 @@ _GROUP_HEADLINE = {
     "training": "f1",
 }
 """Each group's headline figure: its interval is the group's ``ci95``."""
-_FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
-"""Worker flags: name (also the record's flag key), score key, label key."""
-
-
-NOBODY = ""
-"""The person of a figure's unit that belongs to no worker (an equipment attribution)."""
-_CHUNK = 2**22
-"""Replicate weights held at once (cells or samples × replicates), to bound memory."""
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """A flag's scores against its labels in ascending score order (NaN scores left out).
-
-    Attributes:
-        cells: ``(N,)`` the cell of each sample.
-        positive: ``(N,)`` its label.
-        starts: first index of each run of tied scores.
-    """
-
-    cells: np.ndarray
-    positive: np.ndarray
-    starts: np.ndarray
-
-
-@dataclass(frozen=True)
-class CellTable:
-    """Per-(day, person) counts of a set of shift records: all the headline figures need.
-
-    Attributes:
-        days: the evaluated days, ascending.
-        people: the worker ids, sorted; :data:`NOBODY` is person ``len(people)``.
-        cell_day: ``(C,)`` day row of each cell.
-        cell_person: ``(C,)`` person row of each cell.
-        counts: per group, ``(C, k)`` ints: ``root_cause`` and the two flags (tp, fp, fn),
-            ``faults_explained`` (explained, total), ``equipment_attribution`` (agree, n).
-        rankings: per flag, the :class:`Ranking` of its score (Z, −Y) against its label.
-    """
-
-    days: tuple[int, ...]
-    people: tuple[str, ...]
-    cell_day: np.ndarray
-    cell_person: np.ndarray
-    counts: dict[str, np.ndarray]
-    rankings: dict[str, Ranking]
-
-    def weights(self, day_w: np.ndarray, person_w: np.ndarray) -> np.ndarray:
-        """``(B, C)`` cell weights from ``(B, days)`` day and ``(B, people + 1)`` person weights."""
-        return day_w[:, self.cell_day] * person_w[:, self.cell_person]
-
-
-def people_of(shifts: Sequence[ShiftRecord]) -> tuple[str, ...]:
-    """The sorted worker ids of shift records (workers and culprits)."""
-    found = {w.worker for rec in shifts for w in rec.workers}
-    found |= {c for rec in shifts for c in rec.culprits}
-    return tuple(sorted(found - {NOBODY}))
-
-
-def cell_table(shifts: Sequence[ShiftRecord], people: Sequence[str] | None = None) -> CellTable:
-    """Per-(day, person) counts of the headline figures from shift records.
-
-    Args:
-        people: the person rows (default :func:`people_of`); paired tables share one.
-    """
-    _check_records(shifts)
-    days = tuple(sorted({rec.day for rec in shifts}))
-    people = people_of(shifts) if people is None else tuple(people)
-    day_row = {d: g for g, d in enumerate(days)}
-    person_row = {p: k for k, p in enumerate(people)}
-    person_row[NOBODY] = len(people)
-    cells: dict[tuple[int, int], int] = {}
-
-    def cell(g: int, person: str) -> int:
-        return cells.setdefault((g, person_row[str(person)]), len(cells))
-
-    units: dict[str, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
-    sample_cells: list[int] = []
-    workers: list[WorkerRecord] = []
-    for rec in shifts:
-        g = day_row[rec.day]
-        named_at, named, culprits = rec.named_at, rec.named, rec.culprits
-        for w in sorted(named):
-            units["root_cause"].append((cell(g, w), (w in culprits, w not in culprits, 0)))
-        units["root_cause"].extend((cell(g, w), (0, 0, 1)) for w in sorted(culprits - named))
-        for p in rec.posts:
-            there = named_at.get(p.post, set())
-            for fault in p.worker_faults():
-                units["faults_explained"].append(
-                    (cell(g, min(fault)), (bool(there & set(fault)), 1))
-                )
-            if p.hazard and p.faults:
-                agree = (not there) == (not p.culprits)
-                units["equipment_attribution"].append((cell(g, NOBODY), (agree, 1)))
-        for w in rec.workers:
-            workers.append(w)
-            sample_cells.append(cell(g, w.worker))
-    n_cells = len(cells)
-    widths = {"root_cause": 3, "faults_explained": 2, "equipment_attribution": 2}
-    counts = {}
-    for group, width in widths.items():
-        table = np.zeros((n_cells, width), dtype=np.int64)
-        if units[group]:
-            at = np.array([c for c, _ in units[group]], dtype=np.intp)
-            np.add.at(table, at, np.array([v for _, v in units[group]], dtype=np.int64))
-        counts[group] = table
-    at = np.array(sample_cells, dtype=np.intp)
-    rankings = {}
-    for name, score_key, label_key in _FLAGS:
-        flags = np.array([getattr(w, name) for w in workers], dtype=bool)
-        labels = np.array([getattr(w, label_key) for w in workers], dtype=bool)
-        table = np.zeros((n_cells, 3), dtype=np.int64)
-        for col, mask in enumerate((flags & labels, flags & ~labels, ~flags & labels)):
-            table[:, col] = np.bincount(at[mask], minlength=n_cells)
-        counts[name] = table
-        scores = np.array([_or_nan(getattr(w, score_key)) for w in workers])
-        if score_key == "Y":
-            scores = -scores  # a low proficiency ranks a worker as needing training
-        rankings[name] = ranking(scores, labels, at)
-    cell_day = np.array([g for g, _ in cells], dtype=np.intp)
-    cell_person = np.array([k for _, k in cells], dtype=np.intp)
-    return CellTable(days, people, cell_day, cell_person, counts, rankings)
-
-
-def _or_nan(value: float | None) -> float:
-    return np.nan if value is None else value
-
-
-def ranking(scores: np.ndarray, labels: np.ndarray, cells: np.ndarray) -> Ranking:
-    """The :class:`Ranking` of ``scores`` (higher: more likely positive) against ``labels``,
-    each sample in cell ``cells`` (NaN scores left out)."""
-    keep = ~np.isnan(scores)
-    order = np.argsort(scores[keep], kind="stable")
-    s = scores[keep][order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
-    return Ranking(cells[keep][order], labels[keep][order], starts)
-
-
-def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
-    """``(replicates, n_days)`` bootstrap weights: how often each day is drawn, with replacement.
-
-    The stream is keyed by ``seed`` alone, so two sets of records of the same days (tuned and
-    default) get the same replicates.
-    """
-    _check_replicates(replicates)
-    return _draws(n_days, replicates, seed, 0)
-
-
-def person_weights(n_people: int, *, replicates: int, seed: int) -> np.ndarray:
-    """``(replicates, n_people + 1)`` bootstrap weights of the people (drawn with replacement,
-    a stream apart from the days'); the last column, :data:`NOBODY`, is always 1."""
-    _check_replicates(replicates)
-    drawn = _draws(n_people, replicates, seed, 1)
-    return np.hstack([drawn, np.ones((replicates, 1))])
-
-
-def _check_replicates(replicates: int) -> None:
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 0:
-        raise HarnessError(f"`replicates` must be an int >= 0, got {replicates!r}")
-
-
-@functools.lru_cache(maxsize=16)
-def _draws(n: int, replicates: int, seed: int, stream: int) -> np.ndarray:
-    """Multinomial counts of ``n`` draws of ``n`` items per replicate, keyed by (seed, stream)
-    (stream 0: days, 1: people); read-only and cached (every trial scores the same days)."""
-    key = np.random.SeedSequence(seed) if stream == 0 else np.random.SeedSequence([seed, stream])
-    rng = np.random.default_rng(key)
-    drawn = rng.integers(0, max(n, 1), size=(replicates, n))  # each replicate's n draws
-    drawn += n * np.arange(replicates)[:, None]
-    counts = np.bincount(drawn.ravel(), minlength=replicates * n)
-    weights = counts.reshape(replicates, n).astype(np.float64)
-    weights.setflags(write=False)
-    return weights
-
-
-def group_values(table: CellTable, group: str, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """A group's figures under each row of cell weights: ``(B,)`` each (NaN where undefined).
-
-    Args:
-        table: the records' per-cell counts.
-        group: one of :data:`GROUPS`.
-        weights: ``(B, cells)`` cell weights (a row of ones: the figures themselves).
-    """
-    sums = weights @ table.counts[group]
-    if group in ("faults_explained", "equipment_attribution"):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
-        return {GROUPS[group][0]: ratio}
-    out = dict(zip(("precision", "recall", "f1"), _prf(*sums.T), strict=True))
-    if group in table.rankings:
-        out["auc"] = weighted_auc(table.rankings[group], weights)
-    return out
-
-
-def figure_values(table: CellTable, name: str, weights: np.ndarray) -> np.ndarray:
-    """Figure ``name`` (one of :data:`FIGURES`) under each row of cell weights (see
-    :func:`group_values`)."""
-    group, key = _split(name)
-    return group_values(table, group, weights)[key]
-
-
-def weighted_auc(ranking: Ranking, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC of a ranking under each row of ``(B, cells)`` cell weights (NaN: one class);
-    ties count one half."""
-    if not ranking.cells.size:
-        return np.full(weights.shape[0], np.nan)
-    sample = weights[:, ranking.cells]
-    positives = np.add.reduceat(sample * ranking.positive, ranking.starts, axis=1)
-    negatives = np.add.reduceat(sample * ~ranking.positive, ranking.starts, axis=1)
-    below = np.cumsum(negatives, axis=1) - negatives
-    wins = np.sum(positives * (below + 0.5 * negatives), axis=1)
-    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pairs > 0, wins / pairs, np.nan)
-
-
-def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Precision, recall and F1 of count arrays (0 where undefined, scikit-learn's default)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        total = precision + recall
-        f1 = np.where(total > 0, 2 * precision * recall / total, 0.0)
-    return precision, recall, f1
-
-
-def _intervals(rows: Sequence[np.ndarray]) -> list[list[float] | None]:
-    """Per array of replicates, the 2.5 and 97.5 percentiles of its defined values (None when
-    none is); the arrays without NaN go through one percentile call."""
-    out: list[list[float] | None] = [None] * len(rows)
-    complete = [k for k, r in enumerate(rows) if r.size and np.all(np.isfinite(r))]
-    if complete:
-        bounds = np.percentile(np.stack([rows[k] for k in complete]), [2.5, 97.5], axis=1)
-        for k, low, high in zip(complete, *bounds, strict=True):
-            out[k] = [float(low), float(high)]
-    for k, r in enumerate(rows):
-        defined = r[np.isfinite(r)]
-        if k not in complete and defined.size:
-            out[k] = [float(v) for v in np.percentile(defined, [2.5, 97.5])]
-    return out
-
-
-def _split(name: str) -> tuple[str, str]:
-    if name not in FIGURES:
-        raise HarnessError(f"unknown figure {name!r}; expected one of {list(FIGURES)}")
-    group, key = name.split(".")
-    return group, key
-
-
-def replicated(
-    tables: Sequence[CellTable],
-    figures: Sequence[str],
-    *,
-    replicates: int,
-    seed: int,
-    people: bool = True,
-) -> list[dict[str, np.ndarray]]:
-    """Per table, each figure under the same ``(replicates,)`` bootstrap replicates.
-
-    The tables must share days and people (e.g. two parameter sets on the same worker-shifts);
-    ``people=False`` resamples the days alone.
-    """
-    first = tables[0]
-    day_w = day_weights(len(first.days), replicates=replicates, seed=seed)
-    person_w = (
-        person_weights(len(first.people), replicates=replicates, seed=seed)
-        if people
-        else np.ones((replicates, len(first.people) + 1))
-    )
-    width = max([len(t.cell_day) for t in tables] + [t.rankings["management"].cells.size
-                                                      for t in tables] + [1])  # fmt: skip
-    step = max(1, _CHUNK // width)
-    out: list[dict[str, list[np.ndarray]]] = [defaultdict(list) for _ in tables]
-    for start in range(0, replicates, step):
-        chunk = slice(start, start + step)
-        for table, found in zip(tables, out, strict=True):
-            weights = table.weights(day_w[chunk], person_w[chunk])
-            groups = {g: group_values(table, g, weights) for g in {_split(f)[0] for f in figures}}
-            for name in figures:
-                group, key = _split(name)
-                found[name].append(groups[group][key])
-    return [
-        {name: np.concatenate(found[name]) if found[name] else np.zeros(0) for name in figures}
-        for found in out
-    ]
 
 
 def run_metrics(
@@ -443,7 +153,7 @@ def run_metrics(
     defined = [name for name in HEADLINE if np.isfinite(value[name])]
     spread = replicated([table], defined, replicates=replicates, seed=seed, people=people)[0]
     ci = dict.fromkeys(HEADLINE)
-    ci.update(zip(defined, _intervals([spread[n] for n in defined]), strict=True))
+    ci.update(zip(defined, percentile_intervals([spread[n] for n in defined]), strict=True))
     sums = {group: [int(v) for v in c.sum(axis=0)] for group, c in table.counts.items()}
     out: dict[str, Any] = {
         "root_cause": {
@@ -548,14 +258,14 @@ def paired_difference(
         difference = value_a - value_b
         ci = None
         if np.isfinite(difference):
-            ci = _intervals([spread_a[name] - spread_b[name]])[0]
+            ci = percentile_intervals([spread_a[name] - spread_b[name]])[0]
         out[name] = {"a": value_a, "b": value_b, "difference": difference, "ci95": ci}
     return out
 
 
 def interval(metrics: Mapping[str, Any], name: str) -> list[float] | None:
     """The 95 % interval of headline figure ``name`` in a :func:`run_metrics` dict."""
-    group, key = _split(name)
+    group, key = split_figure(name)
     entry = metrics[group]
     return entry.get(f"{key}_ci95", entry["ci95"] if key == _GROUP_HEADLINE[group] else None)
 
@@ -588,9 +298,3 @@ def too_small_to_tell(
             f"{figure}'s 95 % interval [{ci[0]:.3f}, {ci[1]:.3f}] is wider than ±{max_half_width}"
         )
     return reasons
-
-
-def _check_records(shifts: Sequence[ShiftRecord]) -> None:
-    """Raise unless there is a shift record to score."""
-    if not shifts:
-        raise HarnessError("`shifts` must hold at least one shift record, got none")

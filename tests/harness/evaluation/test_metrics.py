@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from harness.evaluation import metrics
+from harness.evaluation import bootstrap, cells, metrics
 from harness.evaluation.results import shifts_from_json as typed
 from harness.runtime.errors import HarnessError
 
@@ -265,14 +265,14 @@ def _resampled(shifts, weights):
 @settings(max_examples=25, deadline=None)
 @given(weights=st.lists(st.integers(0, 3), min_size=2, max_size=2).filter(lambda w: sum(w) > 0))
 def test_a_replicate_equals_the_figures_of_the_resampled_records(weights):
-    table = metrics.cell_table(typed(records()))
-    resampled = metrics.cell_table(typed(_resampled(records(), weights)))
+    table = cells.cell_table(typed(records()))
+    resampled = cells.cell_table(typed(_resampled(records(), weights)))
     ones = np.ones((1, len(resampled.cell_day)))
     people = np.ones((1, len(table.people) + 1))
-    cells = table.weights(np.array([weights], dtype=float), people)
-    for name in metrics.FIGURES:
-        got = metrics.figure_values(table, name, cells)[0]
-        expected = metrics.figure_values(resampled, name, ones)[0]
+    weighted = table.weights(np.array([weights], dtype=float), people)
+    for name in cells.FIGURES:
+        got = cells.figure_values(table, name, weighted)[0]
+        expected = cells.figure_values(resampled, name, ones)[0]
         if math.isnan(expected):
             assert math.isnan(got), name
         else:
@@ -293,8 +293,8 @@ def test_weighted_auc_equals_scikit_learn_with_day_weights_as_sample_weights(row
     labels = np.array([r[1] for r in rows])
     day = np.array([r[2] for r in rows])
     w = np.array(weights, dtype=float)
-    table = metrics.ranking(scores, labels, day)
-    got = metrics.weighted_auc(table, w[None, :])[0]
+    table = cells.ranking(scores, labels, day)
+    got = cells.weighted_auc(table, w[None, :])[0]
     sample_weight = w[day]
     if len(set(labels[sample_weight > 0])) < 2:
         assert math.isnan(got)
@@ -304,24 +304,24 @@ def test_weighted_auc_equals_scikit_learn_with_day_weights_as_sample_weights(row
 
 
 def test_ranking_leaves_out_undefined_scores():
-    table = metrics.ranking(
+    table = cells.ranking(
         np.array([0.9, 0.1, np.nan, 0.2]), np.array([True, False, True, False]),
         np.array([0, 0, 1, 1]),
     )  # fmt: skip
     np.testing.assert_array_equal(table.cells, [0, 1, 0])  # ascending: 0.1, 0.2, 0.9
     np.testing.assert_array_equal(table.positive, [False, False, True])
-    assert metrics.weighted_auc(table, np.ones((1, 2)))[0] == 1.0
+    assert cells.weighted_auc(table, np.ones((1, 2)))[0] == 1.0
     assert (
-        metrics.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
-        != metrics.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
+        cells.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
+        != cells.weighted_auc(table, np.array([[0.0, 1.0]]))[0]
     )  # only negatives left: NaN
 
 
 def test_day_weights_are_seeded_multinomial_draws():
-    w = metrics.day_weights(5, replicates=300, seed=3)
+    w = bootstrap.day_weights(5, replicates=300, seed=3)
     assert w.shape == (300, 5) and np.all(w.sum(axis=1) == 5)
-    np.testing.assert_array_equal(w, metrics.day_weights(5, replicates=300, seed=3))
-    assert not np.array_equal(w, metrics.day_weights(5, replicates=300, seed=4))
+    np.testing.assert_array_equal(w, bootstrap.day_weights(5, replicates=300, seed=3))
+    assert not np.array_equal(w, bootstrap.day_weights(5, replicates=300, seed=4))
     assert abs(w.mean() - 1.0) < 0.1
 
 
@@ -341,16 +341,16 @@ def test_intervals_are_percentiles_of_the_defined_replicates():
     recs = records()
     recs[2]["workers"][0]["needs_training"] = True  # day 2: nobody without the need
     m = metrics.run_metrics(typed(recs), tau_D=0.5, replicates=300, seed=4)
-    table = metrics.cell_table(typed(recs))
+    table = cells.cell_table(typed(recs))
     weights = table.weights(
-        metrics.day_weights(2, replicates=300, seed=4),
-        metrics.person_weights(len(table.people), replicates=300, seed=4),
+        bootstrap.day_weights(2, replicates=300, seed=4),
+        bootstrap.person_weights(len(table.people), replicates=300, seed=4),
     )
-    auc = metrics.figure_values(table, "training.auc", weights)
+    auc = cells.figure_values(table, "training.auc", weights)
     assert np.isnan(auc).any()  # replicates of day 2 alone have one class
     expected = np.percentile(auc[~np.isnan(auc)], [2.5, 97.5])
     assert m["training"]["auc_ci95"] == [float(v) for v in expected]
-    f1 = metrics.figure_values(table, "root_cause.f1", weights)
+    f1 = cells.figure_values(table, "root_cause.f1", weights)
     assert m["root_cause"]["ci95"] == [float(v) for v in np.percentile(f1, [2.5, 97.5])]
 
 
