@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.records._export import export_scenario
-from harness.records._format import FORMAT_VERSION, check_labels
+from harness.records._format import FORMAT_VERSION
 from harness.records._ingest import read_post
 from harness.records._source import load
+from harness.records._tables import check_labels
 from harness.runtime.inputs import load_scenario_file
 
 

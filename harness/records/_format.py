@@ -1,4 +1,4 @@
-"""The plant-record format, version 1: the manifest, the tables' columns, the file checks.
+"""The plant-record format, version 1: the manifest and the tables' columns.
 
 A records folder (``docs/records.md`` is the data dictionary)::
 
@@ -8,9 +8,10 @@ A records folder (``docs/records.md`` is the data dictionary)::
     labels/posts.parquet     optional: the truth per post and shift change
     labels/workers.parquet   optional: the truth per worker-shift
 
-The checks here read the manifest and the Parquet footers (column names and types, the
-``post`` statistics of each row group) plus the small tables whole; the rows of ``seconds``
-are checked post by post where they are read (:mod:`harness.records._ingest`).
+The checks of :mod:`harness.records._tables` read the manifest and the Parquet footers (column
+names and types, the ``post`` statistics of each row group) plus the small tables whole; the
+rows of ``seconds`` are checked post by post where they are read
+(:mod:`harness.records._ingest`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import core
 import sim
@@ -31,17 +30,35 @@ from harness.runtime.errors import HarnessError
 from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, SHIFT_NAMES
 
 FORMAT = "hazard-harness records"
+
+
 FORMAT_VERSION = 1
+
+
 MANIFEST = "records.json"
+
+
 SECONDS = "seconds"
+
+
 LEVELS = "levels.parquet"
+
+
 LABELS_POSTS = "labels/posts.parquet"
+
+
 LABELS_WORKERS = "labels/workers.parquet"
+
+
 MAX_NAN_RUN_S = 60.0
 """Longest run of seconds a keypoint's speed may be NaN (unseen); shorter runs are filled by
 linear interpolation between the seen neighbours, longer ones are an error."""
+
+
 SPEED_COLUMNS: tuple[str, ...] = tuple(f"speed_{k}" for k in core.KEYPOINTS)
 """The 14 keypoint-speed columns, in ``core.KEYPOINTS`` order."""
+
+
 FAULT_CAUSES: tuple[str, ...] = ("worker", "equipment", "environment")
 
 
@@ -78,12 +95,16 @@ SECONDS_COLUMNS: tuple[Column, ...] = (
         required=False,
     ),
 )
+
+
 LEVEL_COLUMNS: tuple[Column, ...] = (
     Column("day", "int", "day of the shift that ends"),
     Column("shift", "string", "shift that ends"),
     Column("post", "int", "post 1..n"),
     Column("level", "int", "hazard level d_i in 0..4 the plant's grading gives"),
 )
+
+
 LABEL_POST_COLUMNS: tuple[Column, ...] = (
     Column("day", "int", "day of the shift that ends"),
     Column("shift", "string", "shift that ends"),
@@ -96,6 +117,8 @@ LABEL_POST_COLUMNS: tuple[Column, ...] = (
         "equipment, environment), culprits (worker ids; given exactly for cause worker)",
     ),
 )
+
+
 LABEL_WORKER_COLUMNS: tuple[Column, ...] = (
     Column("day", "int", "day"),
     Column("shift", "string", "shift"),
@@ -378,271 +401,3 @@ def manifest_json(
         "environment": list(environment),
         "sources": sources,
     }
-
-
-# --- tables -------------------------------------------------------------------------------
-
-
-def _is_kind(t: pa.DataType, kind: str) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return {
-        "int": pa.types.is_integer,
-        "float": pa.types.is_floating,
-        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
-        "bool": pa.types.is_boolean,
-        "faults": lambda x: pa.types.is_list(x) or pa.types.is_large_list(x),
-    }[kind](t)
-
-
-def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
-    """Every required column present, every known column of its type family."""
-    for c in columns:
-        if c.name not in schema.names:
-            if c.required:
-                raise RecordsError(f"{where}: column `{c.name}` is missing ({c.description})")
-            continue
-        t = schema.field(c.name).type
-        if not _is_kind(t, c.kind):
-            raise RecordsError(f"{where}: column `{c.name}` must be {c.kind}, got {t}")
-
-
-def read_table(folder: Path, name: str) -> pa.Table:
-    """A small records table, page checksums verified."""
-    try:
-        return pq.read_table(folder / name, page_checksum_verification=True)
-    except (pa.ArrowException, OSError) as exc:
-        raise RecordsError(f"{name}: cannot be read: {' '.join(str(exc).split())}") from None
-
-
-def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
-    """``rows a–b``: the first run of True in ``mask`` (file rows via ``offsets``)."""
-    hits = np.flatnonzero(mask)
-    start = end = int(hits[0])
-    while end + 1 < len(mask) and mask[end + 1]:
-        end += 1
-    if offsets is not None:
-        start, end = int(offsets[start]), int(offsets[end])
-    return f"row {start}" if start == end else f"rows {start}–{end}"
-
-
-def check_seconds_files(m: Manifest) -> list[Path]:
-    """Schemas of every ``seconds`` file, and every ``post`` in 1..n (statistics, else read)."""
-    files = m.seconds_files()
-    if not files:
-        raise RecordsError(f"{SECONDS}/: no Parquet files (one row per worker-shift and sample)")
-    for path in files:
-        where = str(path.relative_to(m.folder))
-        try:
-            meta = pq.ParquetFile(path, page_checksum_verification=True)
-        except (pa.ArrowException, OSError) as exc:
-            raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
-        check_schema(meta.schema_arrow, SECONDS_COLUMNS, where)
-        col = meta.schema_arrow.get_field_index("post")
-        offset = 0
-        for g in range(meta.num_row_groups):
-            group = meta.metadata.row_group(g)
-            stats = group.column(col).statistics
-            if not (
-                stats is not None and stats.has_min_max and stats.min >= 1 and stats.max <= m.posts
-            ):
-                post = meta.read_row_group(g, columns=["post"]).column(0).to_numpy()
-                bad = (post < 1) | (post > m.posts)
-                if bad.any():
-                    raise RecordsError(
-                        f"{where}: column `post` {rows(bad, offset + np.arange(len(bad)))}: post "
-                        f"{int(post[bad][0])} is outside the line 1..{m.posts}"
-                    )
-            offset += group.num_rows
-    return files
-
-
-def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, ...]:
-    """day, shift index, post of a small table, each checked against the manifest."""
-    day = table.column("day").to_numpy(zero_copy_only=False)
-    bad = (day < 1) | (day > m.days)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `day` {rows(bad)}: day {int(day[bad][0])} is "
-            f"outside the recorded days 1..{m.days}"
-        )
-    names = table.column("shift").to_pylist()
-    known = {s: k for k, s in enumerate(m.shifts)}
-    shift = np.array([known.get(s, -1) for s in names], dtype=np.int64)
-    bad = shift < 0
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `shift` {rows(bad)}: {names[int(np.argmax(bad))]!r}"
-            f" is not one of the manifest's shifts {list(m.shifts)}"
-        )
-    post = table.column("post").to_numpy(zero_copy_only=False)
-    bad = (post < 1) | (post > m.posts)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `post` {rows(bad)}: post {int(post[bad][0])} is "
-            f"outside the line 1..{m.posts}"
-        )
-    return day, shift, post
-
-
-def _no_duplicates(keys: np.ndarray, where: str, what: str) -> None:
-    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        k = int(first[np.argmax(counts > 1)])
-        dup = np.flatnonzero((keys == keys[k]).all(axis=1))
-        raise RecordsError(f"{where}: rows {int(dup[0])} and {int(dup[1])} repeat the same {what}")
-
-
-@dataclass(frozen=True)
-class LevelTable:
-    """``levels.parquet``: the level and environment of every (day, shift, post)."""
-
-    level: dict[tuple[int, str, int], int]
-    environment: dict[tuple[int, str, int], np.ndarray]
-
-
-def read_levels(m: Manifest) -> LevelTable:
-    """Checked levels: keys in range, no repeats, levels in 0..4, every evaluated shift change
-    of every post present."""
-    table = read_table(m.folder, LEVELS)
-    check_schema(table.schema, LEVEL_COLUMNS, LEVELS)
-    env_cols = tuple(f"env_{q}" for q in m.environment)
-    check_schema(
-        table.schema,
-        tuple(Column(c, "float", q) for c, q in zip(env_cols, m.environment, strict=True)),
-        LEVELS,
-    )
-    day, shift, post = _keys_check(table, m, LEVELS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LEVELS, "(day, shift, post)")
-    level = table.column("level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LEVELS}: column `level` {rows(bad)}: level {int(level[bad][0])} is outside 0..4"
-        )
-    env = (
-        np.stack([table.column(c).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
-        if env_cols
-        else np.zeros((len(day), 0))
-    )
-    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
-    out = LevelTable(
-        level={k: int(v) for k, v in zip(keys, level, strict=True)},
-        environment={k: env[i].astype(np.float64) for i, k in enumerate(keys)},
-    )
-    for d in range(m.history_days + 1, m.days + 1):
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in out.level:
-                    raise RecordsError(
-                        f"{LEVELS}: no row for day {d}, shift {s}, post {p}: "
-                        "every evaluated shift change of every post needs its "
-                        "level"
-                    )
-    return out
-
-
-@dataclass(frozen=True)
-class Labels:
-    """The labels: per (day, shift, post) the true level and faults, per worker-shift truth."""
-
-    posts: dict[tuple[int, str, int], tuple[int, tuple[sim.Fault, ...]]]
-    workers: dict[tuple[int, str, int, str], dict[str, Any]]
-
-
-def read_labels(m: Manifest) -> Labels | None:
-    """Checked labels (both tables or neither), or None when the folder has none."""
-    have = [(m.folder / n).is_file() for n in (LABELS_POSTS, LABELS_WORKERS)]
-    if not any(have):
-        return None
-    if not all(have):
-        missing = LABELS_WORKERS if have[0] else LABELS_POSTS
-        raise RecordsError(f"{missing}: missing (labels come as both tables or neither)")
-    table = read_table(m.folder, LABELS_POSTS)
-    check_schema(table.schema, LABEL_POST_COLUMNS, LABELS_POSTS)
-    day, shift, post = _keys_check(table, m, LABELS_POSTS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LABELS_POSTS, "(day, shift, post)")
-    level = table.column("true_level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LABELS_POSTS}: column `true_level` {rows(bad)}: level "
-            f"{int(level[bad][0])} is outside 0..4"
-        )
-    posts = {}
-    for i, faults in enumerate(table.column("faults").to_pylist()):
-        made = []
-        for f in faults or ():
-            try:
-                made.append(
-                    sim.Fault(
-                        kind=str(f["kind"]),
-                        severity=int(f["severity"]),
-                        cause=str(f["cause"]),
-                        culprits=tuple(f.get("culprits") or ()),
-                    )
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise RecordsError(
-                    f"{LABELS_POSTS}: column `faults` row {i}: {exc} (each fault:"
-                    " kind, severity 1..4, cause in worker|equipment|"
-                    "environment, culprits for cause worker)"
-                ) from None
-        key = (int(day[i]), m.shifts[shift[i]], int(post[i]))
-        posts[key] = (int(level[i]), tuple(made))
-    table = read_table(m.folder, LABELS_WORKERS)
-    check_schema(table.schema, LABEL_WORKER_COLUMNS, LABELS_WORKERS)
-    day, shift, post = _keys_check(table, m, LABELS_WORKERS)
-    names = table.column("worker").to_pylist()
-    for c in ("true_needs_management", "true_needs_training"):
-        bad = table.column(c).is_null().to_numpy(zero_copy_only=False)
-        if bad.any():
-            raise RecordsError(f"{LABELS_WORKERS}: column `{c}` {rows(bad)}: null (true or false)")
-    extra = [c.name for c in LABEL_WORKER_COLUMNS[4:] if c.name in table.schema.names]
-    values = {c: table.column(c).to_pylist() for c in extra}
-    workers: dict[tuple[int, str, int, str], dict[str, Any]] = {}
-    for i, name in enumerate(names):
-        key = (int(day[i]), m.shifts[shift[i]], int(post[i]), str(name))
-        if key in workers:
-            raise RecordsError(f"{LABELS_WORKERS}: row {i} repeats the worker-shift {key}")
-        workers[key] = {c: values[c][i] for c in extra}
-    return Labels(posts=posts, workers=workers)
-
-
-def check_labels(
-    m: Manifest, labels: Labels, worker_shifts: set[tuple[int, str, int, str]]
-) -> None:
-    """Labels name only recorded workers, and every evaluated shift has its labels."""
-    for i, key in enumerate(labels.workers):
-        if key not in worker_shifts:
-            d, s, p, w = key
-            raise RecordsError(
-                f"{LABELS_WORKERS}: row {i} names worker {w!r} on day {d}, shift "
-                f"{s}, post {p}, who is not in {SECONDS}/ then"
-            )
-    people = {w for _, _, _, w in worker_shifts}
-    for i, ((d, s, p), (_, faults)) in enumerate(labels.posts.items()):
-        for f in faults:
-            for w in f.culprits:
-                if w not in people:
-                    raise RecordsError(
-                        f"{LABELS_POSTS}: column `faults` row {i}: culprit {w!r} "
-                        f"(day {d}, shift {s}, post {p}) is not a recorded "
-                        "worker"
-                    )
-    evaluated = range(m.history_days + 1, m.days + 1)
-    for key in sorted(worker_shifts):
-        if key[0] in evaluated and key not in labels.workers:
-            d, s, p, w = key
-            raise RecordsError(
-                f"{LABELS_WORKERS}: no row for worker {w!r} on day {d}, shift {s},"
-                f" post {p}: every evaluated worker-shift needs its labels"
-            )
-    for d in evaluated:
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in labels.posts:
-                    raise RecordsError(
-                        f"{LABELS_POSTS}: no row for day {d}, shift {s}, post {p}:"
-                        " every evaluated shift change needs its labels"
-                    )

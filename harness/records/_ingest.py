@@ -21,14 +21,8 @@ import pyarrow.parquet as pq
 import core
 import sim
 from harness.adapters.ray_cluster import map_unordered, put
-from harness.records._format import (
-    MANIFEST,
-    SECONDS_COLUMNS,
-    SPEED_COLUMNS,
-    Manifest,
-    RecordsError,
-    rows,
-)
+from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Manifest, RecordsError
+from harness.records._tables import rows
 from harness.runtime import interrupts
 from harness.runtime.cache_keys import cache_key
 

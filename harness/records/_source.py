@@ -27,20 +27,16 @@ import sim
 from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
 from harness.evaluation.results import ShiftRecord
-from harness.records._format import (
-    LABELS_POSTS,
-    LEVELS,
+from harness.records._format import LABELS_POSTS, LEVELS, Manifest, RecordsError, read_manifest
+from harness.records._ingest import ingest
+from harness.records._tables import (
     Labels,
     LevelTable,
-    Manifest,
-    RecordsError,
     check_labels,
     check_seconds_files,
     read_labels,
     read_levels,
-    read_manifest,
 )
-from harness.records._ingest import ingest
 
 ROSTER = (
     "true_skill",
