@@ -10,6 +10,7 @@ from core._decisions import (
     RootCauseTable,
     WorkerDecision,
     decide_shift,
+    flags,
     track_shift,
 )
 from core._errors import ModelInputError
@@ -24,6 +25,8 @@ from core._params import DIRECTIONS, HISTORY_POOLS, PROFICIENCY_SECONDS, ModelPa
 from core._scores import (
     HistoryStats,
     HistoryWindow,
+    database_days,
+    database_pools,
     history_stats,
     in_database,
     onpost_state,
@@ -63,9 +66,12 @@ __all__ = [
     "WorkerShift",
     "actual_correlation",
     "confusion_matrix",
+    "database_days",
+    "database_pools",
     "decide_shift",
     "dwell_row",
     "dwell_times",
+    "flags",
     "hazard_degree",
     "hazard_post_sets",
     "history_stats",

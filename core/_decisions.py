@@ -74,6 +74,14 @@ class RootCauseTable:
         return "\n".join(lines) if lines else "no hazard post"
 
 
+def flags(
+    Z: np.ndarray, Y: np.ndarray, params: ModelParams = ModelParams()
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two worker flags (MODEL.md Step 4): strengthen management where ``Z > τ_Z``,
+    off-post training where ``Y < τ_Y`` (an undefined Y, NaN, flags nothing)."""
+    return np.asarray(Z) > params.tau_Z, np.asarray(Y) < params.tau_Y
+
+
 def decide_shift(
     levels: np.ndarray | Sequence[int],
     G: np.ndarray,
@@ -117,8 +125,7 @@ def decide_shift(
     check_shape("Y", y, (w,))
     if not np.all(np.isfinite(z)):
         raise ModelInputError("`Z` must be finite, got NaN or inf")
-    management = z > params.tau_Z
-    training = y < params.tau_Y
+    management, training = flags(z, y, params)
     in_scope = np.zeros(n + 1, dtype=bool)
     for members in sets.values():
         in_scope[members] = True

@@ -140,16 +140,27 @@ def in_database(
     _check_day("day", day)
     if not isinstance(shift, str):
         raise ModelInputError(f"`shift` must be a shift name (str), got {shift!r}")
+    days = database_days(day, params.history_window_days)
     chosen = np.zeros(len(keys), dtype=bool)
     for k, key in enumerate(keys):
         if not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[1], str):
             raise ModelInputError(f"`keys[{k}]` must be a (day, shift name) pair, got {key!r}")
         record_day, record_shift = key
         _check_day(f"keys[{k}] day", record_day)
-        chosen[k] = day - params.history_window_days <= record_day < day and (
-            params.history_pool == "post" or record_shift == shift
-        )
+        chosen[k] = record_day in days and (params.history_pool == "post" or record_shift == shift)
     return chosen
+
+
+def database_days(day: int, window_days: int) -> range:
+    """The days whose records form the database of a shift on ``day``: ``d − W .. d − 1``
+    (days are numbered from 1)."""
+    return range(max(1, day - window_days), day)
+
+
+def database_pools(shifts: Sequence[str], params: ModelParams) -> list[tuple[str, ...]]:
+    """The shift types that share one database: all of them (``history_pool = "post"``) or
+    each alone (``"post_shift"``)."""
+    return [(s,) for s in shifts] if params.history_pool == "post_shift" else [tuple(shifts)]
 
 
 def _check_day(name: str, day: int) -> None:

@@ -135,7 +135,7 @@ class Database:
 
     def slide_to(self, day: int) -> None:
         """Hold the records of days ``max(1, day − W) .. day − 1``."""
-        target = set(range(max(1, day - self.window_days), day))
+        target = set(core.database_days(day, self.window_days))
         for old in sorted(set(self.days) - target):
             positions, speeds = self.days.pop(old)
             if self._window is not None and len(positions):
@@ -211,9 +211,7 @@ def post_databases(
     One database slides over the days for ``history_pool = "post"`` (both shift types share
     it); one per shift type for ``"post_shift"``.
     """
-    shifts = scenario.shift_names
-    pools = [(s,) for s in shifts] if params.history_pool == "post_shift" else [shifts]
-    for pool in pools:
+    for pool in core.database_pools(scenario.shift_names, params):
         database = Database.open(store, scenario, post, pool, params)
         for day in days:
             database.slide_to(day)

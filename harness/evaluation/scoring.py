@@ -116,9 +116,8 @@ def score_posts_task(
                 )
                 for k, w in enumerate(workers)
             )
-            flagged = [
-                w for k, w in enumerate(workers) if z[k] > params.tau_Z or y[k] < params.tau_Y
-            ]
+            management, training = core.flags(z, y, params)
+            flagged = [w for k, w in enumerate(workers) if management[k] or training[k]]
             evidence = tuple(
                 worker_evidence(stats, w.record, database.scores(params), params, day=day,
                                 shift=shift, rate_hz=rate, database_days=database.span)
