@@ -33,6 +33,7 @@ import numpy as np
 
 from core import KEYPOINTS, N_KEYPOINTS
 from sim._errors import SimError
+from sim.seeding import stream
 
 FRAME_WIDTH = 320
 FRAME_HEIGHT = 240
@@ -406,7 +407,7 @@ def _round_tile(rng: np.random.Generator, name: str, colour: tuple[int, int, int
 def _wear(look: Appearance) -> dict[str, np.ndarray]:
     """Texture tiles of every part of a worker (cached per appearance); the worker's right
     side is a shade darker, as in the flat colours of the figure."""
-    rng = np.random.default_rng([look.texture, 0x7E7])
+    rng = stream([look.texture, 0x7E7])
     hi_vis = look.hi_vis
     tiles = {
         "upper_arm": _limb_tile(rng, "upper_arm", look.shirt, hi_vis=hi_vis),

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim._seeding import stream
 from sim.registry import FAULT_KINDS
 from sim.scenario import QUANTITIES, Scenario
+from sim.seeding import stream
 from sim.workers import WorkerSummary
 
 TOLERATED_OFFPOST = 0.05

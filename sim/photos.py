@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from sim.camera import CameraError
+from sim.seeding import stream
 
 PHOTO_WIDTH = 160
 PHOTO_HEIGHT = 120
@@ -39,7 +40,7 @@ class _Layout:
 def _layout(post: int) -> _Layout:
     if isinstance(post, bool) or not isinstance(post, (int, np.integer)) or post < 1:
         raise CameraError(f"`post` must be an int >= 1, got {post!r}")
-    rng = np.random.default_rng([int(post), 0x9E0])
+    rng = stream([int(post), 0x9E0])
 
     def colour(lo: int, hi: int) -> tuple[int, int, int]:
         return tuple(int(c) for c in rng.integers(lo, hi, size=3))  # type: ignore[return-value]

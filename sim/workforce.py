@@ -42,10 +42,9 @@ import zlib
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.registry import PROFILES
 from sim.scenario import SHIFT_NAMES, Scenario
+from sim.seeding import stream
 
 LEARNING_START = 0.6
 """Share of its own skill a person has on its first day at a post (with learning)."""
@@ -172,14 +171,14 @@ class Roster:
                 for slot in range(1, w.per_post + 1):
                     person = _slot_person(s, post, shift, slot, day)
                     where = self._crew_slot((post, shift, slot), day)
-                    away = w.absence_rate > 0 and _stream(
+                    away = w.absence_rate > 0 and stream(
                         s.seed, _ABSENCE, person.key, day
                     ).random() < w.absence_rate  # fmt: skip
                     if away:
                         absent.append((where, person))
                     else:
                         assignments[where] = Assignment(person, *where)
-        order = _stream(s.seed, _FLOATERS, day).permutation(len(self.floaters))
+        order = stream(s.seed, _FLOATERS, day).permutation(len(self.floaters))
         free = [self.floaters[k] for k in order]
         for where, person in sorted(absent, key=lambda a: (s.shift_names.index(a[0][1]), a[0])):
             if free:
@@ -219,7 +218,7 @@ class Roster:
             skill *= 1 - (1 - LEARNING_START) * math.exp(-(n + known) / w.learning_days)
         offpost = person.offpost_rate
         if w.variation > 0:
-            jitter = _stream(self.scenario.seed, _VARIATION, person.key, day).standard_normal(2)
+            jitter = stream(self.scenario.seed, _VARIATION, person.key, day).standard_normal(2)
             skill *= 1 + w.variation * jitter[0]
             offpost *= 1 + w.variation * jitter[1]
         return Traits(
@@ -233,11 +232,6 @@ def _home_experience(person: Person, post: int) -> float:
     """Days of experience before day 1: the day-1 crew knows its home post (fully learned)."""
     at_home = person.home is not None and person.home[0] == post and person.from_day == 1
     return math.inf if at_home else 0.0
-
-
-def _stream(seed: int, *key: int) -> np.random.Generator:
-    sequence = np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key))
-    return np.random.Generator(np.random.PCG64(sequence))
 
 
 _ROSTERS: OrderedDict[str, Roster] = OrderedDict()

@@ -58,6 +58,7 @@ from harness.outputs import staging
 from harness.runtime import interrupts, settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_scenario_file
+from sim.seeding import derived_seed
 
 LOG = logging.getLogger("harness.commands.train")
 
@@ -174,11 +175,6 @@ def suggest(trial: Any) -> dict[str, Any]:
         "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
         "input_size": trial.suggest_categorical("input_size", [32, 64]),
     }
-
-
-def derived_seed(*key: int) -> int:
-    """A 32-bit seed from integers (scenario seed, post, trial ...)."""
-    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
 def post_study(

@@ -27,6 +27,7 @@ import numpy as np
 
 from harness.evaluation.cells import CellTable, group_values, split_figure
 from harness.runtime.errors import HarnessError
+from sim.seeding import stream as random_stream
 
 _CHUNK = 2**22
 """Replicate weights held at once (cells or samples × replicates), to bound memory."""
@@ -59,8 +60,7 @@ def _check_replicates(replicates: int) -> None:
 def _draws(n: int, replicates: int, seed: int, stream: int) -> np.ndarray:
     """Multinomial counts of ``n`` draws of ``n`` items per replicate, keyed by (seed, stream)
     (stream 0: days, 1: people); read-only and cached (every trial scores the same days)."""
-    key = np.random.SeedSequence(seed) if stream == 0 else np.random.SeedSequence([seed, stream])
-    rng = np.random.default_rng(key)
+    rng = random_stream(seed) if stream == 0 else random_stream([seed, stream])
     drawn = rng.integers(0, max(n, 1), size=(replicates, n))  # each replicate's n draws
     drawn += n * np.arange(replicates)[:, None]
     counts = np.bincount(drawn.ravel(), minlength=replicates * n)

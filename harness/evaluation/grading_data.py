@@ -31,6 +31,7 @@ import numpy as np
 import core.perception as perception
 import sim
 from sim.photos import render_equipment_photo, standard_photo
+from sim.seeding import derived_seed, stream
 
 AUGMENT_FAULT_RATE = 1.5
 """Poisson mean of random equipment faults per post-shift in augmented shift changes."""
@@ -42,8 +43,7 @@ _AUGMENT_STREAM = 0xA06
 
 def photo_rng(seed: int, post: int, day: int, shift_index: int) -> np.random.Generator:
     """The lighting and noise generator of one post's photo at one shift change."""
-    sequence = np.random.SeedSequence([seed, _PHOTO_STREAM], spawn_key=(post, day, shift_index))
-    return np.random.default_rng(sequence)
+    return stream([seed, _PHOTO_STREAM], post, day, shift_index)
 
 
 def shift_change_diff(
@@ -98,13 +98,13 @@ def history_shift_states(
 
 def augmented_scenario(scenario: sim.Scenario, round_index: int) -> sim.Scenario:
     """The scenario of one augmentation round (see the module docstring)."""
-    seed = np.random.SeedSequence([scenario.seed, _AUGMENT_STREAM, round_index]).generate_state(1)
+    seed = derived_seed(scenario.seed, _AUGMENT_STREAM, round_index)
     equipment = scenario.equipment.model_copy(
         update={"fault_rate": AUGMENT_FAULT_RATE, "faults": []}
     )
     environment = scenario.environment.model_copy(update={"excursions": []})
     return scenario.model_copy(
-        update={"seed": int(seed[0]), "equipment": equipment, "environment": environment}
+        update={"seed": seed, "equipment": equipment, "environment": environment}
     )
 
 

@@ -54,6 +54,7 @@ from core.perception import (
 from harness.runtime.errors import HarnessError
 from sim.camera import Randomisation, Scene, detect_boxes, identify, random_appearance
 from sim.camera import render_frames as render_camera_frames
+from sim.seeding import stream
 
 LOG = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class PixelSource:
     ) -> list[sim.SimWorker]:
         workers = sim.simulate_workers(scenario, post=post, day=day, shift=shift, keypoints=True)
         shift_index = scenario.check_post_shift(post=post, day=day, shift=shift)
-        rng = np.random.default_rng([scenario.seed, post, day, shift_index, _PIXEL_STREAM])
+        rng = stream([scenario.seed, post, day, shift_index, _PIXEL_STREAM])
         ids = identify([w.record.worker for w in workers], rng=rng, error_rate=self.id_error_rate)
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
@@ -178,7 +179,7 @@ def _tile_areas(true_positions: np.ndarray) -> np.ndarray:
 
 def camera_scene(seed: int, area: int) -> Scene:
     """The fixed view of an area's camera: its floor colour, equipment behind the workers."""
-    rng = np.random.default_rng([seed, area, _PIXEL_STREAM])
+    rng = stream([seed, area, _PIXEL_STREAM])
     floor = tuple(int(c) for c in rng.integers(90, 190, size=3))
     colour = tuple(int(c) for c in rng.integers(40, 200, size=3))
     x = int(rng.integers(0, 60))

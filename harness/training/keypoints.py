@@ -49,6 +49,7 @@ from sim.camera import (
     render_frames,
     sample_poses,
 )
+from sim.seeding import stream
 from sim.workers import sample_work_poses
 
 WEIGHTS_NAME = "keypoint_net.safetensors"
@@ -130,7 +131,7 @@ class _Batches(torch.utils.data.Dataset):
         return self.steps - self.start
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.start + i])
+        rng = stream([self.seed, self.start + i])
         return keypoint_batch(rng, batch_size=self.batch_size, input_size=self.input_size)
 
 
@@ -148,7 +149,7 @@ def evaluate_keypoints(
     net: KeypointNet | KeypointRunner, *, seed: int, n_frames: int = 512, batch_size: int = 256
 ) -> dict[str, float]:
     """PCK@0.2 torso and COCO keypoint AP on held-out rendered frames of ``seed``."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     frames, people = rendered_people(rng, n_frames)
     kp = people[:, 0]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)

@@ -29,6 +29,7 @@ from harness.evaluation.pixels import (
     true_speeds,
 )
 from harness.training.keypoints import EVAL_SEED_OFFSET, evaluate_keypoints
+from sim.seeding import stream
 
 
 def evaluate_perception(
@@ -70,7 +71,7 @@ def evaluate_perception(
             "equipment": {"fault_rate": 0.3},
         }
     )
-    rng = np.random.default_rng(held_out)
+    rng = stream(held_out)
     measured, truth, hits = [], [], []
     n_frames, perceive_s, perceive_cpu_s, lk_s, dense_s = 0, 0.0, 0.0, 0.0, 0.0
     for post in range(1, posts + 1):
