@@ -33,12 +33,13 @@ import numpy as np
 
 from core import KEYPOINTS, N_KEYPOINTS
 from sim._errors import SimError
+from sim.layout import CAMERA_SIZE, PERSON_HEIGHT_PX
 from sim.seeding import stream
 
-FRAME_WIDTH = 320
-FRAME_HEIGHT = 240
-STANDING_HEIGHT_PX = 110.0
-"""Height of a standing worker at a post's work spot, in pixels."""
+FRAME_WIDTH, FRAME_HEIGHT = CAMERA_SIZE
+"""Every camera image, as the layout defines it (:data:`sim.layout.CAMERA_SIZE`)."""
+STANDING_HEIGHT_PX = PERSON_HEIGHT_PX
+"""Height of a standing worker at a post's work spot (:data:`sim.layout.PERSON_HEIGHT_PX`)."""
 
 _K = {name: i for i, name in enumerate(KEYPOINTS)}
 _ARMS = (
