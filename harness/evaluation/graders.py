@@ -236,23 +236,17 @@ def train_recipe_grader(
     history days and scored on that held-out fifth (real and augmented shift changes)."""
     import torch
 
-    from core.perception import evaluate_grader, train_grader
-    from harness.evaluation.grading_data import post_examples, split_days
+    from harness.evaluation.grading_data import held_out_grader
 
     torch.set_num_threads(1)
     recipe = dict(RECIPE)
-    data = post_examples(scenario, post, real_states, rounds=recipe.pop("augment"))
-    test_days = split_days(sorted({day for day, _ in real_states}))[2]
-    held_out = np.isin(data.day, test_days)
-    fit, test = data.subset(~held_out), data.subset(held_out)
-    net, _ = train_grader(fit.images, fit.env, fit.labels, seed=post, **recipe)
-    real = test.subset(test.real)
+    trained = held_out_grader(scenario, post, real_states, rounds=recipe.pop("augment"), **recipe)
     return {
         "post": post,
-        "config": net.config,
-        "state": {k: v.numpy().copy() for k, v in net.state_dict().items()},
-        "test": evaluate_grader(net, test.images, test.env, test.labels),
-        "test_real": evaluate_grader(net, real.images, real.env, real.labels),
+        "config": trained.net.config,
+        "state": {k: v.numpy().copy() for k, v in trained.net.state_dict().items()},
+        "test": trained.test,
+        "test_real": trained.test_real,
     }
 
 

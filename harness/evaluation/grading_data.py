@@ -174,3 +174,38 @@ def post_examples(
         day=np.array(day, dtype=np.int64),
         real=np.array(real, dtype=bool),
     )
+
+
+@dataclass(frozen=True)
+class HeldOutGrader:
+    """A grader trained on all but the test days, and its scores on them."""
+
+    net: perception.GradingNet
+    test: dict
+    """:func:`core.perception.evaluate_grader` on every test example (real and augmented)."""
+    test_real: dict
+    """The same on the real shift changes alone."""
+
+
+def held_out_grader(
+    scenario: sim.Scenario,
+    post: int,
+    real_states: dict[tuple[int, str], sim.PostState],
+    *,
+    rounds: int,
+    **train: object,
+) -> HeldOutGrader:
+    """The one way a grader is trained outside a study: on the post's examples
+    (:func:`post_examples`) of all but the test days (:func:`split_days`), seeded by the post,
+    with ``train`` passed to :func:`core.perception.train_grader`; scored on the test days."""
+    data = post_examples(scenario, post, real_states, rounds=rounds)
+    test_days = split_days(sorted({day for day, _ in real_states}))[2]
+    held_out = np.isin(data.day, test_days)
+    fit, test = data.subset(~held_out), data.subset(held_out)
+    net, _ = perception.train_grader(fit.images, fit.env, fit.labels, seed=post, **train)
+    real = test.subset(test.real)
+    return HeldOutGrader(
+        net=net,
+        test=perception.evaluate_grader(net, test.images, test.env, test.labels),
+        test_real=perception.evaluate_grader(net, real.images, real.env, real.labels),
+    )

@@ -15,13 +15,11 @@ import torch
 
 import sim
 from core.perception import (
-    evaluate_grader,
     keypoint_speeds,
     speed_median_rel_err,
     to_gray,
-    train_grader,
 )
-from harness.evaluation.grading_data import history_day_states, post_examples, split_days
+from harness.evaluation.grading_data import held_out_grader, history_day_states
 from harness.evaluation.pixels import (
     PixelSource,
     perceive_worker,
@@ -129,15 +127,10 @@ def _grading_f1(
     states: dict[tuple[int, str], tuple[sim.PostState, ...]] = {}
     for day in days:
         states.update(history_day_states(scenario, day))
-    test_days = split_days(days)[2]
     scores = []
     for post in range(1, scenario.n_posts + 1):
         real = {key: by_post[post - 1] for key, by_post in states.items()}
-        data = post_examples(scenario, post, real, rounds=rounds)
-        held_out = np.isin(data.day, test_days)
-        fit, test = data.subset(~held_out), data.subset(held_out)
-        grader, _ = train_grader(
-            fit.images, fit.env, fit.labels, seed=post, epochs=200, max_seconds=seconds
-        )
-        scores.append(evaluate_grader(grader, test.images, test.env, test.labels)["macro_f1"])
+        trained = held_out_grader(scenario, post, real, rounds=rounds, epochs=200,
+                                  max_seconds=seconds)  # fmt: skip
+        scores.append(trained.test["macro_f1"])
     return float(np.nanmean(scores)), scores
