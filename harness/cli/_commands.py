@@ -1,166 +1,36 @@
-"""The ``hazard-harness`` command line: every command and its options, declared once.
-
-Built with click. Command implementations are imported inside each command, so ``--help``
-and ``--version`` import nothing heavy. Every project error (bad input, an unreachable
-cluster or server, a corrupt file) exits 2 with one line on stderr; an interrupt (SIGINT,
-SIGTERM, SIGHUP) exits ``128 + signal`` with one line, after its MLflow run ends KILLED and
-its staged output is removed. Options can also come from the environment:
-``HAZARD_HARNESS_<COMMAND>_<OPTION>`` (e.g. ``HAZARD_HARNESS_RUN_WORKERS=2``), besides the
-documented ``HAZARD_HARNESS_CACHE``, ``HAZARD_HARNESS_TIMEOUT``, ``RAY_ADDRESS`` and
-``MLFLOW_TRACKING_URI``.
-"""
+"""Every command and its options (implementations are imported inside each command, so
+``--help`` imports nothing heavy)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import os
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.runtime.errors import HarnessError
-from harness.runtime.interrupts import reset, taken
-from harness.runtime.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT, FIDELITIES
-
-PROG = "hazard-harness"
-CONTEXT = {
-    "help_option_names": ["-h", "--help"],
-    "show_default": True,
-    "max_content_width": 100,
-    "auto_envvar_prefix": "HAZARD_HARNESS",
-}
-
-
-class Finite(click.ParamType):
-    """A finite float within optional bounds (click's FloatRange lets NaN through)."""
-
-    name = "number"
-
-    def __init__(
-        self, low: float | None = None, *, low_open: bool = False, high: float | None = None
-    ) -> None:
-        self.low, self.low_open, self.high = low, low_open, high
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"expected a number, got {value!r}", param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"expected a finite number, got {value!r}", param, ctx)
-        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
-            bound = f"{'>' if self.low_open else '>='} {self.low:g}"
-            self.fail(f"expected a number {bound}, got {value}", param, ctx)
-        if self.high is not None and number > self.high:
-            self.fail(f"expected a number <= {self.high:g}, got {value}", param, ctx)
-        return number
-
-
-POSITIVE_SECONDS = Finite(0.0, low_open=True, high=86_400.0)
-MAX_SEED = 2**63 - 1
-"""Largest seed (an int64, as a scenario's ``seed``: MLflow and the stores keep it as one)."""
-SEED = click.IntRange(0, MAX_SEED)
-MAX_WORKERS = 4096
-"""Most Ray workers asked for (a local Ray is further bounded by the cores)."""
-MAX_DAYS = 3650
-"""Most days of anything (ten years, as in a scenario)."""
-MIN_EVAL_FRAMES = 32
-"""Fewest held-out frames ``perception eval`` scores (fewer may hold no person to score)."""
-MAX_CHANNELS = 1024
-"""Most channels of one encoder stage of the keypoint network."""
-CORES = os.cpu_count() or 1
-"""This machine's cores: the bound of torch threads and rendering processes."""
-
-
-def count(low: int, high: int) -> click.IntRange:
-    """An integer option within ``[low, high]`` (click names the range in its refusal)."""
-    return click.IntRange(low, high)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(PROG)
-    except PackageNotFoundError:
-        return "source"
-
-
-def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable:
-    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for decorator in reversed(decorators):
-            fn = decorator(fn)
-        return fn
-
-    return apply
-
-
-cache_option = click.option(
-    "--cache",
-    type=click.Path(path_type=Path),
-    envvar=ENV_CACHE,
-    help=f"cache folder: history stores, trained graders [env {ENV_CACHE}; default .hazard-cache]",
-)
-timeout_option = click.option(
-    "--timeout",
-    type=POSITIVE_SECONDS,
-    envvar=ENV_TIMEOUT,
-    help=f"seconds to wait for a Ray cluster or MLflow server [env {ENV_TIMEOUT}; default 10]",
-)
-progress_option = click.option(
-    "--no-progress", is_flag=True, help="no progress bars (they are drawn only on a terminal)"
-)
-verbose_option = click.option(
-    "-v", "--verbose", is_flag=True, help="show library notices (Ray, MLflow) on the console"
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="print a JSON summary")
-ray_options = _options(
-    click.option(
-        "--address",
-        envvar=ENV_RAY_ADDRESS,
-        help=f"Ray cluster to join, HOST:PORT or ray://HOST:PORT [env {ENV_RAY_ADDRESS}; "
-        "default: a local Ray]",
-    ),
-    click.option(
-        "--workers",
-        type=count(1, MAX_WORKERS),
-        help="Ray workers (one CPU each) [default: all local cores, or the whole cluster]",
-    ),
+from harness.cli._app import (
+    CORES,
+    MAX_DAYS,
+    MAX_SEED,
+    MIN_EVAL_FRAMES,
+    POSITIVE_SECONDS,
+    SEED,
+    Finite,
+    cache_option,
+    cli,
+    command,
+    count,
+    device_option,
+    json_option,
+    parse_channels,
+    print_json,
+    progress_option,
+    ray_options,
     timeout_option,
 )
-device_option = click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    help="torch device (auto: cuda when available)",
-)
-
-
-def command(group: click.Group, name: str | None = None) -> Callable:
-    """Declare a command of ``group``: its ``-v`` sets up logging before the body runs."""
-
-    def declare(fn: Callable[..., int]) -> click.Command:
-        @functools.wraps(fn)
-        def body(**kw: Any) -> int:
-            from harness.runtime import logs
-
-            logs.configure(verbose=kw.pop("verbose"))
-            return fn(**kw)
-
-        return group.command(name)(verbose_option(body))
-
-    return declare
-
-
-@click.group(context_settings=CONTEXT)
-@click.version_option(_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s")
-def cli() -> None:
-    """Simulate a production line and evaluate the safety-hazard tracking model."""
+from harness.runtime.settings import FIDELITIES
 
 
 @command(cli)
@@ -217,7 +87,7 @@ def run(**kw: Any) -> int:
     results = run_scenario(config)
     m = results["metrics"]
     if kw["as_json"]:
-        _print_json({k: results[k] for k in ("scenario", "seed", "fidelity", "mlflow_run_id")}
+        print_json({k: results[k] for k in ("scenario", "seed", "fidelity", "mlflow_run_id")}
                     | {"metrics": m, "out": str(config.out_dir)})  # fmt: skip
         return 0
     if m.get("available") is False:
@@ -265,7 +135,7 @@ def stress(**kw: Any) -> int:
         progress=not kw["no_progress"],
     )  # fmt: skip
     report = run_stress(config)
-    _print_json(report)
+    print_json(report)
     if not kw["as_json"]:
         click.echo(f"stress report: {config.out_dir / 'stress.json'}")
     return 0
@@ -385,7 +255,7 @@ def tune(**kw: Any) -> int:
     )  # fmt: skip
     summary = run_tune(config)
     if kw["as_json"]:
-        _print_json(summary)
+        print_json(summary)
         return 0
     from harness.commands.tune import format_summary
 
@@ -446,7 +316,7 @@ def records_export(**kw: Any) -> int:
 
     summary = export(kw["scenario"], check_writable(kw["out"], option="--out"))
     if kw["as_json"]:
-        _print_json(summary)
+        print_json(summary)
     else:
         click.echo(
             f"records: {summary['out']} ({summary['posts']} posts, {summary['days']} days,"
@@ -464,7 +334,7 @@ def records_check(**kw: Any) -> int:
 
     summary = check(kw["folder"])
     if kw["as_json"]:
-        _print_json(summary)
+        print_json(summary)
     else:
         click.echo(
             f"{summary['folder']}: valid records, format version "
@@ -485,7 +355,7 @@ def perception() -> None:
 @click.option("--steps", type=count(1, 10_000_000), default=6000, help="training steps")
 @click.option("--seed", type=SEED, default=0, help="seed of weights and data")
 @click.option("--batch-size", type=count(1, 1024), default=32, help="frames rendered per step")
-@click.option("--channels", default="16,32,64,128", callback=lambda c, p, v: _channels(v),
+@click.option("--channels", default="16,32,64,128", callback=lambda c, p, v: parse_channels(v),
               help="channels per encoder stage, comma-separated")  # fmt: skip
 @click.option("--threads", type=count(1, CORES), default=1,
               help="torch CPU threads (at most this machine's cores)")  # fmt: skip
@@ -542,85 +412,3 @@ def perception_eval(**kw: Any) -> int:
     )  # fmt: skip
     click.echo(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
     return 0
-
-
-def _channels(value: str) -> tuple[int, ...]:
-    try:
-        channels = tuple(int(c) for c in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if not 2 <= len(channels) <= 8 or not all(1 <= c <= MAX_CHANNELS for c in channels):
-        raise click.BadParameter(
-            f"expected 2 to 8 channel counts, each in [1, {MAX_CHANNELS}], got {value!r}"
-        )
-    return channels
-
-
-def _print_json(data: Any) -> None:
-    from harness.outputs.staging import json_safe
-
-    click.echo(json.dumps(json_safe(data), indent=2))
-
-
-def _command_path(exc: click.ClickException) -> str:
-    ctx = getattr(exc, "ctx", None)
-    return ctx.command_path if ctx is not None else PROG
-
-
-def _project_errors() -> tuple[type[BaseException], ...]:
-    """Error types that mean bad input or an unusable outside system (exit 2, one line)."""
-    errors: list[type[BaseException]] = [HarnessError]
-    for module, name in (("sim", "SimError"), ("core", "ModelInputError")):
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            errors.append(getattr(loaded, name))
-    return tuple(errors)
-
-
-def _invoked(args: Sequence[str]) -> str:
-    """``hazard-harness COMMAND [SUBCOMMAND]`` as invoked, for one-line errors."""
-    words = [a for a in args if not a.startswith("-")]
-    path = [PROG]
-    group: Any = cli
-    for word in words:
-        found = group.commands.get(word) if isinstance(group, click.Group) else None
-        if found is None:
-            break
-        path.append(word)
-        group = found
-    return " ".join(path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the command's exit code; 2 with one line on bad input; 128+n on signal n."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    reset()
-    try:
-        with cli.make_context(PROG, args) as ctx:
-            return int(cli.invoke(ctx) or 0)
-    except click.exceptions.Exit as exc:  # --help, --version
-        return int(exc.exit_code)
-    except click.exceptions.NoArgsIsHelpError as exc:  # a group without a command: its help
-        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
-        return 2
-    except click.ClickException as exc:
-        click.echo(f"{_command_path(exc)}: error: {exc.format_message()}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        click.echo(f"{PROG}: interrupted", err=True)
-        return 130
-    except KeyboardInterrupt as exc:
-        interrupt = taken(exc)
-        if interrupt is None:
-            click.echo(f"{PROG}: interrupted", err=True)
-            return 130
-        click.echo(f"{_invoked(args)}: {interrupt}", err=True)
-        return interrupt.exit_code
-    except _project_errors() as exc:
-        line = " ".join(str(exc).split())
-        click.echo(f"{_invoked(args)}: error: {line}", err=True)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The CLI's group, its shared options and parameter types, declared once."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.runtime.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT
+
+PROG = "hazard-harness"
+CONTEXT = {
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+    "max_content_width": 100,
+    "auto_envvar_prefix": "HAZARD_HARNESS",
+}
+
+
+class Finite(click.ParamType):
+    """A finite float within optional bounds (click's FloatRange lets NaN through)."""
+
+    name = "number"
+
+    def __init__(
+        self, low: float | None = None, *, low_open: bool = False, high: float | None = None
+    ) -> None:
+        self.low, self.low_open, self.high = low, low_open, high
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number, got {value!r}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        if self.low is not None and (number <= self.low if self.low_open else number < self.low):
+            bound = f"{'>' if self.low_open else '>='} {self.low:g}"
+            self.fail(f"expected a number {bound}, got {value}", param, ctx)
+        if self.high is not None and number > self.high:
+            self.fail(f"expected a number <= {self.high:g}, got {value}", param, ctx)
+        return number
+
+
+POSITIVE_SECONDS = Finite(0.0, low_open=True, high=86_400.0)
+MAX_SEED = 2**63 - 1
+"""Largest seed (an int64, as a scenario's ``seed``: MLflow and the stores keep it as one)."""
+SEED = click.IntRange(0, MAX_SEED)
+MAX_WORKERS = 4096
+"""Most Ray workers asked for (a local Ray is further bounded by the cores)."""
+MAX_DAYS = 3650
+"""Most days of anything (ten years, as in a scenario)."""
+MIN_EVAL_FRAMES = 32
+"""Fewest held-out frames ``perception eval`` scores (fewer may hold no person to score)."""
+MAX_CHANNELS = 1024
+"""Most channels of one encoder stage of the keypoint network."""
+CORES = os.cpu_count() or 1
+"""This machine's cores: the bound of torch threads and rendering processes."""
+
+
+def count(low: int, high: int) -> click.IntRange:
+    """An integer option within ``[low, high]`` (click names the range in its refusal)."""
+    return click.IntRange(low, high)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:
+        return "source"
+
+
+def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable:
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
+cache_option = click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    envvar=ENV_CACHE,
+    help=f"cache folder: history stores, trained graders [env {ENV_CACHE}; default .hazard-cache]",
+)
+timeout_option = click.option(
+    "--timeout",
+    type=POSITIVE_SECONDS,
+    envvar=ENV_TIMEOUT,
+    help=f"seconds to wait for a Ray cluster or MLflow server [env {ENV_TIMEOUT}; default 10]",
+)
+progress_option = click.option(
+    "--no-progress", is_flag=True, help="no progress bars (they are drawn only on a terminal)"
+)
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="show library notices (Ray, MLflow) on the console"
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="print a JSON summary")
+ray_options = _options(
+    click.option(
+        "--address",
+        envvar=ENV_RAY_ADDRESS,
+        help=f"Ray cluster to join, HOST:PORT or ray://HOST:PORT [env {ENV_RAY_ADDRESS}; "
+        "default: a local Ray]",
+    ),
+    click.option(
+        "--workers",
+        type=count(1, MAX_WORKERS),
+        help="Ray workers (one CPU each) [default: all local cores, or the whole cluster]",
+    ),
+    timeout_option,
+)
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    help="torch device (auto: cuda when available)",
+)
+
+
+def command(group: click.Group, name: str | None = None) -> Callable:
+    """Declare a command of ``group``: its ``-v`` sets up logging before the body runs."""
+
+    def declare(fn: Callable[..., int]) -> click.Command:
+        @functools.wraps(fn)
+        def body(**kw: Any) -> int:
+            from harness.runtime import logs
+
+            logs.configure(verbose=kw.pop("verbose"))
+            return fn(**kw)
+
+        return group.command(name)(verbose_option(body))
+
+    return declare
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s")
+def cli() -> None:
+    """Simulate a production line and evaluate the safety-hazard tracking model."""
+
+
+def parse_channels(value: str) -> tuple[int, ...]:
+    try:
+        channels = tuple(int(c) for c in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not 2 <= len(channels) <= 8 or not all(1 <= c <= MAX_CHANNELS for c in channels):
+        raise click.BadParameter(
+            f"expected 2 to 8 channel counts, each in [1, {MAX_CHANNELS}], got {value!r}"
+        )
+    return channels
+
+
+def print_json(data: Any) -> None:
+    from harness.outputs.staging import json_safe
+
+    click.echo(json.dumps(json_safe(data), indent=2))
