@@ -32,7 +32,8 @@ from mlflow.tracking import MlflowClient
 
 from core.perception import GradingNet, load_model, save_model
 from harness.adapters.mlflow_models import grader as grader_code
-from harness.adapters.mlflow_tracking import tracking_uri, use_mlflow
+from harness.adapters.mlflow_store import tracking_uri
+from harness.adapters.mlflow_tracking import use_mlflow
 from harness.runtime import interrupts
 from harness.runtime.errors import HarnessError
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sim
-from harness.adapters.mlflow_tracking import check_store
+from harness.adapters.mlflow_store import check_store
 from harness.adapters.ray_cluster import Compute, compute
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_writable

@@ -44,12 +44,7 @@ import numpy as np
 
 import sim
 from harness.adapters import optuna_storage, optuna_studies
-from harness.adapters.mlflow_tracking import (
-    log_curves,
-    log_dict,
-    log_metrics,
-    tracked_run,
-)
+from harness.adapters.mlflow_tracking import log_curves, log_dict, log_metrics, tracked_run
 from harness.adapters.ray_cluster import map_unordered
 from harness.commands import preflight
 from harness.commands.context import command_context

@@ -20,12 +20,7 @@ import pandas as pd
 
 import core
 from harness.adapters import optuna_storage, optuna_studies
-from harness.adapters.mlflow_tracking import (
-    log_metrics,
-    log_trials,
-    logged_trials,
-    study_runs,
-)
+from harness.adapters.mlflow_tracking import log_metrics, log_trials, logged_trials, study_runs
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan

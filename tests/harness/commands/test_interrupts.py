@@ -17,7 +17,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from harness.adapters.mlflow_tracking import TAG_NOTE, recover_stale_runs, tracking_uri
+from harness.adapters.mlflow_store import tracking_uri
+from harness.adapters.mlflow_tracking import TAG_NOTE, recover_stale_runs
 from harness.cli import main
 from harness.runtime import interrupts
 from tests.harness.conftest import REPO, TINY, TUNE_TINY, write_yaml

@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from harness.adapters.mlflow_tracking import tracking_uri
+from harness.adapters.mlflow_store import tracking_uri
 from harness.cli import main
 from harness.commands.report import sources_lines
 from harness.commands.run import make_config, run
