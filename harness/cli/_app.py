@@ -163,6 +163,6 @@ def parse_channels(value: str) -> tuple[int, ...]:
 
 
 def print_json(data: Any) -> None:
-    from harness.outputs.staging import json_safe
+    from harness.runtime.staging import json_safe
 
     click.echo(json.dumps(json_safe(data), indent=2))

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
-from harness.outputs import staging
-from harness.runtime import logs
+from harness.runtime import logs, staging
 from harness.runtime.interrupts import handle_signals
 
 T = TypeVar("T")

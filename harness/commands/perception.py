@@ -18,8 +18,7 @@ from harness.commands.context import command_context
 from harness.evaluation.pixels import (
     check_keypoint_weights,
 )
-from harness.outputs import staging
-from harness.runtime import settings
+from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.interrupts import handle_signals
 from harness.training.keypoints import train_keypoints

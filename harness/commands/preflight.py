@@ -110,3 +110,26 @@ def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> C
                 "--workers or those keys"
             )
     return cost
+
+
+def checked(
+    out_dir: str | Path,
+    *,
+    cache: Path | None = None,
+    scenario: sim.Scenario | None = None,
+    address: str | None,
+    workers: int | None,
+    timeout: float | None,
+    progress: bool,
+) -> tuple[Path, Compute]:
+    """The checks of a tracked command, in order: ``--out`` (and ``--cache``) can be written,
+    the cluster answers (:func:`compute`), ``scenario`` fits this machine and the cache disk
+    (:func:`check_cost`), the MLflow store answers. Returns ``--out`` and the compute."""
+    out = check_writable(Path(out_dir), option="--out")
+    if cache is not None:
+        check_writable(cache, option="--cache")
+    where = compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    if scenario is not None and cache is not None:
+        check_cost(scenario, cache=cache, workers=where.workers)
+    check_tracking(where.timeout)
+    return out, where

@@ -13,8 +13,8 @@ import core
 from harness.commands import preflight
 from harness.evaluation.metrics import CATALOGUE, interval
 from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
-from harness.outputs import staging
 from harness.outputs.report import EVIDENCE, decision_anchor, write_report
+from harness.runtime import staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id, read_regular
 from harness.runtime.settings import connect_timeout

@@ -24,8 +24,8 @@ from harness.evaluation.metrics import run_metrics
 from harness.evaluation.pixels import check_keypoint_weights
 from harness.evaluation.results import RunRecord, ShiftRecord
 from harness.evaluation.scoring import group_by_shift, score_posts
-from harness.outputs import report, staging, tables
-from harness.runtime import settings
+from harness.outputs import report, tables
+from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params, load_scenario_file
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
@@ -92,12 +92,11 @@ def make_config(
         recorded = records.load(scenario_path)
         recorded.check_graders(graders)
         scenario = recorded.scenario
-        out = preflight.check_writable(Path(out_dir), option="--out")
-        cache = preflight.check_writable(settings.cache_dir(cache_dir), option="--cache")
-        where = preflight.compute(address=address, workers=workers, timeout=timeout,
-                                  progress=progress)  # fmt: skip
-        preflight.check_cost(scenario, cache=cache, workers=where.workers)
-        preflight.check_tracking(where.timeout)
+        cache = settings.cache_dir(cache_dir)
+        out, where = preflight.checked(
+            out_dir, cache=cache, scenario=scenario, address=address, workers=workers,
+            timeout=timeout, progress=progress,
+        )  # fmt: skip
         return RunConfig(
             scenario_path=Path(scenario_path), scenario=scenario,
             params=load_params(params_path), out_dir=out, compute=where, cache_dir=cache,
@@ -134,11 +133,8 @@ def make_config(
     if fidelities.uses_pixels:
         check_keypoint_weights(fidelities.weights)
     parse_spec(graders, scenario.n_posts)
-    out = preflight.check_writable(Path(out_dir), option="--out")
-    preflight.check_writable(cache, option="--cache")
-    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
-    preflight.check_cost(scenario, cache=cache, workers=where.workers)
-    preflight.check_tracking(where.timeout)
+    out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,
+                                   workers=workers, timeout=timeout, progress=progress)  # fmt: skip
     return RunConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,

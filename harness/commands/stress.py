@@ -25,8 +25,7 @@ from harness.evaluation import graders
 from harness.evaluation.history import ensure_records
 from harness.evaluation.line import decide_shifts
 from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
-from harness.outputs import staging
-from harness.runtime import settings
+from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 
 

@@ -49,8 +49,7 @@ from harness.adapters.ray_cluster import map_unordered
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.grading_data import GradingData, history_shift_states, post_examples
-from harness.outputs import staging
-from harness.runtime import interrupts, settings
+from harness.runtime import interrupts, settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_scenario_file
 from sim.seeding import derived_seed
@@ -144,9 +143,9 @@ def make_train_config(
         )
     chosen = parse_posts(posts, scenario.n_posts)
     resolved_device = settings.torch_device(device)
-    out = preflight.check_writable(Path(out_dir), option="--out")
-    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
-    preflight.check_tracking(where.timeout)
+    out, where = preflight.checked(
+        out_dir, address=address, workers=workers, timeout=timeout, progress=progress
+    )
     return TrainConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,

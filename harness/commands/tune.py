@@ -24,10 +24,9 @@ from harness.adapters.mlflow_tracking import log_metrics, log_trials, logged_tri
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
-from harness.outputs import staging
 from harness.records import is_records
 from harness.records import load as load_records
-from harness.runtime import settings
+from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import dump_params, load_params, load_scenario_file
 from harness.tuning._choice import (
@@ -153,14 +152,11 @@ def make_tune_config(
     if not 1 <= k < len(days):
         raise HarnessError(f"--holdout-days must be in 1..{len(days) - 1}, got {k}")
     cache = settings.cache_dir(cache_dir)
-    out = preflight.check_writable(Path(out_dir), option="--out")
-    preflight.check_writable(cache, option="--cache")
     if storage is None or "://" not in storage:
         journal = Path(storage or optuna_storage.JOURNAL)
         preflight.check_writable(journal, option="--storage", folder=False)
-    where = preflight.compute(address=address, workers=workers, timeout=timeout, progress=progress)
-    preflight.check_cost(scenario, cache=cache, workers=where.workers)
-    preflight.check_tracking(where.timeout)
+    out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,
+                                   workers=workers, timeout=timeout, progress=progress)  # fmt: skip
     grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
     store = optuna_storage.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"

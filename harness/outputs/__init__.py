@@ -1,1 +1,1 @@
-"""What a run leaves behind: staged output folders, Parquet tables, the HTML report."""
+"""What a run leaves for people and tools: Parquet tables, the HTML report and its figures."""

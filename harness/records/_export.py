@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 import core
 import sim
 from harness.evaluation.fidelities import signal_workers
-from harness.outputs import staging
 from harness.records._format import (
     LABELS_POSTS,
     LABELS_WORKERS,
@@ -33,6 +32,7 @@ from harness.records._format import (
     SPEED_COLUMNS,
     manifest_json,
 )
+from harness.runtime import staging
 from sim.scenario import QUANTITIES
 
 SOURCES = {

@@ -1,1 +1,2 @@
-"""What every room shares: settings, errors, input files, interrupts, logs, progress bars."""
+"""What every room shares: settings, errors, input files and writable outputs, staged output
+folders, interrupts, logs, progress bars and the one cache key."""

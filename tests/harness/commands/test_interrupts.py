@@ -230,7 +230,7 @@ def _signal_the_driver(pid: int) -> None:
 
 
 def test_staging_folders_of_dead_processes_are_removed_by_the_next_command(tmp_path):
-    from harness.outputs.staging import remove_orphans, staged
+    from harness.runtime.staging import remove_orphans, staged
 
     dead = tmp_path / ".out.partial-999999999"
     dead.mkdir()
