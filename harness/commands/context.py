@@ -65,12 +65,20 @@ class CommandContext:
 
 
 @contextlib.contextmanager
-def command_context(out_dir: Path) -> Iterator[CommandContext]:
+def command_context(out_dir: Path, *, staged: bool = True) -> Iterator[CommandContext]:
     """Signals → staged ``out_dir`` → its log file; on success, the stage's files are logged
-    to the tracked run (if any) before the folder is published."""
+    to the tracked run (if any) before the folder is published.
+
+    ``staged=False`` writes into ``out_dir`` itself: for a command whose folder is its own
+    checkpoint (``perception train`` resumes from what an interrupted run left there).
+    """
     with contextlib.ExitStack() as stack:
         stack.enter_context(handle_signals())
-        stage = stack.enter_context(staging.staged(out_dir))
+        if staged:
+            stage = stack.enter_context(staging.staged(out_dir))
+        else:
+            stage = Path(out_dir)
+            stage.mkdir(parents=True, exist_ok=True)
         stack.enter_context(logs.log_to(stage))
         ctx = CommandContext(stage, stack)
         yield ctx

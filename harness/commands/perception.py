@@ -20,8 +20,7 @@ from harness.evaluation.pixels import (
 )
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
-from harness.runtime.interrupts import handle_signals
-from harness.training.keypoints import train_keypoints
+from harness.training.keypoints import check_resumable, train_keypoints
 from harness.training.perception_quality import evaluate_perception
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
@@ -39,16 +38,30 @@ def train_command(
     device: str,
     progress: bool,
 ) -> dict[str, Any]:
-    """``perception train``: checks, then :func:`train_keypoints` (interrupts end it cleanly;
-    its checkpoint lets the next run resume)."""
+    """``perception train``: checks, then :func:`train_keypoints` in ``out`` (its checkpoint
+    lets the next run resume, so ``out`` is not staged), tracked in MLflow; interrupts end it
+    cleanly."""
     preflight.check_writable(out, option="--out")
     settings.torch_device(device)
-    with handle_signals():
-        return train_keypoints(
+    if resume:
+        check_resumable(out, channels=channels)
+    preflight.check_tracking(settings.connect_timeout(None))
+    params = {"steps": steps, "seed": seed, "batch_size": batch_size, "channels": list(channels),
+              "threads": threads, "data_workers": data_workers, "resume": resume}  # fmt: skip
+    with command_context(out, staged=False) as ctx:
+        ctx.track(
+            experiment="hazard-harness/perception",
+            run_name=f"perception-train-seed{seed}",
+            params=params,
+            command="perception train",
+        )
+        metadata = train_keypoints(
             out, steps=steps, seed=seed, batch_size=batch_size, channels=channels,
             threads=threads, data_workers=data_workers, device=device, resume=resume,
             progress=progress,
         )  # fmt: skip
+        log_metrics({"final_loss": metadata["final_loss"], "keypoints": metadata["metrics"]})
+    return metadata
 
 
 def eval_command(

@@ -277,6 +277,20 @@ def train_keypoints(
     return metadata
 
 
+def check_resumable(
+    out_dir: str | Path, *, channels: tuple[int, ...], input_size: int = 64
+) -> None:
+    """Before any work: a checkpoint in ``out_dir`` loads into a network of ``channels``.
+
+    Raises:
+        HarnessError: as :func:`_resume` does, naming the checkpoint and the fix.
+    """
+    path = Path(out_dir) / CHECKPOINT_NAME
+    if path.is_file():
+        net = KeypointNet(input_size=input_size, channels=channels)
+        _resume(path, net, torch.optim.Adam(net.parameters()), torch.device("cpu"))
+
+
 def _resume(
     path: Path, net: KeypointNet, opt: torch.optim.Optimizer, device: torch.device
 ) -> tuple[int, list[float]]:

@@ -1,7 +1,7 @@
 """Threshold tuning of the tracking model: an Optuna study over cached features on Ray.
 
 See :mod:`harness.tuning._features` for what is cached and what a trial recomputes,
-:mod:`harness.tuning._study` for trial batches on Ray, and :mod:`harness.adapters.optuna_studies`
+:mod:`harness.tuning._trials` for trial batches on Ray, and :mod:`harness.adapters.optuna_studies`
 (the Optuna
 adapter) for storage, resume and the ask/tell loop.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from harness.tuning._features import Features, ScoreCache, build_features, evaluate
 from harness.tuning._objectives import OBJECTIVES, Objective, get_objective
 from harness.tuning._space import RANGES, SearchSpace, make_space
-from harness.tuning._study import RayEvaluator
+from harness.tuning._trials import RayEvaluator
 
 __all__ = [
     "OBJECTIVES",

@@ -40,8 +40,8 @@ from harness.tuning._objectives import (
     get_objective,
 )
 from harness.tuning._space import SearchSpace
-from harness.tuning._study import RayEvaluator
 from harness.tuning._sweep import SweepPlan, plan_sweep
+from harness.tuning._trials import RayEvaluator
 
 
 @dataclass(frozen=True)

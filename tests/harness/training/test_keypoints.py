@@ -110,3 +110,23 @@ def test_perception_eval_without_weights_fails_before_any_work(tmp_path, capsys)
     assert code == 2
     assert "none.safetensors' are missing" in err and "perception train --out" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_perception_train_is_a_tracked_run_with_its_weights(tmp_path: Path) -> None:
+    import sqlite3
+
+    from harness.cli import main
+
+    argv = ["perception", "train", "--out", "k", "--steps", "3", "--batch-size", "4",
+            "--channels", "4,8", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    with sqlite3.connect(tmp_path / "mlflow.db") as conn:
+        runs = conn.execute("select run_uuid, status, name from runs").fetchall()
+        ((run_id, status, name),) = runs
+        metrics = {k for (k,) in conn.execute("select key from metrics where run_uuid = ?",
+                                              (run_id,))}  # fmt: skip
+    assert status == "FINISHED" and name == "perception-train-seed0"
+    assert "final_loss" in metrics
+    assert (tmp_path / "k" / hp.WEIGHTS_NAME).is_file()
+    assert (tmp_path / "k" / "harness.log").is_file()
