@@ -60,7 +60,8 @@ UNITS: dict[str, str] = {
     "params.history_window_days": "days",
     "metrics: precision, recall, f1, auc, accuracy, value, level_accuracy": _FRACTION,
     "metrics: tp, fp, fn, tn, explained, total, n, worker_shifts, post_shifts": "counts",
-    "metrics: *ci95": "[low, high] of the same unit: a 95 % bootstrap interval over days",
+    "metrics: *ci95": "[low, high] of the same unit: a 95 % two-way bootstrap interval over "
+    "the evaluated days and the people",
     "timings: *_s": "seconds (wall clock)",
 }
 """The units of ``results.json``'s numbers (it carries this mapping as ``units``)."""
