@@ -1,9 +1,9 @@
 """Threshold tuning of the tracking model: an Optuna study over cached features on Ray.
 
 See :mod:`harness.tuning._features` for what is cached and what a trial recomputes,
-:mod:`harness.tuning._trials` for trial batches on Ray, and :mod:`harness.adapters.optuna_studies`
-(the Optuna
-adapter) for storage, resume and the ask/tell loop.
+:mod:`harness.tuning._trials` for trial batches on Ray, :mod:`harness.tuning._choice` for the
+choice after a study, and the Optuna adapter (:mod:`harness.adapters.optuna_storage`,
+:mod:`harness.adapters.optuna_studies`) for storage, resume and the ask/tell loop.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ evaluated workers' measured arrays (in the object store). Which parameters chang
   (:func:`core.proficiency_floors`); results are cached per :data:`ScoreKey` (the search
   space puts the numbers on grids, so points recur).
 - ``alpha`` shapes positions at pixel fidelity only; tuning reads signal-fidelity features,
-  so a pixel scenario is refused (:func:`harness.tuning.make_tune_config`).
+  so a pixel scenario is refused (:func:`harness.commands.tune.make_tune_config`).
 """
 
 from __future__ import annotations
