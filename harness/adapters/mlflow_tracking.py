@@ -233,39 +233,43 @@ def finite_numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
-    """Log the finite numbers of a nested metrics mapping in the active run."""
+def _active() -> Any:
+    """The mlflow module, with a run started by :func:`tracked_run` in force: MLflow would
+    start a run of its own for a log call outside one, and nothing would ever end it."""
     import mlflow
 
-    mlflow.log_metrics(finite_numbers(metrics), step=step)
+    if mlflow.active_run() is None:
+        raise RuntimeError("MLflow logging outside a tracked run (see tracked_run)")
+    return mlflow
+
+
+def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
+    """Log the finite numbers of a nested metrics mapping in the active run."""
+    _active().log_metrics(finite_numbers(metrics), step=step)
 
 
 def log_curves(curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:
     """Log ``{name: [(step, value), ...]}`` in the active run, batched (finite values only)."""
-    import mlflow
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
     metrics = [Metric(name, float(v), now, int(step)) for name, points in curves.items()
                for step, v in points if math.isfinite(v)]  # fmt: skip
-    run_id = mlflow.active_run().info.run_id
+    run_id = _active().active_run().info.run_id
     for start in range(0, len(metrics), 1000):  # MLflow's limit per batch
         _client().log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
 def log_artifacts(folder: Path) -> None:
     """Log every file of ``folder`` as artifacts of the active run."""
-    import mlflow
-
+    mlflow = _active()
     interrupts.checkpoint("logging")
     mlflow.log_artifacts(str(folder))
 
 
 def log_dict(data: Mapping[str, Any], name: str) -> None:
     """Log ``data`` as a JSON artifact ``name`` of the active run."""
-    import mlflow
-
-    mlflow.log_dict(dict(data), name)
+    _active().log_dict(dict(data), name)
 
 
 TRIAL_COMPLETE = "trial.complete"

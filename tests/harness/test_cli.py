@@ -489,4 +489,4 @@ def test_a_piped_run_prints_no_progress_frames_and_no_library_notices(tmp_path):
         assert notice not in console
     assert console.splitlines()[0].startswith("root-cause F1")
     log = (tmp_path / "out" / "harness.log").read_text()
-    assert "Token authentication" in log  # Ray's notice went to the run's log file
+    assert "Started a local Ray instance" in log  # Ray's notice went to the run's log file

@@ -108,15 +108,15 @@ def test_multi_node_cluster_gives_identical_results(tiny_yaml, tmp_path):
 @pytest.mark.slow
 def test_killed_worker_is_retried_and_results_are_identical(tmp_path, monkeypatch):
     path = write_yaml(tmp_path / "s.yaml", tiny_scenario(days={"history": 4, "evaluate": 4}))
-    clean = run(make_config(path, tmp_path / "clean", workers=2, progress=False))
+    clean = run(make_config(path, tmp_path / "clean", workers=2, progress=False, graders="truth"))
     marker = tmp_path / "killed-once"
     # the first scoring task to start kills its own worker (SIGKILL); Ray retries it
     monkeypatch.setenv(ENV_FAULT, f"task:SIGKILL:{marker}")
-    config = make_config(path, tmp_path / "chaos", workers=2, progress=False)
+    config = make_config(path, tmp_path / "chaos", workers=2, progress=False, graders="truth")
     with ray_session(address=None, workers=2, timeout=10) as session:
-        records = evaluate(config, session)
+        done = evaluate(config, session)
     assert marker.exists(), "no scoring task reached the fault hook"
-    assert records == clean["shifts"]
+    assert [s.to_json() for s in done.records] == clean["shifts"]
 
 
 def test_an_out_folder_on_a_virtual_file_system_is_refused_with_the_reason(tiny_yaml, capsys):

@@ -87,7 +87,7 @@ def test_perception_eval_writes_the_table(tmp_path: Path, tiny_keypoint_weights:
     repo = Path(__file__).resolve().parents[3]
     out = tmp_path / "eval"
     args = ["--out", str(out), "--weights", str(tiny_keypoint_weights), "--posts", "2"]
-    args += ["--length-s", "60", "--frames", "16", "--grading-days", "8"]
+    args += ["--length-s", "60", "--frames", "32", "--grading-days", "8"]
     args += ["--grading-seconds", "1"]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     done = subprocess.run(
