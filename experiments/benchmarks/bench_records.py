@@ -6,8 +6,7 @@
 2. On a local Ray with ``--workers`` workers, timed: the records are checked and stored post
    by post (:meth:`harness.records.Records.prepare`: one task per post reads only its rows),
    then scored against the rolling post databases (:func:`harness.evaluation.scoring.score_posts`)
-   and
-   decided on the driver, as ``run`` does (no MLflow, report or evidence).
+   and decided on the driver, as ``run`` does (no MLflow, report or evidence).
 3. A sampler thread reads the resident memory of this driver and of its Ray worker processes
    (``ray::…``) every 0.1 s: the peaks, beside the folder's size on disk and in memory (rows ×
    the bytes of a row's 14 speeds, area and keys), show that the driver never holds the rows.

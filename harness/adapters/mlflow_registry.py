@@ -4,8 +4,7 @@ Layout: one registered model per post, ``grader-post-<i>``; each ``train`` regis
 version, logged by a run of its own (the ``train`` run's child) with its metrics, confusion
 matrix and hyper-parameters, and tagged with the scenario, seed, post and the scenario's
 grading key (:func:`harness.evaluation.graders.grading_key`). The alias ``champion`` marks the
-version
-``run --graders auto|champion`` uses: ``train`` moves it only to a version that beats the
+version ``run --graders auto|champion`` uses: ``train`` moves it only to a version that beats the
 current champion on the post's held-out macro-F1 (the quality gate).
 
 No pickle, either way: the model is logged as code (:mod:`harness.adapters.mlflow_models.grader`)

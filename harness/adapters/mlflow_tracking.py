@@ -177,8 +177,7 @@ def tracked_run(
 
     With ``run_id``, that run is resumed instead (e.g. a resumed study's parent run). An
     interrupt (:class:`harness.runtime.interrupts.Interrupted`, Ctrl-C) ends the run KILLED, any
-    other
-    exception FAILED; both are re-raised.
+    other exception FAILED; both are re-raised.
     """
     mlflow = use_mlflow()
     if parent_run_id is None:

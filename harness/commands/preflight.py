@@ -39,6 +39,7 @@ __all__ = [
     "check_cost",
     "check_tracking",
     "check_writable",
+    "checked",
     "compute",
     "estimate",
 ]

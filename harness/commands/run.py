@@ -77,9 +77,8 @@ def make_config(
 
     ``scenario_path`` is a scenario YAML or a records folder (it holds ``records.json``).
     ``graders`` is ``--graders`` (see :mod:`harness.evaluation.graders`); every registered version
-    it
-    names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends
-    the first evaluated days of a signal run through the pixel path.
+    it names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends the
+    first evaluated days of a signal run through the pixel path.
     """
     if records.is_records(scenario_path):
         simulated = {"--fidelity": fidelity is not None, "--pixel-days": bool(pixel_days),

@@ -1,8 +1,7 @@
 """``hazard-harness train``: one grading DNN per post, searched by Optuna on Ray, registered.
 
 Data: :mod:`harness.evaluation.grading_data` (real history shift changes plus augmented ones from
-the
-scenario's own generative model, split by day into train / validation / test).
+the scenario's own generative model, split by day into train / validation / test).
 
 **Parallelism: one Ray task per post, running that post's whole Optuna study.** The post's
 examples are built once in the task and stay in memory for every trial; trials of one post
@@ -28,8 +27,7 @@ retraining) and scored on the test days. Its child run in MLflow holds its curve
 per task: the same command gives the same weights.
 
 The driver registers the best network of each post (:mod:`harness.adapters.mlflow_registry`) and
-writes
-``OUT/train.json`` and ``OUT/graders/post-<i>.safetensors`` (+ JSON sidecar).
+writes ``OUT/train.json`` and ``OUT/graders/post-<i>.safetensors`` (+ JSON sidecar).
 """
 
 from __future__ import annotations

@@ -339,17 +339,7 @@ def shifts_from_json(data: Sequence[Any]) -> list[ShiftRecord]:
 
 def _roster(spec: sim.WorkerSpec | None) -> Roster | None:
     """What a run says of who worked: the roster's facts and the effective traits."""
-    if spec is None:
-        return None
-    return Roster(
-        skill=spec.skill,
-        offpost_rate=spec.offpost_rate,
-        plateau_skill=spec.plateau_skill,
-        plateau_offpost_rate=spec.plateau_offpost_rate,
-        days_at_post=spec.days_at_post,
-        floater=spec.floater,
-        covering=spec.covering,
-    )
+    return None if spec is None else Roster(**{k: getattr(spec, k) for k in ROSTER_KEYS})
 
 
 def shift_record(

@@ -3,9 +3,8 @@
 :func:`load` checks everything the driver can check cheaply before any work (the manifest,
 the Parquet footers, the levels and labels tables); :meth:`Records.prepare` then checks and
 stores every post's rows on Ray (:mod:`harness.records._ingest`) and returns what the
-pipeline's :func:`harness.evaluation.scoring.score_posts` takes: the store of the post databases
-and a
-worker source. The decisions use the records' levels (or the labels' true levels with
+pipeline's :func:`harness.evaluation.scoring.score_posts` takes: the store of the post databases and
+a worker source. The decisions use the records' levels (or the labels' true levels with
 ``--graders truth``) and post states built from the labels; without labels the shift records
 carry no truth (:meth:`harness.evaluation.results.ShiftRecord.without_truth`) and the metrics
 are unavailable.
