@@ -165,6 +165,7 @@ def ray_session(
     if address and address not in ("auto", "local"):
         probe_cluster(address, timeout=timeout)
     _keep_signal_handlers()
+    _reread_auth_settings()
     try:
         ray.init(**init_arguments(address, workers))
     except SystemExit as exc:  # Ray's SIGTERM handler while it starts
@@ -191,6 +192,23 @@ def _keep_signal_handlers() -> None:
     from ray._private import ray_constants
 
     ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+
+
+def _reread_auth_settings() -> None:
+    """Make ``ray.init`` read ``RAY_AUTH_MODE`` and the token as they are now.
+
+    Ray reads both once per process and caches them (its config and its token loader): a
+    process that ran a local Ray before (which turns token mode on and may write a token), or
+    whose probe has just set ``RAY_AUTH_MODE``, would otherwise join a cluster with stale
+    credentials and fail with "Failed to connect to Ray cluster". The same refresh Ray's own
+    tests use between clusters; Ray before token authentication (< 2.52) has nothing to refresh.
+    """
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def init_arguments(address: str | None, workers: int | None) -> dict[str, Any]:

@@ -106,6 +106,10 @@ def test_a_token_cluster_is_joined_with_its_token_and_refused_without(
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
     assert main(["run", str(scenario), "--out", "o", "--address", address]) == 2
     assert "its token was refused" in capsys.readouterr().err
+    # A local Ray in the same process first: Ray caches the auth mode and the token it saw
+    # then (here the wrong one); joining afterwards must read them afresh.
+    code = main(["run", str(scenario), "--out", "local", "--workers", "1", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
     monkeypatch.setenv("RAY_AUTH_TOKEN", token)
     code = main(["run", str(scenario), "--out", "o", "--address", address, "--no-progress"])
     assert code == 0, capsys.readouterr().err
