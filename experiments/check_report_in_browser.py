@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -91,7 +95,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [chromium(), *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
              "--window-size=1300,1600", "about:blank"],
-            preexec_fn=pipes, close_fds=False,
+            preexec_fn=pipes, close_fds=False, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         os.close(to_chrome)
@@ -101,10 +105,24 @@ class Browser:
         self.events: list[dict[str, Any]] = []
 
     def close(self) -> None:
-        self.proc.kill()
+        """End Chromium and every process it started, and wait until all are gone.
+
+        Its helpers (zygote, renderers, GPU and network services) keep writing to the profile
+        for a moment after the browser process dies; the profile is removed only after they
+        exit (removing it earlier failed with "Directory not empty").
+        """
+        helpers = _descendants(self.proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the browser's group
         self.proc.wait()
+        for proc in helpers:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        _gone, alive = psutil.wait_procs(helpers, timeout=WAIT_S)
         os.close(self._send_fd)
         os.close(self._recv_fd)
+        if alive:
+            raise RuntimeError(f"Chromium's processes {[p.pid for p in alive]} did not exit")
 
     def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
         """Send one DevTools command and return its result (events are kept in ``events``)."""
@@ -180,6 +198,13 @@ def _report_frame(browser: Browser, sid: str, mlflow: bool) -> int | None:
     frame_id = browser.wait("MLflow's HTML artifact frame", frame)
     world = browser.call("Page.createIsolatedWorld", sid, frameId=frame_id, worldName="check")
     return world["executionContextId"]
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def check(url: str, out: Path, *, mlflow: bool = False) -> list[str]:
