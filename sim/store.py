@@ -4,7 +4,8 @@ Layout: ``ROOT/post=<post>/shift=<shift>/day=<day>.parquet``, one file per post-
 holding that shift's worker records (columns ``day``, ``worker``, ``positions`` as
 fixed-size int16 lists, ``speeds`` as fixed-size float32 lists of ``T × 14``). A file is
 written under a hidden temporary name and renamed into place, so an interrupted write never
-leaves a partial file where readers look. Every data page carries a CRC checksum that reads
+leaves a partial file where readers look (on object storage a file is one upload: it appears
+whole or not at all). Every data page carries a CRC checksum that reads
 verify, so a damaged file (garbled or zeroed bytes, truncation) raises :class:`StoreError`
 instead of being used; the store is derived data, and :func:`build_history` rebuilds what is
 damaged or missing. Each file also carries its identity in its Parquet metadata (the store's
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from core import N_KEYPOINTS, PostHistory, WorkerShift
@@ -38,23 +40,29 @@ class HistoryStore:
     """Position and speed records of past shifts, per post and shift type.
 
     Args:
-        root: folder of the dataset (created on first write).
+        root: folder of the dataset (created on first write), a path on ``filesystem``.
+        filesystem: where the folder is (default: the local disk); object storage works the
+            same, each file read and written on the store itself.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f'"root" must be a folder, got the file {str(self.root)!r}')
+    def __init__(
+        self, root: str | os.PathLike[str], *, filesystem: pafs.FileSystem | None = None
+    ) -> None:
+        self.fs = filesystem or pafs.LocalFileSystem()
+        self.root = os.fspath(root).rstrip("/") or "/"
+        if self.fs.get_file_info(self.root).type == pafs.FileType.File:
+            raise StoreError(f'"root" must be a folder, got the file {self.root!r}')
 
-    def _folder(self, post: int, shift: str) -> Path:
+    def _folder(self, post: int, shift: str) -> str:
         if isinstance(post, bool) or not isinstance(post, (int, np.integer)) or post < 1:
             raise StoreError(f"`post` must be an int ≥ 1, got {post!r}")
         if not isinstance(shift, str) or not shift.isidentifier():
             raise StoreError(f"`shift` must be a shift name like 'day', got {shift!r}")
-        return self.root / f"post={post}" / f"shift={shift}"
+        return f"{self.root}/post={post}/shift={shift}"
 
     def _identity(self, post: int, shift: str, day: int) -> dict[str, object]:
-        return {"records": self.root.name, "post": int(post), "shift": shift, "day": int(day)}
+        name = self.root.rsplit("/", 1)[-1]
+        return {"records": name, "post": int(post), "shift": shift, "day": int(day)}
 
     def write(
         self,
@@ -96,28 +104,32 @@ class HistoryStore:
                 "speeds": pa.FixedSizeListArray.from_arrays(pa.array(speeds), n * N_KEYPOINTS),
             }
         ).replace_schema_metadata({IDENTITY: json.dumps(self._identity(post, shift, day))})
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"day={day}.parquet"
-        tmp = folder / f".day={day}.parquet.{os.getpid()}.tmp"
+        options = {"compression": "none", "use_dictionary": False, "write_statistics": False,
+                   "write_page_checksum": True}  # fmt: skip
+        final = f"{folder}/day={day}.parquet"
+        if not isinstance(self.fs, pafs.LocalFileSystem):  # one upload: whole or absent
+            buffer = pa.BufferOutputStream()
+            pq.write_table(table, buffer, **options)  # type: ignore[arg-type]
+            with self.fs.open_output_stream(final) as f:
+                f.write(buffer.getvalue())
+            return
+        self.fs.create_dir(folder, recursive=True)
+        tmp = f"{folder}/.day={day}.parquet.{os.getpid()}.tmp"
         try:
-            pq.write_table(
-                table,
-                tmp,
-                compression="none",
-                use_dictionary=False,
-                write_statistics=False,
-                write_page_checksum=True,
-            )
-            os.replace(tmp, final)
+            pq.write_table(table, tmp, filesystem=self.fs, **options)  # type: ignore[arg-type]
+            self.fs.move(tmp, final)
         finally:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
 
     def days(self, *, post: int, shift: str) -> list[int]:
         """Days stored for the post and shift, ascending."""
-        folder = self._folder(post, shift)
-        if not folder.is_dir():
-            return []
-        return sorted(int(p.stem.removeprefix("day=")) for p in folder.glob("day=*.parquet"))
+        selector = pafs.FileSelector(self._folder(post, shift), allow_not_found=True)
+        names = [f.base_name for f in self.fs.get_file_info(selector)]
+        return sorted(
+            int(n.removeprefix("day=").removesuffix(".parquet"))
+            for n in names
+            if n.startswith("day=") and n.endswith(".parquet")
+        )
 
     def read(self, *, post: int, shift: str, days: Iterable[int] | None = None) -> PostHistory:
         """The post's history for a shift type, records sorted by (day, worker).
@@ -130,11 +142,13 @@ class HistoryStore:
         folder = self._folder(post, shift)
         wanted = self.days(post=post, shift=shift) if days is None else sorted(set(days))
         if not wanted:
-            raise StoreError(f"post {post}: no history for shift {shift!r} in {str(folder)!r}")
+            raise StoreError(f"post {post}: no history for shift {shift!r} in {folder!r}")
         rows: list[tuple[int, str, np.ndarray, np.ndarray]] = []
         lengths = set()
         for day in wanted:
-            n, found = _read_file(folder / f"day={day}.parquet", self._identity(post, shift, day))
+            n, found = _read_file(
+                self.fs, f"{folder}/day={day}.parquet", self._identity(post, shift, day)
+            )
             lengths.add(n)
             rows.extend(found)
         if len(lengths) > 1:
@@ -156,25 +170,28 @@ class HistoryStore:
         bad = []
         for day in self.days(post=post, shift=shift):
             try:
-                _read_file(folder / f"day={day}.parquet", self._identity(post, shift, day))
+                _read_file(self.fs, f"{folder}/day={day}.parquet", self._identity(post, shift, day))
             except StoreError:
                 bad.append(day)
         return bad
 
     def remove(self, *, post: int, shift: str, day: int) -> None:
         """Delete one post-shift-day file (e.g. a damaged one, to be rebuilt)."""
-        (self._folder(post, shift) / f"day={day}.parquet").unlink(missing_ok=True)
+        path = f"{self._folder(post, shift)}/day={day}.parquet"
+        if self.fs.get_file_info(path).type == pafs.FileType.File:
+            self.fs.delete_file(path)
 
 
 def _read_file(
-    path: Path, identity: dict[str, object]
+    fs: pafs.FileSystem, path: str, identity: dict[str, object]
 ) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
     """T and the rows ``(day, worker, positions, speeds)`` of the day file ``identity`` names."""
     post = identity["post"]
-    if not path.is_file():
-        raise StoreError(f"post {post}: history file {str(path)!r} does not exist")
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        raise StoreError(f"post {post}: history file {path!r} does not exist")
     try:
-        table = pq.read_table(path, page_checksum_verification=True)
+        with fs.open_input_file(path) as f:
+            table = pq.read_table(f, page_checksum_verification=True)
         stored = json.loads((table.schema.metadata or {}).get(IDENTITY, b"null"))
         n = table.schema.field("positions").type.list_size
         positions = table.column("positions").combine_chunks().flatten().to_numpy()
@@ -182,15 +199,15 @@ def _read_file(
         days = table.column("day").to_pylist()
         workers = table.column("worker").to_pylist()
     except (pa.ArrowException, OSError, KeyError, AttributeError, ValueError) as exc:
-        raise StoreError(f"post {post}: cannot read history file {str(path)!r}: {exc}") from exc
+        raise StoreError(f"post {post}: cannot read history file {path!r}: {exc}") from exc
     if stored != identity:
         raise StoreError(
-            f"post {post}: history file {str(path)!r} is {_named(stored)}, not {_named(identity)}"
+            f"post {post}: history file {path!r} is {_named(stored)}, not {_named(identity)}"
             " (copied or moved?)"
         )
     m = len(workers)
     if set(days) - {identity["day"]}:
-        raise StoreError(f"post {post}: history file {str(path)!r} holds days {sorted(set(days))}")
+        raise StoreError(f"post {post}: history file {path!r} holds days {sorted(set(days))}")
     positions = positions.reshape(m, n)
     speeds = speeds.reshape(m, n, N_KEYPOINTS)
     return n, [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]

@@ -55,7 +55,15 @@ from core.perception._runtime import (
     predict_keypoints,
 )
 from core.perception._seeding import seeded_torch
-from core.perception._weights import load_model, load_onnx, onnx_path, save_model, sidecar_path
+from core.perception._weights import (
+    build_model,
+    dump_model,
+    load_model,
+    load_onnx,
+    onnx_path,
+    save_model,
+    sidecar_path,
+)
 
 __all__ = [
     "DEVICES",
@@ -74,6 +82,7 @@ __all__ = [
     "KeypointTracker",
     "accumulate_heatmaps",
     "area_of",
+    "build_model",
     "classification_scores",
     "coco_keypoint_data",
     "crop_boxes",
@@ -82,6 +91,7 @@ __all__ = [
     "crops_to_tensor",
     "decode_heatmaps",
     "difference_images",
+    "dump_model",
     "evaluate_grader",
     "foot_heatmaps",
     "from_crop",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save_file
+from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from core._errors import ModelInputError
@@ -61,26 +61,40 @@ def save_model(
             input normalisation, uint8 ``(M, S, S, 3)`` crops in, heatmaps out, checked
             against torch before it is written; its sha256 goes into the sidecar too.
     """
-    name = type(net).__name__
-    if name not in _ARCHITECTURES:
-        raise ModelInputError(f"`net` must be one of {sorted(_ARCHITECTURES)}, got {name}")
     if onnx and not isinstance(net, KeypointNet):
-        raise ModelInputError(f"`onnx` export is for a KeypointNet, got {name}")
+        raise ModelInputError(f"`onnx` export is for a KeypointNet, got {type(net).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(path))
-    sidecar: dict[str, Any] = {
-        "architecture": name,
-        "config": net.config,
-        "metadata": metadata or {},
-        "sha256": _sha256(path.read_bytes()),
-    }
+    data, sidecar = dump_model(net, metadata=metadata)
+    path.write_bytes(data)
     if onnx:
         graph = _export_onnx(net)  # type: ignore[arg-type]
         onnx_path(path).write_bytes(graph)
         sidecar["onnx"] = {"file": onnx_path(path).name, "sha256": _sha256(graph)}
     sidecar_path(path).write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+
+
+def dump_model(
+    net: nn.Module, *, metadata: dict[str, Any] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """``net``'s weights as safetensors bytes (tensors only) and their sidecar
+    ``{architecture, config, metadata, sha256}``: what :func:`save_model` writes, in memory (for
+    weights kept on object storage)."""
+    name = type(net).__name__
+    if name not in _ARCHITECTURES:
+        raise ModelInputError(f"`net` must be one of {sorted(_ARCHITECTURES)}, got {name}")
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    data = save_safetensors(state)
+    sidecar = {"architecture": name, "config": net.config, "metadata": metadata or {},
+               "sha256": _sha256(data)}  # fmt: skip
+    return data, sidecar
+
+
+def build_model(data: bytes, sidecar: bytes, *, where: str) -> tuple[nn.Module, dict[str, Any]]:
+    """The network of weights ``data`` and their JSON ``sidecar`` (as :func:`dump_model` gave
+    them), after checking the sha256; ``where`` names them in errors. See :func:`load_model`."""
+    meta = _parse_sidecar(sidecar, f"{where} (sidecar)")
+    return _build(_checked(data, meta["sha256"], where), meta, where)
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
@@ -90,8 +104,12 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
             f"`path` must name a weights file with a JSON sidecar, got {path}"
             f" (sidecar {meta_file} {'found' if meta_file.is_file() else 'missing'})"
         )
+    return _parse_sidecar(meta_file.read_bytes(), str(meta_file))
+
+
+def _parse_sidecar(text: bytes, meta_file: str) -> dict[str, Any]:
     try:
-        sidecar = json.loads(meta_file.read_text())
+        sidecar = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelInputError(f"weights sidecar {meta_file} is not valid JSON: {exc}") from None
     if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str):
@@ -116,7 +134,10 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 
 
 def _verified_bytes(file: Path, expected: str) -> bytes:
-    data = file.read_bytes()
+    return _checked(file.read_bytes(), expected, str(file))
+
+
+def _checked(data: bytes, expected: str, file: str) -> bytes:
     if _sha256(data) != expected:
         raise ModelInputError(
             f"weights file {file} does not match the sha256 recorded in its JSON sidecar: it "
@@ -137,13 +158,16 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """
     path = Path(path)
     sidecar = _read_sidecar(path)
-    data = _verified_bytes(path, sidecar["sha256"])
+    return _build(_verified_bytes(path, sidecar["sha256"]), sidecar, str(path))
+
+
+def _build(data: bytes, sidecar: dict[str, Any], path: str) -> tuple[nn.Module, dict[str, Any]]:
     arch = sidecar["architecture"]
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in sidecar["config"].items()}
     try:
         net = _ARCHITECTURES[arch](**config)
     except (TypeError, ValueError) as exc:
-        raise ModelInputError(f"sidecar {sidecar_path(path)}: bad {arch} config: {exc}") from None
+        raise ModelInputError(f"sidecar of {path}: bad {arch} config: {exc}") from None
     try:
         net.load_state_dict(load_safetensors(data))
     except Exception as exc:  # safetensors and torch raise several types for a bad file

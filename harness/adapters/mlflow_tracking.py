@@ -20,6 +20,7 @@ import math
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from harness.adapters.mlflow_store import store_created, tracking_uri
 from harness.runtime import interrupts
 from harness.runtime.cache_keys import ROOT, cache_key
 from harness.runtime.errors import HarnessError
+from harness.runtime.storage import Location, walk
 
 TAG_HOST = "hazard_harness.host"
 
@@ -259,11 +261,23 @@ def log_curves(curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:
         _client().log_batch(run_id, metrics=metrics[start : start + 1000])
 
 
-def log_artifacts(folder: Path) -> None:
-    """Log every file of ``folder`` as artifacts of the active run."""
+def log_artifacts(folder: Path | Location) -> None:
+    """Log every file of ``folder`` as artifacts of the active run.
+
+    A folder on object storage goes through a temporary copy: MLflow's artifact API uploads
+    local files (its own scratch, removed at once).
+    """
     mlflow = _active()
     interrupts.checkpoint("logging")
-    mlflow.log_artifacts(str(folder))
+    if isinstance(folder, Path) or not folder.remote:
+        mlflow.log_artifacts(str(folder))
+        return
+    with tempfile.TemporaryDirectory(prefix="hazard-harness-artifacts-") as scratch:
+        for name, _ in walk(folder):
+            local = Path(scratch, name)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes((folder / name).read_bytes())
+        mlflow.log_artifacts(scratch)
 
 
 def log_dict(data: Mapping[str, Any], name: str) -> None:

@@ -8,6 +8,7 @@ recorded after every batch (:meth:`harness.adapters.optuna_storage.StudyStore.re
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from harness.adapters.optuna_storage import StudyStore, study_names
 from harness.runtime import interrupts
 from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
+from harness.runtime.storage import Location
 
 COMPLETE, FAIL, PRUNED, RUNNING = (
     TrialState.COMPLETE,
@@ -225,7 +227,9 @@ def trials_frame(study: optuna.Study, objectives: Sequence[str]) -> Any:
     return frame.rename(columns={f"values_{k}": name for k, name in enumerate(objectives)})
 
 
-def save_plots(study: optuna.Study, folder: Path, objectives: Sequence[str]) -> list[str]:
+def save_plots(
+    study: optuna.Study, folder: Path | Location, objectives: Sequence[str]
+) -> list[str]:
     """Optimisation history (and Pareto front) and parameter importances as PNG files."""
     import warnings
 
@@ -257,7 +261,9 @@ def save_plots(study: optuna.Study, folder: Path, objectives: Sequence[str]) -> 
                 ax = plot()
             except (ValueError, RuntimeError):  # e.g. importances need >= 2 distinct trials
                 continue
-            ax.figure.savefig(folder / name, dpi=90, bbox_inches="tight")
+            png = io.BytesIO()
+            ax.figure.savefig(png, format="png", dpi=90, bbox_inches="tight")
+            (folder / name).write_bytes(png.getvalue())
             plt.close(ax.figure)
             written.append(name)
     return written

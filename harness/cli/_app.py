@@ -7,7 +7,6 @@ import json
 import math
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -87,11 +86,16 @@ def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) ->
     return apply
 
 
+LOCATION = click.STRING
+"""A folder: a local path, or an object-storage URI (s3://BUCKET/PREFIX, gs://, abfs://,
+file://) kept as typed (click's Path would fold its ``//``)."""
 cache_option = click.option(
     "--cache",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
+    metavar="DIR|URI",
     envvar=ENV_CACHE,
-    help=f"cache folder: history stores, trained graders [env {ENV_CACHE}; default .hazard-cache]",
+    help=f"cache folder or s3://BUCKET/PREFIX: history stores, trained graders [env {ENV_CACHE};"
+    " default .hazard-cache]",
 )
 timeout_option = click.option(
     "--timeout",

@@ -12,6 +12,7 @@ import click
 
 from harness.cli._app import (
     CORES,
+    LOCATION,
     MAX_DAYS,
     MAX_SEED,
     MIN_EVAL_FRAMES,
@@ -34,8 +35,9 @@ from harness.runtime.settings import FIDELITIES
 
 
 @command(cli)
-@click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.argument("scenario", metavar="SOURCE", type=LOCATION)
+@click.option("--out", type=LOCATION, metavar="DIR|URI", required=True,
+              help="output folder, or s3://BUCKET/PREFIX")  # fmt: skip
 @click.option("--fidelity", type=click.Choice(FIDELITIES), help="override the scenario's")
 @click.option(
     "--params", type=click.Path(path_type=Path), help="model parameters YAML (tune's best_params)"
@@ -195,9 +197,9 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 
 
 @command(cli)
-@click.argument("scenario", metavar="SOURCE", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="output folder (best_params.yaml, tune.json, …)")  # fmt: skip
+@click.argument("scenario", metavar="SOURCE", type=LOCATION)
+@click.option("--out", type=LOCATION, metavar="DIR|URI", required=True,
+              help="output folder or s3://BUCKET/PREFIX (best_params.yaml, …)")  # fmt: skip
 @click.option("--trials", type=count(1, 100_000), default=100,
               help="completed trials the study should hold")  # fmt: skip
 @click.option("--objective", default="root_cause_f1", callback=_names,
@@ -307,14 +309,15 @@ def records() -> None:
 
 @command(records, "export")
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="records folder")
+@click.option("--out", type=LOCATION, metavar="DIR|URI", required=True,
+              help="records folder, or s3://BUCKET/PREFIX")  # fmt: skip
 @json_option
 def records_export(**kw: Any) -> int:
     """Write SCENARIO (history and evaluated days, its truth as labels) as a records folder."""
     from harness.commands.records import export
-    from harness.runtime.inputs import check_writable
+    from harness.runtime.inputs import check_output
 
-    summary = export(kw["scenario"], check_writable(kw["out"], option="--out"))
+    summary = export(kw["scenario"], check_output(kw["out"], option="--out"))
     if kw["as_json"]:
         print_json(summary)
     else:
@@ -326,7 +329,7 @@ def records_export(**kw: Any) -> int:
 
 
 @command(records, "check")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", metavar="FOLDER|URI", type=LOCATION)
 @json_option
 def records_check(**kw: Any) -> int:
     """Check a records folder row by row without running it (exit 2: the first problem)."""

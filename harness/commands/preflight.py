@@ -9,6 +9,7 @@ the figure and the keys that drive it.
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ import sim
 from harness.adapters.mlflow_store import check_store
 from harness.adapters.ray_cluster import Compute, compute
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import check_writable
+from harness.runtime.inputs import check_cache, check_output, check_writable
+from harness.runtime.storage import Location
 
 RECORD_BYTES_PER_SAMPLE = 2 + 14 * 4
 """Stored bytes per sample of a worker record: an int16 area id and 14 float32 speeds."""
@@ -36,7 +38,9 @@ check_tracking = check_store
 __all__ = [
     "Compute",
     "Cost",
+    "check_cache",
     "check_cost",
+    "check_output",
     "check_tracking",
     "check_writable",
     "checked",
@@ -78,9 +82,10 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.3g} GB"
 
 
-def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> Cost:
-    """Refuse a scenario whose history cannot fit the cache disk or whose tasks cannot fit the
-    memory of this machine, naming the figure and the keys; returns the estimate."""
+def check_cost(scenario: sim.Scenario, *, cache: Location, workers: int | None) -> Cost:
+    """Refuse a scenario whose history cannot fit the cache disk (a local cache: object storage
+    tells no free space) or whose tasks cannot fit the memory of this machine, naming the
+    figure and the keys; returns the estimate."""
     import psutil
 
     cost = estimate(scenario)
@@ -91,10 +96,10 @@ def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> C
         f"{scenario.samples_per_shift} samples (shifts.length_s × shifts.rate_hz) × "
         f"{RECORD_BYTES_PER_SAMPLE} B"
     )
-    existing = Path(cache)
+    existing = Path(cache.path)
     while not existing.exists():
         existing = existing.parent
-    free = shutil.disk_usage(existing).free
+    free = math.inf if cache.remote else shutil.disk_usage(existing).free
     if cost.history_bytes > DISK_SHARE * free:
         raise HarnessError(
             f"the scenario's records need {_gb(cost.history_bytes)} in the cache ({drivers}); "
@@ -116,19 +121,20 @@ def check_cost(scenario: sim.Scenario, *, cache: Path, workers: int | None) -> C
 def checked(
     out_dir: str | Path,
     *,
-    cache: Path | None = None,
+    cache: Location | None = None,
     scenario: sim.Scenario | None = None,
     address: str | None,
     workers: int | None,
     timeout: float | None,
     progress: bool,
-) -> tuple[Path, Compute]:
-    """The checks of a tracked command, in order: ``--out`` (and ``--cache``) can be written,
-    the cluster answers (:func:`compute`), ``scenario`` fits this machine and the cache disk
-    (:func:`check_cost`), the MLflow store answers. Returns ``--out`` and the compute."""
-    out = check_writable(Path(out_dir), option="--out")
+) -> tuple[Path | Location, Compute]:
+    """The checks of a tracked command, in order: ``--out`` (and ``--cache``) can be written —
+    local folders or object-storage prefixes —, the cluster answers (:func:`compute`),
+    ``scenario`` fits this machine and the cache disk (:func:`check_cost`), the MLflow store
+    answers. Returns ``--out`` (a Path, or a Location on object storage) and the compute."""
+    out = check_output(out_dir, option="--out")
     if cache is not None:
-        check_writable(cache, option="--cache")
+        check_cache(cache)
     where = compute(address=address, workers=workers, timeout=timeout, progress=progress)
     if scenario is not None and cache is not None:
         check_cost(scenario, cache=cache, workers=where.workers)

@@ -11,14 +11,16 @@ from harness.records._ingest import read_post
 from harness.records._source import load
 from harness.records._tables import check_labels
 from harness.runtime.inputs import load_scenario_file
+from harness.runtime.storage import Location
 
 
-def export(scenario_path: str | Path, out: Path) -> dict[str, Any]:
-    """``records export SCENARIO --out DIR``: the scenario as a records folder."""
-    return export_scenario(load_scenario_file(scenario_path), Path(out))
+def export(scenario_path: str | Path, out: Path | Location) -> dict[str, Any]:
+    """``records export SCENARIO --out DIR``: the scenario as a records folder (local, or on
+    object storage)."""
+    return export_scenario(load_scenario_file(scenario_path), out)
 
 
-def check(folder: str | Path) -> dict[str, Any]:
+def check(folder: str | Path | Location) -> dict[str, Any]:
     """``records check DIR``: every check ``run`` makes, post by post in this process.
 
     Raises:
@@ -33,7 +35,7 @@ def check(folder: str | Path) -> dict[str, Any]:
     if recorded.labels is not None:
         check_labels(m, recorded.labels, keys)
     return {
-        "folder": str(m.folder),
+        "folder": m.folder.uri,
         "format_version": FORMAT_VERSION,
         "posts": m.posts,
         "days": m.days,

@@ -233,7 +233,7 @@ def evidence_for(
     import core
     import sim
     from harness.evaluation.fidelities import Fidelities
-    from harness.evaluation.history import records_root, stored_days
+    from harness.evaluation.history import open_store, records_root, stored_days
     from harness.evaluation.pixels import weights_sha256
     from harness.evaluation.scoring import worker_evidence_of
     from harness.runtime.inputs import load_scenario_file
@@ -259,7 +259,7 @@ def evidence_for(
             )
     history = fidelities.history_source()
     root = records_root(scenario, resolve_cache(cache_dir), history)
-    store = sim.HistoryStore(root)
+    store = open_store(root)
     sim.build_history(scenario, store, posts=sorted({p for *_, p in shifts}),
                       days=stored_days(scenario), workers=history)  # fmt: skip
     source = fidelities.evaluation_source()

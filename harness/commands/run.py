@@ -3,7 +3,6 @@ shifts, :mod:`harness.records`) through the model, scored and logged."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from harness.outputs import report, tables
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params, load_scenario_file
+from harness.runtime.storage import Location, is_uri
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 
@@ -35,18 +35,19 @@ from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 class RunConfig:
     """Everything ``run`` needs, checked before any work starts."""
 
-    scenario_path: Path
-    """The scenario YAML file."""
+    scenario_path: Path | Location
+    """The scenario YAML file, or the records folder (local or on object storage)."""
     scenario: sim.Scenario
     """The validated scenario (fidelity already overridden)."""
     params: core.ModelParams
     """Model parameters (MODEL.md defaults unless a params file was given)."""
-    out_dir: Path
-    """Where results.json, tables, plots and the report go."""
+    out_dir: Path | Location
+    """Where results.json, tables, plots and the report go (a local folder or a prefix on
+    object storage)."""
     compute: preflight.Compute
     """Where the Ray work runs."""
-    cache_dir: Path
-    """History stores, keyed by scenario content and code version."""
+    cache_dir: Location
+    """History stores, keyed by scenario content and code version (local or object storage)."""
     fidelities: Fidelities
     """Where the evaluated days' and the history's records come from."""
     graders: GraderPlan
@@ -80,7 +81,7 @@ def make_config(
     it names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends the
     first evaluated days of a signal run through the pixel path.
     """
-    if records.is_records(scenario_path):
+    if is_uri(str(scenario_path)) or records.is_records(scenario_path):
         simulated = {"--fidelity": fidelity is not None, "--pixel-days": bool(pixel_days),
                      "--history-fidelity": history_fidelity != "signal",
                      "--keypoint-weights": keypoint_weights is not None}  # fmt: skip
@@ -88,16 +89,16 @@ def make_config(
             if given:
                 raise HarnessError(f"{option} applies to a scenario; {str(scenario_path)!r} is "
                                    "a records folder (its arrays are recorded)")  # fmt: skip
+        cache = settings.cache_dir(cache_dir)
         recorded = records.load(scenario_path)
         recorded.check_graders(graders)
         scenario = recorded.scenario
-        cache = settings.cache_dir(cache_dir)
         out, where = preflight.checked(
             out_dir, cache=cache, scenario=scenario, address=address, workers=workers,
             timeout=timeout, progress=progress,
         )  # fmt: skip
         return RunConfig(
-            scenario_path=Path(scenario_path), scenario=scenario,
+            scenario_path=recorded.manifest.folder, scenario=scenario,
             params=load_params(params_path), out_dir=out, compute=where, cache_dir=cache,
             fidelities=Fidelities(evaluate="signal"), graders=GraderPlan("truth", graders),
             params_path=Path(params_path) if params_path else None, records=recorded,
@@ -270,7 +271,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             ),
             timings={"wall_s": time.perf_counter() - started},
         )
-        copy = config.scenario_path / records.MANIFEST if recorded else config.scenario_path
+        copy = recorded.manifest.folder / records.MANIFEST if recorded else config.scenario_path
         results = write_all(result, ctx.stage, copy, done.evidence)
         log_metrics(result.metrics)
     return results
@@ -278,8 +279,8 @@ def run(config: RunConfig) -> dict[str, Any]:
 
 def write_all(
     result: RunRecord,
-    folder: Path,
-    scenario_path: Path | None,
+    folder: staging.Folder,
+    scenario_path: Path | Location | None,
     evidence: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """results.json, Parquet tables, the evidence, the report and a copy of the scenario (or
@@ -289,7 +290,7 @@ def write_all(
     report.write_report(result, folder, evidence)
     if scenario_path is not None:
         name = records.MANIFEST if scenario_path.name == records.MANIFEST else "scenario.yaml"
-        shutil.copyfile(scenario_path, folder / name)
+        (folder / name).write_bytes(scenario_path.read_bytes())
     results = result.to_json()
     staging.write_json(folder / staging.RESULTS, results)
     return results

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from harness.evaluation.line import decide_shifts
 from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
+from harness.runtime.storage import Location
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class StressConfig:
     """Scenario seed."""
     baseline: bool = True
     """Also time one task at a time for the scaling efficiency."""
-    cache_dir: Path = settings.DEFAULT_CACHE
+    cache_dir: Location = field(default_factory=settings.cache_dir)
     """History cache."""
 
 
@@ -81,7 +82,7 @@ def make_stress_config(
         compute=preflight.compute(address=address, workers=workers, timeout=timeout,
                                   progress=progress),
         length_s=length_s, history_days=history_days, seed=seed, baseline=baseline,
-        cache_dir=preflight.check_writable(cache, option="--cache"),
+        cache_dir=preflight.check_cache(cache),
     )  # fmt: skip
     preflight.check_cost(stress_scenario(config), cache=cache, workers=config.compute.workers)
     preflight.check_tracking(config.compute.timeout)

@@ -29,6 +29,7 @@ from harness.records import load as load_records
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import dump_params, load_params, load_scenario_file
+from harness.runtime.storage import is_uri
 from harness.tuning._choice import (
     Study,
     choose_best,
@@ -105,7 +106,7 @@ def make_tune_config(
     ``scenario_path`` is a scenario YAML or a labelled records folder (``docs/records.md``).
     """
     recorded = None
-    if is_records(scenario_path):
+    if is_uri(str(scenario_path)) or is_records(scenario_path):
         recorded = load_records(scenario_path)
         if recorded.labels is None:
             raise HarnessError(
@@ -349,7 +350,7 @@ def _logged(trial: Any, names: list[str]) -> tuple[int, dict, dict, bool]:
 
 
 def _write(
-    folder: Path,
+    folder: staging.Folder,
     study: optuna_studies.Study,
     recommended: core.ModelParams,
     candidate: core.ModelParams,
@@ -360,18 +361,19 @@ def _write(
     names = [o.name for o in config.objectives]
     dump_params(recommended, folder / BEST_PARAMS)
     dump_params(candidate, folder / CANDIDATE_PARAMS)
-    optuna_studies.trials_frame(study, names).to_parquet(folder / TRIALS, index=False)
+    (folder / TRIALS).write_bytes(optuna_studies.trials_frame(study, names).to_parquet(index=False))
     table = pd.DataFrame(summary["comparison"])
     for column in [c for c in table.columns if c.endswith("_ci95")]:
         bounds = table.pop(column).map(lambda v: v if v else [None, None])
         table[f"{column}_low"] = bounds.map(lambda v: v[0])
         table[f"{column}_high"] = bounds.map(lambda v: v[1])
-    table.to_csv(folder / COMPARISON, index=False)
+    (folder / COMPARISON).write_text(table.to_csv(index=False))
     if front:
-        pd.DataFrame(
+        pareto = pd.DataFrame(
             [{"number": t.number, **dict(zip(names, t.values, strict=True)), **t.params}
              for t in front]
-        ).to_parquet(folder / PARETO, index=False)  # fmt: skip
+        )  # fmt: skip
+        (folder / PARETO).write_bytes(pareto.to_parquet(index=False))
     optuna_studies.save_plots(study, folder, names)
     staging.write_json(folder / "tune.json", summary)
 

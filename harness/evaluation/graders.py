@@ -22,19 +22,18 @@ naming the post and the figure; an explicitly named version below it is used wit
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 import core
 import sim
+from harness.runtime import storage
 from harness.runtime.cache_keys import cache_key
 from harness.runtime.errors import HarnessError
 
@@ -251,26 +250,34 @@ def train_recipe_grader(
 
 
 def on_demand(
-    scenario: sim.Scenario, cache_dir: Path, key: str, *, max_in_flight: int, progress: bool
+    scenario: sim.Scenario,
+    cache_dir: storage.Location,
+    key: str,
+    *,
+    max_in_flight: int,
+    progress: bool,
 ) -> tuple[dict[int, Any], dict[str, Any]]:
     """The scenario's recipe graders: cached ones loaded, missing ones trained on Ray.
 
     Returns the networks per post and their held-out scores (to log and report).
     """
-    from core.perception import GradingNet, load_model, save_model
+    from core.perception import GradingNet, build_model, dump_model
     from harness.adapters.ray_cluster import map_unordered
     from harness.evaluation.grading_data import history_shift_states
 
-    folder = cache_dir / "graders" / key
+    folder = storage.location(cache_dir) / "graders" / key
     paths = {p: folder / f"post-{p}.safetensors" for p in range(1, scenario.n_posts + 1)}
     nets, scores = {}, {}
     for post, path in paths.items():
-        if path.is_file():
+        sidecar = folder / f"post-{post}.json"
+        if path.is_file() and sidecar.is_file():
             try:
-                nets[post], meta = load_model(path)
+                nets[post], meta = build_model(
+                    path.read_bytes(), sidecar.read_bytes(), where=path.uri
+                )
                 scores[str(post)] = meta["scores"]
             except (core.ModelInputError, KeyError, ValueError, OSError):
-                path.unlink(missing_ok=True)  # damaged: derived data, trained again
+                path.delete()  # damaged: derived data, trained again
     missing = [p for p in paths if p not in nets]
     if missing:
         states = history_shift_states(
@@ -287,11 +294,10 @@ def on_demand(
             net.load_state_dict({k: torch.tensor(v) for k, v in r["state"].items()})
             net.eval()
             score = {k: r[k]["macro_f1"] for k in ("test", "test_real")}
-            tmp = folder / f".post-{post}.{os.getpid()}"
-            save_model(net, tmp / "w.safetensors", metadata={"recipe": RECIPE, "scores": score})
-            for suffix in (".safetensors", ".json"):
-                os.replace((tmp / "w").with_suffix(suffix), paths[post].with_suffix(suffix))
-            shutil.rmtree(tmp, ignore_errors=True)
+            data, sidecar = dump_model(net, metadata={"recipe": RECIPE, "scores": score})
+            # the sidecar last: a weights file without it is never loaded
+            paths[post].write_bytes(data)
+            (folder / f"post-{post}.json").write_text(json.dumps(sidecar, sort_keys=True))
             nets[post], scores[str(post)] = net, score
     return nets, dict(sorted(scores.items(), key=lambda item: int(item[0])))
 
@@ -299,7 +305,7 @@ def on_demand(
 def levels_source(
     plan_: GraderPlan,
     scenario: sim.Scenario,
-    cache_dir: Path,
+    cache_dir: storage.Location,
     *,
     max_in_flight: int,
     progress: bool,

@@ -13,9 +13,9 @@ and drops one).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ import sim
 from harness.adapters.ray_cluster import map_unordered
 from harness.evaluation.evidence import database_scores
 from harness.evaluation.fidelities import WorkerSource, records_tag, signal_workers
-from harness.runtime import interrupts
+from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
 
 LOG = logging.getLogger(__name__)
@@ -56,11 +56,21 @@ def stored_days(scenario: sim.Scenario) -> range:
 
 
 def records_root(
-    scenario: sim.Scenario, cache_dir: Path, source: WorkerSource = signal_workers
-) -> Path:
+    scenario: sim.Scenario,
+    cache_dir: str | os.PathLike[str] | storage.Location,
+    source: WorkerSource = signal_workers,
+) -> storage.Location:
     """The folder of the scenario's stored records made by ``source`` in the cache."""
     tag = records_tag(source)
-    return cache_dir / "history" / (records_key(scenario) + (f"-{tag}" if tag else ""))
+    key = records_key(scenario) + (f"-{tag}" if tag else "")
+    return storage.location(cache_dir) / "history" / key
+
+
+def open_store(root: str | storage.Location) -> sim.HistoryStore:
+    """The history store at ``root`` (a local folder or an object-storage URI), read and
+    written in place by whichever process opens it (a Ray task opens its own)."""
+    where = storage.location(root)
+    return sim.HistoryStore(where.path, filesystem=where.fs)
 
 
 def build_post_records(
@@ -68,7 +78,7 @@ def build_post_records(
 ) -> list[tuple[int, str, int]]:
     """Task: verify the post's stored days, rebuild damaged ones, make and store the
     missing ones with ``source``; returns the rebuilt ``(post, shift, day)`` files."""
-    store = sim.HistoryStore(store_root)
+    store = open_store(store_root)
     return sim.build_history(
         scenario, store, posts=[post], days=stored_days(scenario), workers=source
     )
@@ -76,12 +86,12 @@ def build_post_records(
 
 def ensure_records(
     scenario: sim.Scenario,
-    cache_dir: Path,
+    cache_dir: str | os.PathLike[str] | storage.Location,
     *,
     max_in_flight: int,
     progress: bool,
     source: WorkerSource = signal_workers,
-) -> Path:
+) -> storage.Location:
     """Build (or reuse) the scenario's stored records in the cache; returns their folder.
 
     ``source`` makes the records (the history fidelity: signal unless ``run

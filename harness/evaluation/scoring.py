@@ -13,7 +13,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +22,9 @@ import sim
 from harness.adapters.ray_cluster import map_unordered, put
 from harness.evaluation.evidence import worker_evidence
 from harness.evaluation.fidelities import WorkerSource, signal_workers
-from harness.evaluation.history import post_databases
+from harness.evaluation.history import open_store, post_databases
 from harness.runtime import interrupts
+from harness.runtime.storage import Location
 
 LOG = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def score_posts_task(
 
     interrupts.checkpoint("task")
     process = psutil.Process()
-    store = sim.HistoryStore(store_root)
+    store = open_store(store_root)
     rate = scenario.shifts.rate_hz
     out = []
     for post in posts:
@@ -151,7 +151,7 @@ def worker_evidence_of(
 ) -> list[dict[str, Any]]:
     """The evidence of ``worker`` on the given ``(day, shift, post)`` shifts (flagged or not),
     recomputed in this process from the stored records and the fidelity's source."""
-    store = sim.HistoryStore(store_root)
+    store = open_store(store_root)
     wanted = set(shifts)
     out = []
     for post in sorted({p for _, _, p in wanted}):
@@ -183,7 +183,7 @@ def _dwell(positions: np.ndarray, n_posts: int, rate_hz: float) -> np.ndarray:
 
 def score_posts(
     scenario: sim.Scenario,
-    store_root: Path,
+    store_root: str | Location,
     params: core.ModelParams,
     *,
     max_in_flight: int,

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.evaluation.results import UNITS, RunRecord
+from harness.runtime.storage import Location
 
 POSTS = "posts.parquet"
 WORKERS = "workers.parquet"
@@ -187,10 +188,13 @@ def data_dictionary() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: RunRecord, folder: Path) -> None:
-    """Write the three tables and their data dictionary (``tables.md``) into ``folder``."""
+def write(result: RunRecord, folder: Path | Location) -> None:
+    """Write the three tables and their data dictionary (``tables.md``) into ``folder`` (local
+    or on object storage)."""
     for name, table in build(result).items():
-        pq.write_table(table, folder / name)
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer)
+        (folder / name).write_bytes(buffer.getvalue())
     (folder / DICTIONARY).write_text(data_dictionary(), encoding="utf-8")
 
 

@@ -11,7 +11,6 @@ truth``.
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from harness.records._format import (
     SPEED_COLUMNS,
     manifest_json,
 )
-from harness.runtime import staging
+from harness.runtime import staging, storage
 from sim.scenario import QUANTITIES
 
 SOURCES = {
@@ -133,8 +132,14 @@ def _table(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa.Tabl
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})
 
 
-def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
-    """Write ``scenario`` as a records folder in ``out`` (staged; published when complete).
+def _write_table(table: pa.Table, where: storage.Location) -> None:
+    where.mkdir_parent()
+    pq.write_table(table, where.path, filesystem=where.fs, **WRITE)  # type: ignore[arg-type]
+
+
+def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dict[str, Any]:
+    """Write ``scenario`` as a records folder in ``out`` (a local folder or a prefix on object
+    storage; staged, published when complete, ``records.json`` last).
 
     Returns a summary: the folder, days, posts, worker-shifts and rows written.
     """
@@ -142,11 +147,14 @@ def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
     summaries: dict[tuple[int, str], dict[int, list[sim.WorkerSummary]]] = defaultdict(dict)
     worker_rows: list[dict[str, Any]] = []
     rows = 0
-    with staging.staged(out) as stage:
-        (stage / SECONDS).mkdir()
+    with staging.staged(out, last=(MANIFEST,)) as staged:
+        stage = storage.location(staged)
         for post in range(1, scenario.n_posts + 1):
             path = stage / SECONDS / f"post-{post:05d}.parquet"
-            with pq.ParquetWriter(path, SECONDS_SCHEMA, **WRITE) as writer:  # type: ignore[arg-type]
+            with (
+                path.open_output() as sink,
+                pq.ParquetWriter(sink, SECONDS_SCHEMA, **WRITE) as writer,  # type: ignore[arg-type]
+            ):
                 for day in days:
                     for shift in scenario.shift_names:
                         workers = signal_workers(scenario, post=post, day=day, shift=shift)
@@ -179,20 +187,16 @@ def export_scenario(scenario: sim.Scenario, out: Path) -> dict[str, Any]:
                     label_rows.append({**key, "true_level": int(s.true_level), "faults": faults})
         keys = {"day": pa.int32(), "shift": pa.string(), "post": pa.int32()}
         env_types = {f"env_{q}": pa.float64() for q in QUANTITIES}
-        pq.write_table(
-            _table(level_rows, {**keys, "level": pa.int8(), **env_types}), stage / LEVELS, **WRITE
-        )
-        (stage / "labels").mkdir()
-        pq.write_table(
+        _write_table(_table(level_rows, {**keys, "level": pa.int8(), **env_types}), stage / LEVELS)
+        _write_table(
             _table(label_rows, {**keys, "true_level": pa.int8(), "faults": pa.list_(FAULT)}),
             stage / LABELS_POSTS,
-            **WRITE,
         )
-        pq.write_table(_table(worker_rows, WORKER_LABEL_TYPES), stage / LABELS_WORKERS, **WRITE)
+        _write_table(_table(worker_rows, WORKER_LABEL_TYPES), stage / LABELS_WORKERS)
         manifest = manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return {
-        "out": os.fspath(out),
+        "out": str(out),
         "days": len(days),
         "posts": scenario.n_posts,
         "worker_shifts": len(worker_rows),

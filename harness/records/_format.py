@@ -26,6 +26,7 @@ import numpy as np
 
 import core
 import sim
+from harness.runtime import storage
 from harness.runtime.errors import HarnessError
 from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, SHIFT_NAMES
 
@@ -141,7 +142,8 @@ LABEL_WORKER_COLUMNS: tuple[Column, ...] = (
 class Manifest:
     """``records.json``, checked (see ``docs/records.md``)."""
 
-    folder: Path
+    folder: storage.Location
+    """Where the folder is: a local path or an object-storage URI."""
     name: str
     posts: int
     G: np.ndarray
@@ -194,14 +196,22 @@ class Manifest:
             }
         )
 
-    def seconds_files(self) -> list[Path]:
+    def seconds_files(self) -> list[storage.Location]:
         """The ``seconds`` Parquet files, sorted by path."""
-        return sorted((self.folder / SECONDS).rglob("*.parquet"))
+        return [
+            self.folder / self.folder.relative(f.path)
+            for f in (self.folder / SECONDS).files()
+            if f.path.endswith(".parquet")
+        ]
+
+    def where(self, file: storage.Location) -> str:
+        """How a file of the folder is named in messages: its path in the folder."""
+        return self.folder.relative(file.path)
 
 
 def is_records(path: str | Path) -> bool:
-    """Whether ``path`` is a records folder (a folder holding ``records.json``)."""
-    return (Path(path) / MANIFEST).is_file()
+    """Whether ``path`` (a local path or a URI) is a records folder (holds ``records.json``)."""
+    return (storage.location(path, what="SOURCE") / MANIFEST).is_file()
 
 
 def _need(ok: bool, key: str, expected: str, got: Any) -> None:
@@ -217,12 +227,18 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def read_manifest(folder: str | Path) -> Manifest:
-    """The checked manifest of a records folder; :class:`RecordsError` names the key."""
-    folder = Path(folder)
+def read_manifest(folder: str | Path | storage.Location) -> Manifest:
+    """The checked manifest of a records folder (a local path or a URI); :class:`RecordsError`
+    names the key. On object storage the folder must be complete (see
+    :func:`harness.runtime.storage.check_complete`)."""
+    folder = storage.location(folder, what="SOURCE")
+    if folder.remote:
+        storage.check_bucket(folder, option="SOURCE")
     path = folder / MANIFEST
     if not path.is_file():
-        raise RecordsError(f"{str(folder)!r} is not a records folder: it has no {MANIFEST}")
+        raise RecordsError(f"{folder.uri!r} is not a records folder: it has no {MANIFEST}")
+    if folder.remote:
+        storage.check_complete(folder, option="SOURCE")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

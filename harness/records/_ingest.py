@@ -11,19 +11,18 @@ post's worker-shift keys back.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 import core
-import sim
 from harness.adapters.ray_cluster import map_unordered, put
+from harness.evaluation.history import open_store
 from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Manifest, RecordsError
-from harness.records._tables import rows
-from harness.runtime import interrupts
+from harness.records._tables import parquet_file, rows
+from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
 
 INGEST_CODE = ("harness/records", "sim/store.py", "core")
@@ -53,9 +52,9 @@ class _Part:
     reliability: np.ndarray | None
 
 
-def _read_part(path: Path, where: str, post: int) -> _Part | None:
+def _read_part(path: storage.Location, where: str, post: int) -> _Part | None:
     """The rows of ``post`` in one file, with their row numbers in the file."""
-    f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=["shift", "worker"])
+    f = parquet_file(path, where, read_dictionary=["shift", "worker"])
     schema = f.schema_arrow
     names = [c.name for c in SECONDS_COLUMNS if c.name in schema.names]
     col = schema.get_field_index("post")
@@ -261,7 +260,7 @@ def read_post(m: Manifest, post: int) -> dict[tuple[int, str], list[core.WorkerS
     by_shift: dict[tuple[int, str], list[core.WorkerShift]] = {}
     seen: dict[tuple[int, str, str], str] = {}
     for path in m.seconds_files():
-        where = str(path.relative_to(m.folder))
+        where = m.where(path)
         try:
             part = _read_part(path, where, post)
         except (pa.ArrowException, OSError) as exc:
@@ -296,8 +295,8 @@ def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey]
     """Task: check the post's rows and store its worker-shifts (every day and shift, empty
     where nobody worked); returns its worker-shift keys, or the one-line problem."""
     interrupts.checkpoint("task")
-    store = sim.HistoryStore(store_root)
-    done = store.root / f"post={post}" / DONE
+    store = open_store(store_root)
+    done = storage.location(store_root) / f"post={post}" / DONE
     if done.is_file():
         return [tuple(k) for k in json.loads(done.read_text())]  # type: ignore[misc]
     try:
@@ -317,24 +316,25 @@ def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey]
 def ingest_key(m: Manifest) -> str:
     """Cache key of a records folder: its files (path, size, mtime), its manifest and the code
     that ingests it (:mod:`harness.runtime.cache_keys`)."""
-    stats = [
-        f"{path.relative_to(m.folder)}:{st.st_size}:{st.st_mtime_ns}".encode()
-        for path in sorted(p for p in m.folder.rglob("*") if p.is_file())
-        for st in [path.stat()]
-    ]
+    stats = [f"{m.folder.relative(f.path)}:{f.size}:{f.mtime_ns}".encode()
+             for f in m.folder.files()]  # fmt: skip
     return cache_key(None, *INGEST_CODE, extra=[*stats, (m.folder / MANIFEST).read_bytes()])
 
 
 def ingest(
-    m: Manifest, cache_dir: Path, *, max_in_flight: int, progress: bool
-) -> tuple[Path, set[WorkerShiftKey]]:
+    m: Manifest,
+    cache_dir: str | os.PathLike[str] | storage.Location,
+    *,
+    max_in_flight: int,
+    progress: bool,
+) -> tuple[storage.Location, set[WorkerShiftKey]]:
     """Check and store every post's rows on Ray (one task per post; Ray must be running).
 
     Returns the store's folder and every worker-shift key. A bad post raises its
     :class:`RecordsError` (the first post in post order that has one).
     """
     interrupts.checkpoint("history")
-    root = cache_dir / "records" / ingest_key(m)
+    root = storage.location(cache_dir) / "records" / ingest_key(m)
     manifest = put(m)  # once: G is n × n
     jobs = ((p, (manifest, p, str(root))) for p in range(1, m.posts + 1))
     keys: set[WorkerShiftKey] = set()

@@ -12,6 +12,7 @@ are unavailable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from harness.records._tables import (
     read_labels,
     read_levels,
 )
+from harness.runtime import storage
 
 ROSTER = (
     "true_skill",
@@ -66,11 +68,12 @@ class RecordsSource:
     def __call__(
         self, scenario: sim.Scenario, *, post: int, day: int, shift: str
     ) -> list[sim.SimWorker]:
-        path = Path(self.store_root) / f"post={post}" / f"shift={shift}" / f"day={day}.parquet"
+        path = storage.location(self.store_root) / f"post={post}/shift={shift}/day={day}.parquet"
         try:
-            table = pq.read_table(path, page_checksum_verification=True)
-        except (pa.ArrowException, OSError) as exc:
-            raise sim.StoreError(f"post {post}: cannot read {str(path)!r}: {exc}") from exc
+            with path.open_input() as f:
+                table = pq.read_table(f, page_checksum_verification=True)
+        except (pa.ArrowException, OSError, storage.StorageError) as exc:
+            raise sim.StoreError(f"post {post}: cannot read {path.uri!r}: {exc}") from exc
         T = scenario.samples_per_shift
         workers = table.column("worker").to_pylist()
         positions = table.column("positions").combine_chunks().flatten().to_numpy()
@@ -144,8 +147,12 @@ class Records:
         return self.manifest.scenario()
 
     def prepare(
-        self, cache_dir: Path, *, max_in_flight: int, progress: bool
-    ) -> tuple[Path, RecordsSource]:
+        self,
+        cache_dir: str | os.PathLike[str] | storage.Location,
+        *,
+        max_in_flight: int,
+        progress: bool,
+    ) -> tuple[storage.Location, RecordsSource]:
         """Check and store every post's rows on Ray; the store and the worker source."""
         root, keys = ingest(
             self.manifest, cache_dir, max_in_flight=max_in_flight, progress=progress
@@ -214,7 +221,7 @@ class Records:
         m = self.manifest
         return {
             "source": "records",
-            "folder": str(m.folder),
+            "folder": m.folder.uri,
             "format_version": 1,
             "labelled": self.labels is not None,
             "speed_units": m.speed_units,
@@ -222,7 +229,7 @@ class Records:
         }
 
 
-def load(folder: str | Path) -> Records:
+def load(folder: str | Path | storage.Location) -> Records:
     """Check a records folder before any work (the rows of ``seconds`` are checked per post
     when they are read); raises :class:`RecordsError` with one line naming the problem."""
     m = read_manifest(folder)

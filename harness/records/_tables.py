@@ -5,7 +5,6 @@ table and the labels, each against the manifest (:mod:`harness.records._format`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from harness.records._format import (
     Manifest,
     RecordsError,
 )
+from harness.runtime import storage
 
 
 def _is_kind(t: pa.DataType, kind: str) -> bool:
@@ -52,12 +52,23 @@ def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> 
             raise RecordsError(f"{where}: column `{c.name}` must be {c.kind}, got {t}")
 
 
-def read_table(folder: Path, name: str) -> pa.Table:
+def read_table(folder: storage.Location, name: str) -> pa.Table:
     """A small records table, page checksums verified."""
     try:
-        return pq.read_table(folder / name, page_checksum_verification=True)
-    except (pa.ArrowException, OSError) as exc:
+        with (folder / name).open_input() as f:
+            return pq.read_table(f, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, storage.StorageError) as exc:
         raise RecordsError(f"{name}: cannot be read: {' '.join(str(exc).split())}") from None
+
+
+def parquet_file(file: storage.Location, where: str, **options: Any) -> pq.ParquetFile:
+    """A Parquet file of a records folder, opened for reads of its row groups and columns
+    (on object storage: range requests, coalesced), page checksums verified."""
+    try:
+        return pq.ParquetFile(file.open_input(), page_checksum_verification=True,
+                              pre_buffer=file.remote, **options)  # fmt: skip
+    except (pa.ArrowException, OSError, storage.StorageError) as exc:
+        raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
 
 
 def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
@@ -71,17 +82,14 @@ def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
     return f"row {start}" if start == end else f"rows {start}–{end}"
 
 
-def check_seconds_files(m: Manifest) -> list[Path]:
+def check_seconds_files(m: Manifest) -> list[storage.Location]:
     """Schemas of every ``seconds`` file, and every ``post`` in 1..n (statistics, else read)."""
     files = m.seconds_files()
     if not files:
         raise RecordsError(f"{SECONDS}/: no Parquet files (one row per worker-shift and sample)")
     for path in files:
-        where = str(path.relative_to(m.folder))
-        try:
-            meta = pq.ParquetFile(path, page_checksum_verification=True)
-        except (pa.ArrowException, OSError) as exc:
-            raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
+        where = m.where(path)
+        meta = parquet_file(path, where)
         check_schema(meta.schema_arrow, SECONDS_COLUMNS, where)
         col = meta.schema_arrow.get_field_index("post")
         offset = 0

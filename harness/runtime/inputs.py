@@ -18,7 +18,10 @@ import yaml
 
 import core
 import sim
+from harness.runtime import storage
 from harness.runtime.errors import HarnessError
+from harness.runtime.settings import CACHE_FOLDERS
+from harness.runtime.storage import Location, StorageError
 from sim._yaml import read_limited, read_yaml
 from sim.registry import unknown_key
 
@@ -89,9 +92,62 @@ def load_params(path: str | Path | None) -> core.ModelParams:
         raise HarnessError(f"params file {str(path)!r}: {exc}") from None
 
 
-def dump_params(params: core.ModelParams, path: str | Path) -> None:
-    """Write ``params`` as YAML loadable by :func:`load_params`."""
-    Path(path).write_text(yaml.safe_dump(params.to_dict(), sort_keys=False))
+def dump_params(params: core.ModelParams, path: str | Path | Location) -> None:
+    """Write ``params`` as YAML loadable by :func:`load_params` (locally or on object storage)."""
+    target = Path(path) if isinstance(path, str) else path
+    target.write_text(yaml.safe_dump(params.to_dict(), sort_keys=False))
+
+
+OBJECT_STORAGE_OPTIONS = "run and tune (SOURCE, --out, --cache) and records (export --out, check)"
+"""Where a URI is accepted (named when one is given elsewhere)."""
+
+
+def check_output(value: str | os.PathLike[str], *, option: str = "--out") -> Path | Location:
+    """A command's output folder, checked before any work: a local folder that can be written
+    (returned as a Path), or an object-storage prefix (a Location) whose bucket answers to
+    these credentials, that holds nothing but an earlier output, and where they may write.
+
+    Raises:
+        HarnessError: naming ``option``, the path or URI and why, in one line.
+    """
+    where = storage.location(value, what=option)
+    if not where.remote:
+        return check_writable(Path(where.path), option=option)
+    storage.check_bucket(where, option=option)
+    if "/" not in where.path:
+        raise StorageError(f"{option} {where.uri}: name a prefix in the bucket "
+                           "(s3://BUCKET/PREFIX), not the bucket itself")  # fmt: skip
+    if where.is_file():
+        raise StorageError(f"{option} {where.uri} is an object; expected a prefix (a folder)")
+    names = [c.name for c in where.children()]
+    if names and storage.MANIFEST not in names:
+        raise StorageError(
+            f"{option} {where.uri} holds {len(names)} entries ({', '.join(names[:3])}"
+            f"{', …' if len(names) > 3 else ''}) and no {storage.MANIFEST}: it is not an output "
+            "of this harness; choose an empty prefix"
+        )
+    storage.probe_write(where.parent, option=option)
+    return where
+
+
+def check_cache(where: Location) -> Location:
+    """The cache (``--cache``), checked like an output folder; on object storage the prefix
+    may hold only the cache's own folders (:data:`harness.runtime.settings.CACHE_FOLDERS`)."""
+    if not where.remote:
+        check_writable(Path(where.path), option="--cache")
+        return where
+    storage.check_bucket(where, option="--cache")
+    if where.is_file():
+        raise StorageError(f"--cache {where.uri} is an object; expected a prefix (a folder)")
+    other = [c.name for c in where.children() if c.name not in CACHE_FOLDERS]
+    if other:
+        raise StorageError(
+            f"--cache {where.uri} holds {', '.join(other[:3])}{', …' if len(other) > 3 else ''}"
+            f" besides a cache ({', '.join(f + '/' for f in CACHE_FOLDERS)}): choose an empty "
+            "prefix or an existing cache"
+        )
+    storage.probe_write(where, option="--cache")
+    return where
 
 
 def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
@@ -100,6 +156,11 @@ def check_writable(path: Path, *, option: str, folder: bool = True) -> Path:
     Raises:
         HarnessError: naming ``option``, the path and why.
     """
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(path)):  # click's Path folds the "//"
+        raise HarnessError(
+            f"{option} {str(path)!r}: takes a local path here; object storage (s3://…) is "
+            f"taken by {OBJECT_STORAGE_OPTIONS}"
+        )
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
         raise HarnessError(f"{option} {str(path)!r} is a file; expected a folder")

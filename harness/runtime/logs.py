@@ -18,6 +18,10 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.runtime.storage import Location
 
 LOG_NAME = "harness.log"
 """The log file written into a command's output folder."""
@@ -103,10 +107,18 @@ def adopt_mlflow() -> None:
 
 
 @contextlib.contextmanager
-def log_to(folder: Path) -> Iterator[Path]:
-    """Inside the block, every log record also goes to ``folder / LOG_NAME``."""
+def log_to(folder: Path | Location) -> Iterator[Path | Location]:
+    """Inside the block, every log record also goes to ``folder / LOG_NAME``.
+
+    On object storage the records are kept in memory and written when the block succeeds
+    (the folder is a staging prefix, removed when it fails).
+    """
     path = folder / LOG_NAME
-    handler = logging.FileHandler(path, encoding="utf-8")
+    remote = not isinstance(folder, Path) and folder.remote
+    buffer = io.StringIO()
+    handler = (
+        logging.StreamHandler(buffer) if remote else logging.FileHandler(path, encoding="utf-8")  # type: ignore[arg-type]
+    )
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
@@ -116,3 +128,5 @@ def log_to(folder: Path) -> Iterator[Path]:
     finally:
         root.removeHandler(handler)
         handler.close()
+    if remote:
+        path.write_text(buffer.getvalue())

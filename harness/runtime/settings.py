@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.runtime.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.runtime.storage import Location
 
 ENV_CACHE = "HAZARD_HARNESS_CACHE"
 """Environment variable naming the cache folder (history stores, trained graders)."""
@@ -23,6 +27,8 @@ ENV_MLFLOW_URI = "MLFLOW_TRACKING_URI"
 
 DEFAULT_CACHE = Path(".hazard-cache")
 """Cache folder when neither ``--cache`` nor :data:`ENV_CACHE` is set."""
+CACHE_FOLDERS = ("history", "graders", "records")
+"""What a cache holds: history stores, graders trained on demand, ingested records folders."""
 DEFAULT_TIMEOUT_S = 10.0
 """Connection timeout when neither ``--timeout`` nor :data:`ENV_TIMEOUT` is set."""
 FIDELITIES: tuple[str, ...] = ("signal", "pixel")
@@ -31,9 +37,12 @@ TASKS_PER_WORKER = 4
 """Ray tasks kept in flight per worker: keeps each fed between result hand-offs."""
 
 
-def cache_dir(value: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``value``, else :data:`ENV_CACHE`, else :data:`DEFAULT_CACHE`."""
-    return Path(value or os.environ.get(ENV_CACHE) or DEFAULT_CACHE)
+def cache_dir(value: str | os.PathLike[str] | None = None) -> Location:
+    """The cache: ``value``, else :data:`ENV_CACHE`, else :data:`DEFAULT_CACHE`; a local
+    folder or an object-storage URI (:mod:`harness.runtime.storage`)."""
+    from harness.runtime.storage import location
+
+    return location(value or os.environ.get(ENV_CACHE) or DEFAULT_CACHE, what="--cache")
 
 
 def connect_timeout(value: float | None = None) -> float:

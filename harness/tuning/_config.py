@@ -11,6 +11,7 @@ from harness.adapters import optuna_storage
 from harness.adapters.ray_cluster import Compute
 from harness.evaluation.graders import GraderPlan
 from harness.records import Records
+from harness.runtime.storage import Location
 from harness.tuning._objectives import (
     Objective,
 )
@@ -23,11 +24,11 @@ class TuneConfig:
 
     scenario: sim.Scenario
     """The validated scenario."""
-    out_dir: Path
+    out_dir: Path | Location
     """Where best_params.yaml, trials.parquet, tune.json and the plots go."""
     compute: Compute
     """Where the Ray work runs."""
-    cache_dir: Path
+    cache_dir: Location
     """History stores."""
     space: SearchSpace
     """Tuned parameters and their ranges."""

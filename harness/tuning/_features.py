@@ -24,7 +24,6 @@ import functools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,13 +33,14 @@ import sim
 from harness.adapters.ray_cluster import gather, put, submit
 from harness.evaluation.fidelities import signal_workers
 from harness.evaluation.graders import Levels
-from harness.evaluation.history import ensure_records, post_databases
+from harness.evaluation.history import ensure_records, open_store, post_databases
 from harness.evaluation.line import LineShift, line_shifts, simulated_states
 from harness.evaluation.metrics import run_metrics
 from harness.evaluation.results import ShiftRecord
 from harness.evaluation.scoring import group_by_shift
 from harness.evaluation.scoring import score_posts as score_all_posts
 from harness.records import Records
+from harness.runtime.storage import Location
 from harness.tuning._sweep import Stacked, stack
 
 ScoreKey = tuple[str, int, float, float, str]
@@ -126,7 +126,7 @@ def window_stats(
         _STATS.move_to_end(key)
         return _STATS[key][0]
     base = core.ModelParams(history_pool=pool, history_window_days=window)  # type: ignore[arg-type]
-    store = sim.HistoryStore(store_root)
+    store = open_store(store_root)
     stats = {
         (day, shift): database.stats()
         for day, shift, database in post_databases(
@@ -241,7 +241,7 @@ class ScoreCache:
 def build_features(
     scenario: sim.Scenario,
     *,
-    cache_dir: Path,
+    cache_dir: Location,
     max_in_flight: int,
     progress: bool,
     levels_of: Levels,

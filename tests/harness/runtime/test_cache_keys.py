@@ -14,6 +14,7 @@ from harness.evaluation.graders import GRADING_CODE, grading_key
 from harness.evaluation.history import RECORDS_CODE, records_key
 from harness.records._format import MANIFEST
 from harness.records._ingest import INGEST_CODE, ingest_key
+from harness.runtime.storage import location
 from harness.runtime import cache_keys
 from harness.runtime.cache_keys import cache_key, source_files
 from tests.harness.conftest import REPO, TINY
@@ -81,7 +82,7 @@ def test_ingest_key_sees_the_code_and_the_folder(at: Path, tmp_path: Path) -> No
     folder = tmp_path / "records"
     folder.mkdir()
     (folder / MANIFEST).write_text("{}")
-    m = SimpleNamespace(folder=folder)
+    m = SimpleNamespace(folder=location(folder))
     assert _each_edit_changes(lambda: ingest_key(m), INGEST_CODE) == []
     before = ingest_key(m)
     (folder / "seconds.parquet").write_bytes(b"x")
