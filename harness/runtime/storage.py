@@ -17,6 +17,7 @@ pickles as its URI: a Ray task builds its own filesystem from its node's configu
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -242,7 +243,7 @@ def location(value: str | os.PathLike[str] | Location, *, what: str = "location"
         raise StorageError(f"{what} {text!r}: names no bucket ({scheme}://BUCKET/PREFIX)")
     if scheme == "s3":
         path = f"{parts.netloc}{parts.path}".rstrip("/")
-        return Location(uri, path, _s3(parts.netloc, *_s3_config()))
+        return Location(uri, path, _s3(parts.netloc, *_s3_config(), _credentials_digest()))
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (OSError, pa.ArrowException, ValueError) as exc:
@@ -261,8 +262,15 @@ def _s3_config() -> tuple[str | None, str | None]:
     return endpoint, region
 
 
+def _credentials_digest() -> str:
+    """Which credentials the environment holds (a digest: the cache of filesystems keys on it,
+    so changed credentials get a new client, and keeps no secret)."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+    return hashlib.sha256("\0".join(os.environ.get(n, "") for n in names).encode()).hexdigest()
+
+
 @functools.lru_cache(maxsize=32)
-def _s3(bucket: str, endpoint: str | None, region: str | None) -> pafs.S3FileSystem:
+def _s3(bucket: str, endpoint: str | None, region: str | None, _creds: str) -> pafs.S3FileSystem:
     """One S3 filesystem per bucket and configuration (a process reuses its connections)."""
     if region is None and endpoint is None:
         try:  # AWS itself: the bucket's own region

@@ -109,3 +109,43 @@ def tiny_keypoint_weights() -> Path:
     from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
     return DEFAULT_KEYPOINT_WEIGHTS
+
+
+S3_KEY_ID, S3_SECRET = "hazard-test-key", "hazard-test-secret-value"
+"""The credentials the tests give the S3 server (it accepts any until auth is turned on)."""
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Any:
+    """A real S3 API on a local port: moto's server, started and stopped here."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_env(mp: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point the standard AWS variables at ``endpoint`` (what a user of MinIO would set)."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        mp.delenv(name, raising=False)
+    mp.setenv("AWS_ENDPOINT_URL", endpoint)
+    mp.setenv("AWS_ACCESS_KEY_ID", S3_KEY_ID)
+    mp.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+    mp.setenv("AWS_REGION", "us-east-1")
+    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new empty bucket on the test server, the environment pointing at it: ``s3://NAME``."""
+    import uuid
+
+    import boto3
+
+    s3_env(monkeypatch, s3_server)
+    name = f"hh-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=name)
+    return f"s3://{name}"

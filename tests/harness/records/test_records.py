@@ -285,7 +285,8 @@ def test_benchmark_runs_on_a_tiny_budget(tmp_path: Path) -> None:
     script = REPO / "experiments" / "benchmarks" / "bench_records.py"
     done = subprocess.run(
         [sys.executable, str(script), "--posts", "2", "--history-days", "1", "--evaluate-days",
-         "1", "--length-s", "120", "--workers", "1", "--cache", str(tmp_path / "cache")],
+         "1", "--length-s", "120", "--workers", "1", "--cache", str(tmp_path / "cache"),
+         "--s3"],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
@@ -293,3 +294,4 @@ def test_benchmark_runs_on_a_tiny_budget(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["rows"] == 2 * 2 * 2 * 120 and report["rows_per_s"] > 0
     assert report["driver_peak_MB"] > 0 and report["worker_peak_MB"] > 0
+    assert report["s3"]["rows_per_s"] > 0 and report["s3"]["same_shifts"]

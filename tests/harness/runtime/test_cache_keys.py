@@ -14,9 +14,9 @@ from harness.evaluation.graders import GRADING_CODE, grading_key
 from harness.evaluation.history import RECORDS_CODE, records_key
 from harness.records._format import MANIFEST
 from harness.records._ingest import INGEST_CODE, ingest_key
-from harness.runtime.storage import location
 from harness.runtime import cache_keys
 from harness.runtime.cache_keys import cache_key, source_files
+from harness.runtime.storage import location
 from tests.harness.conftest import REPO, TINY
 
 

@@ -1,0 +1,138 @@
+"""Every location on object storage (a real S3 API: moto's server): the cache, a records folder
+and the outputs, locally and on a two-node ``ray start`` cluster; the results are those of the
+same commands on local folders, and nothing is written to a local folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from harness.cli import main
+from harness.runtime.storage import MANIFEST, location
+from tests.harness.conftest import REPO, TINY, comparable, write_yaml
+
+OUTPUTS = ("results.json", "evidence.json", "posts.parquet", "workers.parquet",
+           "root_causes.parquet", "tables.md", "scenario.yaml", "records.json")  # fmt: skip
+
+
+def _same_results(remote: dict[str, Any], local: dict[str, Any]) -> None:
+    """results.json alike but for run ids, timings and where a records folder was."""
+    a, b = comparable(remote), comparable(local)
+    if a.get("perception", {}).get("source") == "records":
+        assert a["perception"].pop("folder").startswith("s3://")
+        b["perception"].pop("folder")
+    assert a == b
+
+
+def _commands(scenario: str, where: str, cache: str, *extra: str) -> dict[str, dict[str, Any]]:
+    """A scenario run with the cache in ``cache``, its records exported to ``where``, a run on
+    those records, all outputs in ``where``: each run's results.json."""
+    common = ["--cache", cache, "--no-progress", *extra]
+    assert main(["run", scenario, "--out", f"{where}/sim", "--graders", "truth", *common]) == 0
+    assert main(["records", "export", scenario, "--out", f"{where}/records"]) == 0
+    assert main(["run", f"{where}/records", "--out", f"{where}/rec", *common]) == 0
+    return {run: json.loads(location(f"{where}/{run}/results.json").read_text())
+            for run in ("sim", "rec")}  # fmt: skip
+
+
+def _local_names(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_every_location_on_object_storage_gives_the_local_results(
+    s3_bucket: str, tmp_path: Path
+) -> None:
+    scenario = str(write_yaml(tmp_path / "tiny.yaml", TINY))
+    local = _commands(scenario, str(tmp_path / "local"), str(tmp_path / "cache"), "--workers", "1")
+    before = _local_names(tmp_path)
+    remote = _commands(scenario, f"{s3_bucket}/out", f"{s3_bucket}/cache", "--workers", "1")
+    for run in ("sim", "rec"):
+        _same_results(remote[run], local[run])
+        out = location(f"{s3_bucket}/out/{run}")
+        listed = json.loads((out / MANIFEST).read_text())["files"]
+        for name in OUTPUTS:
+            if (tmp_path / "local" / run / name).is_file():
+                assert name in listed
+                if name.endswith(".parquet"):
+                    same = (out / name).read_bytes() == (
+                        tmp_path / "local" / run / name
+                    ).read_bytes()
+                    assert same, f"{run}/{name} differs"
+    assert remote["rec"]["shifts"] == remote["sim"]["shifts"]  # the records round trip
+    assert {c.name for c in location(f"{s3_bucket}/cache").children()} == {"history", "records"}
+    # nothing local: no cache folder, no output, no records (MLflow's own database aside)
+    assert _local_names(tmp_path) - before <= {"mlflow.db", "mlflow.db.lock"}
+    assert not Path(".hazard-cache").exists()
+
+
+def _ray() -> str:
+    return shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+
+
+def _node(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([_ray(), "start", *args, "--disable-usage-stats"], env=env, check=True,
+                   capture_output=True, timeout=180)  # fmt: skip
+
+
+def _kill_under(temps: list[Path]) -> None:
+    """Kill the processes of the nodes whose files are under ``temps``, by pid (never
+    ``ray stop``: other clusters may live on this machine)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(t) in " ".join(proc.info["cmdline"] or []) for t in temps):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+
+
+@pytest.fixture
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, s3_bucket: str
+) -> Iterator[tuple[str, str]]:
+    """A head and a worker node (``ray start``, token authentication, one CPU each, each with
+    its own temp dir and working folder), the S3 configuration in their environment the way an
+    operator sets it on every node; yields the head's address and the token."""
+    from tests.harness.adapters.test_ray_start_cluster import _free_port
+
+    home = tmp_path_factory.mktemp("home")
+    temps = [tmp_path_factory.mktemp("head"), tmp_path_factory.mktemp("worker")]
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
+    subprocess.run([_ray(), "get-auth-token", "--generate"], env=env, check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    address = f"127.0.0.1:{_free_port()}"
+    try:
+        _node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=1",
+               "--include-dashboard=false", f"--temp-dir={temps[0]}"],
+              env)  # fmt: skip
+        _node([f"--address={address}", "--num-cpus=1", f"--temp-dir={temps[1]}"], env)
+        yield address, (home / ".ray" / "auth_token").read_text().strip()
+    finally:
+        _kill_under(temps)
+
+
+@pytest.mark.slow
+def test_a_two_node_cluster_with_every_location_on_object_storage(
+    two_nodes: tuple[str, str], s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray tasks on both nodes read and write the history and the records on the store
+    themselves; the results are those of a local Ray on local folders."""
+    address, token = two_nodes
+    scenario = str(write_yaml(tmp_path / "tiny.yaml", TINY))
+    local = _commands(scenario, str(tmp_path / "local"), str(tmp_path / "cache"), "--workers", "1")
+    before = _local_names(tmp_path)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", token)
+    remote = _commands(scenario, f"{s3_bucket}/out", f"{s3_bucket}/cache", "--address", address)
+    for run in ("sim", "rec"):
+        _same_results(remote[run], local[run])
+    assert _local_names(tmp_path) - before <= {"mlflow.db", "mlflow.db.lock"}
