@@ -35,8 +35,9 @@ T = TypeVar("T")
 class CommandContext:
     """What a running command holds: its stage folder and, once tracked, its MLflow run."""
 
-    stage: Path
-    """The folder the command writes into; published as ``out_dir`` when it succeeds."""
+    stage: staging.Folder
+    """The folder the command writes into (local, or a prefix on object storage); published as
+    ``out_dir`` when it succeeds."""
     _stack: contextlib.ExitStack
     run_id: str | None = None
     """The MLflow run, once :meth:`track` started it."""
@@ -65,7 +66,7 @@ class CommandContext:
 
 
 @contextlib.contextmanager
-def command_context(out_dir: Path, *, staged: bool = True) -> Iterator[CommandContext]:
+def command_context(out_dir: staging.Folder, *, staged: bool = True) -> Iterator[CommandContext]:
     """Signals → staged ``out_dir`` → its log file; on success, the stage's files are logged
     to the tracked run (if any) before the folder is published.
 
@@ -77,7 +78,7 @@ def command_context(out_dir: Path, *, staged: bool = True) -> Iterator[CommandCo
         if staged:
             stage = stack.enter_context(staging.staged(out_dir))
         else:
-            stage = Path(out_dir)
+            stage = Path(str(out_dir))
             stage.mkdir(parents=True, exist_ok=True)
         stack.enter_context(logs.log_to(stage))
         ctx = CommandContext(stage, stack)
