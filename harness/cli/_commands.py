@@ -314,10 +314,12 @@ def records() -> None:
 @json_option
 def records_export(**kw: Any) -> int:
     """Write SCENARIO (history and evaluated days, its truth as labels) as a records folder."""
-    from harness.commands.records import export
     from harness.runtime.inputs import check_output
 
-    summary = export(kw["scenario"], check_output(kw["out"], option="--out"))
+    out = check_output(kw["out"], option="--out")  # before the heavy imports: in seconds
+    from harness.commands.records import export
+
+    summary = export(kw["scenario"], out)
     if kw["as_json"]:
         print_json(summary)
     else:
