@@ -170,11 +170,6 @@ class Location:
         if not self.remote:
             self.fs.create_dir(self.parent.path, recursive=True)
 
-    def mkdir(self) -> None:
-        """Create the folder (local; object storage has no folders)."""
-        if not self.remote:
-            self._do(lambda: self.fs.create_dir(self.path, recursive=True))
-
     def files(self) -> list[pafs.FileInfo]:
         """Every file under this folder (recursively), sorted by path; none if it is absent."""
         selector = pafs.FileSelector(self.path, recursive=True, allow_not_found=True)

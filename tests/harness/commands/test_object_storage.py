@@ -19,7 +19,7 @@ import pytest
 
 from harness.cli import main
 from harness.runtime.storage import MANIFEST, location
-from tests.harness.conftest import REPO, TINY, comparable, write_yaml
+from tests.harness.conftest import REPO, S3_SECRET, TINY, comparable, write_yaml
 
 OUTPUTS = ("results.json", "evidence.json", "posts.parquet", "workers.parquet",
            "root_causes.parquet", "tables.md", "scenario.yaml", "records.json")  # fmt: skip
@@ -64,6 +64,8 @@ def test_every_location_on_object_storage_gives_the_local_results(
         _same_results(remote[run], local[run])
         out = location(f"{s3_bucket}/out/{run}")
         listed = json.loads((out / MANIFEST).read_text())["files"]
+        for name in ("results.json", "harness.log", "evidence.json"):
+            assert S3_SECRET not in (out / name).read_text()
         for name in OUTPUTS:
             if (tmp_path / "local" / run / name).is_file():
                 assert name in listed
