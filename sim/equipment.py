@@ -111,7 +111,7 @@ def simulate_post_states(
     shift_index = scenario.check_post_shift(post=1, day=day, shift=shift)
     caused: dict[int, list[tuple[float, WorkerSummary]]] = {}
     for w in workers:
-        for post, rate in _fault_rates(w, scenario.n_posts).items():
+        for post, rate in fault_rates(w, scenario.n_posts).items():
             caused.setdefault(post, []).append((rate, w))
     return tuple(
         _post_state(
@@ -126,7 +126,7 @@ def simulate_post_states(
     )
 
 
-def _fault_rates(w: WorkerSummary, n_posts: int) -> dict[int, float]:
+def fault_rates(w: WorkerSummary, n_posts: int) -> dict[int, float]:
     """Fault hazard rates a worker puts on posts (probability ``1 - exp(-rate)``)."""
     rates: dict[int, float] = {}
     excess = w.offpost_fraction - TOLERATED_OFFPOST

@@ -110,6 +110,11 @@ class CastEntry(_Model):
     profile: str | None = None
     offpost_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
     skill: Annotated[float, Field(gt=0.0, le=3.0)] | None = None
+    excursion_s: Annotated[float, Field(gt=0.0, le=DAY_S)] | None = None
+    """Mean seconds of one excursion off the post, walks included (default 240 s)."""
+    destinations: dict[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0.0)]] | None = None
+    """Where the excursions go: area → weight (0 the aisle, another post by its number);
+    default: the aisle half the time, else another post, nearer posts likelier."""
     from_day: DayId = 1
 
     @field_validator("profile")
@@ -121,8 +126,15 @@ class CastEntry(_Model):
 
     @model_validator(mode="after")
     def _says_something(self) -> CastEntry:
-        if self.profile is None and self.offpost_rate is None and self.skill is None:
-            raise ValueError("expected a profile or an explicit trait (offpost_rate, skill)")
+        given = (self.profile, self.offpost_rate, self.skill, self.excursion_s, self.destinations)
+        if all(v is None for v in given):
+            raise ValueError(
+                "expected a profile or an explicit trait (offpost_rate, skill, excursion_s, "
+                "destinations)"
+            )
+        if self.destinations is not None and not sum(self.destinations.values()) > 0:
+            raise ValueError(f"destinations: expected weights summing to > 0, got "
+                             f"{self.destinations!r}")  # fmt: skip
         return self
 
 
@@ -295,6 +307,10 @@ class Scenario(_Model):
                     _fail(f"{path}.{key}", f"a day in 1..{total_days}", day)
         names: dict[str, int] = {}
         for k, entry in enumerate(self.workers.cast):
+            for area in entry.destinations or {}:
+                if area > n or area == entry.post:
+                    _fail(f"workers.cast[{k}].destinations", f"areas in 0..{n} other than "
+                          f"the worker's own post {entry.post}", area)  # fmt: skip
             if entry.slot > self.workers.per_post:
                 _fail(
                     f"workers.cast[{k}].slot",

@@ -5,8 +5,9 @@ breaks); the per-second arrays are filled afterwards, vectorised per state segme
 
 **Time budget.** A worker's off-post excursions add up to exactly ``offpost_rate`` × its
 working time (shift time after clock-in, breaks excluded), split into about one excursion per
-`EXCURSION_MEAN_S`; each excursion walks through the aisle (area 0) to the aisle itself or to
-another post (half the time; nearer posts likelier), stays, and walks back.
+``excursion_s`` (default `EXCURSION_MEAN_S`); each excursion walks through the aisle (area 0)
+to the aisle itself or to another post (half the time; nearer posts likelier; or the areas of
+the worker's ``destinations`` in proportion to their weights), stays, and walks back.
 
 **Motion** (pixels of the camera of the area the worker is in, see `sim.layout`). At work, the
 arm keypoints circle at ``WORK_FREQ_HZ × skill`` turns per second with per-keypoint radii
@@ -114,6 +115,11 @@ class WorkerSpec:
     """The absent crew member a floater stands in for."""
     floater: bool = False
     """A floater (no post of its own)."""
+    excursion_s: float = EXCURSION_MEAN_S
+    """Mean seconds of one excursion off the post, walks included."""
+    destinations: tuple[tuple[int, float], ...] | None = None
+    """``(area, weight)`` of where excursions go; None: the aisle half the time, else another
+    post, nearer posts likelier."""
 
 
 def resolve_worker(scenario: Scenario, *, post: int, shift: str, slot: int, day: int) -> WorkerSpec:
@@ -138,6 +144,8 @@ def _spec(r: Roster, a: Assignment, day: int) -> WorkerSpec:
         days_at_post=traits.days_at_post,
         covering=a.covering,
         floater=a.person.home is None,
+        excursion_s=a.person.excursion_s or EXCURSION_MEAN_S,
+        destinations=a.person.destinations,
     )
 
 
@@ -305,15 +313,20 @@ class Worker:
     def _plan(self, working_s: float) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Excursion destinations, stays and the work bouts before each."""
         budget = self.spec.offpost_rate * working_s
-        count = max(1, round(budget / EXCURSION_MEAN_S)) if budget > 0 else 0
+        count = max(1, round(budget / self.spec.excursion_s)) if budget > 0 else 0
         others = np.array([p for p in range(1, self.n_posts + 1) if p != self.post])
-        dests = []
-        for _ in range(count):
-            if others.size and self.rng.random() < 0.5:
-                weights = 1.0 / np.abs(others - self.post)
-                dests.append(int(self.rng.choice(others, p=weights / weights.sum())))
-            else:
-                dests.append(0)
+        dests: list[int] = []
+        if self.spec.destinations is not None:
+            areas = np.array([a for a, _ in self.spec.destinations])
+            weights = np.array([w for _, w in self.spec.destinations], dtype=np.float64)
+            dests = [int(a) for a in self.rng.choice(areas, size=count, p=weights / weights.sum())]
+        else:
+            for _ in range(count):
+                if others.size and self.rng.random() < 0.5:
+                    weights = 1.0 / np.abs(others - self.post)
+                    dests.append(int(self.rng.choice(others, p=weights / weights.sum())))
+                else:
+                    dests.append(0)
         fixed = [2 * walk_seconds(self.post, d) + MIN_STAY_S for d in dests]
         while dests and sum(fixed) > budget:
             dests.pop()

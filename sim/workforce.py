@@ -69,6 +69,10 @@ class Person:
     from_day: int = 1
     until_day: int | None = None
     """First day the person no longer works (replaced by a newcomer), if any."""
+    excursion_s: float | None = None
+    """Mean seconds of one excursion (None: the simulator's default)."""
+    destinations: tuple[tuple[int, float], ...] | None = None
+    """``(area, weight)`` of where the excursions go (None: the simulator's default rule)."""
 
     @property
     def key(self) -> int:
@@ -128,6 +132,8 @@ def _slot_person(scenario: Scenario, post: int, shift: str, slot: int, day: int)
         home=(post, shift, slot),
         from_day=entry.from_day,
         until_day=until,
+        excursion_s=entry.excursion_s,
+        destinations=None if entry.destinations is None else tuple(entry.destinations.items()),
     )
 
 

@@ -75,6 +75,25 @@ BAD = [
         "1.5",
     ),
     (
+        "destination is the own post",
+        _with("workers.cast.0.destinations", {2: 1.0}),
+        "workers.cast[0].destinations",
+        "other than the worker's own post 2",
+    ),
+    (
+        "destination beyond the line",
+        _with("workers.cast.0.destinations", {7: 1.0}),
+        "workers.cast[0].destinations",
+        "0..4",
+    ),
+    (
+        "destinations weigh nothing",
+        _with("workers.cast.0.destinations", {0: 0.0}),
+        "workers.cast[0]",
+        "summing to > 0",
+    ),
+    ("excursion_s 0", _with("workers.cast.0.excursion_s", 0), "workers.cast[0].excursion_s", "0"),
+    (
         "unknown fault kind",
         _with("equipment.faults.0.kind", "guard_mising"),
         "equipment.faults[0].kind",

@@ -181,3 +181,44 @@ def test_moving_keypoints_carry_the_fitted_speed_error(monkeypatch) -> None:
     assert doubled_ok.mean() > 0.98
     still = v < sw.MOVING_PX_S - 0.05
     assert (got[still] == base.record.speeds[1:][still]).mean() > 0.98
+
+
+def _excursions(w) -> list[np.ndarray]:
+    """The true areas of each excursion off the worker's post (breaks excluded)."""
+    away = (w.true_positions != w.record.post) & w.working
+    edges = np.diff(np.concatenate([[0], away.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [w.true_positions[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
+def test_excursion_s_sets_the_length_of_one_excursion() -> None:
+    (default,) = simulate_workers(full_day(profile="wanderer"), post=3, day=1, shift="day")
+    (short,) = simulate_workers(full_day(profile="wanderer", excursion_s=60.0), post=3, day=1,
+                                shift="day")  # fmt: skip
+    budget = 0.30 * (28800 - 900 - 3)  # the wanderer's rate × its working seconds
+    # one excursion per excursion_s of the budget; an excursion cut by the break counts twice
+    assert abs(len(_excursions(default)) - round(budget / 240)) <= 2
+    assert abs(len(_excursions(short)) - round(budget / 60)) <= 4
+    for w in (default, short):  # the time budget holds whatever the length
+        assert w.summary().offpost_fraction == pytest.approx(0.30, abs=0.002)
+
+
+def test_giving_the_default_excursion_s_changes_nothing() -> None:
+    (a,) = simulate_workers(full_day(profile="wanderer"), post=3, day=2, shift="day")
+    (b,) = simulate_workers(full_day(profile="wanderer", excursion_s=240.0), post=3, day=2,
+                            shift="day")  # fmt: skip
+    assert np.array_equal(a.record.speeds, b.record.speeds)
+    assert np.array_equal(a.true_positions, b.true_positions)
+
+
+@pytest.mark.parametrize(("destinations", "allowed"), [({0: 1.0}, {0}), ({5: 2.0}, {0, 5}),
+                                                       ({1: 1.0, 6: 1.0}, {0, 1, 6})])  # fmt: skip
+def test_destinations_send_excursions_only_where_given(destinations, allowed) -> None:
+    s = full_day(profile="wanderer", destinations=destinations)
+    (w,) = simulate_workers(s, post=3, day=1, shift="day")
+    runs = _excursions(w)
+    assert len(runs) > 20
+    assert set(np.unique(np.concatenate(runs)).tolist()) == allowed  # walks pass the aisle (0)
+    if len(destinations) == 2:  # equal weights: each gets about half of the excursions
+        visits = [int(max(set(r.tolist()) - {0}, default=0)) for r in runs]
+        assert 0.25 < visits.count(1) / len(visits) < 0.75
