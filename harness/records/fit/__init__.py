@@ -1,0 +1,29 @@
+"""``records fit``: a scenario fitted to a records folder, a labelled twin of the plant.
+
+The records are measured worker-shift by worker-shift (:mod:`._measure`); the workforce is read
+from the worker ids (:mod:`._roster`); people's traits, learning, fatigue, variation, the
+breaks, the equipment's fault rate and the environment's bands are estimated through the
+simulator's own model, calibrated by simulating on the fitted line (:mod:`._calibration`,
+:mod:`._estimates`); the twin is then simulated by the harness and compared with the records
+post by post (:mod:`._compare`, :mod:`._pipeline`).
+"""
+
+from __future__ import annotations
+
+from harness.records.fit._compare import ALPHA, TOLERANCES, PostVerdict, Quantity
+from harness.records.fit._estimates import Estimate, Fit, PersonFit, twin_seed
+from harness.records.fit._pipeline import FitRun, run_fit, validated
+
+__all__ = [
+    "ALPHA",
+    "TOLERANCES",
+    "Estimate",
+    "Fit",
+    "FitRun",
+    "PersonFit",
+    "PostVerdict",
+    "Quantity",
+    "run_fit",
+    "twin_seed",
+    "validated",
+]
