@@ -304,7 +304,8 @@ def train(**kw: Any) -> int:
 
 @cli.group()
 def records() -> None:
-    """Plant records (docs/records.md): export a scenario in the format, check a folder."""
+    """Plant records (docs/records.md): export a scenario in the format, check a folder, fit
+    a twin scenario to a folder."""
 
 
 @command(records, "export")
@@ -347,6 +348,49 @@ def records_check(**kw: Any) -> int:
             f"days, {summary['worker_shifts']} worker-shifts, labels: "
             f"{'yes' if summary['labelled'] else 'no'})"
         )
+    return 0
+
+
+@command(records, "fit")
+@click.argument("folder", metavar="RECORDS", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="the twin's scenario file (FILE.yaml)")  # fmt: skip
+@click.option("--report", type=click.Path(path_type=Path),
+              help="folder for fit.json and fit.html [default: beside --out]")  # fmt: skip
+@click.option("--seed", type=SEED, help="the twin's seed [default: derived from the records']")
+@cache_option
+@ray_options
+@progress_option
+@json_option
+def records_fit(**kw: Any) -> int:
+    """Fit a scenario to RECORDS: a labelled twin of the plant (FILE.yaml, fit.json, fit.html).
+
+    The twin is simulated by the harness and compared with the records post by post (on-post
+    fraction, excursions, speed ratios, Z, Y, levels); fit.json says where every fitted figure
+    came from and what the records cannot tell.
+    """
+    from harness.commands.records import fit, make_fit_config
+
+    config = make_fit_config(
+        kw["folder"], kw["out"], report=kw["report"], seed=kw["seed"], address=kw["address"],
+        workers=kw["workers"], timeout=kw["timeout"], cache_dir=kw["cache"],
+        progress=not kw["no_progress"],
+    )  # fmt: skip
+    content = fit(config)
+    if kw["as_json"]:
+        print_json({k: content[k] for k in ("twin", "summary", "posts", "mlflow_run_id")}
+                   | {"out": str(config.out), "report": str(config.report_dir)})  # fmt: skip
+        return 0
+    s = content["summary"]
+    click.echo(f"twin: {config.out} (seed {content['twin']['seed']}): {s['posts_matching']} of "
+               f"{s['posts']} posts match the records ({s['quantities_matching']} of "
+               f"{s['quantities']} quantities)")  # fmt: skip
+    for p in content["posts"]:
+        if p["verdict"] != "matches":
+            click.echo(f"  {p['sentence']}")
+    click.echo(f"fit:    {config.report_dir / 'fit.json'}")
+    click.echo(f"report: {config.report_dir / 'fit.html'}")
+    click.echo(f"MLflow run {content['mlflow_run_id']}")
     return 0
 
 

@@ -1,17 +1,33 @@
-"""The ``records`` commands: ``records export`` and ``records check`` (no Ray, no MLflow)."""
+"""The ``records`` commands: ``records export`` and ``records check`` (no Ray, no MLflow), and
+``records fit`` (a twin of the plant: Ray for the work, MLflow for the run)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+import core
+from harness.adapters.mlflow_tracking import log_metrics
+from harness.commands import preflight
+from harness.commands.context import command_context
+from harness.outputs.fit_report import FIT_HTML, FIT_JSON, fit_json, write_fit_report
 from harness.records._export import export_scenario
 from harness.records._format import FORMAT_VERSION
 from harness.records._ingest import read_post
-from harness.records._source import load
+from harness.records._source import Records, load
 from harness.records._tables import check_labels
-from harness.runtime.inputs import load_scenario_file
+from harness.records.fit import run_fit, twin_seed, validated
+from harness.records.fit._coverage import check_fittable
+from harness.runtime import settings
+from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_writable, load_scenario_file
 from harness.runtime.storage import Location
+from sim._yaml import parse_yaml
 
 
 def export(scenario_path: str | Path, out: Path | Location) -> dict[str, Any]:
@@ -42,3 +58,128 @@ def check(folder: str | Path | Location) -> dict[str, Any]:
         "worker_shifts": len(keys),
         "labelled": recorded.labels is not None,
     }
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything ``records fit`` needs, checked before any work."""
+
+    folder: Path
+    recorded: Records
+    out: Path
+    """The twin's scenario file."""
+    report_dir: Path
+    """Where fit.json and fit.html go (the scenario's folder unless ``--report``)."""
+    seed: int
+    cache_dir: Path
+    compute: preflight.Compute
+    params: core.ModelParams
+
+
+def make_fit_config(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    report: str | Path | None = None,
+    seed: int | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> FitConfig:
+    """Check every input of ``records fit`` before any work (exit 2 naming what is wrong)."""
+    out = Path(out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise HarnessError(
+            f"--out must name a scenario file ending .yaml or .yml, got {str(out)!r}"
+        )
+    check_writable(out, option="--out", folder=False)
+    if out.name in (FIT_JSON, FIT_HTML):
+        raise HarnessError(f"--out {str(out)!r} would overwrite the fit's own {out.name}")
+    recorded = load(folder)
+    check_fittable(recorded.manifest)
+    report_dir = Path(report) if report is not None else out.parent
+    cache = settings.cache_dir(cache_dir)
+    report_dir, where = preflight.checked(
+        report_dir,
+        cache=cache,
+        scenario=recorded.scenario,
+        address=address,
+        workers=workers,
+        timeout=timeout,
+        progress=progress,
+    )
+    return FitConfig(
+        folder=Path(folder),
+        recorded=recorded,
+        out=out,
+        report_dir=report_dir,
+        seed=twin_seed(recorded.manifest) if seed is None else seed,
+        cache_dir=cache,
+        compute=where,
+        params=core.ModelParams(),
+    )
+
+
+def scenario_text(data: dict[str, Any], *, folder: Path) -> str:
+    """The twin as YAML, with a header saying where it came from; checked to read back to the
+    same scenario through the schema."""
+    text = (
+        f"# A twin of the records folder {str(folder)!r}, fitted by `hazard-harness records fit`\n"
+        f"# ({FIT_JSON} beside it says from which records every figure came).\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    )
+    if validated(parse_yaml(text, source="the fitted twin")) != validated(data):
+        raise HarnessError("the fitted twin does not read back as written (nothing written)")
+    return text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it (never half-written)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def fit(config: FitConfig) -> dict[str, Any]:
+    """``records fit RECORDS --out FILE.yaml``: the twin, fit.json and fit.html."""
+    m = config.recorded.manifest
+    with command_context(config.report_dir) as ctx:
+        run_id = ctx.track(
+            experiment=f"hazard-harness/{m.name}",
+            run_name=f"{m.name}-fit",
+            command="records fit",
+            params={
+                "records": str(config.folder),
+                "seed": config.seed,
+                "scenario": str(config.out),
+            },
+        )
+        with config.compute.ray() as session:
+            done = run_fit(
+                config.recorded,
+                config.cache_dir,
+                session,
+                seed=config.seed,
+                params=config.params,
+                progress=config.compute.progress,
+            )
+        text = scenario_text(done.fit.scenario, folder=config.folder)
+        content = fit_json(
+            done,
+            records=str(config.folder),
+            scenario=str(config.out),
+            params=config.params,
+            mlflow_run_id=run_id,
+        )
+        write_fit_report(ctx.stage, content, done)
+        (ctx.stage / config.out.name).write_text(text, encoding="utf-8")
+        log_metrics(content["summary"])
+    if config.out.parent.resolve() != config.report_dir.resolve():
+        write_atomic(config.out, text)
+    return content

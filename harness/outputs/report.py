@@ -158,6 +158,17 @@ def shift_label(day: int, shift: str) -> str:
     return f"day {day}, {shift} shift"
 
 
+def png_bytes(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (laid out tight, 90 dpi); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def figures(result: RunRecord) -> dict[str, bytes]:
     """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
     level confusion (rows: true level, columns: the model's level)."""
@@ -173,11 +184,7 @@ def figures(result: RunRecord) -> dict[str, bytes]:
     out = {}
 
     def save(name: str, fig: Any) -> None:
-        buffer = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buffer, format="png", dpi=90)
-        plt.close(fig)
-        out[name] = buffer.getvalue()
+        out[name] = png_bytes(fig)
 
     for name, column, label, threshold in (
         ("z_by_label.png", "Z", "true_needs_management", params["tau_Z"]),
