@@ -15,7 +15,7 @@ import core
 from harness.adapters.mlflow_tracking import log_metrics
 from harness.commands import preflight
 from harness.commands.context import command_context
-from harness.outputs.fit_report import FIT_HTML, FIT_JSON, fit_json, write_fit_report
+from harness.outputs.fit_report import FIT_JSON, fit_json, write_fit_report
 from harness.records._export import export_scenario
 from harness.records._format import FORMAT_VERSION
 from harness.records._ingest import read_post
@@ -95,8 +95,6 @@ def make_fit_config(
             f"--out must name a scenario file ending .yaml or .yml, got {str(out)!r}"
         )
     check_writable(out, option="--out", folder=False)
-    if out.name in (FIT_JSON, FIT_HTML):
-        raise HarnessError(f"--out {str(out)!r} would overwrite the fit's own {out.name}")
     recorded = load(folder)
     check_fittable(recorded.manifest)
     report_dir = Path(report) if report is not None else out.parent
@@ -173,6 +171,7 @@ def fit(config: FitConfig) -> dict[str, Any]:
         content = fit_json(
             done,
             records=str(config.folder),
+            labelled=config.recorded.labels is not None,
             scenario=str(config.out),
             params=config.params,
             mlflow_run_id=run_id,

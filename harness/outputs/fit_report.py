@@ -27,7 +27,13 @@ SCHEMA_VERSION = 1
 
 
 def fit_json(
-    run: FitRun, *, records: str, scenario: str, params: core.ModelParams, mlflow_run_id: str | None
+    run: FitRun,
+    *,
+    records: str,
+    labelled: bool,
+    scenario: str,
+    params: core.ModelParams,
+    mlflow_run_id: str | None,
 ) -> dict[str, Any]:
     """The content of ``fit.json``."""
     f = run.fit
@@ -41,7 +47,7 @@ def fit_json(
             "worker_shifts": m_shifts,
             "days": {"history": run.twin.days.history, "evaluate": run.twin.days.evaluate},
             "posts": run.twin.n_posts,
-            "labelled": any(e.name == "fault_rate" and "labels" in e.records for e in f.estimates),
+            "labelled": labelled,
         },
         "twin": {
             "scenario": scenario,

@@ -358,6 +358,16 @@ CASES = [
                                          _text(t, "w.safetensors", b"\x00garbage" * 100)],
      "w.safetensors"),
     ("peval-out-file", lambda t: ["perception", "eval", "--out", _file(t)], "--out"),
+    # records fit
+    ("fit-not-records", lambda t: ["records", "fit", str(t), "--out", "t.yaml"],
+     "is not a records folder"),
+    ("fit-out-not-yaml", lambda t: ["records", "fit", str(t), "--out", "o"], "ending .yaml"),
+    ("fit-out-under-file", lambda t: ["records", "fit", str(t), "--out",
+                                      _file(t) + "/t.yaml"], "is a file, not a folder"),
+    ("fit-seed", lambda t: ["records", "fit", str(t), "--out", "t.yaml", "--seed", "-1"],
+     "--seed"),
+    ("fit-workers", lambda t: ["records", "fit", str(t), "--out", "t.yaml", "--workers", "0"],
+     "--workers"),
     ("unknown-command", lambda t: ["runn", "x"], "Did you mean 'run'"),
 ]  # fmt: skip
 

@@ -131,3 +131,13 @@ def test_the_ablation_script_piped_prints_its_table_only(tmp_path):
     script = REPO / "experiments" / "ablation" / "ablate_reconstructed.py"
     out = piped(str(scenario), "--out", "ablation", script=script)
     assert not library_lines(out) and "table: ablation/ablation.csv" in out
+
+
+@pytest.mark.slow
+def test_records_fit_piped_prints_its_verdict_only(tmp_path):
+    import sim
+    from harness.records import export_scenario
+
+    export_scenario(sim.load_scenario(TINY), tmp_path / "rec")
+    out = piped("records", "fit", "rec", "--out", "twin.yaml", "--workers", "2")
+    assert not library_lines(out) and "posts match the records" in out

@@ -68,7 +68,7 @@ from sim.workforce import LEARNING_START
 
 BREAK_SHARE = 0.5
 """Share of worker-shifts in area 0 at one sample that makes it a break."""
-MIN_BREAK_S = 60.0
+MIN_BREAK_S = 10.0
 """Shortest break found."""
 LAG_S = (POSITION_LAG_MIN_S + POSITION_LAG_MAX_S) / 2
 """The signal fidelity's mean lag of a measured area change behind the true one."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[LevelK
 
 def run_fit(
     recorded: Records,
-    cache_dir: object,
+    cache_dir: Path,
     session: RaySession,
     *,
     seed: int,
@@ -93,7 +94,7 @@ def run_fit(
     m = recorded.manifest
     scenario = recorded.scenario
     flight = session.max_in_flight
-    root, source = recorded.prepare(cache_dir, max_in_flight=flight, progress=progress)  # type: ignore[arg-type]
+    root, source = recorded.prepare(cache_dir, max_in_flight=flight, progress=progress)
     days = range(1, m.days + 1)
     measures = measure(
         scenario,
@@ -105,7 +106,7 @@ def run_fit(
     )
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
-    twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)  # type: ignore[arg-type]
+    twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)
     twin_measures = measure(
         twin,
         RecordsSource(str(twin_root), m.rate_hz, None),
