@@ -155,10 +155,20 @@ class Clock:
                 out.append([float(start), float(end)])
         return out
 
+    @functools.cached_property
+    def _working_before(self) -> np.ndarray:
+        """``(T + 1,)`` working samples before each sample (a cumulative count)."""
+        return np.concatenate([[0], np.cumsum(self.working)])
+
     def offpost_share(self, m: ShiftMeasure) -> float:
-        """Share of the working samples the worker was seen away from its post."""
-        working = self.working
-        return float(np.mean(m.positions()[working] != m.post)) if working.any() else math.nan
+        """Share of the working samples the worker was seen away from its post (from the
+        runs: no per-sample pass)."""
+        before = self._working_before
+        if before[-1] == 0:
+            return math.nan
+        ends = np.append(m.run_starts[1:], m.T)
+        working = before[ends] - before[m.run_starts]
+        return float(working[m.run_areas != m.post].sum() / before[-1])
 
     def bouts(self, m: ShiftMeasure) -> list[tuple[float, int]]:
         """The excursions of a worker-shift: seconds and destination (the area off the post
@@ -179,10 +189,13 @@ class Clock:
 
 def fit_clock(measures: list[ShiftMeasure], *, T: int, rate_hz: float) -> Clock:
     """The measured breaks (see the module docstring)."""
-    aisle = np.zeros(T)
+    change = np.zeros(T + 1)  # +1 where a run in the aisle starts, -1 where it ends
     for m in measures:
-        aisle += m.positions() == 0
-    share = aisle / max(1, len(measures))
+        ends = np.append(m.run_starts[1:], m.T)
+        aisle = m.run_areas == 0
+        np.add.at(change, m.run_starts[aisle], 1)
+        np.add.at(change, ends[aisle], -1)
+    share = np.cumsum(change)[:T] / max(1, len(measures))
     on = share >= BREAK_SHARE
     edges = np.diff(np.concatenate([[0], on.astype(np.int8), [0]]))
     spans = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
@@ -307,14 +320,19 @@ class Learning:
     """Worker-shifts of people new to a post."""
 
 
-def _by_people(
-    rng: np.random.Generator, person: np.ndarray, people: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """A bootstrap draw of people: the rows of the people drawn and their new labels."""
-    pick = rng.integers(0, people, people)
-    rows = np.concatenate([np.flatnonzero(person == p) for p in pick])
-    relabel = np.repeat(np.arange(people), [np.sum(person == p) for p in pick])
-    return rows, relabel
+class PeopleBootstrap:
+    """Bootstrap draws of people (with replacement) over rows labelled by person."""
+
+    def __init__(self, person: np.ndarray, people: int, rng: np.random.Generator) -> None:
+        self.rows_of = [np.flatnonzero(person == p) for p in range(people)]
+        self.people, self.rng = people, rng
+
+    def draw(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the people drawn and their new person labels."""
+        pick = self.rng.integers(0, self.people, self.people)
+        rows = np.concatenate([self.rows_of[p] for p in pick])
+        relabel = np.repeat(np.arange(self.people), [len(self.rows_of[p]) for p in pick])
+        return rows, relabel
 
 
 def twin_seed(m: Manifest) -> int:
@@ -557,10 +575,10 @@ class Fitter:
         sse0 = _sse(log_skill, experience, person, 0.0, people)
         sse = _sse(log_skill, experience, person, best, people)
         ratio = len(log_skill) * math.log(sse0 / sse) if sse > 0 and sse0 > 0 else 0.0
-        rng = stream(self.seed, 0x1EA2)
+        draws = PeopleBootstrap(person, people, stream(self.seed, 0x1EA2))
         boots = []
         for _ in range(BOOTSTRAP):
-            rows, relabel = _by_people(rng, person, people)
+            rows, relabel = draws.draw()
             boots.append(_learning(log_skill[rows], experience[rows], relabel, people))
         ci = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
         critical = float(stats.chi2.ppf(0.95, 1))
@@ -598,10 +616,10 @@ class Fitter:
             return math.sqrt(max(0.0, var - noise**2))
 
         value = round(min(spread(log_skill, experience, person), 1.0), 4)
-        rng = stream(self.seed, 0x7A21)
+        draws = PeopleBootstrap(person, people, stream(self.seed, 0x7A21))
         boots = []
         for _ in range(BOOTSTRAP):
-            rows, relabel = _by_people(rng, person, people)
+            rows, relabel = draws.draw()
             boots.append(spread(log_skill[rows], experience[rows], relabel))
         self.add(
             name="variation",
@@ -878,6 +896,12 @@ class Fitter:
                 "keypoint speeds depart from that shape by up to "
                 f"{math.exp(worst) - 1:.1%} ({who}; fit.json: people[].keypoint_fit), which the "
                 "twin does not reproduce."
+            )
+        if len(roster.floaters) > len(roster.crew):
+            self.limits.append(
+                f"Most people ({len(roster.floaters)} of {len(fits)}) have no one home in the "
+                "records: the ids may not follow people, or the plant works from a pool. The "
+                "twin's floaters only cover absences, so its workforce is not the plant's."
             )
         late = [t.worker for t in roster.crew if t.from_day == 1 and t.first_seen > 7]
         if late:

@@ -15,6 +15,7 @@ two compared post by post.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,20 @@ class Side:
     measures: list[ShiftMeasure]
     scores: list[PostShift]
     levels: dict[LevelKey, int]
+
+    @functools.cached_property
+    def by_post(self) -> dict[int, tuple[list[ShiftMeasure], list[PostShift], list[int]]]:
+        """Per post: its measures, its evaluated scores and its evaluated levels."""
+        out: dict[int, tuple[list[ShiftMeasure], list[PostShift], list[int]]] = defaultdict(
+            lambda: ([], [], [])
+        )
+        for x in self.measures:
+            out[x.post][0].append(x)
+        for ps in self.scores:
+            out[ps.post][1].append(ps)
+        for (_, _, post), level in self.levels.items():
+            out[post][2].append(level)
+        return out
 
 
 @dataclass(frozen=True)
@@ -132,11 +147,11 @@ def run_fit(
 
 
 def _samples(side: Side, post: int, clock: Clock) -> dict[str, np.ndarray]:
-    mine = [x for x in side.measures if x.post == post]
+    mine, scores, levels = side.by_post[post]
     bouts = [b for x in mine for b in clock.bouts(x)]
     speeds = np.array([x.median_speed for x in mine], dtype=np.float64)
     reference = np.nanmean(speeds) if np.isfinite(speeds).any() else np.nan
-    scored = [w for ps in side.scores if ps.post == post for w in ps.workers]
+    scored = [w for ps in scores for w in ps.workers]
     return {
         "onpost_fraction": np.array([1 - clock.offpost_share(x) for x in mine]),
         "offpost_dwell_s": np.array([s for s, _ in bouts]),
@@ -144,7 +159,7 @@ def _samples(side: Side, post: int, clock: Clock) -> dict[str, np.ndarray]:
         "speed_ratio": speeds / reference,
         "Z": np.array([w.Z for w in scored]),
         "Y": np.array([w.Y for w in scored]),
-        "level": np.array([v for k, v in side.levels.items() if k[2] == post], dtype=np.float64),
+        "level": np.array(levels, dtype=np.float64),
     }
 
 

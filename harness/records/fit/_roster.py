@@ -115,25 +115,36 @@ def home_of(
     return (post - 1 - period) % posts + 1, shift
 
 
-def _kept(keys: list[Key], homes: list[Home]) -> float:
-    by_person: dict[str, Counter[Home]] = defaultdict(Counter)
-    for (_, _, _, w), h in zip(keys, homes, strict=True):
-        by_person[w][h] += 1
-    return sum(max(c.values()) for c in by_person.values()) / max(1, len(keys))
+def _kept(person: np.ndarray, home: np.ndarray) -> float:
+    """Share of worker-shifts at their person's commonest home (``home``: codes)."""
+    width = int(home.max()) + 1
+    pairs, counts = np.unique(person * width + home, return_counts=True)
+    best = np.zeros(int(person.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, pairs // width, counts)
+    return float(best.sum() / len(person))
 
 
 def fit_rotation(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: int) -> Rotation:
     """The rotation under which people keep one home the most (see the module docstring)."""
-    plain = _kept(keys, [(p, s) for _, s, p, _ in keys])
+    if not keys:
+        return Rotation(None, None, 0.0, 0.0)
+    day = np.array([k[0] for k in keys], dtype=np.int64)
+    shift = np.array([shifts.index(k[1]) for k in keys], dtype=np.int64)
+    post = np.array([k[2] for k in keys], dtype=np.int64)
+    names = {w: i for i, w in enumerate(sorted({k[3] for k in keys}))}
+    person = np.array([names[k[3]] for k in keys], dtype=np.int64)
+    S = len(shifts)
+    plain = _kept(person, post * S + shift)
     best = Rotation(None, None, plain, plain)
-    modes = [m for m, ok in (("swap_shifts", len(shifts) == 2), ("next_post", posts > 1)) if ok]
+    modes = [m for m, ok in (("swap_shifts", S == 2), ("next_post", posts > 1)) if ok]
     for mode in modes:
         for every in range(1, days):
-            homes = [
-                home_of(p, s, d, mode=mode, every=every, shifts=shifts, posts=posts)
-                for d, s, p, _ in keys
-            ]
-            kept = _kept(keys, homes)
+            period = (day - 1) // every
+            if mode == "swap_shifts":
+                home = post * S + (shift - period) % S
+            else:
+                home = ((post - 1 - period) % posts + 1) * S + shift
+            kept = _kept(person, home)
             if kept >= plain + ROTATION_MARGIN and kept > best.kept:
                 best = Rotation(mode, every, kept, plain)
     return best
