@@ -352,10 +352,10 @@ def records_check(**kw: Any) -> int:
 
 
 @command(records, "fit")
-@click.argument("folder", metavar="RECORDS", type=click.Path(path_type=Path))
+@click.argument("folder", metavar="RECORDS", type=LOCATION)
 @click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="the twin's scenario file (FILE.yaml)")  # fmt: skip
-@click.option("--report", type=click.Path(path_type=Path),
+              help="the twin's scenario file (FILE.yaml, a local file)")  # fmt: skip
+@click.option("--report", type=LOCATION, metavar="DIR|URI",
               help="folder for fit.json and fit.html [default: beside --out]")  # fmt: skip
 @click.option("--seed", type=SEED, help="the twin's seed [default: derived from the records']")
 @cache_option
@@ -363,7 +363,8 @@ def records_check(**kw: Any) -> int:
 @progress_option
 @json_option
 def records_fit(**kw: Any) -> int:
-    """Fit a scenario to RECORDS: a labelled twin of the plant (FILE.yaml, fit.json, fit.html).
+    """Fit a scenario to RECORDS (a folder or URI): a labelled twin of the plant (FILE.yaml,
+    fit.json, fit.html).
 
     The twin is simulated by the harness and compared with the records post by post (on-post
     fraction, excursions, speed ratios, Z, Y, levels); fit.json says where every fitted figure

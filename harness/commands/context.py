@@ -66,9 +66,12 @@ class CommandContext:
 
 
 @contextlib.contextmanager
-def command_context(out_dir: staging.Folder, *, staged: bool = True) -> Iterator[CommandContext]:
+def command_context(
+    out_dir: staging.Folder, *, staged: bool = True, last: tuple[str, ...] = (staging.RESULTS,)
+) -> Iterator[CommandContext]:
     """Signals → staged ``out_dir`` → its log file; on success, the stage's files are logged
-    to the tracked run (if any) before the folder is published.
+    to the tracked run (if any) before the folder is published (the files named in ``last``
+    after the others).
 
     ``staged=False`` writes into ``out_dir`` itself: for a command whose folder is its own
     checkpoint (``perception train`` resumes from what an interrupted run left there).
@@ -76,7 +79,7 @@ def command_context(out_dir: staging.Folder, *, staged: bool = True) -> Iterator
     with contextlib.ExitStack() as stack:
         stack.enter_context(handle_signals())
         if staged:
-            stage = stack.enter_context(staging.staged(out_dir))
+            stage = stack.enter_context(staging.staged(out_dir, last=last))
         else:
             stage = Path(str(out_dir))
             stage.mkdir(parents=True, exist_ok=True)

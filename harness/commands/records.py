@@ -64,20 +64,19 @@ def check(folder: str | Path | Location) -> dict[str, Any]:
 class FitConfig:
     """Everything ``records fit`` needs, checked before any work."""
 
-    folder: Path
     recorded: Records
     out: Path
     """The twin's scenario file."""
-    report_dir: Path
+    report_dir: Path | Location
     """Where fit.json and fit.html go (the scenario's folder unless ``--report``)."""
     seed: int
-    cache_dir: Path
+    cache_dir: Location
     compute: preflight.Compute
     params: core.ModelParams
 
 
 def make_fit_config(
-    folder: str | Path,
+    folder: str | Path | Location,
     out: str | Path,
     *,
     report: str | Path | None = None,
@@ -97,7 +96,7 @@ def make_fit_config(
     check_writable(out, option="--out", folder=False)
     recorded = load(folder)
     check_fittable(recorded.manifest)
-    report_dir = Path(report) if report is not None else out.parent
+    report_dir = report if report is not None else out.parent
     cache = settings.cache_dir(cache_dir)
     report_dir, where = preflight.checked(
         report_dir,
@@ -109,7 +108,6 @@ def make_fit_config(
         progress=progress,
     )
     return FitConfig(
-        folder=Path(folder),
         recorded=recorded,
         out=out,
         report_dir=report_dir,
@@ -120,11 +118,11 @@ def make_fit_config(
     )
 
 
-def scenario_text(data: dict[str, Any], *, folder: Path) -> str:
+def scenario_text(data: dict[str, Any], *, folder: str) -> str:
     """The twin as YAML, with a header saying where it came from; checked to read back to the
     same scenario through the schema."""
     text = (
-        f"# A twin of the records folder {str(folder)!r}, fitted by `hazard-harness records fit`\n"
+        f"# A twin of the records folder {folder!r}, fitted by `hazard-harness records fit`\n"
         f"# ({FIT_JSON} beside it says from which records every figure came).\n"
         + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     )
@@ -135,6 +133,7 @@ def scenario_text(data: dict[str, Any], *, folder: Path) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file beside it (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -145,18 +144,16 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def fit(config: FitConfig) -> dict[str, Any]:
-    """``records fit RECORDS --out FILE.yaml``: the twin, fit.json and fit.html."""
+    """``records fit RECORDS --out FILE.yaml``: the twin, fit.json and fit.html (the twin
+    published last: when it is there, its report is complete)."""
     m = config.recorded.manifest
-    with command_context(config.report_dir) as ctx:
+    folder = m.folder.uri
+    with command_context(config.report_dir, last=(config.out.name,)) as ctx:
         run_id = ctx.track(
             experiment=f"hazard-harness/{m.name}",
             run_name=f"{m.name}-fit",
             command="records fit",
-            params={
-                "records": str(config.folder),
-                "seed": config.seed,
-                "scenario": str(config.out),
-            },
+            params={"records": folder, "seed": config.seed, "scenario": str(config.out)},
         )
         with config.compute.ray() as session:
             done = run_fit(
@@ -167,10 +164,10 @@ def fit(config: FitConfig) -> dict[str, Any]:
                 params=config.params,
                 progress=config.compute.progress,
             )
-        text = scenario_text(done.fit.scenario, folder=config.folder)
+        text = scenario_text(done.fit.scenario, folder=folder)
         content = fit_json(
             done,
-            records=str(config.folder),
+            records=folder,
             labelled=config.recorded.labels is not None,
             scenario=str(config.out),
             params=config.params,
@@ -179,6 +176,9 @@ def fit(config: FitConfig) -> dict[str, Any]:
         write_fit_report(ctx.stage, content, done)
         (ctx.stage / config.out.name).write_text(text, encoding="utf-8")
         log_metrics(content["summary"])
-    if config.out.parent.resolve() != config.report_dir.resolve():
+    beside = isinstance(config.report_dir, Path) and (
+        config.out.parent.resolve() == config.report_dir.resolve()
+    )
+    if not beside:  # --report elsewhere: the report holds a copy, the twin goes to --out
         write_atomic(config.out, text)
     return content

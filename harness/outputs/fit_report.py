@@ -20,6 +20,7 @@ from harness.outputs.report import ENV, png_bytes
 from harness.records.fit import FitRun, PostVerdict
 from harness.records.fit._compare import ALPHA, TOLERANCES
 from harness.runtime import staging
+from harness.runtime.storage import Location
 
 FIT_JSON = "fit.json"
 FIT_HTML = "fit.html"
@@ -126,7 +127,7 @@ def post_figure(p: PostVerdict) -> bytes:
     return png_bytes(fig)
 
 
-def write_fit_report(folder: Path, content: dict[str, Any], run: FitRun) -> None:
+def write_fit_report(folder: Path | Location, content: dict[str, Any], run: FitRun) -> None:
     """Write ``fit.json`` and ``fit.html`` into ``folder``."""
     staging.write_json(folder / FIT_JSON, content)
     figures = {p.post: base64.b64encode(post_figure(p)).decode() for p in run.posts}

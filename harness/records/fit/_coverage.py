@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.records._format import SECONDS, Manifest, RecordsError
+from harness.records._tables import parquet_file
 
 MIN_DAYS = 7
 """Fewest recorded days a fit needs: a week shows rotations, absences and a person's habits."""
@@ -33,7 +34,7 @@ def coverage(m: Manifest) -> tuple[set[int], set[int]]:
     posts: set[int] = set()
     days: set[int] = set()
     for path in m.seconds_files():
-        f = pq.ParquetFile(path)
+        f = parquet_file(path, m.where(path))
         posts |= _values(f, "post")
         days |= _values(f, "day")
     return posts, days

@@ -19,7 +19,6 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from harness.records.fit._compare import PostVerdict, Sample, compare
 from harness.records.fit._estimates import Clock, Fit, fit
 from harness.records.fit._measure import ShiftMeasure, measure
 from harness.runtime.errors import HarnessError
+from harness.runtime.storage import Location
 
 LevelKey = tuple[int, str, int]
 
@@ -98,7 +98,7 @@ def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[LevelK
 
 def run_fit(
     recorded: Records,
-    cache_dir: Path,
+    cache_dir: Location,
     session: RaySession,
     *,
     seed: int,

@@ -417,3 +417,34 @@ def test_the_loop_fits_a_matching_twin_whose_tuned_thresholds_do_not_lose_on_the
         paired = paired_difference(runs[tuned], runs["default"], figures=HEADLINE)
         for figure, d in paired.items():  # never worse than the defaults, within the interval
             assert d["ci95"] is None or d["ci95"][1] >= 0, (tuned, figure, d)
+
+
+@pytest.mark.slow
+def test_records_on_object_storage_fit_the_same_twin(s3_bucket: str, tmp_path: Path) -> None:
+    """Records, cache and report on object storage (a real S3 API): the twin and the report
+    are those of the same records in a local folder."""
+    import yaml
+
+    from harness.runtime.storage import location
+    from tests.harness.conftest import write_yaml
+
+    scenario = str(write_yaml(tmp_path / "tiny.yaml", TINY))
+    assert main(["records", "export", scenario, "--out", str(tmp_path / "rec")]) == 0
+    assert main(["records", "export", scenario, "--out", f"{s3_bucket}/rec"]) == 0
+    common = ["--workers", "2", "--no-progress"]
+    assert main(["records", "fit", str(tmp_path / "rec"), "--out", "local/twin.yaml", *common]) == 0
+    assert (
+        main(["records", "fit", f"{s3_bucket}/rec", "--out", "remote/twin.yaml", "--report",
+              f"{s3_bucket}/fit", "--cache", f"{s3_bucket}/cache", *common])
+        == 0
+    )  # fmt: skip
+    local, remote = (
+        yaml.safe_load(Path(f"{w}/twin.yaml").read_text()) for w in ("local", "remote")
+    )
+    assert local == remote
+    report = location(f"{s3_bucket}/fit")
+    assert {"fit.json", "fit.html", "twin.yaml"} <= {c.name for c in report.children()}
+    there = json.loads((report / "fit.json").read_text())
+    here = json.loads(Path("local/fit.json").read_text())
+    assert [q["verdict"] for q in there["quantities"]] == [q["verdict"] for q in here["quantities"]]
+    assert there["records"]["folder"] == f"{s3_bucket}/rec"
