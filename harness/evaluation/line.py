@@ -5,7 +5,7 @@ order with the truth, decided by :func:`core.decide_shift`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,8 +94,10 @@ def line_shifts(
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
     states_of: StatesOf = simulated_states,
+    days: Iterable[int] | None = None,
 ) -> list[LineShift]:
-    """Every evaluated shift assembled from its posts' results, in (day, shift) order.
+    """Every evaluated shift (or every shift of ``days``) assembled from its posts' results,
+    in (day, shift) order.
 
     Args:
         post_shifts: per (day, shift), per post, the scoring result.
@@ -103,7 +105,7 @@ def line_shifts(
         states_of: the post states (the simulator's; a records folder's from its labels).
     """
     out = []
-    for day in scenario.evaluate_days:
+    for day in scenario.evaluate_days if days is None else days:
         for shift in scenario.shift_names:
             by_post = post_shifts[(day, shift)]
             ordered = [by_post[p] for p in range(1, scenario.n_posts + 1)]

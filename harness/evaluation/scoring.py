@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +77,11 @@ def score_posts_task(
     params: core.ModelParams,
     with_arrays: bool = False,
     source: WorkerSource = signal_workers,
+    days: Sequence[int] | None = None,
 ) -> list[PostShift]:
-    """Task: every evaluated shift of ``posts``: their workers from ``source`` (the fidelity),
-    Z and Y against the post's database, the dwell row, and the flagged workers' evidence."""
+    """Task: every evaluated shift of ``posts`` (or of ``days``): their workers from ``source``
+    (the fidelity), Z and Y against the post's database, the dwell row, and the flagged
+    workers' evidence."""
     import psutil
 
     interrupts.checkpoint("task")
@@ -89,7 +91,7 @@ def score_posts_task(
     out = []
     for post in posts:
         for day, shift, database in post_databases(
-            scenario, store, post, params, scenario.evaluate_days
+            scenario, store, post, params, scenario.evaluate_days if days is None else days
         ):
             start = time.perf_counter()
             stats = database.stats()
@@ -190,8 +192,10 @@ def score_posts(
     progress: bool,
     with_arrays: bool = False,
     source: WorkerSource = signal_workers,
+    days: Sequence[int] | None = None,
 ) -> Iterator[PostShift]:
-    """Score every post on every evaluated shift; yields results as they complete.
+    """Score every post on every evaluated shift (or the shifts of ``days``, evaluated days of
+    ``scenario``); yields results as they complete.
 
     A task takes enough posts to read and simulate about :data:`TARGET_SAMPLES_PER_TASK`
     worker-samples (a pixel-fidelity post is work enough on its own).
@@ -203,7 +207,7 @@ def score_posts(
     interrupts.checkpoint("scoring")
     posts = list(range(1, scenario.n_posts + 1))
     scenario_ref = put(scenario)
-    windows = params.history_window_days + scenario.days.evaluate
+    windows = params.history_window_days + (scenario.days.evaluate if days is None else len(days))
     post_samples = (
         windows * scenario.shifts.per_day * scenario.samples_per_shift * scenario.workers.per_post
     )
@@ -211,7 +215,9 @@ def score_posts(
         1 if source is not signal_workers else max(1, TARGET_SAMPLES_PER_TASK // post_samples)
     )
     groups = [tuple(posts[i : i + per_task]) for i in range(0, len(posts), per_task)]
-    jobs = ((g, (scenario_ref, str(store_root), g, params, with_arrays, source)) for g in groups)
+    jobs = (
+        (g, (scenario_ref, str(store_root), g, params, with_arrays, source, days)) for g in groups
+    )
     for _, results in map_unordered(
         score_posts_task, jobs, total=len(groups), max_in_flight=max_in_flight, desc="score",
         progress=progress,

@@ -99,6 +99,15 @@ def shift_records(
     ]
 
 
+def records_of(
+    features: Features, cache: ScoreCache, params: core.ModelParams, days: Iterable[int]
+) -> list[ShiftRecord]:
+    """The shift records of ``params`` on the cached ``days`` (their Z and Y from ``cache``)."""
+    days = tuple(days)
+    scores = cache.get([score_key(params)])[score_key(params)]
+    return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
+
+
 def pick(scores: Scores, rows: Iterable[int]) -> Scores:
     """The scores of the cached shifts ``rows`` (e.g. :meth:`Features.rows_of`)."""
     return [scores[k] for k in rows]
@@ -116,12 +125,17 @@ _STATS: OrderedDict[tuple, tuple[dict[tuple[int, str], core.HistoryStats], int]]
 
 
 def window_stats(
-    scenario: sim.Scenario, store_root: str, post: int, pool: str, window: int
+    scenario: sim.Scenario,
+    store_root: str,
+    post: int,
+    pool: str,
+    window: int,
+    days: tuple[int, ...],
 ) -> dict[tuple[int, str], core.HistoryStats]:
-    """The post's database statistics per evaluated (day, shift) for one (pool, W), kept in this
-    worker process (least recently used first out, :data:`STATS_CACHE_BYTES` in all), so a
-    new ``(rho_min, eps)`` rescores without reading the store again."""
-    key = (store_root, post, pool, window, scenario.days.evaluate)
+    """The post's database statistics per (day, shift) of ``days`` for one (pool, W), kept in
+    this worker process (least recently used first out, :data:`STATS_CACHE_BYTES` in all), so
+    a new ``(rho_min, eps)`` rescores without reading the store again."""
+    key = (store_root, post, pool, window, days)
     if key in _STATS:
         _STATS.move_to_end(key)
         return _STATS[key][0]
@@ -129,9 +143,7 @@ def window_stats(
     store = open_store(store_root)
     stats = {
         (day, shift): database.stats()
-        for day, shift, database in post_databases(
-            scenario, store, post, base, scenario.evaluate_days
-        )
+        for day, shift, database in post_databases(scenario, store, post, base, days)
     }
     size = sum(s.rho.nbytes + s.standard.nbytes + s.mean_speeds.nbytes for s in stats.values())
     _STATS[key] = (stats, size)
@@ -146,9 +158,10 @@ def rescore_post(
     post: int,
     keys: Sequence[ScoreKey],
     arrays: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
+    days: tuple[int, ...],
 ) -> dict[ScoreKey, dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
-    """Task: Z and Y of one post's evaluated workers (``arrays`` per (day, shift)) at each key;
-    the keys that differ only in ``rho_min`` share one pass."""
+    """Task: Z and Y of one post's evaluated workers on ``days`` (``arrays`` per (day, shift))
+    at each key; the keys that differ only in ``rho_min`` share one pass."""
     out: dict[ScoreKey, dict] = {key: {} for key in keys}
     by_window: dict[tuple[str, int], list[ScoreKey]] = defaultdict(list)
     for key in keys:
@@ -157,7 +170,8 @@ def rescore_post(
         by_terms: dict[tuple[float, str], list[ScoreKey]] = defaultdict(list)
         for key in group:
             by_terms[(key[3], key[4])].append(key)
-        for (day, shift), stats in window_stats(scenario, store_root, post, pool, window).items():
+        found = window_stats(scenario, store_root, post, pool, window, days)
+        for (day, shift), stats in found.items():
             positions, speeds = arrays[(day, shift)]
             if not len(positions):
                 for key in group:
@@ -199,6 +213,7 @@ class ScoreCache:
         self._arrays = arrays
         self._layout = layout
         self._order = order
+        self._days = tuple(dict.fromkeys(day for day, _ in order))
         self._known = dict(known)
 
     def __len__(self) -> int:
@@ -218,7 +233,15 @@ class ScoreCache:
         if missing:
             posts = list(self._arrays)
             refs = [
-                submit(rescore_post, self._scenario, self._root, p, missing, self._arrays[p])
+                submit(
+                    rescore_post,
+                    self._scenario,
+                    self._root,
+                    p,
+                    missing,
+                    self._arrays[p],
+                    self._days,
+                )
                 for p in posts
             ]
             tables = {k: self._empty() for k in missing}
@@ -246,11 +269,14 @@ def build_features(
     progress: bool,
     levels_of: Levels,
     records: Records | None = None,
+    days: Sequence[int] | None = None,
 ) -> tuple[Features, ScoreCache]:
     """Simulate and score the scenario's evaluated shifts once (Ray must be running).
 
     With ``records`` (a labelled records folder; ``scenario`` is its line) the shifts are its
-    recorded ones, and the post states its labels.
+    recorded ones, and the post states its labels. With ``days`` (evaluated days of
+    ``scenario``) only theirs: the records of every day are stored all the same, so their post
+    databases hold the days before them (more held-out days: :mod:`harness.tuning._holdout`).
 
     Returns the cached features and a score cache seeded with MODEL.md's defaults.
     """
@@ -268,10 +294,10 @@ def build_features(
     by_shift = group_by_shift(
         score_all_posts(
             scenario, store_root, default, max_in_flight=max_in_flight, progress=progress,
-            with_arrays=True, source=source,
+            with_arrays=True, source=source, days=days,
         )
     )  # fmt: skip
-    shifts = line_shifts(scenario, by_shift, levels_of=levels_of, states_of=states_of)
+    shifts = line_shifts(scenario, by_shift, levels_of=levels_of, states_of=states_of, days=days)
     order = [(s.day, s.shift) for s in shifts]
     arrays, layout = {}, {}
     for post in range(1, scenario.n_posts + 1):

@@ -1,0 +1,92 @@
+"""The held-out days, and more of them when a scenario's own are too few to decide.
+
+A scenario is a simulator, so held-out days cost only compute. Its days are simulated from
+streams keyed by what they describe (seed, person, post, day, shift: :mod:`sim.seeding`), and
+its stored records are keyed without ``days.evaluate``
+(:func:`harness.evaluation.history.records_key`): a copy with more evaluated days simulates
+the same days as the scenario and new ones after them, reusing every stored day
+(``tests/harness/tuning/test_holdout.py`` checks both). The added days come after the
+scenario's own held-out days — never among the tuning days — and each added day's post
+database holds the ``W`` stored days before it, the earlier evaluated days included, as
+every evaluated day's does. A records folder's held-out days are what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import core
+import sim
+from harness.evaluation.graders import Levels
+from harness.evaluation.results import ShiftRecord
+from harness.runtime.errors import HarnessError
+from harness.tuning._features import Features, ScoreCache, build_features, records_of
+
+Maker = Callable[[tuple[int, ...]], tuple[Features, ScoreCache]]
+"""Cached features of new evaluated days (and their score cache)."""
+
+
+def with_evaluated_days(scenario: sim.Scenario, last: int) -> sim.Scenario:
+    """``scenario`` (validated again) evaluated up to day ``last``."""
+    data = scenario.model_dump(mode="json")
+    data["days"]["evaluate"] = last - scenario.days.history
+    try:
+        return sim.load_scenario(data)
+    except sim.ScenarioError as exc:
+        raise HarnessError(f"more held-out days of {scenario.name!r}: {exc}") from None
+
+
+def simulated_days(
+    scenario: sim.Scenario,
+    *,
+    cache_dir: Path,
+    levels_of: Levels,
+    max_in_flight: int,
+    progress: bool,
+) -> Maker:
+    """A :data:`Maker` that simulates new evaluated days of ``scenario`` (Ray running)."""
+
+    def make(days: tuple[int, ...]) -> tuple[Features, ScoreCache]:
+        return build_features(
+            with_evaluated_days(scenario, days[-1]), cache_dir=cache_dir, levels_of=levels_of,
+            max_in_flight=max_in_flight, progress=progress, days=days,
+        )  # fmt: skip
+
+    return make
+
+
+@dataclass
+class HeldOut:
+    """The held-out days' cached features: the study's own held-out days, then those added.
+
+    Attributes:
+        parts: per batch of days, its features, score cache and days.
+        make: makes the features of new days (None: no more can be had).
+    """
+
+    parts: list[tuple[Features, ScoreCache, tuple[int, ...]]]
+    make: Maker | None = None
+    added: list[int] = field(default_factory=list)
+    """The days added so far."""
+
+    @property
+    def days(self) -> tuple[int, ...]:
+        """Every held-out day, in order."""
+        return tuple(d for _, _, days in self.parts for d in days)
+
+    def records(self, params: core.ModelParams) -> list[ShiftRecord]:
+        """The shift records of ``params`` on every held-out day."""
+        return [r for f, cache, days in self.parts for r in records_of(f, cache, params, days)]
+
+    def extend(self, total: int) -> None:
+        """Add the days after the last held-out day until there are ``total``."""
+        if self.make is None:
+            raise HarnessError("no more held-out days can be made of a records folder")
+        have = self.days
+        new = tuple(range(have[-1] + 1, have[-1] + 1 + total - len(have)))
+        if new:
+            features, cache = self.make(new)
+            self.parts.append((features, cache, new))
+            self.added.extend(new)
