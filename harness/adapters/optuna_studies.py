@@ -143,11 +143,73 @@ class OptimizeStats:
 
 @dataclass(frozen=True)
 class Scored:
-    """A trial's objective values and the user attributes to store with them (e.g. the
-    thresholds a sweep chose)."""
+    """A trial's objective values, the user attributes to store with them, and parameters the
+    evaluation set that the sampler did not ask (e.g. the thresholds a sweep chose): name →
+    ``(value, distribution)``, stored as the trial's params so Optuna's tools show them."""
 
     values: tuple[float, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+MARK = "recommended"
+"""User attribute of the trial that repeats the parameters ``tune`` recommends (:func:`mark`);
+such trials are not counted as the study's trials."""
+
+
+def set_params(trial: optuna.Trial, params: Mapping[str, tuple[Any, Any]]) -> None:
+    """Store ``name → (value, distribution)`` as params of a running ``trial`` that its sampler
+    did not ask for. Optuna has no public call for it: this writes through the trial's storage
+    (``set_trial_param``, as ``Trial.suggest_*`` does)."""
+    for name, (value, distribution) in params.items():
+        trial.storage.set_trial_param(
+            trial._trial_id, name, distribution.to_internal_repr(value), distribution
+        )
+
+
+def complete(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's COMPLETE trials, less the marks of recommendations (:data:`MARK`)."""
+    return [
+        t for t in study.get_trials(deepcopy=False, states=(COMPLETE,)) if MARK not in t.user_attrs
+    ]
+
+
+def mark(
+    study: optuna.Study,
+    *,
+    params: Mapping[str, tuple[Any, Any]],
+    values: Sequence[float],
+    attrs: Mapping[str, Any],
+) -> int:
+    """Add a COMPLETE trial that repeats a recommendation — ``params`` as ``name → (value,
+    distribution)`` — with its ``values``, marked with user attribute :data:`MARK` and
+    ``attrs`` (Optuna cannot change a finished trial); returns its number.
+
+    A value outside its distribution (a start off a range or its grid) is stored with the
+    range widened to hold it, without the grid."""
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={name: value for name, (value, _) in params.items()},
+            distributions={name: _holding(d, v) for name, (v, d) in params.items()},
+            values=list(values),
+            user_attrs={MARK: True, **attrs},
+        )
+    )
+    return study.get_trials(deepcopy=False)[-1].number
+
+
+def _holding(distribution: Any, value: Any) -> Any:
+    """``distribution``, or the same kind widened to hold ``value`` (off its grid: none)."""
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        if value in distribution.choices:
+            return distribution
+        raise HarnessError(f"{value!r} is not one of {list(distribution.choices)}")
+    low, high, step = distribution.low, distribution.high, distribution.step
+    on_grid = step is None or abs((value - low) / step - round((value - low) / step)) < 1e-8
+    if low <= value <= high and on_grid:
+        return distribution
+    kind = type(distribution)
+    return kind(min(low, value), max(high, value), log=distribution.log)
 
 
 def optimize(
@@ -176,7 +238,7 @@ def optimize(
         store: the study's storage: each batch's asks and tells are written at once.
     """
     limit = n_complete if max_failures is None else max_failures
-    done = count(study, COMPLETE)
+    done = len(complete(study))
     failed = session = 0
     optuna_s = 0.0
     started = time.perf_counter()
@@ -195,6 +257,7 @@ def optimize(
                     if isinstance(outcome, Scored):
                         for key, value in outcome.attrs.items():
                             t.set_user_attr(key, value)
+                        set_params(t, outcome.params)
                         outcome = outcome.values
                     if isinstance(outcome, tuple) and all(v == v for v in outcome):
                         study.tell(t, list(outcome))

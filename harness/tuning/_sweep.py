@@ -18,7 +18,8 @@ objectives, several objectives, and ``--sweep none`` leave both thresholds to th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,13 @@ class SweepPlan:
     """Each swept threshold's range."""
     start: core.ModelParams
     """Ties go toward its thresholds."""
+
+    def distribution(self, name: str) -> Any:
+        """The Optuna distribution a swept threshold is stored with: its range, widened to hold
+        the start's value (a candidate of every sweep)."""
+        r = self.ranges[name]
+        start = float(getattr(self.start, name))
+        return replace(r, low=min(r.low, start), high=max(r.high, start)).distribution()
 
 
 def plan_sweep(

@@ -57,7 +57,10 @@ def evaluate_trials(
                 out[number] = objective_values(objectives, evaluate(features, params, scores[key]))
                 continue
             found = sweep(features, params, *scores[key], plan)
-            out[number] = Scored((found.value,), {"swept": found.thresholds})
+            out[number] = Scored(
+                (found.value,), {"swept": found.thresholds},
+                {n: (v, plan.distribution(n)) for n, v in found.thresholds.items()},
+            )  # fmt: skip
         except (core.ModelInputError, KeyError, ValueError) as exc:
             out[number] = f"{type(exc).__name__}: {exc}"
     return out

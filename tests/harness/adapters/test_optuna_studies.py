@@ -130,7 +130,7 @@ def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
 
     def config():
         return make_tune_config(tune_yaml, "out", n_trials=8, study_name="cut", batch_size=4,
-                                workers=2, progress=False)  # fmt: skip
+                                workers=2, progress=False, holdout_days=1)  # fmt: skip
 
     monkeypatch.setenv(ENV_FAULT, "trials:SIGTERM")  # after the first batch is logged
     with pytest.raises(Interrupted):
@@ -186,3 +186,45 @@ def test_a_hard_linked_journal_is_the_same_study_for_the_driver_lock(tmp_path):
             optuna_storage.exclusive(linked, "a"),
         ):
             pass
+
+
+def test_parameters_an_evaluation_sets_are_the_trials_params(tmp_path):
+    """A sweep's thresholds are stored as params, so study.best_trial and the dashboard
+    show them (the sampler never asks for them)."""
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    swept = optuna_studies.float_range(0.0, 1.0)
+
+    def sweep(asked):
+        return {
+            n: optuna_studies.Scored((p["x"],), {"swept": {"t": p["x"] / 2}},
+                                     {"t": (p["x"] / 2, swept)})
+            for n, p in asked
+        }  # fmt: skip
+
+    optuna_studies.optimize(
+        study, distributions={"x": optuna_studies.float_range(0.0, 1.0)}, evaluate_batch=sweep,
+        n_complete=6, batch_size=3, store=store,
+    )  # fmt: skip
+    for t in study.trials:
+        assert t.params["t"] == pytest.approx(t.params["x"] / 2)
+    assert study.best_trial.params["t"] == pytest.approx(study.best_value / 2)
+
+
+def test_a_mark_repeats_a_recommendation_and_is_not_counted(tmp_path):
+    store = _journal(tmp_path, trials=4)
+    study = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)[0]
+    x = optuna_studies.float_range(0.0, 1.0, step=0.25)
+    number = optuna_studies.mark(
+        study, params={"x": (1.3, x)}, values=[0.5], attrs={"repeats": "start"}
+    )  # a start off the range and its grid is stored with the range widened
+    marked = study.trials[number]
+    assert number == 4 and marked.params == {"x": 1.3} and marked.value == 0.5
+    assert marked.user_attrs == {optuna_studies.MARK: True, "repeats": "start"}
+    assert len(optuna_studies.complete(study)) == 4  # the study's own trials
+    optuna_studies.optimize(  # a resumed session still runs to 6 of its own
+        study, distributions={"x": optuna_studies.float_range(0.0, 1.0)},
+        evaluate_batch=lambda asked: {n: (p["x"],) for n, p in asked}, n_complete=6,
+        batch_size=3,
+    )  # fmt: skip
+    assert len(optuna_studies.complete(study)) == 6 and len(study.trials) == 7
