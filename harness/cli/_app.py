@@ -63,6 +63,19 @@ CORES = os.cpu_count() or 1
 """This machine's cores: the bound of torch threads and rendering processes."""
 
 
+class AutoOrCount(click.IntRange):
+    """``auto`` or an integer within ``[low, high]``."""
+
+    name = "auto|integer"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            self.fail(f"expected auto or a whole number, got {value!r}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def count(low: int, high: int) -> click.IntRange:
     """An integer option within ``[low, high]`` (click names the range in its refusal)."""
     return click.IntRange(low, high)

@@ -18,6 +18,7 @@ from harness.cli._app import (
     MIN_EVAL_FRAMES,
     POSITIVE_SECONDS,
     SEED,
+    AutoOrCount,
     Finite,
     cache_option,
     cli,
@@ -207,8 +208,17 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @click.option("--study", help="study name; an existing study is resumed [default: new name]")
 @click.option("--storage",
               help="Optuna storage URL or .journal file [default: ./optuna.journal]")  # fmt: skip
-@click.option("--holdout-days", type=count(1, MAX_DAYS),
-              help="last evaluated days held out [default: a third, >= 1]")  # fmt: skip
+@click.option(
+    "--holdout-days",
+    type=AutoOrCount(1, MAX_DAYS),
+    default="auto",
+    metavar="auto|N",
+    help="last evaluated days held out: auto (a third, >= 1; for a scenario more "
+    "are simulated while the recommendation is undecided) or N (those N)",
+)
+@click.option("--max-holdout-days", type=count(1, MAX_DAYS), metavar="N",
+              help="with --holdout-days auto on a scenario, the most held-out days in all "
+                   "(the scenario's own and those simulated) [default: 60]")  # fmt: skip
 @click.option("--seed", type=SEED, help="sampler seed [default: the scenario's]")
 @click.option("--tune", "tune_names", callback=_names,
               help="comma-separated tunables [default: all that act at the fidelity]")  # fmt: skip
@@ -249,6 +259,7 @@ def tune(**kw: Any) -> int:
     config = make_tune_config(
         kw["scenario"], kw["out"], n_trials=kw["trials"], objectives=kw["objective"],
         study_name=kw["study"], storage=kw["storage"], holdout_days=kw["holdout_days"],
+        max_holdout_days=kw["max_holdout_days"],
         seed=kw["seed"], tune=kw["tune_names"], ranges=kw["ranges"],
         batch_size=kw["batch_size"], address=kw["address"], workers=kw["workers"],
         timeout=kw["timeout"], cache_dir=kw["cache"], progress=not kw["no_progress"],

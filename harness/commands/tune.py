@@ -36,21 +36,28 @@ from harness.tuning._choice import (
     ci_text,
     compare,
     cross_validate,
+    decide_held_out,
     enqueue_start,
+    held_out_summary,
+    mark_recommended,
     recommend,
     rho_grid,
     score_grid,
+    start_warning,
 )
 from harness.tuning._config import TuneConfig
 from harness.tuning._features import (
     build_features,
+    records_of,
     score_key,
 )
+from harness.tuning._holdout import HeldOut, simulated_days, with_evaluated_days
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
     Objective,
     resolve_objectives,
 )
+from harness.tuning._rule import DEFAULT_MAX_HOLDOUT_DAYS, check_figure, day_counts
 from harness.tuning._space import make_space
 from harness.tuning._sweep import SWEEPS, plan_sweep
 
@@ -72,6 +79,10 @@ COMPARISON = "comparison.csv"
 PARETO = "pareto.parquet"
 
 
+AUTO_HOLDOUT = "auto"
+"""``--holdout-days auto``: a third of the evaluated days, and more simulated while undecided."""
+
+
 def _positive(name: str, value: int | None, low: int = 1) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
         raise HarnessError(f"--{name} must be an integer >= {low}, got {value!r}")
@@ -85,7 +96,8 @@ def make_tune_config(
     objectives: tuple[str | Objective, ...] = (DEFAULT_OBJECTIVE,),
     study_name: str | None = None,
     storage: str | None = None,
-    holdout_days: int | None = None,
+    holdout_days: int | str = AUTO_HOLDOUT,
+    max_holdout_days: int | None = None,
     seed: int | None = None,
     tune: tuple[str, ...] | None = None,
     ranges: dict[str, tuple[float, float]] | None = None,
@@ -104,6 +116,8 @@ def make_tune_config(
     """Check every input of a study before any work; raises :class:`HarnessError`.
 
     ``scenario_path`` is a scenario YAML or a labelled records folder (``docs/records.md``).
+    ``holdout_days``: ``"auto"`` (about a third of the evaluated days, and for a scenario more
+    simulated while the rule is undecided, up to ``max_holdout_days`` in all) or a fixed count.
     """
     recorded = None
     if is_uri(str(scenario_path)) or is_records(scenario_path):
@@ -125,6 +139,7 @@ def make_tune_config(
             )
         parse_spec(graders, scenario.n_posts)
     resolved = resolve_objectives(objectives)
+    check_figure(resolved[0].figure)
     start = load_params(params_path)
     space = make_space(names=tune, overrides=ranges, base=start)
     if sweep not in SWEEPS:
@@ -149,14 +164,13 @@ def make_tune_config(
         raise HarnessError(
             f"--cv must be <= the evaluated days ({len(days)}, days.evaluate), got {cv}"
         )
-    k = max(1, round(len(days) / 3)) if holdout_days is None else holdout_days
-    if not 1 <= k < len(days):
-        raise HarnessError(f"--holdout-days must be in 1..{len(days) - 1}, got {k}")
+    k, most = _holdout(holdout_days, max_holdout_days, len(days), recorded is not None, cv)
     cache = settings.cache_dir(cache_dir)
     if storage is None or "://" not in storage:
         journal = Path(storage or optuna_storage.JOURNAL)
         preflight.check_writable(journal, option="--storage", folder=False)
-    out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,
+    longest = scenario if most is None else with_evaluated_days(scenario, days[-k] + most - 1)
+    out, where = preflight.checked(out_dir, cache=cache, scenario=longest, address=address,
                                    workers=workers, timeout=timeout, progress=progress)  # fmt: skip
     grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
     store = optuna_storage.open_storage(storage)
@@ -174,6 +188,7 @@ def make_tune_config(
         store=store,
         tuning_days=days[:-k],
         holdout_days=days[-k:],
+        max_holdout_days=most,
         seed=scenario.seed if seed is None else seed,
         batch_size=batch_size or 32 * (where.workers or 2),
         graders=grading,
@@ -184,6 +199,36 @@ def make_tune_config(
         min_gain=float(min_gain),
         records=recorded,
     )
+
+
+def _holdout(
+    holdout_days: int | str, most: int | None, evaluated: int, records: bool, cv: int | None
+) -> tuple[int, int | None]:
+    """The study's own held-out days, and the most held-out days in all (None: no more are
+    simulated): ``--holdout-days auto|N`` and ``--max-holdout-days``."""
+    auto = holdout_days == AUTO_HOLDOUT
+    if not auto and (isinstance(holdout_days, bool) or not isinstance(holdout_days, int)):
+        raise HarnessError(f"--holdout-days must be auto or a number of days, got {holdout_days!r}")
+    k = max(1, round(evaluated / 3)) if auto else holdout_days
+    if not 1 <= k < evaluated:
+        raise HarnessError(f"--holdout-days must be in 1..{evaluated - 1}, got {k}")
+    if most is not None:
+        why = (
+            "with --holdout-days N the held-out days are those N" if not auto
+            else "a records folder's held-out days are what was recorded" if records
+            else "with --cv the cross-validation decides, over the evaluated days" if cv
+            else ""
+        )  # fmt: skip
+        if why:
+            raise HarnessError(f"--max-holdout-days applies to simulated held-out days; {why}")
+        _positive("max-holdout-days", most)
+        if most < k:
+            raise HarnessError(
+                f"--max-holdout-days must be >= the scenario's own held-out days ({k}), got {most}"
+            )
+    if not auto or records or cv:
+        return k, None
+    return k, max(k, DEFAULT_MAX_HOLDOUT_DAYS) if most is None else most
 
 
 def _check_study_not_lost(store: optuna_storage.StudyStore, name: str) -> None:
@@ -247,7 +292,8 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             config.store.record()
             if config.store.guard is None:
                 optuna_storage.take_lease(study)
-            fresh = [t for t in trials if t.number not in logged]
+            marks = optuna_studies.MARK
+            fresh = [t for t in trials if t.number not in logged and marks not in t.user_attrs]
             log_trials([_logged(t, names) for t in fresh], run_id=run_id)
             logged.update(t.number for t in fresh)
 
@@ -265,6 +311,11 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 progress=c.progress, levels_of=levels_of, records=config.records,
             )  # fmt: skip
             cache = cache.with_rho_grid(rho_grid(config.space))
+            warning = start_warning(
+                records_of(features, cache, config.start, config.tuning_days), config.start
+            )
+            if warning:
+                LOG.warning("%s", warning)
             prefill_started = time.perf_counter()
             cache.get(score_key(p) for p in score_grid(config.space))
             prefill_s = time.perf_counter() - prefill_started
@@ -281,23 +332,62 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 progress=c.progress,
                 store=config.store,
             )
-            best, front = choose_best(
+            best, front, best_number = choose_best(
                 study, searched, config.objectives, study_days.features, study_days.rows,
                 cache,
             )  # fmt: skip
-            comparison = compare(config, features, cache, best)
+            make = None
+            if config.max_holdout_days is not None:
+                simulate = simulated_days(
+                    scenario, cache_dir=config.cache_dir, levels_of=levels_of,
+                    max_in_flight=session.max_in_flight, progress=c.progress,
+                )  # fmt: skip
+
+                def make(days: tuple[int, ...]) -> Any:
+                    LOG.info("simulating held-out days %d..%d", days[0], days[-1])
+                    made = simulate(days)
+                    if config.store.guard is None:
+                        optuna_storage.take_lease(study)  # the study is still this driver's
+                    return made
+
+            held = HeldOut([(features, cache, config.holdout_days)], make=make)
+            decision = decide_held_out(config, held, best)
+            comparison = compare(config, features, cache, best, held)
             cv = None
             if config.cv:
-                cv = cross_validate(config, features, cache, session.workers, c.progress)
-        recommendation = recommend(config, comparison, cv)
+                cv, decision, deciding = cross_validate(
+                    config, features, cache, session.workers, c.progress
+                )
+                evidence = f"{cv['k']}-fold cross-validation's left-out days"
+            else:
+                figure = config.objectives[0].figure
+                deciding = day_counts(held.records(best), held.records(config.start), figure)
+                evidence = "held-out days"
+        recommendation = recommend(config, decision, deciding, evidence)
+        holdout = held_out_summary(decision, held, deciding, config)
+        if config.cv:
+            holdout["holdout_stop_reason"] = (
+                "--cv: the cross-validation decides, over every evaluated day left out once; "
+                f"no days added ({holdout['holdout_stop_reason']})"
+            )
         chosen = best if recommendation["recommendation"] == "tuned" else config.start
+        label = "tuned" if chosen is best else "start"
+        with config.store.batch():
+            marked, note = mark_recommended(
+                study, space=searched, plan=plan, params=chosen,
+                values=comparison["tuning"][label],
+                repeats=best_number if chosen is best else "start",
+                reason=recommendation["recommendation_reason"],
+            )  # fmt: skip
+        config.store.record()
+        complete = optuna_studies.complete(study)
         summary = {
             "study": config.study_name,
             "storage": config.store.description,
             "resumed": resumed,
             "recovered_trials": recovered,
             "trials_total": len(study.trials),
-            "trials_complete": optuna_studies.count(study, optuna_studies.COMPLETE),
+            "trials_complete": len(complete),
             "trials_session": stats.trials,
             "trials_per_s": stats.trials_per_s,
             "optuna_fraction": stats.optuna_fraction,
@@ -309,9 +399,15 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             "not_swept_because": no_sweep or None,
             "start": config.start.to_dict(),
             "start_source": str(config.start_path) if config.start_path else "MODEL.md",
+            "start_warning": warning,
             **recommendation,
             "best_params": chosen.to_dict(),
             "candidate_params": best.to_dict(),
+            "candidate_trial": best_number,
+            "recommended_trial": marked,
+            "best_trial_note": note,
+            "holdout_days": list(held.days),
+            **holdout,
             "pareto_front": [
                 {"number": t.number, **dict(zip(names, t.values, strict=True))} for t in front
             ],
@@ -321,11 +417,6 @@ def tune(config: TuneConfig) -> dict[str, Any]:
             "cv": cv,
             "mlflow_run_id": run_id,
         }
-        if comparison["too_small_to_tell"]:
-            LOG.warning(
-                "the held-out days are too few to tell tuned from start apart: %s",
-                "; ".join(comparison["too_small_to_tell"]),
-            )
         _write(ctx.stage, study, chosen, best, front, summary, config)
         _log(summary, stats, len(study.trials))
     return summary
@@ -386,6 +477,9 @@ def _log(summary: dict[str, Any], stats: optuna_studies.OptimizeStats, total: in
         "optuna_fraction": stats.optuna_fraction,
         "trials_total": total,
         "recommended_tuned": float(summary["recommendation"] == "tuned"),
+        "recommendation_p": summary["recommendation_gain"]["p"],
+        "heldout_days": len(summary["holdout_days"]),
+        "heldout_days_added": summary["holdout_days_added"],
     }
     for rec in summary["comparison"]:
         key = f"{rec['days'].replace('-', '')}.{rec['params']}"
@@ -420,13 +514,19 @@ def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
             f"{ci_text(row['root_cause_f1_ci95']):>17} {row['faults_explained']:12.3f} "
             f"{row['management_auc']:8.3f} {row['training_auc']:9.3f}"
         )
-    diff = summary["held_out_difference"][objective.figure]
+    gain = summary["recommendation_gain"]
     lines.append(
-        f"held-out {objective.name}: tuned − start = {diff['difference']:+.3f} "
-        f"{ci_text(diff['ci95'])} (paired bootstrap over held-out days and people)"
+        f"{objective.name} on the {gain['on']}: tuned − start = {gain['difference']:+.3f} "
+        f"{ci_text(gain['ci95'])} over {gain['days']} days (95 % day bootstrap of the defined "
+        f"replicates); randomisation p = {gain['p']:.2g} ({gain['test']}) at level "
+        f"{gain['level']:.3g}"
+    )
+    lines.append(
+        f"held-out days: {len(summary['holdout_days'])} ({summary['holdout_days_added']} "
+        f"simulated beyond the source's own); {summary['holdout_stop_reason']}"
     )
     for reason in summary["too_small_to_tell"]:
-        lines.append(f"too small to tell: {reason}")
+        lines.append(f"days × people intervals too wide to carry to other people: {reason}")
     if summary["cv"]:
         cv = summary["cv"]
         lines.append(
@@ -446,7 +546,10 @@ def format_summary(summary: dict[str, Any], config: TuneConfig) -> str:
     lines.append(f"{held} ({summary['recommendation_reason']})")
     lines.append(
         f"best params: {config.out_dir / BEST_PARAMS}; tuned candidate: "
-        f"{config.out_dir / CANDIDATE_PARAMS}"
+        f"{config.out_dir / CANDIDATE_PARAMS}; Optuna: trial {summary['recommended_trial']} "
+        "repeats the recommendation (user attribute 'recommended')"
     )
+    if summary["best_trial_note"]:
+        lines.append(summary["best_trial_note"])
     lines.append(f"resume with: --study {summary['study']}; MLflow run {summary['mlflow_run_id']}")
     return "\n".join(lines)

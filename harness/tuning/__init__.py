@@ -2,8 +2,10 @@
 
 See :mod:`harness.tuning._features` for what is cached and what a trial recomputes,
 :mod:`harness.tuning._trials` for trial batches on Ray, :mod:`harness.tuning._choice` for the
-choice after a study, and the Optuna adapter (:mod:`harness.adapters.optuna_storage`,
-:mod:`harness.adapters.optuna_studies`) for storage, resume and the ask/tell loop.
+choice after a study, :mod:`harness.tuning._rule` for the recommendation rule,
+:mod:`harness.tuning._holdout` for held-out days (and more of them), and the Optuna adapter
+(:mod:`harness.adapters.optuna_storage`, :mod:`harness.adapters.optuna_studies`) for storage,
+resume, the ask/tell loop and the mark of the recommended trial.
 """
 
 from __future__ import annotations

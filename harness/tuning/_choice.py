@@ -1,14 +1,15 @@
 """From a study to a recommendation that never leaves the user worse off: the start as trial 0,
 the best trial nearest the start, tuned vs start on the tuning and held-out days with
-intervals, optional cross-validation, and the tuned parameters recommended only when their
-gain is shown.
+intervals, optional cross-validation, and the tuned parameters recommended only when the
+rule (:mod:`harness.tuning._rule`) shows their gain, on more held-out days where needed
+(:mod:`harness.tuning._holdout`).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,16 +32,19 @@ from harness.tuning._features import (
     ScoreCache,
     evaluate,
     pick,
+    records_of,
     score_key,
-    shift_records,
 )
+from harness.tuning._holdout import HeldOut
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
     Objective,
     get_objective,
+    objective_values,
 )
+from harness.tuning._rule import Decision, Paired, day_counts, days_needed, decide, gain_interval
 from harness.tuning._space import SearchSpace
-from harness.tuning._sweep import SweepPlan, plan_sweep
+from harness.tuning._sweep import SWEEPABLE, SweepPlan, plan_sweep
 from harness.tuning._trials import RayEvaluator
 
 
@@ -123,8 +127,10 @@ def enqueue_start(study: optuna_studies.Study, space: SearchSpace, start: core.M
 
 
 def trial_params(space: SearchSpace, trial: Any) -> core.ModelParams:
-    """A trial's model parameters: the sampled ones and the thresholds its sweep chose."""
-    return replace(space.params(trial.params), **trial.user_attrs.get("swept", {}))
+    """A trial's model parameters: the sampled ones and the thresholds its sweep chose (its
+    params since they are stored as such; a user attribute before)."""
+    swept = {n: v for n, v in trial.params.items() if n in SWEEPABLE and n not in space.ranges}
+    return replace(space.params(trial.params), **{**trial.user_attrs.get("swept", {}), **swept})
 
 
 def choose_best(
@@ -134,8 +140,9 @@ def choose_best(
     features: Features,
     rows: np.ndarray,
     cache: ScoreCache,
-) -> tuple[core.ModelParams, list[Any]]:
-    """The best trial's parameters, and the Pareto front (empty for one objective).
+) -> tuple[core.ModelParams, list[Any], int]:
+    """The best trial's parameters, the Pareto front (empty for one objective) and the best
+    trial's number (marks of earlier recommendations left out: they repeat trials).
 
     With one objective, of the trials that share the best value the one nearest the start
     is chosen (on few tuning shifts many settings tie, and the extreme ones do not carry over
@@ -143,46 +150,62 @@ def choose_best(
     objectives the Pareto trial with the best root-cause F1 on the tuning days (``features``,
     at ``rows`` of the cache) is chosen.
     """
-    if not optuna_studies.count(study, optuna_studies.COMPLETE):
+    trials = optuna_studies.complete(study)
+    if not trials:
         raise HarnessError(
             f"no trial of study {study.study_name!r} completed; see the fail_reason of its "
             "trials (trials.parquet)"
         )
     if len(objectives) == 1:
-        best = study.best_value
-        tied = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(optuna_studies.COMPLETE,))
-            if abs(t.value - best) <= 1e-12
-        ]
+        best = max(t.value for t in trials)
+        tied = [t for t in trials if abs(t.value - best) <= 1e-12]
         nearest = min(tied, key=lambda t: (space.distance_to_base(t.params), t.number))
-        return trial_params(space, nearest), []
-    front = study.best_trials
+        return trial_params(space, nearest), [], nearest.number
+    front = [t for t in study.best_trials if optuna_studies.MARK not in t.user_attrs]
     candidates = [trial_params(space, t) for t in front]
     found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
     scores = [f1(evaluate(features, p, pick(found[score_key(p)], rows))) for p in candidates]
-    return candidates[int(np.argmax(scores))], front
+    chosen = int(np.argmax(scores))
+    return candidates[chosen], front, front[chosen].number
 
 
-def _records(
-    features: Features, cache: ScoreCache, params: core.ModelParams, days: tuple[int, ...]
-) -> list[ShiftRecord]:
-    scores = cache.get([score_key(params)])[score_key(params)]
-    return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
+def start_warning(records: Sequence[ShiftRecord], start: core.ModelParams) -> str | None:
+    """One line when the start flags nobody, or everybody, in its shift ``records`` of the
+    tuning days (None otherwise): such a start cannot tell culprits from the rest."""
+    workers = [w for r in records for w in r.workers]
+    flagged = sum(w.management or w.training for w in workers)
+    if flagged and flagged < len(workers):
+        return None
+    who = "nobody" if not flagged else "everybody"
+    return (
+        f"the start (τ_Z {start.tau_Z:g}, τ_Y {start.tau_Y:g}) flags {who} on the tuning days "
+        f"({flagged} of {len(workers)} worker-shifts have Z > τ_Z or Y < τ_Y): it cannot tell "
+        "culprits from the rest, so the study's gain over it may be large and uninformative"
+    )
 
 
 def compare(
-    config: TuneConfig, features: Features, cache: ScoreCache, best: core.ModelParams
+    config: TuneConfig,
+    features: Features,
+    cache: ScoreCache,
+    best: core.ModelParams,
+    held: HeldOut,
 ) -> dict[str, Any]:
-    """Tuned vs the start on the tuning and held-out days, each figure with its 95 % interval;
-    the paired difference on the held-out days; whether they are too few to tell."""
+    """Tuned vs the start on the tuning and held-out days (``held``'s, the added ones
+    included), each figure with its 95 % two-way interval; the two-way paired difference on
+    the held-out days; whether they are too few to tell; each set's objective values on the
+    tuning days."""
     seed = config.scenario.seed
     figure = config.objectives[0].figure
-    table, records, too_small = [], {}, []
+    table, records, too_small, tuning = [], {}, [], {}
     for label, params in (("start", config.start), ("tuned", best)):
-        for split, days in (("tuning", config.tuning_days), ("held-out", config.holdout_days)):
-            records[label, split] = _records(features, cache, params, days)
+        for split in ("tuning", "held-out"):
+            records[label, split] = (
+                records_of(features, cache, params, config.tuning_days)
+                if split == "tuning"
+                else held.records(params)
+            )
             found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
             row: dict[str, Any] = {"params": label, "days": split}
             for f in CATALOGUE:
@@ -190,49 +213,139 @@ def compare(
                 row[f.name] = float(found[group][key])
                 row[f"{f.name}_ci95"] = interval(found, f.path)
             table.append(row)
+            if split == "tuning":
+                tuning[label] = objective_values(config.objectives, found)
             if (label, split) == ("tuned", "held-out"):
                 too_small = too_small_to_tell(found, figure=figure)
     paired = paired_difference(
         records["tuned", "held-out"], records["start", "held-out"], seed=seed
     )
-    return {"table": table, "paired": paired, "too_small_to_tell": too_small}
+    return {"table": table, "paired": paired, "too_small_to_tell": too_small, "tuning": tuning}
+
+
+def decide_held_out(config: TuneConfig, held: HeldOut, best: core.ModelParams) -> Decision:
+    """The rule (:mod:`harness.tuning._rule`) on the held-out days, adding days while it is
+    undecided where ``held`` can make them (up to ``config.max_holdout_days``)."""
+    figure = config.objectives[0].figure
+
+    def paired() -> Paired:
+        return day_counts(held.records(best), held.records(config.start), figure)
+
+    def more(total: int) -> Paired:
+        held.extend(total)
+        return paired()
+
+    return decide(
+        paired(), min_gain=config.min_gain, seed=config.scenario.seed,
+        more=more if held.make is not None else None, most_days=config.max_holdout_days,
+        same=best == config.start,
+    )  # fmt: skip
 
 
 def recommend(
-    config: TuneConfig, comparison: dict[str, Any], cv: dict[str, Any] | None
+    config: TuneConfig, decision: Decision, paired: Paired, evidence: str
 ) -> dict[str, Any]:
-    """Whether to hand back the tuned params or the start, and why.
-
-    The tuned params are recommended only when the 95 % interval of their paired gain over
-    the start on days the study did not see — the cross-validation's left-out blocks with
-    ``--cv``, else the held-out days — lies above ``min_gain``.
-    """
+    """The rule's verdict as ``tune.json`` gives it: the recommendation, why, and the gain
+    on the deciding days (``paired``: their per-day counts) with its intervals."""
     objective = config.objectives[0]
-    if cv is not None:
-        gain, evidence = cv["pooled"], f"{cv['k']}-fold cross-validation's left-out days"
+    last = decision.last
+    ci95, _ = gain_interval(paired, level=0.025, seed=config.scenario.seed)
+    if decision.verdict == "tuned":
+        reason = f"tuned − start {objective.name} on the {evidence}: {last.reason}"
     else:
-        gain, evidence = comparison["paired"][objective.figure], "held-out days"
-    difference, ci = gain["difference"], gain["ci95"]
-    shown = f"{difference:+.3f} {ci_text(ci)}" if math.isfinite(difference) else "undefined"
-    if ci is not None and ci[0] > config.min_gain:
-        verdict, reason = (
-            "tuned",
-            (f"tuned − start {objective.name} on the {evidence}: {shown}, above {config.min_gain}"),
-        )
-    else:
-        verdict, reason = (
-            "start",
-            (
-                f"tuned − start {objective.name} on the {evidence}: {shown}, not above "
-                f"{config.min_gain}: the gain is not shown, so the start stays"
-            ),
+        reason = (
+            f"tuned − start {objective.name} on the {evidence}: {decision.stop_reason}: the "
+            "gain is not shown, so the start stays"
         )
     return {
-        "recommendation": verdict,
+        "recommendation": decision.verdict,
         "recommendation_reason": reason,
-        "recommendation_gain": {"difference": difference, "ci95": ci, "on": evidence},
+        "recommendation_gain": {
+            "difference": last.gain,
+            "ci95": ci95,
+            "on": evidence,
+            "days": last.days,
+            "p": last.p,
+            "level": last.level,
+            "bounds": last.ci,
+            "test": last.test,
+            "defined_replicates": last.defined,
+        },
         "min_gain": config.min_gain,
     }
+
+
+def held_out_summary(decision: Decision, held: HeldOut, paired: Paired, config: TuneConfig
+                     ) -> dict[str, Any]:  # fmt: skip
+    """How many held-out days were added, why the looks stopped, and (undecided) about how
+    many more a decision would need."""
+    needed = None
+    reason = decision.stop_reason
+    if decision.verdict == "start" and decision.last.verdict == "more":
+        needed = days_needed(paired, min_gain=config.min_gain)
+        if config.records is not None:
+            where, unit = "a records folder's held-out days are what was recorded", "labelled days"
+        elif config.max_holdout_days is None:
+            where, unit = "--holdout-days N keeps those (auto simulates more)", "held-out days"
+        else:
+            where, unit = "a larger --max-holdout-days simulates more", "held-out days"
+        more = (
+            "more days are not expected to show a gain above --min-gain (the gain seen is not)"
+            if needed is None
+            else f"about {max(needed - paired.days, 1)} more {unit} would likely decide it (80 % "
+            "power, were the gain and its spread to stay as seen)"
+        )
+        reason = f"{reason}; {where}: {more}"
+    return {
+        "holdout_days_added": len(held.added),
+        "holdout_stop_reason": reason,
+        "holdout_looks": [k.to_dict() for k in decision.looks],
+        "holdout_days_needed": needed,
+    }
+
+
+def mark_recommended(
+    study: optuna_studies.Study,
+    *,
+    space: SearchSpace,
+    plan: SweepPlan | None,
+    params: core.ModelParams,
+    values: tuple[float, ...],
+    repeats: int | str,
+    reason: str,
+) -> tuple[int, str | None]:
+    """Mark the recommendation in the study: a trial that repeats ``params`` (``space``'s
+    sampled ones and ``plan``'s swept ones, as its params) with ``values`` on the tuning days,
+    user attributes ``recommended`` and ``repeats`` (the trial it repeats, or ``"start"``).
+
+    Returns its number, and one line saying why Optuna's best trial is another, if it is."""
+    given = params.to_dict()
+    shown = {n: (given[n], r.distribution()) for n, r in space.ranges.items()}
+    if plan is not None:
+        shown.update({n: (given[n], plan.distribution(n)) for n in plan.names})
+    number = optuna_studies.mark(
+        study, params=shown, values=values, attrs={"repeats": repeats, "reason": reason}
+    )
+    if len(values) > 1:
+        return number, (
+            f"several objectives: Optuna's best_trials are the Pareto front; trial {number} "
+            "repeats the recommendation (of the front, the best root-cause F1 on the tuning "
+            "days, or the start)"
+        )
+    best = study.best_trial
+    if best.number == number or trial_params(space, best) == params:
+        return number, None
+    if repeats == "start":
+        return number, (
+            f"study.best_trial is trial {best.number}, the best on the tuning days "
+            f"({best.value:.3f}); its gain over the start on unseen days was not shown, so "
+            f"the start (trial {number}) is recommended"
+        )
+    return number, (
+        f"study.best_trial is trial {best.number}; trial {repeats} ties it on the tuning days "
+        f"({best.value:.3f}) and lies nearer the start, and of tied trials the tool takes the "
+        f"nearest (trial {number} repeats it)"
+    )
 
 
 def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
@@ -243,10 +356,13 @@ def day_blocks(days: tuple[int, ...], k: int) -> list[tuple[int, ...]]:
 
 def cross_validate(
     config: TuneConfig, features: Features, cache: ScoreCache, workers: int, progress: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Decision, Paired]:
     """K-fold cross-validation over blocks of the evaluated days: a study (started at the
     start, sweeping as the main one) on K−1 blocks; its best parameters and the start scored
-    on the left-out block (paired), and pooled over every block (each day left out once)."""
+    on the left-out block (paired), and pooled over every block (each day left out once).
+
+    Returns the summary, the rule's decision on the pooled left-out days (one look: they are
+    every evaluated day) and their per-day counts."""
     k = config.cv
     days = tuple(config.tuning_days + config.holdout_days)
     objective = config.objectives[0]
@@ -274,11 +390,11 @@ def cross_validate(
             progress=progress,
             store=config.store,
         )
-        best, _ = choose_best(
+        best, _, _ = choose_best(
             study, searched, config.objectives, fold_days.features, fold_days.rows, cache
         )
-        tuned = _records(features, cache, best, held_out)
-        start = _records(features, cache, config.start, held_out)
+        tuned = records_of(features, cache, best, held_out)
+        start = records_of(features, cache, config.start, held_out)
         tuned_all += tuned
         start_all += start
         paired = paired_difference(
@@ -307,7 +423,8 @@ def cross_validate(
         "tuned": pooled["a"], "start": pooled["b"], "difference": pooled["difference"],
         "ci95": pooled["ci95"],
     }  # fmt: skip
-    return out
+    counts = day_counts(tuned_all, start_all, objective.figure)
+    return out, decide(counts, min_gain=config.min_gain, seed=config.scenario.seed), counts
 
 
 def ci_text(value: Any) -> str:

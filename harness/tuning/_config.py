@@ -60,7 +60,10 @@ class TuneConfig:
     """``thresholds``: τ_Z and τ_Y swept exactly per trial where the objective allows;
     ``none``: sampled like the rest."""
     min_gain: float = 0.0
-    """The tuned params are recommended only when the lower end of the 95 % interval of their
-    held-out (or cross-validated) gain over the start exceeds this."""
+    """The tuned params are recommended only when their held-out (or cross-validated) gain
+    over the start is shown to exceed this (:mod:`harness.tuning._rule`)."""
     records: Records | None = None
     """The labelled records folder when SOURCE is one (its line stands in for a scenario)."""
+    max_holdout_days: int | None = None
+    """The most held-out days in all, simulated after ``holdout_days`` while the rule is
+    undecided (``--holdout-days auto`` on a scenario); None: the held-out days are those."""

@@ -7,18 +7,21 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import mlflow
+import numpy as np
 import optuna
 import pytest
 import yaml
 
 import core
+from harness.adapters import optuna_studies
 from harness.adapters.optuna_storage import open_storage
 from harness.cli import main
 from harness.commands.run import make_config
 from harness.commands.tune import make_tune_config, tune
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params
-from harness.tuning import get_objective
+from harness.tuning import get_objective, make_space
+from harness.tuning._choice import trial_params
 from tests.harness.conftest import TUNE_TINY
 
 
@@ -63,12 +66,44 @@ def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
     assert "heldout.tuned.root_cause_f1" in parent.data.metrics
     history = mlflow.MlflowClient().get_metric_history(parent.info.run_id, "trial.root_cause_f1")
     assert sorted(m.step for m in history) == list(range(8))  # one value per trial
+    # Optuna's view: every trial shows its swept thresholds as params, and one more trial,
+    # marked, repeats the recommendation
+    assert all({"tau_Z", "tau_Y"} <= set(t.params) for t in study.trials)
+    marked = study.trials[summary["recommended_trial"]]
+    assert marked.number == 8 and marked.user_attrs["recommended"] is True
+    assert (
+        trial_params(make_space().without(("tau_Z", "tau_Y")), marked).to_dict()
+        == (summary["best_params"])
+    )
+    assert summary["trials_total"] == 9
+    # the held-out days: the scenario's last one, then (auto) simulated ones after it
+    days = summary["holdout_days"]
+    assert days[0] == 8 and days == list(range(8, 8 + len(days)))
+    assert summary["holdout_days_added"] == len(days) - 1
+    assert summary["holdout_stop_reason"] and summary["holdout_looks"][0]["days"] == 1
+    assert summary["recommendation_gain"]["days"] == len(days)
+    assert summary["start_warning"] is None
+
+
+@pytest.mark.slow
+def test_the_start_that_flags_nobody_is_named_and_fixed_holdout_days_stay(tiny: Path, capsys):
+    Path("start.yaml").write_text("tau_Z: 0.9\ntau_Y: 0.05\n")
+    code = main(["tune", str(tiny), "--out", "out", "--trials", "4", "--batch-size", "2",
+                 "--workers", "2", "--params", "start.yaml", "--holdout-days", "2",
+                 "--study", "nobody", "--no-progress"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(Path("out/tune.json").read_text())
+    assert "flags nobody on the tuning days" in summary["start_warning"]
+    assert summary["holdout_days"] == [7, 8] and summary["holdout_days_added"] == 0
+    assert len(summary["holdout_looks"]) == 1 and summary["holdout_looks"][0]["level"] == 0.05
+    err = capsys.readouterr().err
+    assert err.count("flags nobody") == 1  # one console line
 
 
 @pytest.mark.slow
 def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
-    first = tune(_config(tiny, "out", n_trials=4, study_name="resume"))
-    assert first["trials_total"] == 4
+    first = tune(_config(tiny, "out", n_trials=4, study_name="resume", holdout_days=1))
+    assert first["trials_total"] == 5 and first["trials_complete"] == 4  # and the mark
     store = open_storage(None)
     study = optuna.load_study(study_name="resume", storage=store.storage)
     kept = [t.params for t in study.trials]
@@ -77,15 +112,17 @@ def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
     stale = study.ask({"tau_D": optuna.distributions.FloatDistribution(0.2, 1.6)})
     # …and dies here: trial `stale` stays RUNNING in the journal, past the recorded size
 
-    second = tune(_config(tiny, "out", n_trials=8, study_name="resume"))
+    second = tune(_config(tiny, "out", n_trials=8, study_name="resume", holdout_days=1))
     assert second["resumed"] and second["recovered_trials"] == 1
-    trials = optuna.load_study(study_name="resume", storage=open_storage(None).storage).trials
-    assert [t.params for t in trials[:4]] == kept
+    resumed = optuna.load_study(study_name="resume", storage=open_storage(None).storage)
+    trials = resumed.trials
+    assert [t.params for t in trials[: len(kept)]] == kept
     assert trials[stale.number].state == optuna.trial.TrialState.FAIL
     retry = next(t for t in trials if t.user_attrs.get("retry_of") == stale.number)
     assert retry.state == optuna.trial.TrialState.COMPLETE
     assert retry.params["tau_D"] == stale.params["tau_D"]
-    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 8
+    assert len(optuna_studies.complete(resumed)) == 8  # the marks of the two sessions apart
+    assert sum("recommended" in t.user_attrs for t in trials) == 2
 
 
 def test_resume_with_other_objective_is_refused(tiny: Path):
@@ -108,6 +145,10 @@ def test_resume_with_other_objective_is_refused(tiny: Path):
         ({"min_gain": 1.0}, "--min-gain must be a number in"),
         ({"tune": ("tau_D",), "ranges": {"tau_Z": (0.1, 0.2)}}, "--tune leaves out"),
         ({"holdout_days": 4}, "--holdout-days must be in 1..3"),
+        ({"holdout_days": "some"}, "--holdout-days must be auto or a number"),
+        ({"holdout_days": 2, "max_holdout_days": 9}, "with --holdout-days N the held-out"),
+        ({"max_holdout_days": 9, "cv": 2}, "with --cv the cross-validation decides"),
+        ({"max_holdout_days": 0}, "--max-holdout-days must be an integer >= 1"),
         ({"n_trials": 0}, "--trials"),
     ],
 )
@@ -115,6 +156,21 @@ def test_bad_input_is_rejected_before_any_work(tiny: Path, kwargs, message):
     with pytest.raises(HarnessError, match=message):
         _config(tiny, "out", **kwargs)
     assert not Path("out").exists() and not Path("cache").exists()
+
+
+def test_holdout_days_auto_and_their_budget():
+    from harness.commands.tune import _holdout
+
+    assert _holdout("auto", None, 14, False, None) == (5, 60)  # a third, then up to 60
+    assert _holdout("auto", 20, 14, False, None) == (5, 20)
+    assert _holdout("auto", None, 240, False, None) == (80, 80)  # its own are more than 60
+    assert _holdout(3, None, 14, False, None) == (3, None)  # fixed: those 3
+    assert _holdout("auto", None, 14, True, None) == (5, None)  # records: what was recorded
+    assert _holdout("auto", None, 14, False, 4) == (5, None)  # --cv decides
+    with pytest.raises(HarnessError, match=r"must be >= the scenario's own held-out days \(5\)"):
+        _holdout("auto", 4, 14, False, None)
+    with pytest.raises(HarnessError, match="what was recorded"):
+        _holdout("auto", 30, 14, True, None)
 
 
 def test_too_few_evaluated_days(tmp_path: Path):
@@ -156,7 +212,7 @@ def test_paired_difference_and_cross_validation_are_reported(tiny: Path, capsys)
                  "--workers", "2", "--cv", "2", "--study", "cv", "--no-progress"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
-    assert "held-out root_cause_f1: tuned − start = " in out and "2-fold cross-validation" in out
+    assert "root_cause_f1 on the 2-fold cross-validation's left-out days: tuned − start = " in out
     assert "recommended: the " in out
     summary = json.loads(Path("out/tune.json").read_text())
     diff = summary["held_out_difference"]["root_cause.f1"]
@@ -168,7 +224,8 @@ def test_paired_difference_and_cross_validation_are_reported(tiny: Path, capsys)
     assert cv["k"] == 2 and [f["held_out_days"] for f in cv["folds"]] == [[5, 6], [7, 8]]
     assert summary["too_small_to_tell"]  # four tiny days: too few culprits to tell
     assert summary["recommendation_gain"]["on"] == "2-fold cross-validation's left-out days"
-    assert summary["recommendation_gain"]["difference"] == cv["pooled"]["difference"]
+    assert summary["recommendation_gain"]["difference"] == pytest.approx(cv["pooled"]["difference"])
+    assert summary["recommendation_gain"]["days"] == 4 and summary["holdout_days_added"] == 0
 
 
 def test_a_pixel_scenario_is_refused_with_how(tmp_path: Path):
@@ -178,40 +235,44 @@ def test_a_pixel_scenario_is_refused_with_how(tmp_path: Path):
         _config(path, tmp_path / "out")
 
 
-def _recommend(ci, *, min_gain=0.0, cv=None):
+def _recommend(tuned, start, *, min_gain=0.0, on="held-out days"):
     from harness.tuning._choice import recommend
-    from harness.tuning._objectives import get_objective
+    from harness.tuning._rule import Paired, decide
 
-    config = SimpleNamespace(objectives=(get_objective("root_cause_f1"),), min_gain=min_gain)
-    difference = 0.0 if ci is None else sum(ci) / 2
-    comparison = {"paired": {"root_cause.f1": {"difference": difference, "ci95": ci}}}
-    return recommend(config, comparison, cv)
+    config = SimpleNamespace(
+        objectives=(get_objective("root_cause_f1"),), min_gain=min_gain,
+        scenario=SimpleNamespace(seed=0),
+    )  # fmt: skip
+    paired = Paired("root_cause.f1", np.array(tuned), np.array(start))
+    return recommend(config, decide(paired, min_gain=min_gain, seed=0), paired, on)
+
+
+CAUGHT, MISSED, NOTHING = (1, 0, 0), (0, 0, 1), (0, 0, 0)
 
 
 @pytest.mark.parametrize(
-    ("ci", "min_gain", "verdict"),
+    ("tuned", "start", "min_gain", "verdict", "why"),
     [
-        ([0.01, 0.2], 0.0, "tuned"),  # the whole interval above 0
-        ([0.0, 0.2], 0.0, "start"),  # touching 0 is not above it
-        ([-0.05, 0.3], 0.0, "start"),
-        ([-0.3, -0.1], 0.0, "start"),  # worse: never handed back
-        ([0.03, 0.2], 0.05, "start"),  # --min-gain demands more
-        ([0.06, 0.2], 0.05, "tuned"),
-        (None, 0.0, "start"),  # undefined: nothing shown
+        ([CAUGHT] * 6, [MISSED] * 6, 0.0, "tuned", "p = 0.016 <= 0.05"),  # 1/64
+        ([CAUGHT] * 4, [MISSED] * 4, 0.0, "start", "not decided"),  # p = 1/16: not shown
+        ([CAUGHT, MISSED] * 3, [CAUGHT, MISSED] * 3, 0.0, "start", "p = 1"),  # alike: nothing
+        ([MISSED] * 6, [CAUGHT] * 6, 0.0, "start", "upper bound"),  # worse: never handed back
+        ([(1, 0, 1)] * 6, [(0, 0, 2)] * 6, 0.7, "start", "< 0.7"),  # gain 2/3: below 0.7
+        ([(0, 1, 0)] + [NOTHING] * 5, [NOTHING] * 6, 0.0, "start", "undefined"),  # no culprit
     ],
 )
-def test_recommendation_rule(ci, min_gain, verdict):
-    out = _recommend(ci, min_gain=min_gain)
+def test_recommendation_rule(tuned, start, min_gain, verdict, why):
+    out = _recommend(tuned, start, min_gain=min_gain)
     assert out["recommendation"] == verdict
     assert out["recommendation_gain"]["on"] == "held-out days"
+    assert why in out["recommendation_reason"]
     assert ("stays" in out["recommendation_reason"]) == (verdict == "start")
 
 
-def test_recommendation_follows_the_cross_validation_when_there_is_one():
-    cv = {"k": 3, "pooled": {"difference": 0.1, "ci95": [0.02, 0.2]}}
-    out = _recommend([-0.2, 0.4], cv=cv)
-    assert out["recommendation"] == "tuned"
+def test_recommendation_names_the_cross_validation_when_it_decides():
+    out = _recommend([CAUGHT] * 6, [MISSED] * 6, on="3-fold cross-validation's left-out days")
     assert out["recommendation_gain"]["on"] == "3-fold cross-validation's left-out days"
+    assert out["recommendation_gain"]["days"] == 6 and out["recommendation_gain"]["level"] == 0.05
 
 
 def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
@@ -242,8 +303,8 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
     first = study.trials[0]
     assert first.user_attrs["start"] is True and trial_params(space, first) == start
     assert first.value == 0.0 and study.best_value == 0.0
-    best, _ = choose_best(study, space, (get_objective("root_cause_f1"),), None, None, None)
-    assert best == start  # ties go to the trial nearest the start: the start itself
+    best, _, number = choose_best(study, space, (get_objective("root_cause_f1"),), None, None, None)
+    assert best == start and number == 0  # ties go to the trial nearest the start: itself
 
 
 def test_a_trials_params_carry_the_thresholds_its_sweep_chose():

@@ -233,12 +233,13 @@ def test_tune_on_records_matches_tune_on_the_scenario_with_true_levels(tmp_path:
     export_scenario(sim.load_scenario(TUNE_TINY), folder)
     summaries = [
         tune(make_tune_config(source, f"out-{k}", n_trials=8, study_name=f"s{k}", workers=1,
-                              batch_size=4, progress=False, graders="truth",
+                              batch_size=4, progress=False, graders="truth", holdout_days=1,
                               storage=str(tmp_path / f"{k}.journal")))
         for k, source in enumerate((scenario, folder))
     ]  # fmt: skip
     assert summaries[0]["best_params"] == summaries[1]["best_params"]
     assert summaries[0]["comparison"] == summaries[1]["comparison"]
+    assert summaries[0]["recommendation_gain"] == summaries[1]["recommendation_gain"]
 
 
 def test_tune_refuses_records_without_labels(
