@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import core
 import sim
 from harness.evaluation.graders import Levels
 from harness.evaluation.results import ShiftRecord
 from harness.runtime.errors import HarnessError
+from harness.runtime.storage import Location
 from harness.tuning._features import Features, ScoreCache, build_features, records_of
 
 Maker = Callable[[tuple[int, ...]], tuple[Features, ScoreCache]]
@@ -41,7 +41,7 @@ def with_evaluated_days(scenario: sim.Scenario, last: int) -> sim.Scenario:
 def simulated_days(
     scenario: sim.Scenario,
     *,
-    cache_dir: Path,
+    cache_dir: Location,
     levels_of: Levels,
     max_in_flight: int,
     progress: bool,
