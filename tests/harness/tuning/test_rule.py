@@ -207,3 +207,34 @@ def test_a_start_that_flags_nobody_or_everybody_is_named():
     assert "flags everybody" in start_warning(everybody, start)
     some = [_records(31, ["a"], ["a"])]
     assert start_warning(some, start) is None
+
+
+def test_days_needed_projects_from_the_gain_and_its_spread():
+    from harness.tuning._rule import days_needed
+
+    # every day the same (tuned names the culprit, the start misses it): no spread, so the
+    # exact test's floor of log2(1/0.05) -> 5 days
+    assert days_needed(_paired([CAUGHT] * 3, [MISSED] * 3), min_gain=0.0) == 5
+    assert days_needed(_paired([MISSED] * 3, [CAUGHT] * 3), min_gain=0.0) is None  # worse
+    noisy = _paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING])
+    wide = days_needed(noisy, min_gain=0.0)
+    assert wide > 4 and days_needed(noisy, min_gain=0.1) > wide  # a margin needs more
+
+
+def test_an_undecided_records_folder_says_how_many_more_labelled_days():
+    from types import SimpleNamespace
+
+    from harness.tuning._choice import held_out_summary
+    from harness.tuning._holdout import HeldOut
+
+    paired = _paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING])
+    decision = decide(paired, min_gain=0.0, seed=0)
+    assert decision.verdict == "start" and decision.last.verdict == "more"
+    config = SimpleNamespace(records=object(), max_holdout_days=None, min_gain=0.0)
+    out = held_out_summary(decision, HeldOut([]), paired, config)
+    assert out["holdout_days_added"] == 0 and out["holdout_days_needed"] > 4
+    assert (
+        "a records folder's held-out days are what was recorded: about "
+        in (out["holdout_stop_reason"])
+    )
+    assert "more labelled days would likely decide it" in out["holdout_stop_reason"]
