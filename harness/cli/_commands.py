@@ -242,8 +242,8 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
               help="tau_Z and tau_Y set per trial by an exact sweep, or sampled")  # fmt: skip
 @click.option("--min-gain", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
               show_default=True,
-              help="recommend the tuned params only when the lower end of the 95% interval of "
-                   "their held-out gain over the start exceeds this")  # fmt: skip
+              help="recommend the tuned params only when their gain over the start on "
+                   "held-out days is shown to exceed this (README: the rule)")  # fmt: skip
 @cache_option
 @ray_options
 @progress_option

@@ -365,11 +365,6 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 evidence = "held-out days"
         recommendation = recommend(config, decision, deciding, evidence)
         holdout = held_out_summary(decision, held, deciding, config)
-        if config.cv:
-            holdout["holdout_stop_reason"] = (
-                "--cv: the cross-validation decides, over every evaluated day left out once; "
-                f"no days added ({holdout['holdout_stop_reason']})"
-            )
         chosen = best if recommendation["recommendation"] == "tuned" else config.start
         label = "tuned" if chosen is best else "start"
         with config.store.batch():

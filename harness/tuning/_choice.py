@@ -8,6 +8,7 @@ rule (:mod:`harness.tuning._rule`) shows their gain, on more held-out days where
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -278,29 +279,47 @@ def recommend(
 def held_out_summary(decision: Decision, held: HeldOut, paired: Paired, config: TuneConfig
                      ) -> dict[str, Any]:  # fmt: skip
     """How many held-out days were added, why the looks stopped, and (undecided) about how
-    many more a decision would need."""
-    needed = None
+    many more days a decision would need (``holdout_more_days_needed``; None: decided, or not
+    to be told from the days seen)."""
+    more_needed = None
     reason = decision.stop_reason
+    if config.cv:
+        reason = (
+            "--cv: the cross-validation decides, over every evaluated day left out once; no "
+            f"days added ({reason})"
+        )
     if decision.verdict == "start" and decision.last.verdict == "more":
-        needed = days_needed(paired, min_gain=config.min_gain)
         if config.records is not None:
             where, unit = "a records folder's held-out days are what was recorded", "labelled days"
+        elif config.cv:
+            where, unit = "a scenario with more evaluated days has more", "evaluated days"
         elif config.max_holdout_days is None:
             where, unit = "--holdout-days N keeps those (auto simulates more)", "held-out days"
         else:
             where, unit = "a larger --max-holdout-days simulates more", "held-out days"
-        more = (
-            "more days are not expected to show a gain above --min-gain (the gain seen is not)"
-            if needed is None
-            else f"about {max(needed - paired.days, 1)} more {unit} would likely decide it (80 % "
-            "power, were the gain and its spread to stay as seen)"
-        )
+        needed = days_needed(paired, min_gain=config.min_gain)
+        if not math.isfinite(paired.gain):
+            more = (
+                "the gain is undefined on them (no true culprit, and one set names nobody), so "
+                f"how many more {unit} would decide it cannot be told from them: days with "
+                "culprits are needed"
+            )
+        elif needed is None:
+            more = (
+                "more days are not expected to show a gain above --min-gain (the gain seen is not)"
+            )
+        else:
+            more_needed = max(needed - paired.days, 1)
+            more = (
+                f"about {more_needed} more {unit} would likely decide it (80 % power, were the "
+                "gain and its spread to stay as seen)"
+            )
         reason = f"{reason}; {where}: {more}"
     return {
         "holdout_days_added": len(held.added),
         "holdout_stop_reason": reason,
         "holdout_looks": [k.to_dict() for k in decision.looks],
-        "holdout_days_needed": needed,
+        "holdout_more_days_needed": more_needed,
     }
 
 

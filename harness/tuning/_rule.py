@@ -1,13 +1,15 @@
 """The recommendation rule: are the tuned parameters better than the start on held-out days?
 
-**Units.** The held-out *days*. Given the line and its crew, days are independent draws (a
-day's random streams are keyed by its number: :mod:`sim.seeding`), so the rule's claim is about
-future days of this line; how far a gain carries to other people is what the two-way
-(days × people) intervals of the comparison table show. Per day, each parameter set has the
-counts of the decisive figure's group (:func:`day_counts`): tp, fp, fn for the root-cause and
-flag figures; agreed, n for the ratios. A figure of a set of days comes from its summed counts
-and is **undefined (NaN) where its denominator is 0** — F1 with no true culprit and nothing
-named, precision with nothing named — never 0 (:func:`figure`).
+**Units.** The held-out *days*: draws of the line and its crew keyed by the day's number
+(:mod:`sim.seeding`), so the rule's claim is about future days of this line. A day's post
+database holds the stored days before it, so neighbouring days share some history: the test
+below needs only that, under H0, each day's two outcomes be exchangeable; the bootstrap bounds,
+which resample days as independent, are approximate. How far a gain carries to other people is
+what the two-way (days × people) intervals of the comparison table show. Per day, each
+parameter set has the counts of the decisive figure's group (:func:`day_counts`): tp, fp, fn
+for the root-cause and flag figures; agreed, n for the ratios. A figure of a set of days comes
+from its summed counts and is **undefined (NaN) where its denominator is 0** — F1 with no true
+culprit and nothing named, precision with nothing named — never 0 (:func:`figure`).
 
 **Test.** A one-sided paired randomisation test (Fisher 1935; Noreen 1989, *Computer-Intensive
 Methods for Testing Hypotheses*; for F-scores, which no per-item test handles, Yeh 2000, "More

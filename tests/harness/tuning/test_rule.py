@@ -216,25 +216,47 @@ def test_days_needed_projects_from_the_gain_and_its_spread():
     # exact test's floor of log2(1/0.05) -> 5 days
     assert days_needed(_paired([CAUGHT] * 3, [MISSED] * 3), min_gain=0.0) == 5
     assert days_needed(_paired([MISSED] * 3, [CAUGHT] * 3), min_gain=0.0) is None  # worse
+    # tuned F1 4/6, start 2/4: gain 1/6. Per-day influences φ = (N_d − F·D_d)/D̄ of tuned minus
+    # start: 17/18, 1/18, −10/18, −8/18, so se = sqrt(454/324)/4, and
+    # n = 4·((z_.95 + z_.8)·se / (1/6))² = 77.97 -> 78 days
     noisy = _paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING])
-    wide = days_needed(noisy, min_gain=0.0)
-    assert wide > 4 and days_needed(noisy, min_gain=0.1) > wide  # a margin needs more
+    assert days_needed(noisy, min_gain=0.0) == 78
+    assert days_needed(noisy, min_gain=0.1) > 78  # a margin needs more
 
 
-def test_an_undecided_records_folder_says_how_many_more_labelled_days():
+def _summary(paired: Paired, **config):
     from types import SimpleNamespace
 
     from harness.tuning._choice import held_out_summary
     from harness.tuning._holdout import HeldOut
 
-    paired = _paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING])
     decision = decide(paired, min_gain=0.0, seed=0)
     assert decision.verdict == "start" and decision.last.verdict == "more"
-    config = SimpleNamespace(records=object(), max_holdout_days=None, min_gain=0.0)
-    out = held_out_summary(decision, HeldOut([]), paired, config)
-    assert out["holdout_days_added"] == 0 and out["holdout_days_needed"] > 4
-    assert (
-        "a records folder's held-out days are what was recorded: about "
-        in (out["holdout_stop_reason"])
+    settings = {"records": object(), "max_holdout_days": None, "min_gain": 0.0, "cv": None}
+    return held_out_summary(decision, HeldOut([]), paired, SimpleNamespace(**settings | config))
+
+
+def test_an_undecided_records_folder_says_how_many_more_labelled_days():
+    out = _summary(_paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING]))
+    assert out["holdout_days_added"] == 0 and out["holdout_more_days_needed"] == 78 - 4
+    assert out["holdout_stop_reason"].endswith(
+        "a records folder's held-out days are what was recorded: about 74 more labelled days "
+        "would likely decide it (80 % power, were the gain and its spread to stay as seen)"
     )
-    assert "more labelled days would likely decide it" in out["holdout_stop_reason"]
+
+
+def test_an_undefined_gain_does_not_claim_more_days_would_not_help():
+    # no culprit on the held-out days, the tuned names an innocent and the start nobody
+    out = _summary(_paired([FALSE, NOTHING], [NOTHING, NOTHING]))
+    assert out["holdout_more_days_needed"] is None
+    assert "undefined on them" in out["holdout_stop_reason"]
+    assert "days with culprits are needed" in out["holdout_stop_reason"]
+    assert "not expected" not in out["holdout_stop_reason"]
+
+
+def test_with_cv_the_summary_says_the_cross_validation_decided():
+    paired = _paired([CAUGHT, MISSED, CAUGHT, FALSE], [MISSED, MISSED, CAUGHT, NOTHING])
+    out = _summary(paired, records=None, cv=3)
+    assert out["holdout_stop_reason"].startswith("--cv: the cross-validation decides")
+    assert "--holdout-days N" not in out["holdout_stop_reason"]
+    assert "more evaluated days" in out["holdout_stop_reason"]
