@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
+from harness.cli import PROG
 from harness.runtime.settings import ENV_CACHE, ENV_RAY_ADDRESS, ENV_TIMEOUT
 
-PROG = "hazard-harness"
 CONTEXT = {
     "help_option_names": ["-h", "--help"],
     "show_default": True,

@@ -20,6 +20,9 @@ environment variable :data:`ENV_FAULT` is ``"<moment>:<SIGNAL>"`` (e.g. ``"writi
 the process sends itself that signal at that moment, so tests interrupt every moment
 deterministically, without sleeps. ``"<moment>:<SIGNAL>:<marker file>"`` fires once: only
 in the process that creates the marker file (e.g. one Ray worker of many, ``"task:SIGKILL:…"``).
+``"<moment>:WAIT:<file>"`` holds the command at the moment (it writes ``<file>.reached``) until
+``<file>`` exists: a test starts a second command while the first is there, then releases it,
+so races are tested by order, not by timing.
 """
 
 from __future__ import annotations
@@ -29,14 +32,21 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from harness.runtime.errors import HarnessError
 
 SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """The signals that interrupt a command."""
 ENV_FAULT = "HAZARD_HARNESS_FAULT"
 """Test hook: ``"<moment>:<SIGNAL>"`` sends ``SIGNAL`` to this process at ``moment``."""
 MOMENTS: tuple[str, ...] = (
+    "start",
+    "store_wait",
+    "store",
     "ray_start",
     "history",
     "scoring",
@@ -47,8 +57,11 @@ MOMENTS: tuple[str, ...] = (
     "registering",
     "ray_shutdown",
 )
-"""The moments :func:`checkpoint` marks (``task``: inside a Ray scoring task; ``trials``:
-between two batches of a study's trials; ``ray_shutdown``: Ray's processes exiting)."""
+"""The moments :func:`checkpoint` marks (``start``: the command line's first instruction;
+``store_wait``: waiting for another command's first use of a tracking store; ``store``:
+inside the lock of a tracking store's first use; ``task``: inside a Ray scoring
+task; ``trials``: between two batches of a study's trials; ``ray_shutdown``: Ray's processes
+exiting)."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -171,6 +184,18 @@ def as_interrupt(exc: SystemExit) -> BaseException:
     return exc
 
 
+WAIT_LIMIT_S = 300.0
+"""Longest a ``WAIT`` hook holds a command (a test that never releases it fails, not hangs)."""
+
+
+def _pause(release: Path) -> None:
+    """Say the moment is reached (``<release>.reached``) and wait until ``release`` exists."""
+    release.with_name(release.name + ".reached").write_text(str(os.getpid()))
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def checkpoint(moment: str) -> None:
     """Mark ``moment`` of a command; the :data:`ENV_FAULT` hook may send a signal here."""
     spec = os.environ.get(ENV_FAULT)
@@ -178,9 +203,16 @@ def checkpoint(moment: str) -> None:
         return
     where, _, rest = spec.partition(":")
     name, _, marker = rest.partition(":")
-    if where not in MOMENTS:
-        raise ValueError(f"{ENV_FAULT} must name a moment of {MOMENTS}, got {where!r}")
+    known = (name == "WAIT" and marker) or isinstance(getattr(signal, name, None), signal.Signals)
+    if where not in MOMENTS or not known:
+        raise HarnessError(
+            f"{ENV_FAULT} must be <moment>:<SIGNAL>[:<marker file>] or <moment>:WAIT:<file> "
+            f"with a moment of {MOMENTS}, got {spec!r}"
+        )
     if where != moment:
+        return
+    if name == "WAIT":
+        _pause(Path(marker))
         return
     if marker:
         try:

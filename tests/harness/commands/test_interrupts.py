@@ -55,7 +55,7 @@ def test_the_fault_hook_fires_at_its_moment_only(monkeypatch, tmp_path):
         signal.signal(signal.SIGUSR1, previous)
     assert seen == [1] and marker.exists()
     monkeypatch.setenv(interrupts.ENV_FAULT, "nowhere:SIGTERM")
-    with pytest.raises(ValueError, match="must name a moment"):
+    with pytest.raises(ValueError, match="must be <moment>:<SIGNAL>"):
         interrupts.checkpoint("task")
 
 
