@@ -1,8 +1,10 @@
 """Strict YAML reading for the files users write: scenarios (and the harness's params files).
 
 Stricter than ``yaml.safe_load``: a key given twice in one mapping is an error (not silently
-the last value), text must be UTF-8, and nesting deeper than :data:`MAX_DEPTH` is refused
-before the parser recurses into it.
+the last value), text must be UTF-8, nesting deeper than :data:`MAX_DEPTH` is refused
+before the parser recurses into it, and so are values no user file means: an integer of more
+than :data:`MAX_INT_DIGITS` digits (Python would not even print it) and a key that is a list
+or a mapping. Those refusals name the key path (``workers.cast[0].skill``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ MAX_DEPTH = 32
 """Deepest nesting of mappings and lists a user file may have."""
 MAX_BYTES = 16 * 2**20
 """Largest user file read (a scenario is a few KB)."""
+MAX_INT_DIGITS = 30
+"""Most digits of an integer in a user file (a seed has at most 19)."""
 MAX_NODES = 1_000_000
 """Most values (scalars, lists, mappings) a user file may expand to, aliases expanded: an
 alias bomb ("billion laughs") is refused before anything is built from it."""
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+class _Refused(yaml.YAMLError):
+    """A value the file may not hold (not a YAML syntax error): named by its key path."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -47,7 +58,7 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            key = self.construct_object(key_node, deep=deep)  # a scalar (see _check_values)
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise yaml.YAMLError(
@@ -57,17 +68,45 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
+def _children(node: yaml.Node) -> list[tuple[str, yaml.Node]]:
+    """The child nodes of ``node``, each with its step of a key path (``[0]``, ``.key``)."""
     if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
+        return [(f"[{k}]", child) for k, child in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
+        out = []
+        for key, value in node.value:
+            label = f".{key.value}" if isinstance(key, yaml.ScalarNode) else ".(key)"
+            out += [(f"{label} (its key)", key), (label, value)]
+        return out
     return []
+
+
+def _check_value(node: yaml.Node, path: str) -> None:
+    """Refuse an integer of more than :data:`MAX_INT_DIGITS` digits and a non-scalar key."""
+    where = path.lstrip(".").removesuffix(" (its key)") or "the top level"
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
+        text = node.value.lstrip("+-").lower()
+        digits = sum(c.isalnum() for c in text) - 2 * text.startswith(("0x", "0o", "0b"))
+        if digits > MAX_INT_DIGITS:
+            raise _Refused(
+                f"{where}: expected a number, got an integer of {digits} digits (line {line}; "
+                f"at most {MAX_INT_DIGITS})"
+            )
+    if isinstance(node, yaml.MappingNode):
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                kind = "list" if isinstance(key, yaml.SequenceNode) else "mapping"
+                raise _Refused(
+                    f"{where}: a key at line {key.start_mark.line + 1} is a {kind}; keys are "
+                    "plain names"
+                )
 
 
 def _check_expansion(root: yaml.Node | None) -> None:
     """Refuse a document that, aliases expanded, holds more than :data:`MAX_NODES` values or
-    nests deeper than :data:`MAX_DEPTH`, or an alias inside the value it names.
+    nests deeper than :data:`MAX_DEPTH`, an alias inside the value it names, or a value no
+    user file means (:func:`_check_value`).
 
     Aliases share the node they name, so composing is linear in the file; building Python
     objects from it and validating them would not be. Each node is measured once, without
@@ -76,11 +115,13 @@ def _check_expansion(root: yaml.Node | None) -> None:
         return
     measured: dict[int, tuple[int, int]] = {}  # id -> (values, depth), aliases expanded
     active = {id(root)}
-    stack = [(root, iter(_children(root)))]
+    _check_value(root, "")
+    stack = [(root, "", iter(_children(root)))]
     while stack:
-        node, pending = stack[-1]
-        child = next(pending, None)
-        if child is not None:
+        node, path, pending = stack[-1]
+        step = next(pending, None)
+        if step is not None:
+            label, child = step
             if id(child) in active:
                 raise yaml.YAMLError(
                     f"the value anchored at line {child.start_mark.line + 1} holds an alias of "
@@ -88,11 +129,12 @@ def _check_expansion(root: yaml.Node | None) -> None:
                 )
             if id(child) not in measured:
                 active.add(id(child))
-                stack.append((child, iter(_children(child))))
+                _check_value(child, path + label)
+                stack.append((child, path + label, iter(_children(child))))
             continue
         stack.pop()
         active.discard(id(node))
-        parts = [measured[id(c)] for c in _children(node)]
+        parts = [measured[id(c)] for _, c in _children(node)]
         values = 1 + sum(v for v, _ in parts)
         depth = 1 + max((d for _, d in parts), default=0)
         line = node.start_mark.line + 1
@@ -112,6 +154,8 @@ def parse_yaml(text: str, *, source: str) -> Any:
     """Parse ``text`` strictly; errors are :class:`ScenarioError` naming ``source``."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except _Refused as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise ScenarioError(f"{source} is not valid YAML: {detail}") from None

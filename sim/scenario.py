@@ -29,6 +29,11 @@ QUANTITIES: tuple[str, ...] = ("temperature_c", "humidity_pct", "pressure_kpa")
 
 MAX_SEED = 2**63 - 1
 """Largest seed (an int64, as MLflow and the stores keep it)."""
+MAX_NAME = 100
+"""Longest scenario name (it names MLflow experiments, runs and studies)."""
+NAME_PATTERN = r"[A-Za-z0-9_]([A-Za-z0-9 _.@+-]*[A-Za-z0-9_.@+-])?"
+"""A scenario's name: letters, digits, spaces and ``_ . @ + -``, not starting with a dot or a
+space (no path separators, no control characters)."""
 MAX_POSTS = 10_000
 """Most posts on one line (a plant's line; a larger study is several scenarios)."""
 DAY_S = 86_400.0
@@ -249,10 +254,26 @@ class Environment(_Model):
     excursions: list[Excursion] = []
 
 
+def check_name(value: Any) -> str:
+    """``value`` if it is a scenario name (:data:`NAME_PATTERN`, at most :data:`MAX_NAME`
+    characters), else a ValueError saying what is expected (the key is the caller's)."""
+    if not isinstance(value, str) or len(value) > MAX_NAME or not re.fullmatch(NAME_PATTERN, value):
+        got = (
+            f"{len(value)} characters"
+            if isinstance(value, str) and len(value) > 80
+            else (f"{value!r}" if isinstance(value, str) else type(value).__name__)
+        )
+        raise ValueError(
+            f"expected a name of 1 to {MAX_NAME} letters, digits, spaces and _ . @ + - (it "
+            f"names MLflow experiments and studies), got {got}"
+        )
+    return value
+
+
 class Scenario(_Model):
     """A validated scenario (see ``experiments/scenarios/demo.yaml``)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: str
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     line: Line
     shifts: Shifts = Shifts()
@@ -261,6 +282,11 @@ class Scenario(_Model):
     equipment: Equipment = Equipment()
     environment: Environment = Environment()
     fidelity: Literal["signal", "pixel"] = "signal"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _good_name(cls, value: Any) -> str:
+        return check_name(value)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:

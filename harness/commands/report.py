@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
 from harness.outputs.report import EVIDENCE, decision_anchor, write_report
 from harness.runtime import staging
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import check_id, read_regular
+from harness.runtime.inputs import check_id, read_json
 from harness.runtime.settings import connect_timeout
 
 MAX_RUN_FILE_BYTES = 1 << 30
@@ -125,21 +124,10 @@ def _validated(model: Any, data: Any, path: Path, what: str) -> None:
 _EVIDENCE = pydantic.TypeAdapter(list[_Evidence])
 
 
-def _read_json(path: Path, *, what: str) -> Any:
-    try:
-        return json.loads(read_regular(path, what=what, max_bytes=MAX_RUN_FILE_BYTES))
-    except UnicodeDecodeError as exc:
-        raise HarnessError(f"{what} {str(path)!r} is not UTF-8 text: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{what} {str(path)!r} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise HarnessError(f"{what} {str(path)!r} is nested too deeply") from None
-
-
 def read_results(path: Path) -> RunRecord:
     """A run's ``results.json`` as its records; a missing, unreadable or malformed one (or one
     whose headline figures the report cannot show) is a HarnessError."""
-    data = _read_json(path, what="results file")
+    data = read_json(path, what="results file", max_bytes=MAX_RUN_FILE_BYTES)
     try:
         result = RunRecord.from_json(data)
         try:
@@ -158,7 +146,7 @@ def read_evidence(path: Path, result: RunRecord) -> list[dict[str, Any]]:
     """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of the run."""
     if not path.exists():
         return []
-    evidence = _read_json(path, what="evidence file")
+    evidence = read_json(path, what="evidence file", max_bytes=MAX_RUN_FILE_BYTES)
     _validated(_EVIDENCE, evidence, path, "an evidence.json")
     worked = {(rec.day, rec.shift, w.worker) for rec in result.shifts for w in rec.workers}
     for k, e in enumerate(evidence):

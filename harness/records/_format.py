@@ -16,7 +16,6 @@ rows of ``seconds`` are checked post by post where they are read
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ import core
 import sim
 from harness.runtime import storage
 from harness.runtime.errors import HarnessError
-from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, SHIFT_NAMES
+from harness.runtime.inputs import parse_json
+from sim.scenario import DAY_S, MAX_DAYS, MAX_POSTS, MAX_RATE_HZ, MAX_SEED, SHIFT_NAMES, check_name
 
 FORMAT = "hazard-harness records"
 
@@ -49,6 +49,10 @@ LABELS_POSTS = "labels/posts.parquet"
 
 
 LABELS_WORKERS = "labels/workers.parquet"
+
+
+MAX_MANIFEST_BYTES = 64 * 2**20
+"""Largest ``records.json`` read (a 1,000-post correlation matrix is a few MB)."""
 
 
 MAX_NAN_RUN_S = 60.0
@@ -216,7 +220,7 @@ def is_records(path: str | Path) -> bool:
 
 def _need(ok: bool, key: str, expected: str, got: Any) -> None:
     if not ok:
-        raise RecordsError(f"{MANIFEST}: `{key}` must be {expected}, got {got!r}")
+        raise RecordsError(f"{MANIFEST}: `{key}` must be {expected}, got {got!r:.80}")
 
 
 def _number(value: Any) -> bool:
@@ -240,9 +244,11 @@ def read_manifest(folder: str | Path | storage.Location) -> Manifest:
     if folder.remote:
         storage.check_complete(folder, option="SOURCE")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordsError(f"{MANIFEST}: not readable JSON: {exc}") from None
+        if path.info().size > MAX_MANIFEST_BYTES:
+            raise HarnessError(f"{path.uri!r} is larger than {MAX_MANIFEST_BYTES:,} bytes")
+        data = parse_json(path.read_bytes(), source=f"records manifest {path.uri!r}")
+    except HarnessError as exc:
+        raise RecordsError(str(exc)) from None
     _need(isinstance(data, dict), "(top level)", "an object", type(data).__name__)
     known = {
         "format",
@@ -262,15 +268,18 @@ def read_manifest(folder: str | Path | storage.Location) -> Manifest:
     _need(data.get("format") == FORMAT, "format", repr(FORMAT), data.get("format"))
     version = data.get("format_version")
     _need(
-        version == FORMAT_VERSION,
+        _int(version) and version == FORMAT_VERSION,
         "format_version",
         f"{FORMAT_VERSION} (this harness reads version {FORMAT_VERSION})",
         version,
     )
     name = data.get("name")
-    _need(isinstance(name, str) and bool(name), "name", "a non-empty string", name)
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise RecordsError(f"{MANIFEST}: `name`: {exc}") from None
     seed = data.get("seed", 0)
-    _need(_int(seed) and seed >= 0, "seed", "an integer >= 0", seed)
+    _need(_int(seed) and 0 <= seed <= MAX_SEED, "seed", f"an integer in 0..{MAX_SEED}", seed)
     line = data.get("line")
     _need(isinstance(line, dict), "line", "an object", line)
     posts = line.get("posts")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +24,7 @@ from harness.runtime import storage
 from harness.runtime.errors import HarnessError
 from harness.runtime.settings import CACHE_FOLDERS
 from harness.runtime.storage import Location, StorageError
-from sim._yaml import read_limited, read_yaml
+from sim._yaml import MAX_INT_DIGITS, read_limited, read_yaml
 from sim.registry import unknown_key
 
 MAX_PARAM_INT = 10**15
@@ -49,6 +51,66 @@ def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> 
         return read_limited(path, source=f"{what} {str(path)!r}", max_bytes=max_bytes)
     except sim.ScenarioError as exc:
         raise HarnessError(str(exc)) from None
+
+
+class _LongInt(int):
+    """An integer literal of too many digits, kept as its digit count (see :func:`read_json`)."""
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    return _LongInt(digits) if digits > MAX_INT_DIGITS else int(text)
+
+
+def _long_int_at(data: Any) -> tuple[str, int] | None:
+    """The key path and digit count of the first :class:`_LongInt` in ``data``, if any."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _LongInt):
+            return path.lstrip(".") or "the top level", int(value)
+        if isinstance(value, dict):
+            stack += [(f"{path}.{k}", v) for k, v in reversed(value.items())]
+        elif isinstance(value, list):
+            stack += [(f"{path}[{k}]", v) for k, v in reversed(list(enumerate(value)))]
+    return None
+
+
+def read_json(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> Any:
+    """The local JSON file ``path`` (a ``what``, e.g. "results file"): a regular file under
+    ``max_bytes``, parsed by :func:`parse_json`.
+
+    Raises:
+        HarnessError: one line naming the file and the problem.
+    """
+    data = read_regular(path, what=what, max_bytes=max_bytes)
+    return parse_json(data, source=f"{what} {str(path)!r}")
+
+
+def parse_json(data: bytes, *, source: str) -> Any:
+    """JSON a user gave (``source`` names it in errors), read as users' files are: UTF-8,
+    nesting Python can parse, integers of at most :data:`sim._yaml.MAX_INT_DIGITS` digits
+    (naming the key of a longer one).
+
+    Raises:
+        HarnessError: one line naming ``source`` and the problem.
+    """
+    try:
+        value = json.loads(data, parse_int=_bounded_int)
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"{source} is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{source} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HarnessError(f"{source} is nested too deeply to be read") from None
+    found = _long_int_at(value)
+    if found is not None:
+        key, digits = found
+        raise HarnessError(
+            f"{source}: {key}: expected a number, got an integer of {digits} digits (at most "
+            f"{MAX_INT_DIGITS})"
+        )
+    return value
 
 
 def load_scenario_file(path: str | Path) -> sim.Scenario:
@@ -85,7 +147,7 @@ def load_params(path: str | Path | None) -> core.ModelParams:
             raise HarnessError(
                 f"params file {str(path)!r}: {key} must be a number of at most 15 digits, got "
                 f"an integer of {len(str(abs(value)))} digits"
-            )
+            )  # longer than MAX_INT_DIGITS: refused by the reader, naming the key
     try:
         return core.ModelParams.from_dict(values)
     except (core.ModelInputError, TypeError) as exc:

@@ -206,7 +206,7 @@ CASES = [
                                        "/dev/zero"], "not a regular file"),
     ("run-params-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--params",
                                          _text(t, "p.yaml", "tau_D: 1" + "0" * 400)],
-     "tau_D must be a number of at most 15 digits"),
+     "tau_D: expected a number, got an integer of 401 digits"),
     ("run-graders-superscript", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
                                            "²=1"], "--graders"),
     ("run-graders-400-digits", lambda t: ["run", _scenario(t), "--out", "o", "--graders",
@@ -408,7 +408,7 @@ def _garbage_db(tmp: Path) -> str:
 
 
 TRACKING_URIS = [
-    ("gopher", lambda t: "gopher://x", "MLFLOW_TRACKING_URI must be http(s)://"),
+    ("gopher", lambda t: "gopher://x", "MLFLOW_TRACKING_URI 'gopher://x': expected http(s)://"),
     ("sqlite-folder", lambda t: f"sqlite:///{t}", "is a folder; expected a SQLite file"),
     ("sqlite-garbage", _garbage_db, "is not a SQLite database"),
     ("sqlite-device", lambda t: "sqlite:////dev/zero", "is not a regular file"),
