@@ -63,15 +63,29 @@ MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 """MLflow's own source fields: its UI shows them and its search filters on them."""
 
 
+_READY: set[str] = set()
+"""Tracking URIs this process has used (their first use went through the store's lock)."""
+
+
 def use_mlflow() -> Any:
     """The mlflow module, set to the tracking URI in force, its output routed by
-    harness.runtime.logs."""
+    harness.runtime.logs. A store's first use in this process — tracking and registry, whoever
+    asks first (a grader lookup, a run) — is made under :func:`store_created`'s lock."""
     import mlflow
 
     from harness.runtime.logs import adopt_mlflow
 
     adopt_mlflow()
-    mlflow.set_tracking_uri(tracking_uri())
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if uri not in _READY:
+        # The first use creates a SQLite store's tables: one command at a time, and never cut
+        # by an interrupt (a half-made schema would fail every later command).
+        with store_created(uri), interrupts.held():
+            client = mlflow.MlflowClient(uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+        _READY.add(uri)
     return mlflow
 
 
@@ -183,8 +197,7 @@ def tracked_run(
     """
     mlflow = use_mlflow()
     if parent_run_id is None:
-        with store_created(tracking_uri()):  # the first use creates a SQLite store's tables
-            recover_stale_runs()
+        recover_stale_runs()
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     run = mlflow.start_run(
         run_name=run_name,
