@@ -13,10 +13,11 @@ driver left RUNNING are failed and enqueued again when the study is resumed.
 **A guarded journal.** After every batch the driver records the journal's size and the
 SHA-256 of its content in ``<journal>.sum``, and whether a driver is still at work on it.
 Opening the journal verifies it: lost records (a deleted line, an emptied file), changed
-bytes, an incomplete line, or records past the recorded size when no driver was at work (a
-trial appended by something else) are reported in one line naming the file and how to
-recover, never used silently (a trial that silently lost a parameter, a study that silently
-restarts). Records past the size that a killed driver left (its last batch) are kept.
+bytes, an incomplete line, or bytes past the recorded size that are not Optuna journal
+records are reported in one line naming the file and how to recover, never used silently (a
+trial that silently lost a parameter, a study that silently restarts). Records appended
+through Optuna's own API — a killed driver's last batch, a note or a user attribute from
+optuna-dashboard, trials of another tool — are the study's and are kept.
 """
 
 from __future__ import annotations
@@ -26,22 +27,39 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from harness.adapters.optuna_batched import BatchedJournal
+from harness.runtime import interrupts
 from harness.runtime.errors import HarnessError
+from harness.runtime.locks import first_use
 
 JOURNAL = "optuna.journal"
 """Default storage: an Optuna journal file in the working folder."""
 LEASE_S = 120.0
 """An RDB study's driver lease is fresh for this long after its last heartbeat."""
+
+
+def _is_journal_record(record: Any) -> bool:
+    """Whether ``record`` is an operation Optuna's journal storage writes (``op_code``,
+    ``worker_id``): what Optuna's own API appends (a study run by another tool, a note or a
+    user attribute from optuna-dashboard) is the study's, not tampering."""
+    from optuna.storages.journal._storage import JournalOperation
+
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("worker_id"), str)
+        and type(record.get("op_code")) is int
+        and record["op_code"] in set(JournalOperation)
+    )
 
 
 class JournalGuard:
@@ -50,8 +68,6 @@ class JournalGuard:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sum_path = path.with_name(path.name + ".sum")
-        self.driving = False
-        """Set while this process drives the journal (:func:`exclusive`)."""
 
     def _recovery(self) -> str:
         return (
@@ -61,7 +77,7 @@ class JournalGuard:
 
     def verify(self) -> None:
         """Raise :class:`HarnessError` unless the journal holds what was recorded, intact."""
-        recorded = json.loads(self.sum_path.read_text()) if self.sum_path.is_file() else None
+        recorded = self._recorded()
         data = self.path.read_bytes() if self.path.is_file() else b""
         if recorded is not None:
             size = int(recorded["size"])
@@ -75,33 +91,44 @@ class JournalGuard:
                     f"Optuna journal {self.path} was changed or damaged (its first {size} bytes "
                     f"no longer match {self.sum_path.name}): {self._recovery()}"
                 )
-        for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        checked = int(recorded["size"]) if recorded is not None else 0
+        lines = data.splitlines(keepends=True)
+        offset = 0
+        for number, line in enumerate(lines, start=1):
+            fresh = offset >= checked  # past what a driver of ours recorded
+            offset += len(line)
             try:
                 if not line.endswith(b"\n"):
                     raise ValueError("no line end")
-                json.loads(line)
+                record = json.loads(line)
+                if fresh and not _is_journal_record(record):
+                    raise ValueError("not an Optuna journal record")
             except (ValueError, UnicodeDecodeError):
                 raise HarnessError(
-                    f"Optuna journal {self.path} line {number} is incomplete or garbled (a crash "
-                    f"while writing?): remove that line if it is the last, else "
-                    f"{self._recovery()}"
+                    f"Optuna journal {self.path} line {number} is incomplete, garbled or not an "
+                    f"Optuna record (a crash while writing? another program?): remove that "
+                    f"line if it is the last, else {self._recovery()}"
                 ) from None
-        if recorded is not None and recorded.get("driver", "") is None:
-            size = int(recorded["size"])
-            if len(data) > size:
-                raise HarnessError(
-                    f"Optuna journal {self.path} holds {len(data) - size} bytes past the "
-                    f"{size} its last driver recorded when it closed the study: records "
-                    f"appended by something else are not used; {self._recovery()}"
-                )
+
+    def _recorded(self) -> dict[str, Any] | None:
+        """The integrity record (size, sha256), if any; a damaged one is an error."""
+        if not self.sum_path.is_file():
+            return None
+        try:
+            recorded = json.loads(self.sum_path.read_text())
+            int(recorded["size"]), str(recorded["sha256"])
+        except (OSError, ValueError, TypeError, KeyError):
+            raise HarnessError(
+                f"the integrity record {self.sum_path} of Optuna journal {self.path} is damaged: "
+                f"delete it to accept the journal as it is, or {self._recovery()}"
+            ) from None
+        return recorded
 
     def record(self) -> None:
         """Record the journal's current size and hash (atomically)."""
         data = self.path.read_bytes() if self.path.is_file() else b""
         tmp = self.sum_path.with_name(self.sum_path.name + f".{os.getpid()}.tmp")
-        driver = _me() if self.driving else None
-        tmp.write_text(json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                   "driver": driver}))  # fmt: skip
+        tmp.write_text(json.dumps({"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
         os.replace(tmp, self.sum_path)
 
 
@@ -115,11 +142,14 @@ class StudyStore:
     """The journal path or URL, for messages."""
     guard: JournalGuard | None = None
     """Set for journal files."""
+    lease: _Lease = field(default_factory=lambda: _Lease())
+    """This driver's claim of a study on an RDB storage (:func:`exclusive`)."""
 
     def record(self) -> None:
-        """Update the journal's integrity record (no-op for RDB storages)."""
+        """After a batch: update the journal's integrity record, or renew the RDB lease."""
         if self.guard is not None:
             self.guard.record()
+        self.lease.renew(self.storage)
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """A batch of asks and tells written at once (a journal file; else no-op)."""
@@ -153,11 +183,25 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
         except (OSError, ValueError) as exc:
             raise HarnessError(f"Optuna journal {str(path)!r} cannot be opened: {exc}") from None
         return StudyStore(storage, str(path), guard)
+    database = _sqlite_file(text)
     try:
-        storage = optuna.storages.get_storage(text)
+        with first_use(database) if database else contextlib.nullcontext(), interrupts.held():
+            storage = optuna.storages.get_storage(text)  # a new database's tables, uncut
     except Exception as exc:  # any back-end error: bad URL, unreachable server, driver missing
-        raise HarnessError(f"Optuna storage {text!r} cannot be opened: {exc}") from None
-    return StudyStore(storage, text)
+        detail = " ".join(str(exc).split())[:300]
+        where = _redacted(text)
+        raise HarnessError(f"Optuna storage {where!r} cannot be opened: {detail}") from None
+    return StudyStore(storage, _redacted(text))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///FILE`` URL (its first use is locked), else None."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        return None
+    path = Path(url.removeprefix("sqlite:///").split("?")[0])
+    if path.exists() and not path.is_file():
+        raise HarnessError(f"--storage {url!r}: {str(path)!r} is not a regular file")
+    return path
 
 
 def study_names(store: StudyStore) -> list[str]:
@@ -169,48 +213,112 @@ def study_names(store: StudyStore) -> list[str]:
 def exclusive(store: StudyStore, study: str) -> Iterator[None]:
     """Hold ``study`` for this driver alone (see the module docstring); refuse if held."""
     guard = store.guard
-    if guard is not None:
-        holder_path = guard.path.with_name(guard.path.name + ".driver")
-        with open(guard.path, "ab") as journal, open(holder_path, "a+") as holder:
-            try:  # the journal file itself, whatever the path (a hard link is the same file)
-                fcntl.flock(journal, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder.seek(0)
-                who = holder.read().strip() or "another process, through another path"
-                raise HarnessError(
-                    f"Optuna journal {store.description} is in use by another tune driver "
-                    f"({who}): wait for it to finish, or use another --storage"
-                ) from None
-            holder.seek(0)
-            holder.truncate()
-            holder.write(f"pid {os.getpid()} on {socket.gethostname()}, study {study!r}")
-            holder.flush()
-            guard.driving = True
-            try:
-                yield
-            finally:
-                guard.driving = False
-                guard.record()  # closed: records past this size are no driver's
-                holder.truncate(0)
-                fcntl.flock(journal, fcntl.LOCK_UN)
+    if guard is None:
+        store.lease.claim(store.storage, study, where=store.description)
+        try:
+            yield
+        finally:
+            store.lease.release(store.storage)
         return
-    yield  # an RDB study is held by its lease (see take_lease)
+    holder_path = guard.path.with_name(guard.path.name + ".driver")
+    with open(guard.path, "ab") as journal, open(holder_path, "a+") as holder:
+        try:  # the journal file itself, whatever the path (a hard link is the same file)
+            fcntl.flock(journal, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder.seek(0)
+            who = holder.read().strip() or "another process, through another path"
+            raise HarnessError(
+                f"Optuna journal {store.description} is in use by another tune driver "
+                f"({who}): wait for it to finish, or use another --storage"
+            ) from None
+        holder.seek(0)
+        holder.truncate()
+        holder.write(f"pid {os.getpid()} on {socket.gethostname()}, study {study!r}")
+        holder.flush()
+        try:
+            yield
+        finally:
+            guard.record()
+            holder.truncate(0)
+            fcntl.flock(journal, fcntl.LOCK_UN)
+
+
+LOCK_PREFIX = "hazard-harness driver of "
+"""An RDB study ``S`` is held by the study ``LOCK_PREFIX + S`` (see :class:`_Lease`)."""
 
 
 def _me() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
 
 
-def take_lease(study: optuna.Study) -> None:
-    """On an RDB storage, take (or renew) the study's driver lease; refuse a fresh foreign one."""
-    lease = study.user_attrs.get("driver")
-    me = _me()
-    if lease and (lease["host"], lease["pid"]) != (me["host"], me["pid"]):
-        fresh = time.time() - float(lease["heartbeat"]) < LEASE_S
-        if fresh:
-            raise HarnessError(
-                f"study {study.study_name!r} is driven by pid {lease['pid']} on "
-                f"{lease['host']} (heartbeat {time.time() - lease['heartbeat']:.0f} s ago): wait "
-                "for it to finish, or use another --study"
-            )
-    study.set_user_attr("driver", me)
+def _stale(holder: dict[str, Any]) -> bool:
+    """A holder whose heartbeat is older than :data:`LEASE_S`, or whose process on this host
+    is gone."""
+    import psutil
+
+    if time.time() - float(holder.get("heartbeat", 0)) >= LEASE_S:
+        return True
+    return holder.get("host") == socket.gethostname() and not psutil.pid_exists(
+        int(holder.get("pid", 0))
+    )
+
+
+@dataclass
+class _Lease:
+    """A driver's claim of a study on an RDB storage: a lock study created with the study's
+    name (the storage's unique study names make the claim atomic on any RDB, with Optuna's
+    own API), its user attribute ``driver`` naming the holder (host, pid, heartbeat renewed
+    after every batch). A stale claim (see :func:`_stale`) is taken over; the lock study is
+    deleted when the driver ends."""
+
+    lock_id: int | None = None
+
+    def claim(self, storage: Any, study: str, *, where: str) -> None:
+        from optuna.exceptions import DuplicatedStudyError
+        from optuna.study import StudyDirection
+
+        name = LOCK_PREFIX + study
+        for _ in range(2):  # a stale claim is deleted, then claimed once more
+            try:
+                self.lock_id = storage.create_new_study([StudyDirection.MINIMIZE], name)
+            except DuplicatedStudyError:
+                pass
+            else:
+                self.renew(storage)
+                return
+            try:
+                held = storage.get_study_id_from_name(name)
+                holder = storage.get_study_user_attrs(held).get("driver")
+            except KeyError:  # released meanwhile: claim again
+                continue
+            if not isinstance(holder, dict) or not _stale(holder):
+                who = (
+                    f"pid {holder.get('pid')} on {holder.get('host')}"
+                    if isinstance(holder, dict)
+                    else "a driver starting at this moment"
+                )
+                raise HarnessError(
+                    f"study {study!r} in {where} is driven by {who} (lock study "
+                    f"{name!r}): wait for it to finish, or use another --study"
+                )
+            with contextlib.suppress(KeyError):  # another driver took it over first
+                storage.delete_study(held)
+        raise HarnessError(
+            f"study {study!r} is being taken over by another driver: wait for it to finish, "
+            "or use another --study"
+        )
+
+    def renew(self, storage: Any) -> None:
+        if self.lock_id is not None:
+            storage.set_study_user_attr(self.lock_id, "driver", _me())
+
+    def release(self, storage: Any) -> None:
+        if self.lock_id is not None:
+            with contextlib.suppress(KeyError):
+                storage.delete_study(self.lock_id)
+            self.lock_id = None
+
+
+def _redacted(url: str) -> str:
+    """A storage URL without its password, for messages."""
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)

@@ -104,8 +104,9 @@ def median_pruner(*, startup_trials: int, warmup_steps: int) -> optuna.pruners.B
 def recover_stale(study: optuna.Study) -> int:
     """Fail the trials a dead driver left RUNNING and enqueue their parameters again.
 
-    Call only while holding the study (:func:`exclusive`, :func:`take_lease`): the RUNNING
-    trials found then belong to an interrupted session. Returns how many were recovered.
+    Call only while holding the study (:func:`harness.adapters.optuna_storage.exclusive`):
+    the RUNNING trials found then belong to an interrupted session. Returns how many were
+    recovered.
     """
     stale = study.get_trials(deepcopy=False, states=(RUNNING,))
     for t in stale:

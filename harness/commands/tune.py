@@ -273,8 +273,6 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         _check_attrs(study, resumed, attrs)
         if not study.trials:
             enqueue_start(study, searched, config.start)
-        if config.store.guard is None:
-            optuna_storage.take_lease(study)
         recovered = optuna_studies.recover_stale(study)
         config.store.record()
         run_id = ctx.track(
@@ -290,8 +288,6 @@ def tune(config: TuneConfig) -> dict[str, Any]:
 
         def log_batch(trials: list[Any]) -> None:
             config.store.record()
-            if config.store.guard is None:
-                optuna_storage.take_lease(study)
             marks = optuna_studies.MARK
             fresh = [t for t in trials if t.number not in logged and marks not in t.user_attrs]
             log_trials([_logged(t, names) for t in fresh], run_id=run_id)
@@ -346,8 +342,7 @@ def tune(config: TuneConfig) -> dict[str, Any]:
                 def make(days: tuple[int, ...]) -> Any:
                     LOG.info("simulating held-out days %d..%d", days[0], days[-1])
                     made = simulate(days)
-                    if config.store.guard is None:
-                        optuna_storage.take_lease(study)  # the study is still this driver's
+                    config.store.record()  # the study is still this driver's
                     return made
 
             held = HeldOut([(features, cache, config.holdout_days)], make=make)

@@ -3,9 +3,13 @@ study MLflow knows cannot silently restart; every trial reaches MLflow."""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from pathlib import Path
 
 import mlflow
+import optuna
 import pytest
 
 from harness.adapters import optuna_storage, optuna_studies
@@ -64,7 +68,7 @@ def test_a_torn_last_line_names_the_line_and_the_fix(tmp_path):
     path = Path(store.description)
     with path.open("ab") as f:
         f.write(b'{"op_code": 5, "worker_id": "x", "trial_id"')  # a crash mid-write
-    with pytest.raises(HarnessError, match=r"line \d+ is incomplete or garbled"):
+    with pytest.raises(HarnessError, match=r"line \d+ is incomplete, garbled"):
         optuna_storage.open_storage(path)
 
 
@@ -82,13 +86,36 @@ def test_a_second_driver_is_refused_with_one_line(tmp_path):
         pass
 
 
-def test_an_rdb_study_lease_refuses_a_live_foreign_driver(tmp_path):
-    store = optuna_storage.open_storage(f"sqlite:///{tmp_path / 'o.db'}")
-    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
-    optuna_storage.take_lease(study)
-    study.set_user_attr("driver", {**study.user_attrs["driver"], "pid": 1})  # someone else
-    with pytest.raises(HarnessError, match="is driven by pid 1"):
-        optuna_storage.take_lease(study)
+def test_an_rdb_study_is_held_by_one_driver_and_a_dead_ones_claim_is_taken_over(tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    store = optuna_storage.open_storage(url)
+    with optuna_storage.exclusive(store, "s"):
+        second = optuna_storage.open_storage(url)
+        with (
+            pytest.raises(HarnessError, match=f"is driven by pid {os.getpid()} on") as info,
+            optuna_storage.exclusive(second, "s"),
+        ):
+            pass
+        assert "lock study" in str(info.value)
+        with optuna_storage.exclusive(second, "other"):  # another study: its own driver
+            pass
+    lock = optuna_storage.LOCK_PREFIX + "s"
+    assert lock not in optuna_storage.study_names(store)  # released with the driver
+    dead = store.storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], lock)
+    store.storage.set_study_user_attr(  # a SIGKILLed driver of this host: its pid is gone
+        dead, "driver", {"host": socket.gethostname(), "pid": 2**22 + 7, "heartbeat": time.time()}
+    )
+    with optuna_storage.exclusive(optuna_storage.open_storage(url), "s"):
+        pass
+    elsewhere = store.storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], lock)
+    store.storage.set_study_user_attr(  # a live driver on another host: respected
+        elsewhere, "driver", {"host": "other-host", "pid": 1, "heartbeat": time.time()}
+    )
+    with (
+        pytest.raises(HarnessError, match="driven by pid 1 on other-host"),
+        optuna_storage.exclusive(optuna_storage.open_storage(url), "s"),
+    ):
+        pass
 
 
 def test_complete_trials_count_not_failed_ones(tmp_path):
@@ -156,18 +183,38 @@ def _append_trial(path: Path, x: float) -> None:
                                               distributions={"x": optuna_studies.float_range(0, 1)}))  # fmt: skip
 
 
-def test_a_trial_appended_after_the_driver_closed_the_journal_is_refused(tmp_path):
+def test_records_optunas_api_appends_are_the_studys_and_other_bytes_are_not(tmp_path):
+    """optuna-dashboard writes a note (study system attributes) and user attributes through
+    Optuna's API: the study resumes with them. Bytes that are no journal record are refused."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
     store = _journal(tmp_path)
     path = Path(store.description)
-    _append_trial(path, 0.999)
-    with pytest.raises(HarnessError, match=r"bytes past the .* recorded when it closed"):
+    dashboard = JournalStorage(JournalFileBackend(str(path)))  # as optuna-dashboard opens it
+    study = optuna.load_study(study_name="s", storage=dashboard)
+    dashboard.set_study_system_attr(study._study_id, "dashboard:note_str:0", "a note")
+    dashboard.set_study_system_attr(study._study_id, "dashboard:note_ver", 1)
+    study.set_user_attr("reviewed_by", "ana")
+    _append_trial(path, 0.999)  # a trial told by another tool
+    resumed, _ = optuna_studies.create_study(
+        name="s", store=optuna_storage.open_storage(path), directions=["maximize"], seed=0
+    )
+    assert resumed.user_attrs["reviewed_by"] == "ana"
+    assert (
+        resumed._storage.get_study_system_attrs(resumed._study_id)["dashboard:note_str:0"]
+        == "a note"
+    )
+    assert optuna_studies.count(resumed, optuna_studies.COMPLETE) == 7
+    with path.open("ab") as f:
+        f.write(b'{"not": "an optuna record"}\n')
+    with pytest.raises(HarnessError, match=r"line \d+ is incomplete, garbled or not an Optuna"):
         optuna_storage.open_storage(path)
 
 
 def test_the_last_batch_of_a_killed_driver_is_kept(tmp_path):
     store = _journal(tmp_path)
     path = Path(store.description)
-    store.guard.driving = True  # as inside exclusive() when the driver is SIGKILLed
     store.record()
     _append_trial(path, 0.5)  # its batch, written before it could record again
     study, _ = optuna_studies.create_study(

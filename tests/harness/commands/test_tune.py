@@ -107,8 +107,7 @@ def test_interrupted_study_resumes_and_keeps_its_trials(tiny: Path):
     store = open_storage(None)
     study = optuna.load_study(study_name="resume", storage=store.storage)
     kept = [t.params for t in study.trials]
-    store.guard.driving = True  # a driver at work records its batches as such…
-    store.record()
+    store.record()  # a driver at work records its batches…
     stale = study.ask({"tau_D": optuna.distributions.FloatDistribution(0.2, 1.6)})
     # …and dies here: trial `stale` stays RUNNING in the journal, past the recorded size
 
