@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
@@ -83,12 +84,46 @@ def auth_token() -> str | None:
 def _split(address: str) -> tuple[str, int]:
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    good_port = re.fullmatch(r"[0-9]{1,5}", port) is not None and 1 <= int(port) <= 65535
+    if not sep or not good_port or not re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host):
         raise HarnessError(
             f"--address must be HOST:PORT (the cluster's GCS, e.g. head-node:6379) or "
-            f"ray://HOST:PORT (Ray client), got {address!r}"
+            f"ray://HOST:PORT (Ray client), got {address!r:.100}"
         )
     return host.strip("[]"), int(port)
+
+
+def recorded_address() -> tuple[str, Path]:
+    """The address ``auto`` means: the one the last ``ray start`` on this host recorded in
+    Ray's address file (``$RAY_TMPDIR/ray/ray_current_cluster``), and that file.
+
+    Raises:
+        HarnessError: no ``ray start`` cluster is recorded here.
+    """
+    from ray._common.utils import get_ray_address_file
+
+    path = Path(get_ray_address_file(None))
+    try:
+        text = path.read_text().strip() if path.is_file() else ""
+    except OSError:
+        text = ""
+    if not text:
+        raise HarnessError(
+            f"--address auto: no Ray cluster was started on this host ({path} names none): "
+            "give the cluster as HOST:PORT, or start one with `ray start --head`"
+        )
+    return text, path
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The cluster ``--address`` / ``RAY_ADDRESS`` names, as HOST:PORT or ray://HOST:PORT;
+    None for a local Ray (unset, or ``local``). ``auto`` is the address file's (never Ray's
+    own search, which would join any Ray process it finds on this host)."""
+    if not address or address == "local":
+        return None
+    if address == "auto":
+        return recorded_address()[0]
+    return address
 
 
 def probe_cluster(address: str, *, timeout: float) -> None:
@@ -108,20 +143,24 @@ def probe_cluster(address: str, *, timeout: float) -> None:
             "up (`ray status` on its head node)? Check --address / RAY_ADDRESS, or raise "
             "--timeout / HAZARD_HARNESS_TIMEOUT"
         ) from None
-    if address.startswith("ray://"):
-        return  # the Ray client server speaks its own protocol; ray.init checks the rest
     import grpc
 
+    client = address.startswith("ray://")
     token = auth_token()
     metadata = [("authorization", f"Bearer {token}")] if token else []
     channel = grpc.insecure_channel(f"{host}:{port}")
+    if client:  # the Ray client server: a ping, as Ray's client sends when it connects
+        from ray.core.generated import ray_client_pb2
+
+        ping = ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING)
+        method, request = "/ray.rpc.RayletDriver/ClusterInfo", ping.SerializeToString()
+    else:
+        method, request = "/ray.rpc.NodeInfoGcsService/GetClusterId", b""
     call = channel.unary_unary(
-        "/ray.rpc.NodeInfoGcsService/GetClusterId",
-        request_serializer=lambda b: b,
-        response_deserializer=lambda b: b,
+        method, request_serializer=lambda b: b, response_deserializer=lambda b: b
     )
     try:
-        call(b"", timeout=timeout, metadata=metadata)
+        call(request, timeout=timeout, metadata=metadata)
     except grpc.RpcError as exc:
         code = exc.code()
         if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -131,9 +170,11 @@ def probe_cluster(address: str, *, timeout: float) -> None:
                 "export RAY_AUTH_TOKEN=<token> (on the head node `ray get-auth-token` prints it) "
                 "or RAY_AUTH_TOKEN_PATH=<file>; see the README's cluster recipe"
             ) from None
+        what = "a Ray client server" if client else "a Ray cluster's GCS"
         raise HarnessError(
-            f"{address!r} does not answer as a Ray cluster's GCS ({code.name}: {exc.details()}); "
-            "give the head node's GCS port (default 6379), or ray://HOST:10001 for a Ray client"
+            f"{address!r} does not answer as {what} within {timeout:g} s ({code.name}: "
+            f"{' '.join(str(exc.details()).split())[:120]}); give the head node's GCS port "
+            "(HOST:6379 by default), or ray://HOST:10001 for its Ray client server"
         ) from None
     finally:
         channel.close()
@@ -162,7 +203,8 @@ def ray_session(
         yield RaySession(workers or cluster_cpus(), address)
         return
     interrupts.checkpoint("ray_start")
-    if address and address not in ("auto", "local"):
+    address = cluster_address(address)
+    if address:
         probe_cluster(address, timeout=timeout)
     _keep_signal_handlers()
     _reread_auth_settings()
@@ -223,9 +265,10 @@ def init_arguments(address: str | None, workers: int | None) -> dict[str, Any]:
         import harness
         import sim
 
-        return {
+        packages = [str(Path(m.__file__).parent) for m in (core, sim, harness)]
+        return {  # folders, not modules: a Ray client copies its runtime_env
             "address": address,
-            "runtime_env": {"py_modules": [core, sim, harness]},
+            "runtime_env": {"py_modules": packages},
             "log_to_driver": False,
             "logging_level": "WARNING",
         }
@@ -278,15 +321,36 @@ def submit(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def gather(refs: Sequence[Any]) -> list[Any]:
-    """The results of ``refs`` in order; a task that failed for good raises :class:`TaskFailed`."""
+    """The results of ``refs`` in order.
+
+    A task that raised a project error (bad input found where it is read: a records file, a
+    scenario) raises that error here, as the driver would have: one line, never retried. Any
+    other failure raises :class:`TaskFailed` in one line: what the task raised, or why its
+    worker was lost (after :data:`TASK_RETRIES` retries).
+    """
     import ray
 
     try:
         return ray.get(list(refs))
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, _project_errors()):
+            raise cause from None
+        first = (str(cause).strip().splitlines() or [""])[0][:200]
+        raise TaskFailed(f"a Ray task failed: {type(cause).__name__}: {first}") from exc
     except ray.exceptions.RayError as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise TaskFailed(
-            f"a Ray task failed ({type(exc).__name__}, after {TASK_RETRIES} retries): {exc}"
+            f"a Ray task failed after {TASK_RETRIES} retries ({type(exc).__name__}: {first})"
         ) from exc
+
+
+def _project_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input (the harness's, the simulator's, the model's)."""
+    import core
+    import sim
+
+    return (HarnessError, sim.SimError, core.ModelInputError)
 
 
 def map_unordered(
@@ -365,9 +429,18 @@ def compute(
     *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
 ) -> Compute:
     """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
-    resolved = ray_address(address)
     seconds = connect_timeout(timeout)
+    requested = ray_address(address)
+    resolved = cluster_address(requested)
     count = resolve_workers(workers, address=resolved)
-    if resolved and resolved not in ("auto", "local"):
-        probe_cluster(resolved, timeout=seconds)
+    if resolved:
+        try:
+            probe_cluster(resolved, timeout=seconds)
+        except HarnessError as exc:
+            if requested != "auto":
+                raise
+            raise HarnessError(
+                f"{exc} (--address auto: {resolved} is what {recorded_address()[1]} records, "
+                "left by the last `ray start` on this host; that cluster may be stopped)"
+            ) from None
     return Compute(resolved, count, seconds, progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.adapters.ray_cluster import init_arguments
 
 
@@ -15,4 +17,6 @@ def test_an_address_is_joined_with_the_projects_packages_and_no_local_resources(
     kwargs = init_arguments("head:6379", 4)
     assert kwargs["address"] == "head:6379"
     assert "num_cpus" not in kwargs  # Ray refuses resources when joining a cluster
-    assert {m.__name__ for m in kwargs["runtime_env"]["py_modules"]} == {"core", "sim", "harness"}
+    packages = kwargs["runtime_env"]["py_modules"]  # folders: a Ray client copies runtime_env
+    assert all(isinstance(p, str) for p in packages)
+    assert {Path(p).name for p in packages} == {"core", "sim", "harness"}
