@@ -10,12 +10,14 @@ post's worker-shift keys back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 import core
 from harness.adapters.ray_cluster import map_unordered, put
@@ -27,6 +29,8 @@ from harness.runtime.cache_keys import cache_key
 
 INGEST_CODE = ("harness/records", "sim/store.py", "core")
 """What turns a records folder into history stores: what :func:`ingest_key` hashes."""
+DIGESTS = "digests.json"
+"""The records files' content digests, by path and stamp (:func:`content_digests`)."""
 DONE = "ingested.json"
 """Written last in a post's store folder: its worker-shift keys (the post is complete)."""
 WorkerShiftKey = tuple[int, str, int, str]
@@ -187,6 +191,15 @@ def _runs(part: _Part, m: Manifest) -> list[tuple[tuple[int, str, str], int, int
         who = f"worker {w!r} day {d} shift {s}"
         local = np.zeros(n, dtype=bool)
         step = np.diff(t)
+        if t[0] > 0 and (t >= 0).all():
+            local[a] = True
+            raise _fail(
+                part,
+                "t",
+                local,
+                f"{who} starts at t = {int(t[0])}: every worker-shift starts at t = 0 (its "
+                "first sample since clock-in) and runs to T - 1",
+            )
         if (t >= T).any() or (t < 0).any():
             local[a:b] = (t >= T) | (t < 0)
             raise _fail(
@@ -233,6 +246,12 @@ def _filled(part: _Part, a: int, b: int, limit: int) -> np.ndarray:
     idx = np.arange(len(v))
     for k in np.flatnonzero(nan.any(axis=0)):
         col = nan[:, k]
+        if col.all():
+            mask = np.zeros(len(part.t), dtype=bool)
+            mask[a:b] = True
+            what = f"NaN (unseen) for all {len(col)} samples of the worker-shift"
+            why = "a keypoint never seen has no speed to fill in"
+            raise _fail(part, SPEED_COLUMNS[k], mask, f"{what}: {why}")
         edges = np.diff(np.r_[0, col.astype(np.int8), 0])
         begin, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         longest = int(np.argmax(end - begin))
@@ -313,12 +332,47 @@ def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey]
     return keys  # type: ignore[return-value]
 
 
-def ingest_key(m: Manifest) -> str:
-    """Cache key of a records folder: its files (path, size, mtime), its manifest and the code
-    that ingests it (:mod:`harness.runtime.cache_keys`)."""
-    stats = [f"{m.folder.relative(f.path)}:{f.size}:{f.mtime_ns}".encode()
-             for f in m.folder.files()]  # fmt: skip
-    return cache_key(None, *INGEST_CODE, extra=[*stats, (m.folder / MANIFEST).read_bytes()])
+def ingest_key(m: Manifest, digests: storage.Location) -> str:
+    """Cache key of a records folder: the SHA-256 of every file's content, the manifest and
+    the code that ingests it (:mod:`harness.runtime.cache_keys`). A file edited in place is a
+    new key, whatever its size and modification time; ``digests`` remembers each file's
+    digest under its stamp (:func:`content_digests`) so that unchanged files are not read."""
+    files = m.folder.files()
+    found = content_digests(m.folder, files, digests)
+    parts = [f"{m.folder.relative(f.path)}:{found[f.path]}".encode() for f in files]
+    return cache_key(None, *INGEST_CODE, extra=[*parts, (m.folder / MANIFEST).read_bytes()])
+
+
+def content_digests(
+    folder: storage.Location, files: list[pafs.FileInfo], memo: storage.Location
+) -> dict[str, str]:
+    """The SHA-256 of each of ``folder``'s ``files``, read only when its stamp differs from the
+    one ``memo`` recorded with its digest. A local file's stamp holds its device, inode, size
+    and modification and change times (the change time moves on every write and cannot be set
+    back: a file edited in place and ``touch``ed to its old time is read again); an object's,
+    its size and the time the server gave its last upload."""
+    try:
+        known = json.loads(memo.read_bytes())
+    except (storage.StorageError, OSError, ValueError):
+        known = {}
+    out = {}
+    for info in files:
+        item = folder / folder.relative(info.path)
+        if item.remote:
+            stamp = f"{info.size}:{info.mtime_ns}"
+        else:
+            st = os.stat(info.path)
+            stamp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        entry = known.get(item.uri)
+        if not isinstance(entry, list) or entry[0] != stamp:
+            digest = hashlib.sha256()
+            with item.open_input() as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            entry = known[item.uri] = [stamp, digest.hexdigest()]
+        out[info.path] = entry[1]
+    memo.write_text(json.dumps(known))
+    return out
 
 
 def ingest(
@@ -334,7 +388,8 @@ def ingest(
     :class:`RecordsError` (the first post in post order that has one).
     """
     interrupts.checkpoint("history")
-    root = storage.location(cache_dir) / "records" / ingest_key(m)
+    cache = storage.location(cache_dir) / "records"
+    root = cache / ingest_key(m, cache / DIGESTS)
     manifest = put(m)  # once: G is n × n
     jobs = ((p, (manifest, p, str(root))) for p in range(1, m.posts + 1))
     keys: set[WorkerShiftKey] = set()

@@ -27,6 +27,16 @@ from harness.records._format import (
 )
 from harness.runtime import storage
 
+KINDS = {
+    "int": "integers",
+    "float": "floating-point numbers",
+    "string": "strings",
+    "bool": "booleans",
+    "faults": "a list of fault structs <kind: string, severity: int, cause: string, "
+    "culprits: list<string>>",
+}
+"""What each column kind of :class:`harness.records._format.Column` holds, for messages."""
+
 
 def _is_kind(t: pa.DataType, kind: str) -> bool:
     if pa.types.is_dictionary(t):
@@ -49,7 +59,7 @@ def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> 
             continue
         t = schema.field(c.name).type
         if not _is_kind(t, c.kind):
-            raise RecordsError(f"{where}: column `{c.name}` must be {c.kind}, got {t}")
+            raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind]}, got {t}")
 
 
 def read_table(folder: storage.Location, name: str) -> pa.Table:

@@ -147,7 +147,7 @@ BAD: list[tuple[str, Callable[[Path], None], str]] = [
     ("missing column", _table(POST1, lambda f: f.drop(columns=["speed_head"])),
      rf"{POST1}: column `speed_head` is missing"),
     ("wrong dtype", _table(POST1, lambda f: f.assign(area=f["area"].astype(float))),
-     rf"{POST1}: column `area` must be int, got double"),
+     rf"{POST1}: column `area` must be integers, got double"),
     ("unsorted seconds", _table(POST1, _swap_t),
      rf"{POST1}: column `t` rows 10–11: unsorted worker-seconds"),
     ("duplicate seconds", _table(POST1, _set("t", slice(21, 22), 20)),
@@ -181,6 +181,34 @@ BAD: list[tuple[str, Callable[[Path], None], str]] = [
      r"records.json: `format_version` must be 1"),
     ("unknown shift name", _table(POST1, _set("shift", slice(0, 2), "late")),
      rf"{POST1}: column `shift` rows 0–1: 'late' is not one of the manifest's shifts"),
+    # the issue-29 escapes: misleading messages, values no schema expected
+    ("samples from t = 1", _table(POST1, lambda f: f.assign(t=f["t"] + 1)),
+     rf"{POST1}: column `t` row 0: worker 'p1-day-1' day 1 shift day starts at t = 1: every"),
+    ("a keypoint NaN throughout", _table(POST1, _set("speed_head", slice(0, None), np.nan)),
+     rf"{POST1}: column `speed_head` rows 0–899: NaN \(unseen\) for all 900 samples"),
+    ("faults of the wrong type", _table("labels/posts.parquet",
+                                        lambda f: f.assign(faults=["guard"] * len(f))),
+     r"labels/posts.parquet: column `faults` must be a list of fault structs <kind: string, "
+     r"severity: int, cause: string, culprits: list<string>>, got (large_)?string"),
+    ("format version true", _manifest(lambda d: d.update(format_version=True)),
+     r"records.json: `format_version` must be 1 .*got True"),
+    ("format version 1.0", _manifest(lambda d: d.update(format_version=1.0)),
+     r"records.json: `format_version` must be 1 .*got 1.0"),
+    ("seed past int64", _manifest(lambda d: d.update(seed=2**63)),
+     r"records.json: `seed` must be an integer in 0..9223372036854775807, got 9223372036854775808"),
+    ("a name with a newline", _manifest(lambda d: d.update(name="a\nb")),
+     r"records.json: `name`: expected a name of 1 to 100 letters.*got 'a\\nb'"),
+    ("a name that climbs", _manifest(lambda d: d.update(name="../../x")),
+     r"records.json: `name`: expected a name .*got '../../x'"),
+    ("a name of 600 characters", _manifest(lambda d: d.update(name="n" * 600)),
+     r"records.json: `name`: expected a name .*got 600 characters"),
+    ("a seed of 5,000 digits", lambda f: (f / "records.json").write_text(
+        (f / "records.json").read_text().replace('"seed": ', '"seed": ' + "9" * 5000 + ", "
+                                                 '"x": ', 1)),
+     r"records manifest '.*records.json': seed: expected a number, got an integer of 5000 "
+     r"digits"),
+    ("nested 100,000 deep", lambda f: (f / "records.json").write_text("[" * 100_000 + "]" * 100_000),
+     r"records manifest '.*records.json' is nested too deeply"),
 ]  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -83,10 +84,29 @@ def test_ingest_key_sees_the_code_and_the_folder(at: Path, tmp_path: Path) -> No
     folder.mkdir()
     (folder / MANIFEST).write_text("{}")
     m = SimpleNamespace(folder=location(folder))
-    assert _each_edit_changes(lambda: ingest_key(m), INGEST_CODE) == []
-    before = ingest_key(m)
+    memo = location(tmp_path / "digests.json")
+    assert _each_edit_changes(lambda: ingest_key(m, memo), INGEST_CODE) == []
+    before = ingest_key(m, memo)
     (folder / "seconds.parquet").write_bytes(b"x")
-    assert ingest_key(m) != before
+    assert ingest_key(m, memo) != before
+
+
+def test_ingest_key_is_the_content_not_the_size_and_time(tmp_path: Path) -> None:
+    """A records file edited in place, same size, its time set back: a new key."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / MANIFEST).write_text("{}")
+    m = SimpleNamespace(folder=location(folder))
+    memo = location(tmp_path / "digests.json")
+    table = folder / "seconds.parquet"
+    table.write_bytes(b"abc")
+    stat = table.stat()
+    before = ingest_key(m, memo)
+    assert ingest_key(m, memo) == before  # unchanged: the same key (its digest remembered)
+    table.write_bytes(b"abd")  # one byte changed in place
+    os.utime(table, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the old time put back
+    assert table.stat().st_size == stat.st_size and table.stat().st_mtime_ns == stat.st_mtime_ns
+    assert ingest_key(m, memo) != before
 
 
 @pytest.mark.parametrize("name", [
