@@ -8,16 +8,18 @@ what, beside the truth), the figures (embedded PNG), and per shift the hazard po
 sets, the model's root causes (each linked to its evidence section), why a hazard post with
 nobody flagged was attributed to equipment, and the missed hazards. Each evidence section
 (anchor :func:`decision_anchor`) shows the evidence behind a worker-shift
-(:mod:`harness.evaluation.evidence`) as interactive Plotly figures: plotly.js is inlined once, each
-figure is JSON drawn when its section scrolls into view. Templates autoescape everything a
-``results.json`` carries.
+(:mod:`harness.evaluation.evidence`) as interactive Plotly figures: plotly.js's cartesian
+bundle is inlined once, gzipped (:func:`plotly_bundle`), and each figure is JSON drawn when its
+section scrolls into view. Templates autoescape everything a ``results.json`` carries.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
+import logging
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -33,6 +35,7 @@ from harness.outputs import tables
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id
 
+LOG = logging.getLogger("harness.report")
 REPORT = "report.html"
 EVIDENCE = "evidence.json"
 PLOTS = ("z_by_label.png", "y_by_label.png", "hazard_degree.png", "level_confusion.png")
@@ -68,14 +71,33 @@ ENV.filters["interval"] = _interval
 ENV.filters["figure"] = lambda text: _json_script(text, "plotly-figure")
 
 
+_ANCHOR_CODES = {"_": "__", "@": "_a", ".": "_d"}
+"""How an id's characters other than ASCII letters, digits and ``-`` appear in an anchor."""
+
+
+def _anchor_part(text: str, *, dash: bool) -> str:
+    """``text`` in an anchor: ASCII letters and digits as they are (``-`` too unless ``dash``
+    is escaped, as in the shift, which a ``-`` ends), every other character by a code that
+    starts with ``_`` — so that two different ids never give the same anchor."""
+    out = []
+    for ch in text:
+        if (ch.isascii() and ch.isalnum()) or (ch == "-" and not dash):
+            out.append(ch)
+        elif ch == "-":
+            out.append("_h")
+        else:
+            out.append(_ANCHOR_CODES.get(ch, f"_x{ord(ch):x}_"))
+    return "".join(out)
+
+
 def decision_anchor(day: int, shift: str, worker: str) -> str:
-    """The id of a worker-shift's evidence section in ``report.html`` (a day that is not a
-    whole number or a shift that is not an id is refused)."""
+    """The id of a worker-shift's evidence section in ``report.html``: ``e-d<day>-<shift>-
+    <worker>``, unique per (day, shift, worker) (``a@b`` and ``a_b`` differ); a day that is
+    not a whole number or a shift that is not an id is refused."""
     if isinstance(day, bool) or not isinstance(day, (int, np.integer)):
         raise HarnessError(f"day must be a whole number, got {day!r:.40}")
     check_id(shift, what="shift")
-    safe = "".join(ch if ch.isalnum() or ch in "-_@" else "_" for ch in f"{shift}-{worker}")
-    return f"e-d{day}-{safe}"
+    return f"e-d{day}-{_anchor_part(shift, dash=True)}-{_anchor_part(worker, dash=False)}"
 
 
 def _get(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -269,14 +291,40 @@ def write_report(
     return path
 
 
-def _plotly_assets() -> dict[str, Any]:
-    """plotly.js, the figures' template and config: inlined once per report."""
-    from plotly.offline import get_plotlyjs
+PLOTLY_BUNDLE = Path(__file__).parent / "vendor" / "plotly-cartesian.min.js.gz"
+"""plotly.js's cartesian bundle (bar, scatter, heatmap, histogram, … ; npm package
+``plotly.js-cartesian-dist-min``, MIT), gzipped: 0.5 MB where the full plotly.js (maps, 3D)
+is 4.8 MB."""
 
+
+def plotly_bundle() -> tuple[bytes, str]:
+    """The gzipped plotly.js the report inlines, and what it is: the cartesian bundle when it is
+    the plotly.js version of the installed plotly (the figures' JSON is that version's), else
+    the installed full plotly.js."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    packed = PLOTLY_BUNDLE.read_bytes()
+    head = gzip.decompress(packed)[:200].decode("utf-8", "replace")
+    version = get_plotlyjs_version()
+    if f" v{version}\n" in head:
+        return packed, f"plotly.js {version} (cartesian)"
+    LOG.warning(
+        "the installed plotly draws with plotly.js %s, the report's cartesian bundle is another "
+        "version: report.html inlines the full plotly.js (about 1.5 MB more)",
+        version,
+    )
+    return gzip.compress(get_plotlyjs().encode(), mtime=0), f"plotly.js {version}"
+
+
+def _plotly_assets() -> dict[str, Any]:
+    """plotly.js (gzipped, base64: the page unpacks it with the browser's DecompressionStream),
+    the figures' template and config: inlined once per report."""
     from harness.outputs import plots
 
+    packed, what = plotly_bundle()
     return {
-        "js": Markup(get_plotlyjs().replace("</script", "<\\/script")),
+        "js_gz": base64.b64encode(packed).decode(),
+        "what": what,
         "template": _json_script(plots.template_json(), "plotly-template"),
         "config": _json_script(json.dumps(plots.CONFIG), "plotly-config"),
     }

@@ -124,7 +124,8 @@ def test_evidence_sections_show_the_decision_and_its_figures_in_the_one_page(tmp
     assert 'id="e-d7-day-b"' in page and 'href="#e-d7-day-b"' in page
     assert "strengthen management" in page and "off_post" in page
     assert page.count('class="plotly-figure"') == 4  # drawn by the page when shown
-    assert page.count("* plotly.js v") == 1  # inlined once: no file beside it, no network
+    assert page.count('id="plotly-js"') == 1  # inlined once: no file beside it, no network
+    assert "* plotly.js v" not in page  # gzipped, not the 4.8 MB full bundle as text
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*report.PLOTS, "report.html"])
     assert not dead_links(page)
 
