@@ -3,8 +3,9 @@
 Stricter than ``yaml.safe_load``: a key given twice in one mapping is an error (not silently
 the last value), text must be UTF-8, nesting deeper than :data:`MAX_DEPTH` is refused
 before the parser recurses into it, and so are values no user file means: an integer of more
-than :data:`MAX_INT_DIGITS` digits (Python would not even print it) and a key that is a list
-or a mapping. Those refusals name the key path (``workers.cast[0].skill``).
+than :data:`MAX_INT_DIGITS` digits (Python would not even print it), a base-60 number
+(YAML 1.1 reads ``14:30`` as 870) and a key that is a list or a mapping. Those refusals name
+the key path (``workers.cast[0].skill``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ alias bomb ("billion laughs") is refused before anything is built from it."""
 
 
 _INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
 class _Refused(yaml.YAMLError):
@@ -85,6 +87,12 @@ def _check_value(node: yaml.Node, path: str) -> None:
     """Refuse an integer of more than :data:`MAX_INT_DIGITS` digits and a non-scalar key."""
     where = path.lstrip(".").removesuffix(" (its key)") or "the top level"
     line = node.start_mark.line + 1
+    number = isinstance(node, yaml.ScalarNode) and node.tag in (_INT_TAG, _FLOAT_TAG)
+    if number and ":" in node.value:
+        raise _Refused(
+            f"{where}: {node.value!r:.40} (line {line}) reads as a base-60 number in YAML 1.1 "
+            "(14:30 is 870): write the number itself, or quote it if it is text"
+        )
     if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
         text = node.value.lstrip("+-").lower()
         digits = sum(c.isalnum() for c in text) - 2 * text.startswith(("0x", "0o", "0b"))

@@ -82,7 +82,7 @@ class Line(_Model):
 class Shifts(_Model):
     """Shift pattern: shifts a day, length, sampling rate and scheduled breaks."""
 
-    per_day: Literal[1, 2] = 2
+    per_day: Annotated[int, Field(ge=1, le=2)] = 2
     length_s: Annotated[float, Field(gt=0, le=DAY_S)] = 28800.0
     rate_hz: Annotated[float, Field(gt=0, le=MAX_RATE_HZ)] = 1.0
     breaks: list[Annotated[list[Seconds], Field(min_length=2, max_length=2)]] = []

@@ -50,7 +50,9 @@ TAG_GIT = "hazard_harness.git_commit"
 TAG_SOURCE = "hazard_harness.source_hash"
 
 
-TAG_NOTE = "hazard_harness.note"
+TAG_NOTE = "mlflow.note.content"
+"""MLflow's own note of a run (its UI shows it as the run's description): why a run failed or
+was killed, or was marked FAILED for a process that died."""
 
 
 MLFLOW_SOURCE_NAME = "mlflow.source.name"
@@ -82,6 +84,7 @@ def use_mlflow() -> Any:
         # The first use creates a SQLite store's tables: one command at a time, and never cut
         # by an interrupt (a half-made schema would fail every later command).
         with store_created(uri), interrupts.held():
+            interrupts.checkpoint("store")
             client = mlflow.MlflowClient(uri)
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
@@ -207,16 +210,22 @@ def tracked_run(
         parent_run_id=parent_run_id,
         run_id=run_id,
     )
-    status = "FAILED"
+    status, note = "FAILED", None
     try:
         if run_id is None:
             mlflow.log_params(flatten(params))
         yield run.info.run_id
         status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
+    except KeyboardInterrupt as exc:
+        status, note = "KILLED", str(interrupts.taken(exc) or "interrupted")
+        raise
+    except BaseException as exc:
+        note = f"failed: {type(exc).__name__}: {' '.join(str(exc).split())[:1000]}"
         raise
     finally:
+        if note is not None:
+            with contextlib.suppress(Exception):  # the run ends even if the note cannot be set
+                mlflow.set_tag(TAG_NOTE, f"hazard-harness {command} {note}")
         mlflow.end_run(status=status)
 
 
@@ -257,9 +266,41 @@ def _active() -> Any:
     return mlflow
 
 
+SETTINGS = ("bootstrap",)
+"""Keys of a metrics mapping that say how figures were made (the bootstrap's replicates,
+seed, what it resampled): logged as params, not as metrics."""
+
+
 def log_metrics(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
-    """Log the finite numbers of a nested metrics mapping in the active run."""
-    _active().log_metrics(finite_numbers(metrics), step=step)
+    """Log the finite numbers of a nested metrics mapping in the active run, MLflow's way:
+    the settings under :data:`SETTINGS` as params (once), and a group's headline interval
+    ``ci95`` only under its own name (``root_cause.f1_ci95``, not also ``root_cause.ci95``)."""
+    mlflow = _active()
+    figures, settings = _split_settings(metrics)
+    mlflow.log_metrics(finite_numbers(figures), step=step)
+    if settings:
+        run = mlflow.active_run().info.run_id
+        logged = _client().get_run(run).data.params
+        mlflow.log_params({k: v for k, v in flatten(settings).items() if k not in logged})
+
+
+def _split_settings(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``metrics`` without its settings and repeated intervals, and the settings."""
+    figures: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    named = {str(v) for k, v in metrics.items() if k.endswith("_ci95")}
+    for key, value in metrics.items():
+        if key in SETTINGS:
+            settings[key] = value
+        elif key == "ci95" and str(value) in named:
+            continue  # the same interval as one of the group's <figure>_ci95
+        elif isinstance(value, Mapping):
+            inner, inner_settings = _split_settings(value)
+            figures[key] = inner
+            settings.update({f"{key}.{k}": v for k, v in inner_settings.items()})
+        else:
+            figures[key] = value
+    return figures, settings
 
 
 def log_curves(curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:

@@ -204,6 +204,29 @@ def _sqlite_file(url: str) -> Path | None:
     return path
 
 
+MAX_STUDY_NAME = 200
+"""Longest study name (it names MLflow runs and tags)."""
+
+
+def check_study_name(name: object) -> str:
+    """``--study``: printable text of 1 to :data:`MAX_STUDY_NAME` characters, not blank (it
+    names the study, its MLflow run and tags), and not one of this adapter's lock studies."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or not name.isprintable()
+        or len(name) > MAX_STUDY_NAME
+        or name.startswith(LOCK_PREFIX)
+    ):
+        long = isinstance(name, str) and len(name) > 80
+        shown = f"{len(name)} characters" if long else repr(name)
+        raise HarnessError(
+            f"--study must be a name of 1 to {MAX_STUDY_NAME} printable characters (no newline, "
+            f"not blank), got {shown}"
+        )
+    return name
+
+
 def study_names(store: StudyStore) -> list[str]:
     """Names of the studies in ``store``."""
     return list(optuna.get_all_study_names(store.storage))
@@ -226,7 +249,7 @@ def exclusive(store: StudyStore, study: str) -> Iterator[None]:
             fcntl.flock(journal, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder.seek(0)
-            who = holder.read().strip() or "another process, through another path"
+            who = holder.read().strip() or _lock_holder(journal.fileno())
             raise HarnessError(
                 f"Optuna journal {store.description} is in use by another tune driver "
                 f"({who}): wait for it to finish, or use another --storage"
@@ -241,6 +264,19 @@ def exclusive(store: StudyStore, study: str) -> Iterator[None]:
             guard.record()
             holder.truncate(0)
             fcntl.flock(journal, fcntl.LOCK_UN)
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds the ``flock`` of ``fd``'s file when it was reached by another path (a hard
+    link): the kernel's lock table names the process (Linux ``/proc/locks``)."""
+    st = os.fstat(fd)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode:
+                return f"pid {fields[4]} on {socket.gethostname()}, through another path"
+    return "another process, through another path"
 
 
 LOCK_PREFIX = "hazard-harness driver of "

@@ -283,12 +283,23 @@ def optimize(
     return OptimizeStats(session, time.perf_counter() - started, optuna_s)
 
 
-def trials_frame(study: optuna.Study, objectives: Sequence[str]) -> Any:
-    """The study's trials as a DataFrame with the objective columns named after ``objectives``."""
-    frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs"))
-    if len(objectives) == 1:
-        return frame.rename(columns={"value": objectives[0]})
-    return frame.rename(columns={f"values_{k}": name for k, name in enumerate(objectives)})
+def trial_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
+    """The study's trials as plain rows: ``number``, ``state``, ``values`` (objective →
+    value), ``params`` (with the thresholds a sweep set, user attribute ``swept``), ``start``,
+    ``retry_of``, ``fail_reason`` (see :func:`harness.outputs.tables.trials_table`)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        attrs = t.user_attrs
+        rows.append({
+            "number": t.number,
+            "state": t.state.name,
+            "values": dict(zip(objectives, t.values or (), strict=False)),
+            "params": {**t.params, **attrs.get("swept", {})},
+            "start": bool(attrs.get("start", False)),
+            "retry_of": attrs.get("retry_of"),
+            "fail_reason": attrs.get("fail_reason"),
+        })  # fmt: skip
+    return rows
 
 
 def save_plots(

@@ -44,7 +44,7 @@ def train_command(
     preflight.check_writable(out, option="--out")
     settings.torch_device(device)
     if resume:
-        check_resumable(out, channels=channels)
+        check_resumable(out, seed=seed, steps=steps, batch_size=batch_size, channels=channels)
     preflight.check_tracking(settings.connect_timeout(None))
     params = {"steps": steps, "seed": seed, "batch_size": batch_size, "channels": list(channels),
               "threads": threads, "data_workers": data_workers, "resume": resume}  # fmt: skip

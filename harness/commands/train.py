@@ -33,6 +33,7 @@ writes ``OUT/train.json`` and ``OUT/graders/post-<i>.safetensors`` (+ JSON sidec
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -97,15 +98,19 @@ class StudyBudget:
 
 
 def parse_posts(text: str, n_posts: int) -> tuple[int, ...]:
-    """``all`` or comma-separated post numbers in ``1..n_posts`` (sorted, unique)."""
+    """``all`` or comma-separated post numbers in ``1..n_posts``, each once (sorted)."""
     if text == "all":
         return tuple(range(1, n_posts + 1))
     items = [t.strip() for t in text.split(",")]
-    if not items or not all(t.isdigit() and 1 <= int(t) <= n_posts for t in items):
+    if not all(re.fullmatch(r"[0-9]{1,6}", t) and 1 <= int(t) <= n_posts for t in items):
         raise HarnessError(
-            f"--posts must be 'all' or post numbers in 1..{n_posts} like '1,3,5', got {text!r}"
+            f"--posts must be 'all' or post numbers in 1..{n_posts} like '1,3,5', got {text!r:.80}"
         )
-    return tuple(sorted({int(t) for t in items}))
+    posts = [int(t) for t in items]
+    twice = sorted({p for p in posts if posts.count(p) > 1})
+    if twice:
+        raise HarnessError(f"--posts names post {twice[0]} more than once, got {text!r:.80}")
+    return tuple(sorted(posts))
 
 
 def make_train_config(

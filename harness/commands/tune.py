@@ -24,6 +24,7 @@ from harness.adapters.mlflow_tracking import log_metrics, log_trials, logged_tri
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
+from harness.outputs import tables
 from harness.records import is_records
 from harness.records import load as load_records
 from harness.runtime import settings, staging
@@ -58,7 +59,7 @@ from harness.tuning._objectives import (
     resolve_objectives,
 )
 from harness.tuning._rule import DEFAULT_MAX_HOLDOUT_DAYS, check_figure, day_counts
-from harness.tuning._space import make_space
+from harness.tuning._space import fit_window, make_space
 from harness.tuning._sweep import SWEEPS, plan_sweep
 
 LOG = logging.getLogger("harness.tune")
@@ -142,6 +143,8 @@ def make_tune_config(
     check_figure(resolved[0].figure)
     start = load_params(params_path)
     space = make_space(names=tune, overrides=ranges, base=start)
+    space = fit_window(space, history_days=scenario.days.history,
+                       given="history_window_days" in (ranges or {}))  # fmt: skip
     if sweep not in SWEEPS:
         raise HarnessError(f"--sweep must be one of {list(SWEEPS)}, got {sweep!r}")
     if (
@@ -150,6 +153,8 @@ def make_tune_config(
         or not (0.0 <= min_gain < 1.0)
     ):
         raise HarnessError(f"--min-gain must be a number in [0, 1), got {min_gain!r}")
+    if study_name is not None:  # an empty --study is an error, not a new name
+        optuna_storage.check_study_name(study_name)
     _positive("trials", n_trials)
     _positive("batch-size", batch_size)
     _positive("seed", seed, low=0)
@@ -442,7 +447,9 @@ def _write(
     names = [o.name for o in config.objectives]
     dump_params(recommended, folder / BEST_PARAMS)
     dump_params(candidate, folder / CANDIDATE_PARAMS)
-    (folder / TRIALS).write_bytes(optuna_studies.trials_frame(study, names).to_parquet(index=False))
+    trials = optuna_studies.trial_rows(study, names)
+    typed = tables.trials_table(trials, objectives=names, swept=summary["swept"])
+    tables.write_table(typed, folder / TRIALS)
     table = pd.DataFrame(summary["comparison"])
     for column in [c for c in table.columns if c.endswith("_ci95")]:
         bounds = table.pop(column).map(lambda v: v if v else [None, None])

@@ -12,7 +12,7 @@ metadata (``description``; pyarrow, pandas), in the file's key-value metadata
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,9 @@ def _key(name: str, default: Any = None) -> Callable[[dict[str, Any]], Any]:
 
 SHIFT_COLUMNS = (
     Column("day", pa.int32(), _key("day"), "evaluated day (1-based, history days first)"),
-    Column("shift", pa.string(), _key("shift"), "shift of the day: day or night"),
-)
+    Column("shift", pa.string(), _key("shift"),
+           'shift of the day: day or night (pandas: df["shift"]; df.shift is a DataFrame method)'),
+)  # fmt: skip
 POST_COLUMNS = (
     *SHIFT_COLUMNS,
     Column("post", pa.int32(), _key("post"), "post number 1..n in process order"),
@@ -131,8 +132,7 @@ TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
 """Each table's file name, what a row is, and its columns."""
 
 
-def _table(rows: Iterable[dict[str, Any]], name: str) -> pa.Table:
-    what, columns = TABLES[name]
+def _table(rows: Iterable[dict[str, Any]], what: str, columns: Sequence[Column]) -> pa.Table:
     rows = list(rows)
     described = {f"description.{c.name}": c.description for c in columns}
     schema = pa.schema(
@@ -167,9 +167,8 @@ def build(result: RunRecord) -> dict[str, pa.Table]:
                 "true_needs_training": worker.needs_training,
             })  # fmt: skip
     return {
-        POSTS: _table(posts, POSTS),
-        WORKERS: _table(workers, WORKERS),
-        ROOT_CAUSES: _table(causes, ROOT_CAUSES),
+        name: _table(rows, *TABLES[name])
+        for name, rows in ((POSTS, posts), (WORKERS, workers), (ROOT_CAUSES, causes))
     }
 
 
@@ -192,12 +191,59 @@ def write(result: RunRecord, folder: Path | Location) -> None:
     """Write the three tables and their data dictionary (``tables.md``) into ``folder`` (local
     or on object storage)."""
     for name, table in build(result).items():
-        buffer = pa.BufferOutputStream()
-        pq.write_table(table, buffer)
-        (folder / name).write_bytes(buffer.getvalue())
+        write_table(table, folder / name)
     (folder / DICTIONARY).write_text(data_dictionary(), encoding="utf-8")
+
+
+def write_table(table: pa.Table, target: Path | Location) -> None:
+    """Write ``table`` as the Parquet file ``target`` (local or on object storage), whole."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    target.write_bytes(buffer.getvalue())
 
 
 def frames(result: RunRecord) -> dict[str, pd.DataFrame]:
     """The tables as pandas frames (for plots)."""
     return {name.removesuffix(".parquet"): t.to_pandas() for name, t in build(result).items()}
+
+
+TRIALS = "one row per trial of the study: its state, objective values and parameters"
+
+
+def _kind(values: list[Any]) -> pa.DataType:
+    """The Arrow type of a parameter's values: bool, integer, float or text (no objects)."""
+    known = [v for v in values if v is not None]
+    if known and all(isinstance(v, bool) for v in known):
+        return pa.bool_()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in known):
+        return pa.int64()
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in known):
+        return pa.float64()
+    return pa.string()
+
+
+def trials_table(
+    rows: Sequence[dict[str, Any]], *, objectives: Sequence[str], swept: Sequence[str]
+) -> pa.Table:
+    """``trials.parquet``: a study's trials, typed (no object or struct columns) and described
+    like the run's tables. ``rows``: ``number``, ``state``, ``values`` (objective → value),
+    ``params`` (name → value, the swept thresholds included), ``start``, ``retry_of``,
+    ``fail_reason``."""
+    names = sorted({name for r in rows for name in r["params"]})
+    columns = [
+        Column("number", pa.int32(), _key("number"),
+               "trial number; trial 0 is the start (MODEL.md's parameters or --params)"),
+        Column("state", pa.string(), _key("state"), "COMPLETE, FAIL, PRUNED, RUNNING or WAITING"),
+        *(Column(o, pa.float64(), lambda r, o=o: r["values"].get(o),
+                 f"objective {o} on the tuning days (null unless COMPLETE)") for o in objectives),
+        *(Column(f"params_{n}", _kind([r["params"].get(n) for r in rows]),
+                 lambda r, n=n: r["params"].get(n),
+                 f"parameter {n}, "
+                 + ("set by the exact threshold sweep" if n in swept else "sampled by the study"))
+          for n in names),
+        Column("start", pa.bool_(), _key("start", False), "the trial is the start (enqueued)"),
+        Column("retry_of", pa.int32(), _key("retry_of"),
+               "the trial a dead driver left running that this one repeats"),
+        Column("fail_reason", pa.string(), _key("fail_reason"), "why the trial failed"),
+    ]  # fmt: skip
+    return _table(rows, TRIALS, columns)

@@ -58,8 +58,8 @@ MOMENTS: tuple[str, ...] = (
     "ray_shutdown",
 )
 """The moments :func:`checkpoint` marks (``start``: the command line's first instruction;
-``store_wait``: waiting for another command's first use of a tracking store; ``store``:
-inside the lock of a tracking store's first use; ``task``: inside a Ray scoring
+``store_wait``: waiting for another command's first use of a store; ``store``: a tracking
+store's first use (its tables created: an interrupt waits for them); ``task``: inside a Ray scoring
 task; ``trials``: between two batches of a study's trials; ``ray_shutdown``: Ray's processes
 exiting)."""
 

@@ -17,8 +17,8 @@ def first_use(path: Path) -> Iterator[None]:
     For the first use of a store kept in one file (MLflow's or Optuna's SQLite database): two
     commands starting together on a fresh store would both create its tables ("table …
     already exists"); with the lock the second waits, then finds them. SQLite locks byte
-    ranges with ``fcntl``; ``flock`` does not interfere. The moments ``store_wait`` (another
-    process holds the lock) and ``store`` (held) let tests order two commands
+    ranges with ``fcntl``; ``flock`` does not interfere. The moment ``store_wait`` (another
+    process holds the lock) lets tests order two commands
     (:func:`harness.runtime.interrupts.checkpoint`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +29,6 @@ def first_use(path: Path) -> Iterator[None]:
             interrupts.checkpoint("store_wait")
             fcntl.flock(file, fcntl.LOCK_EX)  # an interrupt ends the wait
         try:
-            interrupts.checkpoint("store")
             yield
         finally:
             fcntl.flock(file, fcntl.LOCK_UN)

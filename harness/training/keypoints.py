@@ -216,8 +216,10 @@ def train_keypoints(
             net = KeypointNet(input_size=input_size, channels=channels).to(torch_device)
             opt = torch.optim.Adam(net.parameters(), lr=lr)
             start, losses = 0, []
+            run = _run_settings(seed=seed, steps=steps, batch_size=batch_size, lr=lr,
+                                channels=channels, input_size=input_size)  # fmt: skip
             if resume and ckpt_path.is_file():
-                start, losses = _resume(ckpt_path, net, opt, torch_device)
+                start, losses = _resume(ckpt_path, net, opt, torch_device, run)
             net.train()
             batches = torch.utils.data.DataLoader(
                 _Batches(seed=seed, start=start, steps=steps, batch_size=batch_size,
@@ -248,6 +250,7 @@ def train_keypoints(
                             "optimizer": opt.state_dict(),
                             "step": step + 1,
                             "losses": torch.tensor(losses),
+                            "run": run,
                         },
                         ckpt_path,
                     )
@@ -277,10 +280,27 @@ def train_keypoints(
     return metadata
 
 
+def _run_settings(
+    *, seed: int, steps: int, batch_size: int, lr: float, channels: tuple[int, ...],
+    input_size: int,
+) -> dict[str, Any]:  # fmt: skip
+    """What makes step ``k`` of a run: a checkpoint resumes only the run it was written by."""
+    return {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": float(lr),
+            "channels": list(channels), "input_size": input_size}  # fmt: skip
+
+
 def check_resumable(
-    out_dir: str | Path, *, channels: tuple[int, ...], input_size: int = 64
+    out_dir: str | Path,
+    *,
+    seed: int,
+    steps: int,
+    batch_size: int,
+    channels: tuple[int, ...],
+    lr: float = 3e-3,
+    input_size: int = 64,
 ) -> None:
-    """Before any work: a checkpoint in ``out_dir`` loads into a network of ``channels``.
+    """Before any work: a checkpoint in ``out_dir`` was written by this run (its settings)
+    and loads into its network.
 
     Raises:
         HarnessError: as :func:`_resume` does, naming the checkpoint and the fix.
@@ -288,27 +308,52 @@ def check_resumable(
     path = Path(out_dir) / CHECKPOINT_NAME
     if path.is_file():
         net = KeypointNet(input_size=input_size, channels=channels)
-        _resume(path, net, torch.optim.Adam(net.parameters()), torch.device("cpu"))
+        run = _run_settings(seed=seed, steps=steps, batch_size=batch_size, lr=lr,
+                            channels=channels, input_size=input_size)  # fmt: skip
+        _resume(path, net, torch.optim.Adam(net.parameters()), torch.device("cpu"), run)
+
+
+def _same_run(path: Path, written: Any, run: dict[str, Any], fix: str) -> None:
+    """Refuse a checkpoint written by a run with other settings (or none recorded)."""
+    if written == run:
+        return
+    if not isinstance(written, dict):
+        why = "a harness that did not record its settings"
+    else:
+        differ = sorted(k for k in run if written.get(k) != run[k])
+        was = ", ".join(f"{k} {written.get(k)}" for k in differ)
+        why = f"{was}; this one: " + ", ".join(f"{k} {run[k]}" for k in differ)
+    raise HarnessError(
+        f"checkpoint {str(path)!r} was written by another training run ({why}): {fix}"
+    )
 
 
 def _resume(
-    path: Path, net: KeypointNet, opt: torch.optim.Optimizer, device: torch.device
+    path: Path,
+    net: KeypointNet,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    run: dict[str, Any],
 ) -> tuple[int, list[float]]:
-    """Load the checkpoint ``path`` into ``net`` and ``opt``: the next step and the losses.
+    """Load the checkpoint ``path`` of the run ``run`` into ``net`` and ``opt``: the next step
+    and the losses.
 
     Raises:
-        HarnessError: a checkpoint that is not one of this network (garbage, truncated, other
-            ``--channels``), naming it and the fix.
+        HarnessError: a checkpoint that is not one of this run (garbage, truncated, another
+            network, other settings: resuming it would mix two trainings), naming it and the fix.
     """
+    fix = "pass the options it was written with, or --no-resume (or delete it) to start afresh"
     try:
         state = torch.load(path, weights_only=True, map_location=device)
+        _same_run(path, state.get("run"), run, fix)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start, losses = int(state["step"]), state["losses"].tolist()
+    except HarnessError:
+        raise
     except Exception as exc:  # torch.load and load_state_dict raise many types for a bad file
         detail = " ".join(str(exc).split())[:200]
         raise HarnessError(
-            f"checkpoint {str(path)!r} cannot be resumed ({type(exc).__name__}: {detail}): "
-            "delete it or pass --no-resume"
+            f"checkpoint {str(path)!r} cannot be resumed ({type(exc).__name__}: {detail}): {fix}"
         ) from None
     return start, losses

@@ -170,3 +170,28 @@ def _override(name: str, default: Range, low: float, high: float) -> Range:
         low, high, step=default.step, integer=default.integer,
         why=f"user range (default {default.why})",
     )  # fmt: skip
+
+
+def fit_window(space: SearchSpace, *, history_days: int, given: bool) -> SearchSpace:
+    """Keep ``history_window_days`` within the history a post's database can hold: a window
+    longer than the days before the first evaluated day holds the same days as a shorter one
+    there, so the search would tell nothing apart. A range the user gave (``given``) that
+    reaches past it is refused; the default range is narrowed to it (and says so).
+
+    Raises:
+        HarnessError: naming the range, the history available and the key that sets it.
+    """
+    r = space.ranges.get("history_window_days")
+    if r is None or r.high <= history_days:
+        return space
+    if given or r.low > history_days:
+        raise HarnessError(
+            f"--range history_window_days=[{r.low:g}, {r.high:g}] reaches past the "
+            f"{history_days} days of history before the first evaluated day (days.history): "
+            f"keep it within {int(r.low) if r.low <= history_days else 1}..{history_days}, or "
+            "simulate more history"
+        )
+    step = int(r.step or 1)
+    high = int(r.low + (history_days - r.low) // step * step)
+    narrowed = replace(r, high=high, why=f"{r.why}; at most the {history_days} history days")
+    return replace(space, ranges={**space.ranges, "history_window_days": narrowed})

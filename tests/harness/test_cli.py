@@ -415,6 +415,30 @@ TRACKING_URIS = [
     ("sqlite-unwritable", lambda t: "sqlite:////proc/hh/mlflow.db", "cannot be written"),
     ("file-proc", lambda t: "file:///proc/mlruns", "cannot be written"),
     ("folder-under-file", lambda t: _file(t) + "/mlruns", "is a file, not a folder"),
+    # issue 29: each once a traceback
+    ("sqlite-one-slash", lambda t: "sqlite:/m.db", "'sqlite:/m.db': expected sqlite:///FILE"),
+    ("sqlite-memory", lambda t: "sqlite://", "expected sqlite:///FILE"),
+    ("http-malformed-host", lambda t: "http://exa mple:5000", "expected http(s)://HOST[:PORT]"),
+    ("http-bad-ipv6", lambda t: "http://[::1", "expected http(s)://HOST[:PORT]"),
+    ("http-port-out-of-range", lambda t: "http://127.0.0.1:99999", "a port in 1..65535"),
+    (
+        "postgresql-no-driver",
+        lambda t: "postgresql://u:p@127.0.0.1:9/db",
+        "its database driver 'psycopg' is not installed here: pip install psycopg[binary]",
+    ),
+    (
+        "mysql-no-driver",
+        lambda t: "mysql+pymysql://u@127.0.0.1:9/db",
+        "its database driver 'pymysql' is not installed here: pip install PyMySQL",
+    ),
+    (
+        "databricks-no-credentials",
+        lambda t: "databricks",
+        "no Databricks credentials: export DATABRICKS_HOST and DATABRICKS_TOKEN",
+    ),
+    ("databricks-profile", lambda t: "databricks://nosuch", "add a [nosuch] profile"),
+    ("folder-store", lambda t: str(t / "mlruns"), "a folder store, which this MLflow keeps"),
+    ("newline", lambda t: f"sqlite:///{t}/a\nb.db", "holds a control character"),
 ]
 
 
@@ -423,6 +447,9 @@ TRACKING_URIS = [
 def test_a_tracking_uri_mlflow_cannot_use_is_refused_in_one_line(
     name, uri, expected, tmp_path, monkeypatch, capsys
 ):
+    for variable in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri(tmp_path))
     code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2"])
     lines = capsys.readouterr().err.strip().splitlines()
@@ -439,6 +466,33 @@ def test_unreachable_mlflow_server_is_reported_in_seconds(tmp_path, monkeypatch,
     assert code == 2 and time.perf_counter() - start < 10
     assert "MLflow tracking server http://127.0.0.1:9 does not answer" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_web_server_that_is_not_mlflow_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """It answers /health (many servers do) but not MLflow's REST API: one line, in seconds."""
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/health"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            self.wfile.write(b"OK" if ok else b"<html>not found</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.server_port}")
+        code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "3"])
+    finally:
+        server.shutdown()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert "answers /health but is not an MLflow tracking server (HTTP 404" in lines[0]
 
 
 def test_ray_address_that_is_not_a_ray_cluster_is_named(tmp_path, capsys):
@@ -504,3 +558,44 @@ def test_a_piped_run_prints_no_progress_frames_and_no_library_notices(tmp_path):
     assert console.splitlines()[0].startswith("root-cause F1")
     log = (tmp_path / "out" / "harness.log").read_text()
     assert "Started a local Ray instance" in log  # Ray's notice went to the run's log file
+
+
+def test_address_auto_with_a_stopped_clusters_address_file_is_named_in_seconds(
+    tmp_path, monkeypatch, capsys
+):
+    """A ``ray start`` cluster that was stopped leaves its address file; Ray's own ``auto``
+    hung 12 minutes on it, past --timeout and Ctrl-C."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}\n")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    for argv, env in ((["--address", "auto"], None), ([], "auto")):
+        if env:
+            monkeypatch.setenv("RAY_ADDRESS", env)
+        code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2", *argv])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1, lines
+        assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in lines[0]
+        assert "--address auto:" in lines[0] and "ray_current_cluster" in lines[0]
+    (tmp_path / "ray" / "ray_current_cluster").unlink()
+    assert main(["run", _scenario(tmp_path), "--out", "o", "--address", "auto"]) == 2
+    assert "no Ray cluster was started on this host" in capsys.readouterr().err
+    assert not ray.is_initialized()
+
+
+def test_a_ray_client_address_that_is_no_client_server_is_named(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as server:  # something listens, but it is not a Ray client server
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        code = main(["run", _scenario(tmp_path), "--out", "o", "--address",
+                     f"ray://127.0.0.1:{port}", "--timeout", "2"])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert "does not answer as a Ray client server" in lines[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.adapters.ray_cluster import init_arguments
 
 
@@ -20,3 +22,36 @@ def test_an_address_is_joined_with_the_projects_packages_and_no_local_resources(
     packages = kwargs["runtime_env"]["py_modules"]  # folders: a Ray client copies runtime_env
     assert all(isinstance(p, str) for p in packages)
     assert {Path(p).name for p in packages} == {"core", "sim", "harness"}
+
+
+def _bad_input(calls: str) -> None:
+    """Task: count its runs, then fail as bad input does."""
+    from harness.runtime.errors import HarnessError
+
+    with open(calls, "a") as f:
+        f.write("x")
+    raise HarnessError("seconds/post-1.parquet: column `speed_head`: NaN throughout")
+
+
+def _bug(calls: str) -> None:
+    with open(calls, "a") as f:
+        f.write("x")
+    raise ValueError("array of sample points is empty\nand more lines")
+
+
+@pytest.mark.slow
+def test_an_error_inside_a_task_is_one_line_and_never_retried(tmp_path):
+    """A deterministic error in a task was retried and reported as a 300-character
+    RayTaskError; bad input reads as on the driver, anything else as its first line."""
+    from harness.adapters.ray_cluster import TaskFailed, gather, ray_session, submit
+    from harness.runtime.errors import HarnessError
+
+    with ray_session(address=None, workers=1, timeout=10):
+        with pytest.raises(HarnessError) as info:
+            gather([submit(_bad_input, str(tmp_path / "a"))])
+        assert not isinstance(info.value, TaskFailed)
+        assert str(info.value) == "seconds/post-1.parquet: column `speed_head`: NaN throughout"
+        with pytest.raises(TaskFailed) as failed:
+            gather([submit(_bug, str(tmp_path / "b"))])
+    assert str(failed.value) == "a Ray task failed: ValueError: array of sample points is empty"
+    assert (tmp_path / "a").read_text() == "x" and (tmp_path / "b").read_text() == "x"

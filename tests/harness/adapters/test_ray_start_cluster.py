@@ -24,13 +24,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_head(temp: Path, env: dict[str, str]) -> str:
-    """``ray start --head`` on a free port with its files under ``temp``; its address."""
+def _start_head(temp: Path, env: dict[str, str], *, client_port: int | None = None) -> str:
+    """``ray start --head`` on a free port with its files under ``temp`` (and a Ray client
+    server on ``client_port``); its address."""
     port = _free_port()
     ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    client = [f"--ray-client-server-port={client_port}"] if client_port else []
     subprocess.run(
         [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--disable-usage-stats"],
+         f"--temp-dir={temp}", "--disable-usage-stats", *client],
         env=env, check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     return f"127.0.0.1:{port}"
@@ -114,3 +116,50 @@ def test_a_token_cluster_is_joined_with_its_token_and_refused_without(
     code = main(["run", str(scenario), "--out", "o", "--address", address, "--no-progress"])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "o" / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_address_auto_joins_the_recorded_cluster_and_names_a_stopped_one_in_seconds(
+    tmp_path_factory, tiny_yaml, monkeypatch, capsys
+):
+    """``--address auto`` used to hang 12 minutes on a stopped cluster's address file (Ray's
+    own search); it is that file's address, probed like HOST:PORT."""
+    tmpdir = tmp_path_factory.mktemp("raytmp")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmpdir))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))  # no token: no auth
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled"}
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    temp = tmpdir / "ray"
+    _start_head(temp, env)
+    try:
+        code = main(["run", str(tiny_yaml), "--out", "live", "--address", "auto", "--no-progress"])
+        assert code == 0, capsys.readouterr().err
+    finally:
+        _stop_head(temp)
+    start = time.perf_counter()
+    code = main(["run", str(tiny_yaml), "--out", "dead", "--address", "auto", "--timeout", "3"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and time.perf_counter() - start < 30 and len(lines) == 1, lines
+    assert "--address auto:" in lines[0] and "may be stopped" in lines[0]
+
+
+@pytest.mark.slow
+def test_a_ray_client_address_runs(tmp_path_factory, tiny_yaml, monkeypatch, capsys):
+    """``ray://`` used to end in "cannot pickle 'module' object" (the packages went as
+    modules through Ray's runtime-env hook, which copies its argument)."""
+    tmpdir = tmp_path_factory.mktemp("raytmp")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmpdir))
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    temp = tmpdir / "ray"
+    port = _free_port()
+    _start_head(temp, env, client_port=port)
+    try:
+        code = main(["run", str(tiny_yaml), "--out", "o", "--address", f"ray://127.0.0.1:{port}",
+                     "--workers", "1", "--no-progress"])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+    finally:
+        _stop_head(temp)
+    assert (Path("o") / "results.json").is_file()

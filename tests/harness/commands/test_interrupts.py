@@ -261,3 +261,30 @@ def test_progress_bars_are_drawn_only_on_a_terminal(capsys):
     with progress_bar(total=3, desc="x", enabled=True) as bar:
         bar.update(3)
     assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+
+
+@pytest.mark.parametrize(
+    ("command", "sig"),
+    [("run", signal.SIGINT), ("run", signal.SIGHUP), *((c, signal.SIGTERM) for c in
+     ("run", "tune", "train", "stress", "report", "records"))],
+)  # fmt: skip
+def test_an_interrupt_at_the_first_instruction_is_128_plus_n(tmp_path, command, sig):
+    """SIGTERM in a command's first second used to kill it with −15 (the handlers were
+    installed late): they are the command line's first instruction."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), interrupts.ENV_FAULT: f"start:{sig.name}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", command, "x.yaml", "--out", "o"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 128 + sig, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [f"hazard-harness: interrupted by {sig.name}"]
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_hazard_harness_and_python_m_harness_are_the_same_command_line():
+    runs = [
+        subprocess.run([*argv, "--version"], capture_output=True, text=True, cwd=REPO, timeout=60)
+        for argv in ([sys.executable, "-m", "harness"], [sys.executable, "-m", "harness.cli"])
+    ]
+    assert runs[0].returncode == runs[1].returncode == 0
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.startswith("hazard-harness ")

@@ -83,3 +83,46 @@ def test_descriptions_reach_duckdb_and_a_person(tmp_path):
     dictionary = (tmp_path / tables.DICTIONARY).read_text()
     assert "## workers.parquet" in dictionary and "| `true_culprit` | bool |" in dictionary
     assert "| params.eps | speed, pixels per second (px/s) |" in dictionary
+
+
+def test_trials_parquet_is_typed_and_described_with_no_object_columns(tmp_path):
+    """A study's trials: each column a plain Arrow type (no struct of user attributes, no
+    object column in pandas), each described; swept thresholds are parameters like the rest."""
+    import optuna
+
+    from harness.adapters import optuna_studies
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"tau_D": 0.6, "direction": "out"}, user_attrs={"start": True})
+    space = {"tau_D": optuna_studies.float_range(0.2, 1.6),
+             "direction": optuna_studies.categorical(["out", "both"])}  # fmt: skip
+    for k in range(3):
+        t = study.ask(space)
+        t.set_user_attr("swept", {"tau_Z": 0.1 * (k + 1), "tau_Y": 0.8})
+        study.tell(t, 0.5 + k / 10)
+    failed = study.ask(space)
+    failed.set_user_attr("fail_reason", "no worker in a hazard set")
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    rows = optuna_studies.trial_rows(study, ["root_cause_f1"])
+    table = tables.trials_table(rows, objectives=["root_cause_f1"], swept=["tau_Z", "tau_Y"])
+    pq.write_table(table, tmp_path / "trials.parquet")
+    schema = pq.read_schema(tmp_path / "trials.parquet")
+    assert schema.names == ["number", "state", "root_cause_f1", "params_direction",
+                            "params_tau_D", "params_tau_Y", "params_tau_Z", "start", "retry_of",
+                            "fail_reason"]  # fmt: skip
+    assert all(f.metadata and f.metadata[b"description"] for f in schema)
+    assert b"sweep" in schema.field("params_tau_Z").metadata[b"description"]
+    frame = pd.read_parquet(tmp_path / "trials.parquet")
+    assert not [c for c in frame.columns if frame[c].dtype == object and c not in
+                ("state", "params_direction", "fail_reason")]  # fmt: skip
+    assert frame["start"].tolist() == [True, False, False, False]
+    assert frame["state"].tolist()[-1] == "FAIL" and pd.isna(frame["root_cause_f1"].iloc[-1])
+    assert frame["params_tau_Z"].iloc[1] == 0.2 and frame["params_tau_D"].iloc[0] == 0.6
+
+
+def test_the_shift_column_says_how_pandas_reaches_it():
+    """``df.shift`` is DataFrame's method: the column's description says ``df["shift"]``."""
+    for _, columns in tables.TABLES.values():
+        (shift,) = [c for c in columns if c.name == "shift"]
+        assert 'df["shift"]' in shift.description
+    assert 'df["shift"]' in tables.data_dictionary()

@@ -45,6 +45,31 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch) -
     assert metadata["steps"] == 4 and set(metadata["metrics"]) == {"pck", "oks_ap"}
 
 
+def test_a_checkpoint_of_another_run_is_refused_not_resumed(tmp_path, capsys) -> None:
+    """Another seed's (or network's, or schedule's) checkpoint used to be "resumed" into a
+    mixed network (PCK 0.01); it is refused before any work, naming what differs."""
+    from harness.cli import main
+    from harness.runtime.errors import HarnessError
+
+    out = tmp_path / "net"
+    hp.train_keypoints(out, **{**TINY, "steps": 2})
+    with pytest.raises(HarnessError, match=r"another training run \(steps 2; this one: steps 4\)"):
+        hp.train_keypoints(out, **TINY)
+    code = main(["perception", "train", "--out", str(out), "--steps", "2", "--seed", "0",
+                 "--batch-size", "4", "--channels", "4,8"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert (
+        "seed 1, steps 2" not in err[0]
+        and "input_size 32, seed 1; this one: input_size 64, seed 0" in err[0]
+    )
+    before = torch.load(out / hp.CHECKPOINT_NAME, weights_only=True)
+    state = {k: v for k, v in before.items() if k != "run"}  # an older harness's checkpoint
+    torch.save(state, out / hp.CHECKPOINT_NAME)
+    with pytest.raises(HarnessError, match="did not record its settings"):
+        hp.train_keypoints(out, **{**TINY, "steps": 2})
+
+
 @pytest.mark.slow
 def test_training_with_a_data_worker_gives_the_same_weights(tmp_path) -> None:
     hp.train_keypoints(tmp_path / "inline", **TINY)
