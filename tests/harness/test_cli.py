@@ -27,7 +27,9 @@ from tests.harness.conftest import REPO, tiny_scenario, write_yaml
 
 
 def _scenario(tmp: Path, **changes) -> str:
-    return str(write_yaml(tmp / "s.yaml", tiny_scenario(**changes)))
+    path = write_yaml(tmp / "s.yaml", tiny_scenario(**changes))
+    path.write_text(path.read_text().replace("'@@'", "[[14:00, 15:00]]"))  # raw YAML
+    return str(path)
 
 
 def _text(tmp: Path, name: str, data: bytes | str) -> str:
@@ -172,6 +174,29 @@ CASES = [
     ("run-seed-400-digits", lambda t: ["run", _scenario(t, seed=10**400), "--out", "o"],
      "seed"),
     ("run-unknown-key", lambda t: ["run", _scenario(t, lines=LINE), "--out", "o"], "lines"),
+    # issue 29: inputs no schema expected, named by their key
+    ("run-seed-5000-digits", lambda t: ["run", _text(t, "h.yaml", "seed: " + "9" * 5000),
+                                        "--out", "o"],
+     "seed: expected a number, got an integer of 5000 digits"),
+    ("run-deep-int", lambda t: ["run", _text(t, "h.yaml", "shifts: {breaks: [[0, " + "9" * 5000
+                                             + "]]}"), "--out", "o"], "shifts.breaks[0][1]:"),
+    ("run-list-key", lambda t: ["run", _text(t, "k.yaml", "name: x\n[a, b]: 1\n"), "--out", "o"],
+     "the top level: a key at line 2 is a list"),
+    ("run-mapping-key", lambda t: ["run", _text(t, "k.yaml", "line: {posts: 3, {a: 1}: 2}\n"),
+                                   "--out", "o"], "line: a key at line 1 is a mapping"),
+    ("run-base-60", lambda t: ["run", _scenario(t, shifts={"breaks": "@@"}), "--out", "o"],
+     "reads as a base-60 number"),
+    ("run-name-newline", lambda t: ["run", _scenario(t, name="a\nb"), "--out", "o"],
+     "name: expected a name of 1 to 100 letters"),
+    ("run-name-climbs", lambda t: ["run", _scenario(t, name="../../x"), "--out", "o"],
+     "got '../../x'"),
+    ("run-name-600", lambda t: ["run", _scenario(t, name="n" * 600), "--out", "o"],
+     "got 600 characters"),
+    ("run-per-day-float", lambda t: ["run", _scenario(t, shifts={"per_day": 2.0}), "--out", "o"],
+     "shifts.per_day: expected a valid integer, got 2.0"),
+    ("run-params-5000-digits", lambda t: ["run", _scenario(t), "--out", "o", "--params",
+                                          _text(t, "p.yaml", "eps: " + "9" * 5000)],
+     "eps: expected a number, got an integer of 5000 digits"),
     # run: options
     ("run-out-is-file", lambda t: ["run", _scenario(t), "--out", _file(t)], "--out"),
     ("run-out-under-file", lambda t: ["run", _scenario(t), "--out", _file(t) + "/x"], "--out"),
@@ -313,11 +338,22 @@ CASES = [
                                         "9" * 400], "--seed"),
     ("tune-batch-0", lambda t: ["tune", _scenario(t), "--out", "o", "--batch-size", "0"],
      "--batch-size"),
+    ("tune-study-empty", lambda t: ["tune", _scenario(t), "--out", "o", "--study", ""],
+     "--study must be a name of 1 to 200 printable characters"),
+    ("tune-study-newline", lambda t: ["tune", _scenario(t), "--out", "o", "--study", "a\nb"],
+     "--study must be"),
+    ("tune-window-past-history", lambda t: ["tune", _scenario(t), "--out", "o", "--range",
+                                            "history_window_days=10:500"],
+     "reaches past the 6 days of history before the first evaluated day"),
     # train
     ("train-posts", lambda t: ["train", _scenario(t), "--out", "o", "--posts", "0,9"],
      "--posts"),
     ("train-epochs", lambda t: ["train", _scenario(t), "--out", "o", "--epochs", "0"],
      "--epochs"),
+    ("train-posts-twice", lambda t: ["train", _scenario(t), "--out", "o", "--posts", "1,1"],
+     "--posts names post 1 more than once"),
+    ("train-posts-5000-digits", lambda t: ["train", _scenario(t), "--out", "o", "--posts",
+                                           "9" * 5000], "--posts must be 'all' or post numbers"),
     ("train-device", lambda t: ["train", _scenario(t), "--out", "o", "--device", "tpu"],
      "--device"),
     ("train-augment-huge", lambda t: ["train", _scenario(t), "--out", "o", "--augment",

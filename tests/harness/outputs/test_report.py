@@ -179,6 +179,8 @@ def test_a_person_can_click_from_a_shift_to_a_flagged_workers_evidence(tmp_path)
     demo = repo / "experiments/scenarios/demo.yaml"
     assert main(["run", str(demo), "--out", "run", "--workers", "2", "--no-progress",
                  "--graders", "truth"]) == 0  # fmt: skip
+    size = Path("run/report.html").stat().st_size
+    assert size <= 1_500_000, size  # plotly.js's cartesian bundle, gzipped (the full one: 5 MB)
     script = repo / "experiments/check_report_in_browser.py"
     done = subprocess.run([sys.executable, str(script), "run", "--out", "screens"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -258,3 +260,23 @@ def test_the_report_reads_the_same_in_mlflows_artifact_view(mlflow_server, tmp_p
         done = subprocess.run([sys.executable, str(script), *where, "--out", "screens"],
                               capture_output=True, text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_evidence_anchors_are_unique_per_day_shift_and_worker():
+    """``a@b`` and ``a_b`` used to share an anchor: a link opened the other's evidence."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    assert report.decision_anchor(7, "day", "a@b") != report.decision_anchor(7, "day", "a_b")
+    assert report.decision_anchor(7, "day", "p3-day-1") == "e-d7-day-p3-day-1"  # as before
+    ids = st.text(alphabet="ab1_@.-", min_size=1, max_size=5).filter(lambda t: t[0] != ".")
+    keys = st.tuples(st.integers(1, 3), ids, ids)
+
+    @settings(max_examples=300, deadline=None)
+    @given(keys, keys)
+    def distinct(one, other):
+        a, b = report.decision_anchor(*one), report.decision_anchor(*other)
+        assert (a == b) == (one == other)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", a)  # safe in an id, a URL fragment, CSS
+
+    distinct()
