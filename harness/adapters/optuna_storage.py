@@ -6,13 +6,12 @@ any Optuna storage URL works too (``sqlite:///optuna.db``, a shared RDB).
 **One driver per study.** A study is driven by one ``tune`` process at a time (parallelism is
 on Ray): a second driver on the same journal file is refused with one line naming the first
 (an exclusive ``flock`` of the journal file itself, so a hard link or another path to it is
-the same journal; the holder is written in ``<journal>.driver``); on an RDB the study holds a
-lease (host, pid, heartbeat) that a second driver respects while it is fresh. Trials a dead
-driver left RUNNING are failed and enqueued again when the study is resumed.
+the same journal; the holder is written in ``<journal>.driver``); on an RDB the driver holds
+the study through a lock study (:class:`_Lease`: atomic, with host, pid and heartbeat). Trials
+a dead driver left RUNNING are failed and enqueued again when the study is resumed.
 
 **A guarded journal.** After every batch the driver records the journal's size and the
-SHA-256 of its content in ``<journal>.sum``, and whether a driver is still at work on it.
-Opening the journal verifies it: lost records (a deleted line, an emptied file), changed
+SHA-256 of its content in ``<journal>.sum``. Opening the journal verifies it: lost records (a deleted line, an emptied file), changed
 bytes, an incomplete line, or bytes past the recorded size that are not Optuna journal
 records are reported in one line naming the file and how to recover, never used silently (a
 trial that silently lost a parameter, a study that silently restarts). Records appended
