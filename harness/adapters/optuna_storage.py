@@ -11,10 +11,11 @@ the study through a lock study (:class:`_Lease`: atomic, with host, pid and hear
 a dead driver left RUNNING are failed and enqueued again when the study is resumed.
 
 **A guarded journal.** After every batch the driver records the journal's size and the
-SHA-256 of its content in ``<journal>.sum``. Opening the journal verifies it: lost records (a deleted line, an emptied file), changed
-bytes, an incomplete line, or bytes past the recorded size that are not Optuna journal
-records are reported in one line naming the file and how to recover, never used silently (a
-trial that silently lost a parameter, a study that silently restarts). Records appended
+SHA-256 of its content in ``<journal>.sum``. Opening the journal verifies it: lost records
+(a deleted line, an emptied file), changed bytes, an incomplete line, or bytes past the
+recorded size that are not Optuna journal records are reported in one line naming the file
+and how to recover, never used silently (a trial that silently lost a parameter, a study
+that silently restarts). Records appended
 through Optuna's own API — a killed driver's last batch, a note or a user attribute from
 optuna-dashboard, trials of another tool — are the study's and are kept.
 """
