@@ -840,7 +840,6 @@ RAY_ADDRESSES = {
     "port-huge": "127.0.0.1:99999",
     "http": "http://127.0.0.1:9",
     "empty-host": ":6379",
-    "local": "local",
 }
 
 
