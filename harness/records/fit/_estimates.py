@@ -61,7 +61,7 @@ from harness.records.fit._calibration import (
 from harness.records.fit._measure import ShiftMeasure
 from harness.records.fit._roster import Key, RosterFit, Tenure, fit_roster, wilson
 from sim.equipment import fault_rates
-from sim.scenario import QUANTITIES
+from sim.scenario import MAX_NAME, QUANTITIES
 from sim.seeding import derived_seed, stream
 from sim.workers import POSITION_LAG_MAX_S, POSITION_LAG_MIN_S
 from sim.workforce import LEARNING_START
@@ -413,7 +413,7 @@ class Fitter:
         roster = fit_roster(keys, shifts=m.shifts, posts=m.posts, days=m.days)
         people, skills, workforce = self.people(clock, calibration, roster)
         scenario = {
-            "name": f"{m.name}-twin",
+            "name": f"{m.name[: MAX_NAME - len('-twin')]}-twin",  # a name, however long
             "seed": self.seed,
             **line,
             "days": {"history": m.history_days, "evaluate": m.evaluate_days},
