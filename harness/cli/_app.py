@@ -7,6 +7,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -99,7 +100,40 @@ def _options(*decorators: Callable[[Callable[..., Any]], Callable[..., Any]]) ->
     return apply
 
 
-LOCATION = click.STRING
+MAX_PATH_BYTES = 4096
+"""Longest path a command takes (Linux's PATH_MAX); each name in it at most 255 bytes."""
+
+
+class PathText(click.ParamType):
+    """A path (``local``: a :class:`pathlib.Path`) or a URI kept as typed, checked as text
+    before anything opens it: not empty, no control character (a newline), no name longer than
+    a file system holds (the OS would answer "File name too long" deep in a command)."""
+
+    name = "path"
+
+    def __init__(self, *, local: bool) -> None:
+        self.local = local
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+        if not text.strip():
+            self.fail("expected a path, got an empty one", param, ctx)
+        if not text.isprintable():
+            self.fail(f"expected a path without control characters, got {text!r:.80}", param, ctx)
+        longest = max(len(part.encode()) for part in text.split("/"))
+        if len(text.encode()) > MAX_PATH_BYTES or longest > 255:
+            self.fail(
+                f"expected a path of at most {MAX_PATH_BYTES} bytes with names of at most 255, "
+                f"got {len(text.encode())} bytes (its longest name {longest})",
+                param,
+                ctx,
+            )
+        return Path(text) if self.local else text
+
+
+LOCAL_PATH = PathText(local=True)
+"""A local file or folder."""
+LOCATION = PathText(local=False)
 """A folder: a local path, or an object-storage URI (s3://BUCKET/PREFIX, gs://, abfs://,
 file://) kept as typed (click's Path would fold its ``//``)."""
 cache_option = click.option(

@@ -12,6 +12,7 @@ import click
 
 from harness.cli._app import (
     CORES,
+    LOCAL_PATH,
     LOCATION,
     MAX_DAYS,
     MAX_SEED,
@@ -40,9 +41,7 @@ from harness.runtime.settings import FIDELITIES
 @click.option("--out", type=LOCATION, metavar="DIR|URI", required=True,
               help="output folder, or s3://BUCKET/PREFIX")  # fmt: skip
 @click.option("--fidelity", type=click.Choice(FIDELITIES), help="override the scenario's")
-@click.option(
-    "--params", type=click.Path(path_type=Path), help="model parameters YAML (tune's best_params)"
-)
+@click.option("--params", type=LOCAL_PATH, help="model parameters YAML (tune's best_params)")
 @click.option(
     "--graders",
     default="auto",
@@ -52,7 +51,7 @@ from harness.runtime.settings import FIDELITIES
 )
 @click.option(
     "--keypoint-weights",
-    type=click.Path(path_type=Path),
+    type=LOCAL_PATH,
     help="keypoint-network weights for fidelity pixel [default: the shipped network]",
 )
 @click.option(
@@ -117,7 +116,7 @@ def run(**kw: Any) -> int:
               help="posts on the synthetic line")  # fmt: skip
 @click.option("--days", type=count(1, MAX_DAYS), required=True,
               help="evaluated days (one shift a day)")  # fmt: skip
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/stress"),
+@click.option("--out", type=LOCAL_PATH, default=Path("runs/stress"),
               help="output folder")  # fmt: skip
 @click.option("--length-s", type=count(1, 86_400), default=28_800, help="shift length (s, 1 Hz)")
 @click.option("--history-days", type=count(1, MAX_DAYS), default=5, help="history days")
@@ -145,10 +144,10 @@ def stress(**kw: Any) -> int:
 
 
 @command(cli)
-@click.argument("source")
+@click.argument("source", type=LOCATION)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=LOCAL_PATH,
     help="where to write the report [default: the run folder]",
 )
 @click.option(
@@ -235,7 +234,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @click.option("--cv", type=count(2, MAX_DAYS), metavar="K",
               help="also K-fold cross-validation over blocks of the evaluated days "
                    "(then it decides the recommendation)")  # fmt: skip
-@click.option("--params", "params_path", type=click.Path(path_type=Path),
+@click.option("--params", "params_path", type=LOCAL_PATH,
               help="the start: trial 0, what tuning must beat [default: MODEL.md]")  # fmt: skip
 @click.option("--sweep", type=click.Choice(["thresholds", "none"]), default="thresholds",
               show_default=True,
@@ -277,8 +276,8 @@ def tune(**kw: Any) -> int:
 
 
 @command(cli)
-@click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.argument("scenario", type=LOCAL_PATH)
+@click.option("--out", type=LOCAL_PATH, required=True, help="output folder")
 @click.option("--posts", default="all", help="'all' or post numbers like 1,3,5")
 @click.option("--trials", type=count(1, 10_000), default=10, help="Optuna trials per post")
 @click.option("--epochs", type=count(1, 10_000), default=30, help="epochs per trial")
@@ -320,7 +319,7 @@ def records() -> None:
 
 
 @command(records, "export")
-@click.argument("scenario", type=click.Path(path_type=Path))
+@click.argument("scenario", type=LOCAL_PATH)
 @click.option("--out", type=LOCATION, metavar="DIR|URI", required=True,
               help="records folder, or s3://BUCKET/PREFIX")  # fmt: skip
 @json_option
@@ -364,7 +363,7 @@ def records_check(**kw: Any) -> int:
 
 @command(records, "fit")
 @click.argument("folder", metavar="RECORDS", type=LOCATION)
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=LOCAL_PATH, required=True,
               help="the twin's scenario file (FILE.yaml, a local file)")  # fmt: skip
 @click.option("--report", type=LOCATION, metavar="DIR|URI",
               help="folder for fit.json and fit.html [default: beside --out]")  # fmt: skip
@@ -412,7 +411,7 @@ def perception() -> None:
 
 
 @command(perception, "train")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
+@click.option("--out", type=LOCAL_PATH, required=True, help="output folder")
 @click.option("--steps", type=count(1, 10_000_000), default=6000, help="training steps")
 @click.option("--seed", type=SEED, default=0, help="seed of weights and data")
 @click.option("--batch-size", type=count(1, 1024), default=32, help="frames rendered per step")
@@ -439,8 +438,8 @@ def perception_train(**kw: Any) -> int:
 
 
 @command(perception, "eval")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder")
-@click.option("--weights", type=click.Path(path_type=Path),
+@click.option("--out", type=LOCAL_PATH, required=True, help="output folder")
+@click.option("--weights", type=LOCAL_PATH,
               help="keypoint weights [default: the shipped network]")  # fmt: skip
 @click.option("--seed", type=click.IntRange(0, MAX_SEED - 1_000_003), default=0,
               help="held-out data use seed + 1000003")  # fmt: skip
