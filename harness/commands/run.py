@@ -20,7 +20,6 @@ from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_sp
 from harness.evaluation.history import ensure_records
 from harness.evaluation.line import decide_shifts, simulated_states
 from harness.evaluation.metrics import run_metrics
-from harness.evaluation.pixels import check_keypoint_weights
 from harness.evaluation.results import RunRecord, ShiftRecord
 from harness.evaluation.scoring import group_by_shift, score_posts
 from harness.outputs import report, tables
@@ -131,6 +130,8 @@ def make_config(
         alpha=params.alpha,
     )
     if fidelities.uses_pixels:
+        from harness.evaluation.pixels import check_keypoint_weights  # torch: only with pixels
+
         check_keypoint_weights(fidelities.weights)
     parse_spec(graders, scenario.n_posts)
     out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,

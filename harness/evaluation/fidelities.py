@@ -5,17 +5,20 @@ Both return :class:`sim.SimWorker` lists whose ``record`` holds what perception 
 fields hold the ground truth, so the scoring code does not know which fidelity it runs.
 
 The signal fidelity is the simulator's arrays with its measurement-noise model; the pixel
-fidelity renders frames and runs perception (:mod:`harness.evaluation.pixels`).
+fidelity renders frames and runs perception (:mod:`harness.evaluation.pixels`, imported only
+where pixels are used: it brings torch, seconds of a Ray worker's start).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import sim
-from harness.evaluation.pixels import PixelSource, onnx_fallback, weights_sha256
 from harness.runtime.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.evaluation.pixels import PixelSource
 
 
 class WorkerSource(Protocol):
@@ -52,6 +55,8 @@ def records_tag(source: WorkerSource) -> str:
     fidelity, the weights' sha256 and α for the pixel fidelity."""
     if source is signal_workers:
         return ""
+    from harness.evaluation.pixels import PixelSource, weights_sha256
+
     if isinstance(source, PixelSource):
         return f"pixel-{weights_sha256(source.weights)[:12]}-a{source.alpha:g}"
     raise ValueError(f"stored records come from the signal or the pixel source, not {source!r}")
@@ -72,6 +77,8 @@ def make_source(
         return signal_workers
     if weights is None:
         raise ValueError("the pixel fidelity needs `weights` (keypoint-network weights)")
+    from harness.evaluation.pixels import PixelSource
+
     pixel = PixelSource(weights=weights, alpha=alpha)
     return pixel if fidelity == "pixel" else MixedSource(pixel, frozenset(pixel_days))
 
@@ -110,17 +117,16 @@ class Fidelities:
         keypoint network's weights (path and sha256) where any did."""
         days = list(scenario.evaluate_days)
         pixel = days if self.evaluate == "pixel" else sorted(self.pixel_days)
+        weights = self.weights if self.uses_pixels else None
+        if weights:
+            from harness.evaluation.pixels import onnx_fallback, weights_sha256
         return {
             "evaluated_days": {"pixel": pixel, "signal": [d for d in days if d not in pixel]},
             "history": self.history,
             "alpha": self.alpha,
-            "keypoint_weights": self.weights if self.uses_pixels else None,
-            "keypoint_weights_sha256": (
-                weights_sha256(self.weights) if self.uses_pixels and self.weights else None
-            ),
-            "onnx_fallback": (
-                onnx_fallback(self.weights) or None if self.uses_pixels and self.weights else None
-            ),
+            "keypoint_weights": weights,
+            "keypoint_weights_sha256": weights_sha256(weights) if weights else None,
+            "onnx_fallback": onnx_fallback(weights) or None if weights else None,
         }
 
     @classmethod

@@ -575,6 +575,20 @@ def test_help_and_version_are_fast_and_import_nothing_heavy():
     assert version.stdout.startswith("hazard-harness ")
 
 
+def test_signal_paths_and_ray_tasks_never_import_torch():
+    # torch is seconds of every Ray worker's start: only the pixel path may bring it
+    code = (
+        "import sys; import harness.commands.run, harness.commands.stress, harness.records, "
+        "harness.evaluation.scoring, harness.evaluation.history; "
+        "print([m for m in ('torch', 'cv2', 'onnxruntime') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def test_defaults_are_shown_in_help(capsys):
     assert main(["stress", "--help"]) == 0
     text = capsys.readouterr().out
