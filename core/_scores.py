@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -21,9 +22,6 @@ from core._checks import as_array, check_ints, check_post, check_shape, check_sp
 from core._errors import ModelInputError
 from core._params import ModelParams
 from core._types import N_KEYPOINTS, PostHistory
-
-_BLOCK = 2048
-"""Seconds per block in proficiency scoring: keeps each block's arrays in cache."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +100,15 @@ def history_stats(
     check_post(post, n_posts)
     x = check_ints("history", as_array("history", positions, ndim=2), n_posts)
     m, T = x.shape
-    by_area = _area_table if _table_pays(n_posts, m) else _area_runs
-    entropy, standard = by_area(x, n_posts, post)
+    table = _AreaCounts(post=post, n_posts=n_posts, T=T)
+    table.add(x)
+    entropy, standard = table.entropy_standard(m)
     rho = _reference_value(entropy, n_posts)
     mean = None
     if speeds is not None:
         v = check_speeds("history_speeds", as_array("history_speeds", speeds, ndim=3))
         check_shape("history_speeds", v, (m, T, N_KEYPOINTS))
-        mean = v.mean(axis=0, dtype=np.float64)
+        mean = _kernels().speed_sums(_speeds_array(v)) / m
     return HistoryStats(post, n_posts, m, rho, standard, mean)
 
 
@@ -174,13 +173,15 @@ class HistoryWindow:
     The counts ``c_t,a`` and the speed sums are additive over records, so moving a rolling
     window by one day adds that day's records and removes the oldest day's, instead of
     recounting every record. :meth:`stats` equals :func:`history_stats` of the records held:
-    ρ_t and s_t exactly (integer counts, same tie rule), v̄_t up to float64 rounding (sums
-    kept in float64, so add/remove round-trips; the last bits depend on the order of adds
-    and removes, so slide over the same sequence of days for bit-identical results).
+    s_t exactly (integer counts, same tie rule), ρ_t likewise (the same sums in the same
+    order), v̄_t up to float64 rounding (sums kept in float64, so add/remove round-trips; the
+    last bits depend on the order of adds and removes, so slide over the same sequence of days
+    for bit-identical results).
 
-    The window keeps the dense ``(T, n+1)`` table of counts, so a slide costs ``O(T·n)``
-    whatever m; use it where :meth:`pays` (short lines), else :func:`history_stats` on the
-    window's records (``experiments/benchmarks/bench_core.py`` prints both costs).
+    The counts are kept only for the areas the records visit (a post, its neighbours, the
+    aisle: a handful whatever the line's length), so a slide costs ``O(T)`` per record added or
+    removed and :meth:`stats` ``O(T·k)`` for k areas visited
+    (``experiments/benchmarks/bench_core.py`` prints a slide against a recompute).
 
     Args:
         post: the post j (1..n) whose database this is.
@@ -194,19 +195,9 @@ class HistoryWindow:
             raise ModelInputError(f"`T` must be an int >= 1 (samples per shift), got {T!r}")
         self.post = int(post)
         self.n_posts = int(n_posts)
-        self._counts = np.zeros((int(T), n_posts + 1), dtype=np.int64)
+        self._counts = _AreaCounts(post=post, n_posts=n_posts, T=int(T))
         self._speed_sums = np.zeros((int(T), N_KEYPOINTS))
         self._m = 0
-
-    @staticmethod
-    def pays(*, n_posts: int, m: int) -> bool:
-        """Whether sliding a window beats recomputing :func:`history_stats` of m records.
-
-        True when ``n + 1 <= m``, history_stats' own choice of the dense table: at T = 28,800
-        and m = 60 a slide costs 5 ms against 41 ms at n = 10, and 87 ms against 60 ms at
-        n = 300.
-        """
-        return _table_pays(n_posts, m)
 
     @property
     def m(self) -> int:
@@ -216,30 +207,30 @@ class HistoryWindow:
     @property
     def T(self) -> int:
         """Number of samples per shift."""
-        return int(self._counts.shape[0])
+        return self._counts.T
 
     def add(self, positions: np.ndarray, speeds: np.ndarray) -> None:
         """Add k records: ``(k, T)`` area ids and ``(k, T, 14)`` speeds (px/s)."""
-        counts, sums = self._record_sums(positions, speeds)
-        self._counts += counts
+        x, sums = self._checked(positions, speeds)
+        self._counts.add(x)
         self._speed_sums += sums
-        self._m += int(np.shape(positions)[0])
+        self._m += x.shape[0]
 
     def remove(self, positions: np.ndarray, speeds: np.ndarray) -> None:
         """Remove k records added before (same arrays as given to :meth:`add`).
 
         Raises:
-            ModelInputError: the records were not all added (a count would go negative).
+            ModelInputError: the records were not all added (a count would go negative);
+                nothing is removed then.
         """
-        counts, sums = self._record_sums(positions, speeds)
-        if np.any(counts > self._counts):
+        x, sums = self._checked(positions, speeds)
+        if not self._counts.remove(x):
             raise ModelInputError(
                 "`positions` holds records this window does not hold; remove only records "
                 "added before"
             )
-        self._counts -= counts
         self._speed_sums -= sums
-        self._m -= int(np.shape(positions)[0])
+        self._m -= x.shape[0]
 
     def stats(self) -> HistoryStats:
         """The post's history statistics over the records held (see :func:`history_stats`)."""
@@ -247,54 +238,67 @@ class HistoryWindow:
             raise ModelInputError(
                 f"post {self.post}: the history window holds no records; add some first"
             )
-        entropy, standard = _table_entropy(self._counts, self._m, self.post)
+        entropy, standard = self._counts.entropy_standard(self._m)
         rho = _reference_value(entropy, self.n_posts)
         mean = self._speed_sums / self._m
         return HistoryStats(self.post, self.n_posts, self._m, rho, standard, mean)
 
-    def _record_sums(self, positions: np.ndarray, speeds: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The records' table of counts and their ``(T, 14)`` speed sums, after checks."""
+    def _checked(self, positions: np.ndarray, speeds: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The records' area ids and their ``(T, 14)`` speed sums, after checks."""
         x = check_ints("positions", as_array("positions", positions, ndim=2), self.n_posts)
         check_shape("positions", x, (None, self.T))
         v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
         check_shape("speeds", v, (x.shape[0], self.T, N_KEYPOINTS))
-        return _area_counts(x, self.n_posts), v.sum(axis=0, dtype=np.float64)
+        return x, _kernels().speed_sums(_speeds_array(v))
 
 
-def _table_pays(n_posts: int, m: int) -> bool:
-    """Whether the dense ``(T, n+1)`` table of counts is the cheaper way for m records."""
-    return n_posts + 1 <= m
+class _AreaCounts:
+    """The counts ``c_t,a`` of a post's records, for the areas they visit (ascending ids).
+
+    Columns are added when a record visits a new area (and kept: a handful per post), so the
+    table is ``(T, k)`` for the k areas visited rather than ``(T, n+1)``.
+    """
+
+    def __init__(self, *, post: int, n_posts: int, T: int) -> None:
+        self.post = post
+        self.T = T
+        self.areas = np.zeros(0, dtype=np.intp)
+        self.column = np.full(n_posts + 1, -1, dtype=np.intp)
+        self.counts = np.zeros((T, 0), dtype=np.int32)
+
+    def add(self, x: np.ndarray) -> None:
+        """Count the ``(k, T)`` records ``x``."""
+        seen = np.zeros(self.column.size, dtype=bool)
+        seen[x] = True
+        new = np.flatnonzero(seen & (self.column < 0))
+        if new.size:
+            areas = np.union1d(self.areas, new)
+            counts = np.zeros((self.T, areas.size), dtype=np.int32)
+            counts[:, np.searchsorted(areas, self.areas)] = self.counts
+            self.areas, self.counts = areas, counts
+            self.column[areas] = np.arange(areas.size)
+        _kernels().add_counts(self.counts, x, self.column, 1)
+
+    def remove(self, x: np.ndarray) -> bool:
+        """Uncount the records ``x``; False (nothing changed) when they were not counted."""
+        if np.any(self.column[x] < 0):
+            return False
+        return bool(_kernels().add_counts(self.counts, x, self.column, -1))
+
+    def entropy_standard(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Entropy ``H_t`` and standard post ``s_t`` of the m records counted (ties: the
+        post, else the smallest id)."""
+        entropy = np.empty(self.T)
+        standard = np.empty(self.T, dtype=np.intp)
+        _kernels().entropy_standard(self.counts, self.areas, _count_terms(m),
+                                    int(self.column[self.post]), entropy, standard)  # fmt: skip
+        return entropy, standard
 
 
 def _reference_value(entropy: np.ndarray, n_posts: int) -> np.ndarray:
     """``ρ_t = 1 − H_t / ln(n+1)``, clipped at 0."""
     # H_t <= ln(n+1) in exact arithmetic; rounding may overshoot by an ulp.
     return np.maximum(0.0, 1.0 - entropy / math.log(n_posts + 1))
-
-
-def _area_table(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entropy ``H_t`` and standard post ``s_t`` from the ``(T, n+1)`` table of ``c_t,a``.
-
-    Costs ``O(T·n)``: the choice when ``n + 1 <= m`` (see :func:`_area_runs` otherwise).
-    """
-    return _table_entropy(_area_counts(x, n_posts), x.shape[0], post)
-
-
-def _area_counts(x: np.ndarray, n_posts: int) -> np.ndarray:
-    """The ``(T, n+1)`` table of ``c_t,a`` of the ``(m, T)`` records ``x``."""
-    T = x.shape[1]
-    width = n_posts + 1
-    flat = x + width * np.arange(T)[None, :]
-    return np.bincount(flat.ravel(), minlength=T * width).reshape(T, width)
-
-
-def _table_entropy(counts: np.ndarray, m: int, post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entropy ``H_t`` and standard post ``s_t`` (ties: ``post``, else the smallest id)."""
-    entropy = -_count_terms(m)[counts].sum(axis=1) / m
-    standard = counts.argmax(axis=1)  # the smallest id among ties
-    best = np.take_along_axis(counts, standard[:, None], axis=1)[:, 0]
-    standard[counts[:, post] == best] = post
-    return entropy, standard
 
 
 def _count_terms(m: int) -> np.ndarray:
@@ -308,27 +312,12 @@ def _count_terms(m: int) -> np.ndarray:
     return terms
 
 
-def _area_runs(x: np.ndarray, n_posts: int, post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entropy ``H_t`` and standard post ``s_t`` from each second's records sorted by area.
+def _kernels() -> ModuleType:
+    """The compiled loops (:mod:`core._kernels`), imported on first use: numba and the
+    machine code load only in a process that scores."""
+    import core._kernels
 
-    The runs of equal areas among a second's m sorted records are its non-zero ``c_t,a``, so
-    the cost is ``O(T·m log m)`` whatever n: the choice for lines longer than the history.
-    """
-    m, T = x.shape
-    flat = np.sort(x.T, axis=1).ravel()  # second t's records at [t·m, (t+1)·m)
-    start = np.ones(T * m, dtype=bool)
-    start[1:] = flat[1:] != flat[:-1]
-    start[::m] = True
-    first = np.flatnonzero(start)  # runs, in order of (second, area)
-    count = np.diff(np.append(first, T * m))
-    second = first // m
-    rows = np.searchsorted(second, np.arange(T))  # each second's first run
-    entropy = -np.add.reduceat(_count_terms(m)[count], rows) / m
-    is_max = count == np.maximum.reduceat(count, rows)[second]
-    smallest = np.minimum.reduceat(np.where(is_max, np.arange(first.size), first.size), rows)
-    standard = flat[first[smallest]]
-    standard[second[is_max & (flat[first] == post)]] = post
-    return entropy, standard
+    return core._kernels
 
 
 def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray:
@@ -346,9 +335,10 @@ def onpost_state_batch(stats: HistoryStats, positions: np.ndarray) -> np.ndarray
     total = stats.rho.sum()
     if total == 0:
         return np.zeros(x.shape[0])
-    deviation = x != stats.standard[None, :]
+    off = np.empty(x.shape[0])
+    _kernels().off_standard(x, stats.standard, stats.rho, off)
     # Σ ρ_t ΔW_t <= Σ ρ_t exactly; summation order may overshoot by an ulp.
-    return np.minimum(deviation @ stats.rho, total) / total
+    return np.minimum(off, total) / total
 
 
 def proficiency_batch(
@@ -374,31 +364,16 @@ def proficiency_batch(
     v = check_speeds("speeds", as_array("speeds", speeds, ndim=3))
     check_shape("speeds", v, (None, stats.T, N_KEYPOINTS))
     on_post = _on_post_seconds(stats, positions, v.shape[0], params)
-    size, inverse, eps_inverse = stats.proficiency_terms(params.rho_min, params.eps)
-    out = np.full(v.shape[0], np.nan)
-    if size == 0:
-        return out
+    _, inverse, eps_inverse = stats.proficiency_terms(params.rho_min, params.eps)
+    seconds = stats.reliable_seconds(params.rho_min)[None, :]
     if on_post is not None:
-        sizes = on_post[:, stats.reliable_seconds(params.rho_min)].sum(axis=1)
-    buffer = np.empty((min(_BLOCK, stats.T), N_KEYPOINTS))
-    for w in range(v.shape[0]):
-        total = 0.0
-        for start in range(0, stats.T, _BLOCK):
-            block = slice(start, start + _BLOCK)
-            q = buffer[: min(_BLOCK, stats.T - start)]
-            # q_t,k = (v + ε) / (v̄ + ε); rows outside K have inverse 0, hence q = 0 there.
-            q[...] = v[w, block]  # one cast to float64, then same-dtype arithmetic
-            q *= inverse[block]
-            q += eps_inverse[block]
-            mean, variance = _ratio_moments(q)
-            variance += 1.0
-            terms = mean / variance
-            total += float(np.sum(terms if on_post is None else terms[on_post[w, block]]))
-        if on_post is None:
-            out[w] = total / size
-        elif sizes[w]:
-            out[w] = total / sizes[w]
-    return out
+        seconds = seconds & on_post
+    totals = np.zeros(v.shape[0])
+    if v.shape[0]:
+        _kernels().ratio_totals(_speeds_array(v), inverse, eps_inverse, seconds, totals)
+    sizes = seconds.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sizes > 0, totals / sizes, np.nan)
 
 
 def proficiency_floors(
@@ -432,16 +407,22 @@ def proficiency_floors(
     kept = np.searchsorted(-stats.rho[order], -floors, side="right")
     base = (stats.standard != 0)[order]
     out = np.full((floors.size, v.shape[0]), np.nan)
+    terms = np.empty(stats.T)
     for w in range(v.shape[0]):
-        q = v[w] * inverse + eps_inverse
-        mean, variance = _ratio_moments(q)
+        _kernels().ratio_terms(_speeds_array(v[w]), inverse, eps_inverse, terms)
         keep = base if on_post is None else base & on_post[w][order]
-        terms = np.where(keep, (mean / (1.0 + variance))[order], 0.0)
-        sums = np.concatenate([[0.0], np.cumsum(terms)])
+        sums = np.concatenate([[0.0], np.cumsum(np.where(keep, terms[order], 0.0))])
         counts = np.concatenate([[0], np.cumsum(keep)])
         with np.errstate(divide="ignore", invalid="ignore"):
             out[:, w] = np.where(counts[kept] > 0, sums[kept] / counts[kept], np.nan)
     return out
+
+
+def _speeds_array(v: np.ndarray) -> np.ndarray:
+    """Speeds as the kernels take them: C-ordered float32 (as stored) or float64."""
+    if v.dtype != np.float32:
+        v = v.astype(np.float64, copy=False)
+    return np.ascontiguousarray(v)
 
 
 def _on_post_seconds(

@@ -122,8 +122,7 @@ class Database:
 
     Holds the records of the days in the window; :meth:`slide_to` moves it to the database
     of day d (days ``d − W .. d − 1``), reading entering days from the store and dropping
-    leaving ones. The statistics come from :class:`core.HistoryWindow` (incremental) where it
-    pays, else from :func:`core.history_stats` of the held records.
+    leaving ones. The statistics come from :class:`core.HistoryWindow` (incremental).
     """
 
     store: sim.HistoryStore
@@ -133,9 +132,12 @@ class Database:
     shifts: tuple[str, ...]
     window_days: int
     days: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    _window: core.HistoryWindow | None = None
+    _window: core.HistoryWindow = field(init=False, repr=False)
     _stats: core.HistoryStats | None = None
     _scores: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self._window = core.HistoryWindow(post=self.post, n_posts=self.n_posts, T=self.T)
 
     def scores(self, params: core.ModelParams) -> dict[str, Any]:
         """The held records' own Z and Y against the statistics (once per slide)."""
@@ -148,7 +150,7 @@ class Database:
         target = set(core.database_days(day, self.window_days))
         for old in sorted(set(self.days) - target):
             positions, speeds = self.days.pop(old)
-            if self._window is not None and len(positions):
+            if len(positions):
                 self._window.remove(positions, speeds)
         for new in sorted(target - set(self.days)):
             self.days[new] = self._read(new)
@@ -158,7 +160,7 @@ class Database:
         parts = [self.store.read(post=self.post, shift=s, days=[day]) for s in self.shifts]
         positions = np.concatenate([p.positions for p in parts])
         speeds = np.concatenate([p.speeds for p in parts])
-        if self._window is not None and len(positions):
+        if len(positions):
             self._window.add(positions, speeds)
         return positions, speeds
 
@@ -175,17 +177,12 @@ class Database:
     def stats(self) -> core.HistoryStats:
         """The statistics of the held records (computed once per slide)."""
         if self._stats is None:
-            m = sum(len(p) for p, _ in self.days.values())
-            if m == 0:
+            if self._window.m == 0:
                 raise core.ModelInputError(
                     f"post {self.post}: its database holds no records (days "
                     f"{sorted(self.days)}): nobody worked it in the window"
                 )
-            if self._window is not None:
-                self._stats = self._window.stats()
-            else:
-                positions, speeds = self.records()
-                self._stats = core.history_stats(positions, self.post, self.n_posts, speeds)
+            self._stats = self._window.stats()
         return self._stats
 
     @classmethod
@@ -197,16 +194,9 @@ class Database:
         shifts: tuple[str, ...],
         params: core.ModelParams,
     ) -> Database:
-        """An empty database of ``post`` for ``shifts``, incremental where that pays."""
-        W = params.history_window_days
-        m = W * len(shifts) * scenario.workers.per_post
-        window = None
-        if core.HistoryWindow.pays(n_posts=scenario.n_posts, m=m):
-            window = core.HistoryWindow(
-                post=post, n_posts=scenario.n_posts, T=scenario.samples_per_shift
-            )
-        return cls(store, post, scenario.n_posts, scenario.samples_per_shift, shifts, W,
-                   _window=window)  # fmt: skip
+        """An empty database of ``post`` for ``shifts``."""
+        return cls(store, post, scenario.n_posts, scenario.samples_per_shift, shifts,
+                   params.history_window_days)  # fmt: skip
 
 
 def post_databases(

@@ -226,22 +226,6 @@ def test_bad_input_is_rejected_with_the_argument_named(call, message):
     assert message in str(info.value)
 
 
-@settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), m=st.integers(1, 12))
-def test_area_table_and_area_runs_agree(seed, n, m):
-    """The two ways of counting areas per second (chosen by n vs m) give the same stats."""
-    from core._scores import _area_runs, _area_table
-
-    rng = np.random.default_rng(seed)
-    history = rng.integers(0, n + 1, size=(m, 17))
-    history[:, ::3] = rng.integers(0, n + 1)  # ties and single-area seconds
-    post = int(rng.integers(1, n + 1))
-    h_table, s_table = _area_table(history, n, post)
-    h_runs, s_runs = _area_runs(history, n, post)
-    np.testing.assert_allclose(h_runs, h_table, atol=1e-12)
-    np.testing.assert_array_equal(s_runs, s_table)
-
-
 def test_proficiency_seconds_average_to_proficiency():
     rng = np.random.default_rng(3)
     history = rng.integers(0, 4, size=(12, 50))
