@@ -171,6 +171,11 @@ def test_stress_reports_throughput_latency_memory_and_scaling(tmp_path, capsys):
     assert report["latency_p50_s"] <= report["latency_p90_s"] <= report["latency_p99_s"]
     assert report["worker_peak_rss_mb"] > 0 and report["driver_peak_rss_mb"] > 0
     assert report["scaling_efficiency"] > 0 and report["throughput_one_worker"] > 0
+    timings = report["timings"]  # the fixed part and the work, adding up to the total
+    fixed = ("start_s", "setup_s", "ray_start_s", "ray_shutdown_s")
+    assert timings["fixed_s"] == pytest.approx(sum(timings[k] for k in fixed))
+    work = ("history_build_s", "scoring_s", "decide_s", "baseline_s")
+    assert 0 < timings["fixed_s"] + sum(timings[k] for k in work) <= timings["total_s"]
     assert (tmp_path / "stress" / "stress.png").is_file()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["hazard-harness/stress"])
