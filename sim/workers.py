@@ -39,7 +39,7 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -59,6 +59,9 @@ from sim.layout import (
 from sim.scenario import Scenario
 from sim.seeding import stream
 from sim.workforce import Assignment, Roster, roster
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 MANAGEMENT_RATE = 0.10
 """A worker with ``offpost_rate`` at or above this truly needs management."""
@@ -441,26 +444,16 @@ def _render(
         t32[heads] - dt, cycle, cycle0,
     )  # fmt: skip
     move, turn = (body - body0).T, (arm - arm0).T
-    radius = _SIGNED_RADIUS.reshape(N_KEYPOINTS, 1)
-    tx = np.multiply(radius, turn[:1])
-    tx += move[:1]
-    ty = np.multiply(radius, turn[1:])
-    ty += move[1:]
-    dx = _jitter_step(rng, n)
-    dx += tx
-    dy = _jitter_step(rng, n)
-    dy += ty
-    dx *= dx
-    dy *= dy
-    dx += dy
-    speeds = np.sqrt(dx, out=dx)
-    speeds *= np.float32(rate)
+    noise_start = np.stack([_jitter_offsets(rng, n), _jitter_offsets(rng, n)])
     positions = _measured_positions(area, rng, rate)
-    true = np.multiply(tx, tx, out=tx)
-    true += np.multiply(ty, ty, out=ty)
-    np.sqrt(true, out=true)
-    true *= np.float32(rate)
-    _add_speed_error(speeds, true, rng)
+    factors, factor_start = _speed_error_draws(rng, n)
+    speeds = np.empty((N_KEYPOINTS, n), dtype=np.float32)
+    _kernels().keypoint_speeds(
+        _SIGNED_RADIUS.reshape(N_KEYPOINTS), np.ascontiguousarray(move),
+        np.ascontiguousarray(turn), _noise_steps(_noise_table_size(n)), noise_start,
+        np.float32(KEYPOINT_JITTER_PX), np.float32(rate), factors, factor_start,
+        np.float32(MOVING_PX_S), speeds,
+    )  # fmt: skip
 
     record = WorkerShift(
         worker=spec.worker,
@@ -601,41 +594,39 @@ def _speed_factors(
     return np.take_along_axis(factors, index, axis=1)
 
 
-def _add_speed_error(speeds: np.ndarray, true: np.ndarray, rng: np.random.Generator) -> None:
-    """Give the moving keypoints of ``(14, n)`` ``speeds`` the pixel path's error, in place
-    (``true``: their true speeds; see the module docstring).
-
-    Each keypoint's factors are a window of its fixed table of draws at a random offset (as
-    in :func:`_jitter_step`): i.i.d. in time, for 14 draws a shift.
-    """
+def _speed_error_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel path's speed error for a shift of n samples: each keypoint's factors are a
+    window of its fixed table of draws (``(14, size)``) at a random offset (as for the jitter,
+    :func:`_jitter_offsets`): i.i.d. in time, for 14 draws a shift. Returns the table and the
+    ``(14,)`` offsets (see the module docstring)."""
     levels, quantiles = speed_error()
-    n = true.shape[1]
     size = max(_ERROR_TABLE_SIZE, 1 << (2 * n).bit_length())
     table = _speed_factors(tuple(levels), tuple(map(tuple, quantiles)), size)
-    start = rng.integers(0, size - n + 1, size=N_KEYPOINTS)
-    measured = true + np.float32(1)
-    for k in range(N_KEYPOINTS):
-        measured[k] *= table[k, start[k] : start[k] + n]
-    measured -= np.float32(1)
-    np.maximum(measured, 0, out=measured)
-    np.copyto(speeds, measured, where=true > MOVING_PX_S)
+    return table, rng.integers(0, size - n + 1, size=N_KEYPOINTS)
 
 
-def _jitter_step(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``(14, n)`` frame-to-frame change of one coordinate's keypoint jitter (px).
+def _jitter_offsets(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``(14,)`` offsets into the fixed table of jitter steps (:func:`_noise_steps`): each
+    keypoint's frame-to-frame change of one coordinate's jitter is a window of it.
 
-    Each keypoint's jitter series is a window of a fixed table of normals at a random offset:
-    i.i.d. Gaussian in time like fresh draws, but drawing 14 offsets instead of ``14 n``
+    I.i.d. Gaussian in time like fresh draws, but drawing 14 offsets instead of ``14 n``
     normals is what makes a shift cost milliseconds.
     """
-    size = max(_NOISE_TABLE_SIZE, 1 << (2 * n).bit_length())
-    windows = np.lib.stride_tricks.sliding_window_view(_noise_steps(size), n)
-    out = windows[rng.integers(0, size - n + 1, size=N_KEYPOINTS)]
-    out *= np.float32(KEYPOINT_JITTER_PX)
-    return out
+    return rng.integers(0, _noise_table_size(n) - n + 1, size=N_KEYPOINTS)
+
+
+def _noise_table_size(n: int) -> int:
+    return max(_NOISE_TABLE_SIZE, 1 << (2 * n).bit_length())
 
 
 _NOISE_TABLE_SIZE = 1 << 21
+
+
+def _kernels() -> ModuleType:
+    """The compiled loops (:mod:`sim._kernels`), imported on first use."""
+    import sim._kernels
+
+    return sim._kernels
 
 
 def _measured_positions(area: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
