@@ -1,8 +1,12 @@
 """The per-post history database: a Parquet dataset partitioned by post.
 
 Layout: ``ROOT/post=<post>/shift=<shift>/day=<day>.parquet``, one file per post-shift-day
-holding that shift's worker records (columns ``day``, ``worker``, ``positions`` as
-fixed-size int16 lists, ``speeds`` as fixed-size float32 lists of ``T × 14``). A file is
+holding that shift's worker records, one row each: ``day``, ``worker``, and the record's arrays
+as one little-endian binary value each (``positions``: ``T`` int16 area ids, ``speeds``:
+``T × 14`` float32 px/s, row-major; the field metadata names dtype and shape). A value per
+record, not a list of ``T × 14`` values: Parquet writes and reads it as one copy and a page
+checksum, where a list column cost three times as much in repetition levels (issue 26's
+profile); this is the cache's own layout (plant records have theirs, docs/records.md). A file is
 written under a hidden temporary name and renamed into place, so an interrupted write never
 leaves a partial file where readers look (on object storage a file is one upload: it appears
 whole or not at all). Every data page carries a CRC checksum that reads
@@ -89,21 +93,7 @@ class HistoryStore:
                 )
             if np.shape(r.speeds) != (n, N_KEYPOINTS):
                 raise StoreError(f"post {post}: record {r.worker!r} speeds must be ({n}, 14)")
-        positions = np.concatenate(
-            [np.zeros(0, np.int16)] + [np.asarray(r.positions, dtype=np.int16) for r in records]
-        )
-        speeds = np.concatenate(
-            [np.zeros(0, np.float32)]
-            + [np.asarray(r.speeds, dtype=np.float32).reshape(-1) for r in records]
-        )
-        table = pa.table(
-            {
-                "day": pa.array(np.full(len(records), day, dtype=np.int32)),
-                "worker": pa.array([r.worker for r in records], type=pa.string()),
-                "positions": pa.FixedSizeListArray.from_arrays(pa.array(positions), n),
-                "speeds": pa.FixedSizeListArray.from_arrays(pa.array(speeds), n * N_KEYPOINTS),
-            }
-        ).replace_schema_metadata({IDENTITY: json.dumps(self._identity(post, shift, day))})
+        table = _day_table(records, n, self._identity(post, shift, day))
         options = {"compression": "none", "use_dictionary": False, "write_statistics": False,
                    "write_page_checksum": True}  # fmt: skip
         final = f"{folder}/day={day}.parquet"
@@ -163,6 +153,18 @@ class HistoryStore:
             positions=np.stack([r[2] for r in rows]), speeds=np.stack([r[3] for r in rows])
         )
 
+    def records(self, *, post: int, shift: str, day: int) -> list[WorkerShift]:
+        """The records of one post-shift-day, in stored order (checksums and identity checked).
+
+        Raises:
+            StoreError: a missing or unreadable file, or one that is not that day's.
+        """
+        path = f"{self._folder(post, shift)}/day={day}.parquet"
+        _, rows = _read_file(self.fs, path, self._identity(post, shift, day))
+        return [
+            WorkerShift(worker, post, positions, speeds) for _, worker, positions, speeds in rows
+        ]
+
     def damaged(self, *, post: int, shift: str) -> list[int]:
         """Days of the post and shift whose file fails to read (bad checksum, truncated) or is
         not that day's (its identity names another store, post, shift or day)."""
@@ -191,13 +193,9 @@ def _read_file(
         raise StoreError(f"post {post}: history file {path!r} does not exist")
     try:
         with fs.open_input_file(path) as f:
-            table = pq.read_table(f, page_checksum_verification=True)
+            table = pq.ParquetFile(f, page_checksum_verification=True).read()
         stored = json.loads((table.schema.metadata or {}).get(IDENTITY, b"null"))
-        n = table.schema.field("positions").type.list_size
-        positions = table.column("positions").combine_chunks().flatten().to_numpy()
-        speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
-        days = table.column("day").to_pylist()
-        workers = table.column("worker").to_pylist()
+        n, rows = _day_rows(table)
     except (pa.ArrowException, OSError, KeyError, AttributeError, ValueError) as exc:
         raise StoreError(f"post {post}: cannot read history file {path!r}: {exc}") from exc
     if stored != identity:
@@ -205,12 +203,51 @@ def _read_file(
             f"post {post}: history file {path!r} is {_named(stored)}, not {_named(identity)}"
             " (copied or moved?)"
         )
-    m = len(workers)
-    if set(days) - {identity["day"]}:
-        raise StoreError(f"post {post}: history file {path!r} holds days {sorted(set(days))}")
-    positions = positions.reshape(m, n)
-    speeds = speeds.reshape(m, n, N_KEYPOINTS)
-    return n, [(days[i], workers[i], positions[i], speeds[i]) for i in range(m)]
+    if {r[0] for r in rows} - {identity["day"]}:
+        days = sorted({r[0] for r in rows})
+        raise StoreError(f"post {post}: history file {path!r} holds days {days}")
+    return n, rows
+
+
+_ARRAYS = {"positions": (np.dtype("<i2"), ()), "speeds": (np.dtype("<f4"), (N_KEYPOINTS,))}
+"""The record arrays of a day file: dtype and the shape of each of the T samples."""
+
+
+def _day_table(records: Sequence[WorkerShift], n: int, identity: dict[str, object]) -> pa.Table:
+    """A day file's table: a row per record, its arrays as binary values (module docstring)."""
+    columns: dict[str, pa.Array] = {
+        "day": pa.array(np.full(len(records), identity["day"], dtype=np.int32)),
+        "worker": pa.array([r.worker for r in records], type=pa.string()),
+    }
+    fields = [pa.field("day", pa.int32()), pa.field("worker", pa.string())]
+    for name, (dtype, sample) in _ARRAYS.items():
+        values = [np.ascontiguousarray(getattr(r, name), dtype=dtype) for r in records]
+        columns[name] = pa.array([v.data for v in values], type=pa.binary())
+        shape = json.dumps({"dtype": dtype.str, "shape": [n, *sample]})
+        fields.append(pa.field(name, pa.binary(), metadata={"array": shape}))
+    metadata = {IDENTITY: json.dumps(identity)}
+    return pa.table(columns, schema=pa.schema(fields, metadata=metadata))
+
+
+def _day_rows(table: pa.Table) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
+    """T and the rows ``(day, worker, positions, speeds)`` of a day file's table."""
+    arrays = {}
+    n = None
+    for name, (dtype, sample) in _ARRAYS.items():
+        layout = json.loads(table.schema.field(name).metadata[b"array"])
+        n = layout["shape"][0]
+        if layout != {"dtype": dtype.str, "shape": [n, *sample]}:
+            raise ValueError(f"column {name!r} holds {layout}, not {dtype.str} (T, *{sample})")
+        size = n * int(np.prod(sample, dtype=np.int64)) * dtype.itemsize
+        values = table.column(name).to_pylist() if table.num_rows else []
+        if any(len(v) != size for v in values):
+            raise ValueError(f"column {name!r} holds a value of the wrong size")
+        arrays[name] = [np.frombuffer(v, dtype=dtype).reshape(n, *sample) for v in values]
+    days = table.column("day").to_pylist()
+    workers = table.column("worker").to_pylist()
+    rows = [(days[i], workers[i], arrays["positions"][i], arrays["speeds"][i])
+            for i in range(table.num_rows)]  # fmt: skip
+    return int(n), rows
 
 
 def _named(identity: object) -> str:

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import core
 import sim
 from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
+from harness.evaluation.history import open_store
 from harness.evaluation.results import ShiftRecord
 from harness.records._format import LABELS_POSTS, LEVELS, Manifest, RecordsError, read_manifest
 from harness.records._ingest import ingest
@@ -68,23 +67,11 @@ class RecordsSource:
     def __call__(
         self, scenario: sim.Scenario, *, post: int, day: int, shift: str
     ) -> list[sim.SimWorker]:
-        path = storage.location(self.store_root) / f"post={post}/shift={shift}/day={day}.parquet"
-        try:
-            with path.open_input() as f:
-                table = pq.read_table(f, page_checksum_verification=True)
-        except (pa.ArrowException, OSError, storage.StorageError) as exc:
-            raise sim.StoreError(f"post {post}: cannot read {path.uri!r}: {exc}") from exc
-        T = scenario.samples_per_shift
-        workers = table.column("worker").to_pylist()
-        positions = table.column("positions").combine_chunks().flatten().to_numpy()
-        speeds = table.column("speeds").combine_chunks().flatten().to_numpy()
-        positions = positions.reshape(len(workers), T)
-        speeds = speeds.reshape(len(workers), T, core.N_KEYPOINTS)
+        records = open_store(self.store_root).records(post=post, shift=shift, day=day)
         labels = None if self.labels is None else gather([self.labels[post]])[0]
         out = []
-        for k, worker in enumerate(workers):
-            record = core.WorkerShift(worker, post, positions[k], speeds[k])
-            label = None if labels is None else labels[(day, shift, worker)]
+        for record in records:
+            label = None if labels is None else labels[(day, shift, record.worker)]
             out.append(_worker(record, label, self.rate_hz))
         return out
 
