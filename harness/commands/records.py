@@ -46,7 +46,7 @@ def check(folder: str | Path | Location) -> dict[str, Any]:
     m = recorded.manifest
     keys = set()
     for post in range(1, m.posts + 1):
-        for (day, shift), found in read_post(m, post).items():
+        for (day, shift), found in read_post(m, post, recorded.seconds.get(post, [])).items():
             keys.update((day, shift, post, r.worker) for r in found)
     if recorded.labels is not None:
         check_labels(m, recorded.labels, keys)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ import core
 from harness.adapters.ray_cluster import map_unordered, put
 from harness.evaluation.history import open_store
 from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Manifest, RecordsError
-from harness.records._tables import parquet_file, rows
+from harness.records._tables import SecondsIndex, parquet_file, rows
 from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
 
@@ -56,24 +57,26 @@ class _Part:
     reliability: np.ndarray | None
 
 
-def _read_part(path: storage.Location, where: str, post: int) -> _Part | None:
-    """The rows of ``post`` in one file, with their row numbers in the file."""
+def _read_part(
+    path: storage.Location, where: str, post: int, groups: Sequence[int] | None
+) -> _Part | None:
+    """The rows of ``post`` in one file's row ``groups`` (default: those whose statistics
+    allow it), with their row numbers in the file."""
     f = parquet_file(path, where, read_dictionary=["shift", "worker"])
     schema = f.schema_arrow
     names = [c.name for c in SECONDS_COLUMNS if c.name in schema.names]
     col = schema.get_field_index("post")
-    pieces, offset = [], 0
-    for g in range(f.num_row_groups):
-        meta = f.metadata.row_group(g)
-        stats = meta.column(col).statistics
+    sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    pieces = []
+    for g in range(f.num_row_groups) if groups is None else groups:
+        stats = f.metadata.row_group(g).column(col).statistics
         if stats is not None and stats.has_min_max and not stats.min <= post <= stats.max:
-            offset += meta.num_rows
             continue
         table = f.read_row_group(g, columns=names)
         mask = table.column("post").to_numpy() == post
         if mask.any():
-            pieces.append((offset + np.flatnonzero(mask), table.filter(mask)))
-        offset += meta.num_rows
+            pieces.append((starts[g] + np.flatnonzero(mask), table.filter(mask)))
     if not pieces:
         return None
 
@@ -270,18 +273,25 @@ def _filled(part: _Part, a: int, b: int, limit: int) -> np.ndarray:
     return v
 
 
-def read_post(m: Manifest, post: int) -> dict[tuple[int, str], list[core.WorkerShift]]:
+def read_post(
+    m: Manifest, post: int, parts: Sequence[tuple[storage.Location, Sequence[int]]] | None = None
+) -> dict[tuple[int, str], list[core.WorkerShift]]:
     """The checked worker-shifts of ``post`` per (day, shift), in order of first appearance.
+
+    Args:
+        parts: the files and row groups that may hold the post's rows (the folder's
+            :data:`~harness.records._tables.SecondsIndex` entry); default: every file.
 
     Raises:
         RecordsError: the first problem, naming the file, the column and the rows.
     """
     by_shift: dict[tuple[int, str], list[core.WorkerShift]] = {}
     seen: dict[tuple[int, str, str], str] = {}
-    for path in m.seconds_files():
+    chosen = [(path, None) for path in m.seconds_files()] if parts is None else parts
+    for path, groups in chosen:
         where = m.where(path)
         try:
-            part = _read_part(path, where, post)
+            part = _read_part(path, where, post, groups)
         except (pa.ArrowException, OSError) as exc:
             raise RecordsError(f"{where}: cannot be read: {' '.join(str(exc).split())}") from None
         if part is None:
@@ -310,16 +320,19 @@ def read_post(m: Manifest, post: int) -> dict[tuple[int, str], list[core.WorkerS
     return by_shift
 
 
-def ingest_post(m: Manifest, post: int, store_root: str) -> list[WorkerShiftKey] | str:
-    """Task: check the post's rows and store its worker-shifts (every day and shift, empty
-    where nobody worked); returns its worker-shift keys, or the one-line problem."""
+def ingest_post(
+    m: Manifest, post: int, store_root: str, parts: Sequence[tuple[storage.Location, Sequence[int]]]
+) -> list[WorkerShiftKey] | str:
+    """Task: check the post's rows (in ``parts``: files and row groups) and store its
+    worker-shifts (every day and shift, empty where nobody worked); returns its worker-shift
+    keys, or the one-line problem."""
     interrupts.checkpoint("task")
     store = open_store(store_root)
     done = storage.location(store_root) / f"post={post}" / DONE
     if done.is_file():
         return [tuple(k) for k in json.loads(done.read_text())]  # type: ignore[misc]
     try:
-        by_shift = read_post(m, post)
+        by_shift = read_post(m, post, parts)
     except RecordsError as exc:
         return str(exc)
     keys = []
@@ -378,11 +391,13 @@ def content_digests(
 def ingest(
     m: Manifest,
     cache_dir: str | os.PathLike[str] | storage.Location,
+    seconds: SecondsIndex,
     *,
     max_in_flight: int,
     progress: bool,
 ) -> tuple[storage.Location, set[WorkerShiftKey]]:
-    """Check and store every post's rows on Ray (one task per post; Ray must be running).
+    """Check and store every post's rows on Ray (one task per post, given only the files and
+    row groups ``seconds`` names for it; Ray must be running).
 
     Returns the store's folder and every worker-shift key. A bad post raises its
     :class:`RecordsError` (the first post in post order that has one).
@@ -391,7 +406,7 @@ def ingest(
     cache = storage.location(cache_dir) / "records"
     root = cache / ingest_key(m, cache / DIGESTS)
     manifest = put(m)  # once: G is n × n
-    jobs = ((p, (manifest, p, str(root))) for p in range(1, m.posts + 1))
+    jobs = ((p, (manifest, p, str(root), seconds.get(p, []))) for p in range(1, m.posts + 1))
     keys: set[WorkerShiftKey] = set()
     problems: dict[int, str] = {}
     for post, found in map_unordered(

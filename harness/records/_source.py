@@ -31,6 +31,7 @@ from harness.records._ingest import ingest
 from harness.records._tables import (
     Labels,
     LevelTable,
+    SecondsIndex,
     check_labels,
     check_seconds_files,
     read_labels,
@@ -127,6 +128,8 @@ class Records:
     manifest: Manifest
     levels: LevelTable
     labels: Labels | None
+    seconds: SecondsIndex
+    """Where each post's rows are (files and row groups)."""
 
     @property
     def scenario(self) -> sim.Scenario:
@@ -142,7 +145,7 @@ class Records:
     ) -> tuple[storage.Location, RecordsSource]:
         """Check and store every post's rows on Ray; the store and the worker source."""
         root, keys = ingest(
-            self.manifest, cache_dir, max_in_flight=max_in_flight, progress=progress
+            self.manifest, cache_dir, self.seconds, max_in_flight=max_in_flight, progress=progress
         )
         if self.labels is not None:
             check_labels(self.manifest, self.labels, keys)
@@ -220,8 +223,8 @@ def load(folder: str | Path | storage.Location) -> Records:
     """Check a records folder before any work (the rows of ``seconds`` are checked per post
     when they are read); raises :class:`RecordsError` with one line naming the problem."""
     m = read_manifest(folder)
-    check_seconds_files(m)
-    return Records(manifest=m, levels=read_levels(m), labels=read_labels(m))
+    seconds = check_seconds_files(m)
+    return Records(manifest=m, levels=read_levels(m), labels=read_labels(m), seconds=seconds)
 
 
 def unavailable_metrics(records: Sequence[ShiftRecord]) -> dict[str, Any]:

@@ -92,23 +92,32 @@ def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
     return f"row {start}" if start == end else f"rows {start}–{end}"
 
 
-def check_seconds_files(m: Manifest) -> list[storage.Location]:
-    """Schemas of every ``seconds`` file, and every ``post`` in 1..n (statistics, else read)."""
+SecondsIndex = dict[int, list[tuple[storage.Location, tuple[int, ...]]]]
+"""Per post, the ``seconds`` files and their row groups that may hold its rows."""
+
+
+def check_seconds_files(m: Manifest) -> SecondsIndex:
+    """Schemas of every ``seconds`` file, and every ``post`` in 1..n (statistics, else read);
+    returns where each post's rows may be (a row group's ``post`` statistics, else its
+    values), so a post's task opens only those files (one footer read per file here, instead
+    of every file in every post's task)."""
     files = m.seconds_files()
     if not files:
         raise RecordsError(f"{SECONDS}/: no Parquet files (one row per worker-shift and sample)")
+    index: SecondsIndex = {}
     for path in files:
         where = m.where(path)
         meta = parquet_file(path, where)
         check_schema(meta.schema_arrow, SECONDS_COLUMNS, where)
         col = meta.schema_arrow.get_field_index("post")
         offset = 0
+        groups: dict[int, list[int]] = {}
         for g in range(meta.num_row_groups):
             group = meta.metadata.row_group(g)
             stats = group.column(col).statistics
-            if not (
-                stats is not None and stats.has_min_max and stats.min >= 1 and stats.max <= m.posts
-            ):
+            if stats is not None and stats.has_min_max and 1 <= stats.min <= stats.max <= m.posts:
+                posts = range(int(stats.min), int(stats.max) + 1)
+            else:
                 post = meta.read_row_group(g, columns=["post"]).column(0).to_numpy()
                 bad = (post < 1) | (post > m.posts)
                 if bad.any():
@@ -116,8 +125,13 @@ def check_seconds_files(m: Manifest) -> list[storage.Location]:
                         f"{where}: column `post` {rows(bad, offset + np.arange(len(bad)))}: post "
                         f"{int(post[bad][0])} is outside the line 1..{m.posts}"
                     )
+                posts = np.unique(post).tolist()
+            for p in posts:
+                groups.setdefault(int(p), []).append(g)
             offset += group.num_rows
-    return files
+        for p, found in groups.items():
+            index.setdefault(p, []).append((path, tuple(found)))
+    return index
 
 
 def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, ...]:
