@@ -127,7 +127,8 @@ def profiled(cmd: list[str], raw: Path, rate: int, cwd: Path, env: dict[str, str
         sys.exit("py-spy is not installed: pip install py-spy")
     start = time.perf_counter()
     subprocess.run(
-        [spy, "record", "--subprocesses", "--format", "raw", "--nolineno", "-r", str(rate),
+        [spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "--nolineno",
+         "-r", str(rate),
          "-o", str(raw), "--", *cmd],
         check=True, cwd=cwd, env=env, capture_output=True,
     )  # fmt: skip

@@ -120,6 +120,8 @@ def run(**kw: Any) -> int:
               help="output folder")  # fmt: skip
 @click.option("--length-s", type=count(1, 86_400), default=28_800, help="shift length (s, 1 Hz)")
 @click.option("--history-days", type=count(1, MAX_DAYS), default=5, help="history days")
+@click.option("--workers-per-post", type=count(1, 16), default=1,
+              help="workers on each post-shift")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="skip the one-worker timing (no scaling)")
 @cache_option
 @ray_options
@@ -133,8 +135,8 @@ def stress(**kw: Any) -> int:
     config = make_stress_config(
         posts=kw["posts"], days=kw["days"], out_dir=kw["out"], workers=kw["workers"],
         address=kw["address"], timeout=kw["timeout"], length_s=kw["length_s"],
-        history_days=kw["history_days"], baseline=not kw["no_baseline"], cache_dir=kw["cache"],
-        progress=not kw["no_progress"],
+        history_days=kw["history_days"], per_post=kw["workers_per_post"],
+        baseline=not kw["no_baseline"], cache_dir=kw["cache"], progress=not kw["no_progress"],
     )  # fmt: skip
     report = run_stress(config)
     print_json(report)

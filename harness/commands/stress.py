@@ -46,6 +46,8 @@ class StressConfig:
     """Shift length in seconds (1 Hz)."""
     history_days: int = 5
     """History days simulated (cached) before the evaluated days."""
+    per_post: int = 1
+    """Workers on each post-shift."""
     seed: int = 0
     """Scenario seed."""
     baseline: bool = True
@@ -64,14 +66,16 @@ def make_stress_config(
     timeout: float | None = None,
     length_s: int = 28_800,
     history_days: int = 5,
+    per_post: int = 1,
     seed: int = 0,
     baseline: bool = True,
     cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> StressConfig:
     """Check the arguments of a stress run before any work (:class:`HarnessError` if bad)."""
-    for name, value in (("posts", posts), ("days", days), ("length-s", length_s),
-                        ("history-days", history_days)):  # fmt: skip
+    counts = {"posts": posts, "days": days, "length-s": length_s, "history-days": history_days,
+              "workers-per-post": per_post}  # fmt: skip
+    for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise HarnessError(f"--{name} must be an integer >= 1, got {value!r}")
     if posts > sim.scenario.MAX_POSTS:
@@ -81,8 +85,8 @@ def make_stress_config(
         posts=posts, days=days, out_dir=preflight.check_writable(Path(out_dir), option="--out"),
         compute=preflight.compute(address=address, workers=workers, timeout=timeout,
                                   progress=progress),
-        length_s=length_s, history_days=history_days, seed=seed, baseline=baseline,
-        cache_dir=preflight.check_cache(cache),
+        length_s=length_s, history_days=history_days, per_post=per_post, seed=seed,
+        baseline=baseline, cache_dir=preflight.check_cache(cache),
     )  # fmt: skip
     preflight.check_cost(stress_scenario(config), cache=cache, workers=config.compute.workers)
     preflight.check_tracking(config.compute.timeout)
@@ -99,6 +103,7 @@ def stress_scenario(config: StressConfig) -> sim.Scenario:
                 "line": {"posts": config.posts, "correlation": "chain"},
                 "shifts": {"per_day": 1, "length_s": config.length_s, "rate_hz": 1.0},
                 "days": {"history": config.history_days, "evaluate": config.days},
+                "workers": {"per_post": config.per_post},
                 "equipment": {"fault_rate": 0.05},
             }
         )
@@ -137,7 +142,8 @@ def stress(config: StressConfig) -> dict[str, Any]:
     c = config.compute
     started = time.perf_counter()
     params = {"posts": config.posts, "days": config.days, "workers": c.workers or "all",
-              "length_s": config.length_s, "fidelity": "signal"}  # fmt: skip
+              "length_s": config.length_s, "workers_per_post": config.per_post,
+              "fidelity": "signal"}  # fmt: skip
     with command_context(config.out_dir) as ctx:
         ctx.track(
             experiment="hazard-harness/stress",
@@ -200,6 +206,7 @@ def _figures(
         "days": config.days,
         "workers": n_workers,
         "length_s": config.length_s,
+        "workers_per_post": config.per_post,
         "post_shifts": post_shifts,
         "scoring_wall_s": wall,
         "throughput_post_shifts_per_s": throughput,

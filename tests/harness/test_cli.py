@@ -267,6 +267,8 @@ CASES = [
      "--posts"),
     ("stress-posts-float", lambda t: ["stress", "--posts", "1e9", "--days", "1"], "--posts"),
     ("stress-days-missing", lambda t: ["stress", "--posts", "2"], "--days"),
+    ("stress-per-post-0", lambda t: ["stress", "--posts", "2", "--days", "1",
+                                     "--workers-per-post", "0"], "--workers-per-post"),
     ("stress-length-huge", lambda t: ["stress", "--posts", "2", "--days", "1", "--length-s",
                                       "1000000"], "--length-s"),
     ("stress-out-file", lambda t: ["stress", "--posts", "2", "--days", "1", "--out", _file(t)],
