@@ -52,6 +52,8 @@ class Config:
     """Posts of the records run (two 8-hour shifts a day, one worker per post-shift)."""
     records_days: int = 12
     """Days of the records folder (the last two evaluated)."""
+    length_s: int = 28_800
+    """Shift length of both runs (seconds at 1 Hz)."""
     rate: int = 50
     """Samples per second of each process."""
 
@@ -163,7 +165,7 @@ def export_records(config: Config, folder: Path) -> None:
         "name": f"profile-records-{config.records_posts}",
         "seed": 1,
         "line": {"posts": config.records_posts},
-        "shifts": {"per_day": 2, "length_s": 28_800},
+        "shifts": {"per_day": 2, "length_s": config.length_s},
         "days": {"history": config.records_days - 2, "evaluate": 2},
         "workers": {"cast": [{"post": 1, "profile": "wanderer"}]},
         "equipment": {"fault_rate": 0.1},
@@ -219,7 +221,8 @@ def main() -> None:
     report: dict[str, object] = {"config": dataclasses.asdict(config), "start": bare_start(env)}
 
     stress = [*cli, "stress", "--posts", str(config.posts), "--days", str(config.days),
-              "--history-days", str(config.history_days), "--no-baseline",
+              "--history-days", str(config.history_days), "--length-s", str(config.length_s),
+              "--no-baseline",
               "--out", str(work / "stress"), "--cache", str(work / "cache"), *workers]  # fmt: skip
     wall = profiled(stress, out / "stress.raw.txt", config.rate, work, env)
     data = json.loads((work / "stress" / "stress.json").read_text())
