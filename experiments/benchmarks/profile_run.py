@@ -60,8 +60,12 @@ class Config:
 
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("interpreter start and imports", ("_find_and_load (",)),
-    ("MLflow", ("(mlflow/", "(alembic/", "(sqlalchemy/")),
-    ("Ray start (ray.init, workers warmed)", ("ray_session (", "warm_workers (", "_ready (")),
+    ("MLflow", ("(mlflow/",)),
+    ("MLflow", ("(alembic/",)),
+    ("MLflow", ("(sqlalchemy/",)),
+    ("Ray start and shutdown", ("ray_session (",)),
+    ("Ray start and shutdown", ("warm_workers (",)),
+    ("Ray start and shutdown", ("_ready (",)),
     ("history build: simulation", ("build_post_records (", "simulate_workers (")),
     ("history build: Parquet write", ("build_post_records (", "HistoryStore.write (")),
     ("history build: checks of the stored files", ("build_post_records (",)),
@@ -82,7 +86,7 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outputs (tables, report, plots, files)", ("(harness/runtime/staging.py)",)),
     ("outputs (tables, report, plots, files)", ("_plot (",)),
     ("driver: scheduling and waiting on Ray", ("map_unordered (",)),
-    ("Ray workers: task loop", ("Worker.main_loop (",)),
+    ("Ray workers: in Ray's task loop (waiting)", ("Worker.main_loop (",)),
 )
 """``(phase, frames)``: a stack belongs to the first phase all of whose frames it holds (a
 frame as py-spy names it, ``function (package/module.py)``)."""
@@ -91,6 +95,8 @@ RAY_OWN = "Ray's own processes (dashboard, agents, monitors)"
 
 def phase_of(stack: str, process: str) -> str:
     """The phase of one sampled stack of a process (``driver``, ``worker`` or ``ray``)."""
+    if not stack:
+        return f"native threads, no Python frame ({process})"
     for phase, frames in PHASES:
         if all(f in stack for f in frames):
             return phase
