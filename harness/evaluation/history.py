@@ -3,8 +3,9 @@
 **The post database** (MODEL.md): for a shift on day d, a post's database holds its records
 of days ``d − W .. d − 1`` (``ModelParams.history_window_days``), of every shift type
 (``history_pool = "post"``) or of the evaluated shift's type (``"post_shift"``), whoever
-worked them. So every day is simulated first (history and evaluated days alike, cached in a
-checksummed Parquet store keyed by :func:`records_key`) and scored after: days stay
+worked them. So every day a database reads is simulated first (the history days and the
+evaluated days but the last, cached in a checksummed Parquet store keyed by
+:func:`records_key`) and scored after: days stay
 independent of the order tasks run in. A database slides day by day over the evaluated days
 (:class:`Database`: the counts and speed sums are additive, so a slide adds one day's records
 and drops one).
@@ -51,8 +52,9 @@ def records_key(scenario: sim.Scenario) -> str:
 
 
 def stored_days(scenario: sim.Scenario) -> range:
-    """Every day the post databases need: the history days and the evaluated days."""
-    return range(1, scenario.days.history + scenario.days.evaluate + 1)
+    """Every day the post databases read: the history days and every evaluated day but the
+    last (no database holds the last day: it would be the next day's)."""
+    return range(1, scenario.days.history + scenario.days.evaluate)
 
 
 def records_root(
