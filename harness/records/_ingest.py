@@ -57,6 +57,23 @@ class _Part:
     reliability: np.ndarray | None
 
 
+def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A numeric column as numpy, read from its values buffer where it has no nulls (Arrow's
+    ``to_numpy`` imports pandas, a second of each Ray worker's first task); with nulls, Arrow's
+    conversion (NaN for floats)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for a in chunks:
+        t = a.type
+        kind = "f" if pa.types.is_floating(t) else "i" if pa.types.is_signed_integer(t) else "u"
+        if a.null_count or not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            parts.append(a.to_numpy(zero_copy_only=False))
+            continue
+        dtype = np.dtype(f"<{kind}{t.bit_width // 8}")
+        parts.append(np.frombuffer(a.buffers()[1], dtype=dtype)[a.offset : a.offset + len(a)])
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
 def _read_part(
     path: storage.Location, where: str, post: int, groups: Sequence[int] | None
 ) -> _Part | None:
@@ -74,22 +91,21 @@ def _read_part(
         if stats is not None and stats.has_min_max and not stats.min <= post <= stats.max:
             continue
         table = f.read_row_group(g, columns=names)
-        mask = table.column("post").to_numpy() == post
+        mask = _numpy(table.column("post")) == post
         if mask.any():
-            pieces.append((starts[g] + np.flatnonzero(mask), table.filter(mask)))
+            pieces.append((starts[g] + np.flatnonzero(mask), table, mask))
     if not pieces:
         return None
 
     def cat(name: str, dtype: type) -> np.ndarray:
-        return np.concatenate(
-            [t.column(name).to_numpy(zero_copy_only=False) for _, t in pieces]
-        ).astype(dtype)
+        return np.concatenate([_numpy(t.column(name))[m] for _, t, m in pieces]).astype(dtype)
 
     def codes(name: str) -> tuple[np.ndarray, list[str | None]]:
         """Per row, a code into the names of the column (read dictionary-encoded)."""
         known: dict[str | None, int] = {}
         out = []
-        for _, t in pieces:
+        for _, t, m in pieces:
+            column = []
             for chunk in t.column(name).chunks:
                 if not pa.types.is_dictionary(chunk.type):
                     chunk = chunk.dictionary_encode()
@@ -98,8 +114,10 @@ def _read_part(
                     + [known.setdefault(None, len(known))],
                     dtype=np.int64,
                 )
-                idx = chunk.indices.fill_null(len(mapping) - 1).to_numpy(zero_copy_only=False)
-                out.append(mapping[idx])
+                idx = _numpy(chunk.indices)  # nulls: NaN, the last code (None)
+                column.append(mapping[np.where(np.isnan(idx), -1, idx).astype(np.int64)]
+                              if chunk.indices.null_count else mapping[idx])  # fmt: skip
+            out.append(np.concatenate(column)[m])
         return np.concatenate(out), list(known)
 
     speeds = np.stack([cat(c, np.float32) for c in SPEED_COLUMNS], axis=1)
@@ -107,7 +125,7 @@ def _read_part(
     worker, worker_names = codes("worker")
     return _Part(
         where=where,
-        file_rows=np.concatenate([r for r, _ in pieces]),
+        file_rows=np.concatenate([r for r, _, _ in pieces]),
         day=cat("day", np.int64),
         shift=shift,
         shift_names=shift_names,
