@@ -2,6 +2,10 @@
 feature on: rotation, floaters, absences, learning, fatigue, variation), and a month of
 10-post history with writes.
 
+Throughput is in CPU seconds of this single-threaded process (a shared machine's wall time
+varies far more); the month of history, with its writes, in wall seconds. Goal (issue 26):
+≥ 800 worker-shifts/s with the workforce.
+
 Run: ``python3 experiments/benchmarks/bench_sim.py [--shifts N] [--days D]`` (one core).
 """
 
@@ -31,13 +35,13 @@ def throughput(scenario: object, cfg: Config) -> float:
     """Worker-shifts per second simulating day and night shifts of every post, day by day."""
     simulate_workers(scenario, post=1, day=1, shift="day")  # warm-up (and the roster)
     done = 0
-    start = time.perf_counter()
+    start = time.process_time()
     for k in range(cfg.shifts):
         post, shift = k % cfg.posts + 1, ("day", "night")[(k // cfg.posts) % 2]
         done += len(
             simulate_workers(scenario, post=post, day=k // (2 * cfg.posts) + 1, shift=shift)
         )
-    return done / (time.perf_counter() - start)
+    return done / (time.process_time() - start)
 
 
 def main() -> None:
@@ -73,7 +77,7 @@ def main() -> None:
     workforce = load_scenario(data)
     rate = throughput(workforce, cfg)
     print(f"  with the workforce (rotation, floaters, absences, learning, fatigue, variation): "
-          f"{rate:.0f} worker-shifts/s")  # fmt: skip
+          f"{rate:.0f} worker-shifts/s (goal >= 800)")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
