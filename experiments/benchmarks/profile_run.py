@@ -56,6 +56,8 @@ class Config:
     """Shift length of both runs (seconds at 1 Hz)."""
     rate: int = 50
     """Samples per second of each process."""
+    only: str = ""
+    """``stress`` or ``records``: profile that run alone."""
 
 
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -187,6 +189,8 @@ def markdown(report: dict[str, object]) -> str:
         f"`{k}` {', '.join(f'{t:.2f}' for t in v)}" for k, v in start.items()  # type: ignore[union-attr]
     ))  # fmt: skip
     for run in ("stress", "records"):
+        if run not in report:
+            continue
         r = report[run]
         processes = ", ".join(f"{k} {v:.1f} s" for k, v in r["by_process_s"].items())
         head = f"wall {r['wall_s']:.1f} s; sampled {r['sampled_s']:.1f} s ({processes})"
@@ -211,6 +215,8 @@ def main() -> None:
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default),
                             default=f.default)  # fmt: skip
     config = Config(**vars(parser.parse_args()))
+    if config.only not in ("", "stress", "records"):
+        sys.exit(f"--only must be stress or records, got {config.only!r}")
     out = Path(config.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="profile-run-"))
@@ -226,16 +232,19 @@ def main() -> None:
                    check=True, cwd=work, env=env, capture_output=True)  # fmt: skip
     report: dict[str, object] = {"config": dataclasses.asdict(config), "start": bare_start(env)}
 
+    runs = ("stress", "records") if not config.only else (config.only,)
     stress = [*cli, "stress", "--posts", str(config.posts), "--days", str(config.days),
               "--history-days", str(config.history_days), "--length-s", str(config.length_s),
               "--no-baseline",
               "--out", str(work / "stress"), "--cache", str(work / "cache"), *workers]  # fmt: skip
-    wall = profiled(stress, out / "stress.raw.txt", config.rate, work, env)
-    data = json.loads((work / "stress" / "stress.json").read_text())
-    report["stress"] = {"command": " ".join(["hazard-harness", *stress[3:]]), "wall_s": wall,
-                        "timings": data.get("timings"),
-                        **read_raw(out / "stress.raw.txt", config.rate)}  # fmt: skip
-
+    if "stress" in runs:
+        wall = profiled(stress, out / "stress.raw.txt", config.rate, work, env)
+        data = json.loads((work / "stress" / "stress.json").read_text())
+        report["stress"] = {"command": " ".join(["hazard-harness", *stress[3:]]), "wall_s": wall,
+                            "timings": data.get("timings"),
+                            **read_raw(out / "stress.raw.txt", config.rate)}  # fmt: skip
+    if "records" not in runs:
+        return finish(report, out, work)
     export_records(config, work / "records")
     records = [*cli, "run", str(work / "records"), "--out", str(work / "records-run"),
                "--cache", str(work / "cache"), *workers]  # fmt: skip
@@ -244,6 +253,11 @@ def main() -> None:
     report["records"] = {"command": " ".join(["hazard-harness", *records[3:]]), "wall_s": wall,
                          "timings": data.get("timings"),
                          **read_raw(out / "records.raw.txt", config.rate)}  # fmt: skip
+    finish(report, out, work)
+
+
+def finish(report: dict[str, object], out: Path, work: Path) -> None:
+    """Write profile.json and profile.md, print the latter, remove the work folder."""
     shutil.rmtree(work, ignore_errors=True)
     (out / "profile.json").write_text(json.dumps(report, indent=1))
     text = markdown(report)
