@@ -165,20 +165,13 @@ def bare_start(env: dict[str, str], repeats: int = 3) -> dict[str, list[float]]:
 
 
 def export_records(config: Config, folder: Path) -> None:
-    """A records folder of a synthetic line (not profiled)."""
-    import sim
-    from harness.records import export_scenario
+    """A records folder of a synthetic line (bench_records.py's, not profiled)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_records
 
-    scenario = sim.load_scenario({
-        "name": f"profile-records-{config.records_posts}",
-        "seed": 1,
-        "line": {"posts": config.records_posts},
-        "shifts": {"per_day": 2, "length_s": config.length_s},
-        "days": {"history": config.records_days - 2, "evaluate": 2},
-        "workers": {"cast": [{"post": 1, "profile": "wanderer"}]},
-        "equipment": {"fault_rate": 0.1},
-    })  # fmt: skip
-    export_scenario(scenario, folder)
+    size = bench_records.Config(posts=config.records_posts, history_days=config.records_days - 2,
+                                evaluate_days=2, length_s=config.length_s)  # fmt: skip
+    bench_records.export(size, folder)
 
 
 def markdown(report: dict[str, object]) -> str:
