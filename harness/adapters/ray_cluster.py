@@ -398,11 +398,13 @@ def _ready(module: str, hold_s: float) -> int:
     return os.getpid()
 
 
-def warm_workers(count: int, *, module: str, hold_s: float = 0.5) -> int:
+def warm_workers(count: int, *, module: str, hold_s: float = 0.05) -> int:
     """Start ``count`` one-CPU workers with ``module`` imported, before anything is timed.
 
     Ray starts worker processes lazily; without this the first timed tasks pay for process
-    start and imports. Returns the number of distinct worker processes reached.
+    start and imports. Each task holds its worker ``hold_s`` past its imports, so the tasks,
+    submitted together, land on distinct workers (not on one that finished first). Returns
+    the number of distinct worker processes reached.
     """
     return len(set(gather([submit(_ready, module, hold_s) for _ in range(count)])))
 
