@@ -10,9 +10,10 @@
    overhead in the scoring phase: the same run with one Ray worker against the scoring task's
    body called in this process (bracketed by two plain runs: the machine's speed drifts).
 4. **Cost model**: cold stress runs varying one factor at a time — posts (10 → 300), evaluated
-   days, history days, workers per post, shift length — fitted as ``wall = fixed + a · stored
-   + b · evaluated`` (worker-shift samples stored and scored); the fit predicts the 1,000-post
-   run of part 1 (not fitted: the check) and a 1,000-post month on N cores.
+   days, history days, workers per post, shift length — each phase fitted on its own timings
+   (:class:`CostModel`: the fixed part, the history build per stored worker-shift sample, the
+   scoring per stored and per scored sample; non-negative least squares); it predicts the
+   1,000-post run of part 1 (not fitted: the check) and a 1,000-post month on N cores.
 
 Every stress run is a separate process (its own interpreter, Ray and MLflow run) on a fresh
 cache; the tracking store exists before (a user's working folder has its ``mlflow.db``).
@@ -135,17 +136,47 @@ def goal(value: float, target: float, *, at_most: bool = True) -> str:
     return f"(goal {'<=' if at_most else '>='} {target:g}: {'met' if met else 'MISSED'})"
 
 
-def fit(points: list[Point], walls: list[float]) -> np.ndarray:
-    """Least squares ``wall = fixed + a · stored + b · evaluated`` (samples)."""
-    X = np.array([[1.0, p.stored, p.evaluated] for p in points])
-    coef, *_ = np.linalg.lstsq(X, np.array(walls), rcond=None)
-    return coef
+def fit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares of ``y ≈ X @ coef`` (a cost is never negative): the
+    features whose coefficient comes out negative are dropped and the rest refitted."""
+    keep = np.ones(X.shape[1], dtype=bool)
+    while True:
+        coef = np.zeros(X.shape[1])
+        coef[keep], *_ = np.linalg.lstsq(X[:, keep], y, rcond=None)
+        if (coef >= 0).all():
+            return coef
+        keep &= coef > 0
 
 
-def predict(coef: np.ndarray, p: Point, cores: int = 2) -> float:
-    """Predicted wall seconds of ``p`` on ``cores`` workers (the slopes were fitted on 2;
-    linear in the workers, an assumption the scaling figure bounds)."""
-    return float(coef[0] + (coef[1] * p.stored + coef[2] * p.evaluated) * 2 / cores)
+@dataclass(frozen=True)
+class CostModel:
+    """``wall = fixed + (history + scoring) · 2 / cores``, each phase fitted on its own timings
+    (``stress.json``): the fixed part as the runs' median, the history build per stored
+    sample, the scoring per stored sample (the databases read) and per scored sample."""
+
+    fixed: float
+    history: float
+    scoring: np.ndarray
+
+    @classmethod
+    def of(cls, points: list[Point], reports: list[dict], walls: list[float]) -> CostModel:
+        stored = np.array([[p.stored] for p in points])
+        both = np.array([[p.stored, p.evaluated] for p in points])
+        t = [r["timings"] for r in reports]
+        return cls(
+            fixed=float(np.median([fixed_of(r, w) for r, w in zip(reports, walls, strict=True)])),
+            history=float(fit(stored, np.array([x["history_build_s"] for x in t]))[0]),
+            scoring=fit(both, np.array([x["scoring_s"] for x in t])),
+        )
+
+    def work(self, p: Point) -> float:
+        """Seconds of history build and scoring on 2 workers."""
+        return self.history * p.stored + float(self.scoring @ [p.stored, p.evaluated])
+
+    def predict(self, p: Point, cores: int = 2) -> float:
+        """Wall seconds of ``p`` on ``cores`` workers (linear in the workers: an assumption
+        the scaling figure bounds)."""
+        return self.fixed + self.work(p) * 2 / cores
 
 
 def main() -> None:
@@ -211,21 +242,26 @@ def main() -> None:
 
     if args.skip_model:
         return
-    walls = []
+    reports, walls = [], []
     for k, p in enumerate(grid):
-        _, w = stress(work, f"g{k}", *p.args(), "--no-baseline")
+        r, w = stress(work, f"g{k}", *p.args(), "--no-baseline")
+        reports.append(r)
         walls.append(w)
-        print(f"[model] {p}: {w:.1f} s")
-    coef = fit(list(grid), walls)
-    residual = np.array(walls) - np.array([predict(coef, p) for p in grid])
-    print(f"[model] wall = {coef[0]:.2f} s + {coef[1] * 1e9:.1f} s per 10^9 stored samples + "
-          f"{coef[2] * 1e9:.1f} s per 10^9 scored samples (2 workers); residuals "
-          f"{np.abs(residual).max():.2f} s at most")  # fmt: skip
+        print(
+            f"[model] {p}: {w:.1f} s (fixed {fixed_of(r, w):.1f} s, history "
+            f"{r['timings']['history_build_s']:.1f} s, scoring {r['timings']['scoring_s']:.1f} s)"
+        )
+    model = CostModel.of(list(grid), reports, walls)
+    residual = np.array(walls) - np.array([model.predict(p) for p in grid])
+    print(f"[model] wall = {model.fixed:.1f} s fixed + history {model.history * 1e9:.0f} s per "
+          f"10^9 stored samples + scoring {model.scoring[0] * 1e9:.0f} s per 10^9 stored and "
+          f"{model.scoring[1] * 1e9:.0f} s per 10^9 scored samples (2 workers); residuals "
+          f"{np.abs(residual).max():.1f} s at most")  # fmt: skip
     if large is not None:
-        print(f"[model] check: predicted {predict(coef, large_point):.1f} s for the large run, "
+        print(f"[model] check: predicted {model.predict(large_point):.1f} s for the large run, "
               f"measured {large_wall:.1f} s")  # fmt: skip
     month = Point(1000, days=30, history_days=30, length_s=28_800, per_post=2)
-    times = [f"{n} cores {predict(coef, month, n) / 60:.1f} min" for n in (2, 8, 32, 128)]
+    times = [f"{n} cores {model.predict(month, n) / 60:.1f} min" for n in (2, 8, 32, 128)]
     print("[model] a 1,000-post month (30 evaluated days on a 30-day window, 2 shifts of 8 h "
           f"as 2 workers a post-day): {', '.join(times)}")  # fmt: skip
 
