@@ -147,10 +147,12 @@ def entropy_standard(
     m = terms.shape[0] - 1
     for t in range(T):
         h = 0.0
-        best = -1
+        best = 0
         at = 0
         for a in range(k):
             c = counts[t, a]
+            if c == 0:  # most areas of a long line at most seconds: adds nothing
+                continue
             h += terms[c]
             if c > best:
                 best = c
