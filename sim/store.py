@@ -214,23 +214,36 @@ _ARRAYS = {"positions": (np.dtype("<i2"), ()), "speeds": (np.dtype("<f4"), (N_KE
 
 
 def _day_table(records: Sequence[WorkerShift], n: int, identity: dict[str, object]) -> pa.Table:
-    """A day file's table: a row per record, its arrays as binary values (module docstring)."""
-    columns: dict[str, pa.Array] = {
+    """A day file's table: a row per record, its arrays as binary values (module docstring).
+
+    Each value is the record's own memory (a one-value Arrow array over it, no copy)."""
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "day": pa.array(np.full(len(records), identity["day"], dtype=np.int32)),
         "worker": pa.array([r.worker for r in records], type=pa.string()),
     }
     fields = [pa.field("day", pa.int32()), pa.field("worker", pa.string())]
     for name, (dtype, sample) in _ARRAYS.items():
         values = [np.ascontiguousarray(getattr(r, name), dtype=dtype) for r in records]
-        columns[name] = pa.array([v.data for v in values], type=pa.binary())
+        columns[name] = pa.chunked_array([_binary_value(v) for v in values], type=pa.binary())
         shape = json.dumps({"dtype": dtype.str, "shape": [n, *sample]})
         fields.append(pa.field(name, pa.binary(), metadata={"array": shape}))
     metadata = {IDENTITY: json.dumps(identity)}
     return pa.table(columns, schema=pa.schema(fields, metadata=metadata))
 
 
+def _binary_value(values: np.ndarray) -> pa.Array:
+    """A one-value binary array holding ``values``' bytes in place."""
+    offsets = np.array([0, values.nbytes], dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.binary(),
+        1,
+        [None, pa.py_buffer(offsets), pa.py_buffer(values.reshape(-1).view(np.uint8))],
+    )
+
+
 def _day_rows(table: pa.Table) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
-    """T and the rows ``(day, worker, positions, speeds)`` of a day file's table."""
+    """T and the rows ``(day, worker, positions, speeds)`` of a day file's table; the arrays
+    are read-only views of the table's memory."""
     arrays = {}
     n = None
     for name, (dtype, sample) in _ARRAYS.items():
@@ -239,15 +252,30 @@ def _day_rows(table: pa.Table) -> tuple[int, list[tuple[int, str, np.ndarray, np
         if layout != {"dtype": dtype.str, "shape": [n, *sample]}:
             raise ValueError(f"column {name!r} holds {layout}, not {dtype.str} (T, *{sample})")
         size = n * int(np.prod(sample, dtype=np.int64)) * dtype.itemsize
-        values = table.column(name).to_pylist() if table.num_rows else []
-        if any(len(v) != size for v in values):
-            raise ValueError(f"column {name!r} holds a value of the wrong size")
-        arrays[name] = [np.frombuffer(v, dtype=dtype).reshape(n, *sample) for v in values]
+        arrays[name] = [v.view(dtype).reshape(n, *sample)
+                        for v in _binary_values(table.column(name), name, size)]  # fmt: skip
     days = table.column("day").to_pylist()
     workers = table.column("worker").to_pylist()
     rows = [(days[i], workers[i], arrays["positions"][i], arrays["speeds"][i])
             for i in range(table.num_rows)]  # fmt: skip
     return int(n), rows
+
+
+def _binary_values(column: pa.ChunkedArray, name: str, size: int) -> list[np.ndarray]:
+    """The values of a binary column as byte arrays over its buffers (no copy), each checked
+    to hold ``size`` bytes."""
+    out = []
+    for chunk in column.chunks:
+        if chunk.null_count:
+            raise ValueError(f"column {name!r} holds nulls")
+        _, offsets, data = chunk.buffers()
+        ends = np.frombuffer(offsets, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        if len(chunk) and not (np.diff(ends) == size).all():
+            raise ValueError(f"column {name!r} holds a value of the wrong size")
+        if len(chunk):
+            body = np.frombuffer(data, dtype=np.uint8)
+            out.extend(body[a : a + size] for a in ends[:-1].tolist())
+    return out
 
 
 def _named(identity: object) -> str:
