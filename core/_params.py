@@ -15,6 +15,8 @@ HistoryPool = Literal["post", "post_shift"]
 HISTORY_POOLS: tuple[str, ...] = ("post", "post_shift")
 ProficiencySeconds = Literal["all", "on_post"]
 PROFICIENCY_SECONDS: tuple[str, ...] = ("all", "on_post")
+MAX_HISTORY_WINDOW_DAYS = 3650
+"""The longest post-database window, in days (ten years of a line's history)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,14 @@ class ModelParams:
                 f"got {self.proficiency_seconds!r}"
             )
         window = self.history_window_days
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, int)
+            or not 1 <= window <= MAX_HISTORY_WINDOW_DAYS
+        ):
             raise ModelInputError(
-                f"ModelParams.history_window_days must be an int >= 1 (days), got {window!r}"
+                f"ModelParams.history_window_days must be an int in 1..{MAX_HISTORY_WINDOW_DAYS}"
+                f" (days), got {window!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:

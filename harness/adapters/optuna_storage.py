@@ -183,6 +183,11 @@ def open_storage(url: str | os.PathLike[str] | None) -> StudyStore:
         except (OSError, ValueError) as exc:
             raise HarnessError(f"Optuna journal {str(path)!r} cannot be opened: {exc}") from None
         return StudyStore(storage, str(path), guard)
+    if text.split("?")[0] in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        raise HarnessError(
+            f"--storage {text!r} is an in-memory SQLite database: the study would be lost when "
+            "the command ends; expected sqlite:///FILE (or a .journal file)"
+        )
     database = _sqlite_file(text)
     try:
         with first_use(database) if database else contextlib.nullcontext(), interrupts.held():

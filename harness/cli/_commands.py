@@ -178,6 +178,9 @@ def _names(ctx: Any, param: Any, value: str | None) -> tuple[str, ...] | None:
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     if not names:
         raise click.BadParameter(f"expected comma-separated names, got {value!r}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise click.BadParameter(f"expected each name once, got {', '.join(twice)} more than once")
     return names
 
 
@@ -207,7 +210,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
 @click.option("--objective", default="root_cause_f1", callback=_names,
               help="objective, or several comma-separated (Pareto front, NSGA-II)")  # fmt: skip
 @click.option("--study", help="study name; an existing study is resumed [default: new name]")
-@click.option("--storage",
+@click.option("--storage", type=LOCATION, metavar="URL|FILE",
               help="Optuna storage URL or .journal file [default: ./optuna.journal]")  # fmt: skip
 @click.option(
     "--holdout-days",

@@ -42,7 +42,11 @@ def test_round_trip_through_dict():
             {"history_pool": "shift"},
             "ModelParams.history_pool must be one of ('post', 'post_shift'), got 'shift'",
         ),
-        ({"history_window_days": 0}, "ModelParams.history_window_days must be an int >= 1"),
+        ({"history_window_days": 0}, "ModelParams.history_window_days must be an int in 1..3650"),
+        (
+            {"history_window_days": 10**9},
+            "history_window_days must be an int in 1..3650 (days), got 1000000000",
+        ),
         ({"history_window_days": 7.5}, "ModelParams.history_window_days must be an int"),
         ({"history_window_days": True}, "ModelParams.history_window_days must be an int"),
     ],
