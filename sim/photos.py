@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from sim.camera import CameraError
+from sim.registry import FACILITIES
 from sim.seeding import stream
 
 PHOTO_WIDTH = 160
 PHOTO_HEIGHT = 120
-FACILITIES: tuple[str, ...] = ("guard", "rail", "cover", "sign")
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 
@@ -86,7 +86,7 @@ def render_equipment_photo(
     Args:
         post: post number (1..n); fixes the layout.
         displacement_px: ``(dx, dy)`` shift of the machine from its standard place.
-        missing: safety facilities that are missing, a subset of :data:`FACILITIES`.
+        missing: safety facilities that are missing, a subset of :data:`sim.registry.FACILITIES`.
         rng: lighting and sensor-noise randomisation; a clean photo when None.
 
     Returns:
