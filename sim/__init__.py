@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim._errors import ScenarioError, SimError, StoreError
+from sim._errors import CameraError, ScenarioError, SimError, StoreError
 from sim.equipment import Fault, PostState, environment_level, simulate_post_states
 from sim.layout import CAMERA_SIZE
 from sim.line import ShiftOutcome, simulate_shift
@@ -16,6 +16,7 @@ __all__ = [
     "CAMERA_SIZE",
     "FAULT_KINDS",
     "PROFILES",
+    "CameraError",
     "Fault",
     "HistoryStore",
     "PostState",

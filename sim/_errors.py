@@ -13,3 +13,8 @@ class ScenarioError(SimError):
 
 class StoreError(SimError):
     """A history-store failure: names the post and the file."""
+
+
+class CameraError(SimError):
+    """Bad input to the camera, photo, detector or pose stand-ins; names the argument, the
+    expected and the got."""

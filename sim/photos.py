@@ -14,14 +14,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sim.camera import CameraError
+from sim._drawing import ONE, SHIFT
+from sim._errors import CameraError
+from sim.registry import FACILITIES
 from sim.seeding import stream
 
 PHOTO_WIDTH = 160
 PHOTO_HEIGHT = 120
-FACILITIES: tuple[str, ...] = ("guard", "rail", "cover", "sign")
-_SHIFT = 4
-_ONE = 1 << _SHIFT
 
 
 @dataclass(frozen=True)
@@ -63,15 +62,15 @@ def _layout(post: int) -> _Layout:
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:
-    return round(x * _ONE), round(y * _ONE)
+    return round(x * ONE), round(y * ONE)
 
 
 def _rect(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, colour, thick=-1) -> None:
     pts = np.array([_pt(x0, y0), _pt(x1, y0), _pt(x1, y1), _pt(x0, y1)], dtype=np.int32)
     if thick < 0:
-        cv2.fillConvexPoly(img, pts, colour, cv2.LINE_AA, _SHIFT)
+        cv2.fillConvexPoly(img, pts, colour, cv2.LINE_AA, SHIFT)
     else:
-        cv2.polylines(img, [pts], True, colour, thick, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(img, [pts], True, colour, thick, cv2.LINE_AA, SHIFT)
 
 
 def render_equipment_photo(
@@ -86,7 +85,7 @@ def render_equipment_photo(
     Args:
         post: post number (1..n); fixes the layout.
         displacement_px: ``(dx, dy)`` shift of the machine from its standard place.
-        missing: safety facilities that are missing, a subset of :data:`FACILITIES`.
+        missing: safety facilities that are missing, a subset of :data:`sim.registry.FACILITIES`.
         rng: lighting and sensor-noise randomisation; a clean photo when None.
 
     Returns:
@@ -103,8 +102,8 @@ def render_equipment_photo(
     if "sign" not in missing:
         cx, cy = lay.sign_centre
         tri = np.array([_pt(cx, cy - 10), _pt(cx + 11, cy + 8), _pt(cx - 11, cy + 8)], np.int32)
-        cv2.fillConvexPoly(img, tri, (0, 215, 255), cv2.LINE_AA, _SHIFT)
-        cv2.polylines(img, [tri], True, (0, 0, 0), 2, cv2.LINE_AA, _SHIFT)
+        cv2.fillConvexPoly(img, tri, (0, 215, 255), cv2.LINE_AA, SHIFT)
+        cv2.polylines(img, [tri], True, (0, 0, 0), 2, cv2.LINE_AA, SHIFT)
         _rect(img, cx - 1, cy - 4, cx + 1, cy + 4, (0, 0, 0))
     x0, y0, x1, y1 = lay.body
     x0, y0, x1, y1 = x0 + dx, y0 + dy, x1 + dx, y1 + dy
@@ -112,7 +111,7 @@ def render_equipment_photo(
     _rect(
         img, x0 + 6, y0 + 8, x0 + (x1 - x0) * 0.55, y1 - 10, tuple(c // 2 for c in lay.body_colour)
     )
-    cv2.circle(img, _pt(x1 - 12, y0 + 14), 6 * _ONE, (235, 235, 235), -1, cv2.LINE_AA, _SHIFT)
+    cv2.circle(img, _pt(x1 - 12, y0 + 14), 6 * ONE, (235, 235, 235), -1, cv2.LINE_AA, SHIFT)
     if "cover" not in missing:
         _rect(img, x0 - 3, y0 - 9, x1 + 3, y0, lay.cover_colour)
     if "guard" not in missing:
@@ -120,7 +119,7 @@ def render_equipment_photo(
         _rect(img, gx0, y0 + 6, gx0 + 16, y1 - 4, (40, 40, 40), 2)
         for k in range(1, 4):
             gx = gx0 + 4 * k
-            cv2.line(img, _pt(gx, y0 + 6), _pt(gx, y1 - 4), (40, 40, 40), 1, cv2.LINE_AA, _SHIFT)
+            cv2.line(img, _pt(gx, y0 + 6), _pt(gx, y1 - 4), (40, 40, 40), 1, cv2.LINE_AA, SHIFT)
     if "rail" not in missing:
         y = lay.rail_y
         _rect(img, 10, y - 2, PHOTO_WIDTH - 10, y + 2, (30, 200, 240))

@@ -53,7 +53,8 @@ from harness.evaluation.pixels import (
 )
 from harness.training.keypoints import evaluate_keypoints
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
-from sim.photos import FACILITIES, render_equipment_photo, standard_photo
+from sim.photos import render_equipment_photo, standard_photo
+from sim.registry import FACILITIES
 
 
 @dataclass

@@ -5,7 +5,7 @@ render the frame of the camera that sees the worker (:func:`sim.camera.render_fr
 worker alone, a fixed scene per camera), detector stand-in boxes, keypoint network → heatmaps
 → keypoints, Lucas–Kanade on the keypoints → speeds, foot heatmaps accumulated with
 ``ModelParams.alpha`` → area id of the accumulated peak. Identity comes from the clock-in
-stand-in (:func:`sim.camera.identify`) with an error rate.
+stand-in (:func:`sim.detection.identify`) with an error rate.
 
 **Areas out of the post camera's view.** The simulator gives keypoints in the camera of the
 area the worker is in: the post camera while at the post, another post's camera on a visit,
@@ -52,9 +52,11 @@ from core.perception import (
     resolve_device,
 )
 from harness.runtime.errors import HarnessError
-from sim.camera import Randomisation, Scene, detect_boxes, identify, random_appearance
+from sim.camera import Randomisation, Scene
 from sim.camera import render_frames as render_camera_frames
+from sim.detection import detect_boxes, identify
 from sim.seeding import stream
+from sim.wear import random_appearance
 
 LOG = logging.getLogger(__name__)
 

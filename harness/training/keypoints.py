@@ -1,7 +1,7 @@
 """Keypoint-network training on rendered frames.
 
 Training data come from :mod:`sim.camera`: random poses (half kinematic,
-:func:`sim.camera.sample_poses`, half the simulator's work cycle,
+:func:`sim.poses.sample_poses`, half the simulator's work cycle,
 :func:`sim.workers.sample_work_poses`) of random-looking workers in random scenes with domain
 randomisation, cropped around the detector stand-in's jittered boxes exactly as at
 inference. Step ``k``'s batch depends only on ``(seed, k)``, so a resumed run equals an
@@ -42,14 +42,11 @@ from harness.evaluation.pixels import (
 )
 from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
-from sim.camera import (
-    detect_boxes,
-    random_appearance,
-    random_scene,
-    render_frames,
-    sample_poses,
-)
+from sim.camera import random_scene, render_frames
+from sim.detection import detect_boxes
+from sim.poses import sample_poses
 from sim.seeding import stream
+from sim.wear import random_appearance
 from sim.workers import sample_work_poses
 
 WEIGHTS_NAME = "keypoint_net.safetensors"

@@ -9,19 +9,11 @@ import numpy as np
 import pytest
 
 import sim
-from sim.camera import (
-    FRAME_HEIGHT,
-    FRAME_WIDTH,
-    NO_RANDOMISATION,
-    Appearance,
-    CameraError,
-    detect_boxes,
-    identify,
-    random_appearance,
-    random_scene,
-    render_frames,
-    sample_poses,
-)
+from sim import CameraError
+from sim.camera import FRAME_HEIGHT, FRAME_WIDTH, NO_RANDOMISATION, random_scene, render_frames
+from sim.detection import detect_boxes, identify
+from sim.poses import sample_poses
+from sim.wear import Appearance, random_appearance
 
 
 def _render(seed: int) -> np.ndarray:

@@ -4,14 +4,16 @@ The records are measured worker-shift by worker-shift (:mod:`._measure`); the wo
 from the worker ids (:mod:`._roster`); people's traits, learning, fatigue, variation, the
 breaks, the equipment's fault rate and the environment's bands are estimated through the
 simulator's own model, calibrated by simulating on the fitted line (:mod:`._calibration`,
-:mod:`._estimates`); the twin is then simulated by the harness and compared with the records
+:mod:`._fit`); the twin is then simulated by the harness and compared with the records
 post by post (:mod:`._compare`, :mod:`._pipeline`).
 """
 
 from __future__ import annotations
 
 from harness.records.fit._compare import ALPHA, TOLERANCES, PostVerdict, Quantity
-from harness.records.fit._estimates import Estimate, Fit, PersonFit, twin_seed
+from harness.records.fit._estimate import Estimate
+from harness.records.fit._fit import Fit, twin_seed
+from harness.records.fit._person import PersonFit
 from harness.records.fit._pipeline import FitRun, run_fit, validated
 
 __all__ = [

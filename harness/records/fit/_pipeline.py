@@ -4,7 +4,7 @@ two compared post by post.
 
 1. The records are checked and ingested (the cache's records store, as ``run`` does) and every
    worker-shift measured (:mod:`harness.records.fit._measure`), one task per post.
-2. The twin is fitted in the driver (:mod:`harness.records.fit._estimates`) and validated by
+2. The twin is fitted in the driver (:mod:`harness.records.fit._fit`) and validated by
    the scenario schema.
 3. The twin's days are simulated into its history store (``ensure_records``, the cache as
    ``run``'s) and measured by the same tasks.
@@ -30,8 +30,9 @@ from harness.evaluation.history import ensure_records
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
 from harness.records._source import Records, RecordsSource
+from harness.records.fit._clock import Clock
 from harness.records.fit._compare import PostVerdict, Sample, compare
-from harness.records.fit._estimates import Clock, Fit, fit
+from harness.records.fit._fit import Fit, fit
 from harness.records.fit._measure import ShiftMeasure, measure
 from harness.runtime.errors import HarnessError
 from harness.runtime.storage import Location

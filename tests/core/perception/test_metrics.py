@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.perception import oks_ap, pck, speed_median_rel_err, torso_length
-from sim.camera import sample_poses
+from sim.poses import sample_poses
 
 
 def test_pck_counts_keypoints_within_the_torso_fraction() -> None:

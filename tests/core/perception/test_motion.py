@@ -7,7 +7,9 @@ import pytest
 
 from core import ModelInputError
 from core.perception import KeypointTracker, keypoint_speeds, lk_track, to_gray
-from sim.camera import NO_RANDOMISATION, random_appearance, render_frames, sample_poses
+from sim.camera import NO_RANDOMISATION, render_frames
+from sim.poses import sample_poses
+from sim.wear import random_appearance
 
 
 def _figure_sequence(shifts: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

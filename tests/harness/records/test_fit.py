@@ -17,8 +17,9 @@ import core
 import sim
 from harness.cli import main
 from harness.records import export_scenario, load, read_post
+from harness.records.fit._clock import LAG_S, Clock, fit_clock
 from harness.records.fit._compare import TOLERANCES, Sample, compare
-from harness.records.fit._estimates import LAG_S, Clock, fit, fit_clock, twin_seed
+from harness.records.fit._fit import fit, twin_seed
 from harness.records.fit._measure import ShiftMeasure, measure_worker, runs, work_mask, work_speed
 from harness.records.fit._pipeline import validated
 from harness.records.fit._roster import fit_roster, home_of, wilson

@@ -1,0 +1,70 @@
+"""One fitted figure (:class:`Estimate`) and the ledger a fit writes them to (:class:`Fitting`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.records._format import SECONDS, Manifest
+from harness.records._tables import Labels, LevelTable
+from harness.records.fit._measure import ShiftMeasure
+
+SECONDS_FILES = f"{SECONDS}/*.parquet"
+"""The records of a figure read from the seconds tables."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One fitted figure: value, 95 % interval, sample size, and where it came from."""
+
+    name: str
+    value: float | None
+    interval: tuple[float, float] | None
+    n: int
+    """Sample size (worker-shifts, people, post-shifts, readings: see ``unit_of_n``)."""
+    unit_of_n: str
+    unit: str
+    records: str
+    """The records it came from (files, columns, days, whose)."""
+    method: str
+    key: str | None = None
+    """The twin's scenario key it sets, if any."""
+    post: int | None = None
+    worker: str | None = None
+    shift: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "post": self.post,
+            "worker": self.worker,
+            "shift": self.shift,
+            "value": self.value,
+            "interval": list(self.interval) if self.interval else None,
+            "n": self.n,
+            "unit_of_n": self.unit_of_n,
+            "unit": self.unit,
+            "records": self.records,
+            "method": self.method,
+            "key": self.key,
+        }
+
+
+@dataclass
+class Fitting:
+    """A fit in progress: the records it reads, and the estimates and limits found so far, in
+    the order fit.json and the report list them."""
+
+    m: Manifest
+    levels: LevelTable
+    labels: Labels | None
+    measures: list[ShiftMeasure]
+    seed: int
+    estimates: list[Estimate] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
+
+    def add(self, **kw: Any) -> Estimate:
+        """Record one estimate (the fields of :class:`Estimate`)."""
+        e = Estimate(**kw)
+        self.estimates.append(e)
+        return e
