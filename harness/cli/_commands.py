@@ -274,7 +274,7 @@ def tune(**kw: Any) -> int:
     if kw["as_json"]:
         print_json(summary)
         return 0
-    from harness.commands.tune import format_summary
+    from harness.outputs.tune_report import format_summary
 
     click.echo(format_summary(summary, config))
     return 0

@@ -44,6 +44,12 @@ def check_id(value: object, *, what: str) -> str:
     return value
 
 
+def check_count(option: str, value: int | None, *, low: int = 1) -> None:
+    """Raise unless ``value`` (of ``--option``) is None or an integer >= ``low``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+        raise HarnessError(f"--{option} must be an integer >= {low}, got {value!r}")
+
+
 def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
     """The bytes of the regular file ``path`` (a ``what``), refusing devices, FIFOs, folders
     and files over ``max_bytes`` in one line (see :func:`sim._yaml.read_limited`)."""

@@ -21,11 +21,47 @@ import sim
 from harness.evaluation.graders import Levels
 from harness.evaluation.results import ShiftRecord
 from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_count
 from harness.runtime.storage import Location
 from harness.tuning._features import Features, ScoreCache, build_features, records_of
+from harness.tuning._rule import DEFAULT_MAX_HOLDOUT_DAYS
 
 Maker = Callable[[tuple[int, ...]], tuple[Features, ScoreCache]]
 """Cached features of new evaluated days (and their score cache)."""
+
+AUTO_HOLDOUT = "auto"
+"""``--holdout-days auto``: a third of the evaluated days, and more simulated while undecided."""
+
+
+def holdout_budget(
+    holdout_days: int | str, *, most: int | None, evaluated: int, records: bool, cv: int | None
+) -> tuple[int, int | None]:
+    """The study's own held-out days, and the most held-out days in all (None: no more are
+    simulated): ``--holdout-days auto|N`` and ``--max-holdout-days`` (``most``), of
+    ``evaluated`` days of a records folder (``records``) or a scenario, with ``--cv``."""
+    auto = holdout_days == AUTO_HOLDOUT
+    if not auto and (isinstance(holdout_days, bool) or not isinstance(holdout_days, int)):
+        raise HarnessError(f"--holdout-days must be auto or a number of days, got {holdout_days!r}")
+    k = max(1, round(evaluated / 3)) if auto else holdout_days
+    if not 1 <= k < evaluated:
+        raise HarnessError(f"--holdout-days must be in 1..{evaluated - 1}, got {k}")
+    if most is not None:
+        why = (
+            "with --holdout-days N the held-out days are those N" if not auto
+            else "a records folder's held-out days are what was recorded" if records
+            else "with --cv the cross-validation decides, over the evaluated days" if cv
+            else ""
+        )  # fmt: skip
+        if why:
+            raise HarnessError(f"--max-holdout-days applies to simulated held-out days; {why}")
+        check_count("max-holdout-days", most)
+        if most < k:
+            raise HarnessError(
+                f"--max-holdout-days must be >= the scenario's own held-out days ({k}), got {most}"
+            )
+    if not auto or records or cv:
+        return k, None
+    return k, max(k, DEFAULT_MAX_HOLDOUT_DAYS) if most is None else most
 
 
 def with_evaluated_days(scenario: sim.Scenario, last: int) -> sim.Scenario:

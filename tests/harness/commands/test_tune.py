@@ -20,7 +20,7 @@ from harness.commands.run import make_config
 from harness.commands.tune import make_tune_config, tune
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params
-from harness.tuning import get_objective, make_space
+from harness.tuning import get_objective, holdout_budget, make_space
 from harness.tuning._choice import trial_params
 from tests.harness.conftest import TUNE_TINY
 
@@ -158,7 +158,8 @@ def test_bad_input_is_rejected_before_any_work(tiny: Path, kwargs, message):
 
 
 def test_holdout_days_auto_and_their_budget():
-    from harness.commands.tune import _holdout
+    def _holdout(days, most, evaluated, records, cv):
+        return holdout_budget(days, most=most, evaluated=evaluated, records=records, cv=cv)
 
     assert _holdout("auto", None, 14, False, None) == (5, 60)  # a third, then up to 60
     assert _holdout("auto", 20, 14, False, None) == (5, 20)
