@@ -4,158 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import pydantic
-
-import core
 from harness.commands import preflight
-from harness.evaluation.metrics import CATALOGUE, interval
-from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
+from harness.evaluation.results import RunRecord
+from harness.evaluation.run_files import read_evidence, read_results
 from harness.outputs.report import EVIDENCE, decision_anchor, write_report
 from harness.runtime import staging
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import check_id, read_json
+from harness.runtime.inputs import check_id
 from harness.runtime.settings import connect_timeout
-
-MAX_RUN_FILE_BYTES = 1 << 30
-"""Largest ``results.json`` or ``evidence.json`` read (a year of a large line is ~100 MB)."""
-
-
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(strict=True)
-
-
-_Pair = Annotated[list[Number | None], pydantic.Field(min_length=2, max_length=2)]
-_Run = Annotated[list[Number], pydantic.Field(min_length=3, max_length=3)]
-
-
-class _Ci(_Strict):
-    value: _Pair | None
-
-
-def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The report's headline figures are numbers (or null) and their intervals pairs."""
-    for f in CATALOGUE:
-        group, key = f.path.split(".")
-        entry = metrics.get(group)
-        value = entry.get(key) if isinstance(entry, dict) else None
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"{f.path} ({f.label}) must be a number, got {value!r:.40}")
-        if isinstance(entry, dict):
-            _Ci(value=interval(metrics, f.path))
-    value = metrics.get("level_accuracy")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ValueError(f"level_accuracy must be a number, got {value!r:.40}")
-    confusion = metrics.get("level_confusion")
-    size = len(core.LEVEL_NAMES)
-    if not (isinstance(confusion, list) and len(confusion) == size and all(
-            isinstance(r, list) and len(r) == size and all(type(v) is int for v in r)
-            for r in confusion)):  # fmt: skip
-        raise ValueError(f"level_confusion must be {size} × {size} counts")
-    return metrics
-
-
-class _History(_Strict):
-    Z: list[Number | None]
-    Y: list[Number | None]
-    Z_median: Number | None
-    Z_p90: Number | None
-    Y_median: Number | None
-    Y_p10: Number | None
-
-
-class _Bins(_Strict):
-    t_min: list[Number]
-    rho: list[Number | None]
-    off_post: list[Number | None]
-    k_share: list[Number | None]
-    qbar: list[Number | None]
-    var: list[Number | None]
-
-
-class _Database(_Strict):
-    records: int
-    days: list[int]
-    pool: str
-
-
-class _Evidence(_Strict):
-    """The keys of an ``evidence.json`` entry the decision pages read (extra keys allowed)."""
-
-    worker: Id
-    post: PostNo
-    day: Day
-    shift: Id
-    Z: Number
-    Y: Number | None
-    tau_Z: Number
-    tau_Y: Number
-    rho_min: Number
-    T: int
-    positions: list[_Run]
-    standard: list[_Run]
-    offpost_minutes: Number
-    bins: _Bins
-    dwell_s: list[Number]
-    history: _History
-    database: _Database
-
-
-def _problem(exc: pydantic.ValidationError, path: Path, what: str) -> HarnessError:
-    """One line naming the file, the first bad key, what it must be and what came."""
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"])
-    got = f"; got {first['input']!r:.60}" if first["type"] != "value_error" else ""
-    return HarnessError(
-        f"{str(path)!r} is not {what} of hazard-harness: {where}: "
-        f"{first['msg'].removeprefix('Value error, ')}{got}"
-        f" ({exc.error_count()} problem(s))"
-    )
-
-
-def _validated(model: Any, data: Any, path: Path, what: str) -> None:
-    try:
-        model.validate_python(data)
-    except pydantic.ValidationError as exc:
-        raise _problem(exc, path, what) from None
-
-
-_EVIDENCE = pydantic.TypeAdapter(list[_Evidence])
-
-
-def read_results(path: Path) -> RunRecord:
-    """A run's ``results.json`` as its records; a missing, unreadable or malformed one (or one
-    whose headline figures the report cannot show) is a HarnessError."""
-    data = read_json(path, what="results file", max_bytes=MAX_RUN_FILE_BYTES)
-    try:
-        result = RunRecord.from_json(data)
-        try:
-            _check_headline(result.metrics)
-        except ValueError as exc:
-            raise ValueError(f"metrics: {exc}") from None
-    except pydantic.ValidationError as exc:
-        raise _problem(exc, path, "a results.json") from None
-    except ValueError as exc:
-        what = f"{str(path)!r} is not a results.json of hazard-harness"
-        raise HarnessError(f"{what}: {exc}") from None
-    return result
-
-
-def read_evidence(path: Path, result: RunRecord) -> list[dict[str, Any]]:
-    """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of the run."""
-    if not path.exists():
-        return []
-    evidence = read_json(path, what="evidence file", max_bytes=MAX_RUN_FILE_BYTES)
-    _validated(_EVIDENCE, evidence, path, "an evidence.json")
-    worked = {(rec.day, rec.shift, w.worker) for rec in result.shifts for w in rec.workers}
-    for k, e in enumerate(evidence):
-        if (e["day"], e["shift"], e["worker"]) not in worked:
-            raise HarnessError(
-                f"{str(path)!r}: entry {k} (day {e['day']}, shift {e['shift']!r}, worker "
-                f"{e['worker']!r}) is no worker-shift of the run's results.json"
-            )
-    return evidence
 
 
 def rebuild_report(

@@ -7,13 +7,10 @@ efficiency, again with one task at a time on the same Ray instance.
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 import core
 import sim
@@ -25,6 +22,7 @@ from harness.evaluation import graders
 from harness.evaluation.history import ensure_records
 from harness.evaluation.line import decide_shifts
 from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
+from harness.outputs.stress_report import plot_stress, stress_figures
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.storage import Location
@@ -174,7 +172,12 @@ def stress(config: StressConfig) -> dict[str, Any]:
                 baseline_wall, _ = _timed_scoring(scenario, root, 1, c.progress)
             start = time.perf_counter()
         shutdown_s = time.perf_counter() - start
-        report = _figures(config, n_workers, wall, results, baseline_wall, history_s, decide_s)
+        line = {"posts": config.posts, "days": config.days, "workers": n_workers,
+                "length_s": config.length_s, "workers_per_post": config.per_post}  # fmt: skip
+        report = stress_figures(
+            line, results, wall=wall, baseline_wall=baseline_wall, history_s=history_s,
+            decide_s=decide_s,
+        )  # fmt: skip
         report["ray_start_s"] = ray_start_s
         report["setup_s"] = setup_s
         fixed = {"start_s": start_s, "setup_s": setup_s, "ray_start_s": ray_start_s,
@@ -184,62 +187,6 @@ def stress(config: StressConfig) -> dict[str, Any]:
         report["timings"] = {**fixed, **work, "fixed_s": sum(fixed.values()),
                              "total_s": start_s + time.perf_counter() - started}  # fmt: skip
         staging.write_json(ctx.stage / "stress.json", report)
-        _plot(results, report, ctx.stage / "stress.png")
+        plot_stress(results, report, ctx.stage / "stress.png")
         log_metrics({k: v for k, v in report.items() if not isinstance(v, list)})
     return report
-
-
-def _figures(
-    config: StressConfig,
-    n_workers: int,
-    wall: float,
-    results: list[PostShift],
-    baseline_wall: float | None,
-    history_s: float,
-    decide_s: float,
-) -> dict[str, Any]:
-    latencies = np.array([ps.seconds for ps in results])
-    post_shifts = len(results)
-    throughput = post_shifts / wall
-    report: dict[str, Any] = {
-        "posts": config.posts,
-        "days": config.days,
-        "workers": n_workers,
-        "length_s": config.length_s,
-        "workers_per_post": config.per_post,
-        "post_shifts": post_shifts,
-        "scoring_wall_s": wall,
-        "throughput_post_shifts_per_s": throughput,
-        "latency_p50_s": float(np.percentile(latencies, 50)),
-        "latency_p90_s": float(np.percentile(latencies, 90)),
-        "latency_p99_s": float(np.percentile(latencies, 99)),
-        "worker_peak_rss_mb": max(ps.peak_rss for ps in results) / 2**20,
-        "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "history_build_s": history_s,
-        "decide_s": decide_s,
-    }
-    if baseline_wall is not None:
-        one = post_shifts / baseline_wall
-        report["throughput_one_worker"] = one
-        report["scaling_efficiency"] = throughput / (n_workers * one)
-    return report
-
-
-def _plot(results: list[PostShift], report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.hist([ps.seconds * 1e3 for ps in results], bins=40, color="tab:blue")
-    left.set_xlabel("latency per post-shift (ms)")
-    left.set_ylabel("post-shifts")
-    bars = {f"{report['workers']} workers": report["throughput_post_shifts_per_s"]}
-    if "throughput_one_worker" in report:
-        bars = {"1 worker": report["throughput_one_worker"], **bars}
-    right.bar(list(bars), list(bars.values()), color="tab:green")
-    right.set_ylabel("post-shifts / s")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)

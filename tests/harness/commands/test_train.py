@@ -15,7 +15,6 @@ import sim
 from core.perception import load_model, predict_levels
 from harness.adapters.mlflow_registry import load_graders, model_name
 from harness.cli import main
-from harness.commands.train import StudyBudget, post_study
 from harness.evaluation.graders import GraderLevels
 from harness.evaluation.grading_data import (
     history_day_states,
@@ -136,20 +135,6 @@ def test_the_registry_holds_one_model_per_trained_post_that_predicts_the_same(tr
         expected = predict_levels(saved, diff, env)
         np.testing.assert_array_equal(model.predict({"diff": diff, "env": env}), expected)
         np.testing.assert_array_equal(predict_levels(ours, diff, env), expected)
-
-
-def test_the_same_study_twice_gives_the_same_weights(tmp_path):
-    scenario = sim.load_scenario(TINY)
-    real = {}
-    for day in scenario.history_days:
-        real.update({k: s[1] for k, s in history_day_states(scenario, day).items()})
-    budget = StudyBudget(trials=2, epochs=2, augment=1)
-    a = post_study(scenario, 2, real, budget, str(tmp_path / "a.journal"))
-    b = post_study(scenario, 2, real, budget, str(tmp_path / "b.journal"))
-    assert a["params"] == b["params"] and a["trial"] == b["trial"]
-    assert a["state"].keys() == b["state"].keys()
-    for key in a["state"]:
-        np.testing.assert_array_equal(a["state"][key], b["state"][key])
 
 
 def test_augmentation_represents_every_level_and_splits_by_day():
