@@ -19,8 +19,8 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim._errors import ScenarioError
-from sim._yaml import read_yaml
 from sim.registry import FAULT_KINDS, PROFILES, suggest, unknown_key
+from sim.strict_yaml import read_yaml
 
 SHIFT_NAMES: tuple[str, ...] = ("day", "night")
 """Shift names in order within a day; a line with one shift a day has only ``"day"``."""
@@ -417,7 +417,7 @@ class Scenario(_Model):
 def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
     """Load and validate a scenario from a YAML file or a mapping.
 
-    The file is read strictly (:mod:`sim._yaml`: UTF-8, no duplicate keys, bounded nesting).
+    The file is read strictly (:mod:`sim.strict_yaml`: UTF-8, no duplicate keys, bounded nesting).
 
     Raises:
         ScenarioError: missing file, YAML syntax error, or any invalid value.

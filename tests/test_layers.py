@@ -1,5 +1,6 @@
 """Imports go one way: core ← sim ← harness, and inside harness from room to room in the
-order the README's layout gives; commands never import commands."""
+order the README's layout gives; commands never import commands; a package's private modules
+(and private names) are its own; Ray, MLflow and Optuna are imported only by the adapters."""
 
 from __future__ import annotations
 
@@ -18,18 +19,57 @@ ROOMS = {
 (and not a sibling of its own level)."""
 
 
-def _imports(path: Path) -> list[str]:
+OUTSIDE_SYSTEMS = ("ray", "mlflow", "optuna")
+"""Imported only in ``harness/adapters/`` (functions included)."""
+
+
+def _all_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-    return [name for name in found if name.split(".")[0] in PACKAGES]
+    return found
 
 
-def _modules(package: str) -> list[Path]:
-    return sorted(p for p in (REPO / package).rglob("*.py") if "__pycache__" not in p.parts)
+def _imports(path: Path) -> list[str]:
+    return [name for name in _all_imports(path) if name.split(".")[0] in PACKAGES]
+
+
+def _modules(package: str, root: Path = REPO) -> list[Path]:
+    return sorted(p for p in (root / package).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def private_imports(root: Path) -> list[str]:
+    """Imports of a private module or name (``_x``, not ``__x__``) of the project's packages
+    from outside the package or module that holds it."""
+    wrong = []
+    for package in PACKAGES:
+        for path in _modules(package, root):
+            here = path.relative_to(root).with_suffix("").parts
+            for name in _imports(path):
+                parts = name.split(".")
+                for i, part in enumerate(parts):
+                    if part.startswith("_") and not part.startswith("__"):
+                        if tuple(here[:i]) != tuple(parts[:i]):
+                            wrong.append(f"{path.relative_to(root)} imports {name}")
+                        break
+    return sorted(set(wrong))
+
+
+def outside_system_imports(root: Path) -> list[str]:
+    """Imports of Ray, MLflow or Optuna outside ``harness/adapters/``."""
+    return sorted(
+        {
+            f"{path.relative_to(root)} imports {name}"
+            for package in PACKAGES
+            for path in _modules(package, root)
+            if path.relative_to(root).parts[:2] != ("harness", "adapters")
+            for name in _all_imports(path)
+            if name.split(".")[0] in OUTSIDE_SYSTEMS
+        }
+    )
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -81,3 +121,40 @@ def test_commands_do_not_import_commands() -> None:
 def test_no_module_sits_directly_in_harness() -> None:
     loose = sorted(p.name for p in (REPO / "harness").glob("*.py"))
     assert loose == ["__init__.py", "__main__.py"]  # python -m harness: the CLI's entry point
+
+
+def test_private_modules_and_names_stay_in_their_package() -> None:
+    assert private_imports(REPO) == []
+
+
+def test_ray_mlflow_and_optuna_only_through_the_adapters() -> None:
+    assert outside_system_imports(REPO) == []
+
+
+def test_the_checks_find_a_planted_violation(tmp_path: Path) -> None:
+    planted = {
+        "sim/_hidden.py": "X = 1\n",
+        "sim/fine.py": "from sim._hidden import X\nfrom sim.fine import _y\n",
+        "harness/adapters/tracker.py": "import mlflow\nfrom ray import remote\n",
+        "harness/commands/leaky.py": (
+            "from sim._hidden import X\n"
+            "from harness.records.fit._compare import ALPHA\n"
+            "def f():\n    import optuna.trial\n"
+        ),
+        "harness/runtime/logs.py": "from mlflow.utils import logging_utils\n",
+    }
+    for name, text in planted.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "core").mkdir()
+    assert private_imports(tmp_path) == [
+        "harness/commands/leaky.py imports harness.records.fit._compare",
+        "harness/commands/leaky.py imports harness.records.fit._compare.ALPHA",
+        "harness/commands/leaky.py imports sim._hidden",
+        "harness/commands/leaky.py imports sim._hidden.X",
+    ]
+    assert outside_system_imports(tmp_path) == [
+        "harness/commands/leaky.py imports optuna.trial",
+        "harness/runtime/logs.py imports mlflow.utils",
+        "harness/runtime/logs.py imports mlflow.utils.logging_utils",
+    ]

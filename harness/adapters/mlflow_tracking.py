@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters.mlflow_store import store_created, tracking_uri
-from harness.runtime import interrupts
+from harness.runtime import interrupts, logs
 from harness.runtime.cache_keys import ROOT, cache_key
 from harness.runtime.errors import HarnessError
 from harness.runtime.storage import Location, walk
@@ -69,13 +69,24 @@ _READY: set[str] = set()
 """Tracking URIs this process has used (their first use went through the store's lock)."""
 
 
+def adopt_mlflow() -> None:
+    """Route MLflow's loggers and what it prints itself (``eprint``) through ours (idempotent).
+
+    MLflow writes "Successfully registered model …" and "Created version …" straight to stderr
+    through one module-level stream, replaced here.
+    """
+    from mlflow.utils import logging_utils
+
+    logs.adopt("mlflow")
+    if not isinstance(logging_utils.MLFLOW_LOGGING_STREAM, logs.PrintsToLog):
+        logging_utils.MLFLOW_LOGGING_STREAM = logs.PrintsToLog("mlflow")
+
+
 def use_mlflow() -> Any:
     """The mlflow module, set to the tracking URI in force, its output routed by
     harness.runtime.logs. A store's first use in this process — tracking and registry, whoever
     asks first (a grader lookup, a run) — is made under :func:`store_created`'s lock."""
     import mlflow
-
-    from harness.runtime.logs import adopt_mlflow
 
     adopt_mlflow()
     uri = tracking_uri()

@@ -16,18 +16,20 @@ from harness.adapters.mlflow_tracking import log_metrics
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.outputs.fit_report import FIT_JSON, fit_json, write_fit_report
-from harness.records._export import export_scenario
-from harness.records._format import FORMAT_VERSION
-from harness.records._ingest import read_post
-from harness.records._source import Records, load
-from harness.records._tables import check_labels
-from harness.records.fit import run_fit, twin_seed, validated
-from harness.records.fit._coverage import check_fittable
+from harness.records import (
+    FORMAT_VERSION,
+    Records,
+    check_labels,
+    export_scenario,
+    load,
+    read_post,
+)
+from harness.records.fit import check_fittable, run_fit, twin_seed, validated
 from harness.runtime import settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_writable, load_scenario_file
 from harness.runtime.storage import Location
-from sim._yaml import parse_yaml
+from sim.strict_yaml import parse_yaml
 
 
 def export(scenario_path: str | Path, out: Path | Location) -> dict[str, Any]:

@@ -27,7 +27,7 @@ FIGURES: tuple[str, ...] = tuple(f"{g}.{k}" for g, keys in GROUPS.items() for k 
 """Every figure, as ``group.key`` of :func:`run_metrics`' dict."""
 
 
-_FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
+FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
 """Worker flags: name (also the record's flag key), score key, label key."""
 
 
@@ -132,7 +132,7 @@ def cell_table(shifts: Sequence[ShiftRecord], people: Sequence[str] | None = Non
         counts[group] = table
     at = np.array(sample_cells, dtype=np.intp)
     rankings = {}
-    for name, score_key, label_key in _FLAGS:
+    for name, score_key, label_key in FLAGS:
         flags = np.array([getattr(w, name) for w in workers], dtype=bool)
         labels = np.array([getattr(w, label_key) for w in workers], dtype=bool)
         table = np.zeros((n_cells, 3), dtype=np.int64)
@@ -175,7 +175,7 @@ def group_values(table: CellTable, group: str, weights: np.ndarray) -> dict[str,
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
         return {GROUPS[group][0]: ratio}
-    out = dict(zip(("precision", "recall", "f1"), _prf(*sums.T), strict=True))
+    out = dict(zip(("precision", "recall", "f1"), prf(*sums.T), strict=True))
     if group in table.rankings:
         out["auc"] = weighted_auc(table.rankings[group], weights)
     return out
@@ -203,7 +203,7 @@ def weighted_auc(ranking: Ranking, weights: np.ndarray) -> np.ndarray:
         return np.where(pairs > 0, wins / pairs, np.nan)
 
 
-def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
+def prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, ...]:
     """Precision, recall and F1 of count arrays (0 where undefined, scikit-learn's default)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)

@@ -50,13 +50,13 @@ import numpy as np
 import core
 from harness.evaluation.bootstrap import percentile_intervals, replicated
 from harness.evaluation.cells import (
-    _FLAGS,
+    FLAGS,
     GROUPS,
-    _prf,
     cell_table,
     figure_values,
     group_values,
     people_of,
+    prf,
     split_figure,
 )
 from harness.evaluation.results import ShiftRecord
@@ -173,7 +173,7 @@ def run_metrics(
             "ci95": ci["equipment_attribution.accuracy"],
         },
     }
-    for flag, _, _ in _FLAGS:
+    for flag, _, _ in FLAGS:
         out[flag] = {
             **{k: value[f"{flag}.{k}"] for k in ("precision", "recall", "f1", "auc")},
             "ci95": ci[f"{flag}.f1"],
@@ -181,7 +181,7 @@ def run_metrics(
             "auc_ci95": ci[f"{flag}.auc"],
         }
     pairs = _pair_counts(shifts)
-    scores = _prf(*(np.float64(pairs[k]) for k in ("tp", "fp", "fn")))
+    scores = prf(*(np.float64(pairs[k]) for k in ("tp", "fp", "fn")))
     out["root_cause_pairs"] = {
         **{k: float(v) for k, v in zip(("precision", "recall", "f1"), scores, strict=True)},
         **pairs,

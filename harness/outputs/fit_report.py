@@ -17,8 +17,7 @@ import numpy as np
 
 import core
 from harness.outputs.report import ENV, png_bytes
-from harness.records.fit import FitRun, PostVerdict
-from harness.records.fit._compare import ALPHA, TOLERANCES
+from harness.records.fit import ALPHA, TOLERANCES, FitRun, PostVerdict
 from harness.runtime import staging
 from harness.runtime.storage import Location
 

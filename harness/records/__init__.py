@@ -24,6 +24,7 @@ from harness.records._source import (
     load,
     unavailable_metrics,
 )
+from harness.records._tables import check_labels
 
 __all__ = [
     "FORMAT_VERSION",
@@ -33,6 +34,7 @@ __all__ = [
     "Records",
     "RecordsError",
     "RecordsSource",
+    "check_labels",
     "export_scenario",
     "is_records",
     "load",

@@ -24,8 +24,8 @@ from harness.runtime import storage
 from harness.runtime.errors import HarnessError
 from harness.runtime.settings import CACHE_FOLDERS
 from harness.runtime.storage import Location, StorageError
-from sim._yaml import MAX_INT_DIGITS, read_limited, read_yaml
 from sim.registry import unknown_key
+from sim.strict_yaml import MAX_INT_DIGITS, read_limited, read_yaml
 
 MAX_PARAM_INT = 10**15
 """Largest integer a params file may give (a float holds it exactly; 400 digits do not fit)."""
@@ -52,7 +52,7 @@ def check_count(option: str, value: int | None, *, low: int = 1) -> None:
 
 def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
     """The bytes of the regular file ``path`` (a ``what``), refusing devices, FIFOs, folders
-    and files over ``max_bytes`` in one line (see :func:`sim._yaml.read_limited`)."""
+    and files over ``max_bytes`` in one line (see :func:`sim.strict_yaml.read_limited`)."""
     try:
         return read_limited(path, source=f"{what} {str(path)!r}", max_bytes=max_bytes)
     except sim.ScenarioError as exc:
@@ -95,7 +95,7 @@ def read_json(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> Any
 
 def parse_json(data: bytes, *, source: str) -> Any:
     """JSON a user gave (``source`` names it in errors), read as users' files are: UTF-8,
-    nesting Python can parse, integers of at most :data:`sim._yaml.MAX_INT_DIGITS` digits
+    nesting Python can parse, integers of at most :data:`sim.strict_yaml.MAX_INT_DIGITS` digits
     (naming the key of a longer one).
 
     Raises:

@@ -74,7 +74,7 @@ def adopt(name: str) -> None:
     logger.propagate = True
 
 
-class _PrintsToLog(io.TextIOBase):
+class PrintsToLog(io.TextIOBase):
     """A stream whose lines become INFO records of a library's logger."""
 
     def __init__(self, name: str) -> None:
@@ -91,19 +91,6 @@ class _PrintsToLog(io.TextIOBase):
             if line.strip():
                 self.logger.info(line.rstrip())
         return len(text)
-
-
-def adopt_mlflow() -> None:
-    """Route MLflow's loggers and what it prints itself (``eprint``) through ours (idempotent).
-
-    Call after importing mlflow: MLflow writes "Successfully registered model …" and "Created
-    version …" straight to stderr through one module-level stream, replaced here.
-    """
-    from mlflow.utils import logging_utils
-
-    adopt("mlflow")
-    if not isinstance(logging_utils.MLFLOW_LOGGING_STREAM, _PrintsToLog):
-        logging_utils.MLFLOW_LOGGING_STREAM = _PrintsToLog("mlflow")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.adapters import mlflow_tracking
 from harness.runtime import logs
 from tests.harness.conftest import REPO, TINY, TUNE_TINY, isolate, write_yaml
 
@@ -44,7 +45,7 @@ def test_mlflows_own_prints_go_to_the_log_not_the_console(tmp_path, capfd):
     from mlflow.utils.logging_utils import eprint
 
     logs.configure(verbose=False)
-    logs.adopt_mlflow()
+    mlflow_tracking.adopt_mlflow()
     with logs.log_to(tmp_path):
         eprint("Successfully registered model 'grader-post-1'.")
     assert capfd.readouterr().err == ""

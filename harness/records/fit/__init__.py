@@ -11,6 +11,7 @@ post by post (:mod:`._compare`, :mod:`._pipeline`).
 from __future__ import annotations
 
 from harness.records.fit._compare import ALPHA, TOLERANCES, PostVerdict, Quantity
+from harness.records.fit._coverage import check_fittable
 from harness.records.fit._estimate import Estimate
 from harness.records.fit._fit import Fit, twin_seed
 from harness.records.fit._person import PersonFit
@@ -25,6 +26,7 @@ __all__ = [
     "PersonFit",
     "PostVerdict",
     "Quantity",
+    "check_fittable",
     "run_fit",
     "twin_seed",
     "validated",
