@@ -521,7 +521,8 @@ def test_unreachable_mlflow_server_is_reported_in_seconds(tmp_path, monkeypatch,
     code = main(["run", _scenario(tmp_path), "--out", "o", "--timeout", "2"])
     err = capsys.readouterr().err
     assert code == 2 and time.perf_counter() - start < 10
-    assert "MLflow tracking server http://127.0.0.1:9 does not answer" in err
+    assert "MLFLOW_TRACKING_URI 'http://127.0.0.1:9'" in err
+    assert "the MLflow tracking server does not answer http://127.0.0.1:9/health" in err
     assert len(err.strip().splitlines()) == 1
 
 
