@@ -17,7 +17,7 @@ import numpy as np
 from sim._drawing import ONE, SHIFT
 from sim._errors import CameraError
 from sim.registry import FACILITIES
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 
 PHOTO_WIDTH = 160
 PHOTO_HEIGHT = 120
@@ -39,7 +39,7 @@ class _Layout:
 def _layout(post: int) -> _Layout:
     if isinstance(post, bool) or not isinstance(post, (int, np.integer)) or post < 1:
         raise CameraError(f"`post` must be an int >= 1, got {post!r}")
-    rng = stream([int(post), 0x9E0])
+    rng = stream([int(post), Stream.POST_LOOK])
 
     def colour(lo: int, hi: int) -> tuple[int, int, int]:
         return tuple(int(c) for c in rng.integers(lo, hi, size=3))  # type: ignore[return-value]

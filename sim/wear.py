@@ -18,7 +18,7 @@ import numpy as np
 
 from sim._drawing import ONE, SHIFT
 from sim.layout import PERSON_HEIGHT_PX
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 
 _HI_VIS = ((30, 235, 210), (20, 130, 245))
 """BGR base colours of high-visibility shirts: fluorescent yellow, orange."""
@@ -190,7 +190,7 @@ def _round_tile(rng: np.random.Generator, name: str, colour: tuple[int, int, int
 def wear(look: Appearance) -> dict[str, np.ndarray]:
     """Texture tiles of every part of a worker (cached per appearance); the worker's right
     side is a shade darker, as in the flat colours of the figure."""
-    rng = stream([look.texture, 0x7E7])
+    rng = stream([look.texture, Stream.WEAR])
     hi_vis = look.hi_vis
     tiles = {
         "upper_arm": _limb_tile(rng, "upper_arm", look.shirt, hi_vis=hi_vis),

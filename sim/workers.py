@@ -57,7 +57,7 @@ from sim.layout import (
     walk_seconds,
 )
 from sim.scenario import Scenario
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 from sim.workforce import Assignment, Roster, roster
 
 if TYPE_CHECKING:
@@ -560,7 +560,7 @@ def sample_work_poses(
 @functools.cache
 def _noise_steps(size: int) -> np.ndarray:
     """Successive differences of a fixed table of ``size + 1`` standard normals (float32)."""
-    table = stream(0x5EED).standard_normal(size + 1, dtype=np.float32)
+    table = stream(Stream.NOISE_STEPS).standard_normal(size + 1, dtype=np.float32)
     return np.diff(table)
 
 
@@ -590,7 +590,7 @@ def _speed_factors(
     indices."""
     u = (np.arange(_ERROR_STEPS) + 0.5) / _ERROR_STEPS
     factors = np.exp([np.interp(u, levels, q) for q in quantiles]).astype(np.float32)
-    index = stream(0x5EEE).integers(0, _ERROR_STEPS, (N_KEYPOINTS, size))
+    index = stream(Stream.SPEED_FACTORS).integers(0, _ERROR_STEPS, (N_KEYPOINTS, size))
     return np.take_along_axis(factors, index, axis=1)
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from sim.registry import PROFILES
 from sim.scenario import SHIFT_NAMES, Scenario
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 
 LEARNING_START = 0.6
 """Share of its own skill a person has on its first day at a post (with learning)."""
@@ -52,8 +52,6 @@ MIN_SKILL = 0.05
 """Lowest effective skill (the motion's speed factor must stay positive)."""
 MAX_OFFPOST = 0.9
 """Highest effective off-post rate."""
-_ABSENCE, _FLOATERS, _VARIATION = 11, 12, 13
-"""Stream purposes (keys of the workforce's own random streams)."""
 
 
 @dataclass(frozen=True)
@@ -178,13 +176,13 @@ class Roster:
                     person = _slot_person(s, post, shift, slot, day)
                     where = self._crew_slot((post, shift, slot), day)
                     away = w.absence_rate > 0 and stream(
-                        s.seed, _ABSENCE, person.key, day
+                        s.seed, Stream.ABSENCE, person.key, day
                     ).random() < w.absence_rate  # fmt: skip
                     if away:
                         absent.append((where, person))
                     else:
                         assignments[where] = Assignment(person, *where)
-        order = stream(s.seed, _FLOATERS, day).permutation(len(self.floaters))
+        order = stream(s.seed, Stream.FLOATERS, day).permutation(len(self.floaters))
         free = [self.floaters[k] for k in order]
         for where, person in sorted(absent, key=lambda a: (s.shift_names.index(a[0][1]), a[0])):
             if free:
@@ -224,7 +222,8 @@ class Roster:
             skill *= 1 - (1 - LEARNING_START) * math.exp(-(n + known) / w.learning_days)
         offpost = person.offpost_rate
         if w.variation > 0:
-            jitter = stream(self.scenario.seed, _VARIATION, person.key, day).standard_normal(2)
+            rng = stream(self.scenario.seed, Stream.VARIATION, person.key, day)
+            jitter = rng.standard_normal(2)
             skill *= 1 + w.variation * jitter[0]
             offpost *= 1 + w.variation * jitter[1]
         return Traits(

@@ -27,7 +27,7 @@ import numpy as np
 
 from harness.evaluation.cells import CellTable, group_values, split_figure
 from harness.runtime.errors import HarnessError
-from sim.seeding import stream as random_stream
+from sim.seeding import Stream, stream
 
 _CHUNK = 2**22
 """Replicate weights held at once (cells or samples × replicates), to bound memory."""
@@ -36,18 +36,18 @@ _CHUNK = 2**22
 def day_weights(n_days: int, *, replicates: int, seed: int) -> np.ndarray:
     """``(replicates, n_days)`` bootstrap weights: how often each day is drawn, with replacement.
 
-    The stream is keyed by ``seed`` alone, so two sets of records of the same days (tuned and
-    default) get the same replicates.
+    The stream is keyed by ``seed`` and the days' family alone, so two sets of records of the
+    same days (tuned and default) get the same replicates.
     """
     _check_replicates(replicates)
-    return _draws(n_days, replicates, seed, 0)
+    return _draws(n_days, replicates, seed, Stream.DAY_BOOTSTRAP)
 
 
 def person_weights(n_people: int, *, replicates: int, seed: int) -> np.ndarray:
     """``(replicates, n_people + 1)`` bootstrap weights of the people (drawn with replacement,
     a stream apart from the days'); the last column, :data:`NOBODY`, is always 1."""
     _check_replicates(replicates)
-    drawn = _draws(n_people, replicates, seed, 1)
+    drawn = _draws(n_people, replicates, seed, Stream.PEOPLE_BOOTSTRAP)
     return np.hstack([drawn, np.ones((replicates, 1))])
 
 
@@ -57,10 +57,10 @@ def _check_replicates(replicates: int) -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _draws(n: int, replicates: int, seed: int, stream: int) -> np.ndarray:
-    """Multinomial counts of ``n`` draws of ``n`` items per replicate, keyed by (seed, stream)
-    (stream 0: days, 1: people); read-only and cached (every trial scores the same days)."""
-    rng = random_stream(seed) if stream == 0 else random_stream([seed, stream])
+def _draws(n: int, replicates: int, seed: int, family: Stream) -> np.ndarray:
+    """Multinomial counts of ``n`` draws of ``n`` items per replicate, keyed by (seed, family);
+    read-only and cached (every trial scores the same days)."""
+    rng = stream([seed, family])
     drawn = rng.integers(0, max(n, 1), size=(replicates, n))  # each replicate's n draws
     drawn += n * np.arange(replicates)[:, None]
     counts = np.bincount(drawn.ravel(), minlength=replicates * n)

@@ -31,19 +31,15 @@ import numpy as np
 import core.perception as perception
 import sim
 from sim.photos import render_equipment_photo, standard_photo
-from sim.seeding import derived_seed, stream
+from sim.seeding import Stream, derived_seed, stream
 
 AUGMENT_FAULT_RATE = 1.5
 """Poisson mean of random equipment faults per post-shift in augmented shift changes."""
-_PHOTO_STREAM = 0x9407
-"""Entropy word that separates photo generators from the simulator's own streams."""
-_AUGMENT_STREAM = 0xA06
-"""Entropy word of the seeds of augmentation rounds."""
 
 
 def photo_rng(seed: int, post: int, day: int, shift_index: int) -> np.random.Generator:
     """The lighting and noise generator of one post's photo at one shift change."""
-    return stream([seed, _PHOTO_STREAM], post, day, shift_index)
+    return stream([seed, Stream.SHIFT_CHANGE_PHOTO], post, day, shift_index)
 
 
 def shift_change_diff(
@@ -98,7 +94,7 @@ def history_shift_states(
 
 def augmented_scenario(scenario: sim.Scenario, round_index: int) -> sim.Scenario:
     """The scenario of one augmentation round (see the module docstring)."""
-    seed = derived_seed(scenario.seed, _AUGMENT_STREAM, round_index)
+    seed = derived_seed(scenario.seed, Stream.AUGMENT, round_index)
     equipment = scenario.equipment.model_copy(
         update={"fault_rate": AUGMENT_FAULT_RATE, "faults": []}
     )

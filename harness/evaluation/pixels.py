@@ -55,7 +55,7 @@ from harness.runtime.errors import HarnessError
 from sim.camera import Randomisation, Scene
 from sim.camera import render_frames as render_camera_frames
 from sim.detection import detect_boxes, identify
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 from sim.wear import random_appearance
 
 LOG = logging.getLogger(__name__)
@@ -84,9 +84,6 @@ FIXED_CAMERA = Randomisation(
     occlusion_prob=0.0,
 )  # fmt: skip
 """A fixed camera: sensor noise and slight flicker from frame to frame, no moving occluders."""
-
-
-_PIXEL_STREAM = 0x91C5
 
 
 @dataclass(frozen=True)
@@ -153,7 +150,7 @@ class PixelSource:
     ) -> list[sim.SimWorker]:
         workers = sim.simulate_workers(scenario, post=post, day=day, shift=shift, keypoints=True)
         shift_index = scenario.check_post_shift(post=post, day=day, shift=shift)
-        rng = stream([scenario.seed, post, day, shift_index, _PIXEL_STREAM])
+        rng = stream([scenario.seed, post, day, shift_index, Stream.PIXEL])
         ids = identify([w.record.worker for w in workers], rng=rng, error_rate=self.id_error_rate)
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
@@ -181,7 +178,7 @@ def _tile_areas(true_positions: np.ndarray) -> np.ndarray:
 
 def camera_scene(seed: int, area: int) -> Scene:
     """The fixed view of an area's camera: its floor colour, equipment behind the workers."""
-    rng = stream([seed, area, _PIXEL_STREAM])
+    rng = stream([seed, area, Stream.PIXEL])
     floor = tuple(int(c) for c in rng.integers(90, 190, size=3))
     colour = tuple(int(c) for c in rng.integers(40, 200, size=3))
     x = int(rng.integers(0, 60))

@@ -64,7 +64,7 @@ from harness.evaluation.bootstrap import day_weights
 from harness.evaluation.cells import cell_table, people_of, split_figure
 from harness.evaluation.results import ShiftRecord
 from harness.runtime.errors import HarnessError
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 
 ALPHA = 0.05
 """The most the rule may recommend tuned parameters that are no better (one-sided, all looks)."""
@@ -72,8 +72,6 @@ EXACT_PATTERNS = 2**16
 """Up to this many swap patterns the test enumerates them all (exact)."""
 SAMPLED_PATTERNS = 20_000
 """Random swap patterns of the test beyond :data:`EXACT_PATTERNS`."""
-PATTERNS_STREAM = 2
-"""The random swap patterns' stream family (the day bootstrap's days are 0, its people 1)."""
 FUTILITY = 0.05
 """The one-sided level of a look's upper bound: the looks stop for the start once the gain
 is shown to be at most ``min_gain`` at this level (a futility bound never raises the
@@ -221,7 +219,7 @@ def randomisation_p(paired: Paired, *, seed: int) -> tuple[float, str]:
         patterns = ((codes[:, None] >> np.arange(m)) & 1).astype(np.float64)
         how = f"exact over 2^{m} patterns"
     else:
-        rng = stream([seed, PATTERNS_STREAM], m)
+        rng = stream([seed, Stream.SWAP_PATTERNS], m)
         drawn = rng.integers(0, 2, size=(SAMPLED_PATTERNS, m)).astype(np.float64)
         patterns = np.vstack([np.zeros((1, m)), drawn])  # the observed statistic first
         how = f"{SAMPLED_PATTERNS} random patterns of {m} days"

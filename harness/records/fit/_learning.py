@@ -27,7 +27,7 @@ from scipy import stats
 from harness.records.fit._calibration import FATIGUE_PROBE, Calibration
 from harness.records.fit._estimate import SECONDS_FILES, Fitting
 from harness.records.fit._measure import ShiftMeasure
-from sim.seeding import stream
+from sim.seeding import Stream, stream
 from sim.workforce import LEARNING_START
 
 BOOTSTRAP = 200
@@ -103,7 +103,7 @@ def fit_speed_scale(
     medians = np.array([np.median(v) for _, v in sorted(per_person.items())])
     if not len(medians):
         return 1.0, None, 0
-    rng = stream(fitting.seed, 0x5CA1E)
+    rng = stream(fitting.seed, Stream.SPEED_SCALE)
     boots = [np.median(rng.choice(medians, len(medians))) for _ in range(BOOTSTRAP)]
     lo, hi = np.percentile(boots, [2.5, 97.5]) / normal_level
     return float(np.median(medians) / normal_level), (float(lo), float(hi)), len(medians)
@@ -118,7 +118,7 @@ def fit_learning(
     sse0 = _sse(log_skill, experience, person, 0.0, people)
     sse = _sse(log_skill, experience, person, best, people)
     ratio = len(log_skill) * math.log(sse0 / sse) if sse > 0 and sse0 > 0 else 0.0
-    draws = PeopleBootstrap(person, people, stream(fitting.seed, 0x1EA2))
+    draws = PeopleBootstrap(person, people, stream(fitting.seed, Stream.LEARNING_FIT))
     boots = []
     for _ in range(BOOTSTRAP):
         rows, relabel = draws.draw()
@@ -163,7 +163,7 @@ def fit_variation(
         return math.sqrt(max(0.0, var - noise**2))
 
     value = round(min(spread(log_skill, experience, person), 1.0), 4)
-    draws = PeopleBootstrap(person, people, stream(fitting.seed, 0x7A21))
+    draws = PeopleBootstrap(person, people, stream(fitting.seed, Stream.VARIATION_FIT))
     boots = []
     for _ in range(BOOTSTRAP):
         rows, relabel = draws.draw()
@@ -187,7 +187,7 @@ def fit_fatigue(fitting: Fitting, cal: Calibration) -> dict[str, float]:
     """Per shift type, the share of speed lost over the shift, read through the calibration;
     adds an estimate per shift type."""
     out = {}
-    rng = stream(fitting.seed, 0xFA71)
+    rng = stream(fitting.seed, Stream.FATIGUE_FIT)
     for shift in fitting.m.shifts:
         slopes = np.array(
             [x.slope for x in fitting.measures if x.shift == shift and math.isfinite(x.slope)]
