@@ -10,7 +10,7 @@ from sim.registry import FAULT_KINDS, PROFILES
 from sim.scenario import Scenario, load_scenario
 from sim.store import HistoryStore, build_history
 from sim.workers import SimWorker, WorkerSpec, WorkerSummary, simulate_workers
-from sim.workforce import Roster, roster
+from sim.workforce import Roster, Traits, roster
 
 __all__ = [
     "CAMERA_SIZE",
@@ -27,6 +27,7 @@ __all__ = [
     "SimError",
     "SimWorker",
     "StoreError",
+    "Traits",
     "WorkerSpec",
     "WorkerSummary",
     "build_history",

@@ -37,7 +37,7 @@ import functools
 import json
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ from sim.layout import (
 )
 from sim.scenario import Scenario
 from sim.seeding import Stream, stream
-from sim.workforce import Assignment, Roster, roster
+from sim.workforce import Assignment, Roster, Traits, roster
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -100,24 +100,13 @@ WORK, IDLE, WALK = 0, 1, 2
 """Motion modes of a state segment."""
 
 
-@dataclass(frozen=True)
-class WorkerSpec:
-    """Who works a slot on a shift and how: id, profile and the shift's effective traits."""
+@dataclass(frozen=True, kw_only=True)
+class WorkerSpec(Traits):
+    """Who works a slot on a shift and how: id, profile, the shift's traits (:class:`Traits`)
+    and where its excursions go."""
 
     worker: str
     profile: str
-    offpost_rate: float
-    skill: float
-    plateau_offpost_rate: float = 0.0
-    """The person's own off-post rate (before day-to-day variation)."""
-    plateau_skill: float = 1.0
-    """The person's own skill (before learning and variation)."""
-    days_at_post: int = 0
-    """Days the person worked this post before (learning)."""
-    covering: str | None = None
-    """The absent crew member a floater stands in for."""
-    floater: bool = False
-    """A floater (no post of its own)."""
     excursion_s: float = EXCURSION_MEAN_S
     """Mean seconds of one excursion off the post, walks included."""
     destinations: tuple[tuple[int, float], ...] | None = None
@@ -136,19 +125,13 @@ def resolve_worker(scenario: Scenario, *, post: int, shift: str, slot: int, day:
 
 
 def _spec(r: Roster, a: Assignment, day: int) -> WorkerSpec:
-    traits = r.effective(a, day)
+    person = a.person
     return WorkerSpec(
-        worker=a.person.id,
-        profile=a.person.profile,
-        offpost_rate=traits.offpost_rate,
-        skill=traits.skill,
-        plateau_offpost_rate=a.person.offpost_rate,
-        plateau_skill=a.person.skill,
-        days_at_post=traits.days_at_post,
-        covering=a.covering,
-        floater=a.person.home is None,
-        excursion_s=a.person.excursion_s or EXCURSION_MEAN_S,
-        destinations=a.person.destinations,
+        **asdict(r.effective(a, day)),
+        worker=person.id,
+        profile=person.profile,
+        excursion_s=person.excursion_s or EXCURSION_MEAN_S,
+        destinations=person.destinations,
     )
 
 

@@ -92,12 +92,23 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Traits:
-    """A person's traits on one shift at one post."""
+    """A person's traits on one shift at one post, and what the roster says around them: the
+    one declaration of a worker-shift's traits (``results.json`` carries them, in this order)."""
 
-    offpost_rate: float
     skill: float
+    """The shift's effective skill (learning and variation applied)."""
+    offpost_rate: float
+    """The shift's effective off-post rate (variation applied)."""
+    plateau_skill: float
+    """The person's own skill (before learning and variation)."""
+    plateau_offpost_rate: float
+    """The person's own off-post rate (before day-to-day variation)."""
     days_at_post: int
     """Days the person worked this post before (the learning curve's n)."""
+    floater: bool
+    """A floater (no post of its own)."""
+    covering: str | None
+    """The absent crew member a floater stands in for."""
 
 
 def _slot_person(scenario: Scenario, post: int, shift: str, slot: int, day: int) -> Person:
@@ -212,7 +223,8 @@ class Roster:
         return sum(1 for d in worked if d < day)
 
     def effective(self, a: Assignment, day: int) -> Traits:
-        """The person's traits on this shift at this post (see the module docstring)."""
+        """The person's traits on this shift at this post (see the module docstring), with its
+        own, its experience there and the roster's facts."""
         w = self.scenario.workers
         person = a.person
         n = self.days_at(person, a.post, day)
@@ -227,9 +239,13 @@ class Roster:
             skill *= 1 + w.variation * jitter[0]
             offpost *= 1 + w.variation * jitter[1]
         return Traits(
-            offpost_rate=float(min(max(offpost, 0.0), MAX_OFFPOST)),
             skill=float(max(skill, MIN_SKILL)),
+            offpost_rate=float(min(max(offpost, 0.0), MAX_OFFPOST)),
+            plateau_skill=person.skill,
+            plateau_offpost_rate=person.offpost_rate,
             days_at_post=n,
+            floater=person.home is None,
+            covering=a.covering,
         )
 
 

@@ -98,17 +98,20 @@ class PostRecord:
         return [[w] for w in self.culprits]
 
 
-@dataclass(frozen=True)
-class Roster:
-    """What the roster says of a worker-shift, and its effective traits (truth)."""
+_STRICT: dict[str, Any] = {
+    "float": Number,
+    "int": Annotated[int, pydantic.Strict()],
+    "bool": Bool,
+    "str | None": Text | None,
+}
+"""The type ``results.json`` checks for each type of :class:`sim.Traits`' fields."""
 
-    skill: Number
-    offpost_rate: Number
-    plateau_skill: Number
-    plateau_offpost_rate: Number
-    days_at_post: Annotated[int, pydantic.Strict()]
-    floater: Bool
-    covering: Text | None
+Roster = dataclasses.make_dataclass(
+    "Roster", [(f.name, _STRICT[f.type]) for f in dataclasses.fields(sim.Traits)], frozen=True
+)
+Roster.__module__ = __name__
+Roster.__doc__ = """What the roster says of a worker-shift, and its effective traits (truth): the
+fields of :class:`sim.Traits`, checked strictly."""
 
 
 @dataclass(frozen=True)
