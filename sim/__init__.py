@@ -7,9 +7,10 @@ from sim.equipment import Fault, PostState, environment_level, simulate_post_sta
 from sim.layout import CAMERA_SIZE
 from sim.line import ShiftOutcome, simulate_shift
 from sim.registry import FAULT_KINDS, PROFILES
+from sim.routine import WorkerSpec
 from sim.scenario import Scenario, load_scenario
 from sim.store import HistoryStore, build_history
-from sim.workers import SimWorker, WorkerSpec, WorkerSummary, simulate_workers
+from sim.workers import SimWorker, WorkerSummary, simulate_workers
 from sim.workforce import Roster, Traits, roster
 
 __all__ = [

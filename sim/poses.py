@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from core import N_KEYPOINTS
 from sim._drawing import KEYPOINT
 from sim._errors import CameraError
-from sim.camera import FRAME_HEIGHT, FRAME_WIDTH
+from sim.layout import CAMERA_SIZE
+from sim.motion import TASK_MODULATION, pose
 
 
 def sample_poses(
@@ -27,8 +30,7 @@ def sample_poses(
     Returns:
         ``(n, 14, 2)`` float32 keypoints inside the frame (``margin_px`` from its edges).
     """
-    if n < 0:
-        raise CameraError(f"`n` must be >= 0, got {n}")
+    _check_n(n)
     h = rng.uniform(*height_px, size=n)
     turn = rng.uniform(0.35, 1.0, size=n) * np.where(rng.random(n) < 0.25, -1.0, 1.0)
     lean = rng.normal(0.0, 0.12, size=n) + np.where(
@@ -60,12 +62,52 @@ def sample_poses(
         knee = hip + _direction(thigh) * (0.25 * h)[:, None]
         kp[:, KEYPOINT[f"{side}_knee"]] = knee
         kp[:, KEYPOINT[f"{side}_ankle"]] = knee + _direction(shin) * (0.24 * h)[:, None]
-    lo, hi = kp.min(axis=1), kp.max(axis=1)
-    span = hi - lo
-    x = rng.uniform(margin_px, np.maximum(FRAME_WIDTH - margin_px - span[:, 0], margin_px + 1))
-    y = rng.uniform(margin_px, np.maximum(FRAME_HEIGHT - margin_px - span[:, 1], margin_px + 1))
-    kp += (np.stack([x, y], axis=-1) - lo)[:, None, :]
-    return kp.astype(np.float32)
+    return _placed(kp, rng=rng, margin_px=margin_px, x_first=True)
+
+
+def sample_work_poses(
+    n: int,
+    *,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.7, 1.4),
+    margin_px: float = 10.0,
+) -> np.ndarray:
+    """Poses of the simulator's motion model (`sim.motion`).
+
+    The work cycle's arm circles at a random phase and radius (a still pose one time in
+    seven), the figure scaled by a factor in ``scale`` and placed at random in the camera
+    image. The circles stretch and shorten the limbs, which a kinematic figure never does.
+
+    Returns:
+        ``(n, 14, 2)`` float32 keypoints inside the frame (``margin_px`` from its edges).
+    """
+    _check_n(n)
+    phase = rng.uniform(0.0, 2 * math.pi, size=n)
+    radius = rng.uniform(1 - TASK_MODULATION, 1 + TASK_MODULATION, size=n)
+    radius *= rng.random(n) >= 1 / 7
+    arm = np.stack([np.cos(phase), np.sin(phase)], axis=-1) * radius[:, None]
+    kp = pose(np.zeros((n, 2), np.float32), arm.astype(np.float32))
+    kp *= rng.uniform(*scale, size=n)[:, None, None]
+    return _placed(kp, rng=rng, margin_px=margin_px, x_first=False)
+
+
+def _check_n(n: int) -> None:
+    if n < 0:
+        raise CameraError(f"`n` must be >= 0, got {n}")
+
+
+def _placed(
+    kp: np.ndarray, *, rng: np.random.Generator, margin_px: float, x_first: bool
+) -> np.ndarray:
+    """``(n, 14, 2)`` poses moved to random places in the frame, ``margin_px`` from its edges,
+    as float32: each pose's top-left corner uniform where the pose fits. ``x_first`` draws
+    every pose's x before the y's, else pose by pose (the two samplers' orders, kept so that
+    their poses stay the same)."""
+    lo = kp.min(axis=1)
+    size = np.array(CAMERA_SIZE, dtype=np.float64)
+    high = np.maximum(size - margin_px - (kp.max(axis=1) - lo), margin_px + 1)
+    corner = rng.uniform(margin_px, high.T).T if x_first else rng.uniform(margin_px, high)
+    return (kp + (corner - lo)[:, None, :]).astype(np.float32)
 
 
 def _direction(angle: np.ndarray) -> np.ndarray:

@@ -25,11 +25,11 @@ post of their own.
   a newcomer starts at :data:`LEARNING_START` of its own skill, reaches 86 % of the way in
   2L days. The crew of day 1 has worked its home post long before (fully learned there);
   newcomers, floaters and rotated crews learn each post they work. Irregularity rises as
-  effective skill falls (``sim.workers``), so a learner is slower *and* more irregular;
+  effective skill falls (``sim.motion``), so a learner is slower *and* more irregular;
 - *variation*: skill and off-post rate are multiplied by ``1 + variation · N(0, 1)`` (a stream
   keyed by (seed, person, day)), skill at least :data:`MIN_SKILL`, the rate in [0, 0.9].
 
-Fatigue is not a trait: it slows the work motion over a shift (``sim.workers``) but does
+Fatigue is not a trait: it slows the work motion over a shift (``sim.motion``) but does
 not change the labels (a tired normal worker needs rest, not training). The labels of a
 worker-shift follow the effective traits: *needs training* when effective skill ≤ 0.8,
 *needs management* when the effective off-post rate ≥ 0.10.

@@ -112,14 +112,14 @@ def table(results: dict[str, dict], seed: int) -> list[str]:
 def fit(scenario, weights: Path, out: Path) -> None:
     """Fit the signal fidelity's speed error to the pixel path and write ``out``.
 
-    Per keypoint, over every moving second (true speed > ``sim.workers.MOVING_PX_S``) of
+    Per keypoint, over every moving second (true speed > ``sim.measurement.MOVING_PX_S``) of
     every evaluated worker-shift: quantiles of ``log((pixel speed + 1) / (true speed + 1))``.
     """
     import json
 
     import sim
     from harness.evaluation.pixels import PixelSource, true_speeds
-    from sim.workers import MOVING_PX_S
+    from sim.measurement import MOVING_PX_S
 
     pixel = PixelSource(weights=str(weights), alpha=core.ModelParams().alpha)
     ratios: list[list[np.ndarray]] = [[] for _ in range(core.N_KEYPOINTS)]
@@ -138,7 +138,7 @@ def fit(scenario, weights: Path, out: Path) -> None:
     quantiles = [np.quantile(np.concatenate(r), FIT_LEVELS) for r in ratios]
     table = {
         "what": "per-keypoint quantiles of log((pixel speed + 1) / (true speed + 1)), "
-        "moving keypoints (sim.workers)",
+        "moving keypoints (sim.measurement)",
         "command": "PYTHONPATH=. python3 experiments/benchmarks/bench_calibration.py --fit",
         "scenario": scenario.name,
         "seed": scenario.seed,
@@ -165,7 +165,7 @@ def main() -> None:
     logs.configure(verbose=False)  # the commands' console policy (harness.runtime.logs)
     scenario = load_scenario_file(args.scenario)
     if args.fit:
-        from sim.workers import SPEED_ERROR_FILE
+        from sim.measurement import SPEED_ERROR_FILE
 
         seed = scenario.seed + FIT_SEED_OFFSET
         fit(scenario.model_copy(update={"seed": seed}), args.weights, SPEED_ERROR_FILE)

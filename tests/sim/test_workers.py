@@ -129,7 +129,7 @@ def test_work_poses_are_the_motion_models_poses_inside_the_image() -> None:
     """Training poses of the work cycle: inside the camera image, reproducible, and the
     motion model's limb stretch (the forearm's length varies with the circles' phase)."""
     from sim.layout import SKELETON_PX
-    from sim.workers import sample_work_poses
+    from sim.poses import sample_work_poses
 
     kp = sample_work_poses(500, rng=np.random.default_rng(3))
     again = sample_work_poses(500, rng=np.random.default_rng(3))
@@ -152,7 +152,7 @@ def test_the_speed_error_table_belongs_to_the_shipped_keypoint_weights() -> None
     import json
 
     from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
-    from sim.workers import SPEED_ERROR_FILE, speed_error
+    from sim.measurement import SPEED_ERROR_FILE, speed_error
 
     table = json.loads(SPEED_ERROR_FILE.read_text())
     shipped = hashlib.sha256(DEFAULT_KEYPOINT_WEIGHTS.read_bytes()).hexdigest()
@@ -165,21 +165,21 @@ def test_moving_keypoints_carry_the_fitted_speed_error(monkeypatch) -> None:
     """With a table whose every quantile is log 2, a moving keypoint reads 2 (v + 1) − 1;
     still keypoints keep the jitter floor. (``true_speeds`` differs from the motion model's
     speed where the worker changes spot, a few seconds of the shift.)"""
-    import sim.workers as sw
+    import sim.measurement as sm
 
     sc = load_scenario(scenario_dict(shifts={"per_day": 2, "length_s": 600}))
     base = simulate_workers(sc, post=1, day=1, shift="day", keypoints=True)[0]
-    levels, quantiles = sw.speed_error()
-    monkeypatch.setattr(sw, "speed_error", lambda: (levels, np.full_like(quantiles, np.log(2))))
+    levels, quantiles = sm.speed_error()
+    monkeypatch.setattr(sm, "speed_error", lambda: (levels, np.full_like(quantiles, np.log(2))))
     doubled = simulate_workers(sc, post=1, day=1, shift="day", keypoints=True)[0]
     from harness.evaluation.pixels import true_speeds
 
     v = true_speeds(doubled)[1:]
     got = doubled.record.speeds[1:]
-    moving = v > sw.MOVING_PX_S + 0.05  # away from the threshold (float32 rounding)
+    moving = v > sm.MOVING_PX_S + 0.05  # away from the threshold (float32 rounding)
     doubled_ok = np.isclose(got[moving], 2 * (v[moving] + 1) - 1, rtol=1e-4, atol=1e-3)
     assert doubled_ok.mean() > 0.98
-    still = v < sw.MOVING_PX_S - 0.05
+    still = v < sm.MOVING_PX_S - 0.05
     assert (got[still] == base.record.speeds[1:][still]).mean() > 0.98
 
 
