@@ -3,11 +3,13 @@ assembly and the typed records they give, each against a direct computation."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pydantic
 import pytest
 
 import core
@@ -123,6 +125,25 @@ def test_a_newer_schema_or_a_cause_that_names_nothing_is_refused(decided) -> Non
     k = next(i for i, s in enumerate(data["shifts"]) if s["root_causes"])
     data["shifts"][k]["root_causes"][0]["worker"] = "nobody"
     with pytest.raises(ValueError, match=rf"shifts\.{k}: root_causes\[0\]\.worker 'nobody'"):
+        RunRecord.from_json(data)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("skill", "0.9"), ("days_at_post", 3.0), ("floater", 1), ("covering", 7)]
+)
+def test_a_workers_traits_are_the_simulators_checked_strictly(decided, key, value) -> None:
+    """A worker's traits in ``results.json`` are :class:`sim.Traits`' fields, in its order; a
+    value of another type is refused, not converted."""
+    _, records, _ = decided
+    run = RunRecord(scenario="tiny", seed=5, fidelity="signal",
+                    params=core.ModelParams().to_dict(), shifts=tuple(records),
+                    metrics={})  # fmt: skip
+    data = json.loads(json.dumps(run.to_json()))
+    worker = data["shifts"][0]["workers"][0]
+    traits = [f.name for f in dataclasses.fields(sim.Traits)]
+    assert list(worker)[-len(traits) :] == traits
+    worker[key] = value
+    with pytest.raises(pydantic.ValidationError, match=rf"workers\.0\.roster\.{key}"):
         RunRecord.from_json(data)
 
 
