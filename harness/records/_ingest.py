@@ -27,6 +27,7 @@ from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Ma
 from harness.records._tables import SecondsIndex, parquet_file, rows
 from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
+from sim.store import post_folder
 
 INGEST_CODE = ("harness/records", "sim/store.py", "core")
 """What turns a records folder into history stores: what :func:`ingest_key` hashes."""
@@ -346,7 +347,7 @@ def ingest_post(
     keys, or the one-line problem."""
     interrupts.checkpoint("task")
     store = open_store(store_root)
-    done = storage.location(store_root) / f"post={post}" / DONE
+    done = storage.location(store_root) / post_folder(post) / DONE
     if done.is_file():
         return [tuple(k) for k in json.loads(done.read_text())]  # type: ignore[misc]
     try:
