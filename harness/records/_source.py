@@ -26,7 +26,14 @@ from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
 from harness.evaluation.history import open_store
 from harness.evaluation.results import ShiftRecord
-from harness.records._format import LABELS_POSTS, LEVELS, Manifest, RecordsError, read_manifest
+from harness.records._format import (
+    FORMAT_VERSION,
+    LABELS_POSTS,
+    LEVELS,
+    Manifest,
+    RecordsError,
+    read_manifest,
+)
 from harness.records._ingest import ingest
 from harness.records._tables import (
     Labels,
@@ -212,7 +219,7 @@ class Records:
         return {
             "source": "records",
             "folder": m.folder.uri,
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "labelled": self.labels is not None,
             "speed_units": m.speed_units,
             "sources": m.sources,

@@ -24,6 +24,8 @@ from harness.records._format import (
     Column,
     Manifest,
     RecordsError,
+    env_columns,
+    kind_of,
 )
 from harness.runtime import storage
 
@@ -38,18 +40,6 @@ KINDS = {
 """What each column kind of :class:`harness.records._format.Column` holds, for messages."""
 
 
-def _is_kind(t: pa.DataType, kind: str) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return {
-        "int": pa.types.is_integer,
-        "float": pa.types.is_floating,
-        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
-        "bool": pa.types.is_boolean,
-        "faults": lambda x: pa.types.is_list(x) or pa.types.is_large_list(x),
-    }[kind](t)
-
-
 def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
     """Every required column present, every known column of its type family."""
     for c in columns:
@@ -58,7 +48,7 @@ def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> 
                 raise RecordsError(f"{where}: column `{c.name}` is missing ({c.description})")
             continue
         t = schema.field(c.name).type
-        if not _is_kind(t, c.kind):
+        if kind_of(t) != c.kind:
             raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind]}, got {t}")
 
 
@@ -182,13 +172,8 @@ def read_levels(m: Manifest) -> LevelTable:
     """Checked levels: keys in range, no repeats, levels in 0..4, every evaluated shift change
     of every post present."""
     table = read_table(m.folder, LEVELS)
-    check_schema(table.schema, LEVEL_COLUMNS, LEVELS)
-    env_cols = tuple(f"env_{q}" for q in m.environment)
-    check_schema(
-        table.schema,
-        tuple(Column(c, "float", q) for c, q in zip(env_cols, m.environment, strict=True)),
-        LEVELS,
-    )
+    env_cols = env_columns(m.environment)
+    check_schema(table.schema, (*LEVEL_COLUMNS, *env_cols), LEVELS)
     day, shift, post = _keys_check(table, m, LEVELS)
     _no_duplicates(np.stack([day, shift, post], axis=1), LEVELS, "(day, shift, post)")
     level = table.column("level").to_numpy(zero_copy_only=False)
@@ -198,7 +183,7 @@ def read_levels(m: Manifest) -> LevelTable:
             f"{LEVELS}: column `level` {rows(bad)}: level {int(level[bad][0])} is outside 0..4"
         )
     env = (
-        np.stack([table.column(c).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
+        np.stack([table.column(c.name).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
         if env_cols
         else np.zeros((len(day), 0))
     )
