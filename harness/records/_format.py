@@ -235,6 +235,11 @@ class Manifest:
         return self.history_days + self.evaluate_days
 
     @property
+    def evaluated_days(self) -> range:
+        """The evaluated days, after the history."""
+        return range(self.history_days + 1, self.days + 1)
+
+    @property
     def max_nan_run(self) -> int:
         """:data:`MAX_NAN_RUN_S` in samples."""
         return math.floor(MAX_NAN_RUN_S * self.rate_hz)

@@ -4,6 +4,7 @@ table and the labels, each against the manifest (:mod:`harness.records._format`)
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,47 +161,63 @@ def _no_duplicates(keys: np.ndarray, where: str, what: str) -> None:
         raise RecordsError(f"{where}: rows {int(dup[0])} and {int(dup[1])} repeat the same {what}")
 
 
+ShiftChange = tuple[int, str, int]
+"""``(day, shift, post)``."""
+
+
 @dataclass(frozen=True)
 class LevelTable:
     """``levels.parquet``: the level and environment of every (day, shift, post)."""
 
-    level: dict[tuple[int, str, int], int]
-    environment: dict[tuple[int, str, int], np.ndarray]
+    level: dict[ShiftChange, int]
+    environment: dict[ShiftChange, np.ndarray]
+
+
+def _shift_changes(
+    m: Manifest, name: str, columns: tuple[Column, ...], level: str
+) -> tuple[pa.Table, list[ShiftChange], np.ndarray]:
+    """A table of shift changes (levels, post labels), checked: its columns, its keys in range
+    and never repeated, its ``level`` column in 0..4; the table, its keys and levels."""
+    table = read_table(m.folder, name)
+    check_schema(table.schema, columns, name)
+    day, shift, post = _keys_check(table, m, name)
+    _no_duplicates(np.stack([day, shift, post], axis=1), name, "(day, shift, post)")
+    levels = table.column(level).to_numpy(zero_copy_only=False)
+    bad = (levels < 0) | (levels > 4)
+    if bad.any():
+        raise RecordsError(
+            f"{name}: column `{level}` {rows(bad)}: level {int(levels[bad][0])} is outside 0..4"
+        )
+    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
+    return table, keys, levels
+
+
+def _every_evaluated(m: Manifest, found: Container[ShiftChange], name: str, what: str) -> None:
+    """Every evaluated shift change of every post is in ``found`` (the rows of ``name``)."""
+    for d in m.evaluated_days:
+        for s in m.shifts:
+            for p in range(1, m.posts + 1):
+                if (d, s, p) not in found:
+                    raise RecordsError(f"{name}: no row for day {d}, shift {s}, post {p}: {what}")
 
 
 def read_levels(m: Manifest) -> LevelTable:
     """Checked levels: keys in range, no repeats, levels in 0..4, every evaluated shift change
     of every post present."""
-    table = read_table(m.folder, LEVELS)
     env_cols = env_columns(m.environment)
-    check_schema(table.schema, (*LEVEL_COLUMNS, *env_cols), LEVELS)
-    day, shift, post = _keys_check(table, m, LEVELS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LEVELS, "(day, shift, post)")
-    level = table.column("level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LEVELS}: column `level` {rows(bad)}: level {int(level[bad][0])} is outside 0..4"
-        )
+    table, keys, level = _shift_changes(m, LEVELS, (*LEVEL_COLUMNS, *env_cols), "level")
     env = (
         np.stack([table.column(c.name).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
         if env_cols
-        else np.zeros((len(day), 0))
+        else np.zeros((len(keys), 0))
     )
-    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
     out = LevelTable(
         level={k: int(v) for k, v in zip(keys, level, strict=True)},
         environment={k: env[i].astype(np.float64) for i, k in enumerate(keys)},
     )
-    for d in range(m.history_days + 1, m.days + 1):
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in out.level:
-                    raise RecordsError(
-                        f"{LEVELS}: no row for day {d}, shift {s}, post {p}: "
-                        "every evaluated shift change of every post needs its "
-                        "level"
-                    )
+    _every_evaluated(
+        m, out.level, LEVELS, "every evaluated shift change of every post needs its level"
+    )
     return out
 
 
@@ -208,7 +225,7 @@ def read_levels(m: Manifest) -> LevelTable:
 class Labels:
     """The labels: per (day, shift, post) the true level and faults, per worker-shift truth."""
 
-    posts: dict[tuple[int, str, int], tuple[int, tuple[sim.Fault, ...]]]
+    posts: dict[ShiftChange, tuple[int, tuple[sim.Fault, ...]]]
     workers: dict[tuple[int, str, int, str], dict[str, Any]]
 
 
@@ -220,17 +237,7 @@ def read_labels(m: Manifest) -> Labels | None:
     if not all(have):
         missing = LABELS_WORKERS if have[0] else LABELS_POSTS
         raise RecordsError(f"{missing}: missing (labels come as both tables or neither)")
-    table = read_table(m.folder, LABELS_POSTS)
-    check_schema(table.schema, LABEL_POST_COLUMNS, LABELS_POSTS)
-    day, shift, post = _keys_check(table, m, LABELS_POSTS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LABELS_POSTS, "(day, shift, post)")
-    level = table.column("true_level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LABELS_POSTS}: column `true_level` {rows(bad)}: level "
-            f"{int(level[bad][0])} is outside 0..4"
-        )
+    table, keys, level = _shift_changes(m, LABELS_POSTS, LABEL_POST_COLUMNS, "true_level")
     posts = {}
     for i, faults in enumerate(table.column("faults").to_pylist()):
         made = []
@@ -250,8 +257,7 @@ def read_labels(m: Manifest) -> Labels | None:
                     " kind, severity 1..4, cause in worker|equipment|"
                     "environment, culprits for cause worker)"
                 ) from None
-        key = (int(day[i]), m.shifts[shift[i]], int(post[i]))
-        posts[key] = (int(level[i]), tuple(made))
+        posts[keys[i]] = (int(level[i]), tuple(made))
     table = read_table(m.folder, LABELS_WORKERS)
     check_schema(table.schema, LABEL_WORKER_COLUMNS, LABELS_WORKERS)
     day, shift, post = _keys_check(table, m, LABELS_WORKERS)
@@ -292,19 +298,11 @@ def check_labels(
                         f"(day {d}, shift {s}, post {p}) is not a recorded "
                         "worker"
                     )
-    evaluated = range(m.history_days + 1, m.days + 1)
     for key in sorted(worker_shifts):
-        if key[0] in evaluated and key not in labels.workers:
+        if key[0] in m.evaluated_days and key not in labels.workers:
             d, s, p, w = key
             raise RecordsError(
                 f"{LABELS_WORKERS}: no row for worker {w!r} on day {d}, shift {s},"
                 f" post {p}: every evaluated worker-shift needs its labels"
             )
-    for d in evaluated:
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in labels.posts:
-                    raise RecordsError(
-                        f"{LABELS_POSTS}: no row for day {d}, shift {s}, post {p}:"
-                        " every evaluated shift change needs its labels"
-                    )
+    _every_evaluated(m, labels.posts, LABELS_POSTS, "every evaluated shift change needs its labels")
