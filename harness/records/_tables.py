@@ -83,6 +83,27 @@ def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
     return f"row {start}" if start == end else f"rows {start}–{end}"
 
 
+def check_range(
+    values: np.ndarray,
+    lo: int,
+    hi: int,
+    *,
+    where: str,
+    column: str,
+    noun: str,
+    span: str,
+    offsets: np.ndarray | None = None,
+) -> None:
+    """Every value of an integer column in ``lo..hi``; else one line naming the rows and the
+    first value outside (``{noun} {value} is outside {span}``)."""
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        raise RecordsError(
+            f"{where}: column `{column}` {rows(bad, offsets)}: {noun} {int(values[bad][0])} "
+            f"is outside {span}"
+        )
+
+
 SecondsIndex = dict[int, list[tuple[storage.Location, tuple[int, ...]]]]
 """Per post, the ``seconds`` files and their row groups that may hold its rows."""
 
@@ -110,12 +131,9 @@ def check_seconds_files(m: Manifest) -> SecondsIndex:
                 posts = range(int(stats.min), int(stats.max) + 1)
             else:
                 post = meta.read_row_group(g, columns=["post"]).column(0).to_numpy()
-                bad = (post < 1) | (post > m.posts)
-                if bad.any():
-                    raise RecordsError(
-                        f"{where}: column `post` {rows(bad, offset + np.arange(len(bad)))}: post "
-                        f"{int(post[bad][0])} is outside the line 1..{m.posts}"
-                    )
+                check_range(post, 1, m.posts, where=where, column="post", noun="post",
+                            span=f"the line 1..{m.posts}",
+                            offsets=offset + np.arange(len(post)))  # fmt: skip
                 posts = np.unique(post).tolist()
             for p in posts:
                 groups.setdefault(int(p), []).append(g)
@@ -128,12 +146,8 @@ def check_seconds_files(m: Manifest) -> SecondsIndex:
 def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, ...]:
     """day, shift index, post of a small table, each checked against the manifest."""
     day = table.column("day").to_numpy(zero_copy_only=False)
-    bad = (day < 1) | (day > m.days)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `day` {rows(bad)}: day {int(day[bad][0])} is "
-            f"outside the recorded days 1..{m.days}"
-        )
+    check_range(day, 1, m.days, where=where, column="day", noun="day",
+                span=f"the recorded days 1..{m.days}")  # fmt: skip
     names = table.column("shift").to_pylist()
     known = {s: k for k, s in enumerate(m.shifts)}
     shift = np.array([known.get(s, -1) for s in names], dtype=np.int64)
@@ -144,12 +158,8 @@ def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, .
             f" is not one of the manifest's shifts {list(m.shifts)}"
         )
     post = table.column("post").to_numpy(zero_copy_only=False)
-    bad = (post < 1) | (post > m.posts)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `post` {rows(bad)}: post {int(post[bad][0])} is "
-            f"outside the line 1..{m.posts}"
-        )
+    check_range(post, 1, m.posts, where=where, column="post", noun="post",
+                span=f"the line 1..{m.posts}")  # fmt: skip
     return day, shift, post
 
 
@@ -183,11 +193,7 @@ def _shift_changes(
     day, shift, post = _keys_check(table, m, name)
     _no_duplicates(np.stack([day, shift, post], axis=1), name, "(day, shift, post)")
     levels = table.column(level).to_numpy(zero_copy_only=False)
-    bad = (levels < 0) | (levels > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{name}: column `{level}` {rows(bad)}: level {int(levels[bad][0])} is outside 0..4"
-        )
+    check_range(levels, 0, 4, where=name, column=level, noun="level", span="0..4")
     keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
     return table, keys, levels
 
