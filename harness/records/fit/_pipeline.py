@@ -111,26 +111,18 @@ def run_fit(
     scenario = recorded.scenario
     flight = session.max_in_flight
     root, source = recorded.prepare(cache_dir, max_in_flight=flight, progress=progress)
-    days = range(1, m.days + 1)
-    measures = measure(
-        scenario,
-        RecordsSource(str(root), m.rate_hz, None),
-        days=days,
-        max_in_flight=flight,
-        progress=progress,
-        desc="measure",
-    )
+
+    def measured(line: sim.Scenario, store: Location, desc: str) -> list[ShiftMeasure]:
+        """Every worker-shift of the store's days measured (the records' and the twin's)."""
+        stored = RecordsSource(str(store), m.rate_hz, None)
+        return measure(line, stored, days=range(1, m.days + 1), max_in_flight=flight,
+                       progress=progress, desc=desc)  # fmt: skip
+
+    measures = measured(scenario, root, "measure")
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
     twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)
-    twin_measures = measure(
-        twin,
-        RecordsSource(str(twin_root), m.rate_hz, None),
-        days=days,
-        max_in_flight=flight,
-        progress=progress,
-        desc="measure twin",
-    )
+    twin_measures = measured(twin, twin_root, "measure twin")
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)
     )
