@@ -85,7 +85,8 @@ class RecordsSource:
 
 
 def _worker(record: core.WorkerShift, label: dict[str, Any] | None, rate: float) -> sim.SimWorker:
-    """A recorded worker-shift in the simulator's worker type (truth from the labels)."""
+    """A recorded worker-shift in the simulator's worker type (truth from the labels; records
+    hold no true positions, so the recorded ones stand in)."""
     label = label or {}
     nan = float("nan")
     spec = None
