@@ -24,7 +24,13 @@ import core
 from harness.adapters.ray_cluster import map_unordered, put
 from harness.evaluation.history import open_store
 from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Manifest, RecordsError
-from harness.records._tables import SecondsIndex, check_range, parquet_file, rows
+from harness.records._tables import (
+    SecondsIndex,
+    WorkerShiftKey,
+    check_range,
+    parquet_file,
+    rows,
+)
 from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
 from sim.store import post_folder
@@ -35,8 +41,6 @@ DIGESTS = "digests.json"
 """The records files' content digests, by path and stamp (:func:`content_digests`)."""
 DONE = "ingested.json"
 """Written last in a post's store folder: its worker-shift keys (the post is complete)."""
-WorkerShiftKey = tuple[int, str, int, str]
-"""``(day, shift, post, worker)``."""
 
 
 @dataclass

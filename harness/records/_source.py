@@ -39,6 +39,7 @@ from harness.records._tables import (
     Labels,
     LevelTable,
     SecondsIndex,
+    ShiftChangeKey,
     check_labels,
     check_seconds_files,
     read_labels,
@@ -121,7 +122,7 @@ def _worker(record: core.WorkerShift, label: dict[str, Any] | None, rate: float)
 class RecordLevels:
     """The records' levels (``levels.parquet``): what the plant's grading gave."""
 
-    levels: dict[tuple[int, str, int], int]
+    levels: dict[ShiftChangeKey, int]
 
     def __call__(
         self, scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]

@@ -171,21 +171,23 @@ def _no_duplicates(keys: np.ndarray, where: str, what: str) -> None:
         raise RecordsError(f"{where}: rows {int(dup[0])} and {int(dup[1])} repeat the same {what}")
 
 
-ShiftChange = tuple[int, str, int]
-"""``(day, shift, post)``."""
+ShiftChangeKey = tuple[int, str, int]
+"""``(day, shift, post)``: a post's shift change."""
+WorkerShiftKey = tuple[int, str, int, str]
+"""``(day, shift, post, worker)``: a worker-shift."""
 
 
 @dataclass(frozen=True)
 class LevelTable:
     """``levels.parquet``: the level and environment of every (day, shift, post)."""
 
-    level: dict[ShiftChange, int]
-    environment: dict[ShiftChange, np.ndarray]
+    level: dict[ShiftChangeKey, int]
+    environment: dict[ShiftChangeKey, np.ndarray]
 
 
 def _shift_changes(
     m: Manifest, name: str, columns: tuple[Column, ...], level: str
-) -> tuple[pa.Table, list[ShiftChange], np.ndarray]:
+) -> tuple[pa.Table, list[ShiftChangeKey], np.ndarray]:
     """A table of shift changes (levels, post labels), checked: its columns, its keys in range
     and never repeated, its ``level`` column in 0..4; the table, its keys and levels."""
     table = read_table(m.folder, name)
@@ -198,7 +200,7 @@ def _shift_changes(
     return table, keys, levels
 
 
-def _every_evaluated(m: Manifest, found: Container[ShiftChange], name: str, what: str) -> None:
+def _every_evaluated(m: Manifest, found: Container[ShiftChangeKey], name: str, what: str) -> None:
     """Every evaluated shift change of every post is in ``found`` (the rows of ``name``)."""
     for d in m.evaluated_days:
         for s in m.shifts:
@@ -231,8 +233,8 @@ def read_levels(m: Manifest) -> LevelTable:
 class Labels:
     """The labels: per (day, shift, post) the true level and faults, per worker-shift truth."""
 
-    posts: dict[ShiftChange, tuple[int, tuple[sim.Fault, ...]]]
-    workers: dict[tuple[int, str, int, str], dict[str, Any]]
+    posts: dict[ShiftChangeKey, tuple[int, tuple[sim.Fault, ...]]]
+    workers: dict[WorkerShiftKey, dict[str, Any]]
 
 
 def read_labels(m: Manifest) -> Labels | None:
@@ -274,7 +276,7 @@ def read_labels(m: Manifest) -> Labels | None:
             raise RecordsError(f"{LABELS_WORKERS}: column `{c}` {rows(bad)}: null (true or false)")
     extra = [c.name for c in LABEL_WORKER_COLUMNS[4:] if c.name in table.schema.names]
     values = {c: table.column(c).to_pylist() for c in extra}
-    workers: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+    workers: dict[WorkerShiftKey, dict[str, Any]] = {}
     for i, name in enumerate(names):
         key = (int(day[i]), m.shifts[shift[i]], int(post[i]), str(name))
         if key in workers:
@@ -283,9 +285,7 @@ def read_labels(m: Manifest) -> Labels | None:
     return Labels(posts=posts, workers=workers)
 
 
-def check_labels(
-    m: Manifest, labels: Labels, worker_shifts: set[tuple[int, str, int, str]]
-) -> None:
+def check_labels(m: Manifest, labels: Labels, worker_shifts: set[WorkerShiftKey]) -> None:
     """Labels name only recorded workers, and every evaluated shift has its labels."""
     for i, key in enumerate(labels.workers):
         if key not in worker_shifts:

@@ -30,14 +30,13 @@ from harness.evaluation.history import ensure_records
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
 from harness.records._source import Records, RecordsSource
+from harness.records._tables import ShiftChangeKey
 from harness.records.fit._clock import Clock
 from harness.records.fit._compare import PostVerdict, Sample, compare
 from harness.records.fit._fit import Fit, fit
 from harness.records.fit._measure import ShiftMeasure, measure
 from harness.runtime.errors import HarnessError
 from harness.runtime.storage import Location
-
-LevelKey = tuple[int, str, int]
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Side:
     name: str
     measures: list[ShiftMeasure]
     scores: list[PostShift]
-    levels: dict[LevelKey, int]
+    levels: dict[ShiftChangeKey, int]
 
     @functools.cached_property
     def by_post(self) -> dict[int, tuple[list[ShiftMeasure], list[PostShift], list[int]]]:
@@ -84,7 +83,7 @@ def validated(data: dict) -> sim.Scenario:
         raise HarnessError(f"the fitted twin does not validate (nothing written): {exc}") from None
 
 
-def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[LevelKey, int]:
+def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[ShiftChangeKey, int]:
     """The twin's true levels at its evaluated shift changes, from the scored workers."""
     by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
     for ps in scores:

@@ -21,10 +21,11 @@ from scipy import stats
 
 import sim
 from harness.records._format import LABELS_POSTS, LEVELS
+from harness.records._tables import ShiftChangeKey, WorkerShiftKey
 from harness.records.fit._calibration import NORMAL_SKILL
 from harness.records.fit._clock import Clock
 from harness.records.fit._estimate import SECONDS_FILES, Fitting
-from harness.records.fit._roster import Key, wilson
+from harness.records.fit._roster import wilson
 from sim.equipment import fault_rates
 from sim.scenario import QUANTITIES
 
@@ -32,7 +33,9 @@ EXCURSION_Z = 4.0
 """Environment readings this many bands from the median are replayed as excursions."""
 
 
-def fit_equipment(fitting: Fitting, skills: dict[Key, float], clock: Clock) -> dict[str, Any]:
+def fit_equipment(
+    fitting: Fitting, skills: dict[WorkerShiftKey, float], clock: Clock
+) -> dict[str, Any]:
     """The twin's ``equipment`` section: the random fault rate, from the labels or else from what
     the levels leave unexplained; adds each post's level shares too."""
     m, levels = fitting.m, fitting.levels
@@ -98,7 +101,7 @@ def fit_equipment(fitting: Fitting, skills: dict[Key, float], clock: Clock) -> d
 
 
 def _unexplained_rate(
-    fitting: Fitting, skills: dict[Key, float], clock: Clock
+    fitting: Fitting, skills: dict[WorkerShiftKey, float], clock: Clock
 ) -> tuple[float, tuple[float, float], int, str]:
     """The random fault rate the level-0 share leaves unexplained by the simulator's fault model
     applied to the fitted people (``skills``) and environment: its value, interval, the
@@ -169,7 +172,7 @@ def fit_environment(fitting: Fitting) -> dict[str, Any]:
     readings beyond `EXCURSION_Z` bands as excursions."""
     out: dict[str, Any] = {}
     bands = _env_bands(fitting)
-    excursions: dict[tuple[int, str, int], dict[str, float]] = defaultdict(dict)
+    excursions: dict[ShiftChangeKey, dict[str, float]] = defaultdict(dict)
     for i, (median, sd) in bands.items():
         name = fitting.m.environment[i]
         values = np.array([v[i] for v in fitting.levels.environment.values()])
