@@ -84,21 +84,35 @@ FAULT = pa.struct(
 """One fault of the ``faults`` column."""
 
 
-FAMILIES: dict[str, Callable[[pa.DataType], bool]] = {
-    "int": pa.types.is_integer,
-    "float": pa.types.is_floating,
-    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    "bool": pa.types.is_boolean,
-    "faults": lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+@dataclass(frozen=True)
+class Kind:
+    """A family of Arrow types a column may have (a reader takes any of the family)."""
+
+    of: Callable[[pa.DataType], bool]
+    """Whether a type is of the family."""
+    holds: str
+    """What a column of the kind holds, for messages."""
+
+
+KINDS: dict[str, Kind] = {
+    "int": Kind(pa.types.is_integer, "integers"),
+    "float": Kind(pa.types.is_floating, "floating-point numbers"),
+    "string": Kind(lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "strings"),
+    "bool": Kind(pa.types.is_boolean, "booleans"),
+    "faults": Kind(
+        lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+        "a list of fault structs <kind: string, severity: int, cause: string, "
+        "culprits: list<string>>",
+    ),
 }
-"""The type families a reader takes, by kind: a column may be any type of its kind's family."""
+"""The column kinds by name."""
 
 
 def kind_of(t: pa.DataType) -> str | None:
-    """The kind of an Arrow type (a dictionary's by its values), None outside the families."""
+    """The kind of an Arrow type (a dictionary's by its values), None outside the kinds."""
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return next((kind for kind, family in FAMILIES.items() if family(t)), None)
+    return next((name for name, kind in KINDS.items() if kind.of(t)), None)
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ class Column:
         """``int``, ``float``, ``string``, ``bool`` or ``faults`` (a list of fault structs)."""
         kind = kind_of(self.type)
         if kind is None:
-            raise TypeError(f"column `{self.name}`: {self.type} is of no kind of the format")
+            raise TypeError(f"column `{self.name}`: {self.type} is of none of the KINDS")
         return kind
 
 

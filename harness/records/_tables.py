@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 import sim
 from harness.records._format import (
+    KINDS,
     LABEL_POST_COLUMNS,
     LABEL_WORKER_COLUMNS,
     LABELS_POSTS,
@@ -30,16 +31,6 @@ from harness.records._format import (
 )
 from harness.runtime import storage
 
-KINDS = {
-    "int": "integers",
-    "float": "floating-point numbers",
-    "string": "strings",
-    "bool": "booleans",
-    "faults": "a list of fault structs <kind: string, severity: int, cause: string, "
-    "culprits: list<string>>",
-}
-"""What each column kind of :class:`harness.records._format.Column` holds, for messages."""
-
 
 def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
     """Every required column present, every known column of its type family."""
@@ -50,7 +41,7 @@ def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> 
             continue
         t = schema.field(c.name).type
         if kind_of(t) != c.kind:
-            raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind]}, got {t}")
+            raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind].holds}, got {t}")
 
 
 def read_table(folder: storage.Location, name: str) -> pa.Table:
