@@ -7,7 +7,8 @@ two compared post by post.
 2. The twin is fitted in the driver (:mod:`harness.records.fit._fit`) and validated by
    the scenario schema.
 3. The twin's days are simulated into its history store (``ensure_records``, the cache as
-   ``run``'s) and measured by the same tasks.
+   ``run``'s: the days its post databases read) and every day of it is measured by the same
+   tasks (at signal fidelity, the arrays its store holds).
 4. Both are scored as ``run`` scores them (``score_posts``: rolling post databases, Z and Y)
    under the given parameters; the twin's true levels at the evaluated shift changes are its
    hazard levels (a perfect grader, like ``records export``).
@@ -25,7 +26,7 @@ import numpy as np
 import core
 import sim
 from harness.adapters.ray_cluster import RaySession
-from harness.evaluation.fidelities import signal_workers
+from harness.evaluation.fidelities import WorkerSource, signal_workers
 from harness.evaluation.history import ensure_records
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
@@ -111,17 +112,16 @@ def run_fit(
     flight = session.max_in_flight
     root, source = recorded.prepare(cache_dir, max_in_flight=flight, progress=progress)
 
-    def measured(line: sim.Scenario, store: Location, desc: str) -> list[ShiftMeasure]:
-        """Every worker-shift of the store's days measured (the records' and the twin's)."""
-        stored = RecordsSource(str(store), m.rate_hz, None)
-        return measure(line, stored, days=range(1, m.days + 1), max_in_flight=flight,
+    def measured(line: sim.Scenario, source: WorkerSource, desc: str) -> list[ShiftMeasure]:
+        """Every worker-shift of every day measured (the records' and the twin's)."""
+        return measure(line, source, days=range(1, m.days + 1), max_in_flight=flight,
                        progress=progress, desc=desc)  # fmt: skip
 
-    measures = measured(scenario, root, "measure")
+    measures = measured(scenario, RecordsSource(str(root), m.rate_hz, None), "measure")
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
     twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)
-    twin_measures = measured(twin, twin_root, "measure twin")
+    twin_measures = measured(twin, signal_workers, "measure twin")
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)
     )
