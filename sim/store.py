@@ -40,6 +40,12 @@ WorkersOf = Callable[..., list[SimWorker]]
 """``(scenario, *, post, day, shift) -> workers``: where stored records come from."""
 
 
+def post_folder(post: int) -> str:
+    """A post's folder, relative to the store's root (``post=<post>``): its day files, and
+    what a writer of the store keeps beside them for the post."""
+    return f"post={post}"
+
+
 class HistoryStore:
     """Position and speed records of past shifts, per post and shift type.
 
@@ -62,11 +68,20 @@ class HistoryStore:
             raise StoreError(f"`post` must be an int ≥ 1, got {post!r}")
         if not isinstance(shift, str) or not shift.isidentifier():
             raise StoreError(f"`shift` must be a shift name like 'day', got {shift!r}")
-        return f"{self.root}/post={post}/shift={shift}"
+        return f"{self.root}/{post_folder(post)}/shift={shift}"
+
+    def _file(self, post: int, shift: str, day: int) -> str:
+        return f"{self._folder(post, shift)}/day={day}.parquet"
 
     def _identity(self, post: int, shift: str, day: int) -> dict[str, object]:
         name = self.root.rsplit("/", 1)[-1]
         return {"records": name, "post": int(post), "shift": shift, "day": int(day)}
+
+    def _read_day(
+        self, post: int, shift: str, day: int
+    ) -> tuple[int, list[tuple[int, str, np.ndarray, np.ndarray]]]:
+        """T and the rows of one day file, its checksums and identity checked."""
+        return _read_file(self.fs, self._file(post, shift, day), self._identity(post, shift, day))
 
     def write(
         self,
@@ -96,7 +111,7 @@ class HistoryStore:
         table = _day_table(records, n, self._identity(post, shift, day))
         options = {"compression": "none", "use_dictionary": False, "write_statistics": False,
                    "write_page_checksum": True}  # fmt: skip
-        final = f"{folder}/day={day}.parquet"
+        final = self._file(post, shift, day)
         if not isinstance(self.fs, pafs.LocalFileSystem):  # one upload: whole or absent
             buffer = pa.BufferOutputStream()
             pq.write_table(table, buffer, **options)  # type: ignore[arg-type]
@@ -136,9 +151,7 @@ class HistoryStore:
         rows: list[tuple[int, str, np.ndarray, np.ndarray]] = []
         lengths = set()
         for day in wanted:
-            n, found = _read_file(
-                self.fs, f"{folder}/day={day}.parquet", self._identity(post, shift, day)
-            )
+            n, found = self._read_day(post, shift, day)
             lengths.add(n)
             rows.extend(found)
         if len(lengths) > 1:
@@ -159,8 +172,7 @@ class HistoryStore:
         Raises:
             StoreError: a missing or unreadable file, or one that is not that day's.
         """
-        path = f"{self._folder(post, shift)}/day={day}.parquet"
-        _, rows = _read_file(self.fs, path, self._identity(post, shift, day))
+        _, rows = self._read_day(post, shift, day)
         return [
             WorkerShift(worker, post, positions, speeds) for _, worker, positions, speeds in rows
         ]
@@ -168,18 +180,17 @@ class HistoryStore:
     def damaged(self, *, post: int, shift: str) -> list[int]:
         """Days of the post and shift whose file fails to read (bad checksum, truncated) or is
         not that day's (its identity names another store, post, shift or day)."""
-        folder = self._folder(post, shift)
         bad = []
         for day in self.days(post=post, shift=shift):
             try:
-                _read_file(self.fs, f"{folder}/day={day}.parquet", self._identity(post, shift, day))
+                self._read_day(post, shift, day)
             except StoreError:
                 bad.append(day)
         return bad
 
     def remove(self, *, post: int, shift: str, day: int) -> None:
         """Delete one post-shift-day file (e.g. a damaged one, to be rebuilt)."""
-        path = f"{self._folder(post, shift)}/day={day}.parquet"
+        path = self._file(post, shift, day)
         if self.fs.get_file_info(path).type == pafs.FileType.File:
             self.fs.delete_file(path)
 

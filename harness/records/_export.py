@@ -23,13 +23,20 @@ import core
 import sim
 from harness.evaluation.fidelities import signal_workers
 from harness.records._format import (
+    LABEL_POST_COLUMNS,
+    LABEL_WORKER_COLUMNS,
     LABELS_POSTS,
     LABELS_WORKERS,
+    LEVEL_COLUMNS,
     LEVELS,
     MANIFEST,
     SECONDS,
+    SECONDS_COLUMNS,
     SPEED_COLUMNS,
+    Column,
+    env_columns,
     manifest_json,
+    schema,
 )
 from harness.runtime import staging, storage
 from sim.scenario import QUANTITIES
@@ -41,25 +48,10 @@ SOURCES = {
     "environment": "simulator: the post's sensors at the shift change",
     "labels": "simulator truth: faults, their causes and culprits; effective worker traits",
 }
-SECONDS_SCHEMA = pa.schema(
-    [
-        ("day", pa.int32()),
-        ("shift", pa.string()),
-        ("post", pa.int32()),
-        ("worker", pa.string()),
-        ("t", pa.int32()),
-        ("area", pa.int16()),
-        *((c, pa.float32()) for c in SPEED_COLUMNS),
-    ]
-)
-FAULT = pa.struct(
-    [
-        ("kind", pa.string()),
-        ("severity", pa.int8()),
-        ("cause", pa.string()),
-        ("culprits", pa.list_(pa.string())),
-    ]
-)
+SECONDS_SCHEMA = schema([c for c in SECONDS_COLUMNS if c.required])
+"""The seconds columns written: the simulator has no tracking ``reliability``."""
+ENVIRONMENT = env_columns(QUANTITIES)
+"""The level table's environment columns: the simulator's quantities."""
 WRITE = {"compression": "zstd", "write_page_checksum": True}
 """Parquet options of every records table (page checksums, as the history store)."""
 
@@ -110,26 +102,8 @@ def _worker_label(day: int, shift: str, w: sim.SimWorker) -> dict[str, Any]:
     return row
 
 
-WORKER_LABEL_TYPES = {
-    "day": pa.int32(),
-    "shift": pa.string(),
-    "post": pa.int32(),
-    "worker": pa.string(),
-    "true_needs_management": pa.bool_(),
-    "true_needs_training": pa.bool_(),
-    "true_profile": pa.string(),
-    "true_skill": pa.float64(),
-    "true_offpost_rate": pa.float64(),
-    "true_plateau_skill": pa.float64(),
-    "true_plateau_offpost_rate": pa.float64(),
-    "days_at_post": pa.int32(),
-    "floater": pa.bool_(),
-    "covering": pa.string(),
-}
-
-
-def _table(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> pa.Table:
-    return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})
+def _table(rows: list[dict[str, Any]], columns: tuple[Column, ...]) -> pa.Table:
+    return pa.table({c.name: pa.array([r[c.name] for r in rows], c.type) for c in columns})
 
 
 def _write_table(table: pa.Table, where: storage.Location) -> None:
@@ -172,7 +146,7 @@ def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dic
                 for s in sim.simulate_post_states(scenario, day=day, shift=shift, workers=ordered):
                     key = {"day": day, "shift": shift, "post": s.post}
                     env = {
-                        f"env_{q}": float(v) for q, v in zip(QUANTITIES, s.environment, strict=True)
+                        c.name: float(v) for c, v in zip(ENVIRONMENT, s.environment, strict=True)
                     }
                     level_rows.append({**key, "level": int(s.true_level), **env})
                     faults = [
@@ -185,14 +159,9 @@ def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dic
                         for f in s.faults
                     ]
                     label_rows.append({**key, "true_level": int(s.true_level), "faults": faults})
-        keys = {"day": pa.int32(), "shift": pa.string(), "post": pa.int32()}
-        env_types = {f"env_{q}": pa.float64() for q in QUANTITIES}
-        _write_table(_table(level_rows, {**keys, "level": pa.int8(), **env_types}), stage / LEVELS)
-        _write_table(
-            _table(label_rows, {**keys, "true_level": pa.int8(), "faults": pa.list_(FAULT)}),
-            stage / LABELS_POSTS,
-        )
-        _write_table(_table(worker_rows, WORKER_LABEL_TYPES), stage / LABELS_WORKERS)
+        _write_table(_table(level_rows, (*LEVEL_COLUMNS, *ENVIRONMENT)), stage / LEVELS)
+        _write_table(_table(label_rows, LABEL_POST_COLUMNS), stage / LABELS_POSTS)
+        _write_table(_table(worker_rows, LABEL_WORKER_COLUMNS), stage / LABELS_WORKERS)
         manifest = manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return {

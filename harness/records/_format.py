@@ -17,11 +17,13 @@ rows of ``seconds`` are checked post by post where they are read
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 import core
 import sim
@@ -71,31 +73,101 @@ class RecordsError(HarnessError):
     """A records folder that does not follow the format: one line naming file, column, rows."""
 
 
+FAULT = pa.struct(
+    [
+        ("kind", pa.string()),
+        ("severity", pa.int8()),
+        ("cause", pa.string()),
+        ("culprits", pa.list_(pa.string())),
+    ]
+)
+"""One fault of the ``faults`` column."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A family of Arrow types a column may have (a reader takes any of the family)."""
+
+    of: Callable[[pa.DataType], bool]
+    """Whether a type is of the family."""
+    holds: str
+    """What a column of the kind holds, for messages."""
+
+
+KINDS: dict[str, Kind] = {
+    "int": Kind(pa.types.is_integer, "integers"),
+    "float": Kind(pa.types.is_floating, "floating-point numbers"),
+    "string": Kind(lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "strings"),
+    "bool": Kind(pa.types.is_boolean, "booleans"),
+    "faults": Kind(
+        lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+        "a list of fault structs <kind: string, severity: int, cause: string, "
+        "culprits: list<string>>",
+    ),
+}
+"""The column kinds by name."""
+
+
+def kind_of(t: pa.DataType) -> str | None:
+    """The kind of an Arrow type (a dictionary's by its values), None outside the kinds."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return next((name for name, kind in KINDS.items() if kind.of(t)), None)
+
+
 @dataclass(frozen=True)
 class Column:
-    """One column of a records table: its name, type family, whether required, and meaning."""
+    """One column of a records table: its name, type, whether required, and meaning."""
 
     name: str
-    kind: str
-    """``int``, ``float``, ``string``, ``bool`` or ``faults`` (a list of fault structs)."""
+    type: pa.DataType
+    """The type ``records export`` writes; a reader takes any type of its :attr:`kind`."""
     description: str
     required: bool = True
 
+    @property
+    def kind(self) -> str:
+        """``int``, ``float``, ``string``, ``bool`` or ``faults`` (a list of fault structs)."""
+        kind = kind_of(self.type)
+        if kind is None:
+            raise TypeError(f"column `{self.name}`: {self.type} is of none of the KINDS")
+        return kind
+
+
+def schema(columns: Sequence[Column]) -> pa.Schema:
+    """The Arrow schema of ``columns``, in their order and types."""
+    return pa.schema([(c.name, c.type) for c in columns])
+
+
+def _keys(day: str, shift: str, post: str) -> tuple[Column, ...]:
+    """The key columns every table starts with, described for the table."""
+    return (
+        Column("day", pa.int32(), day),
+        Column("shift", pa.string(), shift),
+        Column("post", pa.int32(), post),
+    )
+
+
+SHIFT_CHANGE = _keys("day of the shift that ends", "shift that ends", "post 1..n")
+"""The keys of a table of shift changes (levels, post labels)."""
+
 
 SECONDS_COLUMNS: tuple[Column, ...] = (
-    Column("day", "int", "day number, 1 = the first recorded day"),
-    Column("shift", "string", "shift name, one of the manifest's shifts"),
-    Column("post", "int", "post the worker clocked in at, 1..n"),
-    Column("worker", "string", "worker id from the clock-in (follows the person)"),
-    Column("t", "int", "sample since clock-in, 0..T-1 (T = shift length_s × rate_hz)"),
-    Column("area", "int", "area the worker is in: a post 1..n, 0 anywhere else"),
+    *_keys(
+        "day number, 1 = the first recorded day",
+        "shift name, one of the manifest's shifts",
+        "post the worker clocked in at, 1..n",
+    ),
+    Column("worker", pa.string(), "worker id from the clock-in (follows the person)"),
+    Column("t", pa.int32(), "sample since clock-in, 0..T-1 (T = shift length_s × rate_hz)"),
+    Column("area", pa.int16(), "area the worker is in: a post 1..n, 0 anywhere else"),
     *(
-        Column(c, "float", f"speed of keypoint {c[6:]} (speed_units); NaN when unseen")
+        Column(c, pa.float32(), f"speed of keypoint {c[6:]} (speed_units); NaN when unseen")
         for c in SPEED_COLUMNS
     ),
     Column(
         "reliability",
-        "float",
+        pa.float32(),
         "tracking confidence in [0, 1] (checked, not used by the model)",
         required=False,
     ),
@@ -103,21 +175,22 @@ SECONDS_COLUMNS: tuple[Column, ...] = (
 
 
 LEVEL_COLUMNS: tuple[Column, ...] = (
-    Column("day", "int", "day of the shift that ends"),
-    Column("shift", "string", "shift that ends"),
-    Column("post", "int", "post 1..n"),
-    Column("level", "int", "hazard level d_i in 0..4 the plant's grading gives"),
+    *SHIFT_CHANGE,
+    Column("level", pa.int8(), "hazard level d_i in 0..4 the plant's grading gives"),
 )
 
 
+def env_columns(environment: Sequence[str]) -> tuple[Column, ...]:
+    """The level table's environment columns: ``env_<quantity>`` per quantity of the manifest."""
+    return tuple(Column(f"env_{q}", pa.float64(), q) for q in environment)
+
+
 LABEL_POST_COLUMNS: tuple[Column, ...] = (
-    Column("day", "int", "day of the shift that ends"),
-    Column("shift", "string", "shift that ends"),
-    Column("post", "int", "post 1..n"),
-    Column("true_level", "int", "the experts' hazard level 0..4"),
+    *SHIFT_CHANGE,
+    Column("true_level", pa.int8(), "the experts' hazard level 0..4"),
     Column(
         "faults",
-        "faults",
+        pa.list_(FAULT),
         "the faults found: kind, severity 1..4, cause (worker, "
         "equipment, environment), culprits (worker ids; given exactly for cause worker)",
     ),
@@ -125,20 +198,22 @@ LABEL_POST_COLUMNS: tuple[Column, ...] = (
 
 
 LABEL_WORKER_COLUMNS: tuple[Column, ...] = (
-    Column("day", "int", "day"),
-    Column("shift", "string", "shift"),
-    Column("post", "int", "post the worker clocked in at"),
-    Column("worker", "string", "worker id, as in seconds"),
-    Column("true_needs_management", "bool", "the worker truly needs management (off post)"),
-    Column("true_needs_training", "bool", "the worker truly needs training (low proficiency)"),
-    Column("true_profile", "string", "a free word for the worker (e.g. novice)", required=False),
-    Column("true_skill", "float", "the worker's skill (simulated scenarios)", required=False),
-    Column("true_offpost_rate", "float", "the worker's off-post rate", required=False),
-    Column("true_plateau_skill", "float", "the person's own skill", required=False),
-    Column("true_plateau_offpost_rate", "float", "the person's own off-post rate", required=False),
-    Column("days_at_post", "int", "days the worker had worked this post before", required=False),
-    Column("floater", "bool", "a floater without a post of its own", required=False),
-    Column("covering", "string", "the absent worker a floater covers", required=False),
+    *_keys("day", "shift", "post the worker clocked in at"),
+    Column("worker", pa.string(), "worker id, as in seconds"),
+    Column("true_needs_management", pa.bool_(), "the worker truly needs management (off post)"),
+    Column("true_needs_training", pa.bool_(), "the worker truly needs training (low proficiency)"),
+    Column("true_profile", pa.string(), "a free word for the worker (e.g. novice)", required=False),
+    Column("true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False),
+    Column("true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False),
+    Column("true_plateau_skill", pa.float64(), "the person's own skill", required=False),
+    Column(
+        "true_plateau_offpost_rate", pa.float64(), "the person's own off-post rate", required=False
+    ),
+    Column(
+        "days_at_post", pa.int32(), "days the worker had worked this post before", required=False
+    ),
+    Column("floater", pa.bool_(), "a floater without a post of its own", required=False),
+    Column("covering", pa.string(), "the absent worker a floater covers", required=False),
 )
 
 
@@ -172,6 +247,11 @@ class Manifest:
     def days(self) -> int:
         """Recorded days: history then evaluated."""
         return self.history_days + self.evaluate_days
+
+    @property
+    def evaluated_days(self) -> range:
+        """The evaluated days, after the history."""
+        return range(self.history_days + 1, self.days + 1)
 
     @property
     def max_nan_run(self) -> int:

@@ -24,9 +24,16 @@ import core
 from harness.adapters.ray_cluster import map_unordered, put
 from harness.evaluation.history import open_store
 from harness.records._format import MANIFEST, SECONDS_COLUMNS, SPEED_COLUMNS, Manifest, RecordsError
-from harness.records._tables import SecondsIndex, parquet_file, rows
+from harness.records._tables import (
+    SecondsIndex,
+    WorkerShiftKey,
+    check_range,
+    parquet_file,
+    rows,
+)
 from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
+from sim.store import post_folder
 
 INGEST_CODE = ("harness/records", "sim/store.py", "core")
 """What turns a records folder into history stores: what :func:`ingest_key` hashes."""
@@ -34,8 +41,6 @@ DIGESTS = "digests.json"
 """The records files' content digests, by path and stamp (:func:`content_digests`)."""
 DONE = "ingested.json"
 """Written last in a post's store folder: its worker-shift keys (the post is complete)."""
-WorkerShiftKey = tuple[int, str, int, str]
-"""``(day, shift, post, worker)``."""
 
 
 @dataclass
@@ -144,15 +149,9 @@ def _fail(part: _Part, column: str, mask: np.ndarray, what: str) -> RecordsError
 
 def _check_values(part: _Part, m: Manifest) -> None:
     """Per-row checks: day, shift, area, speeds, reliability, worker ids."""
-    bad = (part.day < 1) | (part.day > m.days)
-    if bad.any():
-        raise _fail(
-            part,
-            "day",
-            bad,
-            f"day {int(part.day[bad][0])} is outside the recorded "
-            f"days 1..{m.days} (days.history + days.evaluate)",
-        )
+    check_range(part.day, 1, m.days, where=part.where, column="day", noun="day",
+                span=f"the recorded days 1..{m.days} (days.history + days.evaluate)",
+                offsets=part.file_rows)  # fmt: skip
     unknown = [k for k, name in enumerate(part.shift_names) if name not in m.shifts]
     bad = np.isin(part.shift, unknown) | (part.shift < 0)
     if bad.any():
@@ -168,15 +167,9 @@ def _check_values(part: _Part, m: Manifest) -> None:
     bad = np.isin(part.worker, empty) | (part.worker < 0)
     if bad.any():
         raise _fail(part, "worker", bad, "empty or null worker id")
-    bad = (part.area < 0) | (part.area > m.posts)
-    if bad.any():
-        raise _fail(
-            part,
-            "area",
-            bad,
-            f"area id {int(part.area[bad][0])} is outside 0..{m.posts}"
-            " (a post, or 0 off the posts)",
-        )
+    check_range(part.area, 0, m.posts, where=part.where, column="area", noun="area id",
+                span=f"0..{m.posts} (a post, or 0 off the posts)",
+                offsets=part.file_rows)  # fmt: skip
     neg = part.speeds < 0
     if neg.any():
         k = int(np.argmax(neg.any(axis=0)))
@@ -346,7 +339,7 @@ def ingest_post(
     keys, or the one-line problem."""
     interrupts.checkpoint("task")
     store = open_store(store_root)
-    done = storage.location(store_root) / f"post={post}" / DONE
+    done = storage.location(store_root) / post_folder(post) / DONE
     if done.is_file():
         return [tuple(k) for k in json.loads(done.read_text())]  # type: ignore[misc]
     try:

@@ -26,12 +26,20 @@ from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
 from harness.evaluation.history import open_store
 from harness.evaluation.results import ShiftRecord
-from harness.records._format import LABELS_POSTS, LEVELS, Manifest, RecordsError, read_manifest
+from harness.records._format import (
+    FORMAT_VERSION,
+    LABELS_POSTS,
+    LEVELS,
+    Manifest,
+    RecordsError,
+    read_manifest,
+)
 from harness.records._ingest import ingest
 from harness.records._tables import (
     Labels,
     LevelTable,
     SecondsIndex,
+    ShiftChangeKey,
     check_labels,
     check_seconds_files,
     read_labels,
@@ -78,7 +86,8 @@ class RecordsSource:
 
 
 def _worker(record: core.WorkerShift, label: dict[str, Any] | None, rate: float) -> sim.SimWorker:
-    """A recorded worker-shift in the simulator's worker type (truth from the labels)."""
+    """A recorded worker-shift in the simulator's worker type (truth from the labels; records
+    hold no true positions, so the recorded ones stand in)."""
     label = label or {}
     nan = float("nan")
     spec = None
@@ -113,7 +122,7 @@ def _worker(record: core.WorkerShift, label: dict[str, Any] | None, rate: float)
 class RecordLevels:
     """The records' levels (``levels.parquet``): what the plant's grading gave."""
 
-    levels: dict[tuple[int, str, int], int]
+    levels: dict[ShiftChangeKey, int]
 
     def __call__(
         self, scenario: sim.Scenario, day: int, shift: str, states: tuple[sim.PostState, ...]
@@ -212,7 +221,7 @@ class Records:
         return {
             "source": "records",
             "folder": m.folder.uri,
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "labelled": self.labels is not None,
             "speed_units": m.speed_units,
             "sources": m.sources,

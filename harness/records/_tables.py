@@ -4,6 +4,7 @@ table and the labels, each against the manifest (:mod:`harness.records._format`)
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 
 import sim
 from harness.records._format import (
+    KINDS,
     LABEL_POST_COLUMNS,
     LABEL_WORKER_COLUMNS,
     LABELS_POSTS,
@@ -24,30 +26,10 @@ from harness.records._format import (
     Column,
     Manifest,
     RecordsError,
+    env_columns,
+    kind_of,
 )
 from harness.runtime import storage
-
-KINDS = {
-    "int": "integers",
-    "float": "floating-point numbers",
-    "string": "strings",
-    "bool": "booleans",
-    "faults": "a list of fault structs <kind: string, severity: int, cause: string, "
-    "culprits: list<string>>",
-}
-"""What each column kind of :class:`harness.records._format.Column` holds, for messages."""
-
-
-def _is_kind(t: pa.DataType, kind: str) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return {
-        "int": pa.types.is_integer,
-        "float": pa.types.is_floating,
-        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
-        "bool": pa.types.is_boolean,
-        "faults": lambda x: pa.types.is_list(x) or pa.types.is_large_list(x),
-    }[kind](t)
 
 
 def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
@@ -58,8 +40,8 @@ def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> 
                 raise RecordsError(f"{where}: column `{c.name}` is missing ({c.description})")
             continue
         t = schema.field(c.name).type
-        if not _is_kind(t, c.kind):
-            raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind]}, got {t}")
+        if kind_of(t) != c.kind:
+            raise RecordsError(f"{where}: column `{c.name}` must be {KINDS[c.kind].holds}, got {t}")
 
 
 def read_table(folder: storage.Location, name: str) -> pa.Table:
@@ -92,6 +74,27 @@ def rows(mask: np.ndarray, offsets: np.ndarray | None = None) -> str:
     return f"row {start}" if start == end else f"rows {start}–{end}"
 
 
+def check_range(
+    values: np.ndarray,
+    lo: int,
+    hi: int,
+    *,
+    where: str,
+    column: str,
+    noun: str,
+    span: str,
+    offsets: np.ndarray | None = None,
+) -> None:
+    """Every value of an integer column in ``lo..hi``; else one line naming the rows and the
+    first value outside (``{noun} {value} is outside {span}``)."""
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        raise RecordsError(
+            f"{where}: column `{column}` {rows(bad, offsets)}: {noun} {int(values[bad][0])} "
+            f"is outside {span}"
+        )
+
+
 SecondsIndex = dict[int, list[tuple[storage.Location, tuple[int, ...]]]]
 """Per post, the ``seconds`` files and their row groups that may hold its rows."""
 
@@ -119,12 +122,9 @@ def check_seconds_files(m: Manifest) -> SecondsIndex:
                 posts = range(int(stats.min), int(stats.max) + 1)
             else:
                 post = meta.read_row_group(g, columns=["post"]).column(0).to_numpy()
-                bad = (post < 1) | (post > m.posts)
-                if bad.any():
-                    raise RecordsError(
-                        f"{where}: column `post` {rows(bad, offset + np.arange(len(bad)))}: post "
-                        f"{int(post[bad][0])} is outside the line 1..{m.posts}"
-                    )
+                check_range(post, 1, m.posts, where=where, column="post", noun="post",
+                            span=f"the line 1..{m.posts}",
+                            offsets=offset + np.arange(len(post)))  # fmt: skip
                 posts = np.unique(post).tolist()
             for p in posts:
                 groups.setdefault(int(p), []).append(g)
@@ -137,12 +137,8 @@ def check_seconds_files(m: Manifest) -> SecondsIndex:
 def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, ...]:
     """day, shift index, post of a small table, each checked against the manifest."""
     day = table.column("day").to_numpy(zero_copy_only=False)
-    bad = (day < 1) | (day > m.days)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `day` {rows(bad)}: day {int(day[bad][0])} is "
-            f"outside the recorded days 1..{m.days}"
-        )
+    check_range(day, 1, m.days, where=where, column="day", noun="day",
+                span=f"the recorded days 1..{m.days}")  # fmt: skip
     names = table.column("shift").to_pylist()
     known = {s: k for k, s in enumerate(m.shifts)}
     shift = np.array([known.get(s, -1) for s in names], dtype=np.int64)
@@ -153,12 +149,8 @@ def _keys_check(table: pa.Table, m: Manifest, where: str) -> tuple[np.ndarray, .
             f" is not one of the manifest's shifts {list(m.shifts)}"
         )
     post = table.column("post").to_numpy(zero_copy_only=False)
-    bad = (post < 1) | (post > m.posts)
-    if bad.any():
-        raise RecordsError(
-            f"{where}: column `post` {rows(bad)}: post {int(post[bad][0])} is "
-            f"outside the line 1..{m.posts}"
-        )
+    check_range(post, 1, m.posts, where=where, column="post", noun="post",
+                span=f"the line 1..{m.posts}")  # fmt: skip
     return day, shift, post
 
 
@@ -170,52 +162,61 @@ def _no_duplicates(keys: np.ndarray, where: str, what: str) -> None:
         raise RecordsError(f"{where}: rows {int(dup[0])} and {int(dup[1])} repeat the same {what}")
 
 
+ShiftChangeKey = tuple[int, str, int]
+"""``(day, shift, post)``: a post's shift change."""
+WorkerShiftKey = tuple[int, str, int, str]
+"""``(day, shift, post, worker)``: a worker-shift."""
+
+
 @dataclass(frozen=True)
 class LevelTable:
     """``levels.parquet``: the level and environment of every (day, shift, post)."""
 
-    level: dict[tuple[int, str, int], int]
-    environment: dict[tuple[int, str, int], np.ndarray]
+    level: dict[ShiftChangeKey, int]
+    environment: dict[ShiftChangeKey, np.ndarray]
+
+
+def _shift_changes(
+    m: Manifest, name: str, columns: tuple[Column, ...], level: str
+) -> tuple[pa.Table, list[ShiftChangeKey], np.ndarray]:
+    """A table of shift changes (levels, post labels), checked: its columns, its keys in range
+    and never repeated, its ``level`` column in 0..4; the table, its keys and levels."""
+    table = read_table(m.folder, name)
+    check_schema(table.schema, columns, name)
+    day, shift, post = _keys_check(table, m, name)
+    _no_duplicates(np.stack([day, shift, post], axis=1), name, "(day, shift, post)")
+    levels = table.column(level).to_numpy(zero_copy_only=False)
+    check_range(levels, 0, 4, where=name, column=level, noun="level", span="0..4")
+    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
+    return table, keys, levels
+
+
+def _every_evaluated(m: Manifest, found: Container[ShiftChangeKey], name: str, what: str) -> None:
+    """Every evaluated shift change of every post is in ``found`` (the rows of ``name``)."""
+    for d in m.evaluated_days:
+        for s in m.shifts:
+            for p in range(1, m.posts + 1):
+                if (d, s, p) not in found:
+                    raise RecordsError(f"{name}: no row for day {d}, shift {s}, post {p}: {what}")
 
 
 def read_levels(m: Manifest) -> LevelTable:
     """Checked levels: keys in range, no repeats, levels in 0..4, every evaluated shift change
     of every post present."""
-    table = read_table(m.folder, LEVELS)
-    check_schema(table.schema, LEVEL_COLUMNS, LEVELS)
-    env_cols = tuple(f"env_{q}" for q in m.environment)
-    check_schema(
-        table.schema,
-        tuple(Column(c, "float", q) for c, q in zip(env_cols, m.environment, strict=True)),
-        LEVELS,
-    )
-    day, shift, post = _keys_check(table, m, LEVELS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LEVELS, "(day, shift, post)")
-    level = table.column("level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LEVELS}: column `level` {rows(bad)}: level {int(level[bad][0])} is outside 0..4"
-        )
+    env_cols = env_columns(m.environment)
+    table, keys, level = _shift_changes(m, LEVELS, (*LEVEL_COLUMNS, *env_cols), "level")
     env = (
-        np.stack([table.column(c).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
+        np.stack([table.column(c.name).to_numpy(zero_copy_only=False) for c in env_cols], axis=1)
         if env_cols
-        else np.zeros((len(day), 0))
+        else np.zeros((len(keys), 0))
     )
-    keys = [(int(d), m.shifts[s], int(p)) for d, s, p in zip(day, shift, post, strict=True)]
     out = LevelTable(
         level={k: int(v) for k, v in zip(keys, level, strict=True)},
         environment={k: env[i].astype(np.float64) for i, k in enumerate(keys)},
     )
-    for d in range(m.history_days + 1, m.days + 1):
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in out.level:
-                    raise RecordsError(
-                        f"{LEVELS}: no row for day {d}, shift {s}, post {p}: "
-                        "every evaluated shift change of every post needs its "
-                        "level"
-                    )
+    _every_evaluated(
+        m, out.level, LEVELS, "every evaluated shift change of every post needs its level"
+    )
     return out
 
 
@@ -223,8 +224,8 @@ def read_levels(m: Manifest) -> LevelTable:
 class Labels:
     """The labels: per (day, shift, post) the true level and faults, per worker-shift truth."""
 
-    posts: dict[tuple[int, str, int], tuple[int, tuple[sim.Fault, ...]]]
-    workers: dict[tuple[int, str, int, str], dict[str, Any]]
+    posts: dict[ShiftChangeKey, tuple[int, tuple[sim.Fault, ...]]]
+    workers: dict[WorkerShiftKey, dict[str, Any]]
 
 
 def read_labels(m: Manifest) -> Labels | None:
@@ -235,17 +236,7 @@ def read_labels(m: Manifest) -> Labels | None:
     if not all(have):
         missing = LABELS_WORKERS if have[0] else LABELS_POSTS
         raise RecordsError(f"{missing}: missing (labels come as both tables or neither)")
-    table = read_table(m.folder, LABELS_POSTS)
-    check_schema(table.schema, LABEL_POST_COLUMNS, LABELS_POSTS)
-    day, shift, post = _keys_check(table, m, LABELS_POSTS)
-    _no_duplicates(np.stack([day, shift, post], axis=1), LABELS_POSTS, "(day, shift, post)")
-    level = table.column("true_level").to_numpy(zero_copy_only=False)
-    bad = (level < 0) | (level > 4)
-    if bad.any():
-        raise RecordsError(
-            f"{LABELS_POSTS}: column `true_level` {rows(bad)}: level "
-            f"{int(level[bad][0])} is outside 0..4"
-        )
+    table, keys, level = _shift_changes(m, LABELS_POSTS, LABEL_POST_COLUMNS, "true_level")
     posts = {}
     for i, faults in enumerate(table.column("faults").to_pylist()):
         made = []
@@ -265,8 +256,7 @@ def read_labels(m: Manifest) -> Labels | None:
                     " kind, severity 1..4, cause in worker|equipment|"
                     "environment, culprits for cause worker)"
                 ) from None
-        key = (int(day[i]), m.shifts[shift[i]], int(post[i]))
-        posts[key] = (int(level[i]), tuple(made))
+        posts[keys[i]] = (int(level[i]), tuple(made))
     table = read_table(m.folder, LABELS_WORKERS)
     check_schema(table.schema, LABEL_WORKER_COLUMNS, LABELS_WORKERS)
     day, shift, post = _keys_check(table, m, LABELS_WORKERS)
@@ -277,7 +267,7 @@ def read_labels(m: Manifest) -> Labels | None:
             raise RecordsError(f"{LABELS_WORKERS}: column `{c}` {rows(bad)}: null (true or false)")
     extra = [c.name for c in LABEL_WORKER_COLUMNS[4:] if c.name in table.schema.names]
     values = {c: table.column(c).to_pylist() for c in extra}
-    workers: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+    workers: dict[WorkerShiftKey, dict[str, Any]] = {}
     for i, name in enumerate(names):
         key = (int(day[i]), m.shifts[shift[i]], int(post[i]), str(name))
         if key in workers:
@@ -286,9 +276,7 @@ def read_labels(m: Manifest) -> Labels | None:
     return Labels(posts=posts, workers=workers)
 
 
-def check_labels(
-    m: Manifest, labels: Labels, worker_shifts: set[tuple[int, str, int, str]]
-) -> None:
+def check_labels(m: Manifest, labels: Labels, worker_shifts: set[WorkerShiftKey]) -> None:
     """Labels name only recorded workers, and every evaluated shift has its labels."""
     for i, key in enumerate(labels.workers):
         if key not in worker_shifts:
@@ -307,19 +295,11 @@ def check_labels(
                         f"(day {d}, shift {s}, post {p}) is not a recorded "
                         "worker"
                     )
-    evaluated = range(m.history_days + 1, m.days + 1)
     for key in sorted(worker_shifts):
-        if key[0] in evaluated and key not in labels.workers:
+        if key[0] in m.evaluated_days and key not in labels.workers:
             d, s, p, w = key
             raise RecordsError(
                 f"{LABELS_WORKERS}: no row for worker {w!r} on day {d}, shift {s},"
                 f" post {p}: every evaluated worker-shift needs its labels"
             )
-    for d in evaluated:
-        for s in m.shifts:
-            for p in range(1, m.posts + 1):
-                if (d, s, p) not in labels.posts:
-                    raise RecordsError(
-                        f"{LABELS_POSTS}: no row for day {d}, shift {s}, post {p}:"
-                        " every evaluated shift change needs its labels"
-                    )
+    _every_evaluated(m, labels.posts, LABELS_POSTS, "every evaluated shift change needs its labels")

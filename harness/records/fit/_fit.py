@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.records._format import SECONDS, Manifest, RecordsError
-from harness.records._tables import Labels, LevelTable
+from harness.records._tables import Labels, LevelTable, WorkerShiftKey
 from harness.records.fit._calibration import NORMAL_SKILL, Calibration, calibrate
 from harness.records.fit._cast import fit_cast, workforce_limits
 from harness.records.fit._clock import Clock, fit_clock, fit_line
@@ -44,7 +44,7 @@ from harness.records.fit._learning import (
 from harness.records.fit._measure import ShiftMeasure
 from harness.records.fit._person import PersonFit, fit_person, post_speeds
 from harness.records.fit._plant import fit_environment, fit_equipment
-from harness.records.fit._roster import Key, RosterFit, fit_roster, wilson
+from harness.records.fit._roster import RosterFit, fit_roster, wilson
 from sim.scenario import MAX_NAME
 from sim.seeding import derived_seed
 
@@ -60,7 +60,7 @@ class Fit:
     clock: Clock
     calibration: Calibration
     limits: tuple[str, ...]
-    skills: dict[Key, float] = field(default_factory=dict)
+    skills: dict[WorkerShiftKey, float] = field(default_factory=dict)
     """Per worker-shift of the records, its effective skill (for the fault model)."""
 
 
@@ -112,7 +112,7 @@ def fit(
 
 def _workforce(
     fitting: Fitting, clock: Clock, cal: Calibration, roster: RosterFit
-) -> tuple[list[PersonFit], dict[Key, float], dict[str, Any]]:
+) -> tuple[list[PersonFit], dict[WorkerShiftKey, float], dict[str, Any]]:
     """The people, each worker-shift's effective skill, and the twin's ``workers`` section;
     the workforce's estimates and limits go to ``fitting``."""
     by_worker: dict[str, list[ShiftMeasure]] = defaultdict(list)

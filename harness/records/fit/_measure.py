@@ -23,7 +23,7 @@ import numpy as np
 import core
 import sim
 from harness.adapters.ray_cluster import map_unordered
-from harness.records._source import RecordsSource
+from harness.evaluation.fidelities import WorkerSource
 from harness.runtime import interrupts
 from sim.workers import POSITION_LAG_MAX_S
 
@@ -138,7 +138,7 @@ def measure_worker(
 
 
 def measure_post_task(
-    scenario: sim.Scenario, source: RecordsSource, post: int, days: tuple[int, ...]
+    scenario: sim.Scenario, source: WorkerSource, post: int, days: tuple[int, ...]
 ) -> list[ShiftMeasure]:
     """Task: the measures of every worker-shift of ``post`` on ``days`` (every shift)."""
     interrupts.checkpoint("task")
@@ -153,7 +153,7 @@ def measure_post_task(
 
 def measure(
     scenario: sim.Scenario,
-    source: RecordsSource,
+    source: WorkerSource,
     *,
     days: range,
     max_in_flight: int,

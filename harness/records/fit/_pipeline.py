@@ -7,7 +7,8 @@ two compared post by post.
 2. The twin is fitted in the driver (:mod:`harness.records.fit._fit`) and validated by
    the scenario schema.
 3. The twin's days are simulated into its history store (``ensure_records``, the cache as
-   ``run``'s) and measured by the same tasks.
+   ``run``'s: the days its post databases read) and every day of it is measured by the same
+   tasks (at signal fidelity, the arrays its store holds).
 4. Both are scored as ``run`` scores them (``score_posts``: rolling post databases, Z and Y)
    under the given parameters; the twin's true levels at the evaluated shift changes are its
    hazard levels (a perfect grader, like ``records export``).
@@ -25,19 +26,18 @@ import numpy as np
 import core
 import sim
 from harness.adapters.ray_cluster import RaySession
-from harness.evaluation.fidelities import signal_workers
+from harness.evaluation.fidelities import WorkerSource, signal_workers
 from harness.evaluation.history import ensure_records
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
 from harness.records._source import Records, RecordsSource
+from harness.records._tables import ShiftChangeKey
 from harness.records.fit._clock import Clock
 from harness.records.fit._compare import PostVerdict, Sample, compare
 from harness.records.fit._fit import Fit, fit
 from harness.records.fit._measure import ShiftMeasure, measure
 from harness.runtime.errors import HarnessError
 from harness.runtime.storage import Location
-
-LevelKey = tuple[int, str, int]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Side:
     name: str
     measures: list[ShiftMeasure]
     scores: list[PostShift]
-    levels: dict[LevelKey, int]
+    levels: dict[ShiftChangeKey, int]
 
     @functools.cached_property
     def by_post(self) -> dict[int, tuple[list[ShiftMeasure], list[PostShift], list[int]]]:
@@ -84,7 +84,7 @@ def validated(data: dict) -> sim.Scenario:
         raise HarnessError(f"the fitted twin does not validate (nothing written): {exc}") from None
 
 
-def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[LevelKey, int]:
+def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[ShiftChangeKey, int]:
     """The twin's true levels at its evaluated shift changes, from the scored workers."""
     by_shift: dict[tuple[int, str], dict[int, PostShift]] = defaultdict(dict)
     for ps in scores:
@@ -111,26 +111,17 @@ def run_fit(
     scenario = recorded.scenario
     flight = session.max_in_flight
     root, source = recorded.prepare(cache_dir, max_in_flight=flight, progress=progress)
-    days = range(1, m.days + 1)
-    measures = measure(
-        scenario,
-        RecordsSource(str(root), m.rate_hz, None),
-        days=days,
-        max_in_flight=flight,
-        progress=progress,
-        desc="measure",
-    )
+
+    def measured(line: sim.Scenario, source: WorkerSource, desc: str) -> list[ShiftMeasure]:
+        """Every worker-shift of every day measured (the records' and the twin's)."""
+        return measure(line, source, days=range(1, m.days + 1), max_in_flight=flight,
+                       progress=progress, desc=desc)  # fmt: skip
+
+    measures = measured(scenario, RecordsSource(str(root), m.rate_hz, None), "measure")
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
     twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)
-    twin_measures = measure(
-        twin,
-        RecordsSource(str(twin_root), m.rate_hz, None),
-        days=days,
-        max_in_flight=flight,
-        progress=progress,
-        desc="measure twin",
-    )
+    twin_measures = measured(twin, signal_workers, "measure twin")
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)
     )

@@ -21,10 +21,11 @@ from scipy import stats
 
 import sim
 from harness.records._format import LABELS_POSTS, LEVELS
+from harness.records._tables import ShiftChangeKey, WorkerShiftKey
 from harness.records.fit._calibration import NORMAL_SKILL
 from harness.records.fit._clock import Clock
 from harness.records.fit._estimate import SECONDS_FILES, Fitting
-from harness.records.fit._roster import Key, wilson
+from harness.records.fit._roster import wilson
 from sim.equipment import fault_rates
 from sim.scenario import QUANTITIES
 
@@ -32,7 +33,9 @@ EXCURSION_Z = 4.0
 """Environment readings this many bands from the median are replayed as excursions."""
 
 
-def fit_equipment(fitting: Fitting, skills: dict[Key, float], clock: Clock) -> dict[str, Any]:
+def fit_equipment(
+    fitting: Fitting, skills: dict[WorkerShiftKey, float], clock: Clock
+) -> dict[str, Any]:
     """The twin's ``equipment`` section: the random fault rate, from the labels or else from what
     the levels leave unexplained; adds each post's level shares too."""
     m, levels = fitting.m, fitting.levels
@@ -55,47 +58,54 @@ def fit_equipment(fitting: Fitting, skills: dict[Key, float], clock: Clock) -> d
                 method=f"share of the post's shift changes at level {level} (Wilson)",
             )
     if fitting.labels is not None:
-        shifts = len(fitting.labels.posts)
+        n = len(fitting.labels.posts)
         k = sum(
             1
             for _, faults in fitting.labels.posts.values()
             for f in faults
             if f.cause == "equipment"
         )
-        lo = stats.chi2.ppf(0.025, 2 * k) / 2 / shifts if k else 0.0
-        hi = stats.chi2.ppf(0.975, 2 * k + 2) / 2 / shifts
-        rate = k / shifts
-        fitting.add(
-            name="fault_rate",
-            value=rate,
-            interval=(float(lo), float(hi)),
-            n=shifts,
-            unit_of_n="post-shifts",
-            unit="faults per post-shift",
-            records=f"{LABELS_POSTS}: faults of cause equipment",
-            method="faults of cause equipment per labelled post-shift (Poisson)",
-            key="equipment.fault_rate",
-        )
-        fitting.limits.append(
+        lo = stats.chi2.ppf(0.025, 2 * k) / 2 / n if k else 0.0
+        hi = stats.chi2.ppf(0.975, 2 * k + 2) / 2 / n
+        rate, interval = k / n, (float(lo), float(hi))
+        records = f"{LABELS_POSTS}: faults of cause equipment"
+        method = "faults of cause equipment per labelled post-shift (Poisson)"
+        limit = (
             "Fault causes come from the labels; the simulator has one random equipment "
             "fault rate for the whole line (per-post base rates are in fit.json) and its "
             "own rules for the faults people cause."
         )
     else:
-        rate = _unexplained_rate(fitting, skills, clock)
-        fitting.limits.append(
+        rate, interval, n, method = _unexplained_rate(fitting, skills, clock)
+        records = f"{LEVELS}: level; {SECONDS_FILES}: area, speed_*"
+        limit = (
             "Without labels the records cannot tell which levels people, equipment or "
             "the environment caused: the twin's random fault rate is what the levels leave "
             "unexplained by the simulator's fault model applied to the fitted people and "
             "environment, and the twin's culprits follow the simulator's rules, not the "
             "plant's."
         )
+    fitting.add(
+        name="fault_rate",
+        value=rate,
+        interval=interval,
+        n=n,
+        unit_of_n="post-shifts",
+        unit="faults per post-shift",
+        records=records,
+        method=method,
+        key="equipment.fault_rate",
+    )
+    fitting.limits.append(limit)
     return {"fault_rate": round(rate, 5)}
 
 
-def _unexplained_rate(fitting: Fitting, skills: dict[Key, float], clock: Clock) -> float:
+def _unexplained_rate(
+    fitting: Fitting, skills: dict[WorkerShiftKey, float], clock: Clock
+) -> tuple[float, tuple[float, float], int, str]:
     """The random fault rate the level-0 share leaves unexplained by the simulator's fault model
-    applied to the fitted people (``skills``) and environment; adds its estimate."""
+    applied to the fitted people (``skills``) and environment: its value, interval, the
+    post-shifts it counts, and how."""
     m = fitting.m
     working_s = float(clock.working.sum()) / m.rate_hz
     per_shift: dict[tuple[int, str], list[sim.WorkerSummary]] = defaultdict(list)
@@ -137,19 +147,11 @@ def _unexplained_rate(fitting: Fitting, skills: dict[Key, float], clock: Clock) 
         return max(0.0, math.log(expected / p0)) if p0 > 0 and expected > 0 else 0.0
 
     value = rate_at(zeros / total) if total else 0.0
-    fitting.add(
-        name="fault_rate",
-        value=value,
-        interval=(rate_at(hi), rate_at(lo)),
-        n=total,
-        unit_of_n="post-shifts",
-        unit="faults per post-shift",
-        records=f"{LEVELS}: level; {SECONDS_FILES}: area, speed_*",
-        method=f"ln(p0_model / p0): level-0 share {zeros}/{total} against "
-        f"{expected:.3f} predicted from the fitted people and environment alone",
-        key="equipment.fault_rate",
+    method = (
+        f"ln(p0_model / p0): level-0 share {zeros}/{total} against "
+        f"{expected:.3f} predicted from the fitted people and environment alone"
     )
-    return value
+    return value, (rate_at(hi), rate_at(lo)), total, method
 
 
 def _env_bands(fitting: Fitting) -> dict[int, tuple[float, float]]:
@@ -170,7 +172,7 @@ def fit_environment(fitting: Fitting) -> dict[str, Any]:
     readings beyond `EXCURSION_Z` bands as excursions."""
     out: dict[str, Any] = {}
     bands = _env_bands(fitting)
-    excursions: dict[tuple[int, str, int], dict[str, float]] = defaultdict(dict)
+    excursions: dict[ShiftChangeKey, dict[str, float]] = defaultdict(dict)
     for i, (median, sd) in bands.items():
         name = fitting.m.environment[i]
         values = np.array([v[i] for v in fitting.levels.environment.values()])

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.records._tables import WorkerShiftKey
+
 ROTATION_MARGIN = 0.05
 """How much more of the worker-shifts a rotation must keep at one home than no rotation."""
 CREW_SHARE = 0.8
 """Share of a person's worker-shifts at one home that makes the person crew of that home."""
 
-Key = tuple[int, str, int, str]
-"""A worker-shift: ``(day, shift, post, worker)``."""
 Home = tuple[int, str]
 """A crew's post and shift on day 1."""
 
@@ -81,7 +81,7 @@ class RosterFit:
     per_post: int
     crew: tuple[Tenure, ...]
     floaters: tuple[str, ...]
-    experience: dict[Key, float]
+    experience: dict[WorkerShiftKey, float]
     """Per worker-shift: days the person had worked that post before (inf: long before)."""
 
     @property
@@ -124,7 +124,9 @@ def _kept(person: np.ndarray, home: np.ndarray) -> float:
     return float(best.sum() / len(person))
 
 
-def fit_rotation(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: int) -> Rotation:
+def fit_rotation(
+    keys: list[WorkerShiftKey], *, shifts: tuple[str, ...], posts: int, days: int
+) -> Rotation:
     """The rotation under which people keep one home the most (see the module docstring)."""
     if not keys:
         return Rotation(None, None, 0.0, 0.0)
@@ -150,12 +152,14 @@ def fit_rotation(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: 
     return best
 
 
-def fit_roster(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: int) -> RosterFit:
+def fit_roster(
+    keys: list[WorkerShiftKey], *, shifts: tuple[str, ...], posts: int, days: int
+) -> RosterFit:
     """The rotation, crews, slots, floaters and experience of the worker-shifts ``keys``."""
     keys = sorted(keys, key=lambda k: (k[0], shifts.index(k[1]), k[2], k[3]))
     rotation = fit_rotation(keys, shifts=shifts, posts=posts, days=days)
 
-    def home(k: Key) -> Home:
+    def home(k: WorkerShiftKey) -> Home:
         return home_of(
             k[2],
             k[1],
@@ -166,7 +170,7 @@ def fit_roster(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: in
             posts=posts,
         )
 
-    seen: dict[str, list[Key]] = defaultdict(list)
+    seen: dict[str, list[WorkerShiftKey]] = defaultdict(list)
     for k in keys:
         seen[k[3]].append(k)
     crew_of: dict[Home, list[str]] = defaultdict(list)
@@ -215,7 +219,7 @@ def fit_roster(keys: list[Key], *, shifts: tuple[str, ...], posts: int, days: in
     )
     home_post = {t.worker: t.post for t in crew if t.from_day == 1}
     worked: dict[tuple[str, int], int] = defaultdict(int)
-    experience: dict[Key, float] = {}
+    experience: dict[WorkerShiftKey, float] = {}
     for _, group in itertools.groupby(keys, key=lambda k: k[0]):
         today = list(group)
         for k in today:

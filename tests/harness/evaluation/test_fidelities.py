@@ -1,7 +1,10 @@
-"""One contract for both sources of worker arrays: the signal and the pixel fidelity."""
+"""One contract for every source of worker arrays: the signal and the pixel fidelity, and a
+records folder."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,7 @@ import pytest
 
 import sim
 from core import N_KEYPOINTS
+from harness.adapters.ray_cluster import ray_session
 from harness.evaluation.fidelities import WorkerSource, make_source, signal_workers
 from harness.evaluation.pixels import (
     Chunk,
@@ -17,6 +21,7 @@ from harness.evaluation.pixels import (
     render_worker,
     true_speeds,
 )
+from harness.records import RecordsSource, export_scenario, load
 
 SHORT = {
     "name": "short",
@@ -111,6 +116,34 @@ class TestPixelSource(SourceContract):
         chunked_positions, chunked_speeds = perceive_worker(pieces, **kwargs)
         np.testing.assert_array_equal(positions, chunked_positions)
         np.testing.assert_allclose(speeds, chunked_speeds, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def ray_running() -> Iterator[int]:
+    """A local Ray session for the module's tests; its tasks in flight."""
+    with ray_session(address=None, workers=1, timeout=10) as session:
+        yield session.max_in_flight
+
+
+@pytest.fixture(scope="module", params=["labelled", "unlabelled"])
+def short_records(
+    request: pytest.FixtureRequest, ray_running: int, tmp_path_factory: pytest.TempPathFactory
+) -> RecordsSource:
+    """:data:`SHORT` exported as a records folder (with or without its labels) and stored as
+    ``run`` reads one."""
+    folder = tmp_path_factory.mktemp("records") / "short"
+    export_scenario(sim.load_scenario(SHORT), folder)
+    if request.param == "unlabelled":
+        shutil.rmtree(folder / "labels")
+    cache = folder.parent / "cache"
+    _, source = load(folder).prepare(cache, max_in_flight=ray_running, progress=False)
+    return source
+
+
+class TestRecordsSource(SourceContract):
+    @pytest.fixture
+    def source(self, short_records: RecordsSource) -> WorkerSource:
+        return short_records
 
 
 def test_make_source_names_a_bad_fidelity() -> None:
