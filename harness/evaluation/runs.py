@@ -19,7 +19,7 @@ from harness.evaluation.fidelities import Fidelities, WorkerSource
 from harness.evaluation.graders import GraderPlan, Levels, levels_source
 from harness.evaluation.history import ensure_records
 from harness.evaluation.line import StatesOf, decide_shifts, simulated_states
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import Evidence, ShiftRecord
 from harness.evaluation.scoring import group_by_shift, score_posts
 from harness.runtime.storage import Location
 
@@ -99,7 +99,7 @@ class Evaluation:
     """The shift records."""
     graders: dict[str, Any]
     """Provenance of the levels (:meth:`harness.evaluation.graders.GraderPlan.describe`)."""
-    evidence: list[dict[str, Any]]
+    evidence: list[Evidence]
     """The evidence of every flagged worker-shift (:mod:`harness.evaluation.evidence`)."""
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import records
-from harness.evaluation.results import RunRecord
+from harness.evaluation.results import Evidence, RunRecord
 from harness.outputs import report, tables
 from harness.runtime import staging
 from harness.runtime.storage import Location
@@ -17,7 +17,7 @@ def write_run(
     result: RunRecord,
     folder: staging.Folder,
     source_file: Path | Location | None,
-    evidence: list[dict[str, Any]],
+    evidence: list[Evidence],
 ) -> dict[str, Any]:
     """results.json, Parquet tables, the evidence, the report and a copy of ``source_file``
     (the scenario YAML, or a records folder's manifest); returns results.json's content."""
