@@ -136,13 +136,20 @@ class WorkerRecord:
 
 @dataclass(frozen=True)
 class CauseRecord:
-    """One root-cause decision: a flagged worker of a hazard post's set."""
+    """One root-cause decision, :class:`core.RootCause` as ``results.json`` keeps it: its fields
+    but the flagged worker's Z and Y, which the worker's :class:`WorkerRecord` holds (a test
+    keeps the two in step). Built by :meth:`of`."""
 
     hazard_post: PostNo
     post: PostNo
     worker: Id
     reasons: tuple[Text, ...]
     """``off_post`` (strengthen management) and/or ``low_proficiency`` (off-post training)."""
+
+    @classmethod
+    def of(cls, cause: core.RootCause) -> CauseRecord:
+        """The record of the model's decision: its fields of the same names."""
+        return cls(**{f.name: getattr(cause, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -388,12 +395,7 @@ def shift_record(
             )
             for d in table.workers
         ),
-        root_causes=tuple(
-            CauseRecord(
-                hazard_post=c.hazard_post, post=c.post, worker=c.worker, reasons=tuple(c.reasons)
-            )
-            for c in table.root_causes
-        ),
+        root_causes=tuple(CauseRecord.of(c) for c in table.root_causes),
         equipment_causes=tuple(table.equipment_causes),
     )
 
