@@ -5,24 +5,34 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core import ModelInputError
-from core.perception import (
-    keypoint_runner,
-)
+from core.perception import keypoint_runner
 from harness.adapters.mlflow_tracking import log_metrics
 from harness.commands import preflight
-from harness.commands.context import command_context
-from harness.evaluation.pixels import (
-    check_keypoint_weights,
-)
+from harness.commands.context import CommandContext, command_context
+from harness.evaluation.pixels import check_keypoint_weights
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
 from harness.training.keypoints import check_resumable, train_keypoints
 from harness.training.perception_quality import evaluate_perception
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
+
+
+@contextlib.contextmanager
+def _tracked(
+    out: Path, what: str, *, seed: int, params: dict[str, Any], staged: bool = True
+) -> Iterator[CommandContext]:
+    """``perception <what>``'s command context (see :func:`command_context`), its MLflow run
+    started."""
+    with command_context(out, staged=staged) as ctx:
+        ctx.track(experiment="hazard-harness/perception", run_name=f"perception-{what}-seed{seed}",
+                  params=params, command=f"perception {what}")  # fmt: skip
+        yield ctx
 
 
 def train_command(
@@ -48,13 +58,7 @@ def train_command(
     preflight.check_tracking(settings.connect_timeout(None))
     params = {"steps": steps, "seed": seed, "batch_size": batch_size, "channels": list(channels),
               "threads": threads, "data_workers": data_workers, "resume": resume}  # fmt: skip
-    with command_context(out, staged=False) as ctx:
-        ctx.track(
-            experiment="hazard-harness/perception",
-            run_name=f"perception-train-seed{seed}",
-            params=params,
-            command="perception train",
-        )
+    with _tracked(out, "train", seed=seed, params=params, staged=False):
         metadata = train_keypoints(
             out, steps=steps, seed=seed, batch_size=batch_size, channels=channels,
             threads=threads, data_workers=data_workers, device=device, resume=resume,
@@ -98,13 +102,7 @@ def eval_command(
         "grading_seconds": grading_seconds,
         "runtime": runtime,
     }
-    with command_context(out) as ctx:
-        ctx.track(
-            experiment="hazard-harness/perception",
-            run_name=f"perception-eval-seed{seed}",
-            params=params,
-            command="perception eval",
-        )
+    with _tracked(out, "eval", seed=seed, params=params) as ctx:
         table = evaluate_perception(
             weights,
             seed=seed,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands import preflight
-from harness.evaluation.results import RunRecord
+from harness.evaluation.results import Evidence, RunRecord
 from harness.evaluation.run_files import read_evidence, read_results
 from harness.outputs.report import EVIDENCE, decision_anchor, write_report
 from harness.runtime import staging
@@ -74,7 +74,7 @@ def rebuild_report(
 
 def evidence_for(
     result: RunRecord, scenario_path: Path, worker: str, cache_dir: Path | None
-) -> list[dict[str, Any]]:
+) -> list[Evidence]:
     """The evidence of ``worker`` on every shift of the run it worked (see the pipeline)."""
     import core
     import sim
@@ -112,7 +112,7 @@ def evidence_for(
     return worker_evidence_of(scenario, str(root), params, worker, shifts, source)
 
 
-def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merge(old: list[Evidence], new: list[Evidence]) -> list[Evidence]:
     keys = {(e["day"], e["shift"], e["worker"]) for e in new}
     return [e for e in old if (e["day"], e["shift"], e["worker"]) not in keys] + new
 

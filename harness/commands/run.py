@@ -16,18 +16,15 @@ from harness.adapters.ray_cluster import RaySession
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.fidelities import Fidelities
-from harness.evaluation.graders import AUTO, GraderPlan, levels_source, parse_spec, plan
-from harness.evaluation.history import ensure_records
-from harness.evaluation.line import decide_shifts, simulated_states
+from harness.evaluation.graders import AUTO, GraderPlan, parse_spec, plan
 from harness.evaluation.metrics import run_metrics
-from harness.evaluation.results import RunRecord, ShiftRecord
-from harness.evaluation.scoring import group_by_shift, score_posts
-from harness.outputs import report, tables
-from harness.runtime import settings, staging
+from harness.evaluation.results import RunRecord
+from harness.evaluation.runs import RunSource, evaluate, recorded, simulated
+from harness.outputs.run_folder import write_run
+from harness.runtime import settings
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import load_params, load_scenario_file
 from harness.runtime.storage import Location, is_uri
-from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,8 @@ class RunConfig:
     """Everything ``run`` needs, checked before any work starts."""
 
     scenario_path: Path | Location
-    """The scenario YAML file, or the records folder (local or on object storage)."""
+    """What the run ran, copied into its outputs: the scenario YAML file, or the records
+    folder's manifest (local or on object storage)."""
     scenario: sim.Scenario
     """The validated scenario (fidelity already overridden)."""
     params: core.ModelParams
@@ -80,148 +78,68 @@ def make_config(
     it names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends the
     first evaluated days of a signal run through the pixel path.
     """
+    cache = settings.cache_dir(cache_dir)
+    params = load_params(params_path)
+    folder = None
     if is_uri(str(scenario_path)) or records.is_records(scenario_path):
-        simulated = {"--fidelity": fidelity is not None, "--pixel-days": bool(pixel_days),
-                     "--history-fidelity": history_fidelity != "signal",
-                     "--keypoint-weights": keypoint_weights is not None}  # fmt: skip
-        for option, given in simulated.items():
+        for_scenarios = {"--fidelity": fidelity is not None, "--pixel-days": bool(pixel_days),
+                         "--history-fidelity": history_fidelity != "signal",
+                         "--keypoint-weights": keypoint_weights is not None}  # fmt: skip
+        for option, given in for_scenarios.items():
             if given:
                 raise HarnessError(f"{option} applies to a scenario; {str(scenario_path)!r} is "
                                    "a records folder (its arrays are recorded)")  # fmt: skip
-        cache = settings.cache_dir(cache_dir)
-        recorded = records.load(scenario_path)
-        recorded.check_graders(graders)
-        scenario = recorded.scenario
-        out, where = preflight.checked(
-            out_dir, cache=cache, scenario=scenario, address=address, workers=workers,
-            timeout=timeout, progress=progress,
-        )  # fmt: skip
-        return RunConfig(
-            scenario_path=recorded.manifest.folder, scenario=scenario,
-            params=load_params(params_path), out_dir=out, compute=where, cache_dir=cache,
-            fidelities=Fidelities(evaluate="signal"), graders=GraderPlan("truth", graders),
-            params_path=Path(params_path) if params_path else None, records=recorded,
-        )  # fmt: skip
-    scenario = load_scenario_file(scenario_path)
-    if fidelity is not None:
-        if fidelity not in settings.FIDELITIES:
-            raise HarnessError(f"--fidelity must be one of {settings.FIDELITIES}, got {fidelity!r}")
-        scenario = scenario.model_copy(update={"fidelity": fidelity})
-    if history_fidelity not in settings.FIDELITIES:
-        raise HarnessError(
-            f"--history-fidelity must be one of {settings.FIDELITIES}, got {history_fidelity!r}"
-        )
-    days = list(scenario.evaluate_days)
-    if isinstance(pixel_days, bool) or not isinstance(pixel_days, int) or pixel_days < 0:
-        raise HarnessError(f"--pixel-days must be an integer >= 0, got {pixel_days!r}")
-    if pixel_days > len(days):
-        raise HarnessError(
-            f"--pixel-days must be at most the {len(days)} evaluated days, got {pixel_days}"
-        )
-    if pixel_days and scenario.fidelity == "pixel":
-        raise HarnessError("--pixel-days applies to fidelity signal; this run is all pixel")
-    params = load_params(params_path)
-    cache = settings.cache_dir(cache_dir)
-    fidelities = Fidelities(
-        evaluate=scenario.fidelity,
-        history=history_fidelity,
-        pixel_days=frozenset(days[:pixel_days]),
-        weights=str(Path(keypoint_weights) if keypoint_weights else DEFAULT_KEYPOINT_WEIGHTS),
-        alpha=params.alpha,
-    )
-    if fidelities.uses_pixels:
-        from harness.evaluation.pixels import check_keypoint_weights  # torch: only with pixels
-
-        check_keypoint_weights(fidelities.weights)
-    parse_spec(graders, scenario.n_posts)
+        folder = records.load(scenario_path)
+        folder.check_graders(graders)
+        scenario, fidelities = folder.scenario, Fidelities(evaluate="signal")
+        path = folder.manifest.folder / records.MANIFEST
+    else:
+        scenario, path = load_scenario_file(scenario_path), Path(scenario_path)
+        fidelities = Fidelities.of_options(scenario, fidelity=fidelity, history=history_fidelity,
+                                           pixel_days=pixel_days, weights=keypoint_weights,
+                                           alpha=params.alpha)  # fmt: skip
+        scenario = scenario.model_copy(update={"fidelity": fidelities.evaluate})
+        parse_spec(graders, scenario.n_posts)
     out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,
                                    workers=workers, timeout=timeout, progress=progress)  # fmt: skip
     return RunConfig(
-        scenario_path=Path(scenario_path),
+        scenario_path=path,
         scenario=scenario,
         params=params,
         out_dir=out,
         compute=where,
         cache_dir=cache,
         fidelities=fidelities,
-        graders=plan(graders, scenario),
+        graders=GraderPlan("truth", graders) if folder else plan(graders, scenario),
         params_path=Path(params_path) if params_path else None,
+        records=folder,
     )
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """What a run computed: the shift records, where the levels came from, the evidence."""
-
-    records: list[ShiftRecord]
-    """The shift records."""
-    graders: dict[str, Any]
-    """Provenance of the levels (:meth:`harness.evaluation.graders.GraderPlan.describe`)."""
-    evidence: list[dict[str, Any]]
-    """The evidence of every flagged worker-shift (:mod:`harness.evaluation.evidence`)."""
-
-
-def evaluate(config: RunConfig, session: RaySession) -> Evaluation:
-    """Score the scenario or the records folder on Ray (already started)."""
-    scenario = config.scenario
-    progress = config.compute.progress
-    recorded = config.records
-    if recorded is not None:
-        store_root, source = recorded.prepare(
-            config.cache_dir, max_in_flight=session.max_in_flight, progress=progress
-        )
-    else:
-        store_root = ensure_records(
-            scenario, config.cache_dir, max_in_flight=session.max_in_flight, progress=progress,
-            source=config.fidelities.history_source(),
-        )  # fmt: skip
-        source = config.fidelities.evaluation_source()
-    by_shift = group_by_shift(
-        score_posts(
-            scenario,
-            store_root,
-            config.params,
-            max_in_flight=session.max_in_flight,
-            progress=progress,
-            source=source,
-        )
-    )
-    if recorded is not None:
-        levels_of, provenance = recorded.levels_source(config.graders.requested)
-    else:
-        levels_of, provenance = levels_source(
-            config.graders, scenario, config.cache_dir, max_in_flight=session.max_in_flight,
-            progress=progress,
-        )  # fmt: skip
-    if config.graders.source == "on_demand":
-        log_metrics({"graders": provenance["posts"]})
-    evidence = [
-        e
-        for key in sorted(by_shift, key=lambda k: (k[0], scenario.shift_names.index(k[1])))
-        for post in sorted(by_shift[key])
-        for e in by_shift[key][post].evidence
-    ]
-    states_of = simulated_states if recorded is None else recorded.states
-    shifts = decide_shifts(scenario, by_shift, config.params, levels_of=levels_of,
-                           states_of=states_of)  # fmt: skip
-    if recorded is not None and recorded.labels is None:
-        shifts = [s.without_truth() for s in shifts]
-    return Evaluation(shifts, provenance, evidence)
+def source(config: RunConfig, session: RaySession) -> RunSource:
+    """The run's source as the one path asks of it: the scenario, or the records folder."""
+    n, progress, cache = session.max_in_flight, config.compute.progress, config.cache_dir
+    if config.records is None:
+        return simulated(config.scenario, config.fidelities, config.graders, cache,
+                         max_in_flight=n, progress=progress)  # fmt: skip
+    return recorded(config.records, cache, config.graders.requested, max_in_flight=n,
+                    progress=progress)  # fmt: skip
 
 
 def run_name(config: RunConfig) -> str:
     """An MLflow run name that says what differs: scenario, fidelity, graders, params file."""
+    parts = [config.scenario.name]
     if config.records is not None:
         levels = "true-levels" if config.graders.requested == "truth" else "records-levels"
-        stem = [config.params_path.stem] if config.params_path is not None else []
-        return "-".join([config.scenario.name, "records", levels, *stem])
-    parts = [config.scenario.name, config.scenario.fidelity]
-    if config.fidelities.pixel_days:
-        parts.append(f"pixel-{len(config.fidelities.pixel_days)}d")
-    if config.fidelities.history == "pixel":
-        parts.append("pixel-history")
-    parts.append({"truth": "true-levels", "registry": "registered-graders",
-                  "on_demand": "recipe-graders"}[config.graders.source])  # fmt: skip
+        parts += ["records", levels]
+    else:
+        parts.append(config.scenario.fidelity)
+        if config.fidelities.pixel_days:
+            parts.append(f"pixel-{len(config.fidelities.pixel_days)}d")
+        if config.fidelities.history == "pixel":
+            parts.append("pixel-history")
+        parts.append({"truth": "true-levels", "registry": "registered-graders",
+                      "on_demand": "recipe-graders"}[config.graders.source])  # fmt: skip
     if config.params_path is not None:
         parts.append(config.params_path.stem)
     return "-".join(parts)
@@ -250,9 +168,12 @@ def run(config: RunConfig) -> dict[str, Any]:
             command="run",
         )
         with config.compute.ray() as session:
-            done = evaluate(config, session)
-        recorded = config.records
-        labelled = recorded is None or recorded.labels is not None
+            given = source(config, session)
+            done = evaluate(scenario, config.params, given, max_in_flight=session.max_in_flight,
+                            progress=config.compute.progress)  # fmt: skip
+            if config.graders.source == "on_demand":
+                log_metrics({"graders": done.graders["posts"]})
+        folder = config.records
         result = RunRecord(
             scenario=scenario.name,
             seed=scenario.seed,
@@ -260,38 +181,18 @@ def run(config: RunConfig) -> dict[str, Any]:
             params=config.params.to_dict(),
             graders=done.graders,
             perception=(
-                config.fidelities.describe(scenario) if recorded is None else recorded.describe()
+                config.fidelities.describe(scenario) if folder is None else folder.describe()
             ),
             mlflow_run_id=run_id,
             code=source_version(),
             shifts=tuple(done.records),
             metrics=(
                 run_metrics(done.records, tau_D=config.params.tau_D, seed=scenario.seed)
-                if labelled
+                if given.labelled
                 else records.unavailable_metrics(done.records)
             ),
             timings={"wall_s": time.perf_counter() - started},
         )
-        copy = recorded.manifest.folder / records.MANIFEST if recorded else config.scenario_path
-        results = write_all(result, ctx.stage, copy, done.evidence)
+        results = write_run(result, ctx.stage, config.scenario_path, done.evidence)
         log_metrics(result.metrics)
-    return results
-
-
-def write_all(
-    result: RunRecord,
-    folder: staging.Folder,
-    scenario_path: Path | Location | None,
-    evidence: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """results.json, Parquet tables, the evidence, the report and a copy of the scenario (or
-    of a records folder's manifest); returns results.json's content."""
-    tables.write(result, folder)
-    staging.write_json(folder / report.EVIDENCE, evidence)
-    report.write_report(result, folder, evidence)
-    if scenario_path is not None:
-        name = records.MANIFEST if scenario_path.name == records.MANIFEST else "scenario.yaml"
-        (folder / name).write_bytes(scenario_path.read_bytes())
-    results = result.to_json()
-    staging.write_json(folder / staging.RESULTS, results)
     return results

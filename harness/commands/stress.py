@@ -25,6 +25,7 @@ from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
 from harness.outputs.stress_report import plot_stress, stress_figures
 from harness.runtime import settings, staging
 from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_count
 from harness.runtime.storage import Location
 
 
@@ -74,8 +75,7 @@ def make_stress_config(
     counts = {"posts": posts, "days": days, "length-s": length_s, "history-days": history_days,
               "workers-per-post": per_post}  # fmt: skip
     for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise HarnessError(f"--{name} must be an integer >= 1, got {value!r}")
+        check_count(name, value)
     if posts > sim.scenario.MAX_POSTS:
         raise HarnessError(f"--posts must be <= {sim.scenario.MAX_POSTS}, got {posts}")
     cache = settings.cache_dir(cache_dir)

@@ -20,7 +20,7 @@ from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.runtime import interrupts, settings, staging
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import load_scenario_file
+from harness.runtime.inputs import check_count, check_fraction, load_scenario_file
 from harness.training.graders import StudyBudget, register, run_studies
 
 LOG = logging.getLogger("harness.commands.train")
@@ -40,12 +40,9 @@ class TrainConfig:
     """Posts to train, 1-based."""
     compute: preflight.Compute
     """Where the Ray work runs."""
-    trials: int = 10
-    """Optuna trials per post."""
-    epochs: int = 30
-    """Epochs per trial."""
-    augment: int = 8
-    """Augmentation rounds: extra simulated shift changes per history shift change."""
+    budget: StudyBudget
+    """What each post's study may spend (augmentation rounds: extra simulated shift changes
+    per history shift change)."""
     device: str = "cpu"
     """Torch device of the training (resolved from ``--device``)."""
     min_macro_f1: float = 0.5
@@ -85,16 +82,10 @@ def make_train_config(
     min_macro_f1: float = 0.5,
 ) -> TrainConfig:
     """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
-    if (
-        isinstance(min_macro_f1, bool)
-        or not isinstance(min_macro_f1, (int, float))
-        or not 0.0 <= min_macro_f1 <= 1.0
-    ):
-        raise HarnessError(f"--min-macro-f1 must be a number in [0, 1], got {min_macro_f1!r}")
+    min_macro_f1 = check_fraction("min-macro-f1", min_macro_f1)
     scenario = load_scenario_file(scenario_path)
     for name, value, low in (("trials", trials, 1), ("epochs", epochs, 1), ("augment", augment, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise HarnessError(f"--{name} must be an integer >= {low}, got {value!r}")
+        check_count(name, value, low=low)
     if scenario.days.history < 3:
         raise HarnessError(
             f"train needs >= 3 history days (train / validation / test), got "
@@ -111,11 +102,9 @@ def make_train_config(
         out_dir=out,
         posts=chosen,
         compute=where,
-        trials=trials,
-        epochs=epochs,
-        augment=augment,
+        budget=StudyBudget(trials=trials, epochs=epochs, augment=augment),
         device=resolved_device,
-        min_macro_f1=float(min_macro_f1),
+        min_macro_f1=min_macro_f1,
     )
 
 
@@ -127,7 +116,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """
     scenario, c = config.scenario, config.compute
     started = time.perf_counter()
-    budget = StudyBudget(trials=config.trials, epochs=config.epochs, augment=config.augment)
+    budget = config.budget
     params = {"scenario": scenario.name, "seed": scenario.seed, "posts": list(config.posts),
               **asdict(budget)}  # fmt: skip
     with command_context(config.out_dir) as ctx:

@@ -23,7 +23,7 @@ from harness.records import is_records
 from harness.records import load as load_records
 from harness.runtime import settings
 from harness.runtime.errors import HarnessError
-from harness.runtime.inputs import check_count, load_params, load_scenario_file
+from harness.runtime.inputs import check_count, check_fraction, load_params, load_scenario_file
 from harness.runtime.storage import is_uri
 from harness.tuning import (
     AUTO_HOLDOUT,
@@ -102,12 +102,7 @@ def make_tune_config(
                        given="history_window_days" in (ranges or {}))  # fmt: skip
     if sweep not in SWEEPS:
         raise HarnessError(f"--sweep must be one of {list(SWEEPS)}, got {sweep!r}")
-    if (
-        isinstance(min_gain, bool)
-        or not isinstance(min_gain, (int, float))
-        or not (0.0 <= min_gain < 1.0)
-    ):
-        raise HarnessError(f"--min-gain must be a number in [0, 1), got {min_gain!r}")
+    min_gain = check_fraction("min-gain", min_gain, below_one=True)
     if study_name is not None:  # an empty --study is an error, not a new name
         optuna_storage.check_study_name(study_name)
     check_count("trials", n_trials)
@@ -157,7 +152,7 @@ def make_tune_config(
         start=start,
         start_path=Path(params_path) if params_path else None,
         sweep=sweep,
-        min_gain=float(min_gain),
+        min_gain=min_gain,
         records=recorded,
     )
 

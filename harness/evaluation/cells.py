@@ -13,22 +13,29 @@ import numpy as np
 from harness.evaluation.results import ShiftRecord, WorkerRecord
 from harness.runtime.errors import HarnessError
 
+FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
+"""Worker flags: name (also the record's flag key), score key, label key."""
+
+
+PRF = ("precision", "recall", "f1")
+"""The figures of a group of tp, fp, fn counts (root causes, each flag)."""
+RATIOS: dict[str, str] = {"faults_explained": "value", "equipment_attribution": "accuracy"}
+"""The groups that are one ratio of two summed counts (explained / total, agreed / n), by the
+ratio's key."""
+RANKED = "auc"
+"""A flag's figure of its scores' ranking (not of counts): ROC AUC."""
+
+
 GROUPS: dict[str, tuple[str, ...]] = {
-    "root_cause": ("precision", "recall", "f1"),
-    "faults_explained": ("value",),
-    "equipment_attribution": ("accuracy",),
-    "management": ("precision", "recall", "f1", "auc"),
-    "training": ("precision", "recall", "f1", "auc"),
+    "root_cause": PRF,
+    **{group: (key,) for group, key in RATIOS.items()},
+    **{flag: (*PRF, RANKED) for flag, _, _ in FLAGS},
 }
 """The figures computed from the per-day counts (:func:`group_values`), by group."""
 
 
 FIGURES: tuple[str, ...] = tuple(f"{g}.{k}" for g, keys in GROUPS.items() for k in keys)
 """Every figure, as ``group.key`` of :func:`run_metrics`' dict."""
-
-
-FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
-"""Worker flags: name (also the record's flag key), score key, label key."""
 
 
 NOBODY = ""
@@ -171,13 +178,13 @@ def group_values(table: CellTable, group: str, weights: np.ndarray) -> dict[str,
         weights: ``(B, cells)`` cell weights (a row of ones: the figures themselves).
     """
     sums = weights @ table.counts[group]
-    if group in ("faults_explained", "equipment_attribution"):
+    if group in RATIOS:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
-        return {GROUPS[group][0]: ratio}
-    out = dict(zip(("precision", "recall", "f1"), prf(*sums.T), strict=True))
+        return {RATIOS[group]: ratio}
+    out = dict(zip(PRF, prf(*sums.T), strict=True))
     if group in table.rankings:
-        out["auc"] = weighted_auc(table.rankings[group], weights)
+        out[RANKED] = weighted_auc(table.rankings[group], weights)
     return out
 
 

@@ -11,11 +11,14 @@ own records against the database give the post's distribution to compare with.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import core
+
+if TYPE_CHECKING:  # results imports scoring, which builds the evidence
+    from harness.evaluation.results import Evidence, EvidenceHistory
 
 BIN_S = 60.0
 """Seconds per bin of the per-minute series."""
@@ -51,7 +54,7 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
 
 def database_scores(
     stats: core.HistoryStats, database: tuple[np.ndarray, np.ndarray], params: core.ModelParams
-) -> dict[str, Any]:
+) -> EvidenceHistory:
     """Z and Y of the database's own records against the database, and their quantiles: the
     post's distribution a worker-shift is shown against (one per database, shared by its
     flagged workers)."""
@@ -70,14 +73,14 @@ def database_scores(
 def worker_evidence(
     stats: core.HistoryStats,
     record: core.WorkerShift,
-    history: dict[str, Any],
+    history: EvidenceHistory,
     params: core.ModelParams,
     *,
     day: int,
     shift: str,
     rate_hz: float,
     database_days: tuple[int, int],
-) -> dict[str, Any]:
+) -> Evidence:
     """The evidence of one worker-shift (JSON-ready; see the module docstring).
 
     Args:

@@ -12,10 +12,13 @@ where pixels are used: it brings torch, seconds of a Ray worker's start).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import sim
 from harness.runtime.errors import HarnessError
+from harness.runtime.settings import FIDELITIES
+from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
 if TYPE_CHECKING:
     from harness.evaluation.pixels import PixelSource
@@ -144,3 +147,44 @@ class Fidelities:
             weights=perception.get("keypoint_weights"),  # type: ignore[arg-type]
             alpha=float(perception.get("alpha", 0.05)),  # type: ignore[arg-type]
         )
+
+    @classmethod
+    def of_options(
+        cls,
+        scenario: sim.Scenario,
+        *,
+        fidelity: str | None,
+        history: str,
+        pixel_days: int,
+        weights: str | Path | None,
+        alpha: float,
+    ) -> Fidelities:
+        """The fidelities ``run``'s options ask of ``scenario`` (``--fidelity``: the evaluated
+        days', the scenario's unless given; ``--history-fidelity``; ``--pixel-days``: the first
+        evaluated days through the pixel path; ``--keypoint-weights``), checked (the weights
+        load) before any work; a HarnessError names the wrong option."""
+        for option, value in (("--fidelity", fidelity), ("--history-fidelity", history)):
+            if value is not None and value not in FIDELITIES:
+                raise HarnessError(f"{option} must be one of {FIDELITIES}, got {value!r}")
+        evaluate = fidelity or scenario.fidelity
+        days = list(scenario.evaluate_days)
+        if isinstance(pixel_days, bool) or not isinstance(pixel_days, int) or pixel_days < 0:
+            raise HarnessError(f"--pixel-days must be an integer >= 0, got {pixel_days!r}")
+        if pixel_days > len(days):
+            raise HarnessError(
+                f"--pixel-days must be at most the {len(days)} evaluated days, got {pixel_days}"
+            )
+        if pixel_days and evaluate == "pixel":
+            raise HarnessError("--pixel-days applies to fidelity signal; this run is all pixel")
+        fidelities = cls(
+            evaluate=evaluate,
+            history=history,
+            pixel_days=frozenset(days[:pixel_days]),
+            weights=str(Path(weights) if weights else DEFAULT_KEYPOINT_WEIGHTS),
+            alpha=alpha,
+        )
+        if fidelities.uses_pixels:
+            from harness.evaluation.pixels import check_keypoint_weights  # torch: only with pixels
+
+            check_keypoint_weights(fidelities.weights)
+        return fidelities

@@ -52,6 +52,7 @@ from harness.evaluation.bootstrap import percentile_intervals, replicated
 from harness.evaluation.cells import (
     FLAGS,
     GROUPS,
+    PRF,
     cell_table,
     figure_values,
     group_values,
@@ -84,36 +85,40 @@ class Figure:
     """The figure's one-word name: tuning objective, table column, MLflow metric."""
     label: str
     """What a reader of the report is told it is."""
+    objective: bool = False
+    """A study may optimise it (a threshold moves it)."""
+    sweeps: tuple[str, ...] = ()
+    """The thresholds a study with it as the one objective sweeps (the others do not move it;
+    none: it is no count of the flags, and is sampled)."""
 
 
+THRESHOLDS = ("tau_Z", "tau_Y")
+"""The worker flags' thresholds (Z > τ_Z, Y < τ_Y): what a sweep can set."""
 CATALOGUE: tuple[Figure, ...] = (
-    Figure("root_cause.f1", "root_cause_f1", "root-cause F1 (worker level)"),
-    Figure("root_cause.precision", "root_cause_precision", "root-cause precision (worker level)"),
-    Figure("root_cause.recall", "root_cause_recall", "root-cause recall (worker level)"),
+    Figure("root_cause.f1", "root_cause_f1", "root-cause F1 (worker level)", True, THRESHOLDS),
+    Figure("root_cause.precision", "root_cause_precision", "root-cause precision (worker level)",
+           True, THRESHOLDS),
+    Figure("root_cause.recall", "root_cause_recall", "root-cause recall (worker level)", True,
+           THRESHOLDS),
     Figure("faults_explained.value", "faults_explained", "faults explained"),
     Figure("equipment_attribution.accuracy", "equipment_accuracy",
-           "equipment attribution accuracy"),
-    Figure("management.f1", "management_f1", "management flag F1"),
+           "equipment attribution accuracy", True),
+    Figure("management.f1", "management_f1", "management flag F1", True, ("tau_Z",)),
     Figure("management.auc", "management_auc", "management ROC AUC of Z"),
-    Figure("training.f1", "training_f1", "training flag F1"),
+    Figure("training.f1", "training_f1", "training flag F1", True, ("tau_Y",)),
     Figure("training.auc", "training_auc", "training ROC AUC of −Y"),
 )  # fmt: skip
-"""The one catalogue of headline figures: the report, the tuning objectives and the tuned-vs-
-start table all read it."""
+"""The one catalogue of headline figures: the report, the tuning objectives and sweeps and the
+tuned-vs-start table all read it. A group's first figure here is its headline (its interval
+is the group's ``ci95``)."""
 
 
 HEADLINE: tuple[str, ...] = tuple(f.path for f in CATALOGUE)
 """The figures that carry an interval."""
 
 
-_GROUP_HEADLINE = {
-    "root_cause": "f1",
-    "faults_explained": "value",
-    "equipment_attribution": "accuracy",
-    "management": "f1",
-    "training": "f1",
-}
-"""Each group's headline figure: its interval is the group's ``ci95``."""
+_GROUP_HEADLINE = {group: key for group, key in reversed([split_figure(f.path) for f in CATALOGUE])}
+"""Each group's headline figure (its first in :data:`CATALOGUE`)."""
 
 
 def run_metrics(
@@ -157,10 +162,10 @@ def run_metrics(
     sums = {group: [int(v) for v in c.sum(axis=0)] for group, c in table.counts.items()}
     out: dict[str, Any] = {
         "root_cause": {
-            **{k: value[f"root_cause.{k}"] for k in ("precision", "recall", "f1")},
+            **{k: value[f"root_cause.{k}"] for k in PRF},
             **dict(zip(("tp", "fp", "fn"), sums["root_cause"], strict=True)),
             "ci95": ci["root_cause.f1"],
-            **{f"{k}_ci95": ci[f"root_cause.{k}"] for k in ("precision", "recall", "f1")},
+            **{f"{k}_ci95": ci[f"root_cause.{k}"] for k in PRF},
         },
         "faults_explained": {
             "value": value["faults_explained.value"],
@@ -175,7 +180,7 @@ def run_metrics(
     }
     for flag, _, _ in FLAGS:
         out[flag] = {
-            **{k: value[f"{flag}.{k}"] for k in ("precision", "recall", "f1", "auc")},
+            **{k: value[f"{flag}.{k}"] for k in GROUPS[flag]},
             "ci95": ci[f"{flag}.f1"],
             "f1_ci95": ci[f"{flag}.f1"],
             "auc_ci95": ci[f"{flag}.auc"],
@@ -183,7 +188,7 @@ def run_metrics(
     pairs = _pair_counts(shifts)
     scores = prf(*(np.float64(pairs[k]) for k in ("tp", "fp", "fn")))
     out["root_cause_pairs"] = {
-        **{k: float(v) for k, v in zip(("precision", "recall", "f1"), scores, strict=True)},
+        **{k: float(v) for k, v in zip(PRF, scores, strict=True)},
         **pairs,
     }
     posts = [p for rec in shifts for p in rec.posts]

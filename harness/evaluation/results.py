@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import pydantic
+from typing_extensions import TypedDict
 
 import core
 import sim
@@ -138,13 +139,20 @@ class WorkerRecord:
 
 @dataclass(frozen=True)
 class CauseRecord:
-    """One root-cause decision: a flagged worker of a hazard post's set."""
+    """One root-cause decision, :class:`core.RootCause` as ``results.json`` keeps it: its fields
+    but the flagged worker's Z and Y, which the worker's :class:`WorkerRecord` holds (a test
+    keeps the two in step). Built by :meth:`of`."""
 
     hazard_post: PostNo
     post: PostNo
     worker: Id
     reasons: tuple[Text, ...]
     """``off_post`` (strengthen management) and/or ``low_proficiency`` (off-post training)."""
+
+    @classmethod
+    def of(cls, cause: core.RootCause) -> CauseRecord:
+        """The record of the model's decision: its fields of the same names."""
+        return cls(**{f.name: getattr(cause, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -390,11 +398,71 @@ def shift_record(
             )
             for d in table.workers
         ),
-        root_causes=tuple(
-            CauseRecord(
-                hazard_post=c.hazard_post, post=c.post, worker=c.worker, reasons=tuple(c.reasons)
-            )
-            for c in table.root_causes
-        ),
+        root_causes=tuple(CauseRecord.of(c) for c in table.root_causes),
         equipment_causes=tuple(table.equipment_causes),
     )
+
+
+Run3 = Annotated[list[Number], pydantic.Field(min_length=3, max_length=3)]
+"""``[start_s, length_s, value]``: a run of equal values of a per-second record."""
+
+
+@pydantic.with_config(pydantic.ConfigDict(strict=True))
+class EvidenceHistory(TypedDict):
+    """The post database's own Z and Y against itself: the distribution a worker is shown
+    against (:func:`harness.evaluation.evidence.database_scores`)."""
+
+    Z: list[Number | None]
+    Y: list[Number | None]
+    Z_median: Number | None
+    Z_p90: Number | None
+    Y_median: Number | None
+    Y_p10: Number | None
+
+
+@pydantic.with_config(pydantic.ConfigDict(strict=True))
+class EvidenceBins(TypedDict):
+    """Per-minute series of a worker-shift (an all-NaN minute is None)."""
+
+    t_min: list[Number]
+    rho: list[Number | None]
+    off_post: list[Number | None]
+    k_share: list[Number | None]
+    qbar: list[Number | None]
+    var: list[Number | None]
+
+
+@pydantic.with_config(pydantic.ConfigDict(strict=True))
+class EvidenceDatabase(TypedDict):
+    """The post database a worker-shift was scored against."""
+
+    records: int
+    days: list[int]
+    pool: str
+
+
+@pydantic.with_config(pydantic.ConfigDict(strict=True))
+class Evidence(TypedDict):
+    """The evidence behind one worker-shift's Z and Y: an entry of ``evidence.json``, what its
+    decision page shows (built by :func:`harness.evaluation.evidence.worker_evidence`)."""
+
+    worker: Id
+    post: PostNo
+    day: Day
+    shift: Id
+    Z: Number
+    Y: Number | None
+    tau_Z: Number
+    tau_Y: Number
+    rho_min: Number
+    T: int
+    rate_hz: Number
+    positions: list[Run3]
+    """The position record ``x_t`` as runs."""
+    standard: list[Run3]
+    """The standard post ``s_t`` as runs."""
+    offpost_minutes: Number
+    bins: EvidenceBins
+    dwell_s: list[Number]
+    history: EvidenceHistory
+    database: EvidenceDatabase

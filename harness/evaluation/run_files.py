@@ -10,7 +10,7 @@ import pydantic
 
 import core
 from harness.evaluation.metrics import CATALOGUE, interval
-from harness.evaluation.results import Day, Id, Number, PostNo, RunRecord
+from harness.evaluation.results import Evidence, Number, RunRecord
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import read_json
 
@@ -23,7 +23,6 @@ class _Strict(pydantic.BaseModel):
 
 
 _Pair = Annotated[list[Number | None], pydantic.Field(min_length=2, max_length=2)]
-_Run = Annotated[list[Number], pydantic.Field(min_length=3, max_length=3)]
 
 
 class _Ci(_Strict):
@@ -52,52 +51,6 @@ def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
-class _History(_Strict):
-    Z: list[Number | None]
-    Y: list[Number | None]
-    Z_median: Number | None
-    Z_p90: Number | None
-    Y_median: Number | None
-    Y_p10: Number | None
-
-
-class _Bins(_Strict):
-    t_min: list[Number]
-    rho: list[Number | None]
-    off_post: list[Number | None]
-    k_share: list[Number | None]
-    qbar: list[Number | None]
-    var: list[Number | None]
-
-
-class _Database(_Strict):
-    records: int
-    days: list[int]
-    pool: str
-
-
-class _Evidence(_Strict):
-    """The keys of an ``evidence.json`` entry the decision pages read (extra keys allowed)."""
-
-    worker: Id
-    post: PostNo
-    day: Day
-    shift: Id
-    Z: Number
-    Y: Number | None
-    tau_Z: Number
-    tau_Y: Number
-    rho_min: Number
-    T: int
-    positions: list[_Run]
-    standard: list[_Run]
-    offpost_minutes: Number
-    bins: _Bins
-    dwell_s: list[Number]
-    history: _History
-    database: _Database
-
-
 def _problem(exc: pydantic.ValidationError, path: Path, what: str) -> HarnessError:
     """One line naming the file, the first bad key, what it must be and what came."""
     first = exc.errors(include_url=False)[0]
@@ -117,7 +70,7 @@ def _validated(model: Any, data: Any, path: Path, what: str) -> None:
         raise _problem(exc, path, what) from None
 
 
-_EVIDENCE = pydantic.TypeAdapter(list[_Evidence])
+_EVIDENCE = pydantic.TypeAdapter(list[Evidence])
 
 
 def read_results(path: Path) -> RunRecord:
@@ -138,7 +91,7 @@ def read_results(path: Path) -> RunRecord:
     return result
 
 
-def read_evidence(path: Path, result: RunRecord) -> list[dict[str, Any]]:
+def read_evidence(path: Path, result: RunRecord) -> list[Evidence]:
     """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of the run."""
     if not path.exists():
         return []

@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from harness.evaluation.fidelities import WorkerSource, signal_workers
 from harness.evaluation.history import open_store, post_databases
 from harness.runtime import interrupts
 from harness.runtime.storage import Location
+
+if TYPE_CHECKING:  # results imports this module (its worker rows)
+    from harness.evaluation.results import Evidence
 
 LOG = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class PostShift:
     """``(w, T)`` the workers' measured areas, kept only when asked (tuning rescores Z, Y)."""
     speeds: np.ndarray | None = None
     """``(w, T, 14)`` the workers' measured speeds, likewise."""
-    evidence: tuple[dict[str, Any], ...] = ()
+    evidence: tuple[Evidence, ...] = ()
     """The evidence of the workers the run's thresholds flag
     (:mod:`harness.evaluation.evidence`)."""
 
@@ -150,7 +153,7 @@ def worker_evidence_of(
     worker: str,
     shifts: Iterable[tuple[int, str, int]],
     source: WorkerSource = signal_workers,
-) -> list[dict[str, Any]]:
+) -> list[Evidence]:
     """The evidence of ``worker`` on the given ``(day, shift, post)`` shifts (flagged or not),
     recomputed in this process from the stored records and the fidelity's source."""
     store = open_store(store_root)

@@ -30,7 +30,7 @@ import numpy as np
 from markupsafe import Markup
 
 from harness.evaluation.metrics import CATALOGUE, interval
-from harness.evaluation.results import RunRecord, ShiftRecord, WorkerRecord
+from harness.evaluation.results import Evidence, RunRecord, ShiftRecord, WorkerRecord
 from harness.outputs import tables
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id
@@ -262,9 +262,7 @@ def _graders_line(result: RunRecord) -> str:
     return "the true levels (a perfect grader)"
 
 
-def write_report(
-    result: RunRecord, folder: Path, evidence: list[dict[str, Any]] | None = None
-) -> Path:
+def write_report(result: RunRecord, folder: Path, evidence: list[Evidence] | None = None) -> Path:
     """Write ``report.html`` (with a section per evidence record) and the figure files."""
     pngs = figures(result)
     for name, data in pngs.items():
@@ -330,7 +328,7 @@ def _plotly_assets() -> dict[str, Any]:
     }
 
 
-def evidence_sections(result: RunRecord, evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def evidence_sections(result: RunRecord, evidence: list[Evidence]) -> list[dict[str, Any]]:
     """Per evidence record, what its section shows: decisions, figures and the truth."""
     from harness.outputs import plots
 

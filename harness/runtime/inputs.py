@@ -50,6 +50,16 @@ def check_count(option: str, value: int | None, *, low: int = 1) -> None:
         raise HarnessError(f"--{option} must be an integer >= {low}, got {value!r}")
 
 
+def check_fraction(option: str, value: float, *, below_one: bool = False) -> float:
+    """``value`` (of ``--option``) as a float; raise unless it is a number in [0, 1] (in
+    [0, 1) with ``below_one``)."""
+    numeric = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not numeric or not (0.0 <= value < 1.0 if below_one else 0.0 <= value <= 1.0):
+        interval = "[0, 1)" if below_one else "[0, 1]"
+        raise HarnessError(f"--{option} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
 def read_regular(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
     """The bytes of the regular file ``path`` (a ``what``), refusing devices, FIFOs, folders
     and files over ``max_bytes`` in one line (see :func:`sim.strict_yaml.read_limited`)."""

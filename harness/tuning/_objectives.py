@@ -35,17 +35,13 @@ def _metric(*path: str) -> Callable[[dict[str, Any]], float]:
     return value
 
 
-OPTIMISED = ("root_cause_f1", "root_cause_precision", "root_cause_recall", "management_f1",
-             "training_f1", "equipment_accuracy")  # fmt: skip
-"""The figures of :data:`harness.evaluation.metrics.CATALOGUE` a study may optimise (those a
-threshold moves)."""
 OBJECTIVES: dict[str, Objective] = {
     f.name: Objective(f.name, "maximize", _metric(*f.path.split(".")), f.path)
-    for name in OPTIMISED
     for f in CATALOGUE
-    if f.name == name
+    if f.objective
 }
-"""Registered objectives by name."""
+"""Registered objectives by name: the figures of :data:`harness.evaluation.metrics.CATALOGUE` a
+study may optimise."""
 
 
 def get_objective(name: str) -> Objective:

@@ -61,7 +61,7 @@ from typing import Any, Literal
 import numpy as np
 
 from harness.evaluation.bootstrap import day_weights
-from harness.evaluation.cells import cell_table, people_of, split_figure
+from harness.evaluation.cells import GROUPS, RANKED, RATIOS, cell_table, people_of, split_figure
 from harness.evaluation.results import ShiftRecord
 from harness.runtime.errors import HarnessError
 from sim.seeding import Stream, stream
@@ -81,13 +81,7 @@ REPLICATES = 4_000
 DEFAULT_MAX_HOLDOUT_DAYS = 60
 """The default budget of held-out days (``--max-holdout-days``)."""
 
-COUNTED = {
-    "root_cause": ("precision", "recall", "f1"),
-    "management": ("precision", "recall", "f1"),
-    "training": ("precision", "recall", "f1"),
-    "faults_explained": ("value",),
-    "equipment_attribution": ("accuracy",),
-}
+COUNTED = {group: tuple(k for k in keys if k != RANKED) for group, keys in GROUPS.items()}
 """The figures the rule can decide on (those a sum of per-day counts determines)."""
 
 
@@ -101,7 +95,7 @@ def _terms(name: str) -> tuple[np.ndarray, np.ndarray]:
             f"the recommendation rule decides on a figure of summed counts, one of "
             f"{[f'{g}.{k}' for g, keys in COUNTED.items() for k in keys]}; got {name!r}"
         )
-    if group in ("faults_explained", "equipment_attribution"):
+    if group in RATIOS:
         return np.array([1.0, 0.0]), np.array([0.0, 1.0])
     return {
         "precision": (np.array([1.0, 0, 0]), np.array([1.0, 1, 0])),

@@ -24,18 +24,13 @@ from typing import Any
 import numpy as np
 
 import core
+from harness.evaluation.metrics import CATALOGUE, THRESHOLDS
 from harness.tuning._space import Range
 
-SWEEPABLE = ("tau_Z", "tau_Y")
+SWEEPABLE = THRESHOLDS
 """The thresholds a sweep can set."""
-SWEPT_BY_OBJECTIVE: dict[str, tuple[str, ...]] = {
-    "root_cause_f1": SWEEPABLE,
-    "root_cause_precision": SWEEPABLE,
-    "root_cause_recall": SWEEPABLE,
-    "management_f1": ("tau_Z",),
-    "training_f1": ("tau_Y",),
-}
-"""Which thresholds each objective can sweep (the other one has no effect on it)."""
+SWEPT_BY_OBJECTIVE: dict[str, tuple[str, ...]] = {f.name: f.sweeps for f in CATALOGUE if f.sweeps}
+"""Which thresholds each objective can sweep (:attr:`harness.evaluation.metrics.Figure.sweeps`)."""
 SWEEPS = ("thresholds", "none")
 """``--sweep`` choices."""
 
