@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from harness.runtime import interrupts
+
+_HELD: set[tuple[int, Path]] = set()
+"""The files whose lock each thread of this process holds."""
 
 
 @contextlib.contextmanager
@@ -19,8 +23,13 @@ def first_use(path: Path) -> Iterator[None]:
     already exists"); with the lock the second waits, then finds them. SQLite locks byte
     ranges with ``fcntl``; ``flock`` does not interfere. The moment ``store_wait`` (another
     process holds the lock) lets tests order two commands
-    (:func:`harness.runtime.interrupts.checkpoint`).
+    (:func:`harness.runtime.interrupts.checkpoint`). Re-entrant in a thread: a block nested
+    in one that holds the lock goes on (a second ``flock`` would wait on the first forever).
     """
+    key = (threading.get_ident(), path.resolve())
+    if key in _HELD:
+        yield
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as file:
         try:
@@ -28,7 +37,9 @@ def first_use(path: Path) -> Iterator[None]:
         except BlockingIOError:
             interrupts.checkpoint("store_wait")
             fcntl.flock(file, fcntl.LOCK_EX)  # an interrupt ends the wait
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(file, fcntl.LOCK_UN)

@@ -141,11 +141,9 @@ def test_commands_starting_on_a_fresh_mlflow_store_do_not_race(tmp_path):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}",
            "PYTHONPATH": str(REPO)}  # fmt: skip
     code = (
-        "from harness.adapters.mlflow_store import store_created, tracking_uri\n"
         "from harness.adapters.mlflow_tracking import recover_stale_runs\n"
-        "with store_created(tracking_uri()):\n"
-        "    recover_stale_runs()"
-    )  # what every command's tracked_run does first
+        "recover_stale_runs()"
+    )  # what every command's tracked_run does first (the store made under its lock)
     starts = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE,
                                text=True) for _ in range(3)]  # fmt: skip
     errors = [p.communicate(timeout=300)[1] for p in starts]
