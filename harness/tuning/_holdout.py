@@ -66,7 +66,7 @@ def holdout_budget(
 
 def with_evaluated_days(scenario: sim.Scenario, last: int) -> sim.Scenario:
     """``scenario`` (validated again) evaluated up to day ``last``."""
-    data = scenario.model_dump(mode="json")
+    data = scenario.model_dump()  # python values: JSON would turn integer keys into strings
     data["days"]["evaluate"] = last - scenario.days.history
     try:
         return sim.load_scenario(data)

@@ -29,6 +29,15 @@ def test_a_longer_scenario_is_the_same_scenario_evaluated_longer():
         with_evaluated_days(SCENARIO, 10_000)
 
 
+def test_a_scenario_with_integer_keys_is_evaluated_longer():
+    """A fitted twin's cast names destinations by area number; JSON would make them strings,
+    which the strict scenario refuses."""
+    data = SCENARIO.model_dump()
+    data["workers"]["cast"] = [{"post": 1, "destinations": {0: 1.0}}]
+    longer = with_evaluated_days(load_scenario(data), 12)
+    assert longer.workers.cast[0].destinations == {0: 1.0}
+
+
 def test_held_out_days_are_added_after_the_last_one():
     made = []
 
