@@ -56,7 +56,7 @@ def harness(*args: str) -> float:
 
 def main(config: Config) -> dict:
     from harness.evaluation.metrics import HEADLINE, paired_difference
-    from harness.evaluation.results import RunRecord
+    from harness.evaluation.results import RunResult
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def main(config: Config) -> dict:
 
     def shifts(folder: str) -> tuple:
         data = json.loads((out / folder / "results.json").read_text())
-        return RunRecord.from_json(data).shifts
+        return RunResult.from_json(data).shifts
 
     fit = json.loads((out / "fit.json").read_text())
     tune = json.loads((tuned / "tune.json").read_text())

@@ -37,7 +37,7 @@ from sim.workers import SimWorker, simulate_workers
 IDENTITY = b"hazard_harness.identity"
 """Parquet metadata key of a day file's identity (see the module docstring)."""
 WorkersOf = Callable[..., list[SimWorker]]
-"""``(scenario, *, post, day, shift) -> workers``: where stored records come from."""
+"""``(scenario, *, post, day, shift) -> workers``: where a stored history comes from."""
 
 
 def post_folder(post: int) -> str:
@@ -166,7 +166,7 @@ class HistoryStore:
             positions=np.stack([r[2] for r in rows]), speeds=np.stack([r[3] for r in rows])
         )
 
-    def records(self, *, post: int, shift: str, day: int) -> list[WorkerShift]:
+    def worker_shifts(self, *, post: int, shift: str, day: int) -> list[WorkerShift]:
         """The records of one post-shift-day, in stored order (checksums and identity checked).
 
         Raises:

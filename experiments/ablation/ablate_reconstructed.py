@@ -31,7 +31,7 @@ from harness.evaluation.metrics import interval, run_metrics
 from harness.runtime import logs
 from harness.runtime.settings import cache_dir
 from harness.tuning import build_features
-from harness.tuning._features import score_key, shift_records
+from harness.tuning._features import score_key, shift_results
 from sim import load_scenario
 
 
@@ -88,7 +88,7 @@ def ablate(cfg: Config) -> None:
                     params = core.ModelParams(**{name: value})
                     scores = cache.get([score_key(params)])[score_key(params)]
                     m = run_metrics(
-                        shift_records(features, params, scores),
+                        shift_results(features, params, scores),
                         tau_D=params.tau_D,
                         seed=scenario.seed,
                     )

@@ -35,7 +35,7 @@ import core
 from harness.adapters.ray_cluster import ray_session
 from harness.evaluation.bootstrap import day_weights
 from harness.evaluation.fidelities import Fidelities
-from harness.evaluation.history import ensure_records
+from harness.evaluation.history import ensure_history
 from harness.evaluation.pixels import weights_sha256
 from harness.evaluation.scoring import score_posts
 from harness.runtime import logs, settings
@@ -60,7 +60,7 @@ def score(scenario, fidelities: Fidelities, *, cache: Path, workers: int) -> dic
     """``(day, shift, worker) → (profile, Z, Y)`` of one run."""
     params = core.ModelParams()
     with ray_session(address=None, workers=workers, timeout=30.0) as session:
-        root = ensure_records(scenario, cache, max_in_flight=session.max_in_flight,
+        root = ensure_history(scenario, cache, max_in_flight=session.max_in_flight,
                               progress=True, source=fidelities.history_source())  # fmt: skip
         out = {}
         for ps in score_posts(scenario, root, params, max_in_flight=session.max_in_flight,

@@ -112,7 +112,7 @@ def in_process(cache: Path, p: Point) -> float:
     history cached in ``cache`` by an earlier run; one BLAS thread, as in a Ray worker)."""
     import core
     from harness.commands.stress import make_stress_config, stress_scenario
-    from harness.evaluation.history import records_root
+    from harness.evaluation.history import history_root
     from harness.evaluation.scoring import score_posts_task
 
     config = make_stress_config(posts=p.posts, days=p.days, out_dir=Path(tempfile.mkdtemp()),
@@ -120,7 +120,7 @@ def in_process(cache: Path, p: Point) -> float:
                                 length_s=p.length_s, cache_dir=cache, workers=1)  # fmt: skip
     scenario = stress_scenario(config)
     start = time.perf_counter()
-    score_posts_task(scenario, str(records_root(scenario, cache)), tuple(range(1, p.posts + 1)),
+    score_posts_task(scenario, str(history_root(scenario, cache)), tuple(range(1, p.posts + 1)),
                      core.ModelParams())  # fmt: skip
     return time.perf_counter() - start
 

@@ -154,7 +154,7 @@ def s3_server() -> Iterator[str]:
 def timed(recorded: Any, cache: Any, config: Config, session: Any) -> dict[str, Any]:
     """Ingest, score and decide the records on Ray (started): seconds and memory peaks."""
     import core
-    from harness.evaluation.line import decide_shifts
+    from harness.evaluation.decisions import decide_shifts
     from harness.evaluation.scoring import group_by_shift, score_posts
 
     params = core.ModelParams()

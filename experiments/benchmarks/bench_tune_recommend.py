@@ -38,7 +38,7 @@ from harness.evaluation.graders import levels_source
 from harness.runtime import logs
 from harness.runtime.inputs import load_params
 from harness.tuning._config import TuneConfig
-from harness.tuning._features import build_features, records_of
+from harness.tuning._features import build_features, results_of
 from harness.tuning._holdout import with_evaluated_days
 from harness.tuning._rule import day_counts, gain_interval
 
@@ -78,10 +78,10 @@ def fresh_days(
         levels_of, _ = levels_source(config.graders, config.scenario, **kw)
         longer = with_evaluated_days(config.scenario, days[-1])
         features, cache = build_features(longer, days=days, levels_of=levels_of, **kw)
-        rec = records_of(features, cache, recommended, days)
+        rec = results_of(features, cache, recommended, days)
         gains = []
         for other in (config.start, core.ModelParams()):
-            paired = day_counts(rec, records_of(features, cache, other, days), FIGURE)
+            paired = day_counts(rec, results_of(features, cache, other, days), FIGURE)
             ci, _ = gain_interval(paired, level=0.025, seed=config.scenario.seed)
             gains.append((paired.gain, ci))
     return gains[0], gains[1]

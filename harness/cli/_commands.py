@@ -64,7 +64,7 @@ from harness.runtime.settings import FIDELITIES
     "--history-fidelity",
     type=click.Choice(FIDELITIES),
     default="signal",
-    help="fidelity of the stored records the post databases hold (pixel: small scenarios)",
+    help="fidelity of the stored history the post databases hold (pixel: small scenarios)",
 )
 @cache_option
 @ray_options

@@ -56,7 +56,7 @@ class Cost:
     worker_shifts: int
     """Evaluated worker-shifts."""
     history_bytes: int
-    """Bytes of the stored records (history and evaluated days)."""
+    """Bytes of the stored history and evaluated days."""
     task_bytes: int
     """Memory one scoring task holds."""
 

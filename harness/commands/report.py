@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands import preflight
-from harness.evaluation.results import Evidence, RunRecord
+from harness.evaluation.results import Evidence, RunResult
 from harness.evaluation.run_files import read_evidence, read_results
-from harness.outputs.report import EVIDENCE, decision_anchor, write_report
+from harness.outputs.run_report import EVIDENCE, decision_anchor, write_report
 from harness.runtime import staging
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id
@@ -73,13 +73,13 @@ def rebuild_report(
 
 
 def evidence_for(
-    result: RunRecord, scenario_path: Path, worker: str, cache_dir: Path | None
+    result: RunResult, scenario_path: Path, worker: str, cache_dir: Path | None
 ) -> list[Evidence]:
     """The evidence of ``worker`` on every shift of the run it worked (see the pipeline)."""
     import core
     import sim
     from harness.evaluation.fidelities import Fidelities
-    from harness.evaluation.history import open_store, records_root, stored_days
+    from harness.evaluation.history import history_root, open_store, stored_days
     from harness.evaluation.pixels import weights_sha256
     from harness.evaluation.scoring import worker_evidence_of
     from harness.runtime.inputs import load_scenario_file
@@ -104,7 +104,7 @@ def evidence_for(
                 f"(sha256 {recorded[:12] or 'not recorded'}): missing or changed since the run"
             )
     history = fidelities.history_source()
-    root = records_root(scenario, resolve_cache(cache_dir), history)
+    root = history_root(scenario, resolve_cache(cache_dir), history)
     store = open_store(root)
     sim.build_history(scenario, store, posts=sorted({p for *_, p in shifts}),
                       days=stored_days(scenario), workers=history)  # fmt: skip

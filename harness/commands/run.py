@@ -18,7 +18,7 @@ from harness.commands.context import command_context
 from harness.evaluation.fidelities import Fidelities
 from harness.evaluation.graders import AUTO, GraderPlan, parse_spec, plan
 from harness.evaluation.metrics import run_metrics
-from harness.evaluation.results import RunRecord
+from harness.evaluation.results import RunResult
 from harness.evaluation.runs import RunSource, evaluate, recorded, simulated
 from harness.outputs.run_folder import write_run
 from harness.runtime import settings
@@ -75,7 +75,7 @@ def make_config(
 
     ``scenario_path`` is a scenario YAML or a records folder (it holds ``records.json``).
     ``graders`` is ``--graders`` (see :mod:`harness.evaluation.graders`); every registered version
-    it names must exist. ``history_fidelity`` makes the stored records; ``pixel_days`` sends the
+    it names must exist. ``history_fidelity`` makes the stored history; ``pixel_days`` sends the
     first evaluated days of a signal run through the pixel path.
     """
     cache = settings.cache_dir(cache_dir)
@@ -174,7 +174,7 @@ def run(config: RunConfig) -> dict[str, Any]:
             if config.graders.source == "on_demand":
                 log_metrics({"graders": done.graders["posts"]})
         folder = config.records
-        result = RunRecord(
+        result = RunResult(
             scenario=scenario.name,
             seed=scenario.seed,
             fidelity=fidelity,

@@ -19,8 +19,8 @@ from harness.adapters.ray_cluster import warm_workers
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation import graders
-from harness.evaluation.history import ensure_records
-from harness.evaluation.line import decide_shifts
+from harness.evaluation.decisions import decide_shifts
+from harness.evaluation.history import ensure_history
 from harness.evaluation.scoring import PostShift, group_by_shift, score_posts
 from harness.outputs.stress_report import plot_stress, stress_figures
 from harness.runtime import settings, staging
@@ -157,7 +157,7 @@ def stress(config: StressConfig) -> dict[str, Any]:
             ray_start_s = time.perf_counter() - start
             setup_s = start - started  # MLflow run and output folder
             start = time.perf_counter()
-            root = ensure_records(
+            root = ensure_history(
                 scenario, config.cache_dir, max_in_flight=in_flight, progress=c.progress
             )
             history_s = time.perf_counter() - start

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.evaluation.results import ShiftRecord, WorkerRecord
+from harness.evaluation.results import ShiftResult, WorkerResult
 from harness.runtime.errors import HarnessError
 
 FLAGS = (("management", "Z", "needs_management"), ("training", "Y", "needs_training"))
@@ -83,14 +83,14 @@ class CellTable:
         return day_w[:, self.cell_day] * person_w[:, self.cell_person]
 
 
-def people_of(shifts: Sequence[ShiftRecord]) -> tuple[str, ...]:
+def people_of(shifts: Sequence[ShiftResult]) -> tuple[str, ...]:
     """The sorted worker ids of shift records (workers and culprits)."""
     found = {w.worker for rec in shifts for w in rec.workers}
     found |= {c for rec in shifts for c in rec.culprits}
     return tuple(sorted(found - {NOBODY}))
 
 
-def cell_table(shifts: Sequence[ShiftRecord], people: Sequence[str] | None = None) -> CellTable:
+def cell_table(shifts: Sequence[ShiftResult], people: Sequence[str] | None = None) -> CellTable:
     """Per-(day, person) counts of the headline figures from shift records.
 
     Args:
@@ -109,7 +109,7 @@ def cell_table(shifts: Sequence[ShiftRecord], people: Sequence[str] | None = Non
 
     units: dict[str, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
     sample_cells: list[int] = []
-    workers: list[WorkerRecord] = []
+    workers: list[WorkerResult] = []
     for rec in shifts:
         g = day_row[rec.day]
         named_at, named, culprits = rec.named_at, rec.named, rec.culprits
@@ -227,7 +227,7 @@ def split_figure(name: str) -> tuple[str, str]:
     return group, key
 
 
-def _check_records(shifts: Sequence[ShiftRecord]) -> None:
+def _check_records(shifts: Sequence[ShiftResult]) -> None:
     """Raise unless there is a shift record to score."""
     if not shifts:
         raise HarnessError("`shifts` must hold at least one shift record, got none")

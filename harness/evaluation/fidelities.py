@@ -53,8 +53,8 @@ class MixedSource:
         return source(scenario, post=post, day=day, shift=shift)
 
 
-def records_tag(source: WorkerSource) -> str:
-    """What tells records made by ``source`` apart in the cache: ``""`` for the signal
+def history_tag(source: WorkerSource) -> str:
+    """What tells a history made by ``source`` apart in the cache: ``""`` for the signal
     fidelity, the weights' sha256 and α for the pixel fidelity."""
     if source is signal_workers:
         return ""
@@ -62,7 +62,7 @@ def records_tag(source: WorkerSource) -> str:
 
     if isinstance(source, PixelSource):
         return f"pixel-{weights_sha256(source.weights)[:12]}-a{source.alpha:g}"
-    raise ValueError(f"stored records come from the signal or the pixel source, not {source!r}")
+    raise ValueError(f"a stored history comes from the signal or pixel source, not {source!r}")
 
 
 def make_source(
@@ -88,10 +88,10 @@ def make_source(
 
 @dataclass(frozen=True)
 class Fidelities:
-    """Where a run's records come from: the evaluated days' and the history's fidelity.
+    """Where a run's worker-shifts come from: the evaluated days' and the history's fidelity.
 
     ``evaluate`` is the scenario's fidelity; with ``"signal"``, ``pixel_days`` still go
-    through the pixel path (``run --pixel-days``). ``history`` makes the stored records
+    through the pixel path (``run --pixel-days``). ``history`` makes the stored history
     (``run --history-fidelity``), which every post database reads.
     """
 
@@ -112,7 +112,7 @@ class Fidelities:
                            pixel_days=self.pixel_days)  # fmt: skip
 
     def history_source(self) -> WorkerSource:
-        """The source of the stored records."""
+        """The source of the stored history."""
         return make_source(self.history, weights=self.weights, alpha=self.alpha)
 
     def describe(self, scenario: sim.Scenario) -> dict[str, object]:

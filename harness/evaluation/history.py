@@ -1,13 +1,13 @@
-"""The stored records of every day and the post databases that slide over them.
+"""The stored history of every day and the post databases that slide over them.
 
-**The post database** (MODEL.md): for a shift on day d, a post's database holds its records
+**The post database** (MODEL.md): for a shift on day d, a post's database holds its worker-shifts
 of days ``d − W .. d − 1`` (``ModelParams.history_window_days``), of every shift type
 (``history_pool = "post"``) or of the evaluated shift's type (``"post_shift"``), whoever
 worked them. So every day a database reads is simulated first (the history days and the
 evaluated days but the last, cached in a checksummed Parquet store keyed by
-:func:`records_key`) and scored after: days stay
+:func:`history_key`) and scored after: days stay
 independent of the order tasks run in. A database slides day by day over the evaluated days
-(:class:`Database`: the counts and speed sums are additive, so a slide adds one day's records
+(:class:`Database`: the counts and speed sums are additive, so a slide adds one day's worker-shifts
 and drops one).
 """
 
@@ -25,20 +25,20 @@ import core
 import sim
 from harness.adapters.ray_cluster import map_unordered
 from harness.evaluation.evidence import database_scores
-from harness.evaluation.fidelities import WorkerSource, records_tag, signal_workers
+from harness.evaluation.fidelities import WorkerSource, history_tag, signal_workers
 from harness.runtime import interrupts, storage
 from harness.runtime.cache_keys import cache_key
 
 LOG = logging.getLogger(__name__)
-RECORDS_CODE = (
+HISTORY_CODE = (
     "core", "sim", "harness/evaluation/history.py", "harness/evaluation/fidelities.py",
     "harness/evaluation/pixels.py",
 )  # fmt: skip
-"""What makes stored records: the packages and modules :func:`records_key` hashes."""
+"""What makes stored history: the packages and modules :func:`history_key` hashes."""
 
 
-def records_key(scenario: sim.Scenario) -> str:
-    """Cache key of a scenario's stored records: the content that shapes them and the code and
+def history_key(scenario: sim.Scenario) -> str:
+    """Cache key of a scenario's stored history: the content that shapes them and the code and
     data files that make them (:mod:`harness.runtime.cache_keys`).
 
     The number of evaluated days, equipment, environment, name and fidelity do not change a
@@ -48,7 +48,7 @@ def records_key(scenario: sim.Scenario) -> str:
         mode="json", exclude={"name", "fidelity", "equipment", "environment"}
     )
     content["days"].pop("evaluate", None)
-    return cache_key(content, *RECORDS_CODE)
+    return cache_key(content, *HISTORY_CODE)
 
 
 def stored_days(scenario: sim.Scenario) -> range:
@@ -57,14 +57,14 @@ def stored_days(scenario: sim.Scenario) -> range:
     return range(1, scenario.days.history + scenario.days.evaluate)
 
 
-def records_root(
+def history_root(
     scenario: sim.Scenario,
     cache_dir: str | os.PathLike[str] | storage.Location,
     source: WorkerSource = signal_workers,
 ) -> storage.Location:
-    """The folder of the scenario's stored records made by ``source`` in the cache."""
-    tag = records_tag(source)
-    key = records_key(scenario) + (f"-{tag}" if tag else "")
+    """The folder of the scenario's stored history made by ``source`` in the cache."""
+    tag = history_tag(source)
+    key = history_key(scenario) + (f"-{tag}" if tag else "")
     return storage.location(cache_dir) / "history" / key
 
 
@@ -75,7 +75,7 @@ def open_store(root: str | storage.Location) -> sim.HistoryStore:
     return sim.HistoryStore(where.path, filesystem=where.fs)
 
 
-def build_post_records(
+def build_post_history(
     scenario: sim.Scenario, store_root: str, post: int, source: WorkerSource = signal_workers
 ) -> list[tuple[int, str, int]]:
     """Task: verify the post's stored days, rebuild damaged ones, make and store the
@@ -86,7 +86,7 @@ def build_post_records(
     )
 
 
-def ensure_records(
+def ensure_history(
     scenario: sim.Scenario,
     cache_dir: str | os.PathLike[str] | storage.Location,
     *,
@@ -94,22 +94,22 @@ def ensure_records(
     progress: bool,
     source: WorkerSource = signal_workers,
 ) -> storage.Location:
-    """Build (or reuse) the scenario's stored records in the cache; returns their folder.
+    """Build (or reuse) the scenario's stored history in the cache; returns their folder.
 
-    ``source`` makes the records (the history fidelity: signal unless ``run
+    ``source`` makes the history (the history fidelity: signal unless ``run
     --history-fidelity pixel``). Every post's stored files are verified (checksums) by its
     task; damaged or missing ones are rebuilt, with a warning naming them.
     """
     interrupts.checkpoint("history")
-    root = records_root(scenario, cache_dir, source)
+    root = history_root(scenario, cache_dir, source)
     posts = range(1, scenario.n_posts + 1)
     jobs = ((p, (scenario, str(root), p, source)) for p in posts)
     for post, rebuilt in map_unordered(
-        build_post_records,
+        build_post_history,
         jobs,
         total=len(posts),
         max_in_flight=max_in_flight,
-        desc="records",
+        desc="history",
         progress=progress,
     ):
         if rebuilt:
@@ -122,7 +122,7 @@ def ensure_records(
 class Database:
     """A post's database for one pool of shift types, sliding day by day (MODEL.md).
 
-    Holds the records of the days in the window; :meth:`slide_to` moves it to the database
+    Holds the worker-shifts of the days in the window; :meth:`slide_to` moves it to the database
     of day d (days ``d − W .. d − 1``), reading entering days from the store and dropping
     leaving ones. The statistics come from :class:`core.HistoryWindow` (incremental).
     """
@@ -142,13 +142,13 @@ class Database:
         self._window = core.HistoryWindow(post=self.post, n_posts=self.n_posts, T=self.T)
 
     def scores(self, params: core.ModelParams) -> dict[str, Any]:
-        """The held records' own Z and Y against the statistics (once per slide)."""
+        """The held worker-shifts' own Z and Y against the statistics (once per slide)."""
         if self._scores is None:
-            self._scores = database_scores(self.stats(), self.records(), params)
+            self._scores = database_scores(self.stats(), self.held(), params)
         return self._scores
 
     def slide_to(self, day: int) -> None:
-        """Hold the records of days ``max(1, day − W) .. day − 1``."""
+        """Hold the worker-shifts of days ``max(1, day − W) .. day − 1``."""
         target = set(core.database_days(day, self.window_days))
         for old in sorted(set(self.days) - target):
             positions, speeds = self.days.pop(old)
@@ -166,8 +166,8 @@ class Database:
             self._window.add(positions, speeds)
         return positions, speeds
 
-    def records(self) -> tuple[np.ndarray, np.ndarray]:
-        """The held records: ``(m, T)`` positions and ``(m, T, 14)`` speeds, by day."""
+    def held(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held worker-shifts: ``(m, T)`` positions and ``(m, T, 14)`` speeds, by day."""
         ordered = [self.days[d] for d in sorted(self.days)]
         return np.concatenate([p for p, _ in ordered]), np.concatenate([v for _, v in ordered])
 
@@ -177,11 +177,11 @@ class Database:
         return min(self.days), max(self.days)
 
     def stats(self) -> core.HistoryStats:
-        """The statistics of the held records (computed once per slide)."""
+        """The statistics of the held worker-shifts (computed once per slide)."""
         if self._stats is None:
             if self._window.m == 0:
                 raise core.ModelInputError(
-                    f"post {self.post}: its database holds no records (days "
+                    f"post {self.post}: its database holds no worker-shifts (days "
                     f"{sorted(self.days)}): nobody worked it in the window"
                 )
             self._stats = self._window.stats()

@@ -60,7 +60,7 @@ from harness.evaluation.cells import (
     prf,
     split_figure,
 )
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.runtime.errors import HarnessError
 
 DEFAULT_REPLICATES = 2000
@@ -122,7 +122,7 @@ _GROUP_HEADLINE = {group: key for group, key in reversed([split_figure(f.path) f
 
 
 def run_metrics(
-    shifts: Sequence[ShiftRecord],
+    shifts: Sequence[ShiftResult],
     *,
     tau_D: float,
     replicates: int = DEFAULT_REPLICATES,
@@ -215,7 +215,7 @@ def run_metrics(
     return out
 
 
-def _pair_counts(shifts: Sequence[ShiftRecord]) -> dict[str, int]:
+def _pair_counts(shifts: Sequence[ShiftResult]) -> dict[str, int]:
     """tp, fp, fn of the (day, shift, hazard post, worker) pairs (root_cause_pairs)."""
     tp = fp = fn = 0
     for rec in shifts:
@@ -226,8 +226,8 @@ def _pair_counts(shifts: Sequence[ShiftRecord]) -> dict[str, int]:
 
 
 def paired_difference(
-    a: Sequence[ShiftRecord],
-    b: Sequence[ShiftRecord],
+    a: Sequence[ShiftResult],
+    b: Sequence[ShiftResult],
     *,
     figures: Sequence[str] = HEADLINE,
     replicates: int = DEFAULT_REPLICATES,

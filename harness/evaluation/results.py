@@ -1,17 +1,17 @@
 """The records of a run, typed: one home for what ``results.json`` holds.
 
 A run's records are built once, from the model's :class:`core.RootCauseTable` of each
-evaluated shift and the truth (:func:`shift_record`); ``results.json``
-(:meth:`RunRecord.to_json`, with :data:`SCHEMA_VERSION` and :data:`UNITS`), the Parquet
+evaluated shift and the truth (:func:`shift_result`); ``results.json``
+(:meth:`RunResult.to_json`, with :data:`SCHEMA_VERSION` and :data:`UNITS`), the Parquet
 tables, the metrics, the report and every tuning trial are views of them. A ``results.json``
-read back (``report``) is checked against the same classes (:meth:`RunRecord.from_json`).
+read back (``report``) is checked against the same classes (:meth:`RunResult.from_json`).
 
 Field names are ``results.json``'s keys (a contract). The truth a simulator knows and a plant
 does not is: a post's ``true_level``, ``true_D``, ``faults``, ``culprits``,
 ``fault_culprits`` and ``equipment_cause``; a worker's ``profile``, ``needs_management``,
-``needs_training`` and its effective traits (:class:`Roster`). The Parquet tables name all
+``needs_training`` and its effective traits (:class:`WorkerTraits`). The Parquet tables name all
 of it with the prefix ``true_``; records without labels carry none of it
-(:meth:`ShiftRecord.without_truth`).
+(:meth:`ShiftResult.without_truth`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ UNITS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class PostRecord:
+class PostResult:
     """One post on one evaluated shift: the model's level, D and hazard set, and the truth."""
 
     post: PostNo
@@ -107,16 +107,16 @@ _STRICT: dict[str, Any] = {
 }
 """The type ``results.json`` checks for each type of :class:`sim.Traits`' fields."""
 
-Roster = dataclasses.make_dataclass(
-    "Roster", [(f.name, _STRICT[f.type]) for f in dataclasses.fields(sim.Traits)], frozen=True
+WorkerTraits = dataclasses.make_dataclass(
+    "WorkerTraits", [(f.name, _STRICT[f.type]) for f in dataclasses.fields(sim.Traits)], frozen=True
 )
-Roster.__module__ = __name__
-Roster.__doc__ = """What the roster says of a worker-shift, and its effective traits (truth): the
-fields of :class:`sim.Traits`, checked strictly."""
+WorkerTraits.__module__ = __name__
+WorkerTraits.__doc__ = """What the roster says of a worker-shift, and its effective traits
+(truth): the fields of :class:`sim.Traits`, checked strictly."""
 
 
 @dataclass(frozen=True)
-class WorkerRecord:
+class WorkerResult:
     """One worker-shift: Z, Y, the flags, and the truth."""
 
     worker: Id
@@ -133,14 +133,14 @@ class WorkerRecord:
     profile: Text | None = None
     needs_management: Bool | None = None
     needs_training: Bool | None = None
-    roster: Roster | None = None
+    roster: WorkerTraits | None = None
     """Absent where the source knows no roster."""
 
 
 @dataclass(frozen=True)
-class CauseRecord:
+class CauseResult:
     """One root-cause decision, :class:`core.RootCause` as ``results.json`` keeps it: its fields
-    but the flagged worker's Z and Y, which the worker's :class:`WorkerRecord` holds (a test
+    but the flagged worker's Z and Y, which the worker's :class:`WorkerResult` holds (a test
     keeps the two in step). Built by :meth:`of`."""
 
     hazard_post: PostNo
@@ -150,20 +150,20 @@ class CauseRecord:
     """``off_post`` (strengthen management) and/or ``low_proficiency`` (off-post training)."""
 
     @classmethod
-    def of(cls, cause: core.RootCause) -> CauseRecord:
+    def of(cls, cause: core.RootCause) -> CauseResult:
         """The record of the model's decision: its fields of the same names."""
         return cls(**{f.name: getattr(cause, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
-class ShiftRecord:
+class ShiftResult:
     """One evaluated shift of the line: its posts, workers and root-cause decisions."""
 
     day: Day
     shift: Id
-    posts: tuple[PostRecord, ...]
-    workers: tuple[WorkerRecord, ...]
-    root_causes: tuple[CauseRecord, ...]
+    posts: tuple[PostResult, ...]
+    workers: tuple[WorkerResult, ...]
+    root_causes: tuple[CauseResult, ...]
     equipment_causes: tuple[PostNo, ...] = ()
 
     @functools.cached_property
@@ -184,7 +184,7 @@ class ShiftRecord:
         """Truth: the workers who caused a fault in the shift."""
         return {w for p in self.posts for w in p.culprits}
 
-    def without_truth(self) -> ShiftRecord:
+    def without_truth(self) -> ShiftResult:
         """The record as a plant without labels has it: no truth (null, lists empty)."""
         bare = {"true_level": None, "true_D": None, "faults": (), "culprits": (),
                 "fault_culprits": (), "equipment_cause": None}  # fmt: skip
@@ -231,7 +231,7 @@ class ShiftRecord:
         }
 
 
-def _post_json(p: PostRecord) -> dict[str, Any]:
+def _post_json(p: PostResult) -> dict[str, Any]:
     out = {
         "post": p.post, "level": p.level, "true_level": p.true_level, "D": p.D,
         "true_D": p.true_D, "hazard": p.hazard, "set": list(p.set), "faults": list(p.faults),
@@ -243,7 +243,7 @@ def _post_json(p: PostRecord) -> dict[str, Any]:
     return out
 
 
-def _worker_json(w: WorkerRecord) -> dict[str, Any]:
+def _worker_json(w: WorkerResult) -> dict[str, Any]:
     out = {
         "worker": w.worker, "post": w.post, "Z": w.Z, "Y": w.Y, "management": w.management,
         "training": w.training, "checked": w.checked, "profile": w.profile,
@@ -254,19 +254,19 @@ def _worker_json(w: WorkerRecord) -> dict[str, Any]:
     return out
 
 
-ROSTER_KEYS = tuple(f.name for f in dataclasses.fields(Roster))
-"""The worker keys of ``results.json`` that :class:`Roster` holds."""
+ROSTER_KEYS = tuple(f.name for f in dataclasses.fields(WorkerTraits))
+"""The worker keys of ``results.json`` that :class:`WorkerTraits` holds."""
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class RunResult:
     """A whole run: what it ran, with what, its shift records and their metrics."""
 
     scenario: Text
     seed: Annotated[int, pydantic.Strict()]
     fidelity: Text
     params: dict[str, Any]
-    shifts: tuple[ShiftRecord, ...]
+    shifts: tuple[ShiftResult, ...]
     metrics: dict[str, Any]
     graders: dict[str, Any] = dataclasses.field(default_factory=dict)
     perception: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -298,7 +298,7 @@ class RunRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> RunRecord:
+    def from_json(cls, data: Any) -> RunResult:
         """A ``results.json`` read back, checked.
 
         Raises:
@@ -338,36 +338,36 @@ def _nested(shift: Any) -> Any:
     return {**shift, "workers": workers}
 
 
-_RUN = pydantic.TypeAdapter(RunRecord)
-SHIFTS = pydantic.TypeAdapter(list[ShiftRecord])
+_RUN = pydantic.TypeAdapter(RunResult)
+SHIFTS = pydantic.TypeAdapter(list[ShiftResult])
 """Validates ``results.json`` shift entries (without the run around them)."""
 
 
-def shifts_from_json(data: Sequence[Any]) -> list[ShiftRecord]:
+def shifts_from_json(data: Sequence[Any]) -> list[ShiftResult]:
     """Shift entries of ``results.json`` as records (tests, hand-made records)."""
     return SHIFTS.validate_python([_nested(s) for s in data])
 
 
-def _roster(spec: sim.WorkerSpec | None) -> Roster | None:
+def _roster(spec: sim.WorkerSpec | None) -> WorkerTraits | None:
     """What a run says of who worked: the roster's facts and the effective traits."""
-    return None if spec is None else Roster(**{k: getattr(spec, k) for k in ROSTER_KEYS})
+    return None if spec is None else WorkerTraits(**{k: getattr(spec, k) for k in ROSTER_KEYS})
 
 
-def shift_record(
+def shift_result(
     day: int,
     shift: str,
     table: core.RootCauseTable,
     true_D: np.ndarray,
     states: tuple[sim.PostState, ...],
     rows: Sequence[WorkerRow],
-) -> ShiftRecord:
+) -> ShiftResult:
     """One shift's record from the model's table and the truth."""
     truth = {r.worker: r for r in rows}
-    return ShiftRecord(
+    return ShiftResult(
         day=day,
         shift=shift,
         posts=tuple(
-            PostRecord(
+            PostResult(
                 post=s.post,
                 level=int(table.levels[s.post - 1]),
                 true_level=int(s.true_level),
@@ -383,7 +383,7 @@ def shift_record(
             for s in states
         ),
         workers=tuple(
-            WorkerRecord(
+            WorkerResult(
                 worker=d.worker,
                 post=d.post,
                 Z=d.Z,
@@ -398,7 +398,7 @@ def shift_record(
             )
             for d in table.workers
         ),
-        root_causes=tuple(CauseRecord.of(c) for c in table.root_causes),
+        root_causes=tuple(CauseResult.of(c) for c in table.root_causes),
         equipment_causes=tuple(table.equipment_causes),
     )
 

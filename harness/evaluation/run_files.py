@@ -10,7 +10,7 @@ import pydantic
 
 import core
 from harness.evaluation.metrics import CATALOGUE, interval
-from harness.evaluation.results import Evidence, Number, RunRecord
+from harness.evaluation.results import Evidence, Number, RunResult
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import read_json
 
@@ -73,12 +73,12 @@ def _validated(model: Any, data: Any, path: Path, what: str) -> None:
 _EVIDENCE = pydantic.TypeAdapter(list[Evidence])
 
 
-def read_results(path: Path) -> RunRecord:
-    """A run's ``results.json`` as its records; a missing, unreadable or malformed one (or one
+def read_results(path: Path) -> RunResult:
+    """A run's ``results.json`` as its results; a missing, unreadable or malformed one (or one
     whose headline figures the report cannot show) is a HarnessError."""
     data = read_json(path, what="results file", max_bytes=MAX_RUN_FILE_BYTES)
     try:
-        result = RunRecord.from_json(data)
+        result = RunResult.from_json(data)
         try:
             _check_headline(result.metrics)
         except ValueError as exc:
@@ -91,7 +91,7 @@ def read_results(path: Path) -> RunRecord:
     return result
 
 
-def read_evidence(path: Path, result: RunRecord) -> list[Evidence]:
+def read_evidence(path: Path, result: RunResult) -> list[Evidence]:
     """A run's ``evidence.json`` (none: ``[]``), each entry a worker-shift of the run."""
     if not path.exists():
         return []

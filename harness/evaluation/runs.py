@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 import core
 import sim
+from harness.evaluation.decisions import StatesOf, decide_shifts, simulated_states
 from harness.evaluation.fidelities import Fidelities, WorkerSource
 from harness.evaluation.graders import GraderPlan, Levels, levels_source
-from harness.evaluation.history import ensure_records
-from harness.evaluation.line import StatesOf, decide_shifts, simulated_states
-from harness.evaluation.results import Evidence, ShiftRecord
+from harness.evaluation.history import ensure_history
+from harness.evaluation.results import Evidence, ShiftResult
 from harness.evaluation.scoring import group_by_shift, score_posts
 from harness.runtime.storage import Location
 
@@ -51,7 +51,7 @@ def simulated(
     shifts at theirs, the levels of ``graders``, the simulator's post states."""
 
     def store() -> tuple[Location, WorkerSource]:
-        root = ensure_records(scenario, cache_dir, max_in_flight=max_in_flight,
+        root = ensure_history(scenario, cache_dir, max_in_flight=max_in_flight,
                               progress=progress, source=fidelities.history_source())  # fmt: skip
         return root, fidelities.evaluation_source()
 
@@ -95,7 +95,7 @@ def recorded(
 class Evaluation:
     """What a run computed: the shift records, where the levels came from, the evidence."""
 
-    records: list[ShiftRecord]
+    records: list[ShiftResult]
     """The shift records."""
     graders: dict[str, Any]
     """Provenance of the levels (:meth:`harness.evaluation.graders.GraderPlan.describe`)."""

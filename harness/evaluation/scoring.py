@@ -3,7 +3,7 @@ against the post's database (:mod:`harness.evaluation.history`).
 
 A task scores a few posts; the driver folds the small per-post results in as they stream
 back (:func:`group_by_shift`) before the line-level decisions
-(:mod:`harness.evaluation.line`).
+(:mod:`harness.evaluation.decisions`).
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def worker_evidence_of(
     source: WorkerSource = signal_workers,
 ) -> list[Evidence]:
     """The evidence of ``worker`` on the given ``(day, shift, post)`` shifts (flagged or not),
-    recomputed in this process from the stored records and the fidelity's source."""
+    recomputed in this process from the stored history and the fidelity's source."""
     store = open_store(store_root)
     wanted = set(shifts)
     out = []

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import core
-from harness.outputs.report import ENV, png_bytes
+from harness.outputs.run_report import ENV, png_bytes
 from harness.records.fit import ALPHA, TOLERANCES, FitRun, PostVerdict
 from harness.runtime import staging
 from harness.runtime.storage import Location

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import records
-from harness.evaluation.results import Evidence, RunRecord
-from harness.outputs import report, tables
+from harness.evaluation.results import Evidence, RunResult
+from harness.outputs import run_report, tables
 from harness.runtime import staging
 from harness.runtime.storage import Location
 
 
 def write_run(
-    result: RunRecord,
+    result: RunResult,
     folder: staging.Folder,
     source_file: Path | Location | None,
     evidence: list[Evidence],
@@ -22,8 +22,8 @@ def write_run(
     """results.json, Parquet tables, the evidence, the report and a copy of ``source_file``
     (the scenario YAML, or a records folder's manifest); returns results.json's content."""
     tables.write(result, folder)
-    staging.write_json(folder / report.EVIDENCE, evidence)
-    report.write_report(result, folder, evidence)
+    staging.write_json(folder / run_report.EVIDENCE, evidence)
+    run_report.write_report(result, folder, evidence)
     if source_file is not None:
         name = records.MANIFEST if source_file.name == records.MANIFEST else "scenario.yaml"
         (folder / name).write_bytes(source_file.read_bytes())

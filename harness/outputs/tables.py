@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.evaluation.results import UNITS, RunRecord
+from harness.evaluation.results import UNITS, RunResult
 from harness.runtime.storage import Location
 
 POSTS = "posts.parquet"
@@ -143,7 +143,7 @@ def _table(rows: Iterable[dict[str, Any]], what: str, columns: Sequence[Column])
                     schema=schema)  # fmt: skip
 
 
-def build(result: RunRecord) -> dict[str, pa.Table]:
+def build(result: RunResult) -> dict[str, pa.Table]:
     """The three tables of a run's records."""
     posts, workers, causes = [], [], []
     for rec in result.shifts:
@@ -187,7 +187,7 @@ def data_dictionary() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(result: RunRecord, folder: Path | Location) -> None:
+def write(result: RunResult, folder: Path | Location) -> None:
     """Write the three tables and their data dictionary (``tables.md``) into ``folder`` (local
     or on object storage)."""
     for name, table in build(result).items():
@@ -202,7 +202,7 @@ def write_table(table: pa.Table, target: Path | Location) -> None:
     target.write_bytes(buffer.getvalue())
 
 
-def frames(result: RunRecord) -> dict[str, pd.DataFrame]:
+def frames(result: RunResult) -> dict[str, pd.DataFrame]:
     """The tables as pandas frames (for plots)."""
     return {name.removesuffix(".parquet"): t.to_pandas() for name, t in build(result).items()}
 

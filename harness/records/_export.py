@@ -33,7 +33,7 @@ from harness.records._format import (
     SECONDS,
     SECONDS_COLUMNS,
     SPEED_COLUMNS,
-    Column,
+    RecordsColumn,
     env_columns,
     manifest_json,
     schema,
@@ -102,7 +102,7 @@ def _worker_label(day: int, shift: str, w: sim.SimWorker) -> dict[str, Any]:
     return row
 
 
-def _table(rows: list[dict[str, Any]], columns: tuple[Column, ...]) -> pa.Table:
+def _table(rows: list[dict[str, Any]], columns: tuple[RecordsColumn, ...]) -> pa.Table:
     return pa.table({c.name: pa.array([r[c.name] for r in rows], c.type) for c in columns})
 
 

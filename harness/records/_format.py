@@ -116,7 +116,7 @@ def kind_of(t: pa.DataType) -> str | None:
 
 
 @dataclass(frozen=True)
-class Column:
+class RecordsColumn:
     """One column of a records table: its name, type, whether required, and meaning."""
 
     name: str
@@ -134,17 +134,17 @@ class Column:
         return kind
 
 
-def schema(columns: Sequence[Column]) -> pa.Schema:
+def schema(columns: Sequence[RecordsColumn]) -> pa.Schema:
     """The Arrow schema of ``columns``, in their order and types."""
     return pa.schema([(c.name, c.type) for c in columns])
 
 
-def _keys(day: str, shift: str, post: str) -> tuple[Column, ...]:
+def _keys(day: str, shift: str, post: str) -> tuple[RecordsColumn, ...]:
     """The key columns every table starts with, described for the table."""
     return (
-        Column("day", pa.int32(), day),
-        Column("shift", pa.string(), shift),
-        Column("post", pa.int32(), post),
+        RecordsColumn("day", pa.int32(), day),
+        RecordsColumn("shift", pa.string(), shift),
+        RecordsColumn("post", pa.int32(), post),
     )
 
 
@@ -152,20 +152,20 @@ SHIFT_CHANGE = _keys("day of the shift that ends", "shift that ends", "post 1..n
 """The keys of a table of shift changes (levels, post labels)."""
 
 
-SECONDS_COLUMNS: tuple[Column, ...] = (
+SECONDS_COLUMNS: tuple[RecordsColumn, ...] = (
     *_keys(
         "day number, 1 = the first recorded day",
         "shift name, one of the manifest's shifts",
         "post the worker clocked in at, 1..n",
     ),
-    Column("worker", pa.string(), "worker id from the clock-in (follows the person)"),
-    Column("t", pa.int32(), "sample since clock-in, 0..T-1 (T = shift length_s × rate_hz)"),
-    Column("area", pa.int16(), "area the worker is in: a post 1..n, 0 anywhere else"),
+    RecordsColumn("worker", pa.string(), "worker id from the clock-in (follows the person)"),
+    RecordsColumn("t", pa.int32(), "sample since clock-in, 0..T-1 (T = shift length_s × rate_hz)"),
+    RecordsColumn("area", pa.int16(), "area the worker is in: a post 1..n, 0 anywhere else"),
     *(
-        Column(c, pa.float32(), f"speed of keypoint {c[6:]} (speed_units); NaN when unseen")
+        RecordsColumn(c, pa.float32(), f"speed of keypoint {c[6:]} (speed_units); NaN when unseen")
         for c in SPEED_COLUMNS
     ),
-    Column(
+    RecordsColumn(
         "reliability",
         pa.float32(),
         "tracking confidence in [0, 1] (checked, not used by the model)",
@@ -174,21 +174,21 @@ SECONDS_COLUMNS: tuple[Column, ...] = (
 )
 
 
-LEVEL_COLUMNS: tuple[Column, ...] = (
+LEVEL_COLUMNS: tuple[RecordsColumn, ...] = (
     *SHIFT_CHANGE,
-    Column("level", pa.int8(), "hazard level d_i in 0..4 the plant's grading gives"),
+    RecordsColumn("level", pa.int8(), "hazard level d_i in 0..4 the plant's grading gives"),
 )
 
 
-def env_columns(environment: Sequence[str]) -> tuple[Column, ...]:
+def env_columns(environment: Sequence[str]) -> tuple[RecordsColumn, ...]:
     """The level table's environment columns: ``env_<quantity>`` per quantity of the manifest."""
-    return tuple(Column(f"env_{q}", pa.float64(), q) for q in environment)
+    return tuple(RecordsColumn(f"env_{q}", pa.float64(), q) for q in environment)
 
 
-LABEL_POST_COLUMNS: tuple[Column, ...] = (
+LABEL_POST_COLUMNS: tuple[RecordsColumn, ...] = (
     *SHIFT_CHANGE,
-    Column("true_level", pa.int8(), "the experts' hazard level 0..4"),
-    Column(
+    RecordsColumn("true_level", pa.int8(), "the experts' hazard level 0..4"),
+    RecordsColumn(
         "faults",
         pa.list_(FAULT),
         "the faults found: kind, severity 1..4, cause (worker, "
@@ -197,23 +197,31 @@ LABEL_POST_COLUMNS: tuple[Column, ...] = (
 )
 
 
-LABEL_WORKER_COLUMNS: tuple[Column, ...] = (
+LABEL_WORKER_COLUMNS: tuple[RecordsColumn, ...] = (
     *_keys("day", "shift", "post the worker clocked in at"),
-    Column("worker", pa.string(), "worker id, as in seconds"),
-    Column("true_needs_management", pa.bool_(), "the worker truly needs management (off post)"),
-    Column("true_needs_training", pa.bool_(), "the worker truly needs training (low proficiency)"),
-    Column("true_profile", pa.string(), "a free word for the worker (e.g. novice)", required=False),
-    Column("true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False),
-    Column("true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False),
-    Column("true_plateau_skill", pa.float64(), "the person's own skill", required=False),
-    Column(
+    RecordsColumn("worker", pa.string(), "worker id, as in seconds"),
+    RecordsColumn(
+        "true_needs_management", pa.bool_(), "the worker truly needs management (off post)"
+    ),
+    RecordsColumn(
+        "true_needs_training", pa.bool_(), "the worker truly needs training (low proficiency)"
+    ),
+    RecordsColumn(
+        "true_profile", pa.string(), "a free word for the worker (e.g. novice)", required=False
+    ),
+    RecordsColumn(
+        "true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False
+    ),
+    RecordsColumn("true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False),
+    RecordsColumn("true_plateau_skill", pa.float64(), "the person's own skill", required=False),
+    RecordsColumn(
         "true_plateau_offpost_rate", pa.float64(), "the person's own off-post rate", required=False
     ),
-    Column(
+    RecordsColumn(
         "days_at_post", pa.int32(), "days the worker had worked this post before", required=False
     ),
-    Column("floater", pa.bool_(), "a floater without a post of its own", required=False),
-    Column("covering", pa.string(), "the absent worker a floater covers", required=False),
+    RecordsColumn("floater", pa.bool_(), "a floater without a post of its own", required=False),
+    RecordsColumn("covering", pa.string(), "the absent worker a floater covers", required=False),
 )
 
 

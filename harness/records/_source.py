@@ -25,7 +25,7 @@ import sim
 from harness.adapters.ray_cluster import gather, put
 from harness.evaluation.graders import AUTO, TRUTH, Levels, true_levels
 from harness.evaluation.history import open_store
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.records._format import (
     FORMAT_VERSION,
     LABELS_POSTS,
@@ -76,7 +76,7 @@ class RecordsSource:
     def __call__(
         self, scenario: sim.Scenario, *, post: int, day: int, shift: str
     ) -> list[sim.SimWorker]:
-        records = open_store(self.store_root).records(post=post, shift=shift, day=day)
+        records = open_store(self.store_root).worker_shifts(post=post, shift=shift, day=day)
         labels = None if self.labels is None else gather([self.labels[post]])[0]
         out = []
         for record in records:
@@ -195,7 +195,7 @@ class Records:
         self, scenario: sim.Scenario, day: int, shift: str, workers: Any
     ) -> tuple[sim.PostState, ...]:
         """The post states of a shift change from the labels (without: the records' levels
-        stand in for the true ones; ``ShiftRecord.without_truth`` removes them after)."""
+        stand in for the true ones; ``ShiftResult.without_truth`` removes them after)."""
         out = []
         for post in range(1, scenario.n_posts + 1):
             key = (day, shift, post)
@@ -236,7 +236,7 @@ def load(folder: str | Path | storage.Location) -> Records:
     return Records(manifest=m, levels=read_levels(m), labels=read_labels(m), seconds=seconds)
 
 
-def unavailable_metrics(records: Sequence[ShiftRecord]) -> dict[str, Any]:
+def unavailable_metrics(records: Sequence[ShiftResult]) -> dict[str, Any]:
     """The metrics of an unlabelled run: unavailable (never zero), with the counts."""
     return {
         "available": False,

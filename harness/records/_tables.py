@@ -23,8 +23,8 @@ from harness.records._format import (
     LEVELS,
     SECONDS,
     SECONDS_COLUMNS,
-    Column,
     Manifest,
+    RecordsColumn,
     RecordsError,
     env_columns,
     kind_of,
@@ -32,7 +32,7 @@ from harness.records._format import (
 from harness.runtime import storage
 
 
-def check_schema(schema: pa.Schema, columns: tuple[Column, ...], where: str) -> None:
+def check_schema(schema: pa.Schema, columns: tuple[RecordsColumn, ...], where: str) -> None:
     """Every required column present, every known column of its type family."""
     for c in columns:
         if c.name not in schema.names:
@@ -177,7 +177,7 @@ class LevelTable:
 
 
 def _shift_changes(
-    m: Manifest, name: str, columns: tuple[Column, ...], level: str
+    m: Manifest, name: str, columns: tuple[RecordsColumn, ...], level: str
 ) -> tuple[pa.Table, list[ShiftChangeKey], np.ndarray]:
     """A table of shift changes (levels, post labels), checked: its columns, its keys in range
     and never repeated, its ``level`` column in 0..4; the table, its keys and levels."""

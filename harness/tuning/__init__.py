@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from harness.tuning._choice import ci_text
 from harness.tuning._config import TuneConfig
-from harness.tuning._features import Features, ScoreCache, build_features, evaluate
+from harness.tuning._features import Features, ScoreCache, build_features, trial_metrics
 from harness.tuning._holdout import AUTO_HOLDOUT, holdout_budget, with_evaluated_days
 from harness.tuning._objectives import (
     DEFAULT_OBJECTIVE,
@@ -56,7 +56,6 @@ __all__ = [
     "check_not_lost",
     "ci_text",
     "conclude",
-    "evaluate",
     "fit_window",
     "get_objective",
     "holdout_budget",
@@ -64,5 +63,6 @@ __all__ = [
     "open_study",
     "resolve_objectives",
     "run_study",
+    "trial_metrics",
     "with_evaluated_days",
 ]

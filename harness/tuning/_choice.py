@@ -25,16 +25,16 @@ from harness.evaluation.metrics import (
     run_metrics,
     too_small_to_tell,
 )
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.runtime.errors import HarnessError
 from harness.tuning._config import TuneConfig
 from harness.tuning._features import (
     Features,
     ScoreCache,
-    evaluate,
     pick,
-    records_of,
+    results_of,
     score_key,
+    trial_metrics,
 )
 from harness.tuning._holdout import HeldOut
 from harness.tuning._objectives import (
@@ -166,12 +166,12 @@ def choose_best(
     candidates = [trial_params(space, t) for t in front]
     found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
-    scores = [f1(evaluate(features, p, pick(found[score_key(p)], rows))) for p in candidates]
+    scores = [f1(trial_metrics(features, p, pick(found[score_key(p)], rows))) for p in candidates]
     chosen = int(np.argmax(scores))
     return candidates[chosen], front, front[chosen].number
 
 
-def start_warning(records: Sequence[ShiftRecord], start: core.ModelParams) -> str | None:
+def start_warning(records: Sequence[ShiftResult], start: core.ModelParams) -> str | None:
     """One line when the start flags nobody, or everybody, in its shift ``records`` of the
     tuning days (None otherwise): such a start cannot tell culprits from the rest."""
     workers = [w for r in records for w in r.workers]
@@ -203,9 +203,9 @@ def compare(
     for label, params in (("start", config.start), ("tuned", best)):
         for split in ("tuning", "held-out"):
             records[label, split] = (
-                records_of(features, cache, params, config.tuning_days)
+                results_of(features, cache, params, config.tuning_days)
                 if split == "tuning"
-                else held.records(params)
+                else held.results(params)
             )
             found = run_metrics(records[label, split], tau_D=params.tau_D, seed=seed)
             row: dict[str, Any] = {"params": label, "days": split}
@@ -230,7 +230,7 @@ def decide_held_out(config: TuneConfig, held: HeldOut, best: core.ModelParams) -
     figure = config.objectives[0].figure
 
     def paired() -> Paired:
-        return day_counts(held.records(best), held.records(config.start), figure)
+        return day_counts(held.results(best), held.results(config.start), figure)
 
     def more(total: int) -> Paired:
         held.extend(total)
@@ -412,8 +412,8 @@ def cross_validate(
         best, _, _ = choose_best(
             study, searched, config.objectives, fold_days.features, fold_days.rows, cache
         )
-        tuned = records_of(features, cache, best, held_out)
-        start = records_of(features, cache, config.start, held_out)
+        tuned = results_of(features, cache, best, held_out)
+        start = results_of(features, cache, config.start, held_out)
         tuned_all += tuned
         start_all += start
         paired = paired_difference(

@@ -31,12 +31,12 @@ import numpy as np
 import core
 import sim
 from harness.adapters.ray_cluster import gather, put, submit
+from harness.evaluation.decisions import LineShift, line_shifts, simulated_states
 from harness.evaluation.fidelities import signal_workers
 from harness.evaluation.graders import Levels
-from harness.evaluation.history import ensure_records, open_store, post_databases
-from harness.evaluation.line import LineShift, line_shifts, simulated_states
+from harness.evaluation.history import ensure_history, open_store, post_databases
 from harness.evaluation.metrics import run_metrics
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.evaluation.scoring import group_by_shift
 from harness.evaluation.scoring import score_posts as score_all_posts
 from harness.records import Records
@@ -89,9 +89,9 @@ class Features:
         return replace(self, shifts=tuple(self.shifts[k] for k in self.rows_of(days)))
 
 
-def shift_records(
+def shift_results(
     features: Features, params: core.ModelParams, scores: Scores
-) -> list[ShiftRecord]:
+) -> list[ShiftResult]:
     """The shift records of ``params`` from cached features and its scores."""
     return [
         s.record(features.G, features.T, params, Z=z, Y=y)
@@ -99,13 +99,13 @@ def shift_records(
     ]
 
 
-def records_of(
+def results_of(
     features: Features, cache: ScoreCache, params: core.ModelParams, days: Iterable[int]
-) -> list[ShiftRecord]:
+) -> list[ShiftResult]:
     """The shift records of ``params`` on the cached ``days`` (their Z and Y from ``cache``)."""
     days = tuple(days)
     scores = cache.get([score_key(params)])[score_key(params)]
-    return shift_records(features.select(days), params, pick(scores, features.rows_of(days)))
+    return shift_results(features.select(days), params, pick(scores, features.rows_of(days)))
 
 
 def pick(scores: Scores, rows: Iterable[int]) -> Scores:
@@ -113,10 +113,10 @@ def pick(scores: Scores, rows: Iterable[int]) -> Scores:
     return [scores[k] for k in rows]
 
 
-def evaluate(features: Features, params: core.ModelParams, scores: Scores) -> dict[str, Any]:
+def trial_metrics(features: Features, params: core.ModelParams, scores: Scores) -> dict[str, Any]:
     """The run metrics of ``params`` on the cached shifts (see
     :mod:`harness.evaluation.metrics`)."""
-    return run_metrics(shift_records(features, params, scores), tau_D=params.tau_D, replicates=0)
+    return run_metrics(shift_results(features, params, scores), tau_D=params.tau_D, replicates=0)
 
 
 STATS_CACHE_BYTES = 256 * 2**20
@@ -286,7 +286,7 @@ def build_features(
         )
         states_of = records.states
     else:
-        store_root = ensure_records(
+        store_root = ensure_history(
             scenario, cache_dir, max_in_flight=max_in_flight, progress=progress
         )
         source, states_of = signal_workers, simulated_states

@@ -2,8 +2,8 @@
 
 A scenario is a simulator, so held-out days cost only compute. Its days are simulated from
 streams keyed by what they describe (seed, person, post, day, shift: :mod:`sim.seeding`), and
-its stored records are keyed without ``days.evaluate``
-(:func:`harness.evaluation.history.records_key`): a copy with more evaluated days simulates
+its stored history are keyed without ``days.evaluate``
+(:func:`harness.evaluation.history.history_key`): a copy with more evaluated days simulates
 the same days as the scenario and new ones after them, reusing every stored day
 (``tests/harness/tuning/test_holdout.py`` checks both). The added days come after the
 scenario's own held-out days — never among the tuning days — and each added day's post
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import core
 import sim
 from harness.evaluation.graders import Levels
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_count
 from harness.runtime.storage import Location
-from harness.tuning._features import Features, ScoreCache, build_features, records_of
+from harness.tuning._features import Features, ScoreCache, build_features, results_of
 from harness.tuning._rule import DEFAULT_MAX_HOLDOUT_DAYS
 
 Maker = Callable[[tuple[int, ...]], tuple[Features, ScoreCache]]
@@ -112,9 +112,9 @@ class HeldOut:
         """Every held-out day, in order."""
         return tuple(d for _, _, days in self.parts for d in days)
 
-    def records(self, params: core.ModelParams) -> list[ShiftRecord]:
+    def results(self, params: core.ModelParams) -> list[ShiftResult]:
         """The shift records of ``params`` on every held-out day."""
-        return [r for f, cache, days in self.parts for r in records_of(f, cache, params, days)]
+        return [r for f, cache, days in self.parts for r in results_of(f, cache, params, days)]
 
     def extend(self, total: int) -> None:
         """Add the days after the last held-out day until there are ``total``."""

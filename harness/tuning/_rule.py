@@ -62,7 +62,7 @@ import numpy as np
 
 from harness.evaluation.bootstrap import day_weights
 from harness.evaluation.cells import GROUPS, RANKED, RATIOS, cell_table, people_of, split_figure
-from harness.evaluation.results import ShiftRecord
+from harness.evaluation.results import ShiftResult
 from harness.runtime.errors import HarnessError
 from sim.seeding import Stream, stream
 
@@ -144,7 +144,7 @@ class Paired:
         return float(figure(self.figure, self.a.sum(axis=0)) - figure(self.figure, self.b.sum(0)))
 
 
-def day_counts(a: Sequence[ShiftRecord], b: Sequence[ShiftRecord], figure_name: str) -> Paired:
+def day_counts(a: Sequence[ShiftResult], b: Sequence[ShiftResult], figure_name: str) -> Paired:
     """:class:`Paired` per-day counts of ``figure_name``'s group from two sets of shift records
     of the same days (e.g. tuned and start on the held-out days)."""
     group, _ = split_figure(figure_name)

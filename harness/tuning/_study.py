@@ -37,7 +37,7 @@ from harness.tuning._choice import (
     start_warning,
 )
 from harness.tuning._config import TuneConfig
-from harness.tuning._features import build_features, records_of, score_key
+from harness.tuning._features import build_features, results_of, score_key
 from harness.tuning._holdout import HeldOut, simulated_days
 from harness.tuning._rule import Decision, Paired, day_counts
 from harness.tuning._space import SearchSpace
@@ -210,7 +210,7 @@ def run_study(config: TuneConfig, study: OpenStudy, *, session: RaySession) -> C
     )  # fmt: skip
     cache = cache.with_rho_grid(rho_grid(config.space))
     warning = start_warning(
-        records_of(features, cache, config.start, config.tuning_days), config.start
+        results_of(features, cache, config.start, config.tuning_days), config.start
     )
     if warning:
         LOG.warning("%s", warning)
@@ -258,7 +258,7 @@ def run_study(config: TuneConfig, study: OpenStudy, *, session: RaySession) -> C
         evidence = f"{cv['k']}-fold cross-validation's left-out days"
     else:
         figure = config.objectives[0].figure
-        deciding = day_counts(held.records(best), held.records(config.start), figure)
+        deciding = day_counts(held.results(best), held.results(config.start), figure)
         evidence = "held-out days"
     return Candidate(
         params=best, trial=best_number, front=front, stats=stats, rescoring_s=prefill_s,

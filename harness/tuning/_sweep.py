@@ -100,7 +100,7 @@ class Stacked:
 
 
 def stack(G: np.ndarray, T: float, shifts: Sequence) -> Stacked:
-    """:class:`Stacked` of cached line shifts (``harness.evaluation.line.LineShift``)."""
+    """:class:`Stacked` of cached line shifts (``harness.evaluation.decisions.LineShift``)."""
     shift_of, posts, culprit, management, training = [], [], [], [], []
     culprits = 0
     for row, s in enumerate(shifts):

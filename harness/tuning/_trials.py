@@ -26,7 +26,7 @@ import numpy as np
 import core
 from harness.adapters.optuna_studies import Scored
 from harness.adapters.ray_cluster import TaskFailed, gather, put, submit
-from harness.tuning._features import Features, ScoreCache, Scores, evaluate, pick, score_key
+from harness.tuning._features import Features, ScoreCache, Scores, pick, score_key, trial_metrics
 from harness.tuning._objectives import Objective, objective_values
 from harness.tuning._space import SearchSpace
 from harness.tuning._sweep import Stacked, SweepPlan, sweep
@@ -54,7 +54,9 @@ def evaluate_trials(
         key = score_key(params)
         try:
             if plan is None or not isinstance(features, Stacked):
-                out[number] = objective_values(objectives, evaluate(features, params, scores[key]))
+                out[number] = objective_values(
+                    objectives, trial_metrics(features, params, scores[key])
+                )
                 continue
             found = sweep(features, params, *scores[key], plan)
             out[number] = Scored(

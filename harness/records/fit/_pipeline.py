@@ -6,7 +6,7 @@ two compared post by post.
    worker-shift measured (:mod:`harness.records.fit._measure`), one task per post.
 2. The twin is fitted in the driver (:mod:`harness.records.fit._fit`) and validated by
    the scenario schema.
-3. The twin's days are simulated into its history store (``ensure_records``, the cache as
+3. The twin's days are simulated into its history store (``ensure_history``, the cache as
    ``run``'s: the days its post databases read) and every day of it is measured by the same
    tasks (at signal fidelity, the arrays its store holds).
 4. Both are scored as ``run`` scores them (``score_posts``: rolling post databases, Z and Y)
@@ -27,7 +27,7 @@ import core
 import sim
 from harness.adapters.ray_cluster import RaySession
 from harness.evaluation.fidelities import WorkerSource, signal_workers
-from harness.evaluation.history import ensure_records
+from harness.evaluation.history import ensure_history
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
 from harness.records._source import Records, RecordsSource
@@ -120,7 +120,7 @@ def run_fit(
     measures = measured(scenario, RecordsSource(str(root), m.rate_hz, None), "measure")
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
-    twin_root = ensure_records(twin, cache_dir, max_in_flight=flight, progress=progress)
+    twin_root = ensure_history(twin, cache_dir, max_in_flight=flight, progress=progress)
     twin_measures = measured(twin, signal_workers, "measure twin")
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)

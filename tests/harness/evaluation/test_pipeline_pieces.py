@@ -14,10 +14,10 @@ import pytest
 
 import core
 import sim
+from harness.evaluation.decisions import line_shifts
 from harness.evaluation.graders import true_levels
 from harness.evaluation.history import post_databases, stored_days
-from harness.evaluation.line import line_shifts
-from harness.evaluation.results import SCHEMA_VERSION, RunRecord, ShiftRecord
+from harness.evaluation.results import SCHEMA_VERSION, RunResult, ShiftResult
 from harness.evaluation.scoring import group_by_shift, score_posts_task
 from tests.harness.conftest import TINY
 
@@ -52,7 +52,7 @@ def test_a_sliding_database_equals_one_read_fresh(stored, pool) -> None:
 
 
 @pytest.fixture(scope="module")
-def decided(stored) -> tuple[sim.Scenario, list[ShiftRecord], list]:
+def decided(stored) -> tuple[sim.Scenario, list[ShiftResult], list]:
     scenario, root = stored
     params = core.ModelParams()
     posts = tuple(range(1, scenario.n_posts + 1))
@@ -91,12 +91,12 @@ def test_records_carry_the_model_table_and_the_truth(decided) -> None:
 
 def test_results_json_round_trips_through_the_records(decided) -> None:
     scenario, records, _ = decided
-    run = RunRecord(scenario=scenario.name, seed=scenario.seed, fidelity="signal",
+    run = RunResult(scenario=scenario.name, seed=scenario.seed, fidelity="signal",
                     params=core.ModelParams().to_dict(), shifts=tuple(records),
                     metrics={"available": False})  # fmt: skip
     data = json.loads(json.dumps(run.to_json()))
     assert data["schema_version"] == SCHEMA_VERSION and "units" in data
-    back = RunRecord.from_json(data)
+    back = RunResult.from_json(data)
     assert back == run
     assert json.dumps(back.to_json()) == json.dumps(run.to_json())
 
@@ -114,18 +114,18 @@ def test_without_truth_keeps_the_decisions_and_drops_the_truth(decided) -> None:
 
 def test_a_newer_schema_or_a_cause_that_names_nothing_is_refused(decided) -> None:
     _, records, _ = decided
-    run = RunRecord(scenario="tiny", seed=5, fidelity="signal",
+    run = RunResult(scenario="tiny", seed=5, fidelity="signal",
                     params=core.ModelParams().to_dict(), shifts=tuple(records),
                     metrics={})  # fmt: skip
     data = json.loads(json.dumps(run.to_json()))
     with pytest.raises(ValueError, match=r"schema_version must be an integer 1\.\.1"):
-        RunRecord.from_json({**data, "schema_version": SCHEMA_VERSION + 1})
+        RunResult.from_json({**data, "schema_version": SCHEMA_VERSION + 1})
     older = {k: v for k, v in data.items() if k != "schema_version"}
-    assert RunRecord.from_json(older) == run  # files from before the field read as version 1
+    assert RunResult.from_json(older) == run  # files from before the field read as version 1
     k = next(i for i, s in enumerate(data["shifts"]) if s["root_causes"])
     data["shifts"][k]["root_causes"][0]["worker"] = "nobody"
     with pytest.raises(ValueError, match=rf"shifts\.{k}: root_causes\[0\]\.worker 'nobody'"):
-        RunRecord.from_json(data)
+        RunResult.from_json(data)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_a_workers_traits_are_the_simulators_checked_strictly(decided, key, valu
     """A worker's traits in ``results.json`` are :class:`sim.Traits`' fields, in its order; a
     value of another type is refused, not converted."""
     _, records, _ = decided
-    run = RunRecord(scenario="tiny", seed=5, fidelity="signal",
+    run = RunResult(scenario="tiny", seed=5, fidelity="signal",
                     params=core.ModelParams().to_dict(), shifts=tuple(records),
                     metrics={})  # fmt: skip
     data = json.loads(json.dumps(run.to_json()))
@@ -144,7 +144,7 @@ def test_a_workers_traits_are_the_simulators_checked_strictly(decided, key, valu
     assert list(worker)[-len(traits) :] == traits
     worker[key] = value
     with pytest.raises(pydantic.ValidationError, match=rf"workers\.0\.roster\.{key}"):
-        RunRecord.from_json(data)
+        RunResult.from_json(data)
 
 
 def test_y_is_null_exactly_where_the_model_leaves_it_undefined(decided) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import core
-from harness.evaluation.results import CauseRecord, WorkerRecord
+from harness.evaluation.results import CauseResult, WorkerResult
 
 
 def _names(cls: type) -> list[str]:
@@ -14,12 +14,12 @@ def _names(cls: type) -> list[str]:
 
 def test_a_cause_record_is_the_models_root_cause_but_the_workers_scores() -> None:
     scores = ["Z", "Y"]
-    assert set(scores) <= set(_names(WorkerRecord))
-    assert _names(CauseRecord) == [n for n in _names(core.RootCause) if n not in scores]
+    assert set(scores) <= set(_names(WorkerResult))
+    assert _names(CauseResult) == [n for n in _names(core.RootCause) if n not in scores]
 
 
 def test_a_cause_record_keeps_the_models_decision() -> None:
     cause = core.RootCause(hazard_post=2, post=3, worker="w7", Z=0.4, Y=float("nan"),
                            reasons=(core.OFF_POST,))  # fmt: skip
-    assert CauseRecord.of(cause) == CauseRecord(hazard_post=2, post=3, worker="w7",
+    assert CauseResult.of(cause) == CauseResult(hazard_post=2, post=3, worker="w7",
                                                 reasons=("off_post",))  # fmt: skip

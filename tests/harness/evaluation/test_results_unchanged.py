@@ -19,9 +19,9 @@ import pytest
 
 import core
 import sim
+from harness.evaluation.decisions import decide_shifts
 from harness.evaluation.graders import true_levels
 from harness.evaluation.history import stored_days
-from harness.evaluation.line import decide_shifts
 from harness.evaluation.scoring import group_by_shift, score_posts_task
 from tests.harness.evaluation.decisions import digest, figure_differences, figures
 

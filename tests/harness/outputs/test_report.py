@@ -13,13 +13,13 @@ import pytest
 
 from harness.cli import main
 from harness.evaluation.results import (
-    CauseRecord,
-    PostRecord,
-    RunRecord,
-    ShiftRecord,
-    WorkerRecord,
+    CauseResult,
+    PostResult,
+    RunResult,
+    ShiftResult,
+    WorkerResult,
 )
-from harness.outputs import report
+from harness.outputs import run_report as report
 from harness.runtime.errors import HarnessError
 from tests.harness.outputs.test_tables import RESULTS
 
@@ -63,17 +63,17 @@ def _results(**changes) -> dict:
     return results
 
 
-def _run(results: dict) -> RunRecord:
+def _run(results: dict) -> RunResult:
     """The records of an edited results.json, built as they are (unchecked: crafted values
     must reach the report)."""
     shifts = tuple(
-        ShiftRecord(**{**s, "posts": tuple(PostRecord(**p) for p in s["posts"]),
-                       "workers": tuple(WorkerRecord(**w) for w in s["workers"]),
-                       "root_causes": tuple(CauseRecord(**c) for c in s["root_causes"])})
+        ShiftResult(**{**s, "posts": tuple(PostResult(**p) for p in s["posts"]),
+                       "workers": tuple(WorkerResult(**w) for w in s["workers"]),
+                       "root_causes": tuple(CauseResult(**c) for c in s["root_causes"])})
         for s in results["shifts"]
     )  # fmt: skip
     fields = {k: v for k, v in results.items() if k not in ("schema_version", "units")}
-    return RunRecord(**{**fields, "shifts": shifts})
+    return RunResult(**{**fields, "shifts": shifts})
 
 
 def test_crafted_fields_are_escaped_not_executed(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
-from harness.evaluation.results import RunRecord, shifts_from_json
+from harness.evaluation.results import RunResult, shifts_from_json
 from harness.outputs import tables
 
 SHIFTS = [
@@ -34,7 +34,7 @@ SHIFTS = [
             "equipment_causes": [],
         }
 ]  # fmt: skip
-RESULTS = RunRecord(scenario="t", seed=1, fidelity="signal", params={},
+RESULTS = RunResult(scenario="t", seed=1, fidelity="signal", params={},
                     shifts=tuple(shifts_from_json(SHIFTS)), metrics={})  # fmt: skip
 
 

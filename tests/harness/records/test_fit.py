@@ -364,7 +364,7 @@ def test_the_loop_fits_a_matching_twin_whose_tuned_thresholds_do_not_lose_on_the
     tmp_path: Path,
 ) -> None:
     from harness.evaluation.metrics import HEADLINE, paired_difference
-    from harness.evaluation.results import RunRecord
+    from harness.evaluation.results import RunResult
 
     records = tmp_path / "records"
     export_scenario(sim.load_scenario(LOOP), records)
@@ -413,7 +413,7 @@ def test_the_loop_fits_a_matching_twin_whose_tuned_thresholds_do_not_lose_on_the
     ):
         out = tmp_path / name
         assert main(["run", str(records), "--out", str(out), *params, *workers]) == 0
-        runs[name] = RunRecord.from_json(json.loads((out / "results.json").read_text())).shifts
+        runs[name] = RunResult.from_json(json.loads((out / "results.json").read_text())).shifts
     for tuned in ("best", "candidate"):
         paired = paired_difference(runs[tuned], runs["default"], figures=HEADLINE)
         for figure, d in paired.items():  # never worse than the defaults, within the interval

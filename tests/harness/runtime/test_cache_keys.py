@@ -12,7 +12,7 @@ import pytest
 import sim
 from harness.adapters.mlflow_tracking import TAG_SOURCE, source_version
 from harness.evaluation.graders import GRADING_CODE, grading_key
-from harness.evaluation.history import RECORDS_CODE, records_key
+from harness.evaluation.history import HISTORY_CODE, history_key
 from harness.records._format import MANIFEST
 from harness.records._ingest import INGEST_CODE, ingest_key
 from harness.runtime import cache_keys
@@ -53,25 +53,25 @@ def _each_edit_changes(key, parts: tuple[str, ...]) -> list[str]:
     return unchanged
 
 
-def test_records_key_sees_every_file_that_makes_records(at: Path) -> None:
+def test_history_key_sees_every_file_that_makes_the_history(at: Path) -> None:
     scenario = sim.Scenario.model_validate(TINY)
-    names = {p.relative_to(at).as_posix() for p in source_files(*RECORDS_CODE)}
+    names = {p.relative_to(at).as_posix() for p in source_files(*HISTORY_CODE)}
     # the two files the old key missed: a data table and code below core/perception/
     assert "sim/speed_error.json" in names
     assert any(n.startswith("core/perception/") for n in names)
-    assert _each_edit_changes(lambda: records_key(scenario), RECORDS_CODE) == []
+    assert _each_edit_changes(lambda: history_key(scenario), HISTORY_CODE) == []
 
 
 def test_records_key_ignores_what_does_not_make_records(at: Path) -> None:
     scenario = sim.Scenario.model_validate(TINY)
-    before = records_key(scenario)
-    report = at / "harness" / "outputs" / "report.py"
+    before = history_key(scenario)
+    report = at / "harness" / "outputs" / "run_report.py"
     report.write_bytes(report.read_bytes() + b" ")
-    assert records_key(scenario) == before
+    assert history_key(scenario) == before
     changed = sim.Scenario.model_validate({**TINY, "name": "other", "fidelity": "pixel"})
-    assert records_key(changed) == before  # neither shapes a stored day
+    assert history_key(changed) == before  # neither shapes a stored day
     longer = sim.Scenario.model_validate({**TINY, "days": {**TINY["days"], "history": 7}})
-    assert records_key(longer) != before
+    assert history_key(longer) != before
 
 
 def test_grading_key_sees_every_file_that_makes_graders(at: Path) -> None:

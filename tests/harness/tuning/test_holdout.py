@@ -13,7 +13,7 @@ import core
 from harness.adapters.ray_cluster import ray_session
 from harness.evaluation.graders import true_levels
 from harness.runtime.errors import HarnessError
-from harness.tuning._features import build_features, records_of
+from harness.tuning._features import build_features, results_of
 from harness.tuning._holdout import HeldOut, with_evaluated_days
 from sim import load_scenario
 from tests.harness.conftest import TUNE_TINY
@@ -81,6 +81,6 @@ def test_added_days_score_as_a_full_evaluation_of_the_longer_scenario(tmp_path: 
             _same(a, b)  # the scenario's own days: the same when evaluated longer
         for a, b in zip(added.shifts, full.shifts[len(base.shifts) :], strict=True):
             _same(a, b)  # the added days alone: their databases hold the days before them
-        got = records_of(added, added_cache, other, (9, 10, 11))
-        want = records_of(full, full_cache, other, (9, 10, 11))
+        got = results_of(added, added_cache, other, (9, 10, 11))
+        want = results_of(full, full_cache, other, (9, 10, 11))
         assert [dataclasses.astuple(r) for r in got] == [dataclasses.astuple(r) for r in want]

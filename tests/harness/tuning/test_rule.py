@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.evaluation.results import CauseRecord, PostRecord, ShiftRecord, WorkerRecord
+from harness.evaluation.results import CauseResult, PostResult, ShiftResult, WorkerResult
 from harness.runtime.errors import HarnessError
 from harness.tuning._rule import (
     ALPHA,
@@ -153,18 +153,18 @@ def test_decide_without_more_days_looks_once_at_alpha():
     assert undecided.stop_reason.endswith("not decided at 0.05; there are no more held-out days")
 
 
-def _records(day: int, named: list[str], culprits: list[str]) -> ShiftRecord:
+def _records(day: int, named: list[str], culprits: list[str]) -> ShiftResult:
     """A one-post shift whose hazard post names ``named`` and was faulted by ``culprits``."""
     people = sorted(set(named) | set(culprits) | {"w0"})
-    return ShiftRecord(
+    return ShiftResult(
         day=day,
         shift="day",
-        posts=(PostRecord(post=1, level=3, D=0.6, hazard=True, set=(1,), true_level=3,
+        posts=(PostResult(post=1, level=3, D=0.6, hazard=True, set=(1,), true_level=3,
                           true_D=0.6, faults=("guard_missing",), culprits=tuple(culprits)),),
-        workers=tuple(WorkerRecord(worker=w, post=1, Z=0.0, Y=1.0, management=w in named,
+        workers=tuple(WorkerResult(worker=w, post=1, Z=0.0, Y=1.0, management=w in named,
                                    training=False, checked=True, needs_management=w in culprits,
                                    needs_training=False) for w in people),
-        root_causes=tuple(CauseRecord(hazard_post=1, post=1, worker=w, reasons=("off_post",))
+        root_causes=tuple(CauseResult(hazard_post=1, post=1, worker=w, reasons=("off_post",))
                           for w in named),
     )  # fmt: skip
 

@@ -30,7 +30,7 @@ import numpy as np
 from markupsafe import Markup
 
 from harness.evaluation.metrics import CATALOGUE, interval
-from harness.evaluation.results import Evidence, RunRecord, ShiftRecord, WorkerRecord
+from harness.evaluation.results import Evidence, RunResult, ShiftResult, WorkerResult
 from harness.outputs import tables
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_id
@@ -124,7 +124,7 @@ def headline(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def worker_summary(result: RunRecord) -> list[dict[str, Any]]:
+def worker_summary(result: RunResult) -> list[dict[str, Any]]:
     """Per worker over the evaluated days: shifts, flags, decisions and truth counts."""
     rows: dict[str, dict[str, Any]] = {}
     for rec in result.shifts:
@@ -147,7 +147,7 @@ def worker_summary(result: RunRecord) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (-r["named"], -r["culprit"], r["worker"]))
 
 
-def shift_sections(result: RunRecord) -> list[dict[str, Any]]:
+def shift_sections(result: RunResult) -> list[dict[str, Any]]:
     """Per shift: hazard posts with causes (linked), why-nobody members, missed hazards."""
     sections = []
     for rec in result.shifts:
@@ -191,7 +191,7 @@ def png_bytes(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def figures(result: RunRecord) -> dict[str, bytes]:
+def figures(result: RunResult) -> dict[str, bytes]:
     """The report's figures as PNG bytes: Z and Y by true label, D per post and shift, and the
     level confusion (rows: true level, columns: the model's level)."""
     import matplotlib
@@ -249,7 +249,7 @@ def figures(result: RunRecord) -> dict[str, bytes]:
     return out
 
 
-def _graders_line(result: RunRecord) -> str:
+def _graders_line(result: RunResult) -> str:
     g = result.graders
     source = g.get("source", "truth")
     if source == "registry":
@@ -262,7 +262,7 @@ def _graders_line(result: RunRecord) -> str:
     return "the true levels (a perfect grader)"
 
 
-def write_report(result: RunRecord, folder: Path, evidence: list[Evidence] | None = None) -> Path:
+def write_report(result: RunResult, folder: Path, evidence: list[Evidence] | None = None) -> Path:
     """Write ``report.html`` (with a section per evidence record) and the figure files."""
     pngs = figures(result)
     for name, data in pngs.items():
@@ -328,7 +328,7 @@ def _plotly_assets() -> dict[str, Any]:
     }
 
 
-def evidence_sections(result: RunRecord, evidence: list[Evidence]) -> list[dict[str, Any]]:
+def evidence_sections(result: RunResult, evidence: list[Evidence]) -> list[dict[str, Any]]:
     """Per evidence record, what its section shows: decisions, figures and the truth."""
     from harness.outputs import plots
 
@@ -355,7 +355,7 @@ def evidence_sections(result: RunRecord, evidence: list[Evidence]) -> list[dict[
     return sections
 
 
-def evidence_truth(worker: WorkerRecord | None, rec: ShiftRecord | None) -> dict[str, Any]:
+def evidence_truth(worker: WorkerResult | None, rec: ShiftResult | None) -> dict[str, Any]:
     """The simulator's truth about a worker-shift, for its evidence page."""
     if worker is None or rec is None:
         return {"caused faults at": "none"}

@@ -12,7 +12,7 @@ import numpy as np
 
 import core
 import sim
-from harness.evaluation.results import ShiftRecord, shift_record
+from harness.evaluation.results import ShiftResult, shift_result
 from harness.evaluation.scoring import PostShift, WorkerRow
 
 
@@ -58,7 +58,7 @@ class LineShift:
         params: core.ModelParams,
         Z: np.ndarray | None = None,
         Y: np.ndarray | None = None,
-    ) -> ShiftRecord:
+    ) -> ShiftResult:
         """The shift's record at ``params`` (``Z``, ``Y`` override the rows').
 
         Cheap enough for every trial of a threshold study: the worker arrays are built once.
@@ -74,7 +74,7 @@ class LineShift:
             Y=self.Y if Y is None else Y,
             params=params,
         )
-        return shift_record(self.day, self.shift, table, self.true_D, self.states, self.rows)
+        return shift_result(self.day, self.shift, table, self.true_D, self.states, self.rows)
 
 
 StatesOf = Callable[[sim.Scenario, int, str, list[sim.WorkerSummary]], tuple[sim.PostState, ...]]
@@ -132,7 +132,7 @@ def decide_shifts(
     *,
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
     states_of: StatesOf = simulated_states,
-) -> list[ShiftRecord]:
+) -> list[ShiftResult]:
     """Line-level decisions of every evaluated shift as shift records."""
     T = scenario.shifts.length_s
     return [
