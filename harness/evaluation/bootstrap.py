@@ -13,7 +13,7 @@ culprit, an equipment attribution to no person (weight 1). The AUC weighs each w
 by its cell's weight. Replicates where a figure is undefined (no positives drawn, say) are
 left out; the interval is ``None`` when the figure itself is undefined, or when no interval
 was asked for (``replicates=0``). The paired version (:func:`paired_difference`) scores two
-sets of records of the same days and people (tuned and default) under the same replicates,
+sets of results of the same days and people (tuned and default) under the same replicates,
 so their difference gets its own interval.
 """
 

@@ -1,4 +1,4 @@
-"""Per-(day, person) cells of shift records: the counts every headline figure needs, and the
+"""Per-(day, person) cells of shift results: the counts every headline figure needs, and the
 figures under any row of cell weights (a row of ones: the figures themselves).
 """
 
@@ -59,7 +59,7 @@ class Ranking:
 
 @dataclass(frozen=True)
 class CellTable:
-    """Per-(day, person) counts of a set of shift records: all the headline figures need.
+    """Per-(day, person) counts of a set of shift results: all the headline figures need.
 
     Attributes:
         days: the evaluated days, ascending.
@@ -84,14 +84,14 @@ class CellTable:
 
 
 def people_of(shifts: Sequence[ShiftResult]) -> tuple[str, ...]:
-    """The sorted worker ids of shift records (workers and culprits)."""
+    """The sorted worker ids of shift results (workers and culprits)."""
     found = {w.worker for rec in shifts for w in rec.workers}
     found |= {c for rec in shifts for c in rec.culprits}
     return tuple(sorted(found - {NOBODY}))
 
 
 def cell_table(shifts: Sequence[ShiftResult], people: Sequence[str] | None = None) -> CellTable:
-    """Per-(day, person) counts of the headline figures from shift records.
+    """Per-(day, person) counts of the headline figures from shift results.
 
     Args:
         people: the person rows (default :func:`people_of`); paired tables share one.

@@ -133,7 +133,7 @@ def decide_shifts(
     levels_of: Callable[[sim.Scenario, int, str, tuple[sim.PostState, ...]], np.ndarray],
     states_of: StatesOf = simulated_states,
 ) -> list[ShiftResult]:
-    """Line-level decisions of every evaluated shift as shift records."""
+    """Line-level decisions of every evaluated shift as shift results."""
     T = scenario.shifts.length_s
     return [
         s.record(scenario.G, T, params)

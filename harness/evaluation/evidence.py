@@ -5,7 +5,7 @@ the worker's measured arrays, with the model's own functions, and kept small eno
 report: the position record ``x_t`` and the standard post ``s_t`` as runs, and per minute the
 reliability ``ρ_t``, the ρ-weighted off-post seconds (what Z sums), the share of the minute in
 K and the mean ``q̄_t`` and ``σ²_t`` over it (what Y averages). The Z and Y of the database's
-own records against the database give the post's distribution to compare with.
+own worker-shifts against the database give the post's distribution to compare with.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
 def database_scores(
     stats: core.HistoryStats, database: tuple[np.ndarray, np.ndarray], params: core.ModelParams
 ) -> EvidenceHistory:
-    """Z and Y of the database's own records against the database, and their quantiles: the
+    """Z and Y of the database's own worker-shifts against the database, and their quantiles: the
     post's distribution a worker-shift is shown against (one per database, shared by its
     flagged workers)."""
     history_z = core.onpost_state_batch(stats, database[0])

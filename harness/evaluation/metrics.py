@@ -1,6 +1,6 @@
 """Metrics of the model's decisions against the simulator's truth, with bootstrap intervals.
 
-Pure functions of shift records (:mod:`harness.evaluation.results`; no I/O, no Ray), in the
+Pure functions of shift results (:mod:`harness.evaluation.results`; no I/O, no Ray), in the
 style of TrackEval: each evaluated day's counts (:func:`day_table`) are kept apart from their
 combination (:func:`figure_values`), so a figure and its bootstrap replicates come from one
 code path.
@@ -129,10 +129,10 @@ def run_metrics(
     seed: int = 0,
     people: bool = True,
 ) -> dict[str, Any]:
-    """All metrics of a run from its shift records (see the module doc).
+    """All metrics of a run from its shift results (see the module doc).
 
     Args:
-        shifts: the shift records.
+        shifts: the shift results.
         tau_D: the hazard threshold the run used (hazard detection).
         replicates: bootstrap replicates for the intervals (0: no intervals, all ``None``;
             what a tuning trial needs).
@@ -234,9 +234,9 @@ def paired_difference(
     seed: int = 0,
     people: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Each figure of records ``a`` minus that of ``b``, with a paired bootstrap interval.
+    """Each figure of results ``a`` minus that of ``b``, with a paired bootstrap interval.
 
-    ``a`` and ``b`` are shift records of the same days (e.g. tuned and default parameters on
+    ``a`` and ``b`` are shift results of the same days (e.g. tuned and default parameters on
     the held-out days). Every replicate draws the same days and people for both (``people``
     as for :func:`run_metrics`), so the interval is that
     of the difference itself, narrower than the two intervals side by side when the two
@@ -250,7 +250,7 @@ def paired_difference(
     table_a, table_b = cell_table(a, shared), cell_table(b, shared)
     if table_a.days != table_b.days:
         raise HarnessError(
-            f"paired records must cover the same days, got {list(table_a.days)} and "
+            f"paired results must cover the same days, got {list(table_a.days)} and "
             f"{list(table_b.days)}"
         )
     spread_a, spread_b = replicated(

@@ -1,6 +1,6 @@
-"""The records of a run, typed: one home for what ``results.json`` holds.
+"""The results of a run, typed: one home for what ``results.json`` holds.
 
-A run's records are built once, from the model's :class:`core.RootCauseTable` of each
+A run's results are built once, from the model's :class:`core.RootCauseTable` of each
 evaluated shift and the truth (:func:`shift_result`); ``results.json``
 (:meth:`RunResult.to_json`, with :data:`SCHEMA_VERSION` and :data:`UNITS`), the Parquet
 tables, the metrics, the report and every tuning trial are views of them. A ``results.json``
@@ -260,7 +260,7 @@ ROSTER_KEYS = tuple(f.name for f in dataclasses.fields(WorkerTraits))
 
 @dataclass(frozen=True)
 class RunResult:
-    """A whole run: what it ran, with what, its shift records and their metrics."""
+    """A whole run: what it ran, with what, its shift results and their metrics."""
 
     scenario: Text
     seed: Annotated[int, pydantic.Strict()]
@@ -280,7 +280,7 @@ class RunResult:
         return sorted({s.day for s in self.shifts})
 
     def to_json(self) -> dict[str, Any]:
-        """``results.json``: the records, the schema version and the units."""
+        """``results.json``: the results, the schema version and the units."""
         return {
             "schema_version": SCHEMA_VERSION,
             "scenario": self.scenario,
@@ -344,7 +344,7 @@ SHIFTS = pydantic.TypeAdapter(list[ShiftResult])
 
 
 def shifts_from_json(data: Sequence[Any]) -> list[ShiftResult]:
-    """Shift entries of ``results.json`` as records (tests, hand-made records)."""
+    """Shift entries of ``results.json`` as results (tests, hand-made results)."""
     return SHIFTS.validate_python([_nested(s) for s in data])
 
 
@@ -437,6 +437,7 @@ class EvidenceDatabase(TypedDict):
     """The post database a worker-shift was scored against."""
 
     records: int
+    """Worker-shifts the database holds (evidence.json's key)."""
     days: list[int]
     pool: str
 

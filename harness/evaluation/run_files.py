@@ -1,4 +1,4 @@
-"""A run's files read back: ``results.json`` as its typed records and ``evidence.json``
+"""A run's files read back: ``results.json`` as its typed results and ``evidence.json``
 checked entry by entry, each problem one line naming the file, the key and what came."""
 
 from __future__ import annotations

@@ -93,10 +93,10 @@ def recorded(
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What a run computed: the shift records, where the levels came from, the evidence."""
+    """What a run computed: the shift results, where the levels came from, the evidence."""
 
     records: list[ShiftResult]
-    """The shift records."""
+    """The shift results."""
     graders: dict[str, Any]
     """Provenance of the levels (:meth:`harness.evaluation.graders.GraderPlan.describe`)."""
     evidence: list[Evidence]

@@ -92,7 +92,7 @@ class Features:
 def shift_results(
     features: Features, params: core.ModelParams, scores: Scores
 ) -> list[ShiftResult]:
-    """The shift records of ``params`` from cached features and its scores."""
+    """The shift results of ``params`` from cached features and its scores."""
     return [
         s.record(features.G, features.T, params, Z=z, Y=y)
         for s, (z, y) in zip(features.shifts, scores, strict=True)
@@ -102,7 +102,7 @@ def shift_results(
 def results_of(
     features: Features, cache: ScoreCache, params: core.ModelParams, days: Iterable[int]
 ) -> list[ShiftResult]:
-    """The shift records of ``params`` on the cached ``days`` (their Z and Y from ``cache``)."""
+    """The shift results of ``params`` on the cached ``days`` (their Z and Y from ``cache``)."""
     days = tuple(days)
     scores = cache.get([score_key(params)])[score_key(params)]
     return shift_results(features.select(days), params, pick(scores, features.rows_of(days)))

@@ -113,7 +113,7 @@ class HeldOut:
         return tuple(d for _, _, days in self.parts for d in days)
 
     def results(self, params: core.ModelParams) -> list[ShiftResult]:
-        """The shift records of ``params`` on every held-out day."""
+        """The shift results of ``params`` on every held-out day."""
         return [r for f, cache, days in self.parts for r in results_of(f, cache, params, days)]
 
     def extend(self, total: int) -> None:

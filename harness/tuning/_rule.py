@@ -145,7 +145,7 @@ class Paired:
 
 
 def day_counts(a: Sequence[ShiftResult], b: Sequence[ShiftResult], figure_name: str) -> Paired:
-    """:class:`Paired` per-day counts of ``figure_name``'s group from two sets of shift records
+    """:class:`Paired` per-day counts of ``figure_name``'s group from two sets of shift results
     of the same days (e.g. tuned and start on the held-out days)."""
     group, _ = split_figure(figure_name)
     figure(figure_name, np.zeros(3))  # refuses a figure the rule cannot decide on
@@ -153,7 +153,7 @@ def day_counts(a: Sequence[ShiftResult], b: Sequence[ShiftResult], figure_name: 
     tables = [cell_table(records, people) for records in (a, b)]
     if tables[0].days != tables[1].days:
         raise HarnessError(
-            f"paired records must cover the same days, got {list(tables[0].days)} and "
+            f"paired results must cover the same days, got {list(tables[0].days)} and "
             f"{list(tables[1].days)}"
         )
     out = []

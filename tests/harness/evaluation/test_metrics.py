@@ -1,4 +1,4 @@
-"""Metrics: tiny hand-built shift records with hand-computed values (TrackEval style), and the
+"""Metrics: tiny hand-built shift results with hand-computed values (TrackEval style), and the
 bootstrap checked against resampling the records themselves."""
 
 from __future__ import annotations

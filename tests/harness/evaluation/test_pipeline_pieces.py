@@ -1,5 +1,5 @@
 """The evaluation pieces without Ray: the sliding post databases, the scoring task, the line
-assembly and the typed records they give, each against a direct computation."""
+assembly and the typed results they give, each against a direct computation."""
 
 from __future__ import annotations
 
