@@ -215,8 +215,8 @@ def set_study_attr(study: optuna.Study, key: str, value: Any) -> None:
 
 
 def enqueue(study: optuna.Study, params: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> None:
-    """Make ``params`` the next trial asked, with user attributes ``attrs``; a value off its
-    range's grid is enqueued as given (Optuna's warning about it is silenced)."""
+    """Make ``params`` the next trial asked, with user attributes ``attrs``; values off their
+    range or grid are enqueued as given (warnings on enqueueing silenced)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study.enqueue_trial(dict(params), user_attrs=dict(attrs))
