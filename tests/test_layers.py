@@ -1,6 +1,7 @@
 """Imports go one way: core ← sim ← harness, and inside harness from room to room in the
 order the README's layout gives; commands never import commands; a package's private modules
-(and private names) are its own; Ray, MLflow and Optuna are imported only by the adapters."""
+(and private names) are its own; Ray, MLflow and Optuna are imported only by the adapters, and
+Optuna's studies and trials are worked only by them (elsewhere a study is an opaque handle)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,16 @@ ROOMS = {
 
 OUTSIDE_SYSTEMS = ("ray", "mlflow", "optuna")
 """Imported only in ``harness/adapters/`` (functions included)."""
+
+
+OPTUNA_MEMBERS = frozenset({
+    "ask", "tell", "enqueue_trial", "best_trial", "best_trials", "best_value", "best_params",
+    "get_trials", "add_trial", "add_trials", "set_user_attr", "set_system_attr", "user_attrs",
+    "system_attrs", "trials_dataframe", "optimize", "set_metric_names", "suggest_float",
+    "suggest_int", "suggest_categorical", "should_prune",
+})  # fmt: skip
+"""Members of Optuna's ``Study`` and ``Trial`` that only ``harness/adapters/`` calls or reads
+(the adapter's own functions of these names aside)."""
 
 
 def _all_imports(path: Path) -> list[str]:
@@ -70,6 +81,38 @@ def outside_system_imports(root: Path) -> list[str]:
             if name.split(".")[0] in OUTSIDE_SYSTEMS
         }
     )
+
+
+def _adapter_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to ``harness.adapters`` modules (``from harness.adapters
+    import optuna_studies``, ``import harness.adapters.optuna_studies as studies``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "harness.adapters":
+            names |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {
+                a.asname for a in node.names if a.asname and a.name.startswith("harness.adapters.")
+            }
+    return names
+
+
+def optuna_member_uses(root: Path) -> list[str]:
+    """Calls or reads of :data:`OPTUNA_MEMBERS` outside ``harness/adapters/``."""
+    wrong = set()
+    for package in PACKAGES:
+        for path in _modules(package, root):
+            where = path.relative_to(root)
+            if where.parts[:2] == ("harness", "adapters"):
+                continue
+            tree = ast.parse(path.read_text())
+            adapters = _adapter_names(tree)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr in OPTUNA_MEMBERS:
+                    receiver = ast.unparse(node.value)
+                    if receiver not in adapters and not receiver.startswith("harness.adapters."):
+                        wrong.add(f"{where}:{node.lineno} uses .{node.attr}")
+    return sorted(wrong)
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -131,6 +174,10 @@ def test_ray_mlflow_and_optuna_only_through_the_adapters() -> None:
     assert outside_system_imports(REPO) == []
 
 
+def test_optunas_studies_and_trials_only_through_the_adapters() -> None:
+    assert optuna_member_uses(REPO) == []
+
+
 def test_the_checks_find_a_planted_violation(tmp_path: Path) -> None:
     planted = {
         "sim/_hidden.py": "X = 1\n",
@@ -142,6 +189,16 @@ def test_the_checks_find_a_planted_violation(tmp_path: Path) -> None:
             "def f():\n    import optuna.trial\n"
         ),
         "harness/runtime/logs.py": "from mlflow.utils import logging_utils\n",
+        "harness/adapters/studies.py": "def f(study):\n    return study.best_trial.user_attrs\n",
+        "harness/tuning/worker.py": (
+            "from harness.adapters import optuna_studies as s\n"
+            "import harness.adapters.optuna_studies\n"
+            "def f(study, trial):\n"
+            "    s.optimize(study)\n"
+            "    harness.adapters.optuna_studies.optimize(study)\n"
+            "    study.enqueue_trial({})\n"
+            "    return trial.user_attrs, s.study(study).best_trials\n"
+        ),
     }
     for name, text in planted.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -157,4 +214,9 @@ def test_the_checks_find_a_planted_violation(tmp_path: Path) -> None:
         "harness/commands/leaky.py imports optuna.trial",
         "harness/runtime/logs.py imports mlflow.utils",
         "harness/runtime/logs.py imports mlflow.utils.logging_utils",
+    ]
+    assert optuna_member_uses(tmp_path) == [
+        "harness/tuning/worker.py:6 uses .enqueue_trial",
+        "harness/tuning/worker.py:7 uses .best_trials",
+        "harness/tuning/worker.py:7 uses .user_attrs",
     ]

@@ -1,8 +1,12 @@
-"""Optuna adapter: the one study factory and the ask/tell loop (storage and the one-driver
-rule: :mod:`harness.adapters.optuna_storage`).
+"""Optuna adapter: the one study factory, the ask/tell loop, the sequential loop of a pruned
+study, and what the rest of the harness reads of a study (storage and the one-driver rule:
+:mod:`harness.adapters.optuna_storage`).
 
 Trials are asked in batches, evaluated by the caller (on Ray) and told back; the journal is
 recorded after every batch (:meth:`harness.adapters.optuna_storage.StudyStore.record`).
+Outside the adapters a study is an opaque handle (:data:`Study`) passed back to these
+functions, and its trials are :class:`TrialRow`s: no Optuna method or attribute is used there
+(``tests/test_layers.py`` checks).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,16 +30,11 @@ from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
 from harness.runtime.storage import Location
 
-COMPLETE, FAIL, PRUNED, RUNNING = (
-    TrialState.COMPLETE,
-    TrialState.FAIL,
-    TrialState.PRUNED,
-    TrialState.RUNNING,
-)
+COMPLETE, FAIL, PRUNED, RUNNING = "COMPLETE", "FAIL", "PRUNED", "RUNNING"
+"""Trial states by name (:attr:`TrialRow.state`; Optuna's ``TrialState`` names)."""
 FINISHED = (COMPLETE, FAIL, PRUNED)
-Pruned = optuna.TrialPruned
-"""Raise from an objective to prune its trial."""
 Study = optuna.Study
+"""A study: outside the adapters an opaque handle, passed back to this module's functions."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial is noise here
 optuna.logging.disable_default_handler()
@@ -73,17 +73,16 @@ def create_study(
         load_if_exists=True,
     )
     if metric_names is not None and not resumed:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks set_metric_names experimental
             study.set_metric_names(list(metric_names))
     return study, resumed
 
 
-def float_range(low: float, high: float, *, step: float | None = None) -> Any:
-    """A search-space dimension: a float in ``[low, high]`` (on a grid of ``step``)."""
-    return optuna.distributions.FloatDistribution(low, high, step=step)
+def float_range(low: float, high: float, *, step: float | None = None, log: bool = False) -> Any:
+    """A search-space dimension: a float in ``[low, high]`` (on a grid of ``step``; sampled
+    log-uniformly with ``log``)."""
+    return optuna.distributions.FloatDistribution(low, high, step=step, log=log)
 
 
 def int_range(low: int, high: int, *, step: int = 1) -> Any:
@@ -96,9 +95,131 @@ def categorical(choices: Sequence[Any]) -> Any:
     return optuna.distributions.CategoricalDistribution(tuple(choices))
 
 
+@dataclass(frozen=True)
+class Running:
+    """A running trial as the objective of :func:`optimize_sequential` sees it."""
+
+    number: int
+    """The trial's number in its study."""
+    params: dict[str, Any]
+    """The sampled parameters, in the order of the search space."""
+    _trial: optuna.Trial
+
+    def report(self, value: float, step: int) -> None:
+        """Report an intermediate ``value`` at ``step``; end the trial PRUNED (by raising
+        Optuna's ``TrialPruned``) when the study's pruner says so."""
+        self._trial.report(value, step)
+        if self._trial.should_prune():
+            raise optuna.TrialPruned()
+
+
+def _suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
+    """``trial``'s value of ``name`` drawn from ``distribution`` (as ``suggest_*`` draw it)."""
+    d = distribution
+    if isinstance(d, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, d.choices)
+    if isinstance(d, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+    return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+
+
+def optimize_sequential(
+    study: optuna.Study,
+    objective: Callable[[Running], float],
+    *,
+    distributions: Mapping[str, Any],
+    n_trials: int,
+) -> None:
+    """Run ``n_trials`` trials one after another, each sampled from ``distributions`` and
+    scored by ``objective`` (which may prune it through :meth:`Running.report`): Optuna's own
+    loop, for a study whose trials must run in order (a pruned study's)."""
+
+    def run(trial: optuna.Trial) -> float:
+        params = {name: _suggest(trial, name, d) for name, d in distributions.items()}
+        return objective(Running(trial.number, params, trial))
+
+    study.optimize(run, n_trials=n_trials)
+
+
 def median_pruner(*, startup_trials: int, warmup_steps: int) -> optuna.pruners.BasePruner:
     """Prune a trial below the median of earlier trials at the same step."""
     return optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=warmup_steps)
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """A trial as plain data, read from the study (Optuna's ``FrozenTrial`` stays here)."""
+
+    number: int
+    """The trial's number in its study."""
+    state: str
+    """:data:`COMPLETE`, :data:`FAIL`, :data:`PRUNED`, :data:`RUNNING` or ``WAITING``."""
+    values: tuple[float, ...]
+    """Objective values (empty unless COMPLETE)."""
+    params: dict[str, Any]
+    """Parameter name → value."""
+    attrs: dict[str, Any]
+    """User attributes."""
+
+
+def _row(trial: FrozenTrial) -> TrialRow:
+    return TrialRow(
+        number=trial.number,
+        state=trial.state.name,
+        values=tuple(trial.values or ()),
+        params=dict(trial.params),
+        attrs=dict(trial.user_attrs),
+    )
+
+
+def _frozen(study: optuna.Study, states: Sequence[str]) -> list[FrozenTrial]:
+    """The study's trials in ``states`` (every trial when none is given)."""
+    wanted = tuple(TrialState[s] for s in states) if states else None
+    return study.get_trials(deepcopy=False, states=wanted)
+
+
+def trials(study: optuna.Study, *states: str) -> list[TrialRow]:
+    """The study's trials in ``states`` (every trial when none is given), by number."""
+    return [_row(t) for t in _frozen(study, states)]
+
+
+def count(study: optuna.Study, *states: str) -> int:
+    """How many trials ``study`` holds in ``states`` (all of them when none is given)."""
+    return len(_frozen(study, states))
+
+
+def best_trial(study: optuna.Study) -> TrialRow:
+    """Optuna's best trial of a one-objective study (a mark of a recommendation included)."""
+    return _row(study.best_trial)
+
+
+def pareto_front(study: optuna.Study) -> list[TrialRow]:
+    """Optuna's best trials of a study of several objectives (its Pareto front), less the
+    marks of recommendations (:data:`MARK`)."""
+    return [_row(t) for t in study.best_trials if MARK not in t.user_attrs]
+
+
+def name_of(study: optuna.Study) -> str:
+    """The study's name."""
+    return study.study_name
+
+
+def study_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's user attributes."""
+    return dict(study.user_attrs)
+
+
+def set_study_attr(study: optuna.Study, key: str, value: Any) -> None:
+    """Store ``value`` as the study's user attribute ``key``."""
+    study.set_user_attr(key, value)
+
+
+def enqueue(study: optuna.Study, params: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> None:
+    """Make ``params`` the next trial asked, with user attributes ``attrs``; values off their
+    range or grid are enqueued as given (warnings on enqueueing silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.enqueue_trial(dict(params), user_attrs=dict(attrs))
 
 
 def recover_stale(study: optuna.Study) -> int:
@@ -108,16 +229,11 @@ def recover_stale(study: optuna.Study) -> int:
     the RUNNING trials found then belong to an interrupted session. Returns how many were
     recovered.
     """
-    stale = study.get_trials(deepcopy=False, states=(RUNNING,))
+    stale = _frozen(study, (RUNNING,))
     for t in stale:
-        study.tell(t.number, state=FAIL)
+        study.tell(t.number, state=TrialState.FAIL)
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
     return len(stale)
-
-
-def count(study: optuna.Study, *states: TrialState) -> int:
-    """Trials of ``study`` in ``states``."""
-    return len(study.get_trials(deepcopy=False, states=states))
 
 
 @dataclass(frozen=True)
@@ -168,11 +284,9 @@ def set_params(trial: optuna.Trial, params: Mapping[str, tuple[Any, Any]]) -> No
         )
 
 
-def complete(study: optuna.Study) -> list[FrozenTrial]:
+def complete(study: optuna.Study) -> list[TrialRow]:
     """The study's COMPLETE trials, less the marks of recommendations (:data:`MARK`)."""
-    return [
-        t for t in study.get_trials(deepcopy=False, states=(COMPLETE,)) if MARK not in t.user_attrs
-    ]
+    return [t for t in trials(study, COMPLETE) if MARK not in t.attrs]
 
 
 def mark(
@@ -220,7 +334,7 @@ def optimize(
     evaluate_batch: Callable[[list[tuple[int, dict[str, Any]]]], dict[int, Any]],
     n_complete: int,
     batch_size: int,
-    on_batch: Callable[[list[FrozenTrial]], None] | None = None,
+    on_batch: Callable[[list[TrialRow]], None] | None = None,
     progress: bool = False,
     max_failures: int | None = None,
     store: StudyStore | None = None,
@@ -267,13 +381,13 @@ def optimize(
                     else:
                         last_reason = str(outcome)
                         t.set_user_attr("fail_reason", last_reason)
-                        study.tell(t, state=FAIL)
+                        study.tell(t, state=TrialState.FAIL)
                         failed += 1
             optuna_s += (t1 - t0) + (time.perf_counter() - t2)
             session += len(asked)
             if on_batch is not None:
                 numbers = {t.number for t in asked}
-                on_batch([t for t in study.get_trials(deepcopy=False) if t.number in numbers])
+                on_batch([_row(t) for t in _frozen(study, ()) if t.number in numbers])
             interrupts.checkpoint("trials")
             if failed >= limit:
                 raise HarnessError(
@@ -288,12 +402,12 @@ def trial_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str,
     value), ``params`` (with the thresholds a sweep set, user attribute ``swept``), ``start``,
     ``retry_of``, ``fail_reason`` (see :func:`harness.outputs.tables.trials_table`)."""
     rows = []
-    for t in study.get_trials(deepcopy=False):
-        attrs = t.user_attrs
+    for t in trials(study):
+        attrs = t.attrs
         rows.append({
             "number": t.number,
-            "state": t.state.name,
-            "values": dict(zip(objectives, t.values or (), strict=False)),
+            "state": t.state,
+            "values": dict(zip(objectives, t.values, strict=False)),
             "params": {**t.params, **attrs.get("swept", {})},
             "start": bool(attrs.get("start", False)),
             "retry_of": attrs.get("retry_of"),
@@ -306,8 +420,6 @@ def save_plots(
     study: optuna.Study, folder: Path | Location, objectives: Sequence[str]
 ) -> list[str]:
     """Optimisation history (and Pareto front) and parameter importances as PNG files."""
-    import warnings
-
     import matplotlib
 
     matplotlib.use("Agg")

@@ -12,7 +12,7 @@ timing-dependent order). Posts are independent, so they fill the cores. Each stu
 a journal file ``<journals>/post-<i>.journal`` (Optuna's file storage, safe for parallel
 writers; on a cluster it must be shared storage); a new study starts it afresh.
 
-**Search space** (:func:`suggest`): ``channels`` in {8, 16, 32}, ``depth`` 2..4, ``lr``
+**Search space** (:data:`SPACE`): ``channels`` in {8, 16, 32}, ``depth`` 2..4, ``lr``
 log-uniform in [1e-3, 1e-2], ``batch_size`` in {16, 32, 64}, ``input_size`` in {32, 64};
 ``epochs`` is fixed by the budget.
 
@@ -61,15 +61,14 @@ class StudyBudget:
     """Epochs between validation passes (the pruner's reports); the last epoch always."""
 
 
-def suggest(trial: Any) -> dict[str, Any]:
-    """The grading DNN's hyper-parameters for one trial (the search space)."""
-    return {
-        "channels": trial.suggest_categorical("channels", [8, 16, 32]),
-        "depth": trial.suggest_int("depth", 2, 4),
-        "lr": trial.suggest_float("lr", 1e-3, 1e-2, log=True),
-        "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
-        "input_size": trial.suggest_categorical("input_size", [32, 64]),
-    }
+SPACE = {
+    "channels": optuna_studies.categorical([8, 16, 32]),
+    "depth": optuna_studies.int_range(2, 4),
+    "lr": optuna_studies.float_range(1e-3, 1e-2, log=True),
+    "batch_size": optuna_studies.categorical([16, 32, 64]),
+    "input_size": optuna_studies.categorical([32, 64]),
+}
+"""The grading DNN's hyper-parameters a trial samples (in this order)."""
 
 
 def run_studies(
@@ -137,8 +136,8 @@ def post_study(
     best: dict[str, Any] = {"value": -1.0}
     spent = {"train_s": 0.0}
 
-    def objective(trial: Any) -> float:
-        params = suggest(trial)
+    def objective(trial: optuna_studies.Running) -> float:
+        params = trial.params
         scores: list[float] = []
         evaluated: list[int] = []
         eval_s = 0.0
@@ -151,10 +150,8 @@ def post_study(
             t0 = time.perf_counter()
             scores.append(evaluate_grader(net, val.images, val.env, val.labels)["macro_f1"])
             evaluated.append(epoch)
-            trial.report(scores[-1], epoch)
             eval_s += time.perf_counter() - t0
-            if trial.should_prune():
-                raise optuna_studies.Pruned()
+            trial.report(scores[-1], epoch)  # raises to prune the trial
 
         t0 = time.perf_counter()
         try:
@@ -175,7 +172,9 @@ def post_study(
         return scores[-1]
 
     study_started = time.perf_counter()
-    study.optimize(objective, n_trials=budget.trials)
+    optuna_studies.optimize_sequential(
+        study, objective, distributions=SPACE, n_trials=budget.trials
+    )
     store.record()
     study_s = time.perf_counter() - study_started
     net = best["net"]

@@ -6,7 +6,8 @@ See :mod:`harness.tuning._study` for a study's session (open or resume, trials, 
 choice after a study, :mod:`harness.tuning._rule` for the recommendation rule,
 :mod:`harness.tuning._holdout` for held-out days (and more of them), and the Optuna adapter
 (:mod:`harness.adapters.optuna_storage`, :mod:`harness.adapters.optuna_studies`) for storage,
-resume, the ask/tell loop and the mark of the recommended trial.
+resume, the ask/tell loop, the mark of the recommended trial and every read of a study (its
+trials as rows).
 """
 
 from __future__ import annotations

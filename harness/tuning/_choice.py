@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -118,20 +117,19 @@ def rho_grid(space: SearchSpace) -> tuple[float, ...]:
 
 
 def enqueue_start(study: optuna_studies.Study, space: SearchSpace, start: core.ModelParams) -> None:
-    """Trial 0 of a new study: the start's values of the sampled parameters."""
+    """Trial 0 of a new study: the start's values of the sampled parameters (a start off a
+    range's grid is still the start)."""
     values = start.to_dict()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a start off a range's grid is still the start
-        study.enqueue_trial(
-            {name: values[name] for name in space.ranges}, user_attrs={"start": True}
-        )
+    optuna_studies.enqueue(
+        study, {name: values[name] for name in space.ranges}, attrs={"start": True}
+    )
 
 
-def trial_params(space: SearchSpace, trial: Any) -> core.ModelParams:
+def trial_params(space: SearchSpace, trial: optuna_studies.TrialRow) -> core.ModelParams:
     """A trial's model parameters: the sampled ones and the thresholds its sweep chose (its
     params since they are stored as such; a user attribute before)."""
     swept = {n: v for n, v in trial.params.items() if n in SWEEPABLE and n not in space.ranges}
-    return replace(space.params(trial.params), **{**trial.user_attrs.get("swept", {}), **swept})
+    return replace(space.params(trial.params), **{**trial.attrs.get("swept", {}), **swept})
 
 
 def choose_best(
@@ -141,7 +139,7 @@ def choose_best(
     features: Features,
     rows: np.ndarray,
     cache: ScoreCache,
-) -> tuple[core.ModelParams, list[Any], int]:
+) -> tuple[core.ModelParams, list[optuna_studies.TrialRow], int]:
     """The best trial's parameters, the Pareto front (empty for one objective) and the best
     trial's number (marks of earlier recommendations left out: they repeat trials).
 
@@ -154,15 +152,15 @@ def choose_best(
     trials = optuna_studies.complete(study)
     if not trials:
         raise HarnessError(
-            f"no trial of study {study.study_name!r} completed; see the fail_reason of its "
-            "trials (trials.parquet)"
+            f"no trial of study {optuna_studies.name_of(study)!r} completed; see the fail_reason "
+            "of its trials (trials.parquet)"
         )
     if len(objectives) == 1:
-        best = max(t.value for t in trials)
-        tied = [t for t in trials if abs(t.value - best) <= 1e-12]
+        best = max(t.values[0] for t in trials)
+        tied = [t for t in trials if abs(t.values[0] - best) <= 1e-12]
         nearest = min(tied, key=lambda t: (space.distance_to_base(t.params), t.number))
         return trial_params(space, nearest), [], nearest.number
-    front = [t for t in study.best_trials if optuna_studies.MARK not in t.user_attrs]
+    front = optuna_studies.pareto_front(study)
     candidates = [trial_params(space, t) for t in front]
     found = cache.get(score_key(p) for p in candidates)
     f1 = get_objective(DEFAULT_OBJECTIVE).value
@@ -351,18 +349,18 @@ def mark_recommended(
             "repeats the recommendation (of the front, the best root-cause F1 on the tuning "
             "days, or the start)"
         )
-    best = study.best_trial
+    best = optuna_studies.best_trial(study)
     if best.number == number or trial_params(space, best) == params:
         return number, None
     if repeats == "start":
         return number, (
             f"study.best_trial is trial {best.number}, the best on the tuning days "
-            f"({best.value:.3f}); its gain over the start on unseen days was not shown, so "
+            f"({best.values[0]:.3f}); its gain over the start on unseen days was not shown, so "
             f"the start (trial {number}) is recommended"
         )
     return number, (
         f"study.best_trial is trial {best.number}; trial {repeats} ties it on the tuning days "
-        f"({best.value:.3f}) and lies nearer the start, and of tied trials the tool takes the "
+        f"({best.values[0]:.3f}) and lies nearer the start, and of tied trials the tool takes the "
         f"nearest (trial {number} repeats it)"
     )
 
@@ -396,7 +394,7 @@ def cross_validate(
             directions=[o.direction for o in config.objectives], seed=config.seed + fold,
             metric_names=names, batch_size=config.batch_size,
         )  # fmt: skip
-        if not study.trials:
+        if not optuna_studies.count(study):
             enqueue_start(study, searched, config.start)
         fold_days = Study(features, cache, train)
         optuna_studies.optimize(

@@ -91,16 +91,16 @@ class OpenStudy:
     def log_to(self, run_id: str) -> None:
         """Make ``run_id`` the study's run and log on it the finished trials it lacks."""
         self.run_id = run_id
-        self.study.set_user_attr("mlflow_run_id", run_id)
+        optuna_studies.set_study_attr(self.study, "mlflow_run_id", run_id)
         self.logged = logged_trials(run_id)
-        self.log_batch(self.study.get_trials(deepcopy=False, states=optuna_studies.FINISHED))
+        self.log_batch(optuna_studies.trials(self.study, *optuna_studies.FINISHED))
 
-    def log_batch(self, trials: list[Any]) -> None:
+    def log_batch(self, trials: list[optuna_studies.TrialRow]) -> None:
         """Record the journal and log the trials not yet logged (marks of recommendations
         aside)."""
         self.store.record()
         marks = optuna_studies.MARK
-        fresh = [t for t in trials if t.number not in self.logged and marks not in t.user_attrs]
+        fresh = [t for t in trials if t.number not in self.logged and marks not in t.attrs]
         log_trials([_logged(t, self.names) for t in fresh], run_id=self.run_id)
         self.logged.update(t.number for t in fresh)
 
@@ -131,32 +131,32 @@ def open_study(config: TuneConfig) -> OpenStudy:
         batch_size=config.batch_size,
     )
     _check_attrs(study, resumed, attrs)
-    if not study.trials:
+    if not optuna_studies.count(study):
         enqueue_start(study, searched, config.start)
     recovered = optuna_studies.recover_stale(study)
     config.store.record()
     return OpenStudy(
         study=study, resumed=resumed, recovered=recovered, attrs=attrs, searched=searched,
         plan=plan, no_sweep=no_sweep, names=names, store=config.store,
-        earlier_run=study.user_attrs.get("mlflow_run_id"),
+        earlier_run=optuna_studies.study_attrs(study).get("mlflow_run_id"),
     )  # fmt: skip
 
 
 def _check_attrs(study: optuna_studies.Study, resumed: bool, attrs: dict[str, Any]) -> None:
     if not resumed:
-        study.set_user_attr("config", attrs)
+        optuna_studies.set_study_attr(study, "config", attrs)
         return
-    stored = study.user_attrs.get("config")
+    stored = optuna_studies.study_attrs(study).get("config")
     if stored != attrs:
         raise HarnessError(
-            f"study {study.study_name!r} was made with {stored}, not {attrs}; resume it with "
-            "the same scenario, objectives and hold-out days, or pick a new --study name"
+            f"study {optuna_studies.name_of(study)!r} was made with {stored}, not {attrs}; resume "
+            "it with the same scenario, objectives and hold-out days, or pick a new --study name"
         )
 
 
-def _logged(trial: Any, names: list[str]) -> tuple[int, dict, dict, bool]:
-    values = {n: v for n, v in zip(names, trial.values or (), strict=False) if math.isfinite(v)}
-    params = {**trial.params, **trial.user_attrs.get("swept", {})}
+def _logged(trial: optuna_studies.TrialRow, names: list[str]) -> tuple[int, dict, dict, bool]:
+    values = {n: v for n, v in zip(names, trial.values, strict=False) if math.isfinite(v)}
+    params = {**trial.params, **trial.attrs.get("swept", {})}
     return trial.number, values, params, trial.state == optuna_studies.COMPLETE
 
 
@@ -168,7 +168,7 @@ class Candidate:
     """The best trial nearest the start, on the tuning days."""
     trial: int
     """Its trial number."""
-    front: list[Any]
+    front: list[optuna_studies.TrialRow]
     """The Pareto front's trials."""
     stats: optuna_studies.OptimizeStats
     """Where the session's trial time went."""
@@ -279,7 +279,7 @@ class TuneResult:
     """The tuned params if the rule recommends them, else the start."""
     candidate: core.ModelParams
     """The tuned params."""
-    front: list[Any]
+    front: list[optuna_studies.TrialRow]
     """The Pareto front's trials."""
 
     def metrics(self) -> dict[str, Any]:
@@ -289,7 +289,7 @@ class TuneResult:
         metrics: dict[str, Any] = {
             "trials_per_s": summary["trials_per_s"],
             "optuna_fraction": summary["optuna_fraction"],
-            "trials_total": len(self.study.trials),
+            "trials_total": optuna_studies.count(self.study),
             "recommended_tuned": float(summary["recommendation"] == "tuned"),
             "recommendation_p": summary["recommendation_gain"]["p"],
             "heldout_days": len(summary["holdout_days"]),
@@ -333,7 +333,7 @@ def conclude(config: TuneConfig, study: OpenStudy, candidate: Candidate) -> Tune
         "storage": config.store.description,
         "resumed": study.resumed,
         "recovered_trials": study.recovered,
-        "trials_total": len(study.study.trials),
+        "trials_total": optuna_studies.count(study.study),
         "trials_complete": len(complete),
         "trials_session": stats.trials,
         "trials_per_s": stats.trials_per_s,

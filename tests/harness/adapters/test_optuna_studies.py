@@ -275,3 +275,70 @@ def test_a_mark_repeats_a_recommendation_and_is_not_counted(tmp_path):
         batch_size=3,
     )  # fmt: skip
     assert len(optuna_studies.complete(study)) == 6 and len(study.trials) == 7
+
+
+def test_a_studys_trials_read_as_plain_rows(tmp_path):
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(name="s", store=store, directions=["maximize"], seed=0)
+    optuna_studies.set_study_attr(study, "config", {"seed": 3})
+    x = optuna_studies.float_range(0.0, 1.0, step=0.1)
+    optuna_studies.enqueue(study, {"x": 0.55}, attrs={"start": True})  # off the grid: as given
+    optuna_studies.optimize(
+        study, distributions={"x": x}, n_complete=3, batch_size=2,
+        evaluate_batch=lambda asked: {n: (p["x"],) if n else "no score" for n, p in asked},
+    )  # fmt: skip
+    rows = optuna_studies.trials(study)
+    assert [(t.number, t.state) for t in rows][:2] == [(0, "FAIL"), (1, "COMPLETE")]
+    assert rows[0].params == {"x": 0.55} and rows[0].values == ()
+    assert rows[0].attrs == {"start": True, "fail_reason": "no score"}
+    frozen = study.trials  # what Optuna holds, row for row
+    assert [(t.params, tuple(t.values or ()), t.user_attrs) for t in frozen] == [
+        (t.params, t.values, t.attrs) for t in rows
+    ]
+    assert optuna_studies.count(study) == len(rows) == 4
+    assert optuna_studies.count(study, optuna_studies.FAIL) == 1
+    assert optuna_studies.trials(study, *optuna_studies.FINISHED) == rows
+    assert optuna_studies.best_trial(study).number == study.best_trial.number
+    assert optuna_studies.study_attrs(study) == {"config": {"seed": 3}}
+    assert optuna_studies.name_of(study) == "s"
+
+
+def test_the_pareto_front_leaves_out_the_marks(tmp_path):
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(
+        name="s", store=store, directions=["maximize", "maximize"], seed=0
+    )
+    x = optuna_studies.float_range(0.0, 1.0)
+    optuna_studies.optimize(
+        study, distributions={"x": x}, n_complete=6, batch_size=3,
+        evaluate_batch=lambda asked: {n: (p["x"], 1 - p["x"]) for n, p in asked},
+    )  # fmt: skip
+    number = optuna_studies.mark(study, params={"x": (0.5, x)}, values=[0.5, 0.5], attrs={})
+    front = optuna_studies.pareto_front(study)
+    assert len(front) == 6 and number not in {t.number for t in front}
+    assert {t.number for t in study.best_trials} == {t.number for t in front} | {number}
+
+
+def test_the_sequential_loop_samples_the_space_in_order_and_prunes_through_report(tmp_path):
+    store = optuna_storage.open_storage(tmp_path / "s.journal")
+    study, _ = optuna_studies.create_study(
+        name="s", store=store, directions=["maximize"], seed=0,
+        pruner=optuna_studies.median_pruner(startup_trials=2, warmup_steps=0),
+    )  # fmt: skip
+    space = {
+        "c": optuna_studies.categorical([8, 16]),
+        "d": optuna_studies.int_range(2, 4),
+        "lr": optuna_studies.float_range(1e-3, 1e-2, log=True),
+    }
+    seen = []
+
+    def objective(trial: optuna_studies.Running) -> float:
+        seen.append((trial.number, list(trial.params)))
+        for step in range(3):
+            trial.report(-trial.number, step)  # every later trial is worse: pruned
+        return -trial.number
+
+    optuna_studies.optimize_sequential(study, objective, distributions=space, n_trials=4)
+    assert seen == [(n, ["c", "d", "lr"]) for n in range(4)]
+    assert [t.state for t in optuna_studies.trials(study)] == ["COMPLETE"] * 2 + ["PRUNED"] * 2
+    assert all(1e-3 <= t.params["lr"] <= 1e-2 for t in optuna_studies.trials(study))

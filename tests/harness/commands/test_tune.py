@@ -69,8 +69,8 @@ def test_tune_end_to_end_and_best_params_load_into_run(tiny: Path):
     # Optuna's view: every trial shows its swept thresholds as params, and one more trial,
     # marked, repeats the recommendation
     assert all({"tau_Z", "tau_Y"} <= set(t.params) for t in study.trials)
-    marked = study.trials[summary["recommended_trial"]]
-    assert marked.number == 8 and marked.user_attrs["recommended"] is True
+    marked = optuna_studies.trials(study)[summary["recommended_trial"]]
+    assert marked.number == 8 and marked.attrs["recommended"] is True
     assert (
         trial_params(make_space().without(("tau_Z", "tau_Y")), marked).to_dict()
         == (summary["best_params"])
@@ -300,9 +300,9 @@ def test_the_start_is_trial_0_and_the_best_is_never_below_it(tmp_path: Path):
         study, distributions=space.distributions(), evaluate_batch=peak_at_the_start,
         n_complete=12, batch_size=4, store=store,
     )  # fmt: skip
-    first = study.trials[0]
-    assert first.user_attrs["start"] is True and trial_params(space, first) == start
-    assert first.value == 0.0 and study.best_value == 0.0
+    first = optuna_studies.trials(study)[0]
+    assert first.attrs["start"] is True and trial_params(space, first) == start
+    assert first.values == (0.0,) and study.best_value == 0.0
     best, _, number = choose_best(study, space, (get_objective("root_cause_f1"),), None, None, None)
     assert best == start and number == 0  # ties go to the trial nearest the start: itself
 
@@ -312,8 +312,8 @@ def test_a_trials_params_carry_the_thresholds_its_sweep_chose():
     from harness.tuning._choice import trial_params
 
     space = make_space().without(("tau_Z", "tau_Y"))
-    trial = optuna.trial.create_trial(
-        params={"tau_D": 0.9}, distributions={"tau_D": space.distributions()["tau_D"]},
-        value=0.5, user_attrs={"swept": {"tau_Z": 0.33, "tau_Y": 0.71}},
+    trial = optuna_studies.TrialRow(
+        number=0, state=optuna_studies.COMPLETE, values=(0.5,), params={"tau_D": 0.9},
+        attrs={"swept": {"tau_Z": 0.33, "tau_Y": 0.71}},
     )  # fmt: skip
     assert trial_params(space, trial) == core.ModelParams(tau_D=0.9, tau_Z=0.33, tau_Y=0.71)
