@@ -83,11 +83,8 @@ def make_fit_config(
     *,
     report: str | Path | None = None,
     seed: int | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     cache_dir: str | Path | None = None,
-    progress: bool = True,
 ) -> FitConfig:
     """Check every input of ``records fit`` before any work (exit 2 naming what is wrong)."""
     out = Path(out)
@@ -101,13 +98,7 @@ def make_fit_config(
     report_dir = report if report is not None else out.parent
     cache = settings.cache_dir(cache_dir)
     report_dir, where = preflight.checked(
-        report_dir,
-        cache=cache,
-        scenario=recorded.scenario,
-        address=address,
-        workers=workers,
-        timeout=timeout,
-        progress=progress,
+        report_dir, compute, cache=cache, scenario=recorded.scenario
     )
     return FitConfig(
         recorded=recorded,

@@ -60,16 +60,13 @@ def make_stress_config(
     posts: int,
     days: int,
     out_dir: str | Path,
-    workers: int | None = None,
-    address: str | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     length_s: int = 28_800,
     history_days: int = 5,
     per_post: int = 1,
     seed: int = 0,
     baseline: bool = True,
     cache_dir: str | Path | None = None,
-    progress: bool = True,
 ) -> StressConfig:
     """Check the arguments of a stress run before any work (:class:`HarnessError` if bad)."""
     counts = {"posts": posts, "days": days, "length-s": length_s, "history-days": history_days,
@@ -81,8 +78,7 @@ def make_stress_config(
     cache = settings.cache_dir(cache_dir)
     config = StressConfig(
         posts=posts, days=days, out_dir=preflight.check_writable(Path(out_dir), option="--out"),
-        compute=preflight.compute(address=address, workers=workers, timeout=timeout,
-                                  progress=progress),
+        compute=preflight.compute(compute),
         length_s=length_s, history_days=history_days, per_post=per_post, seed=seed,
         baseline=baseline, cache_dir=preflight.check_cache(cache),
     )  # fmt: skip

@@ -74,11 +74,8 @@ def make_train_config(
     trials: int = 10,
     epochs: int = 30,
     augment: int = 8,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     device: str = "auto",
-    progress: bool = True,
     min_macro_f1: float = 0.5,
 ) -> TrainConfig:
     """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
@@ -93,9 +90,7 @@ def make_train_config(
         )
     chosen = parse_posts(posts, scenario.n_posts)
     resolved_device = settings.torch_device(device)
-    out, where = preflight.checked(
-        out_dir, address=address, workers=workers, timeout=timeout, progress=progress
-    )
+    out, where = preflight.checked(out_dir, compute)
     return TrainConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
