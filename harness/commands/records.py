@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 import core
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.outputs.fit_report import FIT_JSON, fit_json, write_fit_report
@@ -143,10 +143,12 @@ def fit(config: FitConfig) -> dict[str, Any]:
     folder = m.folder.uri
     with command_context(config.report_dir, last=(config.out.name,)) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{m.name}",
-            run_name=f"{m.name}-fit",
-            command="records fit",
-            params={"records": folder, "seed": config.seed, "scenario": str(config.out)},
+            tracked_run(
+                experiment=f"hazard-harness/{m.name}",
+                run_name=f"{m.name}-fit",
+                command="records fit",
+                params={"records": folder, "seed": config.seed, "scenario": str(config.out)},
+            )
         )
         with config.compute.ray() as session:
             done = run_fit(

@@ -11,7 +11,7 @@ from typing import Any
 import core
 import sim
 from harness import records
-from harness.adapters.mlflow_tracking import log_metrics, source_version
+from harness.adapters.mlflow_tracking import log_metrics, source_version, tracked_run
 from harness.adapters.ray_cluster import RaySession
 from harness.commands import preflight
 from harness.commands.context import command_context
@@ -158,10 +158,12 @@ def run(config: RunConfig) -> dict[str, Any]:
     }
     with command_context(config.out_dir) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{scenario.name}",
-            run_name=run_name(config),
-            params=params,
-            command="run",
+            tracked_run(
+                experiment=f"hazard-harness/{scenario.name}",
+                run_name=run_name(config),
+                params=params,
+                command="run",
+            )
         )
         with config.compute.ray() as session:
             given = source(config, session)

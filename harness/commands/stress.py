@@ -14,7 +14,7 @@ from typing import Any
 
 import core
 import sim
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.adapters.ray_cluster import warm_workers
 from harness.commands import preflight
 from harness.commands.context import command_context
@@ -140,10 +140,12 @@ def stress(config: StressConfig) -> dict[str, Any]:
               "fidelity": "signal"}  # fmt: skip
     with command_context(config.out_dir) as ctx:
         ctx.track(
-            experiment="hazard-harness/stress",
-            run_name=f"stress-{config.posts}posts-{config.days}days",
-            params=params,
-            command="stress",
+            tracked_run(
+                experiment="hazard-harness/stress",
+                run_name=f"stress-{config.posts}posts-{config.days}days",
+                params=params,
+                command="stress",
+            )
         )
         start = time.perf_counter()
         with c.ray() as session:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
+from harness.adapters.mlflow_tracking import tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.runtime import interrupts, settings, staging
@@ -116,10 +117,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
               **asdict(budget)}  # fmt: skip
     with command_context(config.out_dir) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{scenario.name}",
-            run_name=f"train-{scenario.name}-seed{scenario.seed}",
-            params=params,
-            command="train",
+            tracked_run(
+                experiment=f"hazard-harness/{scenario.name}",
+                run_name=f"train-{scenario.name}-seed{scenario.seed}",
+                params=params,
+                command="train",
+            )
         )
         journals = ctx.stage / "studies"
         journals.mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters import optuna_storage
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, parse_spec, plan
@@ -159,12 +159,21 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         ctx.hold(optuna_storage.exclusive(config.store, config.study_name))
         study = open_study(config)
         run_id = ctx.track(
-            experiment=f"hazard-harness/{config.scenario.name}",
-            run_name=f"tune-{config.study_name}",
-            params={**study.attrs, "study": config.study_name, "space": config.space.describe()},
-            command="tune",
-            tags={"optuna.study": config.study_name, "optuna.storage": config.store.description},
-            run_id=study.earlier_run,
+            tracked_run(
+                experiment=f"hazard-harness/{config.scenario.name}",
+                run_name=f"tune-{config.study_name}",
+                params={
+                    **study.attrs,
+                    "study": config.study_name,
+                    "space": config.space.describe(),
+                },
+                command="tune",
+                tags={
+                    "optuna.study": config.study_name,
+                    "optuna.storage": config.store.description,
+                },
+                run_id=study.earlier_run,
+            )
         )
         study.log_to(run_id)
         with config.compute.ray() as session:
