@@ -111,13 +111,15 @@ def in_process(cache: Path, p: Point) -> float:
     """Seconds of the scoring phase of a stress run as plain calls in this process (the
     history cached in ``cache`` by an earlier run; one BLAS thread, as in a Ray worker)."""
     import core
+    from harness.commands.preflight import ComputeOptions
     from harness.commands.stress import make_stress_config, stress_scenario
     from harness.evaluation.history import history_root
     from harness.evaluation.scoring import score_posts_task
 
     config = make_stress_config(posts=p.posts, days=p.days, out_dir=Path(tempfile.mkdtemp()),
                                 history_days=p.history_days, per_post=p.per_post,
-                                length_s=p.length_s, cache_dir=cache, workers=1)  # fmt: skip
+                                length_s=p.length_s, cache_dir=cache,
+                                compute=ComputeOptions(workers=1))  # fmt: skip
     scenario = stress_scenario(config)
     start = time.perf_counter()
     score_posts_task(scenario, str(history_root(scenario, cache)), tuple(range(1, p.posts + 1)),

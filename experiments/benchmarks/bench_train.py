@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.commands.preflight import ComputeOptions
 from harness.commands.train import make_train_config, train
 from harness.runtime import logs
 
@@ -51,8 +52,8 @@ def main() -> None:
         summary = train(
             make_train_config(
                 scenario, Path(tmp) / "out", posts=config.posts, trials=config.trials,
-                epochs=config.epochs, augment=config.augment, workers=config.workers,
-                progress=False,
+                epochs=config.epochs, augment=config.augment,
+                compute=ComputeOptions(workers=config.workers, progress=False),
             )
         )  # fmt: skip
     print(f"{config}")

@@ -33,6 +33,7 @@ from typing import Any
 
 import core
 from harness.adapters.ray_cluster import ray_session
+from harness.commands.preflight import ComputeOptions
 from harness.commands.tune import make_tune_config, tune
 from harness.evaluation.graders import levels_source
 from harness.runtime import logs
@@ -114,7 +115,8 @@ def main() -> None:
         out = tmp / path.stem
         config = make_tune_config(
             path, out / "tune", n_trials=args.trials, params_path=args.params,
-            workers=args.workers, progress=False, storage=str(tmp / f"{path.stem}.journal"),
+            compute=ComputeOptions(workers=args.workers, progress=False),
+            storage=str(tmp / f"{path.stem}.journal"),
         )  # fmt: skip
         summary = tune(config)
         recommended = core.ModelParams.from_dict(summary["best_params"])

@@ -410,6 +410,21 @@ def warm_workers(count: int, *, module: str, hold_s: float = 0.05) -> int:
 
 
 @dataclass(frozen=True)
+class ComputeOptions:
+    """Where a command's Ray work should run, as asked (``--address``, ``--workers``,
+    ``--timeout``, ``--no-progress``); :func:`compute` checks it."""
+
+    address: str | None = None
+    """The cluster to join; None: ``RAY_ADDRESS``, else a local Ray."""
+    workers: int | None = None
+    """One-CPU workers; None: every local core, or the whole cluster."""
+    timeout: float | None = None
+    """Seconds to wait for the cluster or the MLflow server; None: the default."""
+    progress: bool = True
+    """Draw progress bars (on a terminal only)."""
+
+
+@dataclass(frozen=True)
 class Compute:
     """Where a command's Ray work runs, checked (see :func:`compute`)."""
 
@@ -427,14 +442,12 @@ class Compute:
         return ray_session(address=self.address, workers=self.workers, timeout=self.timeout)
 
 
-def compute(
-    *, address: str | None, workers: int | None, timeout: float | None, progress: bool = True
-) -> Compute:
+def compute(options: ComputeOptions) -> Compute:
     """Resolve and check ``--address``, ``--workers`` and ``--timeout`` (probing a cluster)."""
-    seconds = connect_timeout(timeout)
-    requested = ray_address(address)
+    seconds = connect_timeout(options.timeout)
+    requested = ray_address(options.address)
     resolved = cluster_address(requested)
-    count = resolve_workers(workers, address=resolved)
+    count = resolve_workers(options.workers, address=resolved)
     if resolved:
         try:
             probe_cluster(resolved, timeout=seconds)
@@ -445,4 +458,4 @@ def compute(
                 f"{exc} (--address auto: {resolved} is what {recorded_address()[1]} records, "
                 "left by the last `ray start` on this host; that cluster may be stopped)"
             ) from None
-    return Compute(resolved, count, seconds, progress)
+    return Compute(resolved, count, seconds, options.progress)

@@ -157,7 +157,7 @@ verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="show library notices (Ray, MLflow) on the console"
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="print a JSON summary")
-ray_options = _options(
+_ray_options = _options(
     click.option(
         "--address",
         envvar=ENV_RAY_ADDRESS,
@@ -171,6 +171,27 @@ ray_options = _options(
     ),
     timeout_option,
 )
+
+
+def compute_options(fn: Callable[..., int]) -> Callable[..., int]:
+    """``--address``, ``--workers``, ``--timeout`` and ``--no-progress``, handed to the command
+    as one ``compute`` (:class:`harness.adapters.ray_cluster.ComputeOptions`)."""
+
+    @functools.wraps(fn)
+    def body(**kw: Any) -> int:
+        from harness.adapters.ray_cluster import ComputeOptions
+
+        kw["compute"] = ComputeOptions(
+            address=kw.pop("address"),
+            workers=kw.pop("workers"),
+            timeout=kw.pop("timeout"),
+            progress=not kw.pop("no_progress"),
+        )
+        return fn(**kw)
+
+    return _ray_options(progress_option(body))
+
+
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),

@@ -24,13 +24,13 @@ from harness.cli._app import (
     cache_option,
     cli,
     command,
+    compute_options,
     count,
     device_option,
     json_option,
     parse_channels,
     print_json,
     progress_option,
-    ray_options,
     timeout_option,
 )
 from harness.runtime.settings import FIDELITIES
@@ -67,8 +67,7 @@ from harness.runtime.settings import FIDELITIES
     help="fidelity of the stored history the post databases hold (pixel: small scenarios)",
 )
 @cache_option
-@ray_options
-@progress_option
+@compute_options
 @json_option
 def run(**kw: Any) -> int:
     """Run SOURCE end to end: score on Ray, write DIR/results.json, log to MLflow.
@@ -81,8 +80,7 @@ def run(**kw: Any) -> int:
 
     config = make_config(
         kw["scenario"], kw["out"], fidelity=kw["fidelity"], params_path=kw["params"],
-        address=kw["address"], workers=kw["workers"], timeout=kw["timeout"],
-        cache_dir=kw["cache"], progress=not kw["no_progress"], graders=kw["graders"],
+        compute=kw["compute"], cache_dir=kw["cache"], graders=kw["graders"],
         keypoint_weights=kw["keypoint_weights"], pixel_days=kw["pixel_days"],
         history_fidelity=kw["history_fidelity"],
     )  # fmt: skip
@@ -124,8 +122,7 @@ def run(**kw: Any) -> int:
               help="workers on each post-shift")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="skip the one-worker timing (no scaling)")
 @cache_option
-@ray_options
-@progress_option
+@compute_options
 @json_option
 def stress(**kw: Any) -> int:
     """Stress-test many posts in parallel: throughput, latency, memory, scaling."""
@@ -133,10 +130,9 @@ def stress(**kw: Any) -> int:
     from harness.commands.stress import stress as run_stress
 
     config = make_stress_config(
-        posts=kw["posts"], days=kw["days"], out_dir=kw["out"], workers=kw["workers"],
-        address=kw["address"], timeout=kw["timeout"], length_s=kw["length_s"],
-        history_days=kw["history_days"], per_post=kw["workers_per_post"],
-        baseline=not kw["no_baseline"], cache_dir=kw["cache"], progress=not kw["no_progress"],
+        posts=kw["posts"], days=kw["days"], out_dir=kw["out"], compute=kw["compute"],
+        length_s=kw["length_s"], history_days=kw["history_days"], per_post=kw["workers_per_post"],
+        baseline=not kw["no_baseline"], cache_dir=kw["cache"],
     )  # fmt: skip
     report = run_stress(config)
     print_json(report)
@@ -249,8 +245,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
               help="recommend the tuned params only when their gain over the start on "
                    "held-out days is shown to exceed this (README: the rule)")  # fmt: skip
 @cache_option
-@ray_options
-@progress_option
+@compute_options
 @json_option
 def tune(**kw: Any) -> int:
     """Tune the model's thresholds with Optuna on SOURCE's tuning days; report held-out days.
@@ -265,8 +260,7 @@ def tune(**kw: Any) -> int:
         study_name=kw["study"], storage=kw["storage"], holdout_days=kw["holdout_days"],
         max_holdout_days=kw["max_holdout_days"],
         seed=kw["seed"], tune=kw["tune_names"], ranges=kw["ranges"],
-        batch_size=kw["batch_size"], address=kw["address"], workers=kw["workers"],
-        timeout=kw["timeout"], cache_dir=kw["cache"], progress=not kw["no_progress"],
+        batch_size=kw["batch_size"], compute=kw["compute"], cache_dir=kw["cache"],
         graders=kw["graders"], cv=kw["cv"], params_path=kw["params_path"], sweep=kw["sweep"],
         min_gain=kw["min_gain"],
     )  # fmt: skip
@@ -291,8 +285,7 @@ def tune(**kw: Any) -> int:
 @click.option("--min-macro-f1", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="least held-out macro-F1 of a champion (and majority class + 0.1)")  # fmt: skip
 @device_option
-@ray_options
-@progress_option
+@compute_options
 def train(**kw: Any) -> int:
     """Train and register one grading DNN per post of SCENARIO (Optuna studies on Ray)."""
     from harness.commands.train import make_train_config
@@ -300,8 +293,7 @@ def train(**kw: Any) -> int:
 
     config = make_train_config(
         kw["scenario"], kw["out"], posts=kw["posts"], trials=kw["trials"], epochs=kw["epochs"],
-        augment=kw["augment"], address=kw["address"], workers=kw["workers"],
-        timeout=kw["timeout"], device=kw["device"], progress=not kw["no_progress"],
+        augment=kw["augment"], compute=kw["compute"], device=kw["device"],
         min_macro_f1=kw["min_macro_f1"],
     )  # fmt: skip
     summary = run_train(config)
@@ -374,8 +366,7 @@ def records_check(**kw: Any) -> int:
               help="folder for fit.json and fit.html [default: beside --out]")  # fmt: skip
 @click.option("--seed", type=SEED, help="the twin's seed [default: derived from the records']")
 @cache_option
-@ray_options
-@progress_option
+@compute_options
 @json_option
 def records_fit(**kw: Any) -> int:
     """Fit a scenario to RECORDS (a folder or URI): a labelled twin of the plant (FILE.yaml,
@@ -388,9 +379,8 @@ def records_fit(**kw: Any) -> int:
     from harness.commands.records import fit, make_fit_config
 
     config = make_fit_config(
-        kw["folder"], kw["out"], report=kw["report"], seed=kw["seed"], address=kw["address"],
-        workers=kw["workers"], timeout=kw["timeout"], cache_dir=kw["cache"],
-        progress=not kw["no_progress"],
+        kw["folder"], kw["out"], report=kw["report"], seed=kw["seed"], compute=kw["compute"],
+        cache_dir=kw["cache"],
     )  # fmt: skip
     content = fit(config)
     if kw["as_json"]:

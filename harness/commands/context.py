@@ -3,7 +3,7 @@
 Every command that writes an output folder runs inside :func:`command_context`::
 
     with command_context(out_dir) as ctx:            # signals → staging → log file
-        run_id = ctx.track(experiment=..., ...)      # the MLflow run (FINISHED/FAILED/KILLED)
+        run_id = ctx.track(tracked_run(...))         # the MLflow run (FINISHED/FAILED/KILLED)
         with config.compute.ray() as session:        # the Ray session, where one is needed
             ...
         staging.write_json(ctx.stage / "x.json", ...)
@@ -18,13 +18,13 @@ command holds between the folder and the run (``tune``'s study lock) goes in wit
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from harness.adapters.mlflow_tracking import log_artifacts, tracked_run
+from harness.adapters.mlflow_tracking import log_artifacts
 from harness.runtime import logs, staging
 from harness.runtime.interrupts import handle_signals
 
@@ -42,22 +42,11 @@ class CommandContext:
     run_id: str | None = None
     """The MLflow run, once :meth:`track` started it."""
 
-    def track(
-        self,
-        *,
-        experiment: str,
-        run_name: str,
-        params: Mapping[str, Any],
-        command: str,
-        tags: Mapping[str, str] | None = None,
-        run_id: str | None = None,
-    ) -> str:
-        """Start (or resume, with ``run_id``) the command's MLflow run; it ends with the
-        context (see :func:`harness.adapters.mlflow_tracking.tracked_run`)."""
-        self.run_id = self._stack.enter_context(
-            tracked_run(experiment=experiment, run_name=run_name, params=params,
-                        command=command, tags=tags, run_id=run_id)
-        )  # fmt: skip
+    def track(self, run: AbstractContextManager[str]) -> str:
+        """Start the command's MLflow ``run`` (a
+        :func:`harness.adapters.mlflow_tracking.tracked_run`), which ends with the context;
+        its files are logged to it on success. Returns its id."""
+        self.run_id = self._stack.enter_context(run)
         return self.run_id
 
     def hold(self, manager: AbstractContextManager[T]) -> T:

@@ -12,7 +12,7 @@ from typing import Any
 
 from core import ModelInputError
 from core.perception import keypoint_runner
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.commands import preflight
 from harness.commands.context import CommandContext, command_context
 from harness.evaluation.pixels import check_keypoint_weights
@@ -30,8 +30,9 @@ def _tracked(
     """``perception <what>``'s command context (see :func:`command_context`), its MLflow run
     started."""
     with command_context(out, staged=staged) as ctx:
-        ctx.track(experiment="hazard-harness/perception", run_name=f"perception-{what}-seed{seed}",
-                  params=params, command=f"perception {what}")  # fmt: skip
+        ctx.track(tracked_run(experiment="hazard-harness/perception",
+                              run_name=f"perception-{what}-seed{seed}", params=params,
+                              command=f"perception {what}"))  # fmt: skip
         yield ctx
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sim
 from harness.adapters.mlflow_store import check_store
-from harness.adapters.ray_cluster import Compute, compute
+from harness.adapters.ray_cluster import Compute, ComputeOptions, compute
 from harness.runtime.errors import HarnessError
 from harness.runtime.inputs import check_cache, check_output, check_writable
 from harness.runtime.storage import Location
@@ -37,6 +37,7 @@ check_tracking = check_store
 """The MLflow store is usable, answers and can be written (the adapter's check)."""
 __all__ = [
     "Compute",
+    "ComputeOptions",
     "Cost",
     "check_cache",
     "check_cost",
@@ -120,13 +121,10 @@ def check_cost(scenario: sim.Scenario, *, cache: Location, workers: int | None) 
 
 def checked(
     out_dir: str | Path,
+    options: ComputeOptions,
     *,
     cache: Location | None = None,
     scenario: sim.Scenario | None = None,
-    address: str | None,
-    workers: int | None,
-    timeout: float | None,
-    progress: bool,
 ) -> tuple[Path | Location, Compute]:
     """The checks of a tracked command, in order: ``--out`` (and ``--cache``) can be written —
     local folders or object-storage prefixes —, the cluster answers (:func:`compute`),
@@ -135,7 +133,7 @@ def checked(
     out = check_output(out_dir, option="--out")
     if cache is not None:
         check_cache(cache)
-    where = compute(address=address, workers=workers, timeout=timeout, progress=progress)
+    where = compute(options)
     if scenario is not None and cache is not None:
         check_cost(scenario, cache=cache, workers=where.workers)
     check_tracking(where.timeout)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 import core
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.outputs.fit_report import FIT_JSON, fit_json, write_fit_report
@@ -83,11 +83,8 @@ def make_fit_config(
     *,
     report: str | Path | None = None,
     seed: int | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     cache_dir: str | Path | None = None,
-    progress: bool = True,
 ) -> FitConfig:
     """Check every input of ``records fit`` before any work (exit 2 naming what is wrong)."""
     out = Path(out)
@@ -101,13 +98,7 @@ def make_fit_config(
     report_dir = report if report is not None else out.parent
     cache = settings.cache_dir(cache_dir)
     report_dir, where = preflight.checked(
-        report_dir,
-        cache=cache,
-        scenario=recorded.scenario,
-        address=address,
-        workers=workers,
-        timeout=timeout,
-        progress=progress,
+        report_dir, compute, cache=cache, scenario=recorded.scenario
     )
     return FitConfig(
         recorded=recorded,
@@ -152,10 +143,12 @@ def fit(config: FitConfig) -> dict[str, Any]:
     folder = m.folder.uri
     with command_context(config.report_dir, last=(config.out.name,)) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{m.name}",
-            run_name=f"{m.name}-fit",
-            command="records fit",
-            params={"records": folder, "seed": config.seed, "scenario": str(config.out)},
+            tracked_run(
+                experiment=f"hazard-harness/{m.name}",
+                run_name=f"{m.name}-fit",
+                command="records fit",
+                params={"records": folder, "seed": config.seed, "scenario": str(config.out)},
+            )
         )
         with config.compute.ray() as session:
             done = run_fit(

@@ -11,7 +11,7 @@ from typing import Any
 import core
 import sim
 from harness import records
-from harness.adapters.mlflow_tracking import log_metrics, source_version
+from harness.adapters.mlflow_tracking import log_metrics, source_version, tracked_run
 from harness.adapters.ray_cluster import RaySession
 from harness.commands import preflight
 from harness.commands.context import command_context
@@ -61,12 +61,9 @@ def make_config(
     *,
     fidelity: str | None = None,
     params_path: str | Path | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     cache_dir: str | Path | None = None,
     keypoint_weights: str | Path | None = None,
-    progress: bool = True,
     graders: str = AUTO,
     history_fidelity: str = "signal",
     pixel_days: int = 0,
@@ -100,8 +97,7 @@ def make_config(
                                            alpha=params.alpha)  # fmt: skip
         scenario = scenario.model_copy(update={"fidelity": fidelities.evaluate})
         parse_spec(graders, scenario.n_posts)
-    out, where = preflight.checked(out_dir, cache=cache, scenario=scenario, address=address,
-                                   workers=workers, timeout=timeout, progress=progress)  # fmt: skip
+    out, where = preflight.checked(out_dir, compute, cache=cache, scenario=scenario)
     return RunConfig(
         scenario_path=path,
         scenario=scenario,
@@ -162,10 +158,12 @@ def run(config: RunConfig) -> dict[str, Any]:
     }
     with command_context(config.out_dir) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{scenario.name}",
-            run_name=run_name(config),
-            params=params,
-            command="run",
+            tracked_run(
+                experiment=f"hazard-harness/{scenario.name}",
+                run_name=run_name(config),
+                params=params,
+                command="run",
+            )
         )
         with config.compute.ray() as session:
             given = source(config, session)

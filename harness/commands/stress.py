@@ -14,7 +14,7 @@ from typing import Any
 
 import core
 import sim
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.adapters.ray_cluster import warm_workers
 from harness.commands import preflight
 from harness.commands.context import command_context
@@ -60,16 +60,13 @@ def make_stress_config(
     posts: int,
     days: int,
     out_dir: str | Path,
-    workers: int | None = None,
-    address: str | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     length_s: int = 28_800,
     history_days: int = 5,
     per_post: int = 1,
     seed: int = 0,
     baseline: bool = True,
     cache_dir: str | Path | None = None,
-    progress: bool = True,
 ) -> StressConfig:
     """Check the arguments of a stress run before any work (:class:`HarnessError` if bad)."""
     counts = {"posts": posts, "days": days, "length-s": length_s, "history-days": history_days,
@@ -81,8 +78,7 @@ def make_stress_config(
     cache = settings.cache_dir(cache_dir)
     config = StressConfig(
         posts=posts, days=days, out_dir=preflight.check_writable(Path(out_dir), option="--out"),
-        compute=preflight.compute(address=address, workers=workers, timeout=timeout,
-                                  progress=progress),
+        compute=preflight.compute(compute),
         length_s=length_s, history_days=history_days, per_post=per_post, seed=seed,
         baseline=baseline, cache_dir=preflight.check_cache(cache),
     )  # fmt: skip
@@ -144,10 +140,12 @@ def stress(config: StressConfig) -> dict[str, Any]:
               "fidelity": "signal"}  # fmt: skip
     with command_context(config.out_dir) as ctx:
         ctx.track(
-            experiment="hazard-harness/stress",
-            run_name=f"stress-{config.posts}posts-{config.days}days",
-            params=params,
-            command="stress",
+            tracked_run(
+                experiment="hazard-harness/stress",
+                run_name=f"stress-{config.posts}posts-{config.days}days",
+                params=params,
+                command="stress",
+            )
         )
         start = time.perf_counter()
         with c.ray() as session:

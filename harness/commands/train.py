@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
+from harness.adapters.mlflow_tracking import tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.runtime import interrupts, settings, staging
@@ -74,11 +75,8 @@ def make_train_config(
     trials: int = 10,
     epochs: int = 30,
     augment: int = 8,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     device: str = "auto",
-    progress: bool = True,
     min_macro_f1: float = 0.5,
 ) -> TrainConfig:
     """Check every input of ``train`` before any work; raises :class:`HarnessError`."""
@@ -93,9 +91,7 @@ def make_train_config(
         )
     chosen = parse_posts(posts, scenario.n_posts)
     resolved_device = settings.torch_device(device)
-    out, where = preflight.checked(
-        out_dir, address=address, workers=workers, timeout=timeout, progress=progress
-    )
+    out, where = preflight.checked(out_dir, compute)
     return TrainConfig(
         scenario_path=Path(scenario_path),
         scenario=scenario,
@@ -121,10 +117,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
               **asdict(budget)}  # fmt: skip
     with command_context(config.out_dir) as ctx:
         run_id = ctx.track(
-            experiment=f"hazard-harness/{scenario.name}",
-            run_name=f"train-{scenario.name}-seed{scenario.seed}",
-            params=params,
-            command="train",
+            tracked_run(
+                experiment=f"hazard-harness/{scenario.name}",
+                run_name=f"train-{scenario.name}-seed{scenario.seed}",
+                params=params,
+                command="train",
+            )
         )
         journals = ctx.stage / "studies"
         journals.mkdir()

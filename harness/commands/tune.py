@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters import optuna_storage
-from harness.adapters.mlflow_tracking import log_metrics
+from harness.adapters.mlflow_tracking import log_metrics, tracked_run
 from harness.commands import preflight
 from harness.commands.context import command_context
 from harness.evaluation.graders import AUTO, GraderPlan, parse_spec, plan
@@ -58,11 +58,8 @@ def make_tune_config(
     tune: tuple[str, ...] | None = None,
     ranges: dict[str, tuple[float, float]] | None = None,
     batch_size: int | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    timeout: float | None = None,
+    compute: preflight.ComputeOptions = preflight.ComputeOptions(),
     cache_dir: str | Path | None = None,
-    progress: bool = True,
     graders: str = AUTO,
     cv: int | None = None,
     params_path: str | Path | None = None,
@@ -126,8 +123,7 @@ def make_tune_config(
         journal = Path(storage or optuna_storage.JOURNAL)
         preflight.check_writable(journal, option="--storage", folder=False)
     longest = scenario if most is None else with_evaluated_days(scenario, days[-k] + most - 1)
-    out, where = preflight.checked(out_dir, cache=cache, scenario=longest, address=address,
-                                   workers=workers, timeout=timeout, progress=progress)  # fmt: skip
+    out, where = preflight.checked(out_dir, compute, cache=cache, scenario=longest)
     grading = plan(graders, scenario) if recorded is None else GraderPlan("truth", graders)
     store = optuna_storage.open_storage(storage)
     name = study_name or f"{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -163,12 +159,21 @@ def tune(config: TuneConfig) -> dict[str, Any]:
         ctx.hold(optuna_storage.exclusive(config.store, config.study_name))
         study = open_study(config)
         run_id = ctx.track(
-            experiment=f"hazard-harness/{config.scenario.name}",
-            run_name=f"tune-{config.study_name}",
-            params={**study.attrs, "study": config.study_name, "space": config.space.describe()},
-            command="tune",
-            tags={"optuna.study": config.study_name, "optuna.storage": config.store.description},
-            run_id=study.earlier_run,
+            tracked_run(
+                experiment=f"hazard-harness/{config.scenario.name}",
+                run_name=f"tune-{config.study_name}",
+                params={
+                    **study.attrs,
+                    "study": config.study_name,
+                    "space": config.space.describe(),
+                },
+                command="tune",
+                tags={
+                    "optuna.study": config.study_name,
+                    "optuna.storage": config.store.description,
+                },
+                run_id=study.earlier_run,
+            )
         )
         study.log_to(run_id)
         with config.compute.ray() as session:

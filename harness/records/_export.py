@@ -22,22 +22,7 @@ import pyarrow.parquet as pq
 import core
 import sim
 from harness.evaluation.fidelities import signal_workers
-from harness.records._format import (
-    LABEL_POST_COLUMNS,
-    LABEL_WORKER_COLUMNS,
-    LABELS_POSTS,
-    LABELS_WORKERS,
-    LEVEL_COLUMNS,
-    LEVELS,
-    MANIFEST,
-    SECONDS,
-    SECONDS_COLUMNS,
-    SPEED_COLUMNS,
-    RecordsColumn,
-    env_columns,
-    manifest_json,
-    schema,
-)
+from harness.records import _format as fmt
 from harness.runtime import staging, storage
 from sim.scenario import QUANTITIES
 
@@ -48,9 +33,9 @@ SOURCES = {
     "environment": "simulator: the post's sensors at the shift change",
     "labels": "simulator truth: faults, their causes and culprits; effective worker traits",
 }
-SECONDS_SCHEMA = schema([c for c in SECONDS_COLUMNS if c.required])
+SECONDS_SCHEMA = fmt.schema([c for c in fmt.SECONDS_COLUMNS if c.required])
 """The seconds columns written: the simulator has no tracking ``reliability``."""
-ENVIRONMENT = env_columns(QUANTITIES)
+ENVIRONMENT = fmt.env_columns(QUANTITIES)
 """The level table's environment columns: the simulator's quantities."""
 WRITE = {"compression": "zstd", "write_page_checksum": True}
 """Parquet options of every records table (page checksums, as the history store)."""
@@ -69,7 +54,7 @@ def _seconds(day: int, shift: str, post: int, records: list[core.WorkerShift]) -
         "t": np.tile(np.arange(T, dtype=np.int32), len(records)),
         "area": np.concatenate([np.asarray(r.positions, np.int16) for r in records]),
     }
-    columns.update({c: speeds[:, k] for k, c in enumerate(SPEED_COLUMNS)})
+    columns.update({c: speeds[:, k] for k, c in enumerate(fmt.SPEED_COLUMNS)})
     return pa.table(columns, schema=SECONDS_SCHEMA)
 
 
@@ -102,7 +87,7 @@ def _worker_label(day: int, shift: str, w: sim.SimWorker) -> dict[str, Any]:
     return row
 
 
-def _table(rows: list[dict[str, Any]], columns: tuple[RecordsColumn, ...]) -> pa.Table:
+def _table(rows: list[dict[str, Any]], columns: tuple[fmt.RecordsColumn, ...]) -> pa.Table:
     return pa.table({c.name: pa.array([r[c.name] for r in rows], c.type) for c in columns})
 
 
@@ -121,10 +106,10 @@ def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dic
     summaries: dict[tuple[int, str], dict[int, list[sim.WorkerSummary]]] = defaultdict(dict)
     worker_rows: list[dict[str, Any]] = []
     rows = 0
-    with staging.staged(out, last=(MANIFEST,)) as staged:
+    with staging.staged(out, last=(fmt.MANIFEST,)) as staged:
         stage = storage.location(staged)
         for post in range(1, scenario.n_posts + 1):
-            path = stage / SECONDS / f"post-{post:05d}.parquet"
+            path = stage / fmt.SECONDS / f"post-{post:05d}.parquet"
             with (
                 path.open_output() as sink,
                 pq.ParquetWriter(sink, SECONDS_SCHEMA, **WRITE) as writer,  # type: ignore[arg-type]
@@ -159,11 +144,11 @@ def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dic
                         for f in s.faults
                     ]
                     label_rows.append({**key, "true_level": int(s.true_level), "faults": faults})
-        _write_table(_table(level_rows, (*LEVEL_COLUMNS, *ENVIRONMENT)), stage / LEVELS)
-        _write_table(_table(label_rows, LABEL_POST_COLUMNS), stage / LABELS_POSTS)
-        _write_table(_table(worker_rows, LABEL_WORKER_COLUMNS), stage / LABELS_WORKERS)
-        manifest = manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _write_table(_table(level_rows, (*fmt.LEVEL_COLUMNS, *ENVIRONMENT)), stage / fmt.LEVELS)
+        _write_table(_table(label_rows, fmt.LABEL_POST_COLUMNS), stage / fmt.LABELS_POSTS)
+        _write_table(_table(worker_rows, fmt.LABEL_WORKER_COLUMNS), stage / fmt.LABELS_WORKERS)
+        manifest = fmt.manifest_json(scenario, sources=SOURCES, environment=QUANTITIES)
+        (stage / fmt.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return {
         "out": str(out),
         "days": len(days),

@@ -117,11 +117,9 @@ def fit_line(fitting: Fitting, clock: Clock) -> dict[str, Any]:
     breaks = clock.true_breaks(m.length_s)
     for (a, b), (start, end) in zip(clock.breaks, breaks, strict=False):
         fitting.add(
-            name="break",
-            value=start,
-            interval=(start, end),
-            n=len(fitting.measures),
-            unit_of_n="worker-shifts",
+            "break",
+            start,
+            (start, end),
             unit="s",
             records=f"{SECONDS_FILES}: area",
             method=f"samples where ≥ {BREAK_SHARE:.0%} of worker-shifts are in area 0 "

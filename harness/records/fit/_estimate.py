@@ -63,8 +63,20 @@ class Fitting:
     estimates: list[Estimate] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
 
-    def add(self, **kw: Any) -> Estimate:
-        """Record one estimate (the fields of :class:`Estimate`)."""
-        e = Estimate(**kw)
+    def add(
+        self,
+        name: str,
+        value: float | None,
+        interval: tuple[float, float] | None = None,
+        *,
+        n: int | None = None,
+        unit_of_n: str = "worker-shifts",
+        **fields: Any,
+    ) -> Estimate:
+        """Record one estimate: ``value``, its 95 % ``interval`` (if any) and its sample, ``n``
+        ``unit_of_n`` (by default every worker-shift the fit reads); the other fields of
+        :class:`Estimate` by keyword."""
+        n = len(self.measures) if n is None else n
+        e = Estimate(name, value, interval, n, unit_of_n, **fields)
         self.estimates.append(e)
         return e

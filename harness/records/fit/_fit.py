@@ -158,11 +158,8 @@ def _workforce(
     fatigue = fit_fatigue(fitting, cal)
     rotation = roster.rotation
     fitting.add(
-        name="rotation_kept",
-        value=rotation.kept,
-        interval=None,
-        n=len(fitting.measures),
-        unit_of_n="worker-shifts",
+        "rotation_kept",
+        rotation.kept,
         unit="share",
         records=f"{SECONDS_FILES}: worker, post, shift, day",
         method=f"share of worker-shifts at their person's commonest home "
@@ -170,11 +167,10 @@ def _workforce(
         f"(without rotation: {rotation.kept_without:.3f})",
         key="workers.rotation",
     )
-    lo, hi = wilson(roster.absent, roster.expected)
     fitting.add(
-        name="absence_rate",
-        value=roster.absent / max(1, roster.expected),
-        interval=(lo, hi),
+        "absence_rate",
+        roster.absent / max(1, roster.expected),
+        wilson(roster.absent, roster.expected),
         n=roster.expected,
         unit_of_n="crew days",
         unit="share",
@@ -183,9 +179,8 @@ def _workforce(
         key="workers.absence_rate",
     )
     fitting.add(
-        name="floaters",
-        value=float(len(roster.floaters)),
-        interval=None,
+        "floaters",
+        float(len(roster.floaters)),
         n=len(workers),
         unit_of_n="people",
         unit="people",
@@ -195,20 +190,17 @@ def _workforce(
         key="workers.floaters",
     )
     fitting.add(
-        name="per_post",
-        value=float(roster.per_post),
-        interval=None,
-        n=len(fitting.measures),
-        unit_of_n="worker-shifts",
+        "per_post",
+        float(roster.per_post),
         unit="people",
         records=f"{SECONDS_FILES}: worker, post",
         method="most crew slots of a post and shift (people at once)",
         key="workers.per_post",
     )
     fitting.add(
-        name="speed_scale",
-        value=scale,
-        interval=scale_ci,
+        "speed_scale",
+        scale,
+        scale_ci,
         n=scale_n,
         unit_of_n="people",
         unit="records px/s per simulator px/s",

@@ -128,9 +128,9 @@ def fit_learning(
     kept = round(best, 2) if ratio > critical and best > 0 else 0.0
     result = Learning(kept, best, ratio, ci, int(np.isfinite(experience).sum()))
     fitting.add(
-        name="learning_days",
-        value=kept,
-        interval=ci,
+        "learning_days",
+        kept,
+        ci,
         n=result.new,
         unit_of_n="worker-shifts of people new to a post",
         unit="days",
@@ -169,11 +169,10 @@ def fit_variation(
         rows, relabel = draws.draw()
         boots.append(spread(log_skill[rows], experience[rows], relabel))
     fitting.add(
-        name="variation",
-        value=value,
-        interval=(float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))),
+        "variation",
+        value,
+        (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))),
         n=len(log_skill),
-        unit_of_n="worker-shifts",
         unit="relative sd",
         records=f"{SECONDS_FILES}: speed_*",
         method="day-to-day sd of a person's log "
@@ -201,15 +200,11 @@ def fit_fatigue(fitting: Fitting, cal: Calibration) -> dict[str, float]:
         ]
         out[shift] = round(min(value, 0.95), 4) if math.isfinite(value) else 0.0
         fitting.add(
-            name="fatigue",
+            "fatigue",
+            out[shift],
+            (float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5))),
             shift=shift,
-            value=out[shift],
-            interval=(
-                float(np.nanpercentile(boots, 2.5)),
-                float(np.nanpercentile(boots, 97.5)),
-            ),
             n=len(slopes),
-            unit_of_n="worker-shifts",
             unit="share of speed lost",
             records=f"{SECONDS_FILES}: speed_* of {shift} shifts",
             method="median relative slope of the work speed over the shift, through the "

@@ -47,10 +47,10 @@ def fit_equipment(
         for level in range(5):
             k = counts[post][level]
             fitting.add(
-                name="level_rate",
+                "level_rate",
+                k / total if total else None,
+                wilson(k, total) if total else None,
                 post=post,
-                value=k / total if total else None,
-                interval=wilson(k, total) if total else None,
                 n=total,
                 unit_of_n="post-shifts",
                 unit=f"share at level {level}",
@@ -86,9 +86,9 @@ def fit_equipment(
             "plant's."
         )
     fitting.add(
-        name="fault_rate",
-        value=rate,
-        interval=interval,
+        "fault_rate",
+        rate,
+        interval,
         n=n,
         unit_of_n="post-shifts",
         unit="faults per post-shift",
@@ -179,9 +179,9 @@ def fit_environment(fitting: Fitting) -> dict[str, Any]:
         n = int(np.isfinite(values).sum())
         half = 1.96 * sd / math.sqrt(max(n, 1))
         fitting.add(
-            name=f"environment.{name}",
-            value=median,
-            interval=(median - half, median + half),
+            f"environment.{name}",
+            median,
+            (median - half, median + half),
             n=n,
             unit_of_n="readings",
             unit=name.rsplit("_", 1)[-1],

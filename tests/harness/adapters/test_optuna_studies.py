@@ -141,6 +141,7 @@ def test_complete_trials_count_not_failed_ones(tmp_path):
 
 def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml, tmp_path):
     from harness.adapters.mlflow_tracking import log_trials, tracked_run
+    from harness.commands.preflight import ComputeOptions
     from harness.commands.tune import make_tune_config
 
     with tracked_run(
@@ -148,16 +149,18 @@ def test_a_lost_study_that_mlflow_knows_is_an_error_not_a_fresh_start(tune_yaml,
     ) as run_id:
         log_trials([(0, {"f": 0.5}, {"a": 1}, True)], run_id=run_id)
     with pytest.raises(HarnessError, match=r"logged 1 trials of study 'x', but .* holds no"):
-        make_tune_config(tune_yaml, "out", study_name="x", workers=1)
+        make_tune_config(tune_yaml, "out", study_name="x", compute=ComputeOptions(workers=1))
 
 
 @pytest.mark.slow
 def test_an_interrupted_study_loses_no_trial_in_mlflow(tune_yaml, monkeypatch):
+    from harness.commands.preflight import ComputeOptions
     from harness.commands.tune import make_tune_config, tune
 
     def config():
         return make_tune_config(tune_yaml, "out", n_trials=8, study_name="cut", batch_size=4,
-                                workers=2, progress=False, holdout_days=1)  # fmt: skip
+                                compute=ComputeOptions(workers=2, progress=False),
+                                holdout_days=1)  # fmt: skip
 
     monkeypatch.setenv(ENV_FAULT, "trials:SIGTERM")  # after the first batch is logged
     with pytest.raises(Interrupted):

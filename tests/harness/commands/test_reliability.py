@@ -8,6 +8,7 @@ import ray
 
 from harness.adapters.ray_cluster import ray_session
 from harness.cli import main
+from harness.commands.preflight import ComputeOptions
 from harness.commands.run import evaluate, make_config, run
 from harness.runtime.inputs import load_scenario_file
 from harness.runtime.interrupts import ENV_FAULT
@@ -89,14 +90,17 @@ def test_missing_scenario_file(tmp_path, capsys):
 def test_multi_node_cluster_gives_identical_results(tiny_yaml, tmp_path):
     from ray.cluster_utils import Cluster
 
-    local = run(make_config(tiny_yaml, tmp_path / "local", workers=2, progress=False))
+    two = ComputeOptions(workers=2, progress=False)
+    local = run(make_config(tiny_yaml, tmp_path / "local", compute=two))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
     try:
         cluster.wait_for_nodes()
         remote = run(
             make_config(
-                tiny_yaml, tmp_path / "cluster", address=cluster.address, workers=2, progress=False
+                tiny_yaml,
+                tmp_path / "cluster",
+                compute=ComputeOptions(address=cluster.address, workers=2, progress=False),
             )
         )
         assert not ray.is_initialized()  # the driver disconnected; the cluster stays up
@@ -108,11 +112,12 @@ def test_multi_node_cluster_gives_identical_results(tiny_yaml, tmp_path):
 @pytest.mark.slow
 def test_killed_worker_is_retried_and_results_are_identical(tmp_path, monkeypatch):
     path = write_yaml(tmp_path / "s.yaml", tiny_scenario(days={"history": 4, "evaluate": 4}))
-    clean = run(make_config(path, tmp_path / "clean", workers=2, progress=False, graders="truth"))
+    two = ComputeOptions(workers=2, progress=False)
+    clean = run(make_config(path, tmp_path / "clean", compute=two, graders="truth"))
     marker = tmp_path / "killed-once"
     # the first scoring task to start kills its own worker (SIGKILL); Ray retries it
     monkeypatch.setenv(ENV_FAULT, f"task:SIGKILL:{marker}")
-    config = make_config(path, tmp_path / "chaos", workers=2, progress=False, graders="truth")
+    config = make_config(path, tmp_path / "chaos", compute=two, graders="truth")
     with ray_session(address=None, workers=2, timeout=10) as session:
         done = evaluate(config, session)
     assert marker.exists(), "no scoring task reached the fault hook"

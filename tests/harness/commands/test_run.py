@@ -11,6 +11,7 @@ import pytest
 
 from harness.adapters.mlflow_store import tracking_uri
 from harness.cli import main
+from harness.commands.preflight import ComputeOptions
 from harness.commands.report import sources_lines
 from harness.commands.run import make_config, run
 from harness.evaluation.fidelities import Fidelities, MixedSource
@@ -127,7 +128,9 @@ def test_mlflow_run_is_finished_with_metrics_and_artifacts(tiny_run):
 @pytest.mark.slow
 def test_same_results_with_one_and_two_workers(tiny_run, tiny_yaml, tmp_path):
     _, two, _ = tiny_run
-    one = run(make_config(tiny_yaml, tmp_path / "one", workers=1, progress=False))
+    one = run(
+        make_config(tiny_yaml, tmp_path / "one", compute=ComputeOptions(workers=1, progress=False))
+    )
     assert comparable(one) == comparable(two)
 
 
@@ -139,8 +142,7 @@ def test_params_file_changes_decisions(tiny_yaml, tmp_path):
             tiny_yaml,
             tmp_path / "o",
             params_path=tmp_path / "p.yaml",
-            workers=2,
-            progress=False,
+            compute=ComputeOptions(workers=2, progress=False),
             graders="truth",
         )
     )
@@ -204,8 +206,9 @@ def test_run_at_pixel_fidelity_end_to_end(
     data.pop("environment")
     scenario = write_yaml(tmp_path / "pixel.yaml", data)
     config = make_config(
-        scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights, workers=1,
-        progress=False, graders="truth", history_fidelity="pixel", cache_dir=tmp_path / "c",
+        scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights,
+        compute=ComputeOptions(workers=1, progress=False), graders="truth",
+        history_fidelity="pixel", cache_dir=tmp_path / "c",
     )  # fmt: skip
     results = run(config)
     assert results["fidelity"] == "pixel"
@@ -227,7 +230,8 @@ def test_pixel_days_send_the_first_evaluated_days_through_the_pixel_path(
 
     scenario = write_yaml(tmp_path / "t.yaml", TINY)
     config = make_config(scenario, tmp_path / "out", keypoint_weights=tiny_keypoint_weights,
-                         pixel_days=1, graders="truth", progress=False)  # fmt: skip
+                         pixel_days=1, graders="truth",
+                         compute=ComputeOptions(progress=False))  # fmt: skip
     sc = config.scenario
     first, *rest = sc.evaluate_days
     source = config.fidelities.evaluation_source()
@@ -265,8 +269,8 @@ def test_the_post_database_of_other_people_separates_the_day_one_cast(tmp_path):
     from sklearn.metrics import roc_auc_score
 
     scenario = Path(__file__).resolve().parents[3] / "experiments/scenarios/day-one.yaml"
-    results = run(make_config(scenario, tmp_path / "o", workers=2, progress=False,
-                              graders="truth"))  # fmt: skip
+    results = run(make_config(scenario, tmp_path / "o", graders="truth",
+                              compute=ComputeOptions(workers=2, progress=False)))  # fmt: skip
     assert results["metrics"]["management"]["auc"] >= 0.95
     workers = [w for s in results["shifts"] for w in s["workers"] if w["profile"] != "wanderer"]
     trained = [w["needs_training"] for w in workers]
@@ -281,8 +285,9 @@ def test_rolling_window_results_do_not_depend_on_the_workers(tiny_yaml, tmp_path
     params.write_text(f"history_pool: {pool}\nhistory_window_days: 4\n")
 
     def results(workers: int) -> dict:
-        config = make_config(tiny_yaml, tmp_path / f"o{workers}", workers=workers,
-                             progress=False, params_path=params, graders="truth")  # fmt: skip
+        config = make_config(tiny_yaml, tmp_path / f"o{workers}",
+                             compute=ComputeOptions(workers=workers, progress=False),
+                             params_path=params, graders="truth")  # fmt: skip
         return run(config)
 
     one, two = results(1), results(2)

@@ -16,6 +16,7 @@ import core
 from harness.adapters import optuna_studies
 from harness.adapters.optuna_storage import open_storage
 from harness.cli import main
+from harness.commands.preflight import ComputeOptions
 from harness.commands.run import make_config
 from harness.commands.tune import make_tune_config, tune
 from harness.runtime.errors import HarnessError
@@ -32,7 +33,8 @@ def tiny(tune_yaml: Path) -> Path:
 
 
 def _config(scenario: Path, out: str, **kwargs):
-    return make_tune_config(scenario, out, workers=2, progress=False, batch_size=4, **kwargs)
+    compute = ComputeOptions(workers=2, progress=False)
+    return make_tune_config(scenario, out, compute=compute, batch_size=4, **kwargs)
 
 
 @pytest.mark.slow

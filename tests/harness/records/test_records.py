@@ -16,6 +16,7 @@ import pytest
 
 import sim
 from harness.cli import main
+from harness.commands.preflight import ComputeOptions
 from harness.commands.run import make_config, run
 from harness.records import MAX_NAN_RUN_S, export_scenario, load, read_post
 from tests.harness.conftest import TINY, comparable, write_yaml
@@ -60,9 +61,9 @@ def test_round_trip_reproduces_the_scenario_run_with_true_levels(
     """records export → run on the folder == run SCENARIO --graders truth (records, metrics,
     evidence)."""
     scenario = write_yaml(tmp_path / "tiny.yaml", TINY)
-    simulated = run(make_config(scenario, tmp_path / "sim", graders="truth", workers=1,
-                                progress=False))  # fmt: skip
-    recorded = run(make_config(exported, tmp_path / "rec", workers=1, progress=False))
+    one = ComputeOptions(workers=1, progress=False)
+    simulated = run(make_config(scenario, tmp_path / "sim", graders="truth", compute=one))
+    recorded = run(make_config(exported, tmp_path / "rec", compute=one))
     assert recorded["shifts"] == simulated["shifts"]
     assert recorded["metrics"] == simulated["metrics"]
     assert recorded["metrics"]["root_cause"]["tp"] > 0  # the test has culprits to find
@@ -260,8 +261,9 @@ def test_tune_on_records_matches_tune_on_the_scenario_with_true_levels(tmp_path:
     folder = tmp_path / "ttrec"
     export_scenario(sim.load_scenario(TUNE_TINY), folder)
     summaries = [
-        tune(make_tune_config(source, f"out-{k}", n_trials=8, study_name=f"s{k}", workers=1,
-                              batch_size=4, progress=False, graders="truth", holdout_days=1,
+        tune(make_tune_config(source, f"out-{k}", n_trials=8, study_name=f"s{k}",
+                              compute=ComputeOptions(workers=1, progress=False),
+                              batch_size=4, graders="truth", holdout_days=1,
                               storage=str(tmp_path / f"{k}.journal")))
         for k, source in enumerate((scenario, folder))
     ]  # fmt: skip
