@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 import ray
 
-from harness.adapters.ray_cluster import ray_session
 from harness.cli import main
 from harness.commands.preflight import ComputeOptions
-from harness.commands.run import evaluate, make_config, run
+from harness.commands.run import make_config, run
 from harness.runtime.inputs import load_scenario_file
 from harness.runtime.interrupts import ENV_FAULT
 from tests.harness.conftest import comparable, tiny_scenario, write_yaml
@@ -118,10 +117,9 @@ def test_killed_worker_is_retried_and_results_are_identical(tmp_path, monkeypatc
     # the first scoring task to start kills its own worker (SIGKILL); Ray retries it
     monkeypatch.setenv(ENV_FAULT, f"task:SIGKILL:{marker}")
     config = make_config(path, tmp_path / "chaos", compute=two, graders="truth")
-    with ray_session(address=None, workers=2, timeout=10) as session:
-        done = evaluate(config, session)
+    chaos = run(config)
     assert marker.exists(), "no scoring task reached the fault hook"
-    assert [s.to_json() for s in done.records] == clean["shifts"]
+    assert chaos["shifts"] == clean["shifts"]
 
 
 def test_an_out_folder_on_a_virtual_file_system_is_refused_with_the_reason(tiny_yaml, capsys):
