@@ -23,13 +23,11 @@ from core import N_KEYPOINTS
 from sim._drawing import KEYPOINT, ONE, SHIFT
 from sim._errors import CameraError
 from sim.figure import draw_figure
-from sim.layout import CAMERA_SIZE, PERSON_HEIGHT_PX
+from sim.layout import CAMERA_SIZE
 from sim.wear import Appearance
 
 FRAME_WIDTH, FRAME_HEIGHT = CAMERA_SIZE
 """Every camera image, as the layout defines it (:data:`sim.layout.CAMERA_SIZE`)."""
-STANDING_HEIGHT_PX = PERSON_HEIGHT_PX
-"""Height of a standing worker at a post's work spot (:data:`sim.layout.PERSON_HEIGHT_PX`)."""
 
 
 @dataclass(frozen=True)

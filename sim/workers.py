@@ -15,11 +15,8 @@ import simpy
 
 from core import WorkerShift
 from sim._errors import ScenarioError
-from sim.measurement import POSITION_LAG_MAX_S as POSITION_LAG_MAX_S
-from sim.measurement import POSITION_LAG_MIN_S as POSITION_LAG_MIN_S
 from sim.measurement import measure
 from sim.motion import true_motion
-from sim.poses import sample_work_poses as sample_work_poses
 from sim.routine import EXCURSION_MEAN_S, ShiftClock, Worker, WorkerSpec
 from sim.scenario import Scenario
 from sim.seeding import stream

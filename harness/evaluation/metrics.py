@@ -117,7 +117,7 @@ HEADLINE: tuple[str, ...] = tuple(f.path for f in CATALOGUE)
 """The figures that carry an interval."""
 
 
-_GROUP_HEADLINE = {group: key for group, key in reversed([split_figure(f.path) for f in CATALOGUE])}
+_GROUP_HEADLINE = dict(reversed([split_figure(f.path) for f in CATALOGUE]))
 """Each group's headline figure (its first in :data:`CATALOGUE`)."""
 
 

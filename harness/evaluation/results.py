@@ -152,7 +152,11 @@ class CauseResult:
     @classmethod
     def of(cls, cause: core.RootCause) -> CauseResult:
         """The record of the model's decision: its fields of the same names."""
-        return cls(**{f.name: getattr(cause, f.name) for f in dataclasses.fields(cls)})
+        return cls(**{name: getattr(cause, name) for name in _CAUSE_FIELDS})
+
+
+_CAUSE_FIELDS = tuple(f.name for f in dataclasses.fields(CauseResult))
+"""The fields a :class:`CauseResult` takes from :class:`core.RootCause` (read once)."""
 
 
 @dataclass(frozen=True)

@@ -29,19 +29,21 @@ class _Ci(_Strict):
     value: _Pair | None
 
 
+def _number_or_null(what: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{what} must be a number, got {value!r:.40}")
+
+
 def _check_headline(metrics: dict[str, Any]) -> dict[str, Any]:
     """The report's headline figures are numbers (or null) and their intervals pairs."""
     for f in CATALOGUE:
         group, key = f.path.split(".")
         entry = metrics.get(group)
         value = entry.get(key) if isinstance(entry, dict) else None
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"{f.path} ({f.label}) must be a number, got {value!r:.40}")
+        _number_or_null(f"{f.path} ({f.label})", value)
         if isinstance(entry, dict):
             _Ci(value=interval(metrics, f.path))
-    value = metrics.get("level_accuracy")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ValueError(f"level_accuracy must be a number, got {value!r:.40}")
+    _number_or_null("level_accuracy", metrics.get("level_accuracy"))
     confusion = metrics.get("level_confusion")
     size = len(core.LEVEL_NAMES)
     if not (isinstance(confusion, list) and len(confusion) == size and all(

@@ -66,9 +66,6 @@ SPEED_COLUMNS: tuple[str, ...] = tuple(f"speed_{k}" for k in core.KEYPOINTS)
 """The 14 keypoint-speed columns, in ``core.KEYPOINTS`` order."""
 
 
-FAULT_CAUSES: tuple[str, ...] = ("worker", "equipment", "environment")
-
-
 class RecordsError(HarnessError):
     """A records folder that does not follow the format: one line naming file, column, rows."""
 

@@ -2,7 +2,7 @@
 
 Training data come from :mod:`sim.camera`: random poses (half kinematic,
 :func:`sim.poses.sample_poses`, half the simulator's work cycle,
-:func:`sim.workers.sample_work_poses`) of random-looking workers in random scenes with domain
+:func:`sim.poses.sample_work_poses`) of random-looking workers in random scenes with domain
 randomisation, cropped around the detector stand-in's jittered boxes exactly as at
 inference. Step ``k``'s batch depends only on ``(seed, k)``, so a resumed run equals an
 uninterrupted one.
@@ -44,10 +44,9 @@ from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
 from sim.camera import random_scene, render_frames
 from sim.detection import detect_boxes
-from sim.poses import sample_poses
+from sim.poses import sample_poses, sample_work_poses
 from sim.seeding import stream
 from sim.wear import random_appearance
-from sim.workers import sample_work_poses
 
 WEIGHTS_NAME = "keypoint_net.safetensors"
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.records.fit._estimate import SECONDS_FILES, Fitting
 from harness.records.fit._measure import ShiftMeasure
-from sim.workers import POSITION_LAG_MAX_S, POSITION_LAG_MIN_S
+from sim.measurement import POSITION_LAG_MAX_S, POSITION_LAG_MIN_S
 
 BREAK_SHARE = 0.5
 """Share of worker-shifts in area 0 at one sample that makes it a break."""

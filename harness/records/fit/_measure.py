@@ -25,7 +25,7 @@ import sim
 from harness.adapters.ray_cluster import map_unordered
 from harness.evaluation.fidelities import WorkerSource
 from harness.runtime import interrupts
-from sim.workers import POSITION_LAG_MAX_S
+from sim.measurement import POSITION_LAG_MAX_S
 
 SPEED_BINS = 8
 """Spans of the shift whose median speeds give the work-speed line."""

@@ -8,7 +8,8 @@ two compared post by post.
    the scenario schema.
 3. The twin's days are simulated into its history store (``ensure_history``, the cache as
    ``run``'s: the days its post databases read) and every day of it is measured by the same
-   tasks (at signal fidelity, the arrays its store holds).
+   tasks (the stored days read back, the last evaluated day, never stored, simulated at
+   signal fidelity: the same arrays).
 4. Both are scored as ``run`` scores them (``score_posts``: rolling post databases, Z and Y)
    under the given parameters; the twin's true levels at the evaluated shift changes are its
    hazard levels (a perfect grader, like ``records export``).
@@ -27,7 +28,7 @@ import core
 import sim
 from harness.adapters.ray_cluster import RaySession
 from harness.evaluation.fidelities import WorkerSource, signal_workers
-from harness.evaluation.history import ensure_history
+from harness.evaluation.history import ensure_history, stored_days
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
 from harness.records._source import Records, RecordsSource
@@ -97,6 +98,21 @@ def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[ShiftC
     return out
 
 
+@dataclass(frozen=True)
+class _StoredThenSignal:
+    """The twin's workers: its stored history's days read back (what ``ensure_history`` just
+    simulated), the days not stored (the last evaluated one) simulated at signal fidelity."""
+
+    stored: RecordsSource
+    days: frozenset[int]
+
+    def __call__(
+        self, scenario: sim.Scenario, *, post: int, day: int, shift: str
+    ) -> list[sim.SimWorker]:
+        source = self.stored if day in self.days else signal_workers
+        return source(scenario, post=post, day=day, shift=shift)
+
+
 def run_fit(
     recorded: Records,
     cache_dir: Location,
@@ -121,7 +137,9 @@ def run_fit(
     fitted = fit(m, recorded.levels, recorded.labels, measures, seed=seed)
     twin = validated(fitted.scenario)
     twin_root = ensure_history(twin, cache_dir, max_in_flight=flight, progress=progress)
-    twin_measures = measured(twin, signal_workers, "measure twin")
+    stored = RecordsSource(str(twin_root), twin.shifts.rate_hz, None)
+    twin_measures = measured(twin, _StoredThenSignal(stored, frozenset(stored_days(twin))),
+                             "measure twin")  # fmt: skip
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)
     )
