@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import sim
 from harness.runtime.errors import HarnessError
 from harness.runtime.settings import FIDELITIES
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
-
-if TYPE_CHECKING:
-    from harness.evaluation.pixels import PixelSource
 
 
 class WorkerSource(Protocol):
@@ -41,15 +38,16 @@ def signal_workers(
 
 @dataclass(frozen=True)
 class MixedSource:
-    """The pixel fidelity on ``pixel_days``, the signal fidelity on every other day."""
+    """``source`` on ``days`` (the pixel fidelity, or a stored history read back), the signal
+    fidelity on every other day."""
 
-    pixel: PixelSource
-    pixel_days: frozenset[int]
+    source: WorkerSource
+    days: frozenset[int]
 
     def __call__(
         self, scenario: sim.Scenario, *, post: int, day: int, shift: str
     ) -> list[sim.SimWorker]:
-        source = self.pixel if day in self.pixel_days else signal_workers
+        source = self.source if day in self.days else signal_workers
         return source(scenario, post=post, day=day, shift=shift)
 
 

@@ -68,22 +68,12 @@ def _worker_label(day: int, shift: str, w: sim.SimWorker) -> dict[str, Any]:
         "true_needs_management": bool(w.needs_management),
         "true_needs_training": bool(w.needs_training),
         "true_profile": w.profile,
+        **{c.name: None for c in fmt.TRAIT_COLUMNS.values()},
         "true_skill": w.skill,
         "true_offpost_rate": w.offpost_rate,
-        "true_plateau_skill": None,
-        "true_plateau_offpost_rate": None,
-        "days_at_post": None,
-        "floater": None,
-        "covering": None,
     }
     if spec is not None:
-        row.update(
-            true_plateau_skill=spec.plateau_skill,
-            true_plateau_offpost_rate=spec.plateau_offpost_rate,
-            days_at_post=spec.days_at_post,
-            floater=spec.floater,
-            covering=spec.covering,
-        )
+        row.update({c.name: getattr(spec, trait) for trait, c in fmt.TRAIT_COLUMNS.items()})
     return row
 
 

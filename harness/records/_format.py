@@ -194,6 +194,31 @@ LABEL_POST_COLUMNS: tuple[RecordsColumn, ...] = (
 )
 
 
+TRAIT_COLUMNS: dict[str, RecordsColumn] = {
+    "skill": RecordsColumn(
+        "true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False
+    ),
+    "offpost_rate": RecordsColumn(
+        "true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False
+    ),
+    "plateau_skill": RecordsColumn(
+        "true_plateau_skill", pa.float64(), "the person's own skill", required=False
+    ),
+    "plateau_offpost_rate": RecordsColumn(
+        "true_plateau_offpost_rate", pa.float64(), "the person's own off-post rate", required=False
+    ),
+    "days_at_post": RecordsColumn(
+        "days_at_post", pa.int32(), "days the worker had worked this post before", required=False
+    ),
+    "floater": RecordsColumn(
+        "floater", pa.bool_(), "a floater without a post of its own", required=False
+    ),
+    "covering": RecordsColumn(
+        "covering", pa.string(), "the absent worker a floater covers", required=False
+    ),
+}
+"""Each field of :class:`sim.Traits`, in order, and its label column (all optional)."""
+
 LABEL_WORKER_COLUMNS: tuple[RecordsColumn, ...] = (
     *_keys("day", "shift", "post the worker clocked in at"),
     RecordsColumn("worker", pa.string(), "worker id, as in seconds"),
@@ -206,19 +231,7 @@ LABEL_WORKER_COLUMNS: tuple[RecordsColumn, ...] = (
     RecordsColumn(
         "true_profile", pa.string(), "a free word for the worker (e.g. novice)", required=False
     ),
-    RecordsColumn(
-        "true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False
-    ),
-    RecordsColumn("true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False),
-    RecordsColumn("true_plateau_skill", pa.float64(), "the person's own skill", required=False),
-    RecordsColumn(
-        "true_plateau_offpost_rate", pa.float64(), "the person's own off-post rate", required=False
-    ),
-    RecordsColumn(
-        "days_at_post", pa.int32(), "days the worker had worked this post before", required=False
-    ),
-    RecordsColumn("floater", pa.bool_(), "a floater without a post of its own", required=False),
-    RecordsColumn("covering", pa.string(), "the absent worker a floater covers", required=False),
+    *TRAIT_COLUMNS.values(),
 )
 
 

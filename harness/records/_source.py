@@ -30,6 +30,7 @@ from harness.records._format import (
     FORMAT_VERSION,
     LABELS_POSTS,
     LEVELS,
+    TRAIT_COLUMNS,
     Manifest,
     RecordsError,
     read_manifest,
@@ -47,15 +48,9 @@ from harness.records._tables import (
 )
 from harness.runtime import storage
 
-ROSTER = (
-    "true_skill",
-    "true_offpost_rate",
-    "true_plateau_skill",
-    "true_plateau_offpost_rate",
-    "days_at_post",
-    "floater",
-)
-"""Label columns that, all present, give a worker-shift's :class:`sim.WorkerSpec`."""
+SPEC_TRAITS = tuple(t for t in TRAIT_COLUMNS if t != "covering")
+"""The traits whose label columns, all present, give a worker-shift's :class:`sim.WorkerSpec`
+(``covering`` is None but for a floater standing in)."""
 GRADERS = (AUTO, TRUTH)
 """``--graders`` a records folder takes: its own levels (auto) or the labels' (truth)."""
 
@@ -91,17 +86,11 @@ def _worker(record: core.WorkerShift, label: dict[str, Any] | None, rate: float)
     label = label or {}
     nan = float("nan")
     spec = None
-    if all(label.get(c) is not None for c in ROSTER):
+    if all(label.get(TRAIT_COLUMNS[t].name) is not None for t in SPEC_TRAITS):
         spec = sim.WorkerSpec(
             worker=record.worker,
             profile=label.get("true_profile") or "",
-            offpost_rate=label["true_offpost_rate"],
-            skill=label["true_skill"],
-            plateau_offpost_rate=label["true_plateau_offpost_rate"],
-            plateau_skill=label["true_plateau_skill"],
-            days_at_post=label["days_at_post"],
-            covering=label.get("covering"),
-            floater=label["floater"],
+            **{t: label.get(c.name) for t, c in TRAIT_COLUMNS.items()},
         )
     return sim.SimWorker(
         record=record,

@@ -27,7 +27,7 @@ import numpy as np
 import core
 import sim
 from harness.adapters.ray_cluster import RaySession
-from harness.evaluation.fidelities import WorkerSource, signal_workers
+from harness.evaluation.fidelities import MixedSource, WorkerSource, signal_workers
 from harness.evaluation.history import ensure_history, stored_days
 from harness.evaluation.scoring import PostShift, score_posts
 from harness.records._format import LEVELS, SECONDS
@@ -98,21 +98,6 @@ def _twin_levels(twin: sim.Scenario, scores: Iterable[PostShift]) -> dict[ShiftC
     return out
 
 
-@dataclass(frozen=True)
-class _StoredThenSignal:
-    """The twin's workers: its stored history's days read back (what ``ensure_history`` just
-    simulated), the days not stored (the last evaluated one) simulated at signal fidelity."""
-
-    stored: RecordsSource
-    days: frozenset[int]
-
-    def __call__(
-        self, scenario: sim.Scenario, *, post: int, day: int, shift: str
-    ) -> list[sim.SimWorker]:
-        source = self.stored if day in self.days else signal_workers
-        return source(scenario, post=post, day=day, shift=shift)
-
-
 def run_fit(
     recorded: Records,
     cache_dir: Location,
@@ -138,7 +123,7 @@ def run_fit(
     twin = validated(fitted.scenario)
     twin_root = ensure_history(twin, cache_dir, max_in_flight=flight, progress=progress)
     stored = RecordsSource(str(twin_root), twin.shifts.rate_hz, None)
-    twin_measures = measured(twin, _StoredThenSignal(stored, frozenset(stored_days(twin))),
+    twin_measures = measured(twin, MixedSource(stored, frozenset(stored_days(twin))),
                              "measure twin")  # fmt: skip
     record_scores = list(
         score_posts(scenario, root, params, max_in_flight=flight, progress=progress, source=source)

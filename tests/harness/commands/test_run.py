@@ -235,7 +235,7 @@ def test_pixel_days_send_the_first_evaluated_days_through_the_pixel_path(
     sc = config.scenario
     first, *rest = sc.evaluate_days
     source = config.fidelities.evaluation_source()
-    assert isinstance(source, MixedSource) and source.pixel_days == {first}
+    assert isinstance(source, MixedSource) and source.days == {first}
     described = config.fidelities.describe(sc)
     assert described["evaluated_days"] == {"pixel": [first], "signal": rest}
     results = {"fidelity": sc.fidelity, "perception": described}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ from harness.cli import main
 from harness.commands.preflight import ComputeOptions
 from harness.commands.run import make_config, run
 from harness.records import MAX_NAN_RUN_S, export_scenario, load, read_post
+from harness.records._format import TRAIT_COLUMNS
 from tests.harness.conftest import TINY, comparable, write_yaml
 
 POST1 = "seconds/post-00001.parquet"
@@ -52,6 +54,19 @@ def test_export_writes_the_documented_folder(exported: Path) -> None:
     workers = pd.read_parquet(exported / "labels" / "workers.parquet")
     assert workers["true_needs_management"].any() and workers["true_needs_training"].any()
     assert main(["records", "check", str(exported)]) == 0
+
+
+def test_the_worker_labels_carry_each_simulated_trait(exported: Path) -> None:
+    """One label column per field of sim.Traits, written from the simulated worker's spec."""
+    assert list(TRAIT_COLUMNS) == [f.name for f in dataclasses.fields(sim.Traits)]
+    row = pq.read_table(exported / "labels" / "workers.parquet").to_pylist()[-1]
+    scenario = sim.load_scenario(TINY)
+    (worker,) = sim.simulate_workers(
+        scenario, post=int(row["post"]), day=int(row["day"]), shift=str(row["shift"])
+    )
+    assert worker.spec is not None and row["worker"] == worker.spec.worker
+    for trait, column in TRAIT_COLUMNS.items():
+        assert row[column.name] == getattr(worker.spec, trait), trait
 
 
 @pytest.mark.slow
