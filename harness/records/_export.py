@@ -11,8 +11,8 @@ truth``.
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,12 +86,23 @@ def _write_table(table: pa.Table, where: storage.Location) -> None:
     pq.write_table(table, where.path, filesystem=where.fs, **WRITE)  # type: ignore[arg-type]
 
 
-def export_scenario(scenario: sim.Scenario, out: Path | storage.Location) -> dict[str, Any]:
+def export_scenario(
+    scenario: sim.Scenario, out: str | os.PathLike[str] | storage.Location
+) -> dict[str, Any]:
     """Write ``scenario`` as a records folder in ``out`` (a local folder or a prefix on object
     storage; staged, published when complete, ``records.json`` last).
 
     Returns a summary: the folder, days, posts, worker-shifts and rows written.
+
+    Raises:
+        TypeError: ``scenario`` is not a :class:`sim.Scenario` (``sim.load_scenario`` makes one).
     """
+    if not isinstance(scenario, sim.Scenario):
+        raise TypeError(
+            f"`scenario` must be a sim.Scenario (sim.load_scenario reads one), "
+            f"got {type(scenario).__name__}"
+        )
+    out = storage.location(out, what="`out`")
     days = range(1, scenario.days.history + scenario.days.evaluate + 1)
     summaries: dict[tuple[int, str], dict[int, list[sim.WorkerSummary]]] = defaultdict(dict)
     worker_rows: list[dict[str, Any]] = []

@@ -56,6 +56,19 @@ def test_export_writes_the_documented_folder(exported: Path) -> None:
     assert main(["records", "check", str(exported)]) == 0
 
 
+def test_export_takes_a_path_given_as_text_and_refuses_a_scenario_path(
+    exported: Path, tmp_path: Path
+) -> None:
+    scenario = sim.load_scenario(TINY)
+    summary = export_scenario(scenario, str(tmp_path / "as-text"))
+    assert summary["out"] == str(tmp_path / "as-text")
+    for name in ("records.json", "levels.parquet", POST1):
+        assert (tmp_path / "as-text" / name).read_bytes() == (exported / name).read_bytes(), name
+    with pytest.raises(TypeError, match=r"`scenario` must be a sim.Scenario .* got str"):
+        export_scenario("tiny.yaml", tmp_path / "never")  # type: ignore[arg-type]
+    assert not (tmp_path / "never").exists()
+
+
 def test_the_worker_labels_carry_each_simulated_trait(exported: Path) -> None:
     """One label column per field of sim.Traits, written from the simulated worker's spec."""
     assert list(TRAIT_COLUMNS) == [f.name for f in dataclasses.fields(sim.Traits)]
