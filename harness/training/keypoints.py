@@ -84,6 +84,8 @@ def rendered_people(
     """
     frames, people = [], []
     for size in np.diff(np.linspace(0, n, _GROUPS + 1).astype(int)):
+        if size == 0:  # fewer frames than groups
+            continue
         slots = 1 + max_distractors
         kp = sample_poses(size * slots, rng=rng)
         work = rng.random(size * slots) < WORK_POSE_SHARE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -78,6 +79,15 @@ def test_training_with_a_data_worker_gives_the_same_weights(tmp_path) -> None:
     worker = load_file(str(tmp_path / "worker" / hp.WEIGHTS_NAME))
     for key, value in inline.items():
         torch.testing.assert_close(worker[key], value)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_a_batch_of_fewer_frames_than_render_groups_is_rendered(n: int) -> None:
+    """Batches below the four render groups (``perception train --batch-size 2``) used to fail
+    in a reshape of an empty group."""
+    frames, people = hp.rendered_people(np.random.default_rng(0), n)
+    assert frames.shape == (n, 240, 320, 3) and people.shape == (n, 3, 14, 2)
+    assert not np.isnan(people[:, 0]).any()  # every frame has its target worker
 
 
 @pytest.mark.parametrize(
