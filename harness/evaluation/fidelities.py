@@ -17,6 +17,7 @@ from typing import Protocol
 
 import sim
 from harness.runtime.errors import HarnessError
+from harness.runtime.inputs import check_count
 from harness.runtime.settings import FIDELITIES
 from harness.weights import DEFAULT_KEYPOINT_WEIGHTS
 
@@ -166,8 +167,7 @@ class Fidelities:
                 raise HarnessError(f"{option} must be one of {FIDELITIES}, got {value!r}")
         evaluate = fidelity or scenario.fidelity
         days = list(scenario.evaluate_days)
-        if isinstance(pixel_days, bool) or not isinstance(pixel_days, int) or pixel_days < 0:
-            raise HarnessError(f"--pixel-days must be an integer >= 0, got {pixel_days!r}")
+        check_count("pixel-days", pixel_days, low=0)
         if pixel_days > len(days):
             raise HarnessError(
                 f"--pixel-days must be at most the {len(days)} evaluated days, got {pixel_days}"
