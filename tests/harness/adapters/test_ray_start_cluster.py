@@ -2,48 +2,34 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from harness.cli import main
 from tests.harness.conftest import REPO, TINY, write_yaml
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.harness.ray_nodes import (
+    free_port,
+    ray_executable,
+    start_node,
+    stop_nodes,
+    wait_listening,
+)
 
 
 def _start_head(temp: Path, env: dict[str, str], *, client_port: int | None = None) -> str:
     """``ray start --head`` on a free port with its files under ``temp`` (and a Ray client
-    server on ``client_port``); its address."""
-    port = _free_port()
-    ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    server on ``client_port``, listening when this returns); its address."""
+    port = free_port()
     client = [f"--ray-client-server-port={client_port}"] if client_port else []
-    subprocess.run(
-        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--disable-usage-stats", *client],
-        env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    start_node(["--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", *client],
+               env, temp)  # fmt: skip
+    if client_port:
+        wait_listening(client_port)
     return f"127.0.0.1:{port}"
-
-
-def _stop_head(temp: Path) -> None:
-    """Kill the processes of the cluster whose files are under ``temp`` (never ``ray stop``)."""
-    for proc in psutil.process_iter(["cmdline"]):
-        if str(temp) in " ".join(proc.info["cmdline"] or []):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
 
 
 @pytest.fixture
@@ -56,15 +42,18 @@ def token_cluster(tmp_path_factory: pytest.TempPathFactory):
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
     for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)  # Ray's defaults: token authentication, a token made in HOME
-    ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     subprocess.run(
-        [ray, "get-auth-token", "--generate"], env=env, check=True, capture_output=True, timeout=60
+        [ray_executable(), "get-auth-token", "--generate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     address = _start_head(temp, env)
     try:
         yield address, (home / ".ray" / "auth_token").read_text().strip()
     finally:
-        _stop_head(temp)
+        stop_nodes([temp])
 
 
 @pytest.mark.slow
@@ -85,7 +74,7 @@ def test_no_address_runs_a_local_ray_beside_a_live_or_dead_ray_start_cluster(
         code = main(["run", str(tiny_yaml), "--out", "live", "--workers", "1", "--no-progress"])
         assert code == 0, capsys.readouterr().err
     finally:
-        _stop_head(temp)
+        stop_nodes([temp])
     assert (temp / "ray_current_cluster").is_file()  # left behind by the dead cluster
     code = main(["run", str(tiny_yaml), "--out", "dead", "--workers", "1", "--no-progress"])
     assert code == 0, capsys.readouterr().err
@@ -136,7 +125,7 @@ def test_address_auto_joins_the_recorded_cluster_and_names_a_stopped_one_in_seco
         code = main(["run", str(tiny_yaml), "--out", "live", "--address", "auto", "--no-progress"])
         assert code == 0, capsys.readouterr().err
     finally:
-        _stop_head(temp)
+        stop_nodes([temp])
     start = time.perf_counter()
     code = main(["run", str(tiny_yaml), "--out", "dead", "--address", "auto", "--timeout", "3"])
     lines = capsys.readouterr().err.strip().splitlines()
@@ -154,12 +143,12 @@ def test_a_ray_client_address_runs(tmp_path_factory, tiny_yaml, monkeypatch, cap
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     temp = tmpdir / "ray"
-    port = _free_port()
+    port = free_port()
     _start_head(temp, env, client_port=port)
     try:
         code = main(["run", str(tiny_yaml), "--out", "o", "--address", f"ray://127.0.0.1:{port}",
                      "--workers", "1", "--no-progress"])  # fmt: skip
         assert code == 0, capsys.readouterr().err
     finally:
-        _stop_head(temp)
+        stop_nodes([temp])
     assert (Path("o") / "results.json").is_file()

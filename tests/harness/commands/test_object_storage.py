@@ -4,22 +4,19 @@ same commands on local folders, and nothing is written to a local folder."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from harness.cli import main
 from harness.runtime.storage import MANIFEST, location
 from tests.harness.conftest import REPO, S3_SECRET, TINY, comparable, write_yaml
+from tests.harness.ray_nodes import free_port, ray_executable, start_node, stop_nodes
 
 OUTPUTS = ("results.json", "evidence.json", "posts.parquet", "workers.parquet",
            "root_causes.parquet", "tables.md", "scenario.yaml", "records.json")  # fmt: skip
@@ -81,24 +78,6 @@ def test_every_location_on_object_storage_gives_the_local_results(
     assert not Path(".hazard-cache").exists()
 
 
-def _ray() -> str:
-    return shutil.which("ray") or str(Path(sys.executable).parent / "ray")
-
-
-def _node(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([_ray(), "start", *args, "--disable-usage-stats"], env=env, check=True,
-                   capture_output=True, timeout=180)  # fmt: skip
-
-
-def _kill_under(temps: list[Path]) -> None:
-    """Kill the processes of the nodes whose files are under ``temps``, by pid (never
-    ``ray stop``: other clusters may live on this machine)."""
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(str(t) in " ".join(proc.info["cmdline"] or []) for t in temps):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-
-
 @pytest.fixture
 def two_nodes(
     tmp_path_factory: pytest.TempPathFactory, s3_bucket: str
@@ -106,25 +85,22 @@ def two_nodes(
     """A head and a worker node (``ray start``, token authentication, one CPU each, each with
     its own temp dir and working folder), the S3 configuration in their environment the way an
     operator sets it on every node; yields the head's address and the token."""
-    from tests.harness.adapters.test_ray_start_cluster import _free_port
-
     home = tmp_path_factory.mktemp("home")
     temps = [tmp_path_factory.mktemp("head"), tmp_path_factory.mktemp("worker")]
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
     for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(name, None)
-    subprocess.run([_ray(), "get-auth-token", "--generate"], env=env, check=True,
+    subprocess.run([ray_executable(), "get-auth-token", "--generate"], env=env, check=True,
                    capture_output=True, timeout=60)  # fmt: skip
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     try:
-        _node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=1",
-               "--include-dashboard=false", f"--temp-dir={temps[0]}"],
-              env)  # fmt: skip
-        _node([f"--address={address}", "--num-cpus=1", f"--temp-dir={temps[1]}"],
-              {**env, "RAY_AUTH_MODE": "token"})  # fmt: skip
+        start_node(["--head", f"--port={address.split(':')[1]}", "--num-cpus=1",
+                    "--include-dashboard=false"], env, temps[0])  # fmt: skip
+        start_node([f"--address={address}", "--num-cpus=1"], {**env, "RAY_AUTH_MODE": "token"},
+                   temps[1])  # fmt: skip
         yield address, (home / ".ray" / "auth_token").read_text().strip()
     finally:
-        _kill_under(temps)
+        stop_nodes(temps)
 
 
 @pytest.mark.slow
