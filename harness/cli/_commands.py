@@ -423,11 +423,8 @@ def perception_train(**kw: Any) -> int:
     """Train the keypoint network on rendered frames (seeded, resumable)."""
     from harness.commands.perception import train_command
 
-    metadata = train_command(
-        kw["out"], steps=kw["steps"], seed=kw["seed"], batch_size=kw["batch_size"],
-        channels=kw["channels"], threads=kw["threads"], data_workers=kw["data_workers"],
-        resume=not kw["no_resume"], device=kw["device"], progress=not kw["no_progress"],
-    )  # fmt: skip
+    resume, progress = not kw.pop("no_resume"), not kw.pop("no_progress")
+    metadata = train_command(**kw, resume=resume, progress=progress)
     click.echo(f"saved {kw['out']}: held-out {metadata['metrics']}")
     return 0
 
@@ -459,11 +456,6 @@ def perception_eval(**kw: Any) -> int:
     """Evaluate perception on held-out frames; write DIR/perception.json."""
     from harness.commands.perception import eval_command
 
-    table = eval_command(
-        kw["out"], weights=kw["weights"], seed=kw["seed"], posts=kw["posts"],
-        length_s=kw["length_s"], frames=kw["frames"], grading_days=kw["grading_days"],
-        grading_seconds=kw["grading_seconds"], runtime=kw["runtime"], device=kw["device"],
-        timeout=kw["timeout"],
-    )  # fmt: skip
+    table = eval_command(**kw)  # the options are its parameters, by name
     click.echo(json.dumps({k: v for k, v in table.items() if isinstance(v, float)}, indent=2))
     return 0

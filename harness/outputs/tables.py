@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.evaluation.results import UNITS, RunResult
+from harness.records import TRAIT_COLUMNS
 from harness.runtime.storage import Location
 
 POSTS = "posts.parquet"
@@ -43,6 +44,12 @@ class Column:
 
 def _key(name: str, default: Any = None) -> Callable[[dict[str, Any]], Any]:
     return lambda row: row.get(name, default)
+
+
+def _trait(trait: str) -> Column:
+    """The column of a :class:`sim.Traits` field, as the records' labels name it."""
+    c = TRAIT_COLUMNS[trait]
+    return Column(c.name, c.type, _key(trait), c.description)
 
 
 SHIFT_COLUMNS = (
@@ -81,19 +88,9 @@ WORKER_COLUMNS = (
     Column("checked", pa.bool_(), _key("checked"), "the worker's post is in some hazard set"),
     Column("root_cause", pa.bool_(), lambda r: r["worker"] in r.get("_named", ()),
            "the model named the worker a root cause of some hazard post this shift"),
-    Column("days_at_post", pa.int32(), _key("days_at_post"),
-           "days the worker had worked this post before (the roster)"),
-    Column("floater", pa.bool_(), _key("floater"), "a floater, without a post of its own"),
-    Column("covering", pa.string(), _key("covering"), "the absent worker a floater covers"),
+    *map(_trait, ("days_at_post", "floater", "covering")),
     Column("true_profile", pa.string(), _key("profile"), "truth: the worker's profile"),
-    Column("true_skill", pa.float64(), _key("skill"),
-           "truth: effective skill this shift (learning, day-to-day variation)"),
-    Column("true_offpost_rate", pa.float64(), _key("offpost_rate"),
-           "truth: effective off-post rate this shift (day-to-day variation)"),
-    Column("true_plateau_skill", pa.float64(), _key("plateau_skill"),
-           "truth: the person's own skill (fully learned, no variation)"),
-    Column("true_plateau_offpost_rate", pa.float64(), _key("plateau_offpost_rate"),
-           "truth: the person's own off-post rate"),
+    *map(_trait, ("skill", "offpost_rate", "plateau_skill", "plateau_offpost_rate")),
     Column("true_needs_management", pa.bool_(), _key("needs_management"),
            "truth: effective off-post rate >= 0.10"),
     Column("true_needs_training", pa.bool_(), _key("needs_training"),

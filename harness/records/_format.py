@@ -194,30 +194,26 @@ LABEL_POST_COLUMNS: tuple[RecordsColumn, ...] = (
 )
 
 
+def _trait(name: str, type: pa.DataType, description: str) -> RecordsColumn:
+    return RecordsColumn(name, type, description, required=False)
+
+
 TRAIT_COLUMNS: dict[str, RecordsColumn] = {
-    "skill": RecordsColumn(
-        "true_skill", pa.float64(), "the worker's skill (simulated scenarios)", required=False
-    ),
-    "offpost_rate": RecordsColumn(
-        "true_offpost_rate", pa.float64(), "the worker's off-post rate", required=False
-    ),
-    "plateau_skill": RecordsColumn(
-        "true_plateau_skill", pa.float64(), "the person's own skill", required=False
-    ),
-    "plateau_offpost_rate": RecordsColumn(
-        "true_plateau_offpost_rate", pa.float64(), "the person's own off-post rate", required=False
-    ),
-    "days_at_post": RecordsColumn(
-        "days_at_post", pa.int32(), "days the worker had worked this post before", required=False
-    ),
-    "floater": RecordsColumn(
-        "floater", pa.bool_(), "a floater without a post of its own", required=False
-    ),
-    "covering": RecordsColumn(
-        "covering", pa.string(), "the absent worker a floater covers", required=False
-    ),
-}
-"""Each field of :class:`sim.Traits`, in order, and its label column (all optional)."""
+    "skill": _trait("true_skill", pa.float64(),
+                    "truth: effective skill this shift (learning, day-to-day variation)"),
+    "offpost_rate": _trait("true_offpost_rate", pa.float64(),
+                           "truth: effective off-post rate this shift (day-to-day variation)"),
+    "plateau_skill": _trait("true_plateau_skill", pa.float64(),
+                            "truth: the person's own skill (fully learned, no variation)"),
+    "plateau_offpost_rate": _trait("true_plateau_offpost_rate", pa.float64(),
+                                   "truth: the person's own off-post rate"),
+    "days_at_post": _trait("days_at_post", pa.int32(),
+                           "days the worker had worked this post before (the roster)"),
+    "floater": _trait("floater", pa.bool_(), "a floater, without a post of its own"),
+    "covering": _trait("covering", pa.string(), "the absent worker a floater covers"),
+}  # fmt: skip
+"""Each field of :class:`sim.Traits`, in order, and its column (all optional): the records'
+labels and the run's workers table name a trait alike."""
 
 LABEL_WORKER_COLUMNS: tuple[RecordsColumn, ...] = (
     *_keys("day", "shift", "post the worker clocked in at"),

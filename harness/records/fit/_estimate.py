@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from harness.records._format import SECONDS, Manifest
@@ -15,9 +15,13 @@ SECONDS_FILES = f"{SECONDS}/*.parquet"
 
 @dataclass(frozen=True)
 class Estimate:
-    """One fitted figure: value, 95 % interval, sample size, and where it came from."""
+    """One fitted figure: value, 95 % interval, sample size, and where it came from (fields
+    in fit.json's order)."""
 
     name: str
+    post: int | None = field(default=None, kw_only=True)
+    worker: str | None = field(default=None, kw_only=True)
+    shift: str | None = field(default=None, kw_only=True)
     value: float | None
     interval: tuple[float, float] | None
     n: int
@@ -29,25 +33,11 @@ class Estimate:
     method: str
     key: str | None = None
     """The twin's scenario key it sets, if any."""
-    post: int | None = None
-    worker: str | None = None
-    shift: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "post": self.post,
-            "worker": self.worker,
-            "shift": self.shift,
-            "value": self.value,
-            "interval": list(self.interval) if self.interval else None,
-            "n": self.n,
-            "unit_of_n": self.unit_of_n,
-            "unit": self.unit,
-            "records": self.records,
-            "method": self.method,
-            "key": self.key,
-        }
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["interval"] = list(self.interval) if self.interval else None
+        return row
 
 
 @dataclass
@@ -71,12 +61,12 @@ class Fitting:
         *,
         n: int | None = None,
         unit_of_n: str = "worker-shifts",
-        **fields: Any,
+        **more: Any,
     ) -> Estimate:
         """Record one estimate: ``value``, its 95 % ``interval`` (if any) and its sample, ``n``
         ``unit_of_n`` (by default every worker-shift the fit reads); the other fields of
         :class:`Estimate` by keyword."""
         n = len(self.measures) if n is None else n
-        e = Estimate(name, value, interval, n, unit_of_n, **fields)
+        e = Estimate(name, value, interval, n, unit_of_n, **more)
         self.estimates.append(e)
         return e
