@@ -209,7 +209,7 @@ def ray_session(
     _keep_signal_handlers()
     _reread_auth_settings()
     try:
-        ray.init(**init_arguments(address, workers))
+        start(address, workers)
     except SystemExit as exc:  # Ray's SIGTERM handler while it starts
         raise interrupts.as_interrupt(exc) from None
     except ConnectionError as exc:
@@ -224,6 +224,19 @@ def ray_session(
             ray.shutdown()
             interrupts.checkpoint("ray_shutdown")  # where Ray used to leave SIGTERM deadly
             interrupts.reinstall()
+
+
+def start(address: str | None, workers: int | None) -> None:
+    """``ray.init`` with :func:`init_arguments`; a start that fails is shut down again (a
+    refused Ray client leaves this process in client mode, where every later ``ray.init``
+    fails)."""
+    import ray
+
+    try:
+        ray.init(**init_arguments(address, workers))
+    except BaseException:
+        ray.shutdown()
+        raise
 
 
 def _keep_signal_handlers() -> None:

@@ -55,3 +55,20 @@ def test_an_error_inside_a_task_is_one_line_and_never_retried(tmp_path):
             gather([submit(_bug, str(tmp_path / "b"))])
     assert str(failed.value) == "a Ray task failed: ValueError: array of sample points is empty"
     assert (tmp_path / "a").read_text() == "x" and (tmp_path / "b").read_text() == "x"
+
+
+def _one() -> int:
+    return 1
+
+
+@pytest.mark.slow
+def test_a_refused_ray_client_leaves_this_process_able_to_start_ray():
+    """A Ray client that could not connect (one make test-all: its server failed to start)
+    left the process in client mode; every later ``ray.init`` in it failed (24 tests)."""
+    from harness.adapters.ray_cluster import gather, ray_session, start, submit
+    from tests.harness.ray_nodes import free_port
+
+    with pytest.raises(ConnectionError):  # nothing listens: Ray's client gives up (30 s)
+        start(f"ray://127.0.0.1:{free_port()}", None)
+    with ray_session(address=None, workers=1, timeout=10):
+        assert gather([submit(_one)]) == [1]
