@@ -192,6 +192,10 @@ def compute_options(fn: Callable[..., int]) -> Callable[..., int]:
     return _ray_options(progress_option(body))
 
 
+job_options = _options(cache_option, compute_options, json_option)
+"""A job's options: ``--cache``, the compute options and ``--json``."""
+
+
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),

@@ -27,6 +27,7 @@ from harness.cli._app import (
     compute_options,
     count,
     device_option,
+    job_options,
     json_option,
     parse_channels,
     print_json,
@@ -66,9 +67,7 @@ from harness.runtime.settings import FIDELITIES
     default="signal",
     help="fidelity of the stored history the post databases hold (pixel: small scenarios)",
 )
-@cache_option
-@compute_options
-@json_option
+@job_options
 def run(**kw: Any) -> int:
     """Run SOURCE end to end: score on Ray, write DIR/results.json, log to MLflow.
 
@@ -121,9 +120,7 @@ def run(**kw: Any) -> int:
 @click.option("--workers-per-post", type=count(1, 16), default=1,
               help="workers on each post-shift")  # fmt: skip
 @click.option("--no-baseline", is_flag=True, help="skip the one-worker timing (no scaling)")
-@cache_option
-@compute_options
-@json_option
+@job_options
 def stress(**kw: Any) -> int:
     """Stress-test many posts in parallel: throughput, latency, memory, scaling."""
     from harness.commands.stress import make_stress_config
@@ -244,9 +241,7 @@ def _ranges(ctx: Any, param: Any, values: tuple[str, ...]) -> dict[str, tuple[fl
               show_default=True,
               help="recommend the tuned params only when their gain over the start on "
                    "held-out days is shown to exceed this (README: the rule)")  # fmt: skip
-@cache_option
-@compute_options
-@json_option
+@job_options
 def tune(**kw: Any) -> int:
     """Tune the model's thresholds with Optuna on SOURCE's tuning days; report held-out days.
 
@@ -365,9 +360,7 @@ def records_check(**kw: Any) -> int:
 @click.option("--report", type=LOCATION, metavar="DIR|URI",
               help="folder for fit.json and fit.html [default: beside --out]")  # fmt: skip
 @click.option("--seed", type=SEED, help="the twin's seed [default: derived from the records']")
-@cache_option
-@compute_options
-@json_option
+@job_options
 def records_fit(**kw: Any) -> int:
     """Fit a scenario to RECORDS (a folder or URI): a labelled twin of the plant (FILE.yaml,
     fit.json, fit.html).
