@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import re
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -34,6 +36,8 @@ from harness.runtime import interrupts
 from harness.runtime.errors import HarnessError
 from harness.runtime.progress import progress_bar
 from harness.runtime.settings import connect_timeout, ray_address, resolve_workers
+
+LOG = logging.getLogger(__name__)
 
 TASK_RETRIES = 3
 """Times a task is retried when its worker dies."""
@@ -214,6 +218,14 @@ def ray_session(
         raise interrupts.as_interrupt(exc) from None
     except ConnectionError as exc:
         raise HarnessError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
+    except Exception as exc:
+        if address:
+            raise
+        logs = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()), "ray", "session_latest")
+        raise HarnessError(
+            f"the local Ray did not start in {LOCAL_START_ATTEMPTS} tries: {exc} "
+            f"(Ray's logs: {logs / 'logs'})"
+        ) from exc
     finally:
         interrupts.reinstall()
     try:
@@ -226,17 +238,57 @@ def ray_session(
             interrupts.reinstall()
 
 
+LOCAL_START_ATTEMPTS = 2
+"""Tries at starting a local Ray. Its raylet has been seen to die at start without a log line
+(once in some 300 local starts of three make test-all runs; Ray then says "The current node
+timed out during startup" after 30 s), and a fresh node started at once."""
+
+
 def start(address: str | None, workers: int | None) -> None:
-    """``ray.init`` with :func:`init_arguments`; a start that fails is shut down again (a
-    refused Ray client leaves this process in client mode, where every later ``ray.init``
-    fails)."""
+    """``ray.init`` with :func:`init_arguments`.
+
+    A start that fails is shut down again (a refused Ray client leaves this process in client
+    mode, where every later ``ray.init`` fails) and the processes it spawned are stopped (a
+    local node that timed out leaves its GCS, dashboard and monitor running until this
+    process exits). A local start that fails is tried once more, a cluster's is not (its
+    errors are the user's to read). Call it with no other thread of this process starting
+    child processes: the failed start's processes are told by being new children.
+    """
     import ray
 
-    try:
-        ray.init(**init_arguments(address, workers))
-    except BaseException:
-        ray.shutdown()
-        raise
+    attempts = 1 if address else LOCAL_START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        before = _child_pids()
+        try:
+            ray.init(**init_arguments(address, workers))
+            return
+        except BaseException as exc:
+            ray.shutdown()
+            _stop_children(other_than=before)
+            if attempt == attempts or not isinstance(exc, Exception):
+                raise
+            LOG.warning("the local Ray did not start (%s); starting a fresh one", exc)
+
+
+def _child_pids() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _stop_children(*, other_than: set[int]) -> None:
+    """Stop this process's children not in ``other_than``: SIGTERM, SIGKILL after 5 s."""
+    import psutil
+
+    new = [p for p in psutil.Process().children(recursive=True) if p.pid not in other_than]
+    for p in new:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.terminate()
+    _, alive = psutil.wait_procs(new, timeout=5)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def _keep_signal_handlers() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.adapters.ray_cluster import init_arguments
@@ -72,3 +75,78 @@ def test_a_refused_ray_client_leaves_this_process_able_to_start_ray():
         start(f"ray://127.0.0.1:{free_port()}", None)
     with ray_session(address=None, workers=1, timeout=10):
         assert gather([submit(_one)]) == [1]
+
+
+TIMED_OUT = (
+    "The current node timed out during startup. This could happen because some of the raylet "
+    "failed to startup or the GCS has become overloaded."
+)  # what Ray said when its raylet died at start (once in a make test-all)
+
+
+def _failing_init(monkeypatch, fails: int, spawned: list[subprocess.Popen]) -> list[dict]:
+    """Make the first ``fails`` calls of ``ray.init`` leave a process behind and fail as a
+    node that timed out does; later calls start Ray. Returns the calls' arguments."""
+    import ray
+
+    real, calls = ray.init, []
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        if len(calls) > fails:
+            return real(**kwargs)
+        # stands in for the failed node's GCS, which kept running until pytest ended
+        spawned.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]))
+        raise Exception(TIMED_OUT)
+
+    monkeypatch.setattr(ray, "init", init)
+    return calls
+
+
+def _stopped(process: subprocess.Popen) -> bool:
+    try:
+        return psutil.Process(process.pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow
+def test_a_local_ray_that_timed_out_is_stopped_and_started_afresh(monkeypatch, caplog):
+    from harness.adapters.ray_cluster import gather, ray_session, submit
+
+    spawned: list[subprocess.Popen] = []
+    calls = _failing_init(monkeypatch, 1, spawned)
+    with ray_session(address=None, workers=1, timeout=10):
+        assert gather([submit(_one)]) == [1]
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert _stopped(spawned[0])
+    assert "the local Ray did not start (The current node timed out" in caplog.text
+
+
+def test_a_local_ray_that_fails_twice_is_one_clear_error(monkeypatch):
+    from harness.adapters.ray_cluster import ray_session
+    from harness.runtime.errors import HarnessError
+
+    spawned: list[subprocess.Popen] = []
+    calls = _failing_init(monkeypatch, 2, spawned)
+    match = r"the local Ray did not start in 2 tries: The current node timed out"
+    with pytest.raises(HarnessError, match=match), ray_session(address=None, workers=1, timeout=10):
+        pass
+    assert len(calls) == 2
+    assert all(_stopped(p) for p in spawned)
+
+
+def test_a_cluster_that_refuses_is_not_tried_again(monkeypatch):
+    import ray
+
+    from harness.adapters.ray_cluster import start
+
+    calls = []
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        raise ConnectionError("Failed to connect to Ray cluster at head:6379")
+
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(ConnectionError):
+        start("head:6379", None)
+    assert len(calls) == 1
