@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -218,14 +217,6 @@ def ray_session(
         raise interrupts.as_interrupt(exc) from None
     except ConnectionError as exc:
         raise HarnessError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
-    except Exception as exc:
-        if address:
-            raise
-        logs = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()), "ray", "session_latest")
-        raise HarnessError(
-            f"the local Ray did not start in {LOCAL_START_ATTEMPTS} tries: {exc} "
-            f"(Ray's logs: {logs / 'logs'})"
-        ) from exc
     finally:
         interrupts.reinstall()
     try:
@@ -253,8 +244,12 @@ def start(address: str | None, workers: int | None) -> None:
     process exits). A local start that fails is tried once more, a cluster's is not (its
     errors are the user's to read). Call it with no other thread of this process starting
     child processes: the failed start's processes are told by being new children.
+
+    Raises:
+        HarnessError: the local Ray did not start in :data:`LOCAL_START_ATTEMPTS` tries.
     """
     import ray
+    from ray._common.utils import get_default_ray_temp_dir
 
     attempts = 1 if address else LOCAL_START_ATTEMPTS
     for attempt in range(1, attempts + 1):
@@ -265,8 +260,13 @@ def start(address: str | None, workers: int | None) -> None:
         except BaseException as exc:
             ray.shutdown()
             _stop_children(other_than=before)
-            if attempt == attempts or not isinstance(exc, Exception):
+            if address or not isinstance(exc, Exception):
                 raise
+            if attempt == attempts:
+                logs = Path(get_default_ray_temp_dir(), "session_latest", "logs")
+                raise HarnessError(
+                    f"the local Ray did not start in {attempts} tries: {exc} (Ray's logs: {logs})"
+                ) from exc
             LOG.warning("the local Ray did not start (%s); starting a fresh one", exc)
 
 
