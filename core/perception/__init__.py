@@ -17,11 +17,10 @@ from core.perception._heatmaps import decode_heatmaps, render_heatmaps
 from core.perception._keypoint_net import (
     HEATMAP_STRIDE,
     KeypointNet,
+    PersonHeatmaps,
     crop_to_heatmap,
     crops_to_tensor,
-    foot_heatmaps,
     heatmap_to_crop,
-    keypoints_from_heatmaps,
 )
 from core.perception._metrics import (
     OKS_SIGMAS,
@@ -52,7 +51,6 @@ from core.perception._runtime import (
     KeypointRunner,
     infer_heatmaps,
     keypoint_runner,
-    predict_keypoints,
 )
 from core.perception._seeding import seeded_torch
 from core.perception._weights import (
@@ -80,6 +78,7 @@ __all__ = [
     "KeypointNet",
     "KeypointRunner",
     "KeypointTracker",
+    "PersonHeatmaps",
     "accumulate_heatmaps",
     "area_of",
     "build_model",
@@ -93,20 +92,17 @@ __all__ = [
     "difference_images",
     "dump_model",
     "evaluate_grader",
-    "foot_heatmaps",
     "from_crop",
     "heatmap_to_crop",
     "infer_heatmaps",
     "keypoint_runner",
     "keypoint_speeds",
-    "keypoints_from_heatmaps",
     "lk_track",
     "load_model",
     "load_onnx",
     "oks_ap",
     "onnx_path",
     "pck",
-    "predict_keypoints",
     "predict_levels",
     "render_heatmaps",
     "resolve_device",

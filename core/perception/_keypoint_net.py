@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -89,54 +90,60 @@ def crop_to_heatmap(points: np.ndarray) -> np.ndarray:
     return (points - (HEATMAP_STRIDE - 1) / 2) / HEATMAP_STRIDE
 
 
-def keypoints_from_heatmaps(
-    heatmaps: np.ndarray, transforms: np.ndarray, *, input_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmap peaks of :func:`infer_heatmaps` as frame keypoints.
+@dataclass(frozen=True)
+class PersonHeatmaps:
+    """The keypoint network's heatmaps of person crops and where each crop was cut.
 
-    Returns:
-        ``(M, 14, 2)`` float32 frame coordinates and ``(M, 14)`` confidences (heatmap peaks).
+    Made by :func:`infer_heatmaps`; decoded to frame keypoints or to foot maps on a grid.
     """
-    peaks, conf = decode_heatmaps(heatmaps)
-    points = from_crop(heatmap_to_crop(peaks), transforms, size=input_size)
-    return points.astype(np.float32), conf
 
+    maps: np.ndarray
+    """``(M, 14, h, w)`` network heatmaps."""
+    transforms: np.ndarray
+    """``(M, 3)`` crop transforms of the maps (:func:`crop_boxes`)."""
+    input_size: int
+    """The network's crop side."""
 
-def foot_heatmaps(
-    heatmaps: np.ndarray,
-    transforms: np.ndarray,
-    *,
-    input_size: int,
-    frame_size: tuple[int, int],
-    grid_stride: int = 4,
-) -> np.ndarray:
-    """The two foot heatmaps of each crop, summed and warped onto a frame-aligned grid.
+    def __post_init__(self) -> None:
+        shape = np.shape(self.maps)
+        if len(shape) != 4 or shape[1] != N_KEYPOINTS:
+            raise ModelInputError(f"`maps` must have shape (M, {N_KEYPOINTS}, h, w), got {shape}")
+        if np.shape(self.transforms) != (shape[0], 3):
+            raise ModelInputError(
+                f"`transforms` must have shape ({shape[0]}, 3), got {np.shape(self.transforms)}"
+            )
 
-    Args:
-        heatmaps: ``(M, 14, h, w)`` network heatmaps.
-        transforms: ``(M, 3)`` crop transforms of the heatmaps.
-        input_size: the network's crop side.
-        frame_size: ``(height, width)`` of the camera frame.
-        grid_stride: frame pixels per grid pixel; grid pixel ``i`` is centred on frame
-            pixel ``i * grid_stride + (grid_stride - 1) / 2``.
+    def keypoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmap peaks as frame keypoints.
 
-    Returns:
-        ``(M, ceil(height / grid_stride), ceil(width / grid_stride))`` float32 maps.
-    """
-    hm = np.asarray(heatmaps, dtype=np.float32)
-    if hm.ndim != 4 or hm.shape[1] != N_KEYPOINTS:
-        raise ModelInputError(
-            f"`heatmaps` must have shape (M, {N_KEYPOINTS}, h, w), got {hm.shape}"
-        )
-    feet = np.maximum(hm[:, list(FOOT_KEYPOINTS)], 0).sum(axis=1)
-    gh, gw = -(-frame_size[0] // grid_stride), -(-frame_size[1] // grid_stride)
-    g, r, half = grid_stride, HEATMAP_STRIDE, (input_size - 1) / 2
-    out = np.empty((len(hm), gh, gw), dtype=np.float32)
-    for m, (cx, cy, s) in enumerate(np.asarray(transforms, dtype=np.float64)):
-        a = s * r / g
-        base = ((r - 1) / 2 - half) * s - (g - 1) / 2
-        mat = np.array([[a, 0, (cx + base) / g], [0, a, (cy + base) / g]])
-        out[m] = cv2.warpAffine(
-            feet[m], mat, (gw, gh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
-    return out
+        Returns:
+            ``(M, 14, 2)`` float32 frame coordinates and ``(M, 14)`` confidences (the peaks).
+        """
+        peaks, conf = decode_heatmaps(self.maps)
+        points = from_crop(heatmap_to_crop(peaks), self.transforms, size=self.input_size)
+        return points.astype(np.float32), conf
+
+    def feet(self, *, frame_size: tuple[int, int], grid_stride: int = 4) -> np.ndarray:
+        """The two foot heatmaps of each crop, summed and warped onto a frame-aligned grid.
+
+        Args:
+            frame_size: ``(height, width)`` of the camera frame.
+            grid_stride: frame pixels per grid pixel; grid pixel ``i`` is centred on frame
+                pixel ``i * grid_stride + (grid_stride - 1) / 2``.
+
+        Returns:
+            ``(M, ceil(height / grid_stride), ceil(width / grid_stride))`` float32 maps.
+        """
+        hm = np.asarray(self.maps, dtype=np.float32)
+        feet = np.maximum(hm[:, list(FOOT_KEYPOINTS)], 0).sum(axis=1)
+        gh, gw = -(-frame_size[0] // grid_stride), -(-frame_size[1] // grid_stride)
+        g, r, half = grid_stride, HEATMAP_STRIDE, (self.input_size - 1) / 2
+        out = np.empty((len(hm), gh, gw), dtype=np.float32)
+        for m, (cx, cy, s) in enumerate(np.asarray(self.transforms, dtype=np.float64)):
+            a = s * r / g
+            base = ((r - 1) / 2 - half) * s - (g - 1) / 2
+            mat = np.array([[a, 0, (cx + base) / g], [0, a, (cy + base) / g]])
+            out[m] = cv2.warpAffine(
+                feet[m], mat, (gw, gh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+            )
+        return out

@@ -133,7 +133,7 @@ def track_positions(
         foot_maps: ``(T, H, W)`` foot heatmaps on a frame-aligned grid.
         polygons: post polygons in frame pixels.
         alpha: accumulation weight of the newest heatmap.
-        grid_stride: frame pixels per grid pixel (see ``foot_heatmaps``).
+        grid_stride: frame pixels per grid pixel (see ``PersonHeatmaps.feet``).
 
     Returns:
         ``(T,)`` int64 area ids (0 also while nothing has been seen yet).

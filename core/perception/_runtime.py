@@ -19,7 +19,7 @@ from core._errors import ModelInputError
 from core._types import N_KEYPOINTS
 from core.perception._crops import crop_boxes
 from core.perception._device import resolve_device
-from core.perception._keypoint_net import KeypointNet, crops_to_tensor, keypoints_from_heatmaps
+from core.perception._keypoint_net import KeypointNet, PersonHeatmaps, crops_to_tensor
 from core.perception._weights import load_model, load_onnx
 
 RUNTIMES = ("auto", "onnxruntime", "torch")
@@ -160,35 +160,12 @@ def infer_heatmaps(
     *,
     frame_index: np.ndarray | None = None,
     batch_size: int = 256,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmaps of every box: crops cut at once, the network run on them in batches.
+) -> PersonHeatmaps:
+    """Heatmaps of every person box: crops cut at once, the network run on them in batches.
 
     Threads are the caller's choice for torch (``torch.set_num_threads``); a runner from
-    :func:`keypoint_runner` fixes ONNX Runtime's.
-
-    Returns:
-        ``(M, 14, h, h)`` float32 heatmaps and the ``(M, 3)`` crop transforms.
-    """
-    runner = _as_runner(net)
-    was_training = runner._net.training if runner._net is not None else False
-    crops, transforms = crop_boxes(frames, boxes, frame_index=frame_index, size=runner.input_size)
-    runner.batch_size = batch_size
-    try:
-        return runner(crops), transforms
-    finally:
-        if runner._net is not None:
-            runner._net.train(was_training)
-
-
-def predict_keypoints(
-    net: KeypointNet | KeypointRunner,
-    frames: np.ndarray,
-    boxes: np.ndarray,
-    *,
-    frame_index: np.ndarray | None = None,
-    batch_size: int = 256,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-down keypoints of each person box.
+    :func:`keypoint_runner` fixes ONNX Runtime's. ``.keypoints()`` of the result gives the
+    boxes' top-down keypoints in frame coordinates.
 
     Args:
         net: a trained :class:`KeypointNet` or a :class:`KeypointRunner`.
@@ -196,11 +173,13 @@ def predict_keypoints(
         boxes: ``(M, 4)`` person boxes ``(x0, y0, x1, y1)``.
         frame_index: ``(M,)`` frame of each box; one box per frame when None.
         batch_size: crops per forward pass.
-
-    Returns:
-        ``(M, 14, 2)`` float32 frame coordinates and ``(M, 14)`` confidences (heatmap peaks).
     """
-    heatmaps, transforms = infer_heatmaps(
-        net, frames, boxes, frame_index=frame_index, batch_size=batch_size
-    )
-    return keypoints_from_heatmaps(heatmaps, transforms, input_size=_as_runner(net).input_size)
+    runner = _as_runner(net)
+    was_training = runner._net.training if runner._net is not None else False
+    crops, transforms = crop_boxes(frames, boxes, frame_index=frame_index, size=runner.input_size)
+    runner.batch_size = batch_size
+    try:
+        return PersonHeatmaps(runner(crops), transforms, runner.input_size)
+    finally:
+        if runner._net is not None:
+            runner._net.train(was_training)

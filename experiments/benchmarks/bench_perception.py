@@ -32,14 +32,13 @@ from core.perception import (
     FloorAccumulator,
     KeypointRunner,
     KeypointTracker,
+    PersonHeatmaps,
     area_of,
     crop_boxes,
     decode_heatmaps,
     difference_images,
     evaluate_grader,
-    foot_heatmaps,
     keypoint_runner,
-    keypoints_from_heatmaps,
     speed_median_rel_err,
     train_grader,
 )
@@ -121,17 +120,11 @@ def stage_times(
             crop = _best(lambda c=chunk: crop_boxes(c.frames, c.boxes, size=size), repeats)
             crops, transforms = crop[2]  # type: ignore[misc]
             net = _best(lambda c=crops: runner(c), repeats)
-            heatmaps = net[2]
-            decode = _best(
-                lambda h=heatmaps, t=transforms: keypoints_from_heatmaps(h, t, input_size=size),
-                repeats,
-            )
+            heatmaps = PersonHeatmaps(net[2], transforms, size)
+            decode = _best(heatmaps.keypoints, repeats)
             keypoints = decode[2][0]  # type: ignore[index]
             feet = _best(
-                lambda h=heatmaps, t=transforms: foot_heatmaps(
-                    h, t, input_size=size, frame_size=(240, 320), grid_stride=GRID_STRIDE
-                ),
-                repeats,
+                lambda h=heatmaps: h.feet(frame_size=(240, 320), grid_stride=GRID_STRIDE), repeats
             )
 
             def lk(c: Chunk = chunk, k: np.ndarray = keypoints) -> None:

@@ -45,10 +45,8 @@ from core.perception import (
     KeypointTracker,
     area_of,
     decode_heatmaps,
-    foot_heatmaps,
     infer_heatmaps,
     keypoint_runner,
-    keypoints_from_heatmaps,
     resolve_device,
 )
 from harness.runtime.errors import HarnessError
@@ -244,16 +242,9 @@ def perceive_worker(
     positions, displacements, run_starts = [], [], []
     last_tile = -1
     for chunk in chunks:
-        heatmaps, transforms = infer_heatmaps(net, chunk.frames, chunk.boxes)
-        input_size = net.input_size
-        keypoints, _ = keypoints_from_heatmaps(heatmaps, transforms, input_size=input_size)
-        feet = foot_heatmaps(
-            heatmaps,
-            transforms,
-            input_size=input_size,
-            frame_size=(height, width),
-            grid_stride=GRID_STRIDE,
-        )
+        heatmaps = infer_heatmaps(net, chunk.frames, chunk.boxes)
+        keypoints, _ = heatmaps.keypoints()
+        feet = heatmaps.feet(frame_size=(height, width), grid_stride=GRID_STRIDE)
         for i, (frame, tile) in enumerate(zip(chunk.frames, chunk.tiles, strict=True)):
             if tile != last_tile:
                 tracker.reset()

@@ -27,9 +27,9 @@ from core.perception import (
     crop_boxes,
     crop_to_heatmap,
     crops_to_tensor,
+    infer_heatmaps,
     oks_ap,
     pck,
-    predict_keypoints,
     render_heatmaps,
     resolve_device,
     save_model,
@@ -151,7 +151,7 @@ def evaluate_keypoints(
     frames, people = rendered_people(rng, n_frames)
     kp = people[:, 0]
     boxes, _ = detect_boxes(kp, rng=rng, jitter=BOX_JITTER)
-    pred, conf = predict_keypoints(net, frames, boxes, batch_size=batch_size)
+    pred, conf = infer_heatmaps(net, frames, boxes, batch_size=batch_size).keypoints()
     return {
         "pck": pck(pred, kp, torso_length(kp)),
         "oks_ap": oks_ap(pred, kp, scores=conf.mean(axis=1)),

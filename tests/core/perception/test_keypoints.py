@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
+from core import FOOT_KEYPOINTS, ModelInputError
 from core.perception import (
     GradingNet,
     KeypointNet,
+    PersonHeatmaps,
     crop_boxes,
     from_crop,
+    infer_heatmaps,
     load_model,
-    predict_keypoints,
     save_model,
     seeded_torch,
     sidecar_path,
@@ -39,9 +42,37 @@ def test_keypoint_net_output_shape_and_prediction_in_frame_coordinates() -> None
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 14, 16, 16)
     frames = np.zeros((2, 240, 320, 3), dtype=np.uint8)
     boxes = np.array([[10.0, 10.0, 60.0, 120.0], [200.0, 100.0, 250.0, 220.0]])
-    points, conf = predict_keypoints(net, frames, boxes)
+    points, conf = infer_heatmaps(net, frames, boxes).keypoints()
     assert points.shape == (2, 14, 2) and conf.shape == (2, 14)
     assert (points[1, :, 0] > 150).all()
+
+
+def test_heatmaps_decode_to_frame_keypoints_and_foot_maps_by_hand() -> None:
+    # One 64-px crop at scale 1 centred on (132.5, 110.5): heatmap pixel (row 5, col 10) is crop
+    # pixel (20.5, 10.5), frame point (132.5 - 11, 110.5 - 21) = (121.5, 89.5) = the centre of
+    # grid pixel (22, 30) at stride 4.
+    right, left = FOOT_KEYPOINTS
+    maps = np.zeros((1, 14, 32, 32), np.float32)
+    maps[0, right, 5, 10], maps[0, left, 5, 10] = 1.0, 0.5
+    maps[0, left, 9, 9] = -3.0  # negative evidence is no evidence
+    maps[0, 0, 20, 20] = 1.0  # the head: not a foot
+    heatmaps = PersonHeatmaps(maps, np.array([[132.5, 110.5, 1.0]]), 64)
+    points, conf = heatmaps.keypoints()
+    np.testing.assert_allclose(points[0, [right, left]], [[121.5, 89.5], [121.5, 89.5]])
+    np.testing.assert_allclose(conf[0, [right, left, 0]], [1.0, 0.5, 1.0])
+    feet = heatmaps.feet(frame_size=(240, 320), grid_stride=4)
+    expected = np.zeros((1, 60, 80), np.float32)
+    expected[0, 22, 30] = 1.5
+    np.testing.assert_array_equal(feet, expected)
+
+
+def test_heatmaps_of_the_wrong_shape_are_refused_by_name() -> None:
+    with pytest.raises(ModelInputError, match=r"`maps` must have shape \(M, 14, h, w\)"):
+        PersonHeatmaps(np.zeros((2, 13, 32, 32)), np.zeros((2, 3)), 64)
+    with pytest.raises(
+        ModelInputError, match=r"`transforms` must have shape \(2, 3\), got \(3, 3\)"
+    ):
+        PersonHeatmaps(np.zeros((2, 14, 32, 32)), np.zeros((3, 3)), 64)
 
 
 def test_a_tiny_keypoint_net_trains_a_few_steps_and_its_loss_falls() -> None:
