@@ -12,13 +12,18 @@ from sim._errors import CameraError
 from sim.layout import CAMERA_SIZE
 from sim.motion import TASK_MODULATION, pose
 
+MARGIN_PX = 10.0
+"""Frame pixels kept free between a sampled pose and the frame's edges."""
+WORK_SCALE = (0.7, 1.4)
+"""Range of the factor that scales a pose of the motion model (its figure is about 105 px tall)."""
+
 
 def sample_poses(
     n: int,
     *,
     rng: np.random.Generator,
     height_px: tuple[float, float] = (75.0, 150.0),
-    margin_px: float = 10.0,
+    margin_px: float = MARGIN_PX,
 ) -> np.ndarray:
     """Random plausible standing, working and walking poses at random places and scales.
 
@@ -65,21 +70,15 @@ def sample_poses(
     return _placed(kp, rng=rng, margin_px=margin_px, x_first=True)
 
 
-def sample_work_poses(
-    n: int,
-    *,
-    rng: np.random.Generator,
-    scale: tuple[float, float] = (0.7, 1.4),
-    margin_px: float = 10.0,
-) -> np.ndarray:
+def sample_work_poses(n: int, *, rng: np.random.Generator) -> np.ndarray:
     """Poses of the simulator's motion model (`sim.motion`).
 
     The work cycle's arm circles at a random phase and radius (a still pose one time in
-    seven), the figure scaled by a factor in ``scale`` and placed at random in the camera
-    image. The circles stretch and shorten the limbs, which a kinematic figure never does.
+    seven), the figure scaled by a factor in :data:`WORK_SCALE` and placed at random in the
+    camera image. The circles stretch and shorten the limbs, which a kinematic figure never does.
 
     Returns:
-        ``(n, 14, 2)`` float32 keypoints inside the frame (``margin_px`` from its edges).
+        ``(n, 14, 2)`` float32 keypoints inside the frame (:data:`MARGIN_PX` from its edges).
     """
     _check_n(n)
     phase = rng.uniform(0.0, 2 * math.pi, size=n)
@@ -87,8 +86,8 @@ def sample_work_poses(
     radius *= rng.random(n) >= 1 / 7
     arm = np.stack([np.cos(phase), np.sin(phase)], axis=-1) * radius[:, None]
     kp = pose(np.zeros((n, 2), np.float32), arm.astype(np.float32))
-    kp *= rng.uniform(*scale, size=n)[:, None, None]
-    return _placed(kp, rng=rng, margin_px=margin_px, x_first=False)
+    kp *= rng.uniform(*WORK_SCALE, size=n)[:, None, None]
+    return _placed(kp, rng=rng, margin_px=MARGIN_PX, x_first=False)
 
 
 def _check_n(n: int) -> None:
