@@ -170,7 +170,7 @@ def calibrate(
 
     n_off = len(OFFPOST_GRID)
     offpost = curve(by_point[:n_off], OFFPOST_GRID, offpost_share)
-    level = curve(by_point[n_off:], SKILL_GRID, lambda m: m.level)
+    level = curve(by_point[n_off:], SKILL_GRID, lambda m: m.speed.level)
     normal = by_point[n_off + SKILL_GRID.index(NORMAL_SKILL)]
     tired = _measure_all(
         _scenario(
@@ -182,12 +182,12 @@ def calibrate(
         offpost=offpost,
         level=level,
         slope_at=(
-            float(np.nanmean([m.slope for m in normal])),
-            float(np.nanmean([m.slope for m in tired])),
+            float(np.nanmean([m.speed.slope for m in normal])),
+            float(np.nanmean([m.speed.slope for m in tired])),
         ),
-        level_noise=float(np.nanstd(np.log([m.level for m in normal]))),
+        level_noise=float(np.nanstd(np.log([m.speed.level for m in normal]))),
         keypoints=np.array(
-            [np.nanmean([m.keypoint_speeds for m in ms], axis=0) for ms in by_point[n_off:]]
+            [np.nanmean([m.speed.keypoints for m in ms], axis=0) for ms in by_point[n_off:]]
         ),
         worker_shifts=len(measures) + len(tired),
     )

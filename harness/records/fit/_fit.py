@@ -128,13 +128,13 @@ def _workforce(
     ]
     normal_level = float(np.interp(NORMAL_SKILL, cal.level.trait, cal.level.measured))
     scale, scale_ci, scale_n = fit_speed_scale(fitting, at_home or fitting.measures, normal_level)
-    usable = [x for x in fitting.measures if math.isfinite(x.level) and x.level > 0]
+    usable = [x for x in fitting.measures if math.isfinite(x.speed.level) and x.speed.level > 0]
     if not usable:
         raise RecordsError(
             f"{SECONDS}/: no worker-shift was seen working on its own post (area = post): "
             "no work speeds to fit skills from"
         )
-    raw = np.array([cal.level.invert(x.level / scale) for x in usable])
+    raw = np.array([cal.level.invert(x.speed.level / scale) for x in usable])
     experience = np.array([roster.experience[(x.day, x.shift, x.post, x.worker)] for x in usable])
     person = np.array([index[x.worker] for x in usable])
     log_raw = np.log(np.maximum(raw, 1e-3))

@@ -98,8 +98,8 @@ def fit_speed_scale(
     of people: the median person's work speed over ``normal_level``, the simulator's at skill 1."""
     per_person: dict[str, list[float]] = defaultdict(list)
     for x in measures:
-        if math.isfinite(x.level) and x.level > 0:
-            per_person[x.worker].append(x.level)
+        if math.isfinite(x.speed.level) and x.speed.level > 0:
+            per_person[x.worker].append(x.speed.level)
     medians = np.array([np.median(v) for _, v in sorted(per_person.items())])
     if not len(medians):
         return 1.0, None, 0
@@ -188,9 +188,8 @@ def fit_fatigue(fitting: Fitting, cal: Calibration) -> dict[str, float]:
     out = {}
     rng = stream(fitting.seed, Stream.FATIGUE_FIT)
     for shift in fitting.m.shifts:
-        slopes = np.array(
-            [x.slope for x in fitting.measures if x.shift == shift and math.isfinite(x.slope)]
-        )
+        slopes = np.array([x.speed.slope for x in fitting.measures if x.shift == shift])
+        slopes = slopes[np.isfinite(slopes)]
         if not len(slopes):
             out[shift] = 0.0
             continue

@@ -36,6 +36,22 @@ LEAVE_GUARD_S = POSITION_LAG_MAX_S + 1.0
 
 
 @dataclass(frozen=True)
+class WorkSpeed:
+    """A worker-shift's work speed (see the module docstring); NaN where too few samples."""
+
+    level: float
+    """At clock-in (px/s, the mean of the 14 keypoints)."""
+    slope: float
+    """Relative change from clock-in to the end of the shift."""
+    median: float
+    """Median over the shift (px/s)."""
+    keypoints: np.ndarray
+    """``(14,)`` median of each keypoint (px/s)."""
+    samples: int
+    """Samples of work it rests on."""
+
+
+@dataclass(frozen=True)
 class ShiftMeasure:
     """One worker-shift as the fit sees it."""
 
@@ -49,16 +65,8 @@ class ShiftMeasure:
     """``(r,)`` the area of each run."""
     T: int
     """Samples in the shift."""
-    level: float
-    """Work speed at clock-in (px/s, the mean of the 14 keypoints); NaN without work."""
-    slope: float
-    """Relative change of the work speed from clock-in to the end of the shift."""
-    median_speed: float
-    """Median work speed over the shift (px/s)."""
-    keypoint_speeds: np.ndarray
-    """``(14,)`` median work speed of each keypoint (px/s)."""
-    work_samples: int
-    """Samples the work speed rests on."""
+    speed: WorkSpeed
+    """How fast the worker worked."""
 
     def positions(self) -> np.ndarray:
         """``(T,)`` the measured area of every sample."""
@@ -83,14 +91,13 @@ def work_mask(positions: np.ndarray, post: int, rate_hz: float) -> np.ndarray:
     return on
 
 
-def work_speed(speeds: np.ndarray, mask: np.ndarray) -> tuple[float, float, float, np.ndarray, int]:
-    """``(level, slope, median, keypoint medians, samples)`` of the work samples (see the
-    module docstring); NaN where there are too few."""
+def work_speed(speeds: np.ndarray, mask: np.ndarray) -> WorkSpeed:
+    """The work speed of ``(T, 14)`` speeds on the ``(T,)`` samples of work."""
     T = len(mask)
     n = int(mask.sum())
     nan = float("nan")
     if n < MIN_BIN_SAMPLES:
-        return nan, nan, nan, np.full(core.N_KEYPOINTS, np.nan), n
+        return WorkSpeed(nan, nan, nan, np.full(core.N_KEYPOINTS, np.nan), n)
     work = speeds[mask]
     mean = work.mean(axis=1)
     t = np.flatnonzero(mask)
@@ -109,7 +116,7 @@ def work_speed(speeds: np.ndarray, mask: np.ndarray) -> tuple[float, float, floa
         level, slope = float(b0), float(b1 / b0) if b0 > 0 else nan
     else:
         level, slope = median, nan
-    return level, slope, median, np.median(work, axis=0), n
+    return WorkSpeed(level, slope, median, np.median(work, axis=0), n)
 
 
 def measure_worker(
@@ -118,9 +125,6 @@ def measure_worker(
     """The measure of one worker-shift."""
     positions = np.asarray(record.positions)
     starts, areas = runs(positions)
-    level, slope, median, keypoints, n = work_speed(
-        np.asarray(record.speeds, dtype=np.float64), work_mask(positions, record.post, rate_hz)
-    )
     return ShiftMeasure(
         day=day,
         shift=shift,
@@ -129,11 +133,9 @@ def measure_worker(
         run_starts=starts,
         run_areas=areas,
         T=len(positions),
-        level=level,
-        slope=slope,
-        median_speed=median,
-        keypoint_speeds=keypoints,
-        work_samples=n,
+        speed=work_speed(
+            np.asarray(record.speeds, dtype=np.float64), work_mask(positions, record.post, rate_hz)
+        ),
     )
 
 

@@ -98,8 +98,8 @@ def post_speeds(measures: list[ShiftMeasure]) -> dict[int, np.ndarray]:
     """Per post, the median work speed of each keypoint over its worker-shifts."""
     by_post: dict[int, list[np.ndarray]] = defaultdict(list)
     for x in measures:
-        if np.all(np.isfinite(x.keypoint_speeds)):
-            by_post[x.post].append(x.keypoint_speeds)
+        if np.all(np.isfinite(x.speed.keypoints)):
+            by_post[x.post].append(x.speed.keypoints)
     return {p: np.median(np.stack(v), axis=0) for p, v in by_post.items()}
 
 
@@ -188,17 +188,17 @@ def fit_person(
         )
         counts = Counter(d for _, d in bouts)
         destinations = {a: round(c / len(bouts), 4) for a, c in sorted(counts.items())}
-    seen = [x for x in own if x.post in post_speed and np.all(np.isfinite(x.keypoint_speeds))]
+    seen = [x for x in own if x.post in post_speed and np.all(np.isfinite(x.speed.keypoints))]
     profile: tuple[float, ...] = ()
     fitness: tuple[float, ...] = ()
     if seen:
-        speeds = np.median([x.keypoint_speeds for x in seen], axis=0)
+        speeds = np.median([x.speed.keypoints for x in seen], axis=0)
         reference = np.median([post_speed[x.post] for x in seen], axis=0)
         profile = tuple(float(v) for v in speeds / reference)
         fits = [  # against the simulator at the skill of the worker-shift's median pace
-            x.keypoint_speeds / (scale * cal.keypoint_speeds(pace))
+            x.speed.keypoints / (scale * cal.keypoint_speeds(pace))
             for x in seen
-            for pace in [cal.level.invert(x.median_speed / scale)]
+            for pace in [cal.level.invert(x.speed.median / scale)]
             if math.isfinite(pace)
         ]
         if fits:  # the shape: over its geometric mean (a person's overall pace is its skill)

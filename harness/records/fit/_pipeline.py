@@ -144,7 +144,7 @@ def run_fit(
 def _samples(side: Side, post: int, clock: Clock) -> dict[str, np.ndarray]:
     mine, scores, levels = side.by_post[post]
     bouts = [b for x in mine for b in clock.bouts(x)]
-    speeds = np.array([x.median_speed for x in mine], dtype=np.float64)
+    speeds = np.array([x.speed.median for x in mine], dtype=np.float64)
     reference = np.nanmean(speeds) if np.isfinite(speeds).any() else np.nan
     scored = [w for ps in scores for w in ps.workers]
     return {

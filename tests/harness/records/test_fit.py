@@ -20,7 +20,14 @@ from harness.records import export_scenario, load, read_post
 from harness.records.fit._clock import LAG_S, Clock, fit_clock
 from harness.records.fit._compare import TOLERANCES, Sample, compare
 from harness.records.fit._fit import fit, twin_seed
-from harness.records.fit._measure import ShiftMeasure, measure_worker, runs, work_mask, work_speed
+from harness.records.fit._measure import (
+    ShiftMeasure,
+    WorkSpeed,
+    measure_worker,
+    runs,
+    work_mask,
+    work_speed,
+)
 from harness.records.fit._pipeline import validated
 from harness.records.fit._roster import fit_roster, home_of, wilson
 from harness.runtime.errors import HarnessError
@@ -33,7 +40,7 @@ def test_runs_encode_the_areas_and_decode_back() -> None:
     positions = np.array([2, 2, 0, 0, 3, 2, 2, 2], dtype=np.int16)
     starts, areas = runs(positions)
     assert starts.tolist() == [0, 2, 4, 5] and areas.tolist() == [2, 0, 3, 2]
-    m = ShiftMeasure(1, "day", 2, "w", starts, areas, 8, 1.0, 0.0, 1.0, np.ones(14), 8)
+    m = ShiftMeasure(1, "day", 2, "w", starts, areas, 8, WorkSpeed(1.0, 0.0, 1.0, np.ones(14), 8))
     assert m.positions().tolist() == positions.tolist()
 
 
@@ -48,12 +55,13 @@ def test_work_speed_is_the_line_through_the_spans_medians() -> None:
     t = np.arange(T) / T
     speeds = np.repeat((10 * (1 - 0.2 * t))[:, None], 14, axis=1)
     speeds[::50] = 500.0  # stray walking seconds: the medians ignore them
-    level, slope, median, keypoints, n = work_speed(speeds, np.ones(T, dtype=bool))
-    assert level == pytest.approx(10.0, rel=1e-3) and slope == pytest.approx(-0.2, rel=1e-2)
-    assert median == pytest.approx(9.0, rel=1e-2) and n == T
-    assert keypoints.shape == (14,)
+    speed = work_speed(speeds, np.ones(T, dtype=bool))
+    assert speed.level == pytest.approx(10.0, rel=1e-3)
+    assert speed.slope == pytest.approx(-0.2, rel=1e-2)
+    assert speed.median == pytest.approx(9.0, rel=1e-2) and speed.samples == T
+    assert speed.keypoints.shape == (14,)
     nothing = work_speed(speeds, np.zeros(T, dtype=bool))
-    assert math.isnan(nothing[0]) and nothing[4] == 0
+    assert math.isnan(nothing.level) and nothing.samples == 0
 
 
 # breaks and excursions ---------------------------------------------------------------------
@@ -61,9 +69,8 @@ def test_work_speed_is_the_line_through_the_spans_medians() -> None:
 
 def _measure(positions: list[int] | np.ndarray, post: int = 1, worker: str = "w") -> ShiftMeasure:
     starts, areas = runs(np.asarray(positions))
-    return ShiftMeasure(
-        1, "day", post, worker, starts, areas, len(positions), 1.0, 0.0, 1.0, np.ones(14), 1
-    )
+    speed = WorkSpeed(1.0, 0.0, 1.0, np.ones(14), 1)
+    return ShiftMeasure(1, "day", post, worker, starts, areas, len(positions), speed)
 
 
 def test_breaks_are_where_most_people_are_in_the_aisle_less_the_lag() -> None:
@@ -331,8 +338,8 @@ def test_the_keypoint_measure_matches_the_simulator_units() -> None:
     s = sim.load_scenario({**SMALL, "workers": {"per_post": 1}})
     (w,) = sim.simulate_workers(s, post=1, day=1, shift="day")
     m = measure_worker(w.record, day=1, shift="day", rate_hz=1.0)
-    assert m.work_samples > 600 and 5.5 < m.level < 7.5 and abs(m.slope) < 0.1
-    assert m.keypoint_speeds.shape == (core.N_KEYPOINTS,)
+    assert m.speed.samples > 600 and 5.5 < m.speed.level < 7.5 and abs(m.speed.slope) < 0.1
+    assert m.speed.keypoints.shape == (core.N_KEYPOINTS,)
 
 
 # the loop, end to end (slow) ------------------------------------------------------------------
