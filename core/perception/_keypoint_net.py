@@ -90,7 +90,7 @@ def crop_to_heatmap(points: np.ndarray) -> np.ndarray:
     return (points - (HEATMAP_STRIDE - 1) / 2) / HEATMAP_STRIDE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PersonHeatmaps:
     """The keypoint network's heatmaps of person crops and where each crop was cut.
 
@@ -98,7 +98,7 @@ class PersonHeatmaps:
     """
 
     maps: np.ndarray
-    """``(M, 14, h, w)`` network heatmaps."""
+    """``(M, 14, h, h)`` network heatmaps, ``h = input_size // HEATMAP_STRIDE``."""
     transforms: np.ndarray
     """``(M, 3)`` crop transforms of the maps (:func:`crop_boxes`)."""
     input_size: int
@@ -106,8 +106,12 @@ class PersonHeatmaps:
 
     def __post_init__(self) -> None:
         shape = np.shape(self.maps)
-        if len(shape) != 4 or shape[1] != N_KEYPOINTS:
-            raise ModelInputError(f"`maps` must have shape (M, {N_KEYPOINTS}, h, w), got {shape}")
+        side = self.input_size // HEATMAP_STRIDE
+        if len(shape) != 4 or shape[1:] != (N_KEYPOINTS, side, side):
+            raise ModelInputError(
+                f"`maps` of {self.input_size}-px crops must have shape (M, {N_KEYPOINTS}, {side}, "
+                f"{side}), got {shape}"
+            )
         if np.shape(self.transforms) != (shape[0], 3):
             raise ModelInputError(
                 f"`transforms` must have shape ({shape[0]}, 3), got {np.shape(self.transforms)}"
@@ -124,7 +128,8 @@ class PersonHeatmaps:
         return points.astype(np.float32), conf
 
     def feet(self, *, frame_size: tuple[int, int], grid_stride: int = 4) -> np.ndarray:
-        """The two foot heatmaps of each crop, summed and warped onto a frame-aligned grid.
+        """The two foot heatmaps of each crop (negatives as zero), summed and warped onto a
+        frame-aligned grid.
 
         Args:
             frame_size: ``(height, width)`` of the camera frame.

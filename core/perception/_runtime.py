@@ -173,6 +173,10 @@ def infer_heatmaps(
         boxes: ``(M, 4)`` person boxes ``(x0, y0, x1, y1)``.
         frame_index: ``(M,)`` frame of each box; one box per frame when None.
         batch_size: crops per forward pass.
+
+    Returns:
+        The boxes' ``(M, 14, h, h)`` float32 maps, their ``(M, 3)`` crop transforms and the
+        network's crop side.
     """
     runner = _as_runner(net)
     was_training = runner._net.training if runner._net is not None else False

@@ -35,9 +35,13 @@ LEAVE_GUARD_S = POSITION_LAG_MAX_S + 1.0
 """Seconds before a measured departure from the post not counted as work (the walk out)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WorkSpeed:
-    """A worker-shift's work speed (see the module docstring); NaN where too few samples."""
+    """A worker-shift's work speed (see the module docstring).
+
+    All NaN with fewer than ``MIN_BIN_SAMPLES`` samples of work; with fewer than two spans of
+    that many, ``slope`` is NaN and ``level`` the median.
+    """
 
     level: float
     """At clock-in (px/s, the mean of the 14 keypoints)."""

@@ -48,15 +48,16 @@ def test_keypoint_net_output_shape_and_prediction_in_frame_coordinates() -> None
 
 
 def test_heatmaps_decode_to_frame_keypoints_and_foot_maps_by_hand() -> None:
-    # One 64-px crop at scale 1 centred on (132.5, 110.5): heatmap pixel (row 5, col 10) is crop
-    # pixel (20.5, 10.5), frame point (132.5 - 11, 110.5 - 21) = (121.5, 89.5) = the centre of
-    # grid pixel (22, 30) at stride 4.
+    # One 64-px crop at scale 2 centred on (143.5, 131.5): heatmap pixel (row 5, col 10) is crop
+    # pixel (20.5, 10.5), frame point (143.5 - 2 * 11, 131.5 - 2 * 21) = (121.5, 89.5) = the
+    # centre of grid pixel (22, 30) at stride 4. At scale 2 a heatmap pixel is a grid pixel, so
+    # the warp reads every heatmap pixel: the head's and the negative one are really left out.
     right, left = FOOT_KEYPOINTS
     maps = np.zeros((1, 14, 32, 32), np.float32)
     maps[0, right, 5, 10], maps[0, left, 5, 10] = 1.0, 0.5
     maps[0, left, 9, 9] = -3.0  # negative evidence is no evidence
     maps[0, 0, 20, 20] = 1.0  # the head: not a foot
-    heatmaps = PersonHeatmaps(maps, np.array([[132.5, 110.5, 1.0]]), 64)
+    heatmaps = PersonHeatmaps(maps, np.array([[143.5, 131.5, 2.0]]), 64)
     points, conf = heatmaps.keypoints()
     np.testing.assert_allclose(points[0, [right, left]], [[121.5, 89.5], [121.5, 89.5]])
     np.testing.assert_allclose(conf[0, [right, left, 0]], [1.0, 0.5, 1.0])
@@ -67,8 +68,13 @@ def test_heatmaps_decode_to_frame_keypoints_and_foot_maps_by_hand() -> None:
 
 
 def test_heatmaps_of_the_wrong_shape_are_refused_by_name() -> None:
-    with pytest.raises(ModelInputError, match=r"`maps` must have shape \(M, 14, h, w\)"):
+    with pytest.raises(
+        ModelInputError,
+        match=r"`maps` of 64-px crops must have shape \(M, 14, 32, 32\), got \(2, 13, 32, 32\)",
+    ):
         PersonHeatmaps(np.zeros((2, 13, 32, 32)), np.zeros((2, 3)), 64)
+    with pytest.raises(ModelInputError, match=r"got \(2, 14, 16, 16\)"):
+        PersonHeatmaps(np.zeros((2, 14, 16, 16)), np.zeros((2, 3)), 64)
     with pytest.raises(
         ModelInputError, match=r"`transforms` must have shape \(2, 3\), got \(3, 3\)"
     ):

@@ -61,7 +61,8 @@ def test_work_speed_is_the_line_through_the_spans_medians() -> None:
     assert speed.median == pytest.approx(9.0, rel=1e-2) and speed.samples == T
     assert speed.keypoints.shape == (14,)
     nothing = work_speed(speeds, np.zeros(T, dtype=bool))
-    assert math.isnan(nothing.level) and nothing.samples == 0
+    assert nothing.samples == 0 and np.isnan(nothing.keypoints).all()
+    assert all(math.isnan(v) for v in (nothing.level, nothing.slope, nothing.median))
 
 
 # breaks and excursions ---------------------------------------------------------------------
